@@ -1,0 +1,520 @@
+"""Syntax tree -> graph: names resolved, user functions inlined, loops unrolled.
+
+Everything is a loop over explicit stacks: statements (with loop frames that count their
+iterations instead of pre-expanding them) and expressions (a post-order walk with
+`_EMIT`/`_CALL`/`_REDUCE` continuations), so neither deep nesting nor long unrolling can
+exhaust Python's stack.
+
+Scoping, in the order a name is looked up:
+  1. loop variables (integers; as values they become constants),
+  2. locals: a user function's parameters, or plain names assigned inside a loop body
+     (each iteration has its own; they are shown as `z@t=3`),
+  3. the file's global names: assigned (`p = ...`), declared (`input`, `param`), or
+     free, in which case the first use creates an input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from . import syntax as ast
+from .errors import BuildError, GraphTooLarge, Location, Source
+from .ir import Graph, Tag, freeze_names
+from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
+
+DEFAULT_MAX_NODES = 10_000_000
+REDUCTIONS = ("sum", "mean")
+BARE_OUTPUT_NAME = "out"
+
+_VISIT, _EMIT, _CALL, _REDUCE = range(4)
+
+
+@dataclass(slots=True)
+class _Env:
+    ints: dict[str, int]  # loop variables in scope
+    locals: dict[str, int]  # function parameters or loop-local names -> node
+    tags: tuple[Tag, ...]
+    in_loop: bool = False
+
+    def iteration(self, var: str, value: int, line: int) -> _Env:
+        return _Env({**self.ints, var: value}, dict(self.locals), self.tags + (Tag("loop", var, value, line),), True)
+
+
+def build(program: ast.Program, source: Source, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
+    """Unroll a parsed program into a graph. Raises BuildError (located) on a bad program."""
+    return _Builder(source, max_nodes).run(program)
+
+
+class _Builder:
+    def __init__(self, source: Source, max_nodes: int):
+        self.source = source
+        self.max_nodes = max_nodes
+        self.ops: list[str] = []
+        self.args: list[tuple[int, ...]] = []
+        self.values: list[float | None] = []
+        self.tags: list[tuple[Tag, ...]] = []
+        self.lines = array("l")
+        self.columns = array("l")
+        self.spans = array("q")
+        self.names: dict[str, int] = {}
+        self.node_names: dict[int, list[str]] = {}
+        self.leaves: list[int] = []
+        self.consts: dict[tuple[float, float], int] = {}
+        self.defined: dict[str, tuple[str, int]] = {}  # global name -> (how, line)
+        self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
+        self.defs: dict[str, ast.Def] = {}
+        self.call_counts: Counter[str] = Counter()
+        self.work = 0  # statements run + loop iterations, bounded by max_nodes
+        self.last_assigned: tuple[int, str] | None = None
+
+    # --- errors ------------------------------------------------------------------------
+
+    def error(self, message: str, at, hint: str | None = None, width: int = 1) -> BuildError:
+        return BuildError(message, Location(self.source, at.line, at.column, width), hint)
+
+    # --- nodes -------------------------------------------------------------------------
+
+    def add(self, op: str, args: tuple[int, ...], site: ast.Expr, tags: tuple[Tag, ...], value=None) -> int:
+        i = len(self.ops)
+        if i >= self.max_nodes:
+            raise GraphTooLarge(
+                f"the graph exceeds the limit of {self.max_nodes:,} nodes",
+                Location(self.source, site.line, site.column),
+                "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
+            )
+        self.ops.append(op)
+        self.args.append(args)
+        self.values.append(value)
+        self.tags.append(tags)
+        self.lines.append(site.line)
+        self.columns.append(site.column)
+        self.spans.append(site.start)
+        self.spans.append(site.end)
+        return i
+
+    def const(self, value: float, site: ast.Expr) -> int:
+        key = (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
+        i = self.consts.get(key)
+        if i is None:
+            i = self.consts[key] = self.add("const", (), site, (), value)
+        return i
+
+    def leaf(self, kind: str, key: str, site: ast.Expr, value: float | None) -> int:
+        i = self.add(kind, (), site, (), value)
+        self.leaves.append(i)
+        self.name(i, key)
+        return i
+
+    def name(self, i: int, key: str) -> None:
+        self.names[key] = i
+        self.node_names.setdefault(i, []).append(key)
+
+    # --- integers: indices and loop bounds ---------------------------------------------
+
+    def integer(self, e: ast.Expr, env: _Env) -> int:
+        t = type(e)
+        if t is ast.Ref and not e.indices and e.name in env.ints:
+            return env.ints[e.name]
+        if t is ast.Num and e.is_int:
+            return int(e.value)
+        stack: list[int] = []
+        for sub in ast.walk(e):
+            ts = type(sub)
+            if ts is ast.Num:
+                if not sub.is_int:
+                    raise self.error(f"an index or loop bound must be an integer, not {self.text(sub)}", sub)
+                stack.append(int(sub.value))
+            elif ts is ast.Ref:
+                if sub.indices or sub.name not in env.ints:
+                    raise self.error(
+                        f"'{self.text(sub)}' is not a loop variable",
+                        sub,
+                        "indices and loop bounds use loop variables, integers, + - * and parentheses",
+                        len(sub.name),
+                    )
+                stack.append(env.ints[sub.name])
+            elif ts is ast.Unary:
+                stack.append(-stack.pop() if sub.op == "-" else stack.pop())
+            elif ts is ast.Binary and sub.op in "+-*":
+                b, a = stack.pop(), stack.pop()
+                stack.append(a + b if sub.op == "+" else a - b if sub.op == "-" else a * b)
+            else:
+                raise self.error(
+                    f"'{self.text(sub)}' is not allowed in an index or loop bound",
+                    sub,
+                    "indices and loop bounds use loop variables, integers, + - * and parentheses",
+                )
+        return stack[0]
+
+    def key(self, ref: ast.Ref, env: _Env) -> str:
+        """The canonical name: x, x[3], w[1,2]."""
+        if not ref.indices:
+            return ref.name
+        return f"{ref.name}[{','.join(str(self.integer(i, env)) for i in ref.indices)}]"
+
+    # --- constants: declared defaults ---------------------------------------------------
+
+    def constant(self, e: ast.Expr, env: _Env) -> float:
+        stack: list[float] = []
+        for sub in ast.walk(e):
+            ts = type(sub)
+            if ts is ast.Num:
+                stack.append(sub.value)
+            elif ts is ast.Ref and not sub.indices and sub.name in env.ints:
+                stack.append(float(env.ints[sub.name]))
+            elif ts is ast.Unary:
+                stack.append(-stack.pop() if sub.op == "-" else stack.pop())
+            elif ts is ast.Binary:
+                b, a = stack.pop(), stack.pop()
+                stack.append(OPS[BINARY_SYMBOLS[sub.op]].forward(a, b))
+            elif ts is ast.Call and sub.func in FUNCTIONS:
+                op = self.builtin(sub)
+                n = len(sub.args)
+                args = stack[len(stack) - n :]
+                del stack[len(stack) - n :]
+                stack.append(op.forward(*args))
+            else:
+                raise self.error(
+                    f"'{self.text(sub)}' is not a constant",
+                    sub,
+                    "a declared value is a constant expression: numbers, loop variables, operators and functions",
+                )
+        return stack[0]
+
+    # --- expressions -------------------------------------------------------------------
+
+    def builtin(self, call: ast.Call):
+        op = FUNCTIONS.get(call.func)
+        if op is None:
+            known = sorted(set(FUNCTIONS) | set(self.defs))
+            close = difflib.get_close_matches(call.func, known, n=1)
+            raise self.error(
+                f"unknown function '{call.func}'" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                call,
+                "functions: " + ", ".join(sorted(FUNCTIONS)) + (", and the file's own: " + ", ".join(self.defs) if self.defs else ""),
+                len(call.func),
+            )
+        n = len(call.args)
+        if op.arity is None and n == 0:
+            raise self.error(f"{call.func}() needs at least one argument", call, width=len(call.func))
+        if op.arity is not None and n != op.arity:
+            raise self.error(
+                f"{call.func}() takes {op.arity} argument{'s' if op.arity > 1 else ''}, got {n}", call, width=len(call.func)
+            )
+        return op
+
+    def resolve(self, ref: ast.Ref, env: _Env) -> int:
+        if not ref.indices:
+            if ref.name in env.ints:
+                return self.const(float(env.ints[ref.name]), ref)
+            local = env.locals.get(ref.name)
+            if local is not None:
+                return local
+        key = self.key(ref, env)
+        i = self.names.get(key)
+        if i is not None:
+            return i
+        if not ref.indices and (ref.name in FUNCTIONS or ref.name in self.defs):
+            raise self.error(f"'{ref.name}' is a function; call it as {ref.name}(...)", ref, width=len(ref.name))
+        self.implicit[key] = ref
+        return self.leaf("input", key, ref, None)
+
+    def expression(self, root: ast.Expr, env: _Env) -> int:
+        out: list[int] = []
+        todo: list[tuple] = [(_VISIT, root, env, None)]
+        while todo:
+            action, e, env, extra = todo.pop()
+            if action == _VISIT:
+                t = type(e)
+                if t is ast.Ref:
+                    out.append(self.resolve(e, env))
+                elif t is ast.Num:
+                    out.append(self.const(e.value, e))
+                elif t is ast.Binary:
+                    todo.append((_EMIT, e, env, BINARY_SYMBOLS[e.op]))
+                    todo.append((_VISIT, e.right, env, None))
+                    todo.append((_VISIT, e.left, env, None))
+                elif t is ast.Unary:
+                    if e.op == "-":
+                        todo.append((_EMIT, e, env, "neg"))
+                    todo.append((_VISIT, e.operand, env, None))
+                elif t is ast.Call:
+                    callee = self.defs.get(e.func)
+                    if callee is not None:
+                        if len(e.args) != len(callee.params):
+                            raise self.error(
+                                f"{e.func}() takes {len(callee.params)} argument{'s' if len(callee.params) != 1 else ''}"
+                                f" ({', '.join(callee.params)}), got {len(e.args)}",
+                                e, f"{e.func} is defined on line {callee.line}", len(e.func),
+                            )
+                        todo.append((_CALL, e, env, callee))
+                    else:
+                        todo.append((_EMIT, e, env, self.builtin(e).name))
+                    for arg in reversed(e.args):
+                        todo.append((_VISIT, arg, env, None))
+                else:  # Reduction
+                    if e.func not in REDUCTIONS:
+                        raise self.error(
+                            f"'{e.func}(... for ...)' is not a reduction; use sum or mean", e, width=len(e.func)
+                        )
+                    lo, hi = self.integer(e.lo, env), self.integer(e.hi, env)
+                    count = max(hi - lo + 1, 0)
+                    self.spend(count, e)
+                    if count == 0:
+                        if e.func == "mean":
+                            raise self.error(f"mean over an empty range {lo}..{hi}", e, width=len(e.func))
+                        out.append(self.const(0.0, e))
+                    else:
+                        todo.append((_REDUCE, e, env, lo))
+            elif action == _EMIT:
+                t = type(e)
+                n = 2 if t is ast.Binary else 1 if t is ast.Unary else len(e.args)
+                args = tuple(out[len(out) - n :])
+                del out[len(out) - n :]
+                out.append(self.add(extra, args, e, env.tags))
+            elif action == _CALL:
+                n = len(e.args)
+                args = out[len(out) - n :]
+                del out[len(out) - n :]
+                self.call_counts[e.func] += 1
+                tag = Tag("call", e.func, self.call_counts[e.func], e.line)
+                body_env = _Env({}, dict(zip(extra.params, args)), env.tags + (tag,))
+                todo.append((_VISIT, extra.body, body_env, None))
+            else:  # _REDUCE: visit the body once per value of the variable, then add the sum
+                hi = self.integer(e.hi, env)
+                if extra <= hi:
+                    todo.append((_REDUCE, e, env, extra + 1))
+                    todo.append((_VISIT, e.body, env.iteration(e.var, extra, e.line), None))
+                else:
+                    n = hi - self.integer(e.lo, env) + 1
+                    args = tuple(out[len(out) - n :])
+                    del out[len(out) - n :]
+                    out.append(self.add(e.func, args, e, env.tags))
+        return out[0]
+
+    # --- statements --------------------------------------------------------------------
+
+    def spend(self, units: int, site) -> None:
+        self.work += units
+        if self.work > self.max_nodes:
+            raise GraphTooLarge(
+                f"unrolling exceeds the limit of {self.max_nodes:,} nodes",
+                Location(self.source, site.line, site.column),
+                "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
+            )
+
+    def define(self, key: str, how: str, st: ast.Stmt) -> None:
+        if key in self.defined:
+            how_before, line = self.defined[key]
+            raise self.error(
+                f"'{key}' is already defined on line {line}" + (f" (as {how_before})" if how_before != "assigned" else ""),
+                st, "a name is defined once; give the new value another name", len(key),
+            )
+        self.defined[key] = (how, st.line)
+
+    def assign(self, st: ast.Assign, env: _Env) -> None:
+        first_new = len(self.ops)
+        node = self.expression(st.value, env)
+        if self.ops[node] == "const":
+            if node < first_new:  # a named constant is its own node, not a shared literal
+                node = self.add("const", (), st.value, env.tags, self.values[node])
+            else:
+                self.consts = {k: v for k, v in self.consts.items() if v != node}
+        target = st.target
+        if env.in_loop and not target.indices and target.name not in self.names:
+            if target.name in env.locals:
+                raise self.error(f"'{target.name}' is already assigned in this iteration", st, width=len(target.name))
+            env.locals[target.name] = node
+            where = ",".join(f"{t.name}={t.value}" for t in env.tags if t.kind == "loop")
+            key = f"{target.name}@{where}"
+        else:
+            key = self.key(target, env)
+            if key in self.implicit:
+                use = self.implicit[key]
+                raise self.error(
+                    f"'{key}' is used on line {use.line} before it is defined here",
+                    st, f"move this definition above line {use.line}", len(target.name),
+                )
+            self.define(key, "assigned", st)
+        self.name(node, key)
+        self.last_assigned = (node, key)
+
+    def declare(self, st: ast.Declare, env: _Env) -> None:
+        key = self.key(st.target, env)
+        value = self.constant(st.value, env) if st.value is not None else None
+        self.define(key, st.kind, st)
+        node = self.names.get(key)
+        if node is None:
+            self.leaf(st.kind, key, st.target, value)
+        else:  # used before its declaration: it was an input all along
+            self.ops[node] = st.kind
+            self.values[node] = value
+
+    def run(self, program: ast.Program) -> Graph:
+        top = program.statements
+        self.collect_defs(top)
+        top_env = _Env({}, {}, ())
+        output_stmt: ast.Output | None = None
+        bare_output: int | None = None
+        frames: list[tuple] = [(top, 0, top_env)]
+        while frames:
+            frame = frames.pop()
+            if type(frame[0]) is ast.For:  # a loop frame: (for, next value, hi, env)
+                st, value, hi, env = frame
+                if value <= hi:
+                    self.spend(1, st)
+                    frames.append((st, value + 1, hi, env))
+                    frames.append((st.body, 0, env.iteration(st.var, value, st.line)))
+                continue
+            stmts, index, env = frame
+            if index >= len(stmts):
+                continue
+            frames.append((stmts, index + 1, env))
+            st = stmts[index]
+            self.spend(1, st)
+            t = type(st)
+            if t is ast.Assign:
+                self.assign(st, env)
+            elif t is ast.Declare:
+                self.declare(st, env)
+            elif t is ast.For:
+                if st.var in env.ints:
+                    raise self.error(f"loop variable '{st.var}' is already used by an enclosing loop", st)
+                lo, hi = self.integer(st.lo, env), self.integer(st.hi, env)
+                cost = self.least_work([st], env)
+                if self.work + cost > self.max_nodes:
+                    raise GraphTooLarge(
+                        f"unrolling this loop takes at least {cost:,} steps, over the limit of {self.max_nodes:,} nodes",
+                        Location(self.source, st.line, st.column),
+                        "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
+                    )
+                frames.append((st, lo, hi, env))
+            elif t is ast.Def:
+                if env is not top_env:
+                    raise self.error("'def' is only allowed at the top level of a file", st)
+            elif t is ast.Output:
+                if env is not top_env:
+                    raise self.error("'output' is only allowed at the top level of a file", st)
+                if output_stmt is not None:
+                    raise self.error(f"the output is already chosen on line {output_stmt.line}", st)
+                output_stmt = st
+            else:  # a bare expression: only as the file's last statement, and then it is the output
+                if env is not top_env or st is not top[-1]:
+                    raise self.error(
+                        "an expression on its own is only allowed as the last statement of a file",
+                        st, "give it a name: NAME = ...",
+                    )
+                bare_output = self.expression(st.value, env)
+        output, output_name = self.choose_output(output_stmt, bare_output, top_env)
+        return Graph(
+            source=self.source,
+            ops=tuple(self.ops),
+            args=tuple(self.args),
+            values=tuple(self.values),
+            tags=tuple(self.tags),
+            lines=self.lines,
+            columns=self.columns,
+            spans=self.spans,
+            names=MappingProxyType(dict(self.names)),
+            node_names=freeze_names(self.node_names),
+            leaves=tuple(self.leaves),
+            output=output,
+            output_name=output_name,
+        )
+
+    def least_work(self, stmts: list[ast.Stmt], env: _Env) -> int:
+        """A lower bound on the work of running `stmts`, without building anything.
+
+        Loop bounds that depend on a variable not yet bound are skipped, which keeps it a
+        lower bound; `for t in 1..1000000000` is refused at once instead of after minutes.
+        """
+        total = 0
+        stack = [(stmts, 1)]
+        while stack and total <= self.max_nodes:
+            body, times = stack.pop()
+            total += times * len(body)
+            for st in body:
+                if type(st) is ast.For:
+                    try:
+                        trips = self.integer(st.hi, env) - self.integer(st.lo, env) + 1
+                    except BuildError:
+                        continue
+                    if trips > 0:
+                        total += times * trips
+                        stack.append((st.body, times * trips))
+        return total
+
+    def choose_output(self, output_stmt, bare_output, env) -> tuple[int, str]:
+        if output_stmt is not None:
+            key = self.key(output_stmt.target, env)
+            if key not in self.names:
+                close = difflib.get_close_matches(key, list(self.names), n=1)
+                raise self.error(
+                    f"output '{key}' is not a name in this file" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                    output_stmt.target, width=len(output_stmt.target.name),
+                )
+            return self.names[key], key
+        if bare_output is not None:
+            name = BARE_OUTPUT_NAME
+            while name in self.names:
+                name += "_"
+            self.name(bare_output, name)
+            return bare_output, name
+        if self.last_assigned is not None:
+            return self.last_assigned
+        raise BuildError(
+            "nothing to compute: the file has no assignment and no expression",
+            Location(self.source, 1, 1),
+            "write an expression, or NAME = expression",
+        )
+
+    # --- user functions ----------------------------------------------------------------
+
+    def collect_defs(self, top: list[ast.Stmt]) -> None:
+        """Functions may be called before their `def`; recursion is refused up front."""
+        for st in top:
+            if type(st) is not ast.Def:
+                continue
+            if st.name in FUNCTIONS:
+                raise self.error(f"'{st.name}' is a built-in function and cannot be redefined", st, width=len(st.name))
+            if st.name in self.defs:
+                raise self.error(f"function '{st.name}' is already defined on line {self.defs[st.name].line}", st)
+            if len(set(st.params)) != len(st.params):
+                raise self.error(f"function '{st.name}' has a repeated parameter name", st)
+            self.defs[st.name] = st
+        calls = {
+            name: [e for e in ast.walk(d.body) if type(e) is ast.Call and e.func in self.defs]
+            for name, d in self.defs.items()
+        }
+        # Iterative depth-first search for a cycle in the call graph.
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        for root in self.defs:
+            if root in state:
+                continue
+            path = [root]
+            its = [iter(calls[root])]
+            state[root] = 1
+            while its:
+                call = next(its[-1], None)
+                if call is None:
+                    state[path.pop()] = 2
+                    its.pop()
+                    continue
+                if state.get(call.func) == 1:
+                    cycle = path[path.index(call.func) :] + [call.func]
+                    raise self.error(
+                        f"recursion is not supported: {' -> '.join(cycle)}",
+                        call, "functions are inlined at each call; unroll with a for loop instead", len(call.func),
+                    )
+                if call.func not in state:
+                    state[call.func] = 1
+                    path.append(call.func)
+                    its.append(iter(calls[call.func]))
+
+    def text(self, e: ast.Expr) -> str:
+        return self.source.text[e.start : e.end]

@@ -1,0 +1,112 @@
+"""Errors: a small hierarchy the CLI maps to exit codes in one place.
+
+Errors in a file carry a `Location` and print as
+
+    model.cg:3:5: error: unknown function 'tanhh' (did you mean 'tanh'?)
+      3 | g = tanhh(p)
+        |     ^^^^^
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Exit codes, documented in `cgraph --help` and the README.
+EXIT_OK = 0
+EXIT_FILE_ERROR = 1  # the file does not parse, build or evaluate (or --strict found inf/nan)
+EXIT_USAGE = 2  # bad options or input values
+EXIT_INTERRUPTED = 130
+
+_SHOWN_LINE_WIDTH = 100  # long lines are cut to a window around the error
+
+
+@dataclass(frozen=True)
+class Source:
+    """The text of one file (or `-e` expression, or stdin) and the name errors use for it."""
+
+    text: str
+    filename: str = "<expr>"
+
+    def line_text(self, line: int) -> str:
+        start = 0
+        for _ in range(line - 1):
+            start = self.text.find("\n", start) + 1
+            if start == 0:
+                return ""
+        end = self.text.find("\n", start)
+        return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
+
+
+@dataclass(frozen=True)
+class Location:
+    source: Source
+    line: int
+    column: int
+    width: int = 1  # how many characters the caret underlines
+
+    def __str__(self) -> str:
+        return f"{self.source.filename}:{self.line}:{self.column}"
+
+    def excerpt(self) -> str:
+        """The source line with a caret under the spot, cut to a window if the line is long."""
+        text = self.source.line_text(self.line)
+        col = max(self.column - 1, 0)
+        width = max(1, min(self.width, max(len(text) - col, 1), 40))
+        left = max(0, col - _SHOWN_LINE_WIDTH // 2)
+        shown = text[left : left + _SHOWN_LINE_WIDTH]
+        prefix = "..." if left else ""
+        suffix = "..." if left + _SHOWN_LINE_WIDTH < len(text) else ""
+        # Keep tabs under tabs so the caret lines up however the terminal expands them.
+        pad = "".join(c if c == "\t" else " " for c in text[left:col])
+        gutter = str(self.line)
+        return (
+            f"  {gutter} | {prefix}{_printable(shown)}{suffix}\n"
+            f"  {' ' * len(gutter)} | {' ' * len(prefix)}{pad}{'^' * width}"
+        )
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in text)
+
+
+class CgraphError(Exception):
+    """Base of every error cgraph raises on purpose; anything else is a bug."""
+
+    exit_code = EXIT_FILE_ERROR
+
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def __str__(self) -> str:
+        head = f"{self.location}: error: {self.message}" if self.location else f"error: {self.message}"
+        parts = [head]
+        if self.location:
+            parts.append(self.location.excerpt())
+        if self.hint:
+            parts.append(f"  hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class ParseError(CgraphError):
+    """The text is not valid cgraph syntax."""
+
+
+class BuildError(CgraphError):
+    """The syntax is fine but the program is not: unknown function, redefinition, ..."""
+
+
+class GraphTooLarge(BuildError):
+    """Unrolling loops would exceed --max-nodes."""
+
+
+class InputError(CgraphError):
+    """Input values given on the command line or in a file are missing or wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class NumericError(CgraphError):
+    """--strict: a node produced inf or nan."""

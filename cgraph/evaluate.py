@@ -1,0 +1,195 @@
+"""Forward and backward passes over the tape: two loops, no recursion.
+
+Forward: each node's value from its arguments' values, in tape order.
+Backward: reverse-mode. d(output)/d(output) = 1; walking the tape backwards, each node
+reached from the output adds  grad(node) * d node/d arg  to each argument's gradient.
+Gradients are accumulated (+=), never assigned, so a value used by several consumers (a
+shared weight, or `x * x`) gets the sum of its contributions. Every evaluation starts
+from fresh lists: nothing is stored on the graph.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .errors import InputError, Location, NumericError
+from .ir import Graph
+from .ops import OPS
+
+_FORWARD = {name: op.forward for name, op in OPS.items()}
+_LOCAL = {name: op.local for name, op in OPS.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """The values and gradients of every node, for one set of inputs."""
+
+    graph: Graph
+    values: list[float]
+    grads: list[float]  # d output / d node; 0 for nodes the output does not depend on
+    output: int
+    warnings: tuple[str, ...]
+
+    @property
+    def output_name(self) -> str:
+        return self.graph.name_of(self.output) or self.graph.output_name
+
+    @property
+    def value(self) -> float:
+        return self.values[self.output]
+
+    @property
+    def inputs(self) -> dict[str, float]:
+        """Every input's and param's value, by name."""
+        return {name: self.values[i] for name, i in self.graph.inputs.items()}
+
+    @property
+    def gradients(self) -> dict[str, float]:
+        """d output / d input for every input and param, by name."""
+        return {name: self.grads[i] for name, i in self.graph.inputs.items()}
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[self.graph.names[name]]
+
+    def grad(self, name: str) -> float:
+        return self.grads[self.graph.names[name]]
+
+
+def evaluate(
+    graph: Graph,
+    inputs: Mapping[str, float] | None = None,
+    *,
+    output: str | None = None,
+    strict: bool = False,
+) -> Evaluation:
+    """Forward and backward pass. `inputs` maps names (`x`, `x[2]`) to values and overrides
+    declared defaults; `output` differentiates another named node than the file's output.
+    Raises InputError for missing or unknown inputs, NumericError (strict) on inf/nan."""
+    out = output_node(graph, output)
+    values = forward(graph, inputs)
+    warnings = non_finite_warnings(graph, values, limit=out + 1)
+    if strict and warnings:
+        raise NumericError(warnings[0] + (f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""))
+    grads = backward(graph, values, out)
+    return Evaluation(graph, values, grads, out, tuple(warnings))
+
+
+def output_node(graph: Graph, name: str | None) -> int:
+    if name is None:
+        return graph.output
+    if name not in graph.names:
+        close = difflib.get_close_matches(name, list(graph.names), n=1)
+        raise InputError(
+            f"--output {name}: no node has that name" + (f" (did you mean '{close[0]}'?)" if close else "")
+        )
+    return graph.names[name]
+
+
+def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
+    """The initial value list: constants, declared defaults, then the given inputs."""
+    values = list(graph.values)
+    given = dict(given or {})
+    unknown = [name for name in given if name not in graph.names or graph.ops[graph.names[name]] not in ("input", "param")]
+    if unknown:
+        raise InputError(_unknown_message(graph, unknown))
+    for name, value in given.items():
+        values[graph.names[name]] = float(value)
+    missing = [i for i in graph.leaves if values[i] is None]
+    if missing:
+        first = graph.location(missing[0])
+        listed = ", ".join(graph.name_of(i) for i in missing[:20]) + (", ..." if len(missing) > 20 else "")
+        raise InputError(
+            f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
+            hint=f"give them as --NAME VALUE (or --input NAME=VALUE, --inputs FILE.json); "
+            f"{graph.name_of(missing[0])} is first used at {first}",
+        )
+    return values
+
+
+def _unknown_message(graph: Graph, unknown: list[str]) -> str:
+    parts = []
+    for name in unknown:
+        if name in graph.names:
+            i = graph.names[name]
+            parts.append(f"'{name}' is computed on line {graph.lines[i]}, not an input")
+            continue
+        inputs = [n for n in graph.inputs]
+        close = difflib.get_close_matches(name, inputs, n=1)
+        parts.append(f"'{name}' is not an input of this file" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return "; ".join(parts) + ("; inputs: " + ", ".join(list(graph.inputs)[:30]) if graph.inputs else "")
+
+
+def forward(graph: Graph, inputs: Mapping[str, float] | None = None) -> list[float]:
+    """The value of every node."""
+    values = bind(graph, inputs)
+    fns = _FORWARD
+    for i, op, args in zip(range(len(values)), graph.ops, graph.args):
+        n = len(args)
+        if n == 2:
+            values[i] = fns[op](values[args[0]], values[args[1]])
+        elif n == 1:
+            values[i] = fns[op](values[args[0]])
+        elif n:
+            values[i] = fns[op](*[values[j] for j in args])
+    return values
+
+
+def backward(graph: Graph, values: Sequence[float], output: int | None = None) -> list[float]:
+    """d output / d node for every node, by reverse-mode accumulation over the tape."""
+    out = graph.output if output is None else output
+    ops, all_args = graph.ops, graph.args
+    grads = [0.0] * len(values)
+    reached = bytearray(len(values))  # on a path to the output: skip the rest, as PyTorch does
+    grads[out] = 1.0
+    reached[out] = 1
+    local = _LOCAL
+    for i in range(out, -1, -1):
+        if not reached[i]:
+            continue
+        args = all_args[i]
+        if not args:
+            continue
+        g = grads[i]
+        if len(args) == 2:
+            a, b = args
+            da, db = local[ops[i]](values[i], values[a], values[b])
+            grads[a] += g * da
+            grads[b] += g * db
+            reached[a] = reached[b] = 1
+        elif len(args) == 1:
+            a = args[0]
+            grads[a] += g * local[ops[i]](values[i], values[a])[0]
+            reached[a] = 1
+        else:
+            for j, d in zip(args, local[ops[i]](values[i], *[values[j] for j in args])):
+                grads[j] += g * d
+                reached[j] = 1
+    return grads
+
+
+def non_finite_warnings(graph: Graph, values: Sequence[float], limit: int | None = None) -> list[str]:
+    """One warning per node that produces inf or nan from finite arguments (where it starts)."""
+    isfinite = math.isfinite
+    warnings = []
+    for i in range(limit if limit is not None else len(values)):
+        v = values[i]
+        if v - v == 0:  # finite: the cheap test first
+            continue
+        if all(isfinite(values[j]) for j in graph.args[i]):
+            warnings.append(_describe(graph, i, v))
+    return warnings
+
+
+def _describe(graph: Graph, i: int, value: float) -> str:
+    loc: Location = graph.location(i)
+    name = graph.name_of(i)
+    what = f"'{graph.text_of(i)}'" + (f" ({name})" if name and name != graph.text_of(i) else "")
+    kind = "input " if graph.ops[i] in ("input", "param", "const") else ""
+    return f"{loc}: warning: {kind}{what} is {_fmt(value)}"
+
+
+def _fmt(v: float) -> str:
+    return "nan" if v != v else ("inf" if v > 0 else "-inf")

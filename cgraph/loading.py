@@ -1,0 +1,45 @@
+"""Reading programs: text or file -> Graph (parse, then build)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .builder import DEFAULT_MAX_NODES, build
+from .errors import InputError, Location, ParseError, Source
+from .ir import Graph
+from .parser import parse_program
+
+
+def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
+    """Parse and build a program. Raises ParseError or BuildError, each with a location."""
+    source = Source(text, filename)
+    return build(parse_program(source), source, max_nodes)
+
+
+def load(path: str | Path, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
+    """Read a .cg file (UTF-8) and build its graph."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse(decode(data, str(path)), str(path), max_nodes=max_nodes)
+
+
+def decode(data: bytes, filename: str) -> str:
+    """UTF-8 (a byte-order mark is skipped); an invalid byte is a located error."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8", errors="replace")
+        line = good.count("\n") + 1
+        column = len(good) - (good.rfind("\n") + 1) + 1
+        source = Source(good + data[exc.start :].decode("utf-8", errors="replace"), filename)
+        raise ParseError(
+            f"the file is not valid UTF-8: byte 0x{data[exc.start]:02x} cannot start or continue a character",
+            Location(source, line, column),
+        ) from None

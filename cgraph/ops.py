@@ -1,0 +1,239 @@
+"""The op table: every operation's forward function and local derivatives, side by side.
+
+Each `Op` has
+  forward(*args) -> value                      for Python floats (IEEE results, never raises)
+  local(out, *args) -> (d out/d arg, ...)       one entry per argument; may use the output
+and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float versions
+do not already work on arrays. `formulas` spell the local derivatives for explanations.
+Adding an op is one entry here plus its tests (tests/test_ops.py checks every entry
+against central finite differences).
+
+Conventions at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, and max/min split the
+gradient 0.5/0.5 between equal arguments (as torch.maximum does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+inf = math.inf
+nan = math.nan
+
+
+class _LazyNumpy:
+    """NumPy is imported on first use, so scalar evaluation never pays for it."""
+
+    def __getattr__(self, name: str) -> Any:
+        import numpy
+
+        return getattr(numpy, name)
+
+
+np = _LazyNumpy()
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    symbol: str  # how diagrams and tables show it
+    arity: int | None  # None: variadic, one or more arguments
+    forward: Callable[..., float]
+    local: Callable[..., tuple]
+    formulas: tuple[str, ...]  # local derivative per argument, in terms of a, b, out
+    np_forward: Callable[..., Any] | None = None  # None: `forward` works on arrays as is
+    np_local: Callable[..., tuple] | None = None
+    infix: bool = False
+
+    @property
+    def vector_forward(self) -> Callable[..., Any]:
+        return self.np_forward or self.forward
+
+    @property
+    def vector_local(self) -> Callable[..., tuple]:
+        return self.np_local or self.local
+
+
+# --- IEEE-754 versions of what Python's float arithmetic and `math` raise on ----------
+
+
+def _div(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:  # x/0 is +-inf, 0/0 and nan/0 are nan
+        if a == 0 or a != a:
+            return nan
+        return math.copysign(inf, a) * math.copysign(1.0, b)
+
+
+def _is_odd_integer(b: float) -> bool:
+    return math.isfinite(b) and b == int(b) and int(b) % 2 == 1
+
+
+def _pow(a: float, b: float) -> float:
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -inf if a < 0 and _is_odd_integer(b) else inf
+    except ValueError:  # 0 to a negative power, or a negative base to a fractional one
+        if a == 0:
+            return math.copysign(inf, a) if _is_odd_integer(b) else inf
+        return nan
+
+
+def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
+    # As PyTorch: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0.
+    da = 0.0 if b == 0 else b * _pow(a, b - 1.0)
+    if a == 0 and b >= 0:
+        db = 0.0
+    else:
+        db = out * _log(a)
+    return da, db
+
+
+def _exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return inf
+
+
+def _log(a: float) -> float:
+    if a > 0:
+        return math.log(a)
+    return -inf if a == 0 else nan
+
+
+def _sqrt(a: float) -> float:
+    return math.sqrt(a) if a >= 0 else nan
+
+
+def _periodic(fn: Callable[[float], float]) -> Callable[[float], float]:
+    def safe(a: float) -> float:
+        try:
+            return fn(a)
+        except ValueError:  # sin(inf)
+            return nan
+
+    return safe
+
+
+_sin, _cos, _tan = _periodic(math.sin), _periodic(math.cos), _periodic(math.tan)
+
+
+def _sigmoid(a: float) -> float:
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    if a < 0:
+        e = _exp(a)
+        return e / (1.0 + e)
+    return nan
+
+
+def _relu(a: float) -> float:
+    return 0.0 if a <= 0 else a  # nan stays nan
+
+
+def _sign(a: float) -> float:
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0 if a == 0 else nan
+
+
+def _max(a: float, b: float) -> float:
+    if a != a or b != b:
+        return nan
+    return a if a >= b else b
+
+
+def _min(a: float, b: float) -> float:
+    if a != a or b != b:
+        return nan
+    return a if a <= b else b
+
+
+def _pick(a: float, b: float) -> tuple[float, float]:
+    """d max(a, b): 1 to the larger argument, 0.5 each on a tie."""
+    if a > b:
+        return 1.0, 0.0
+    if a < b:
+        return 0.0, 1.0
+    return (0.5, 0.5) if a == b else (0.0, 0.0)
+
+
+def _np_pick(a, b):
+    da = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
+    db = np.where(b > a, 1.0, np.where(a == b, 0.5, 0.0))
+    return da, db
+
+
+def _np_pow_local(out, a, b):
+    da = np.where(b == 0, 0.0, b * np.power(a, b - 1.0))
+    db = np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
+    return da, db
+
+
+def _np_sigmoid(a):
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def _ones(out: float, *args: float) -> tuple[float, ...]:
+    return (1.0,) * len(args)
+
+
+def _sum(*args):
+    """Left to right, so a batch (NumPy) sum of each row gives the same bits as a scalar one."""
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total
+
+
+_OPS = [
+    #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
+    Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), infix=True),
+    Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), infix=True),
+    Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), infix=True),
+    Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), infix=True,
+       np_forward=lambda a, b: a / b,                         np_local=lambda o, a, b: (1.0 / b, -o / b)),
+    Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "a^b*log(a)"), infix=True,
+       np_forward=lambda a, b: np.power(a, b),                np_local=_np_pow_local),
+    Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",)),
+    Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("exp(a)",),
+       np_forward=lambda a: np.exp(a)),
+    Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
+       np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (1.0 / a,)),
+    Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*sqrt(a))",),
+       np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (0.5 / o,)),
+    Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
+       np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),)),
+    Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
+       np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),)),
+    Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + tan(a)^2",),
+       np_forward=lambda a: np.tan(a)),
+    Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - tanh(a)^2",),
+       np_forward=lambda a: np.tanh(a)),
+    Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("sigmoid(a)*(1 - sigmoid(a))",),
+       np_forward=_np_sigmoid),
+    Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
+       np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),)),
+    Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
+       np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),)),
+    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b (0.5 on a tie)", "1 if b > a (0.5 on a tie)"),
+       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b)),
+    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b (0.5 on a tie)", "1 if b < a (0.5 on a tie)"),
+       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a)),
+    Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",)),
+    Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",)),
+]
+
+OPS: dict[str, Op] = {op.name: op for op in _OPS}
+
+# Leaves of the graph: no arguments, their value comes from outside the op table.
+LEAF_OPS = ("input", "param", "const")
+
+# What a file may call: the op table minus the operators written as symbols.
+FUNCTIONS: dict[str, Op] = {
+    name: op for name, op in OPS.items() if not op.infix and name != "neg"
+} | {"pow": OPS["pow"]}
+
+BINARY_SYMBOLS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}

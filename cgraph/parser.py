@@ -1,0 +1,220 @@
+"""Text -> syntax tree, with the Lark grammar in grammar/cgraph.lark.
+
+The callbacks run inside Lark's LALR parser as each rule is reduced (the transformer is
+passed to the `Lark` constructor), so no parse tree is built and nothing recurses: a
+100,000-deep nested expression parses like a flat one. The callbacks only build the
+syntax tree of `cgraph.syntax`; the builder gives it meaning.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import syntax as ast
+from .errors import Location, ParseError, Source
+
+
+def grammar_text() -> str:
+    """The grammar shipped in the wheel (cgraph/grammar/), else the checkout's grammar/."""
+    packaged = resources.files("cgraph").joinpath("grammar", "cgraph.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "cgraph.lark").read_text(encoding="utf-8")
+
+
+def _tok(tok: Token) -> dict:
+    return {"line": tok.line, "column": tok.column, "start": tok.start_pos, "end": tok.end_pos}
+
+
+@v_args(inline=True)
+class _Callbacks(Transformer):
+    """One method per `-> alias` in the grammar."""
+
+    def start(self, *statements: ast.Stmt) -> ast.Program:
+        return ast.Program(list(statements))
+
+    # statements
+    def assign(self, target, value):
+        return ast.Assign(target.line, target.column, target, value)
+
+    def input_decl(self, target, value=None):
+        return ast.Declare(target.line, target.column, "input", target, value)
+
+    def param_decl(self, target, value):
+        return ast.Declare(target.line, target.column, "param", target, value)
+
+    def output_decl(self, target):
+        return ast.Output(target.line, target.column, target)
+
+    def def_stmt(self, name, _lpar, *rest):
+        params = tuple(str(t) for t in rest[:-2])
+        return ast.Def(name.line, name.column, str(name), params, rest[-1])
+
+    def for_stmt(self, var, lo, _range, hi, *body):
+        return ast.For(var.line, var.column, str(var), lo, hi, list(body))
+
+    def expr_stmt(self, value):
+        return ast.ExprStmt(value.line, value.column, value)
+
+    # expressions
+    def number(self, tok):
+        text = str(tok)
+        return ast.Num(**_tok(tok), value=float(text), is_int=text.isdigit())
+
+    def ref(self, name, *rest):
+        indices = tuple(e for e in rest if not isinstance(e, Token))
+        end = rest[-1].end_pos if rest else name.end_pos
+        return ast.Ref(name.line, name.column, name.start_pos, end, str(name), indices)
+
+    def binary(self, left, op, right):
+        sym = "^" if op == "**" else str(op)
+        return ast.Binary(op.line, op.column, left.start, right.end, sym, left, right)
+
+    def unary(self, op, operand):
+        if op == "-" and isinstance(operand, ast.Num):
+            # A negative literal is one constant, not neg(constant).
+            return ast.Num(op.line, op.column, op.start_pos, operand.end, -operand.value, operand.is_int)
+        return ast.Unary(op.line, op.column, op.start_pos, operand.end, str(op), operand)
+
+    def call(self, name, _lpar, *rest):
+        return ast.Call(name.line, name.column, name.start_pos, rest[-1].end_pos, str(name), tuple(rest[:-1]))
+
+    def reduction(self, name, _lpar, body, var, lo, _range, hi, rpar):
+        return ast.Reduction(name.line, name.column, name.start_pos, rpar.end_pos, str(name), body, str(var), lo, hi)
+
+    def group(self, lpar, inner, rpar):
+        inner.start, inner.end = lpar.start_pos, rpar.end_pos  # the node's text includes its parentheses
+        return inner
+
+
+class _NewlinesInBrackets:
+    """Post-lexer: a newline inside ( ) or [ ] continues the expression, as in Python."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            kind = tok.type
+            if kind == "_NL":
+                if depth:
+                    continue
+            elif kind == "LPAR" or kind == "LSQB":
+                depth += 1
+            elif kind == "RPAR" or kind == "RSQB":
+                depth = max(depth - 1, 0)
+            yield tok
+
+
+def _cache_path() -> str | bool:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cgraph"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(base, os.W_OK):
+        return False
+    from . import __version__
+
+    return str(base / f"parser-{__version__}.lark")
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        transformer=_Callbacks(),
+        postlex=_NewlinesInBrackets(),
+        cache=_cache_path(),
+    )
+
+
+def parse_program(source: Source) -> ast.Program:
+    """Parse a whole file. Raises ParseError with the location and what was expected."""
+    text = source.text
+    if not text.endswith("\n"):
+        text += "\n"  # a missing final newline is fine
+    try:
+        return _lark().parse(text)
+    except UnexpectedInput as exc:
+        raise _parse_error(exc, source) from None
+    except RecursionError:  # pragma: no cover - the parser does not recurse; a guard all the same
+        raise ParseError("the file is nested too deeply to parse") from None
+
+
+# --- turning Lark's errors into located, readable ones -------------------------------
+
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "ADDOP": "'+' or '-'",
+    "MULOP": "'*' or '/'",
+    "POWOP": "'^'",
+}
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[terminal]
+    try:
+        pattern = _lark().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    return f"'{pattern.value}'" if pattern.type == "str" else terminal
+
+
+def _expected(names) -> str:
+    described = sorted({_describe(n) for n in names})
+    if not described:
+        return ""
+    if len(described) > 8:
+        described = described[:8] + ["..."]
+    head = ", ".join(described[:-1])
+    return f"expected {head} or {described[-1]}" if head else f"expected {described[0]}"
+
+
+def _parse_error(exc: UnexpectedInput, source: Source) -> ParseError:
+    line = getattr(exc, "line", None) or 1
+    column = getattr(exc, "column", None) or 1
+    if isinstance(exc, UnexpectedCharacters):
+        char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
+        if char.isalpha() or char.isdigit():
+            message = f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"
+        elif char == "\x00":
+            message = "unexpected NUL byte"
+        else:
+            message = f"unexpected character {char!r}"
+        expected = _expected(exc.allowed or ())
+        return ParseError(message + (f"; {expected}" if expected else ""), Location(source, line, column))
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        if tok.type == "$END":
+            return _at_end(source, _expected(exc.accepts or exc.expected))
+        if tok.type == "_NL":
+            what = "end of line"
+            line, column = tok.line, tok.column
+        else:
+            what = f"{str(tok)!r}"
+        width = max(len(str(tok)), 1) if tok.type != "_NL" else 1
+        return ParseError(f"unexpected {what}; {_expected(exc.accepts or exc.expected)}", Location(source, line, column, width))
+    if isinstance(exc, UnexpectedEOF):
+        return _at_end(source, _expected(exc.expected))
+    return ParseError(str(exc), Location(source, line, column))
+
+
+def _at_end(source: Source, expected: str) -> ParseError:
+    lines = source.text.rstrip("\n").split("\n")
+    return ParseError(
+        f"unexpected end of file; {expected}" if expected else "unexpected end of file",
+        Location(source, len(lines), len(lines[-1]) + 1),
+    )
