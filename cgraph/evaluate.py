@@ -70,11 +70,18 @@ def evaluate(
     Raises InputError for missing or unknown inputs, NumericError (strict) on inf/nan."""
     out = output_node(graph, output)
     values = forward(graph, inputs)
-    warnings = non_finite_warnings(graph, values, limit=out + 1)
-    if strict and warnings:
-        raise NumericError(warnings[0] + (f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""))
+    origins = non_finite_origins(graph, values, limit=out + 1)
+    if strict and origins:
+        first = origins[0]
+        more = f" (and {len(origins) - 1} more node{'s' if len(origins) > 2 else ''})" if len(origins) > 1 else ""
+        raise NumericError(
+            f"{_what(graph, first)} is {_fmt(values[first])}{more}",
+            graph.location(first),
+            "--strict stops at the first node whose value is inf or nan",
+        )
     grads = backward(graph, values, out)
-    return Evaluation(graph, values, grads, out, tuple(warnings))
+    warnings = tuple(f"{graph.location(i)}: warning: {_what(graph, i)} is {_fmt(values[i])}" for i in origins)
+    return Evaluation(graph, values, grads, out, warnings)
 
 
 def output_node(graph: Graph, name: str | None) -> int:
@@ -170,25 +177,24 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
     return grads
 
 
-def non_finite_warnings(graph: Graph, values: Sequence[float], limit: int | None = None) -> list[str]:
-    """One warning per node that produces inf or nan from finite arguments (where it starts)."""
+def non_finite_origins(graph: Graph, values: Sequence[float], limit: int | None = None) -> list[int]:
+    """Nodes whose value is inf or nan while their arguments are finite: where it starts."""
     isfinite = math.isfinite
-    warnings = []
+    origins = []
     for i in range(limit if limit is not None else len(values)):
         v = values[i]
         if v - v == 0:  # finite: the cheap test first
             continue
         if all(isfinite(values[j]) for j in graph.args[i]):
-            warnings.append(_describe(graph, i, v))
-    return warnings
+            origins.append(i)
+    return origins
 
 
-def _describe(graph: Graph, i: int, value: float) -> str:
-    loc: Location = graph.location(i)
+def _what(graph: Graph, i: int) -> str:
+    text = graph.text_of(i)
     name = graph.name_of(i)
-    what = f"'{graph.text_of(i)}'" + (f" ({name})" if name and name != graph.text_of(i) else "")
-    kind = "input " if graph.ops[i] in ("input", "param", "const") else ""
-    return f"{loc}: warning: {kind}{what} is {_fmt(value)}"
+    kind = "the input " if graph.ops[i] in ("input", "param") else ""
+    return f"{kind}'{text}'" + (f" ({name})" if name and name != text else "")
 
 
 def _fmt(v: float) -> str:

@@ -1,0 +1,136 @@
+"""What every command that reads a program shares: FILE or -e, and input values.
+
+Input values are free-form options (`--x 1`, `--x=1`, `--z -3`, `--x 1,2,3`), so
+`ProgramCommand` takes them out of the argument list before click parses the rest:
+any `--NAME` that is not one of the command's own options is an input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import sys
+from typing import Any, Callable
+
+import click
+
+from .. import inputs as input_values
+from ..builder import DEFAULT_MAX_NODES
+from ..errors import InputError
+from ..ir import Graph
+from ..loading import decode, load, parse
+
+_PAIRS = "cgraph.input_pairs"
+_KNOWN = "cgraph.known_options"
+
+
+class ProgramCommand(click.Command):
+    """A command reading `FILE [--NAME VALUE ...]`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("options_metavar", "[OPTIONS] [--NAME VALUE]...")
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        known = {opt for p in self.get_params(ctx) for opt in (*p.opts, *p.secondary_opts)}
+        rest: list[str] = []
+        pairs: list[tuple[str, str]] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                rest.extend(args[i:])
+                break
+            head, eq, value = arg.partition("=")
+            if arg.startswith("--") and len(arg) > 2 and head not in known:
+                name = head[2:]
+                if eq:
+                    pairs.append((name, value))
+                    i += 1
+                    continue
+                if i + 1 >= len(args):
+                    raise click.UsageError(f"{head} needs a value: {head} VALUE", ctx)
+                pairs.append((name, args[i + 1]))
+                i += 2
+                continue
+            rest.append(arg)
+            i += 1
+        ctx.meta[_PAIRS] = pairs
+        ctx.meta[_KNOWN] = known
+        return super().parse_args(ctx, rest)
+
+
+def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """FILE, -e, --input, --inputs, --output, --max-nodes: the options of every command reading a program."""
+    options = [
+        click.argument("file", required=False, metavar="FILE"),
+        click.option("-e", "--expr", metavar="EXPR", help="Evaluate this program text instead of a FILE."),
+        click.option(
+            "--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
+            help="An input value; for names that clash with an option, or indexed names: --input 'x[2]=5'.",
+        ),
+        click.option(
+            "--inputs", "inputs_file", metavar="FILE.json",
+            help='Input values from a JSON object: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2]}.',
+        ),
+        click.option("--output", "output_name", metavar="NAME", help="Differentiate this named node instead of the file's output."),
+        click.option(
+            "--max-nodes", type=click.IntRange(min=1), default=DEFAULT_MAX_NODES, show_default=True,
+            help="Refuse to unroll a graph larger than this.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def read_graph(file: str | None, expr: str | None, max_nodes: int) -> Graph:
+    if expr is not None and file is not None:
+        raise click.UsageError("give either FILE or -e EXPR, not both")
+    if expr is not None:
+        return parse(expr, "<expr>", max_nodes=max_nodes)
+    if file is None:
+        raise click.UsageError("missing FILE (or -e EXPR, or - for standard input)")
+    if file == "-":
+        return parse(decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", max_nodes=max_nodes)
+    return load(file, max_nodes=max_nodes)
+
+
+def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str, ...]) -> dict[str, float]:
+    """Values in rising priority: --inputs FILE, then --input NAME=VALUE and --NAME VALUE in order."""
+    values: dict[str, float] = {}
+    if inputs_file:
+        values.update(input_values.from_json_file(graph, inputs_file))
+    pairs: list[tuple[str, str]] = []
+    for item in input_pairs:
+        name, eq, value = item.partition("=")
+        if not eq:
+            raise InputError(f"--input {item!r}: expected NAME=VALUE")
+        pairs.append((name, value))
+    ctx = click.get_current_context()
+    for name, value in ctx.meta.get(_PAIRS, []):
+        _check_not_a_typo(ctx, graph, name)
+        pairs.append((name, value))
+    values.update(input_values.from_pairs(graph, pairs))
+    return values
+
+
+def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the program options into `graph` and `inputs` arguments of the command."""
+
+    @functools.wraps(command)
+    def wrapper(file, expr, input_pairs, inputs_file, output_name, max_nodes, **kwargs):
+        graph = read_graph(file, expr, max_nodes)
+        return command(graph=graph, inputs=gather_inputs(graph, inputs_file, input_pairs), output_name=output_name, **kwargs)
+
+    return program_options(wrapper)
+
+
+def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
+    """`--fromat json` is a mistyped option, not an input called fromat."""
+    base = name.split("[", 1)[0]
+    if base in graph.names or any(n.startswith(base + "[") for n in graph.inputs):
+        return
+    close = difflib.get_close_matches("--" + name, sorted(ctx.meta.get(_KNOWN, ())), n=1, cutoff=0.75)
+    if close:
+        raise click.UsageError(f"no such option: --{name} (did you mean {close[0]}?)", ctx)

@@ -1,0 +1,109 @@
+"""Input values from text: command-line strings and JSON files -> {name: float}.
+
+`--x 1,2,3` (or `"x": [1, 2, 3]` in JSON) binds the indices the file uses for x, in
+ascending order: x[1], x[2], x[3]. `--input 'x[2]=5'` binds one. Numbers are anything
+Python's float() reads, plus inf/-inf/nan.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .errors import InputError
+from .ir import Graph
+
+_INDEXED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*\]$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def number(text: str, what: str) -> float:
+    try:
+        value = float(text.strip())
+    except (ValueError, AttributeError):
+        raise InputError(f"{what}: {text!r} is not a number") from None
+    return value
+
+
+def canonical(name: str) -> str:
+    """'x[ 1, 2 ]' -> 'x[1,2]'; plain names unchanged. Raises on anything else."""
+    name = name.strip()
+    if _NAME.match(name):
+        return name
+    m = _INDEXED.match(name)
+    if not m:
+        raise InputError(f"{name!r} is not a valid input name (a name like x, or an indexed one like x[2] or w[1,2])")
+    indices = ",".join(str(int(i)) for i in m.group(2).split(","))
+    return f"{m.group(1)}[{indices}]"
+
+
+def _index_key(name: str) -> tuple[int, ...]:
+    return tuple(int(i) for i in name[name.index("[") + 1 : -1].split(","))
+
+
+def indexed_names(graph: Graph, base: str) -> list[str]:
+    """The file's inputs x[...] for base x, in ascending index order."""
+    prefix = base + "["
+    return sorted((n for n in graph.inputs if n.startswith(prefix)), key=_index_key)
+
+
+def expand(graph: Graph, name: str, values: list[float], what: str) -> dict[str, float]:
+    """Bind values to `name`: one value to a plain name, a list to its indexed inputs."""
+    if len(values) == 1 and name in graph.inputs:
+        return {name: values[0]}
+    names = indexed_names(graph, name)
+    if names:
+        if len(names) != len(values):
+            shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+            raise InputError(f"{what}: '{name}' has {len(names)} indexed inputs ({shown}), got {len(values)} values")
+        return dict(zip(names, values))
+    if len(values) != 1:
+        raise InputError(f"{what}: '{name}' takes one value, got {len(values)}")
+    return {name: values[0]}  # an unknown name is reported, with suggestions, when binding
+
+
+def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, float]:
+    """Command-line pairs (name, text): `--x 1`, `--x 1,2,3`, `--input x[2]=5`."""
+    result: dict[str, float] = {}
+    for raw_name, text in pairs:
+        name = canonical(raw_name)
+        what = f"--{raw_name}"
+        values = [number(part, what) for part in text.split(",")] if text.strip() else []
+        if not values:
+            raise InputError(f"{what}: missing value")
+        result.update(expand(graph, name, values, what))
+    return result
+
+
+def from_json_file(graph: Graph, path: str | Path) -> dict[str, float]:
+    """`--inputs values.json`: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2], "y": "inf"}."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--inputs {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"--inputs {path}: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--inputs {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"--inputs {path}: expected a JSON object of name: value pairs")
+    return from_mapping(graph, data, f"--inputs {path}")
+
+
+def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[str, float]:
+    result: dict[str, float] = {}
+    for raw_name, raw in data.items():
+        name = canonical(str(raw_name))
+        items = raw if isinstance(raw, list) else [raw]
+        values = []
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+                raise InputError(f"{what}: '{raw_name}' must be a number (or a list of numbers), not {json.dumps(item)}")
+            values.append(number(item, f"{what}: '{raw_name}'") if isinstance(item, str) else float(item))
+        result.update(expand(graph, name, values, f"{what}: '{raw_name}'"))
+    return result

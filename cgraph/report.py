@@ -1,0 +1,138 @@
+"""An evaluation as data and text: JSON, CSV, plain lines, and a rich table.
+
+These return strings and objects; only the CLI prints them. `show` picks the rows in
+every format: "inputs" (the output and every input and param), "named" (every node with
+a name), "all" (anonymous intermediate nodes too).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from .evaluate import Evaluation
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+SHOW = ("inputs", "named", "all")
+FORMATS = ("table", "plain", "json", "csv")
+LEAVES = ("input", "param")
+
+
+def rows(ev: Evaluation, show: str = "named") -> list[int]:
+    """Node ids to list, in tape order."""
+    graph = ev.graph
+    if show == "all":
+        return list(range(len(graph)))
+    if show == "named":
+        ids = set(graph.node_names)
+    elif show == "inputs":
+        ids = set(graph.leaves)
+    else:
+        raise ValueError(f"show must be one of {SHOW}, not {show!r}")
+    ids.add(ev.output)
+    return sorted(ids)
+
+
+def json_number(v: float) -> float | str:
+    """RFC 8259 has no inf or nan: they are written as the strings "inf", "-inf", "nan"."""
+    if math.isfinite(v):
+        return v
+    return "nan" if v != v else ("inf" if v > 0 else "-inf")
+
+
+def text_number(v: float) -> str:
+    """Full precision (round-trips through float()), for scripts."""
+    return repr(float(v)) if math.isfinite(v) else json_number(v)
+
+
+def short_number(v: float) -> str:
+    """Ten significant digits, for people."""
+    return format(v, ".10g") if math.isfinite(v) else json_number(v)
+
+
+def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
+    graph = ev.graph
+    nodes = []
+    for i in rows(ev, show):
+        names = graph.node_names.get(i, ())
+        nodes.append({
+            "id": i,
+            "name": names[0] if names else None,
+            "names": list(names),
+            "op": graph.ops[i],
+            "args": list(graph.args[i]),
+            "value": json_number(ev.values[i]),
+            "grad": json_number(ev.grads[i]),
+            "line": graph.lines[i],
+            "column": graph.columns[i],
+            "expr": graph.text_of(i),
+            "tags": [{"kind": t.kind, "name": t.name, "value": t.value, "line": t.line} for t in graph.tags[i]],
+        })
+    return {
+        "output": ev.output_name,
+        "value": json_number(ev.value),
+        "inputs": {k: json_number(v) for k, v in ev.inputs.items()},
+        "params": [graph.name_of(i) for i in graph.leaves if graph.ops[i] == "param"],
+        "gradients": {k: json_number(v) for k, v in ev.gradients.items()},
+        "nodes": nodes,
+        "warnings": list(ev.warnings),
+    }
+
+
+def to_json(ev: Evaluation, show: str = "named") -> str:
+    return json.dumps(to_dict(ev, show), indent=2, allow_nan=False)
+
+
+def _label(ev: Evaluation, i: int) -> str:
+    return ev.graph.name_of(i) or f"#{i}"
+
+
+def to_csv(ev: Evaluation, show: str = "named") -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "name", "op", "value", "grad", "line", "expr"])
+    graph = ev.graph
+    for i in rows(ev, show):
+        writer.writerow([
+            i, graph.name_of(i) or "", graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]),
+            graph.lines[i], graph.text_of(i),
+        ])
+    return out.getvalue()
+
+
+def to_plain(ev: Evaluation, show: str = "named") -> str:
+    """One `name value grad` line per row (anonymous nodes are #id), for awk and friends."""
+    return "".join(
+        f"{_label(ev, i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n" for i in rows(ev, show)
+    )
+
+
+def to_table(ev: Evaluation, show: str = "named") -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    graph = ev.graph
+    out = ev.output_name
+    table = Table(
+        title=f"{out} = {short_number(ev.value)}",
+        caption=f"gradients are d{out}/d(node)" if len(out) < 20 else None,
+        title_justify="left",
+    )
+    table.add_column("node", no_wrap=True)
+    table.add_column("op")
+    table.add_column("expression", overflow="fold")
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column(f"d{out}/d(node)" if len(out) < 20 else "gradient", justify="right", no_wrap=True)
+    for i in rows(ev, show):
+        op = graph.ops[i]
+        style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
+        expr = "" if op in LEAVES else graph.text_of(i)
+        table.add_row(
+            Text(_label(ev, i)), op, Text(expr), short_number(ev.values[i]), short_number(ev.grads[i]), style=style
+        )
+    return table
