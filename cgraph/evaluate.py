@@ -110,7 +110,7 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
         listed = ", ".join(graph.name_of(i) for i in missing[:20]) + (", ..." if len(missing) > 20 else "")
         raise InputError(
             f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
-            hint=f"give them as --NAME VALUE (or --input NAME=VALUE, --inputs FILE.json); "
+            hint=f"give values as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json); "
             f"{graph.name_of(missing[0])} is first used at {first}",
         )
     return values
