@@ -15,15 +15,13 @@ Scoping, in the order a name is looked up:
 
 from __future__ import annotations
 
-import difflib
 import math
 from array import array
 from collections import Counter
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import syntax as ast
-from .errors import BuildError, GraphTooLarge, Location, Source
+from .errors import BuildError, GraphTooLarge, Location, Source, did_you_mean
 from .ir import Graph, Tag, freeze_names
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
@@ -34,12 +32,16 @@ BARE_OUTPUT_NAME = "out"
 _VISIT, _EMIT, _CALL, _REDUCE = range(4)
 
 
-@dataclass(slots=True)
 class _Env:
-    ints: dict[str, int]  # loop variables in scope
-    locals: dict[str, int]  # function parameters or loop-local names -> node
-    tags: tuple[Tag, ...]
-    in_loop: bool = False
+    """What an expression sees besides the file's global names."""
+
+    __slots__ = ("ints", "locals", "tags", "in_loop")
+
+    def __init__(self, ints: dict[str, int], locals: dict[str, int], tags: tuple[Tag, ...], in_loop: bool = False):
+        self.ints = ints  # loop variables in scope
+        self.locals = locals  # function parameters or loop-local names -> node
+        self.tags = tags
+        self.in_loop = in_loop
 
     def iteration(self, var: str, value: int, line: int) -> _Env:
         return _Env({**self.ints, var: value}, dict(self.locals), self.tags + (Tag("loop", var, value, line),), True)
@@ -191,10 +193,8 @@ class _Builder:
     def builtin(self, call: ast.Call):
         op = FUNCTIONS.get(call.func)
         if op is None:
-            known = sorted(set(FUNCTIONS) | set(self.defs))
-            close = difflib.get_close_matches(call.func, known, n=1)
             raise self.error(
-                f"unknown function '{call.func}'" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                f"unknown function '{call.func}'" + did_you_mean(call.func, sorted(set(FUNCTIONS) | set(self.defs))),
                 call,
                 "functions: " + ", ".join(sorted(FUNCTIONS)) + (", and the file's own: " + ", ".join(self.defs) if self.defs else ""),
                 len(call.func),
@@ -453,9 +453,8 @@ class _Builder:
         if output_stmt is not None:
             key = self.key(output_stmt.target, env)
             if key not in self.names:
-                close = difflib.get_close_matches(key, list(self.names), n=1)
                 raise self.error(
-                    f"output '{key}' is not a name in this file" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                    f"output '{key}' is not a name in this file" + did_you_mean(key, self.names),
                     output_stmt.target, width=len(output_stmt.target.name),
                 )
             return self.names[key], key

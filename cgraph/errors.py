@@ -9,8 +9,6 @@ Errors in a file carry a `Location` and print as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # Exit codes, documented in `cgraph --help` and the README.
 EXIT_OK = 0
 EXIT_FILE_ERROR = 1  # the file does not parse, build or evaluate (or --strict found inf/nan)
@@ -20,12 +18,17 @@ EXIT_INTERRUPTED = 130
 _SHOWN_LINE_WIDTH = 100  # long lines are cut to a window around the error
 
 
-@dataclass(frozen=True)
 class Source:
     """The text of one file (or `-e` expression, or stdin) and the name errors use for it."""
 
-    text: str
-    filename: str = "<expr>"
+    __slots__ = ("text", "filename")
+
+    def __init__(self, text: str, filename: str = "<expr>"):
+        self.text = text
+        self.filename = filename
+
+    def __repr__(self) -> str:
+        return f"Source({self.filename!r}, {len(self.text)} characters)"
 
     def line_text(self, line: int) -> str:
         start = 0
@@ -37,12 +40,14 @@ class Source:
         return self.text[start : end if end >= 0 else len(self.text)].rstrip("\r")
 
 
-@dataclass(frozen=True)
 class Location:
-    source: Source
-    line: int
-    column: int
-    width: int = 1  # how many characters the caret underlines
+    __slots__ = ("source", "line", "column", "width")
+
+    def __init__(self, source: Source, line: int, column: int, width: int = 1):
+        self.source = source
+        self.line = line
+        self.column = column
+        self.width = width  # how many characters the caret underlines
 
     def __str__(self) -> str:
         return f"{self.source.filename}:{self.line}:{self.column}"
@@ -63,6 +68,14 @@ class Location:
             f"  {gutter} | {prefix}{_printable(shown)}{suffix}\n"
             f"  {' ' * len(gutter)} | {' ' * len(prefix)}{pad}{'^' * width}"
         )
+
+
+def did_you_mean(word: str, candidates, cutoff: float = 0.6) -> str:
+    """' (did you mean 'tanh'?)' for the closest candidate, or ''. Only error paths pay for difflib."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _printable(text: str) -> str:

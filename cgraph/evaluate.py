@@ -10,12 +10,10 @@ from fresh lists: nothing is stored on the graph.
 
 from __future__ import annotations
 
-import difflib
 import math
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .errors import InputError, Location, NumericError
+from .errors import InputError, NumericError, did_you_mean
 from .ir import Graph
 from .ops import OPS
 
@@ -23,15 +21,20 @@ _FORWARD = {name: op.forward for name, op in OPS.items()}
 _LOCAL = {name: op.local for name, op in OPS.items()}
 
 
-@dataclass(frozen=True, eq=False)
 class Evaluation:
     """The values and gradients of every node, for one set of inputs."""
 
-    graph: Graph
-    values: list[float]
-    grads: list[float]  # d output / d node; 0 for nodes the output does not depend on
-    output: int
-    warnings: tuple[str, ...]
+    __slots__ = ("graph", "values", "grads", "output", "warnings")
+
+    def __init__(self, graph: Graph, values: list[float], grads: list[float], output: int, warnings: tuple[str, ...]):
+        self.graph = graph
+        self.values = values
+        self.grads = grads  # d output / d node; 0 for nodes the output does not depend on
+        self.output = output
+        self.warnings = warnings
+
+    def __repr__(self) -> str:
+        return f"Evaluation({self.output_name} = {self.value!r}, {len(self.values)} nodes)"
 
     @property
     def output_name(self) -> str:
@@ -88,10 +91,7 @@ def output_node(graph: Graph, name: str | None) -> int:
     if name is None:
         return graph.output
     if name not in graph.names:
-        close = difflib.get_close_matches(name, list(graph.names), n=1)
-        raise InputError(
-            f"--output {name}: no node has that name" + (f" (did you mean '{close[0]}'?)" if close else "")
-        )
+        raise InputError(f"--output {name}: no node has that name" + did_you_mean(name, graph.names))
     return graph.names[name]
 
 
@@ -123,9 +123,7 @@ def _unknown_message(graph: Graph, unknown: list[str]) -> str:
             i = graph.names[name]
             parts.append(f"'{name}' is computed on line {graph.lines[i]}, not an input")
             continue
-        inputs = [n for n in graph.inputs]
-        close = difflib.get_close_matches(name, inputs, n=1)
-        parts.append(f"'{name}' is not an input of this file" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        parts.append(f"'{name}' is not an input of this file" + did_you_mean(name, graph.inputs))
     return "; ".join(parts) + ("; inputs: " + ", ".join(list(graph.inputs)[:30]) if graph.inputs else "")
 
 

@@ -10,7 +10,6 @@ is one `mul` node whose args are (x, x).
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Iterator, Mapping, NamedTuple
 
@@ -29,38 +28,68 @@ class Tag(NamedTuple):
         return f"{self.name}#{self.value}" if self.kind == "call" else f"{self.name} = {self.value}"
 
 
-@dataclass(frozen=True, slots=True)
 class Node:
-    id: int
-    op: str
-    args: tuple[int, ...]
-    value: float | None  # constants: their value; inputs and params: the declared default
-    names: tuple[str, ...]
-    tags: tuple[Tag, ...]
-    line: int
-    column: int
-    text: str  # the source text the node came from
+    """A view of one node of a graph (the graph itself stores columns, not Node objects)."""
+
+    __slots__ = ("id", "op", "args", "value", "names", "tags", "line", "column", "text")
+
+    def __init__(self, id: int, op: str, args: tuple[int, ...], value: float | None, names: tuple[str, ...],
+                 tags: tuple[Tag, ...], line: int, column: int, text: str):
+        self.id = id
+        self.op = op
+        self.args = args
+        self.value = value  # constants: their value; inputs and params: the declared default
+        self.names = names
+        self.tags = tags
+        self.line = line
+        self.column = column
+        self.text = text  # the source text the node came from
 
     @property
     def name(self) -> str | None:
         return self.names[0] if self.names else None
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
 
-@dataclass(frozen=True, eq=False)
+    def __repr__(self) -> str:
+        return f"Node({self.id}, {self.op!r}, args={self.args}, names={self.names}, line={self.line}, text={self.text!r})"
+
+
+_GRAPH_FIELDS = (
+    "source", "ops", "args", "values", "tags", "lines", "columns", "spans",
+    "names", "node_names", "leaves", "output", "output_name",
+)
+
+
 class Graph:
-    source: Source
-    ops: tuple[str, ...]
-    args: tuple[tuple[int, ...], ...]
-    values: tuple[float | None, ...]
-    tags: tuple[tuple[Tag, ...], ...]
-    lines: array
-    columns: array
-    spans: array  # start, end offsets of each node's text, interleaved
-    names: Mapping[str, int]  # every name -> its node
-    node_names: Mapping[int, tuple[str, ...]]  # node -> its names, in the order given
-    leaves: tuple[int, ...]  # inputs and params, in order of first appearance
-    output: int
-    output_name: str
+    """An immutable tape. Columns, one entry per node:
+
+    ops      op name ('add', 'tanh', 'input', 'param', 'const', ...)
+    args     argument node ids (all smaller than the node's own id)
+    values   constants: their value; inputs and params: the declared default or None
+    tags     where the node was built (function calls, loop iterations)
+    lines, columns, spans   source position, and (start, end) offsets of the node's text
+    """
+
+    __slots__ = _GRAPH_FIELDS
+
+    def __init__(self, *, source: Source, ops: tuple[str, ...], args: tuple[tuple[int, ...], ...],
+                 values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], lines, columns, spans,
+                 names: Mapping[str, int], node_names: Mapping[int, tuple[str, ...]], leaves: tuple[int, ...],
+                 output: int, output_name: str):
+        given = dict(locals())
+        for field in _GRAPH_FIELDS:
+            value = given[field]
+            if isinstance(value, array):
+                value = memoryview(value).toreadonly()
+            object.__setattr__(self, field, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a Graph is immutable")
+
+    def __repr__(self) -> str:
+        return f"<Graph of {len(self.ops)} nodes from {self.source.filename}, output {self.output_name!r}>"
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -92,9 +121,9 @@ class Graph:
 
     def with_output(self, name: str) -> Graph:
         """The same graph, differentiating another named node."""
-        from dataclasses import replace
-
-        return replace(self, output=self.names[name], output_name=name)
+        fields = {field: getattr(self, field) for field in _GRAPH_FIELDS}
+        fields.update(output=self.names[name], output_name=name)
+        return Graph(**fields)
 
 
 def freeze_names(node_names: dict[int, list[str]]) -> Mapping[int, tuple[str, ...]]:

@@ -7,106 +7,124 @@ its whole text in the source for display. The tree is walked only with explicit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-
-@dataclass(slots=True, eq=False)
 class Expr:
-    line: int
-    column: int
-    start: int
-    end: int
+    """Base of expressions: where the node is, for errors and for display."""
+
+    __slots__ = ("line", "column", "start", "end")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(slots=True, eq=False)
 class Num(Expr):
-    value: float
-    is_int: bool  # written without '.' or exponent, so usable as an index
+    __slots__ = ("value", "is_int")  # is_int: written as digits only, so usable as an index
+
+    def __init__(self, line: int, column: int, start: int, end: int, value: float, is_int: bool):
+        self.line, self.column, self.start, self.end = line, column, start, end
+        self.value, self.is_int = value, is_int
 
 
-@dataclass(slots=True, eq=False)
 class Ref(Expr):
-    name: str
-    indices: tuple[Expr, ...] = ()  # w[i, j] and w[i][j] both give (i, j)
+    __slots__ = ("name", "indices")  # w[i, j] and w[i][j] both have indices (i, j)
+
+    def __init__(self, line: int, column: int, start: int, end: int, name: str, indices: tuple[Expr, ...] = ()):
+        self.line, self.column, self.start, self.end = line, column, start, end
+        self.name, self.indices = name, indices
 
 
-@dataclass(slots=True, eq=False)
 class Unary(Expr):
-    op: str  # '+' or '-'
-    operand: Expr
+    __slots__ = ("op", "operand")  # op: '+' or '-'
+
+    def __init__(self, line: int, column: int, start: int, end: int, op: str, operand: Expr):
+        self.line, self.column, self.start, self.end = line, column, start, end
+        self.op, self.operand = op, operand
 
 
-@dataclass(slots=True, eq=False)
 class Binary(Expr):
-    op: str  # '+', '-', '*', '/', '^'
-    left: Expr
-    right: Expr
+    __slots__ = ("op", "left", "right")  # op: '+', '-', '*', '/', '^'
+
+    def __init__(self, line: int, column: int, start: int, end: int, op: str, left: Expr, right: Expr):
+        self.line, self.column, self.start, self.end = line, column, start, end
+        self.op, self.left, self.right = op, left, right
 
 
-@dataclass(slots=True, eq=False)
 class Call(Expr):
-    func: str
-    args: tuple[Expr, ...]
+    __slots__ = ("func", "args")
+
+    def __init__(self, line: int, column: int, start: int, end: int, func: str, args: tuple[Expr, ...]):
+        self.line, self.column, self.start, self.end = line, column, start, end
+        self.func, self.args = func, args
 
 
-@dataclass(slots=True, eq=False)
 class Reduction(Expr):
     """sum(body for var in lo..hi), and the same for mean."""
 
-    func: str
-    body: Expr
-    var: str
-    lo: Expr
-    hi: Expr
+    __slots__ = ("func", "body", "var", "lo", "hi")
+
+    def __init__(self, line: int, column: int, start: int, end: int, func: str, body: Expr, var: str, lo: Expr, hi: Expr):
+        self.line, self.column, self.start, self.end = line, column, start, end
+        self.func, self.body, self.var, self.lo, self.hi = func, body, var, lo, hi
 
 
-@dataclass(slots=True, eq=False)
 class Stmt:
-    line: int
-    column: int
+    """Base of statements: the line and column of the name they are about."""
+
+    __slots__ = ("line", "column")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(slots=True, eq=False)
 class Assign(Stmt):
-    target: Ref
-    value: Expr
+    __slots__ = ("target", "value")
+
+    def __init__(self, line: int, column: int, target: Ref, value: Expr):
+        self.line, self.column, self.target, self.value = line, column, target, value
 
 
-@dataclass(slots=True, eq=False)
 class Declare(Stmt):
-    kind: str  # 'input' or 'param'
-    target: Ref
-    value: Expr | None
+    __slots__ = ("kind", "target", "value")  # kind: 'input' or 'param'; value may be None
+
+    def __init__(self, line: int, column: int, kind: str, target: Ref, value: Expr | None):
+        self.line, self.column, self.kind, self.target, self.value = line, column, kind, target, value
 
 
-@dataclass(slots=True, eq=False)
 class Output(Stmt):
-    target: Ref
+    __slots__ = ("target",)
+
+    def __init__(self, line: int, column: int, target: Ref):
+        self.line, self.column, self.target = line, column, target
 
 
-@dataclass(slots=True, eq=False)
 class Def(Stmt):
-    name: str
-    params: tuple[str, ...]
-    body: Expr
+    __slots__ = ("name", "params", "body")
+
+    def __init__(self, line: int, column: int, name: str, params: tuple[str, ...], body: Expr):
+        self.line, self.column, self.name, self.params, self.body = line, column, name, params, body
 
 
-@dataclass(slots=True, eq=False)
 class For(Stmt):
-    var: str
-    lo: Expr
-    hi: Expr
-    body: list[Stmt] = field(default_factory=list)
+    __slots__ = ("var", "lo", "hi", "body")
+
+    def __init__(self, line: int, column: int, var: str, lo: Expr, hi: Expr, body: list[Stmt]):
+        self.line, self.column, self.var, self.lo, self.hi, self.body = line, column, var, lo, hi, body
 
 
-@dataclass(slots=True, eq=False)
 class ExprStmt(Stmt):
-    value: Expr
+    __slots__ = ("value",)
+
+    def __init__(self, line: int, column: int, value: Expr):
+        self.line, self.column, self.value = line, column, value
 
 
-@dataclass(slots=True, eq=False)
 class Program:
-    statements: list[Stmt]
+    __slots__ = ("statements",)
+
+    def __init__(self, statements: list[Stmt]):
+        self.statements = statements
 
 
 def children(e: Expr) -> tuple[Expr, ...]:

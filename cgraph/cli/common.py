@@ -7,7 +7,6 @@ any `--NAME` that is not one of the command's own options is an input.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import sys
 from typing import Any, Callable
@@ -16,7 +15,7 @@ import click
 
 from .. import inputs as input_values
 from ..builder import DEFAULT_MAX_NODES
-from ..errors import InputError
+from ..errors import InputError, did_you_mean
 from ..ir import Graph
 from ..loading import decode, load, parse
 
@@ -131,6 +130,6 @@ def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
     base = name.split("[", 1)[0]
     if base in graph.names or any(n.startswith(base + "[") for n in graph.inputs):
         return
-    close = difflib.get_close_matches("--" + name, sorted(ctx.meta.get(_KNOWN, ())), n=1, cutoff=0.75)
-    if close:
-        raise click.UsageError(f"no such option: --{name} (did you mean {close[0]}?)", ctx)
+    suggestion = did_you_mean("--" + name, sorted(ctx.meta.get(_KNOWN, ())), cutoff=0.75)
+    if suggestion:
+        raise click.UsageError(f"no such option: --{name}{suggestion}", ctx)
