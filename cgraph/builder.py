@@ -26,6 +26,7 @@ from .ir import Graph, Tag, freeze_names
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
+STEPS_PER_NODE = 10
 REDUCTIONS = ("sum", "mean")
 BARE_OUTPUT_NAME = "out"
 
@@ -71,8 +72,12 @@ class _Builder:
         self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
         self.defs: dict[str, ast.Def] = {}
         self.call_counts: Counter[str] = Counter()
-        self.work = 0  # statements run + loop iterations, bounded by max_nodes
+        # Statements run and terms summed, including those that add no node (`y[t] = x`):
+        # bounded too, so a huge loop of aliases cannot run for minutes.
+        self.steps = 0
+        self.max_steps = STEPS_PER_NODE * max_nodes + 1000
         self.last_assigned: tuple[int, str] | None = None
+        self.node_counts: dict[int, int] = {}  # id(statement) -> least_nodes(statement)
 
     # --- errors ------------------------------------------------------------------------
 
@@ -84,11 +89,7 @@ class _Builder:
     def add(self, op: str, args: tuple[int, ...], site: ast.Expr, tags: tuple[Tag, ...], value=None) -> int:
         i = len(self.ops)
         if i >= self.max_nodes:
-            raise GraphTooLarge(
-                f"the graph exceeds the limit of {self.max_nodes:,} nodes",
-                Location(self.source, site.line, site.column),
-                "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
-            )
+            raise self.too_large("the graph grows past the limit", site)
         self.ops.append(op)
         self.args.append(args)
         self.values.append(value)
@@ -299,14 +300,17 @@ class _Builder:
 
     # --- statements --------------------------------------------------------------------
 
-    def spend(self, units: int, site) -> None:
-        self.work += units
-        if self.work > self.max_nodes:
-            raise GraphTooLarge(
-                f"unrolling exceeds the limit of {self.max_nodes:,} nodes",
-                Location(self.source, site.line, site.column),
-                "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
-            )
+    def spend(self, steps: int, site) -> None:
+        self.steps += steps
+        if self.steps > self.max_steps:
+            raise self.too_large(f"unrolling runs more than {self.max_steps:,} statements", site)
+
+    def too_large(self, message: str, site) -> GraphTooLarge:
+        return GraphTooLarge(
+            f"{message} (the limit is {self.max_nodes:,} nodes)",
+            Location(self.source, site.line, site.column),
+            "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
+        )
 
     def define(self, key: str, how: str, st: ast.Stmt) -> None:
         if key in self.defined:
@@ -367,7 +371,6 @@ class _Builder:
             if type(frame[0]) is ast.For:  # a loop frame: (for, next value, hi, env)
                 st, value, hi, env = frame
                 if value <= hi:
-                    self.spend(1, st)
                     frames.append((st, value + 1, hi, env))
                     frames.append((st.body, 0, env.iteration(st.var, value, st.line)))
                 continue
@@ -386,14 +389,13 @@ class _Builder:
                 if st.var in env.ints:
                     raise self.error(f"loop variable '{st.var}' is already used by an enclosing loop", st)
                 lo, hi = self.integer(st.lo, env), self.integer(st.hi, env)
-                cost = self.least_work([st], env)
-                if self.work + cost > self.max_nodes:
-                    raise GraphTooLarge(
-                        f"unrolling this loop takes at least {cost:,} steps, over the limit of {self.max_nodes:,} nodes",
-                        Location(self.source, st.line, st.column),
-                        "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
-                    )
-                frames.append((st, lo, hi, env))
+                nodes, steps = self.least_work(st, env)
+                if len(self.ops) + nodes > self.max_nodes:
+                    raise self.too_large(f"unrolling this loop adds at least {nodes:,} nodes", st)
+                if self.steps + steps > self.max_steps:
+                    raise self.too_large(f"unrolling this loop runs at least {steps:,} statements", st)
+                if st.body:  # an empty body unrolls to nothing
+                    frames.append((st, lo, hi, env))
             elif t is ast.Def:
                 if env is not top_env:
                     raise self.error("'def' is only allowed at the top level of a file", st)
@@ -427,17 +429,18 @@ class _Builder:
             output_name=output_name,
         )
 
-    def least_work(self, stmts: list[ast.Stmt], env: _Env) -> int:
-        """A lower bound on the work of running `stmts`, without building anything.
+    def least_work(self, loop: ast.For, env: _Env) -> tuple[int, int]:
+        """Lower bounds on the nodes and statements a loop adds and runs, without building it.
 
-        Loop bounds that depend on a variable not yet bound are skipped, which keeps it a
-        lower bound; `for t in 1..1000000000` is refused at once instead of after minutes.
+        Bounds of inner loops that depend on a variable not yet bound are skipped, which
+        keeps them lower bounds; `for t in 1..1000000000 {...}` is refused at once.
         """
-        total = 0
-        stack = [(stmts, 1)]
-        while stack and total <= self.max_nodes:
+        nodes = steps = 0
+        stack = [([loop], 1)]
+        while stack and nodes <= self.max_nodes and steps <= self.max_steps:
             body, times = stack.pop()
-            total += times * len(body)
+            steps += times * len(body)
+            nodes += times * sum(self.least_nodes(st) for st in body)
             for st in body:
                 if type(st) is ast.For:
                     try:
@@ -445,9 +448,31 @@ class _Builder:
                     except BuildError:
                         continue
                     if trips > 0:
-                        total += times * trips
                         stack.append((st.body, times * trips))
-        return total
+        return nodes, steps
+
+    def least_nodes(self, st: ast.Stmt) -> int:
+        """The nodes one run of a statement surely adds: one per operation in it."""
+        count = self.node_counts.get(id(st))
+        if count is None:
+            count = 0
+            if type(st) is ast.Assign or type(st) is ast.ExprStmt:
+                for e in ast.walk(st.value):
+                    t = type(e)
+                    if t is ast.Call and e.func in self.defs:
+                        count += self.body_nodes(e.func)
+                    elif t is ast.Binary or t is ast.Call or t is ast.Reduction or (t is ast.Unary and e.op == "-"):
+                        count += 1
+            self.node_counts[id(st)] = count
+        return count
+
+    def body_nodes(self, name: str) -> int:
+        """The nodes a user function's body adds by itself, not counting functions it calls."""
+        return sum(
+            1 for e in ast.walk(self.defs[name].body)
+            if type(e) in (ast.Binary, ast.Reduction) or (type(e) is ast.Call and e.func not in self.defs)
+            or (type(e) is ast.Unary and e.op == "-")
+        )
 
     def choose_output(self, output_stmt, bare_output, env) -> tuple[int, str]:
         if output_stmt is not None:

@@ -24,21 +24,25 @@ _LOCAL = {name: op.local for name, op in OPS.items()}
 class Evaluation:
     """The values and gradients of every node, for one set of inputs."""
 
-    __slots__ = ("graph", "values", "grads", "output", "warnings")
+    __slots__ = ("graph", "values", "grads", "output", "output_name", "warnings")
 
-    def __init__(self, graph: Graph, values: list[float], grads: list[float], output: int, warnings: tuple[str, ...]):
+    def __init__(self, graph: Graph, values: list[float], grads: list[float], output: int, output_name: str,
+                 warnings: tuple[str, ...]):
         self.graph = graph
         self.values = values
         self.grads = grads  # d output / d node; 0 for nodes the output does not depend on
         self.output = output
+        self.output_name = output_name  # as the user named it (a node may have several names)
         self.warnings = warnings
 
     def __repr__(self) -> str:
         return f"Evaluation({self.output_name} = {self.value!r}, {len(self.values)} nodes)"
 
-    @property
-    def output_name(self) -> str:
-        return self.graph.name_of(self.output) or self.graph.output_name
+    def label(self, i: int) -> str:
+        """How a node is called in reports: the output by the name asked for, others by their first name."""
+        if i == self.output:
+            return self.output_name
+        return self.graph.name_of(i) or f"#{i}"
 
     @property
     def value(self) -> float:
@@ -73,7 +77,7 @@ def evaluate(
     Raises InputError for missing or unknown inputs, NumericError (strict) on inf/nan."""
     out = output_node(graph, output)
     values = forward(graph, inputs)
-    origins = non_finite_origins(graph, values, limit=out + 1)
+    origins = non_finite_origins(graph, values)
     if strict and origins:
         first = origins[0]
         more = f" (and {len(origins) - 1} more node{'s' if len(origins) > 2 else ''})" if len(origins) > 1 else ""
@@ -84,7 +88,7 @@ def evaluate(
         )
     grads = backward(graph, values, out)
     warnings = tuple(f"{graph.location(i)}: warning: {_what(graph, i)} is {_fmt(values[i])}" for i in origins)
-    return Evaluation(graph, values, grads, out, warnings)
+    return Evaluation(graph, values, grads, out, output or graph.output_name, warnings)
 
 
 def output_node(graph: Graph, name: str | None) -> int:
@@ -101,19 +105,33 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
     given = dict(given or {})
     unknown = [name for name in given if name not in graph.names or graph.ops[graph.names[name]] not in ("input", "param")]
     if unknown:
-        raise InputError(_unknown_message(graph, unknown))
+        computed = [graph.names[name] for name in unknown if name in graph.names]
+        raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
     for name, value in given.items():
         values[graph.names[name]] = float(value)
     missing = [i for i in graph.leaves if values[i] is None]
     if missing:
-        first = graph.location(missing[0])
-        listed = ", ".join(graph.name_of(i) for i in missing[:20]) + (", ..." if len(missing) > 20 else "")
+        listed = _list_names([graph.name_of(i) for i in missing])
         raise InputError(
             f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
-            hint=f"give values as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json); "
-            f"{graph.name_of(missing[0])} is first used at {first}",
+            graph.location(missing[0]),  # where the first one is first used
+            "give values as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json)",
         )
     return values
+
+
+def _list_names(names: list[str]) -> str:
+    """'a, x[1], x[2], ..., x[500] (500 of x), b': a long run of one indexed name is shortened."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.split("[", 1)[0], []).append(name)
+    parts = []
+    for base, group in groups.items():
+        if len(group) > 4:
+            parts.append(f"{group[0]}, {group[1]}, ..., {group[-1]} ({len(group)} of {base})")
+        else:
+            parts.extend(group)
+    return ", ".join(parts)
 
 
 def _unknown_message(graph: Graph, unknown: list[str]) -> str:
@@ -175,11 +193,11 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
     return grads
 
 
-def non_finite_origins(graph: Graph, values: Sequence[float], limit: int | None = None) -> list[int]:
+def non_finite_origins(graph: Graph, values: Sequence[float]) -> list[int]:
     """Nodes whose value is inf or nan while their arguments are finite: where it starts."""
     isfinite = math.isfinite
     origins = []
-    for i in range(limit if limit is not None else len(values)):
+    for i in range(len(values)):
         v = values[i]
         if v - v == 0:  # finite: the cheap test first
             continue

@@ -28,6 +28,14 @@ def number(text: str, what: str) -> float:
     return value
 
 
+def _float(value: int | float) -> float:
+    """JSON integers have no size limit: one too large for a float is +-inf, as float('1e400') is."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def canonical(name: str) -> str:
     """'x[ 1, 2 ]' -> 'x[1,2]'; plain names unchanged. Raises on anything else."""
     name = name.strip()
@@ -104,6 +112,6 @@ def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[st
         for item in items:
             if isinstance(item, bool) or not isinstance(item, (int, float, str)):
                 raise InputError(f"{what}: '{raw_name}' must be a number (or a list of numbers), not {json.dumps(item)}")
-            values.append(number(item, f"{what}: '{raw_name}'") if isinstance(item, str) else float(item))
+            values.append(number(item, f"{what}: '{raw_name}'") if isinstance(item, str) else _float(item))
         result.update(expand(graph, name, values, f"{what}: '{raw_name}'"))
     return result

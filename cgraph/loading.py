@@ -12,7 +12,7 @@ from .parser import parse_program
 
 def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """Parse and build a program. Raises ParseError or BuildError, each with a location."""
-    source = Source(text, filename)
+    source = Source(text.replace("\r\n", "\n"), filename)  # Windows line endings: columns as with \n
     return build(parse_program(source), source, max_nodes)
 
 

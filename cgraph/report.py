@@ -62,7 +62,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
         names = graph.node_names.get(i, ())
         nodes.append({
             "id": i,
-            "name": names[0] if names else None,
+            "name": ev.label(i) if names else None,
             "names": list(names),
             "op": graph.ops[i],
             "args": list(graph.args[i]),
@@ -88,10 +88,6 @@ def to_json(ev: Evaluation, show: str = "named") -> str:
     return json.dumps(to_dict(ev, show), indent=2, allow_nan=False)
 
 
-def _label(ev: Evaluation, i: int) -> str:
-    return ev.graph.name_of(i) or f"#{i}"
-
-
 def to_csv(ev: Evaluation, show: str = "named") -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -99,7 +95,7 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
     graph = ev.graph
     for i in rows(ev, show):
         writer.writerow([
-            i, graph.name_of(i) or "", graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]),
+            i, ev.label(i) if graph.node_names.get(i) else "", graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]),
             graph.lines[i], graph.text_of(i),
         ])
     return out.getvalue()
@@ -108,7 +104,7 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
 def to_plain(ev: Evaluation, show: str = "named") -> str:
     """One `name value grad` line per row (anonymous nodes are #id), for awk and friends."""
     return "".join(
-        f"{_label(ev, i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n" for i in rows(ev, show)
+        f"{ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n" for i in rows(ev, show)
     )
 
 
@@ -133,6 +129,6 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
         style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
         expr = "" if op in LEAVES else graph.text_of(i)
         table.add_row(
-            Text(_label(ev, i)), op, Text(expr), short_number(ev.values[i]), short_number(ev.grads[i]), style=style
+            Text(ev.label(i)), op, Text(expr), short_number(ev.values[i]), short_number(ev.grads[i]), style=style
         )
     return table
