@@ -16,7 +16,6 @@ Scoping, in the order a name is looked up:
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter
 from types import MappingProxyType
 
@@ -61,9 +60,7 @@ class _Builder:
         self.args: list[tuple[int, ...]] = []
         self.values: list[float | None] = []
         self.tags: list[tuple[Tag, ...]] = []
-        self.lines = array("l")
-        self.columns = array("l")
-        self.spans = array("q")
+        self.sites: list[ast.Expr] = []
         self.names: dict[str, int] = {}
         self.node_names: dict[int, list[str]] = {}
         self.leaves: list[int] = []
@@ -94,10 +91,7 @@ class _Builder:
         self.args.append(args)
         self.values.append(value)
         self.tags.append(tags)
-        self.lines.append(site.line)
-        self.columns.append(site.column)
-        self.spans.append(site.start)
-        self.spans.append(site.end)
+        self.sites.append(site)
         return i
 
     def const(self, value: float, site: ast.Expr) -> int:
@@ -125,6 +119,11 @@ class _Builder:
             return env.ints[e.name]
         if t is ast.Num and e.is_int:
             return int(e.value)
+        if t is ast.Binary and (e.op == "-" or e.op == "+"):  # the common t-1, i+1: no walk
+            left, right = e.left, e.right
+            if type(left) is ast.Ref and not left.indices and left.name in env.ints and type(right) is ast.Num and right.is_int:
+                a, b = env.ints[left.name], int(right.value)
+                return a + b if e.op == "+" else a - b
         stack: list[int] = []
         for sub in ast.walk(e):
             ts = type(sub)
@@ -158,6 +157,8 @@ class _Builder:
         """The canonical name: x, x[3], w[1,2]."""
         if not ref.indices:
             return ref.name
+        if len(ref.indices) == 1:
+            return f"{ref.name}[{self.integer(ref.indices[0], env)}]"
         return f"{ref.name}[{','.join(str(self.integer(i, env)) for i in ref.indices)}]"
 
     # --- constants: declared defaults ---------------------------------------------------
@@ -216,7 +217,7 @@ class _Builder:
             local = env.locals.get(ref.name)
             if local is not None:
                 return local
-        key = self.key(ref, env)
+        key = self.key(ref, env) if ref.indices else ref.name
         i = self.names.get(key)
         if i is not None:
             return i
@@ -237,6 +238,14 @@ class _Builder:
                 elif t is ast.Num:
                     out.append(self.const(e.value, e))
                 elif t is ast.Binary:
+                    left, right = e.left, e.right
+                    tl, tr = type(left), type(right)
+                    if (tl is ast.Ref or tl is ast.Num) and (tr is ast.Ref or tr is ast.Num):
+                        # Both operands are leaves (w*x, h[t-1]+1): no need for the stack.
+                        a = self.resolve(left, env) if tl is ast.Ref else self.const(left.value, left)
+                        b = self.resolve(right, env) if tr is ast.Ref else self.const(right.value, right)
+                        out.append(self.add(BINARY_SYMBOLS[e.op], (a, b), e, env.tags))
+                        continue
                     todo.append((_EMIT, e, env, BINARY_SYMBOLS[e.op]))
                     todo.append((_VISIT, e.right, env, None))
                     todo.append((_VISIT, e.left, env, None))
@@ -419,9 +428,7 @@ class _Builder:
             args=tuple(self.args),
             values=tuple(self.values),
             tags=tuple(self.tags),
-            lines=self.lines,
-            columns=self.columns,
-            spans=self.spans,
+            sites=tuple(self.sites),
             names=MappingProxyType(dict(self.names)),
             node_names=freeze_names(self.node_names),
             leaves=tuple(self.leaves),

@@ -139,7 +139,7 @@ def _unknown_message(graph: Graph, unknown: list[str]) -> str:
     for name in unknown:
         if name in graph.names:
             i = graph.names[name]
-            parts.append(f"'{name}' is computed on line {graph.lines[i]}, not an input")
+            parts.append(f"'{name}' is computed on line {graph.line_of(i)}, not an input")
             continue
         parts.append(f"'{name}' is not an input of this file" + did_you_mean(name, graph.inputs))
     return "; ".join(parts) + ("; inputs: " + ", ".join(list(graph.inputs)[:30]) if graph.inputs else "")

@@ -9,11 +9,19 @@ is one `mul` node whose args are (x, x).
 
 from __future__ import annotations
 
-from array import array
 from types import MappingProxyType
-from typing import Iterator, Mapping, NamedTuple
+from typing import Iterator, Mapping, NamedTuple, Protocol
 
 from .errors import Location, Source
+
+
+class Site(Protocol):
+    """Where a node came from in the source (a syntax node of cgraph.syntax)."""
+
+    line: int
+    column: int
+    start: int
+    end: int
 
 
 class Tag(NamedTuple):
@@ -57,7 +65,7 @@ class Node:
 
 
 _GRAPH_FIELDS = (
-    "source", "ops", "args", "values", "tags", "lines", "columns", "spans",
+    "source", "ops", "args", "values", "tags", "sites",
     "names", "node_names", "leaves", "output", "output_name",
 )
 
@@ -69,21 +77,19 @@ class Graph:
     args     argument node ids (all smaller than the node's own id)
     values   constants: their value; inputs and params: the declared default or None
     tags     where the node was built (function calls, loop iterations)
-    lines, columns, spans   source position, and (start, end) offsets of the node's text
+    sites    the syntax node it came from: `.line`, `.column`, and `.start`/`.end` offsets
+             of its text (nodes unrolled from one loop body share one site)
     """
 
     __slots__ = _GRAPH_FIELDS
 
     def __init__(self, *, source: Source, ops: tuple[str, ...], args: tuple[tuple[int, ...], ...],
-                 values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], lines, columns, spans,
+                 values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], sites: tuple[Site, ...],
                  names: Mapping[str, int], node_names: Mapping[int, tuple[str, ...]], leaves: tuple[int, ...],
                  output: int, output_name: str):
         given = dict(locals())
         for field in _GRAPH_FIELDS:
-            value = given[field]
-            if isinstance(value, array):
-                value = memoryview(value).toreadonly()
-            object.__setattr__(self, field, value)
+            object.__setattr__(self, field, given[field])
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a Graph is immutable")
@@ -95,10 +101,10 @@ class Graph:
         return len(self.ops)
 
     def node(self, i: int) -> Node:
-        start, end = self.spans[2 * i], self.spans[2 * i + 1]
+        site = self.sites[i]
         return Node(
             i, self.ops[i], self.args[i], self.values[i], self.node_names.get(i, ()),
-            self.tags[i], self.lines[i], self.columns[i], self.source.text[start:end],
+            self.tags[i], site.line, site.column, self.source.text[site.start : site.end],
         )
 
     def __iter__(self) -> Iterator[Node]:
@@ -109,10 +115,15 @@ class Graph:
         return names[0] if names else None
 
     def text_of(self, i: int) -> str:
-        return self.source.text[self.spans[2 * i] : self.spans[2 * i + 1]]
+        site = self.sites[i]
+        return self.source.text[site.start : site.end]
+
+    def line_of(self, i: int) -> int:
+        return self.sites[i].line
 
     def location(self, i: int) -> Location:
-        return Location(self.source, self.lines[i], self.columns[i])
+        site = self.sites[i]
+        return Location(self.source, site.line, site.column)
 
     @property
     def inputs(self) -> dict[str, int]:

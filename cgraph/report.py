@@ -68,8 +68,8 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
             "args": list(graph.args[i]),
             "value": json_number(ev.values[i]),
             "grad": json_number(ev.grads[i]),
-            "line": graph.lines[i],
-            "column": graph.columns[i],
+            "line": graph.sites[i].line,
+            "column": graph.sites[i].column,
             "expr": graph.text_of(i),
             "tags": [{"kind": t.kind, "name": t.name, "value": t.value, "line": t.line} for t in graph.tags[i]],
         })
@@ -96,7 +96,7 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
     for i in rows(ev, show):
         writer.writerow([
             i, ev.label(i) if graph.node_names.get(i) else "", graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]),
-            graph.lines[i], graph.text_of(i),
+            graph.line_of(i), graph.text_of(i),
         ])
     return out.getvalue()
 
