@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from pathlib import Path
 
 from .builder import DEFAULT_MAX_NODES, build
@@ -13,7 +15,21 @@ from .parser import parse_program
 def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """Parse and build a program. Raises ParseError or BuildError, each with a location."""
     source = Source(text.replace("\r\n", "\n"), filename)  # Windows line endings: columns as with \n
-    return build(parse_program(source), source, max_nodes)
+    with _no_gc():
+        return build(parse_program(source), source, max_nodes)
+
+
+@contextmanager
+def _no_gc():
+    """Parsing and building allocate millions of objects and free none of them: the cyclic
+    garbage collector's passes over them would find nothing and cost ~15% of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load(path: str | Path, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
