@@ -7,10 +7,8 @@ Python's float() reads, plus inf/-inf/nan.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from pathlib import Path
 from typing import Iterable, Mapping
 
 from .errors import InputError
@@ -86,10 +84,13 @@ def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, floa
     return result
 
 
-def from_json_file(graph: Graph, path: str | Path) -> dict[str, float]:
+def from_json_file(graph: Graph, path: str) -> dict[str, float]:
     """`--inputs values.json`: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2], "y": "inf"}."""
+    import json
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as exc:
         raise InputError(f"--inputs {path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -104,6 +105,8 @@ def from_json_file(graph: Graph, path: str | Path) -> dict[str, float]:
 
 
 def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[str, float]:
+    import json
+
     result: dict[str, float] = {}
     for raw_name, raw in data.items():
         name = canonical(str(raw_name))

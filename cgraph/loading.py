@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from pathlib import Path
+import os
 
 from .builder import DEFAULT_MAX_NODES, build
 from .errors import InputError, Location, ParseError, Source
@@ -32,11 +32,12 @@ def _no_gc():
             gc.enable()
 
 
-def load(path: str | Path, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
+def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """Read a .cg file (UTF-8) and build its graph."""
-    path = Path(path)
+    path = os.fspath(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except IsADirectoryError:

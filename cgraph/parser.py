@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -20,12 +18,20 @@ from . import syntax as ast
 from .errors import Location, ParseError, Source
 
 
-def grammar_text() -> str:
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def grammar_path() -> str:
     """The grammar shipped in the wheel (cgraph/grammar/), else the checkout's grammar/."""
-    packaged = resources.files("cgraph").joinpath("grammar", "cgraph.lark")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "cgraph.lark").read_text(encoding="utf-8")
+    packaged = os.path.join(_HERE, "grammar", "cgraph.lark")
+    if os.path.isfile(packaged):
+        return packaged
+    return os.path.join(os.path.dirname(_HERE), "grammar", "cgraph.lark")
+
+
+def grammar_text() -> str:
+    with open(grammar_path(), encoding="utf-8") as f:
+        return f.read()
 
 
 def _tok(tok: Token) -> dict:
@@ -113,16 +119,17 @@ class _NewlinesInBrackets:
 
 
 def _cache_path() -> str | bool:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cgraph"
+    """Lark's analysis of the grammar, cached per user (a new grammar gets a new entry)."""
+    base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "cgraph")
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        os.makedirs(base, exist_ok=True)
     except OSError:
         return False
     if not os.access(base, os.W_OK):
         return False
     from . import __version__
 
-    return str(base / f"parser-{__version__}.lark")
+    return os.path.join(base, f"parser-{__version__}.lark")
 
 
 @lru_cache(maxsize=1)

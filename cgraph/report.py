@@ -7,9 +7,6 @@ a name), "all" (anonymous intermediate nodes too).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -85,10 +82,15 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
 
 
 def to_json(ev: Evaluation, show: str = "named") -> str:
+    import json
+
     return json.dumps(to_dict(ev, show), indent=2, allow_nan=False)
 
 
 def to_csv(ev: Evaluation, show: str = "named") -> str:
+    import csv
+    import io
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "name", "op", "value", "grad", "line", "expr"])
