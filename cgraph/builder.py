@@ -52,6 +52,10 @@ def build(program: ast.Program, source: Source, max_nodes: int = DEFAULT_MAX_NOD
     return _Builder(source, max_nodes).run(program)
 
 
+def _const_key(value: float) -> tuple[float, float]:
+    return (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
+
+
 class _Builder:
     def __init__(self, source: Source, max_nodes: int):
         self.source = source
@@ -95,7 +99,7 @@ class _Builder:
         return i
 
     def const(self, value: float, site: ast.Expr) -> int:
-        key = (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
+        key = _const_key(value)
         i = self.consts.get(key)
         if i is None:
             i = self.consts[key] = self.add("const", (), site, (), value)
@@ -336,8 +340,8 @@ class _Builder:
         if self.ops[node] == "const":
             if node < first_new:  # a named constant is its own node, not a shared literal
                 node = self.add("const", (), st.value, env.tags, self.values[node])
-            else:
-                self.consts = {k: v for k, v in self.consts.items() if v != node}
+            else:  # made by this statement: it becomes this name's own node
+                del self.consts[_const_key(self.values[node])]
         target = st.target
         if env.in_loop and not target.indices and target.name not in self.names:
             if target.name in env.locals:

@@ -108,7 +108,10 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
         computed = [graph.names[name] for name in unknown if name in graph.names]
         raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
     for name, value in given.items():
-        values[graph.names[name]] = float(value)
+        try:
+            values[graph.names[name]] = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"the value of '{name}' must be a number, not {value!r}") from None
     missing = [i for i in graph.leaves if values[i] is None]
     if missing:
         listed = _list_names([graph.name_of(i) for i in missing])
