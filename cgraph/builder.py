@@ -16,12 +16,13 @@ Scoping, in the order a name is looked up:
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from types import MappingProxyType
 
 from . import syntax as ast
 from .errors import BuildError, GraphTooLarge, Location, Source, did_you_mean
-from .ir import Graph, Tag, freeze_names
+from .ir import Graph, Tag
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
@@ -49,14 +50,24 @@ class _Env:
 
 def build(program: ast.Program, source: Source, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """Unroll a parsed program into a graph. Raises BuildError (located) on a bad program."""
-    return _Builder(source, max_nodes).run(program)
+    builder = Builder(source, max_nodes)
+    for st in program.statements:
+        builder.statement(st)
+    return builder.finish()
+
+
+def _frozen(column: list) -> tuple:
+    """The column as a tuple, emptying the list at once so a big graph is not held twice."""
+    frozen = tuple(column)
+    column.clear()
+    return frozen
 
 
 def _const_key(value: float) -> tuple[float, float]:
     return (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
 
 
-class _Builder:
+class Builder:
     def __init__(self, source: Source, max_nodes: int):
         self.source = source
         self.max_nodes = max_nodes
@@ -64,14 +75,15 @@ class _Builder:
         self.args: list[tuple[int, ...]] = []
         self.values: list[float | None] = []
         self.tags: list[tuple[Tag, ...]] = []
-        self.sites: list[ast.Expr] = []
+        self.positions = array("q")  # (anchor, start, end) offsets per node: no syntax node kept alive
         self.names: dict[str, int] = {}
-        self.node_names: dict[int, list[str]] = {}
+        self.node_names: dict[int, tuple[str, ...]] = {}
         self.leaves: list[int] = []
         self.consts: dict[tuple[float, float], int] = {}
         self.defined: dict[str, tuple[str, int]] = {}  # global name -> (how, line)
         self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
         self.defs: dict[str, ast.Def] = {}
+        self.calls_of: dict[str, list[ast.Call]] = {}  # function -> the calls in its body
         self.call_counts: Counter[str] = Counter()
         # Statements run and terms summed, including those that add no node (`y[t] = x`):
         # bounded too, so a huge loop of aliases cannot run for minutes.
@@ -79,11 +91,18 @@ class _Builder:
         self.max_steps = STEPS_PER_NODE * max_nodes + 1000
         self.last_assigned: tuple[int, str] | None = None
         self.node_counts: dict[int, int] = {}  # id(statement) -> least_nodes(statement)
+        self.top = _Env({}, {}, ())  # the file's top level
+        self.output_stmt: ast.Output | None = None
+        self.bare: ast.ExprStmt | None = None  # a bare expression statement, so far the last
+        self.bare_output: int | None = None
 
     # --- errors ------------------------------------------------------------------------
 
     def error(self, message: str, at, hint: str | None = None, width: int = 1) -> BuildError:
-        return BuildError(message, Location(self.source, at.line, at.column, width), hint)
+        return BuildError(message, Location.at(self.source, at.pos, width), hint)
+
+    def line(self, at) -> int:
+        return self.source.line_col(at.pos)[0]
 
     # --- nodes -------------------------------------------------------------------------
 
@@ -95,7 +114,7 @@ class _Builder:
         self.args.append(args)
         self.values.append(value)
         self.tags.append(tags)
-        self.sites.append(site)
+        self.positions.extend((site.pos, site.start, site.end))
         return i
 
     def const(self, value: float, site: ast.Expr) -> int:
@@ -113,7 +132,7 @@ class _Builder:
 
     def name(self, i: int, key: str) -> None:
         self.names[key] = i
-        self.node_names.setdefault(i, []).append(key)
+        self.node_names[i] = self.node_names.get(i, ()) + (key,)  # almost always one name: a tuple is smallest
 
     # --- integers: indices and loop bounds ---------------------------------------------
 
@@ -202,7 +221,8 @@ class _Builder:
             raise self.error(
                 f"unknown function '{call.func}'" + did_you_mean(call.func, sorted(set(FUNCTIONS) | set(self.defs))),
                 call,
-                "functions: " + ", ".join(sorted(FUNCTIONS)) + (", and the file's own: " + ", ".join(self.defs) if self.defs else ""),
+                "functions: " + ", ".join(sorted(FUNCTIONS)) + (", and the file's own: " + ", ".join(self.defs) if self.defs else "")
+                + "; define a function before the statement that first calls it",
                 len(call.func),
             )
         n = len(call.args)
@@ -264,7 +284,7 @@ class _Builder:
                             raise self.error(
                                 f"{e.func}() takes {len(callee.params)} argument{'s' if len(callee.params) != 1 else ''}"
                                 f" ({', '.join(callee.params)}), got {len(e.args)}",
-                                e, f"{e.func} is defined on line {callee.line}", len(e.func),
+                                e, f"{e.func} is defined on line {self.line(callee)}", len(e.func),
                             )
                         todo.append((_CALL, e, env, callee))
                     else:
@@ -296,14 +316,14 @@ class _Builder:
                 args = out[len(out) - n :]
                 del out[len(out) - n :]
                 self.call_counts[e.func] += 1
-                tag = Tag("call", e.func, self.call_counts[e.func], e.line)
+                tag = Tag("call", e.func, self.call_counts[e.func], self.line(e))
                 body_env = _Env({}, dict(zip(extra.params, args)), env.tags + (tag,))
                 todo.append((_VISIT, extra.body, body_env, None))
             else:  # _REDUCE: visit the body once per value of the variable, then add the sum
                 hi = self.integer(e.hi, env)
                 if extra <= hi:
                     todo.append((_REDUCE, e, env, extra + 1))
-                    todo.append((_VISIT, e.body, env.iteration(e.var, extra, e.line), None))
+                    todo.append((_VISIT, e.body, env.iteration(e.var, extra, self.line(e)), None))
                 else:
                     n = hi - self.integer(e.lo, env) + 1
                     args = tuple(out[len(out) - n :])
@@ -321,7 +341,7 @@ class _Builder:
     def too_large(self, message: str, site) -> GraphTooLarge:
         return GraphTooLarge(
             f"{message} (the limit is {self.max_nodes:,} nodes)",
-            Location(self.source, site.line, site.column),
+            Location.at(self.source, site.pos),
             "raise the limit with --max-nodes N (or max_nodes= in the API) if you mean it",
         )
 
@@ -332,7 +352,7 @@ class _Builder:
                 f"'{key}' is already defined on line {line}" + (f" (as {how_before})" if how_before != "assigned" else ""),
                 st, "a name is defined once; give the new value another name", len(key),
             )
-        self.defined[key] = (how, st.line)
+        self.defined[key] = (how, self.line(st))
 
     def assign(self, st: ast.Assign, env: _Env) -> None:
         first_new = len(self.ops)
@@ -354,8 +374,8 @@ class _Builder:
             if key in self.implicit:
                 use = self.implicit[key]
                 raise self.error(
-                    f"'{key}' is used on line {use.line} before it is defined here",
-                    st, f"move this definition above line {use.line}", len(target.name),
+                    f"'{key}' is used on line {self.line(use)} before it is defined here",
+                    st, f"move this definition above line {self.line(use)}", len(target.name),
                 )
             self.define(key, "assigned", st)
         self.name(node, key)
@@ -372,20 +392,38 @@ class _Builder:
             self.ops[node] = st.kind
             self.values[node] = value
 
-    def run(self, program: ast.Program) -> Graph:
-        top = program.statements
-        self.collect_defs(top)
-        top_env = _Env({}, {}, ())
-        output_stmt: ast.Output | None = None
-        bare_output: int | None = None
-        frames: list[tuple] = [(top, 0, top_env)]
+    def statement(self, st: ast.Stmt) -> None:
+        """Run one top-level statement. The parser calls this as soon as a statement is
+        parsed, so a big file's syntax tree never exists whole."""
+        if self.bare is not None:
+            raise self.error(
+                "an expression on its own is only allowed as the last statement of a file",
+                self.bare, "give it a name: NAME = ...",
+            )
+        t = type(st)
+        if t is ast.Def:
+            self.define_function(st)
+        elif t is ast.Output:
+            if self.output_stmt is not None:
+                raise self.error(f"the output is already chosen on line {self.line(self.output_stmt)}", st)
+            self.output_stmt = st
+        elif t is ast.ExprStmt:  # the output, if nothing follows it
+            self.spend(1, st)
+            self.bare = st
+            self.bare_output = self.expression(st.value, self.top)
+        else:
+            self.execute(st)
+
+    def execute(self, first: ast.Stmt) -> None:
+        """Run a statement, unrolling loops with explicit frames."""
+        frames: list[tuple] = [([first], 0, self.top)]
         while frames:
             frame = frames.pop()
             if type(frame[0]) is ast.For:  # a loop frame: (for, next value, hi, env)
                 st, value, hi, env = frame
                 if value <= hi:
                     frames.append((st, value + 1, hi, env))
-                    frames.append((st.body, 0, env.iteration(st.var, value, st.line)))
+                    frames.append((st.body, 0, env.iteration(st.var, value, self.line(st))))
                 continue
             stmts, index, env = frame
             if index >= len(stmts):
@@ -409,32 +447,22 @@ class _Builder:
                     raise self.too_large(f"unrolling this loop runs at least {steps:,} statements", st)
                 if st.body:  # an empty body unrolls to nothing
                     frames.append((st, lo, hi, env))
-            elif t is ast.Def:
-                if env is not top_env:
-                    raise self.error("'def' is only allowed at the top level of a file", st)
-            elif t is ast.Output:
-                if env is not top_env:
-                    raise self.error("'output' is only allowed at the top level of a file", st)
-                if output_stmt is not None:
-                    raise self.error(f"the output is already chosen on line {output_stmt.line}", st)
-                output_stmt = st
-            else:  # a bare expression: only as the file's last statement, and then it is the output
-                if env is not top_env or st is not top[-1]:
-                    raise self.error(
-                        "an expression on its own is only allowed as the last statement of a file",
-                        st, "give it a name: NAME = ...",
-                    )
-                bare_output = self.expression(st.value, env)
-        output, output_name = self.choose_output(output_stmt, bare_output, top_env)
+            else:
+                what = {ast.Def: "'def'", ast.Output: "'output'"}.get(t, "an expression on its own")
+                raise self.error(f"{what} is only allowed at the top level of a file, not inside a loop", st)
+
+    def finish(self) -> Graph:
+        """The graph, once every statement has run."""
+        output, output_name = self.choose_output(self.output_stmt, self.bare_output, self.top)
         return Graph(
             source=self.source,
-            ops=tuple(self.ops),
-            args=tuple(self.args),
-            values=tuple(self.values),
-            tags=tuple(self.tags),
-            sites=tuple(self.sites),
-            names=MappingProxyType(dict(self.names)),
-            node_names=freeze_names(self.node_names),
+            ops=_frozen(self.ops),
+            args=_frozen(self.args),
+            values=_frozen(self.values),
+            tags=_frozen(self.tags),
+            positions=self.positions,
+            names=MappingProxyType(self.names),
+            node_names=MappingProxyType(self.node_names),
             leaves=tuple(self.leaves),
             output=output,
             output_name=output_name,
@@ -504,52 +532,43 @@ class _Builder:
             return self.last_assigned
         raise BuildError(
             "nothing to compute: the file has no assignment and no expression",
-            Location(self.source, 1, 1),
+            Location.at(self.source, 0),
             "write an expression, or NAME = expression",
         )
 
     # --- user functions ----------------------------------------------------------------
 
-    def collect_defs(self, top: list[ast.Stmt]) -> None:
-        """Functions may be called before their `def`; recursion is refused up front."""
-        for st in top:
-            if type(st) is not ast.Def:
+    def define_function(self, st: ast.Def) -> None:
+        """Register a `def`. Its body may call functions defined later (they are looked up
+        when it is inlined), but a cycle of calls is refused as soon as it closes."""
+        if st.name in FUNCTIONS:
+            raise self.error(f"'{st.name}' is a built-in function and cannot be redefined", st, width=len(st.name))
+        if st.name in self.defs:
+            raise self.error(f"function '{st.name}' is already defined on line {self.line(self.defs[st.name])}", st)
+        if len(set(st.params)) != len(st.params):
+            raise self.error(f"function '{st.name}' has a repeated parameter name", st)
+        self.defs[st.name] = st
+        self.calls_of[st.name] = [e for e in ast.walk(st.body) if type(e) is ast.Call and e.func not in FUNCTIONS]
+        # Depth-first search, with a stack, for a path of calls leading back to st.name.
+        path = [st.name]
+        pending = [iter(self.calls_of[st.name])]
+        seen = {st.name}
+        while pending:
+            call = next(pending[-1], None)
+            if call is None:
+                pending.pop()
+                path.pop()
                 continue
-            if st.name in FUNCTIONS:
-                raise self.error(f"'{st.name}' is a built-in function and cannot be redefined", st, width=len(st.name))
-            if st.name in self.defs:
-                raise self.error(f"function '{st.name}' is already defined on line {self.defs[st.name].line}", st)
-            if len(set(st.params)) != len(st.params):
-                raise self.error(f"function '{st.name}' has a repeated parameter name", st)
-            self.defs[st.name] = st
-        calls = {
-            name: [e for e in ast.walk(d.body) if type(e) is ast.Call and e.func in self.defs]
-            for name, d in self.defs.items()
-        }
-        # Iterative depth-first search for a cycle in the call graph.
-        state: dict[str, int] = {}  # 1: on the current path, 2: done
-        for root in self.defs:
-            if root in state:
-                continue
-            path = [root]
-            its = [iter(calls[root])]
-            state[root] = 1
-            while its:
-                call = next(its[-1], None)
-                if call is None:
-                    state[path.pop()] = 2
-                    its.pop()
-                    continue
-                if state.get(call.func) == 1:
-                    cycle = path[path.index(call.func) :] + [call.func]
-                    raise self.error(
-                        f"recursion is not supported: {' -> '.join(cycle)}",
-                        call, "functions are inlined at each call; unroll with a for loop instead", len(call.func),
-                    )
-                if call.func not in state:
-                    state[call.func] = 1
-                    path.append(call.func)
-                    its.append(iter(calls[call.func]))
+            if call.func == st.name:
+                cycle = " -> ".join(path + [call.func])
+                raise self.error(
+                    f"recursion is not supported: {cycle}" if len(path) > 1 else f"'{st.name}' calls itself: recursion is not supported",
+                    call, "functions are inlined at each call; unroll with a for loop instead", len(call.func),
+                )
+            if call.func in self.defs and call.func not in seen:
+                seen.add(call.func)
+                path.append(call.func)
+                pending.append(iter(self.calls_of[call.func]))
 
     def text(self, e: ast.Expr) -> str:
         return self.source.text[e.start : e.end]

@@ -9,6 +9,9 @@ Errors in a file carry a `Location` and print as
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
+
 # Exit codes, documented in `cgraph --help` and the README.
 EXIT_OK = 0
 EXIT_FILE_ERROR = 1  # the file does not parse, build or evaluate (or --strict found inf/nan)
@@ -21,11 +24,26 @@ _SHOWN_LINE_WIDTH = 100  # long lines are cut to a window around the error
 class Source:
     """The text of one file (or `-e` expression, or stdin) and the name errors use for it."""
 
-    __slots__ = ("text", "filename")
+    __slots__ = ("text", "filename", "_line_starts")
 
     def __init__(self, text: str, filename: str = "<expr>"):
         self.text = text
         self.filename = filename
+        self._line_starts: array | None = None
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset."""
+        starts = self._line_starts
+        if starts is None:  # built on first use: most runs never need it
+            starts = array("q", [0])
+            find, text = self.text.find, self.text
+            i = find("\n")
+            while i >= 0:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._line_starts = starts
+        line = bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
 
     def __repr__(self) -> str:
         return f"Source({self.filename!r}, {len(self.text)} characters)"
@@ -48,6 +66,11 @@ class Location:
         self.line = line
         self.column = column
         self.width = width  # how many characters the caret underlines
+
+    @classmethod
+    def at(cls, source: Source, offset: int, width: int = 1) -> Location:
+        line, column = source.line_col(offset)
+        return cls(source, line, column, width)
 
     def __str__(self) -> str:
         return f"{self.source.filename}:{self.line}:{self.column}"

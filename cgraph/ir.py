@@ -9,19 +9,10 @@ is one `mul` node whose args are (x, x).
 
 from __future__ import annotations
 
-from types import MappingProxyType
-from typing import Iterator, Mapping, NamedTuple, Protocol
+from array import array
+from typing import Iterator, Mapping, NamedTuple
 
 from .errors import Location, Source
-
-
-class Site(Protocol):
-    """Where a node came from in the source (a syntax node of cgraph.syntax)."""
-
-    line: int
-    column: int
-    start: int
-    end: int
 
 
 class Tag(NamedTuple):
@@ -65,7 +56,7 @@ class Node:
 
 
 _GRAPH_FIELDS = (
-    "source", "ops", "args", "values", "tags", "sites",
+    "source", "ops", "args", "values", "tags", "positions",
     "names", "node_names", "leaves", "output", "output_name",
 )
 
@@ -77,19 +68,22 @@ class Graph:
     args     argument node ids (all smaller than the node's own id)
     values   constants: their value; inputs and params: the declared default or None
     tags     where the node was built (function calls, loop iterations)
-    sites    the syntax node it came from: `.line`, `.column`, and `.start`/`.end` offsets
-             of its text (nodes unrolled from one loop body share one site)
+    positions  3 offsets per node into the source: the spot errors point at, and the start
+             and end of the node's text (nodes unrolled from one loop body share them)
     """
 
     __slots__ = _GRAPH_FIELDS
 
     def __init__(self, *, source: Source, ops: tuple[str, ...], args: tuple[tuple[int, ...], ...],
-                 values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], sites: tuple[Site, ...],
+                 values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], positions: array,
                  names: Mapping[str, int], node_names: Mapping[int, tuple[str, ...]], leaves: tuple[int, ...],
                  output: int, output_name: str):
         given = dict(locals())
         for field in _GRAPH_FIELDS:
-            object.__setattr__(self, field, given[field])
+            value = given[field]
+            if isinstance(value, array):
+                value = memoryview(value).toreadonly()
+            object.__setattr__(self, field, value)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a Graph is immutable")
@@ -101,10 +95,10 @@ class Graph:
         return len(self.ops)
 
     def node(self, i: int) -> Node:
-        site = self.sites[i]
+        line, column = self.source.line_col(self.positions[3 * i])
         return Node(
             i, self.ops[i], self.args[i], self.values[i], self.node_names.get(i, ()),
-            self.tags[i], site.line, site.column, self.source.text[site.start : site.end],
+            self.tags[i], line, column, self.text_of(i),
         )
 
     def __iter__(self) -> Iterator[Node]:
@@ -115,15 +109,17 @@ class Graph:
         return names[0] if names else None
 
     def text_of(self, i: int) -> str:
-        site = self.sites[i]
-        return self.source.text[site.start : site.end]
+        """The source text the node came from."""
+        return self.source.text[self.positions[3 * i + 1] : self.positions[3 * i + 2]]
+
+    def line_col(self, i: int) -> tuple[int, int]:
+        return self.source.line_col(self.positions[3 * i])
 
     def line_of(self, i: int) -> int:
-        return self.sites[i].line
+        return self.line_col(i)[0]
 
     def location(self, i: int) -> Location:
-        site = self.sites[i]
-        return Location(self.source, site.line, site.column)
+        return Location.at(self.source, self.positions[3 * i])
 
     @property
     def inputs(self) -> dict[str, int]:
@@ -135,7 +131,3 @@ class Graph:
         fields = {field: getattr(self, field) for field in _GRAPH_FIELDS}
         fields.update(output=self.names[name], output_name=name)
         return Graph(**fields)
-
-
-def freeze_names(node_names: dict[int, list[str]]) -> Mapping[int, tuple[str, ...]]:
-    return MappingProxyType({i: tuple(ns) for i, ns in node_names.items()})

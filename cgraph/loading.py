@@ -6,8 +6,8 @@ import gc
 from contextlib import contextmanager
 import os
 
-from .builder import DEFAULT_MAX_NODES, build
-from .errors import InputError, Location, ParseError, Source
+from .builder import DEFAULT_MAX_NODES, Builder
+from .errors import CgraphError, InputError, Location, ParseError, Source
 from .ir import Graph
 from .parser import parse_program
 
@@ -15,8 +15,23 @@ from .parser import parse_program
 def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
     """Parse and build a program. Raises ParseError or BuildError, each with a location."""
     source = Source(text.replace("\r\n", "\n"), filename)  # Windows line endings: columns as with \n
+    builder = Builder(source, max_nodes)
+    failure: list[CgraphError] = []
+
+    def run(statement) -> None:
+        # After an error, keep parsing (without building) so a syntax error further
+        # down is still reported first, as if the whole file had been parsed up front.
+        if not failure:
+            try:
+                builder.statement(statement)
+            except CgraphError as exc:
+                failure.append(exc)
+
     with _no_gc():
-        return build(parse_program(source), source, max_nodes)
+        parse_program(source, sink=run)
+        if failure:
+            raise failure[0]
+        return builder.finish()
 
 
 @contextmanager

@@ -9,7 +9,10 @@ syntax tree of `cgraph.syntax`; the builder gives it meaning.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from functools import lru_cache
+from typing import Callable
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -34,77 +37,97 @@ def grammar_text() -> str:
         return f.read()
 
 
-def _tok(tok: Token) -> dict:
-    return {"line": tok.line, "column": tok.column, "start": tok.start_pos, "end": tok.end_pos}
+_name = sys.intern  # a name used a thousand times is one string
 
 
 @v_args(inline=True)
 class _Callbacks(Transformer):
-    """One method per `-> alias` in the grammar."""
+    """One method per `-> alias` in the grammar.
 
-    def start(self, *statements: ast.Stmt) -> ast.Program:
-        return ast.Program(list(statements))
+    With a `sink`, each top-level statement is handed to it as soon as it is parsed (and
+    then forgotten here); statements inside a loop's braces are collected into the loop.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sink: Callable[[ast.Stmt], None] | None = None
+        self.braces = 0  # how deep in { } the parser is; kept by the post-lexer
+
+    def _statement(self, st: ast.Stmt) -> ast.Stmt | None:
+        if self.sink is not None and self.braces == 0:
+            self.sink(st)
+            return None
+        return st
+
+    def start(self, *statements: ast.Stmt | None) -> ast.Program:
+        return ast.Program([st for st in statements if st is not None])
 
     # statements
     def assign(self, target, value):
-        return ast.Assign(target.line, target.column, target, value)
+        return self._statement(ast.Assign(target, value))
 
     def input_decl(self, target, value=None):
-        return ast.Declare(target.line, target.column, "input", target, value)
+        return self._statement(ast.Declare("input", target, value))
 
     def param_decl(self, target, value):
-        return ast.Declare(target.line, target.column, "param", target, value)
+        return self._statement(ast.Declare("param", target, value))
 
     def output_decl(self, target):
-        return ast.Output(target.line, target.column, target)
+        return self._statement(ast.Output(target))
 
     def def_stmt(self, name, _lpar, *rest):
-        params = tuple(str(t) for t in rest[:-2])
-        return ast.Def(name.line, name.column, str(name), params, rest[-1])
+        params = tuple(_name(str(t)) for t in rest[:-2])
+        return self._statement(ast.Def(name.start_pos, _name(str(name)), params, rest[-1]))
 
     def for_stmt(self, var, lo, _range, hi, *body):
-        return ast.For(var.line, var.column, str(var), lo, hi, list(body))
+        return self._statement(ast.For(var.start_pos, _name(str(var)), lo, hi, list(body)))
 
     def expr_stmt(self, value):
-        return ast.ExprStmt(value.line, value.column, value)
+        return self._statement(ast.ExprStmt(value))
 
     # expressions
     def number(self, tok):
         text = str(tok)
-        return ast.Num(**_tok(tok), value=float(text), is_int=text.isdigit())
+        return ast.Num(tok.start_pos, tok.end_pos, float(text), text.isdigit())
 
     def ref(self, name, *rest):
+        if not rest:
+            return ast.Ref(name.start_pos, name.end_pos, _name(str(name)))
         indices = tuple(e for e in rest if not isinstance(e, Token))
-        end = rest[-1].end_pos if rest else name.end_pos
-        return ast.Ref(name.line, name.column, name.start_pos, end, str(name), indices)
+        return ast.Ref(name.start_pos, rest[-1].end_pos, _name(str(name)), indices)
 
     def binary(self, left, op, right):
-        sym = "^" if op == "**" else str(op)
-        return ast.Binary(op.line, op.column, left.start, right.end, sym, left, right)
+        return ast.Binary(op.start_pos, "^" if op == "**" else str(op), left, right)
 
     def unary(self, op, operand):
         if op == "-" and isinstance(operand, ast.Num):
             # A negative literal is one constant, not neg(constant).
-            return ast.Num(op.line, op.column, op.start_pos, operand.end, -operand.value, operand.is_int)
-        return ast.Unary(op.line, op.column, op.start_pos, operand.end, str(op), operand)
+            return ast.Num(op.start_pos, operand.end, -operand.value, operand.is_int)
+        return ast.Unary(op.start_pos, operand.end, str(op), operand)
 
     def call(self, name, _lpar, *rest):
-        return ast.Call(name.line, name.column, name.start_pos, rest[-1].end_pos, str(name), tuple(rest[:-1]))
+        return ast.Call(name.start_pos, rest[-1].end_pos, _name(str(name)), tuple(rest[:-1]))
 
     def reduction(self, name, _lpar, body, var, lo, _range, hi, rpar):
-        return ast.Reduction(name.line, name.column, name.start_pos, rpar.end_pos, str(name), body, str(var), lo, hi)
+        return ast.Reduction(name.start_pos, rpar.end_pos, _name(str(name)), body, _name(str(var)), lo, hi)
 
     def group(self, lpar, inner, rpar):
         inner.start, inner.end = lpar.start_pos, rpar.end_pos  # the node's text includes its parentheses
         return inner
 
 
-class _NewlinesInBrackets:
-    """Post-lexer: a newline inside ( ) or [ ] continues the expression, as in Python."""
+class _PostLexer:
+    """A newline inside ( ) or [ ] continues the expression, as in Python; and the
+    callbacks are told how deep in { } each statement is."""
 
     always_accept = ("_NL",)
 
+    def __init__(self, callbacks: _Callbacks):
+        self.callbacks = callbacks
+
     def process(self, stream):
+        callbacks = self.callbacks
+        callbacks.braces = 0
         depth = 0
         for tok in stream:
             kind = tok.type
@@ -115,6 +138,14 @@ class _NewlinesInBrackets:
                 depth += 1
             elif kind == "RPAR" or kind == "RSQB":
                 depth = max(depth - 1, 0)
+            elif kind == "LBRACE":
+                callbacks.braces += 1
+            elif kind == "RBRACE":
+                # The last statement of the block is reduced while '}' is the parser's
+                # lookahead: leave the block only once the parser asks for the next token.
+                yield tok
+                callbacks.braces -= 1
+                continue
             yield tok
 
 
@@ -132,29 +163,39 @@ def _cache_path() -> str | bool:
     return os.path.join(base, f"parser-{__version__}.lark")
 
 
+_CALLBACKS = _Callbacks()
+_LOCK = threading.Lock()  # the callbacks carry the state of one parse at a time
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
-        transformer=_Callbacks(),
-        postlex=_NewlinesInBrackets(),
+        transformer=_CALLBACKS,
+        postlex=_PostLexer(_CALLBACKS),
         cache=_cache_path(),
     )
 
 
-def parse_program(source: Source) -> ast.Program:
-    """Parse a whole file. Raises ParseError with the location and what was expected."""
+def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+    """Parse a whole file. Raises ParseError with the location and what was expected.
+
+    With a `sink`, top-level statements go to it one by one as they are parsed, and the
+    returned Program is empty."""
     text = source.text
     if not text.endswith("\n"):
         text += "\n"  # a missing final newline is fine
-    try:
-        return _lark().parse(text)
-    except UnexpectedInput as exc:
-        raise _parse_error(exc, source) from None
-    except RecursionError:  # pragma: no cover - the parser does not recurse; a guard all the same
-        raise ParseError("the file is nested too deeply to parse") from None
+    parser = _lark()
+    with _LOCK:
+        _CALLBACKS.sink = sink
+        try:
+            return parser.parse(text)
+        except UnexpectedInput as exc:
+            raise _parse_error(exc, source) from None
+        finally:
+            _CALLBACKS.sink = None
 
 
 # --- turning Lark's errors into located, readable ones -------------------------------

@@ -57,6 +57,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
     nodes = []
     for i in rows(ev, show):
         names = graph.node_names.get(i, ())
+        line, column = graph.line_col(i)
         nodes.append({
             "id": i,
             "name": ev.label(i) if names else None,
@@ -65,8 +66,8 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
             "args": list(graph.args[i]),
             "value": json_number(ev.values[i]),
             "grad": json_number(ev.grads[i]),
-            "line": graph.sites[i].line,
-            "column": graph.sites[i].column,
+            "line": line,
+            "column": column,
             "expr": graph.text_of(i),
             "tags": [{"kind": t.kind, "name": t.name, "value": t.value, "line": t.line} for t in graph.tags[i]],
         })

@@ -1,60 +1,66 @@
 """The syntax tree the parser produces and the builder consumes.
 
-Every node keeps where it came from: `line`/`column` of its anchor (the operator, the
-function name, the first character of a name) for errors, and `start`/`end` offsets of
-its whole text in the source for display. The tree is walked only with explicit stacks.
+Every node keeps where it came from as character offsets (see `Expr`). The tree is
+walked only with explicit stacks.
 """
 
 from __future__ import annotations
 
 
 class Expr:
-    """Base of expressions: where the node is, for errors and for display."""
+    """Base of expressions. Positions are character offsets into the source: `pos` is the
+    anchor errors point at (the operator, the function name, the name), `start`/`end`
+    the whole text. Lines and columns are derived from offsets only when needed, which
+    keeps a million-node syntax tree small."""
 
-    __slots__ = ("line", "column", "start", "end")
+    __slots__ = ("pos", "start", "end")
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in (*Expr.__slots__, *self.__slots__))
         return f"{type(self).__name__}({fields})"
 
 
 class Num(Expr):
     __slots__ = ("value", "is_int")  # is_int: written as digits only, so usable as an index
 
-    def __init__(self, line: int, column: int, start: int, end: int, value: float, is_int: bool):
-        self.line, self.column, self.start, self.end = line, column, start, end
+    def __init__(self, start: int, end: int, value: float, is_int: bool):
+        self.pos = self.start = start
+        self.end = end
         self.value, self.is_int = value, is_int
 
 
 class Ref(Expr):
     __slots__ = ("name", "indices")  # w[i, j] and w[i][j] both have indices (i, j)
 
-    def __init__(self, line: int, column: int, start: int, end: int, name: str, indices: tuple[Expr, ...] = ()):
-        self.line, self.column, self.start, self.end = line, column, start, end
+    def __init__(self, start: int, end: int, name: str, indices: tuple[Expr, ...] = ()):
+        self.pos = self.start = start
+        self.end = end
         self.name, self.indices = name, indices
 
 
 class Unary(Expr):
     __slots__ = ("op", "operand")  # op: '+' or '-'
 
-    def __init__(self, line: int, column: int, start: int, end: int, op: str, operand: Expr):
-        self.line, self.column, self.start, self.end = line, column, start, end
+    def __init__(self, start: int, end: int, op: str, operand: Expr):
+        self.pos = self.start = start
+        self.end = end
         self.op, self.operand = op, operand
 
 
 class Binary(Expr):
-    __slots__ = ("op", "left", "right")  # op: '+', '-', '*', '/', '^'
+    __slots__ = ("op", "left", "right")  # op: '+', '-', '*', '/', '^'; pos: the operator
 
-    def __init__(self, line: int, column: int, start: int, end: int, op: str, left: Expr, right: Expr):
-        self.line, self.column, self.start, self.end = line, column, start, end
+    def __init__(self, pos: int, op: str, left: Expr, right: Expr):
+        self.pos, self.start, self.end = pos, left.start, right.end
         self.op, self.left, self.right = op, left, right
 
 
 class Call(Expr):
     __slots__ = ("func", "args")
 
-    def __init__(self, line: int, column: int, start: int, end: int, func: str, args: tuple[Expr, ...]):
-        self.line, self.column, self.start, self.end = line, column, start, end
+    def __init__(self, start: int, end: int, func: str, args: tuple[Expr, ...]):
+        self.pos = self.start = start
+        self.end = end
         self.func, self.args = func, args
 
 
@@ -63,61 +69,62 @@ class Reduction(Expr):
 
     __slots__ = ("func", "body", "var", "lo", "hi")
 
-    def __init__(self, line: int, column: int, start: int, end: int, func: str, body: Expr, var: str, lo: Expr, hi: Expr):
-        self.line, self.column, self.start, self.end = line, column, start, end
+    def __init__(self, start: int, end: int, func: str, body: Expr, var: str, lo: Expr, hi: Expr):
+        self.pos = self.start = start
+        self.end = end
         self.func, self.body, self.var, self.lo, self.hi = func, body, var, lo, hi
 
 
 class Stmt:
-    """Base of statements: the line and column of the name they are about."""
+    """Base of statements; `pos` is the offset of the name the statement is about."""
 
-    __slots__ = ("line", "column")
+    __slots__ = ("pos",)
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in ("pos", *self.__slots__))
         return f"{type(self).__name__}({fields})"
 
 
 class Assign(Stmt):
     __slots__ = ("target", "value")
 
-    def __init__(self, line: int, column: int, target: Ref, value: Expr):
-        self.line, self.column, self.target, self.value = line, column, target, value
+    def __init__(self, target: Ref, value: Expr):
+        self.pos, self.target, self.value = target.pos, target, value
 
 
 class Declare(Stmt):
     __slots__ = ("kind", "target", "value")  # kind: 'input' or 'param'; value may be None
 
-    def __init__(self, line: int, column: int, kind: str, target: Ref, value: Expr | None):
-        self.line, self.column, self.kind, self.target, self.value = line, column, kind, target, value
+    def __init__(self, kind: str, target: Ref, value: Expr | None):
+        self.pos, self.kind, self.target, self.value = target.pos, kind, target, value
 
 
 class Output(Stmt):
     __slots__ = ("target",)
 
-    def __init__(self, line: int, column: int, target: Ref):
-        self.line, self.column, self.target = line, column, target
+    def __init__(self, target: Ref):
+        self.pos, self.target = target.pos, target
 
 
 class Def(Stmt):
     __slots__ = ("name", "params", "body")
 
-    def __init__(self, line: int, column: int, name: str, params: tuple[str, ...], body: Expr):
-        self.line, self.column, self.name, self.params, self.body = line, column, name, params, body
+    def __init__(self, pos: int, name: str, params: tuple[str, ...], body: Expr):
+        self.pos, self.name, self.params, self.body = pos, name, params, body
 
 
 class For(Stmt):
     __slots__ = ("var", "lo", "hi", "body")
 
-    def __init__(self, line: int, column: int, var: str, lo: Expr, hi: Expr, body: list[Stmt]):
-        self.line, self.column, self.var, self.lo, self.hi, self.body = line, column, var, lo, hi, body
+    def __init__(self, pos: int, var: str, lo: Expr, hi: Expr, body: list[Stmt]):
+        self.pos, self.var, self.lo, self.hi, self.body = pos, var, lo, hi, body
 
 
 class ExprStmt(Stmt):
     __slots__ = ("value",)
 
-    def __init__(self, line: int, column: int, value: Expr):
-        self.line, self.column, self.value = line, column, value
+    def __init__(self, value: Expr):
+        self.pos, self.value = value.pos, value
 
 
 class Program:
