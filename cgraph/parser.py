@@ -44,17 +44,16 @@ _name = sys.intern  # a name used a thousand times is one string
 class _Callbacks(Transformer):
     """One method per `-> alias` in the grammar.
 
-    With a `sink`, each top-level statement is handed to it as soon as it is parsed (and
-    then forgotten here); statements inside a loop's braces are collected into the loop.
+    With a `sink`, each statement of the file itself (the grammar's `top`) is handed to it
+    as soon as it is parsed, and then forgotten here; a loop's statements stay in the loop.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.sink: Callable[[ast.Stmt], None] | None = None
-        self.braces = 0  # how deep in { } the parser is; kept by the post-lexer
 
-    def _statement(self, st: ast.Stmt) -> ast.Stmt | None:
-        if self.sink is not None and self.braces == 0:
+    def top(self, st: ast.Stmt) -> ast.Stmt | None:
+        if self.sink is not None:
             self.sink(st)
             return None
         return st
@@ -64,26 +63,26 @@ class _Callbacks(Transformer):
 
     # statements
     def assign(self, target, value):
-        return self._statement(ast.Assign(target, value))
+        return ast.Assign(target, value)
 
     def input_decl(self, target, value=None):
-        return self._statement(ast.Declare("input", target, value))
+        return ast.Declare("input", target, value)
 
     def param_decl(self, target, value):
-        return self._statement(ast.Declare("param", target, value))
+        return ast.Declare("param", target, value)
 
     def output_decl(self, target):
-        return self._statement(ast.Output(target))
+        return ast.Output(target)
 
     def def_stmt(self, name, _lpar, *rest):
         params = tuple(_name(str(t)) for t in rest[:-2])
-        return self._statement(ast.Def(name.start_pos, _name(str(name)), params, rest[-1]))
+        return ast.Def(name.start_pos, _name(str(name)), params, rest[-1])
 
     def for_stmt(self, var, lo, _range, hi, *body):
-        return self._statement(ast.For(var.start_pos, _name(str(var)), lo, hi, list(body)))
+        return ast.For(var.start_pos, _name(str(var)), lo, hi, list(body))
 
     def expr_stmt(self, value):
-        return self._statement(ast.ExprStmt(value))
+        return ast.ExprStmt(value)
 
     # expressions
     def number(self, tok):
@@ -116,18 +115,12 @@ class _Callbacks(Transformer):
         return inner
 
 
-class _PostLexer:
-    """A newline inside ( ) or [ ] continues the expression, as in Python; and the
-    callbacks are told how deep in { } each statement is."""
+class _NewlinesInBrackets:
+    """Post-lexer: a newline inside ( ) or [ ] continues the expression, as in Python."""
 
     always_accept = ("_NL",)
 
-    def __init__(self, callbacks: _Callbacks):
-        self.callbacks = callbacks
-
     def process(self, stream):
-        callbacks = self.callbacks
-        callbacks.braces = 0
         depth = 0
         for tok in stream:
             kind = tok.type
@@ -138,14 +131,6 @@ class _PostLexer:
                 depth += 1
             elif kind == "RPAR" or kind == "RSQB":
                 depth = max(depth - 1, 0)
-            elif kind == "LBRACE":
-                callbacks.braces += 1
-            elif kind == "RBRACE":
-                # The last statement of the block is reduced while '}' is the parser's
-                # lookahead: leave the block only once the parser asks for the next token.
-                yield tok
-                callbacks.braces -= 1
-                continue
             yield tok
 
 
@@ -174,7 +159,7 @@ def _lark() -> Lark:
         parser="lalr",
         lexer="contextual",
         transformer=_CALLBACKS,
-        postlex=_PostLexer(_CALLBACKS),
+        postlex=_NewlinesInBrackets(),
         cache=_cache_path(),
     )
 
