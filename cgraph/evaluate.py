@@ -102,18 +102,21 @@ def output_node(graph: Graph, name: str | None) -> int:
 def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
     """The initial value list: constants, declared defaults, then the given inputs."""
     values = list(graph.values)
-    given = dict(given or {})
-    unknown = [name for name in given if name not in graph.names or graph.ops[graph.names[name]] not in ("input", "param")]
-    if unknown:
-        computed = [graph.names[name] for name in unknown if name in graph.names]
-        raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
-    for name, value in given.items():
+    names, ops = graph.names, graph.ops
+    unknown = []
+    for name, value in (given or {}).items():
+        i = names.get(name)
+        if i is None or (ops[i] != "input" and ops[i] != "param"):
+            unknown.append(name)
+            continue
         try:
-            values[graph.names[name]] = float(value)
+            values[i] = float(value)
         except (TypeError, ValueError, OverflowError):
             raise InputError(f"the value of '{name}' must be a number, not {value!r}") from None
-    missing = [i for i in graph.leaves if values[i] is None]
-    if missing:
+    if unknown:
+        computed = [names[name] for name in unknown if name in names]
+        raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
+    if None in values and (missing := [i for i in graph.leaves if values[i] is None]):
         listed = _list_names([graph.name_of(i) for i in missing])
         raise InputError(
             f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
@@ -198,6 +201,9 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
 
 def non_finite_origins(graph: Graph, values: Sequence[float]) -> list[int]:
     """Nodes whose value is inf or nan while their arguments are finite: where it starts."""
+    total = sum(values)  # one pass in C: finite unless some value is inf or nan (or it overflowed)
+    if total - total == 0:
+        return []
     isfinite = math.isfinite
     origins = []
     for i in range(len(values)):
