@@ -52,8 +52,10 @@ def cli() -> None:
 
 def _register() -> None:
     from .eval_cmd import eval_command
+    from .render_cmd import render_command
 
     cli.add_command(eval_command)
+    cli.add_command(render_command)
 
 
 _register()

@@ -1,0 +1,118 @@
+"""`cgraph render`: the graph as an annotated diagram (svg, png, pdf, dot, mermaid)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from .. import render
+from ..errors import InputError
+from ..evaluate import evaluate
+from ..ir import Graph
+from . import EXIT_CODES_HELP
+from .common import ProgramCommand, with_program
+from .output import OutputError, write_output
+
+EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+
+EPILOG = f"""\b
+Examples:
+  cgraph render samples/intro.cg --x 1 --y 3 --z -3 -o intro.svg
+  cgraph render samples/intro.cg
+  cgraph render samples/rnn.cg --heat -o rnn.png
+  cgraph render samples/neuron.cg --annotate values,grads,local -o - --format dot
+  cgraph render samples/mlp.cg --collapse --format mermaid -o mlp.mmd
+  cgraph render samples/intro.cg --x 1 --y 3 --z -3 --frames frames/
+
+Without input values (the second example) the diagram shows the
+structure alone. Formats svg, png and pdf need Graphviz's dot program;
+dot (DOT text) and mermaid do not.
+
+{EXIT_CODES_HELP}
+"""
+
+
+@click.command("render", cls=ProgramCommand, epilog=EPILOG, short_help="Draw the graph with values and gradients.")
+@with_program
+@click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd, or - for standard output. [default: FILE's stem + .svg]")
+@click.option("--format", "fmt", type=click.Choice(render.FORMATS), help="Output format. [default: from -o's extension, else svg]")
+@click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Inputs on the left (LR) or at the top (TB).")
+@click.option("--annotate", default="values,grads", show_default=True, metavar="LIST", help="What edges show: any of values, grads, local (the local derivative d consumer/d argument).")
+@click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits of the numbers.")
+@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours.")
+@click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output.")
+@click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red.")
+@click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
+@click.option("--max-render-nodes", type=click.IntRange(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
+@click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
+def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, out: str | None, fmt: str | None,
+                   rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
+                   collapse: bool, max_render_nodes: int, frames_dir: str | None) -> None:
+    """Draw FILE's graph: one node per operation, inputs on the left, and on
+    every edge the forward value (green) and the gradient flowing back (red).
+
+    Input values are given as for eval (--x 1, --input, --inputs); without
+    them the diagram shows the structure alone. Function calls and loop
+    iterations are drawn as labelled clusters.
+    """
+    fmt = _format(out, fmt)
+    missing = [graph.name_of(i) for i in graph.leaves if graph.values[i] is None and graph.name_of(i) not in inputs]
+    ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name)
+    if ev is not None:
+        for warning in ev.warnings:
+            click.echo(warning, err=True)
+    opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
+                heat=heat, collapse=collapse, max_render_nodes=max_render_nodes)
+    source_file = graph.source.filename
+    if frames_dir is not None:
+        if ev is None:
+            raise InputError("--frames shows the passes, so it needs input values: missing " + ", ".join(missing))
+        _write_frames(graph, ev, frames_dir, fmt, source_file, opts)
+        if out is None:
+            return
+    target = out or _default_name(source_file)
+    write_output(target, _encode(render.scene(graph, ev, **opts), fmt), inputs=(source_file,))
+    if target != "-":
+        click.echo(f"wrote {target}", err=True)
+
+
+def _format(out: str | None, fmt: str | None) -> str:
+    ext = os.path.splitext(out)[1].lower() if out and out != "-" else ""
+    by_ext = EXTENSIONS.get(ext)
+    if fmt and by_ext and fmt != by_ext:
+        raise click.UsageError(f"-o {out} says {by_ext} but --format says {fmt}")
+    if out and out != "-" and ext and not by_ext and not fmt:
+        raise click.UsageError(f"-o {out}: unknown extension {ext}; use {', '.join(EXTENSIONS)} or --format")
+    return fmt or by_ext or "svg"
+
+
+def _default_name(source_file: str) -> str:
+    stem = os.path.splitext(os.path.basename(source_file))[0].strip("<>") or "graph"
+    return f"{stem}.svg"
+
+
+def _encode(scene, fmt: str) -> bytes:
+    from ..render.dot import to_digraph
+    from ..render.mermaid import to_mermaid
+
+    if fmt == "mermaid":
+        return to_mermaid(scene).encode("utf-8")
+    source = to_digraph(scene).source
+    if fmt == "dot":
+        return source.encode("utf-8")
+    return render.image(source, fmt)
+
+
+def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, opts: dict) -> None:
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--frames {directory}: cannot create it: {exc.strerror or exc}") from None
+    stem = _default_name(source_file)[: -len(".svg")]
+    ext = {"mermaid": "mmd"}.get(fmt, fmt)
+    count = 0
+    for label, scene in render.frames(graph, ev, **opts):
+        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt), inputs=(source_file,))
+        count += 1
+    click.echo(f"wrote {count} frames to {directory}", err=True)

@@ -1,0 +1,86 @@
+"""Scene -> graphviz.Digraph (DOT). Every label is an HTML-like label built from escaped text."""
+
+from __future__ import annotations
+
+import graphviz
+
+from ..ir import Tag
+from .scene import Scene, SceneEdge, SceneNode
+from .style import THEMES, cluster_id, esc, heat_color
+
+FONT = "Helvetica"
+
+
+def to_digraph(scene: Scene) -> graphviz.Digraph:
+    theme = THEMES[scene.options.theme]
+    dot = graphviz.Digraph(
+        "cgraph",
+        graph_attr={
+            "rankdir": scene.options.rankdir, "bgcolor": theme["bg"], "fontname": FONT, "fontcolor": theme["fg"],
+            "ordering": "in",  # a node's arguments in order: x^2 draws x above 2
+            "nodesep": "0.3", "ranksep": "0.55", "labelloc": "b", "fontsize": "11",
+            "label": esc(scene.caption) if scene.caption else "",
+        },
+        node_attr={"fontname": FONT, "fontcolor": theme["fg"], "color": theme["edge"], "fontsize": "12"},
+        edge_attr={"fontname": FONT, "fontsize": "10", "color": theme["edge"], "arrowsize": "0.6"},
+    )
+    # Clusters: built innermost first, since a subgraph is copied into its parent.
+    bodies: dict[tuple[Tag, ...], graphviz.Digraph] = {}
+    for path, label in scene.clusters.items():
+        bodies[path] = graphviz.Digraph(
+            name=cluster_id(path),
+            graph_attr={
+                "label": esc(label), "style": "rounded,filled", "fillcolor": theme["cluster"],
+                "color": theme["cluster_border"], "fontcolor": theme["fg"], "labeljust": "l", "fontsize": "10",
+            },
+        )
+    for node in scene.nodes:
+        target = bodies[node.cluster] if node.cluster else dot
+        target.node(node.id, **_node_attrs(node, theme))
+    for path in sorted(bodies, key=len, reverse=True):
+        parent = bodies[path[:-1]] if len(path) > 1 else dot
+        parent.subgraph(bodies[path])
+    for edge in scene.edges:
+        dot.edge(edge.tail, edge.head, **_edge_attrs(edge, theme))
+    return dot
+
+
+def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
+    total = f'<br/><font color="{theme["grad"]}" point-size="10">&#931; {esc(node.total_grad)}</font>' if node.total_grad else ""
+    attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
+    if node.kind == "op":
+        name = f'<br/><font point-size="9">{esc(node.name)}</font>' if node.name else ""
+        attrs.update(
+            label=f"<<b>{esc(node.title)}</b>{name}{total}>",
+            shape="circle" if not (name or total) and len(node.title) <= 2 else "ellipse",
+            style="filled", fillcolor=theme["op_fill"], margin="0.04",
+        )
+    elif node.kind in ("input", "param"):
+        color = theme["leaf"] if node.kind == "input" else theme["param"]
+        attrs.update(label=f'<<font color="{color}"><b>{esc(node.title)}</b></font>{total}>', shape="plaintext")
+    elif node.kind == "const":
+        attrs.update(label=f"<{esc(node.title)}{total}>", shape="plaintext", fontcolor=theme["faint"] if not total else theme["fg"])
+    elif node.kind == "box":
+        attrs.update(label=f"<{esc(node.title)}>", shape="box", style="rounded,filled", fillcolor=theme["cluster"])
+    else:  # the sink the output's edge points to
+        attrs.update(label="", shape="point", width="0.05", color=theme["bg"])
+    if node.highlight:
+        attrs.update(style="filled", fillcolor=theme["highlight"], penwidth="2")
+    return attrs
+
+
+def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
+    lines = []
+    if edge.value is not None:
+        prefix = f"{esc(edge.label_name)} = " if edge.label_name else ""
+        lines.append(f'<font color="{theme["value"]}">{prefix}{esc(edge.value)}</font>')
+    elif edge.label_name:
+        lines.append(esc(edge.label_name))
+    if edge.grad is not None:
+        lines.append(f'<font color="{theme["grad"]}">{esc(edge.grad)}</font>')
+    if edge.local is not None:
+        lines.append(f'<font color="{theme["local"]}" point-size="9">local {esc(edge.local)}</font>')
+    attrs = {"label": f"<{'<br/>'.join(lines)}>"} if lines else {}
+    if edge.heat is not None:
+        attrs.update(color=heat_color(edge.heat), penwidth=f"{1 + 2.5 * edge.heat:.2f}")
+    return attrs

@@ -1,0 +1,86 @@
+"""Scene -> Mermaid flowchart text (renders inside Markdown on common code hosts)."""
+
+from __future__ import annotations
+
+from ..ir import Tag
+from .scene import Scene, SceneNode
+from .style import THEMES, cluster_id, heat_color
+
+_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,+-*/^=_:")
+
+
+def text(s: str) -> str:
+    """Anything but plain characters becomes an entity code (#quot; style), so no name or
+    number can end a label or inject markup."""
+    return "".join(c if c in _PLAIN else f"#{ord(c)};" for c in s)
+
+
+def to_mermaid(scene: Scene) -> str:
+    theme = THEMES[scene.options.theme]
+    direction = "LR" if scene.options.rankdir == "LR" else "TB"
+    out = []
+    if scene.options.theme == "dark":
+        out.append("%%{init: {'theme': 'dark'}}%%")
+    out.append(f"flowchart {direction}")
+    out.append(f"  classDef op fill:{theme['op_fill']},stroke:{theme['edge']},color:{theme['fg']}")
+    out.append(f"  classDef input fill:none,stroke:none,color:{theme['leaf']},font-weight:bold")
+    out.append(f"  classDef param fill:none,stroke:none,color:{theme['param']},font-weight:bold")
+    out.append(f"  classDef const fill:none,stroke:none,color:{theme['faint']}")
+    out.append(f"  classDef box fill:{theme['cluster']},stroke:{theme['cluster_border']},color:{theme['fg']}")
+    out.append("  classDef sink fill:none,stroke:none")
+    out.append(f"  classDef now fill:{theme['highlight']},stroke-width:2px")
+
+    by_cluster: dict[tuple[Tag, ...], list[SceneNode]] = {}
+    for node in scene.nodes:
+        by_cluster.setdefault(node.cluster, []).append(node)
+    # Subgraphs nest by path; walk the paths in order with a stack of open ones.
+    for node in by_cluster.get((), []):
+        out.append("  " + _node(node))
+    open_paths: list[tuple[Tag, ...]] = []
+    for path in sorted(scene.clusters, key=lambda p: [(t.kind, t.name, t.value, t.line) for t in p]):
+        while open_paths and path[: len(open_paths[-1])] != open_paths[-1]:
+            open_paths.pop()
+            out.append("  " * (len(open_paths) + 1) + "end")
+        indent = "  " * (len(open_paths) + 1)
+        out.append(f'{indent}subgraph {cluster_id(path)}["{text(scene.clusters[path])}"]')
+        open_paths.append(path)
+        for node in by_cluster.get(path, []):
+            out.append(indent + "  " + _node(node))
+    while open_paths:
+        open_paths.pop()
+        out.append("  " * (len(open_paths) + 1) + "end")
+
+    styles = []
+    for n, edge in enumerate(scene.edges):
+        parts = []
+        if edge.value is not None:
+            parts.append(text((f"{edge.label_name} = " if edge.label_name else "") + edge.value))
+        elif edge.label_name:
+            parts.append(text(edge.label_name))
+        if edge.grad is not None:
+            parts.append(text(f"grad {edge.grad}"))
+        if edge.local is not None:
+            parts.append(text(f"local {edge.local}"))
+        label = f'|"{"<br/>".join(parts)}"|' if parts else ""
+        out.append(f"  {edge.tail} -->{label} {edge.head}")
+        if edge.heat is not None:
+            styles.append(f"  linkStyle {n} stroke:{heat_color(edge.heat)},stroke-width:{1 + 2.5 * edge.heat:.1f}px")
+    out.extend(styles)
+    return "\n".join(out) + "\n"
+
+
+def _node(node: SceneNode) -> str:
+    lines = [text(node.title)]
+    if node.name:
+        lines.append(text(node.name))
+    if node.total_grad:
+        lines.append(text(f"sum grad {node.total_grad}"))
+    label = "<br/>".join(lines)
+    if node.kind == "op":
+        shape = f'(("{label}"))'
+    elif node.kind == "sink":
+        shape = '[" "]'
+    else:
+        shape = f'["{label}"]'
+    cls = "now" if node.highlight else node.kind
+    return f"{node.id}{shape}:::{cls}"

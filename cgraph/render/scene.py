@@ -1,0 +1,244 @@
+"""What a diagram shows, whatever its format: nodes, edges with their numbers, clusters.
+
+A `Scene` is computed once from a graph (and an evaluation, if there are values) and
+then written as DOT or Mermaid. Every edge u -> v carries u's forward value and the
+gradient flowing back along it, d out/d v * d v/d u (for a node with one consumer that
+is its whole gradient; a node with several shows their sum, its accumulated gradient).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import CgraphError, InputError
+from ..evaluate import Evaluation
+from ..ir import Graph, Tag
+from ..ops import OPS
+from . import style
+
+DEFAULT_MAX_RENDER_NODES = 2000
+LEAF_KINDS = ("input", "param", "const")
+
+
+class RenderError(CgraphError):
+    """The diagram cannot be drawn as asked (too large, Graphviz missing, ...)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    rankdir: str = "LR"
+    annotate: frozenset[str] = frozenset({"values", "grads"})
+    precision: int = 4
+    theme: str = "light"
+    focus: str | None = None
+    heat: bool = False
+    collapse: bool = False
+    max_render_nodes: int = DEFAULT_MAX_RENDER_NODES
+
+
+@dataclass
+class SceneNode:
+    id: str
+    kind: str  # input, param, const, op, box, sink
+    title: str  # the op's symbol, a leaf's name, a box's label
+    name: str | None = None  # an op node's name (p in p = x + y)
+    total_grad: str | None = None  # shown when several consumers share the node
+    tooltip: str = ""
+    cluster: tuple[Tag, ...] = ()
+    highlight: bool = False
+
+
+@dataclass
+class SceneEdge:
+    tail: str
+    head: str
+    value: str | None = None
+    grad: str | None = None
+    local: str | None = None
+    heat: float | None = None  # 0..1 on a log scale of |gradient|, with --heat
+    label_name: str | None = None  # the output edge says what it is
+
+
+@dataclass
+class Scene:
+    nodes: list[SceneNode] = field(default_factory=list)
+    edges: list[SceneEdge] = field(default_factory=list)
+    clusters: dict[tuple[Tag, ...], str] = field(default_factory=dict)  # path -> label
+    options: Options = field(default_factory=Options)
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One frame of the passes: the values of the first `values_upto` nodes are known,
+    and the gradients of nodes >= `grads_from`; `current` is the node just done."""
+
+    values_upto: int
+    grads_from: int
+    current: int
+    phase: str  # 'forward' or 'backward'
+
+
+def visible_nodes(graph: Graph, options: Options) -> list[int]:
+    """The nodes drawn: all of them, or with --focus those on a path from NAME to the output."""
+    n = len(graph)
+    if options.focus is None:
+        return list(range(n))
+    if options.focus not in graph.names:
+        raise InputError(f"--focus {options.focus}: no node has that name" + style_hint(graph, options.focus))
+    start, out = graph.names[options.focus], graph.output
+    downstream = bytearray(n)  # reachable from the focus node, following consumers
+    downstream[start] = 1
+    for i in range(start + 1, out + 1):
+        if any(downstream[a] for a in graph.args[i]):
+            downstream[i] = 1
+    upstream = bytearray(n)  # what the output depends on
+    upstream[out] = 1
+    for i in range(out, -1, -1):
+        if upstream[i]:
+            for a in graph.args[i]:
+                upstream[a] = 1
+    keep = [i for i in range(n) if downstream[i] and upstream[i]]
+    if not keep:
+        raise InputError(f"--focus {options.focus}: the output {graph.output_name} does not depend on it")
+    return keep
+
+
+def style_hint(graph: Graph, name: str) -> str:
+    from ..errors import did_you_mean
+
+    return did_you_mean(name, graph.names)
+
+
+def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Step | None = None) -> Scene:
+    p = options.precision
+    shown = visible_nodes(graph, options)
+    keep = set(shown)
+    out = ev.output if ev is not None else graph.output
+    ids = style.node_ids(graph)
+    consumers = [0] * len(graph)
+    for i in shown:
+        for a in graph.args[i]:
+            consumers[a] += 1
+    group = _groups(graph, shown) if options.collapse else None
+    count = len(set(group.values())) if group is not None else len(shown)
+    if count > options.max_render_nodes:
+        raise RenderError(
+            f"the diagram would have {count:,} nodes, over the limit of {options.max_render_nodes:,}",
+            hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
+            "--focus NAME, or raise --max-render-nodes",
+        )
+
+    values_known = (lambda i: True) if step is None else (lambda i: i < step.values_upto)
+    grads_known = (lambda i: True) if step is None else (lambda i: i >= step.grads_from)
+    show_values = ev is not None and "values" in options.annotate
+    show_grads = ev is not None and "grads" in options.annotate
+    show_local = ev is not None and "local" in options.annotate
+
+    scene = Scene(options=options)
+    boxes: dict[str, SceneNode] = {}
+    for i in shown:
+        op = graph.ops[i]
+        name = graph.name_of(i)
+        if group is not None and i in group:
+            box_id, tag = group[i]
+            if box_id not in boxes:
+                boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}")
+                scene.nodes.append(boxes[box_id])
+            continue
+        line, _ = graph.line_col(i)
+        node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
+        if op == "const":
+            node.title = style.number(graph.values[i], p)
+        elif op in LEAF_KINDS:
+            node.title = name or graph.text_of(i)
+        else:
+            node.title = style.symbol(op)
+            node.name = name
+        node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.text_of(i)} (line {line})"
+        if show_grads and consumers[i] > 1 and grads_known(i):
+            node.total_grad = style.number(ev.grads[i], p)
+        node.highlight = step is not None and step.current == i
+        scene.nodes.append(node)
+        if node.cluster:
+            for depth in range(1, len(node.cluster) + 1):
+                path = node.cluster[:depth]
+                scene.clusters.setdefault(path, style.cluster_label(path[-1]))
+
+    magnitudes: list[float] = []
+    seen_box_edges: set[tuple[int, str]] = set()
+    for v in shown:
+        args = graph.args[v]
+        if not args:
+            continue
+        local = _locals(ev, graph, v) if ev is not None else None
+        for k, u in enumerate(args):
+            if u not in keep:
+                continue
+            tail = group[u][0] if group is not None and u in group else ids[u]
+            head = group[v][0] if group is not None and v in group else ids[v]
+            if tail == head:
+                continue  # inside one collapsed box
+            if group is not None and (u, head) in seen_box_edges:
+                continue
+            seen_box_edges.add((u, head))
+            edge = SceneEdge(tail, head)
+            if show_values and values_known(u):
+                edge.value = style.number(ev.values[u], p)
+            if local is not None and grads_known(v) and graph.ops[u] != "const":  # no one asks d out/d 2
+                contribution = ev.grads[v] * local[k]
+                if show_grads:
+                    edge.grad = style.number(contribution, p)
+                if show_local:
+                    edge.local = style.number(local[k], p)
+                if options.heat:
+                    edge.heat = contribution  # normalised below
+                    magnitudes.append(abs(contribution))
+            scene.edges.append(edge)
+
+    if out in keep:  # the output's own edge, to the right: its value and d out/d out = 1
+        sink = SceneNode("output", "sink", "")
+        scene.nodes.append(sink)
+        tail = group[out][0] if group is not None and out in group else ids[out]
+        edge = SceneEdge(tail, sink.id, label_name=ev.output_name if ev is not None else graph.output_name)
+        if show_values and values_known(out):
+            edge.value = style.number(ev.values[out], p)
+        if show_grads and grads_known(out):
+            edge.grad = "1"
+        scene.edges.append(edge)
+
+    if options.heat:
+        _normalise_heat(scene.edges, magnitudes)
+    return scene
+
+
+def _locals(ev: Evaluation, graph: Graph, v: int) -> tuple[float, ...]:
+    values = ev.values
+    return OPS[graph.ops[v]].local(values[v], *[values[a] for a in graph.args[v]])
+
+
+def _groups(graph: Graph, shown: list[int]) -> dict[int, tuple[str, Tag]]:
+    """--collapse: each node built in a function call or loop iteration goes into the box
+    of its outermost one."""
+    group = {}
+    for i in shown:
+        tags = graph.tags[i]
+        if tags:
+            group[i] = ("box" + style.cluster_id(tags[:1])[len("cluster"):], tags[0])
+    return group
+
+
+def _normalise_heat(edges: list[SceneEdge], magnitudes: list[float]) -> None:
+    logs = [math.log10(m) for m in magnitudes if m > 0 and math.isfinite(m)]
+    lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
+    for edge in edges:
+        if edge.heat is None:
+            continue
+        m = abs(edge.heat)
+        if not math.isfinite(m):
+            edge.heat = 1.0
+        elif m == 0:
+            edge.heat = 0.0
+        else:
+            edge.heat = 0.5 if hi == lo else (math.log10(m) - lo) / (hi - lo)

@@ -1,0 +1,107 @@
+"""How diagrams look: themes, number formatting, escaping, stable node ids."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+from ..ir import Graph, Tag
+
+THEMES = {
+    "light": {
+        "bg": "white", "fg": "#222222", "op_fill": "#f3f3f3", "leaf": "#0b5394", "param": "#7a3d00",
+        "value": "#2e7d32", "grad": "#c62828", "local": "#1565c0", "edge": "#555555",
+        "cluster": "#fafafa", "cluster_border": "#bbbbbb", "highlight": "#ffd54f", "faint": "#bbbbbb",
+    },
+    "dark": {
+        "bg": "#1e1e1e", "fg": "#e0e0e0", "op_fill": "#2d2d2d", "leaf": "#8ab4f8", "param": "#f6b26b",
+        "value": "#81c784", "grad": "#ef9a9a", "local": "#90caf9", "edge": "#aaaaaa",
+        "cluster": "#262626", "cluster_border": "#555555", "highlight": "#8d6e00", "faint": "#555555",
+    },
+}
+
+ANNOTATIONS = ("values", "grads", "local")
+
+# How each op is drawn: its symbol in the node.
+SYMBOLS = {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "neg": "-",
+}
+
+
+def symbol(op: str) -> str:
+    return SYMBOLS.get(op, op)
+
+
+def number(v: float, precision: int) -> str:
+    if v != v:
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = format(v, f".{precision}g")
+    return "0" if text == "-0" else text
+
+
+def esc(text: str) -> str:
+    """Text for an HTML-like Graphviz label: nothing in it can close the label or add markup."""
+    return html.escape(text, quote=True)
+
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _clean(text: str) -> str:
+    return _UNSAFE_ID.sub("_", text.replace("[", "_").replace("]", "").replace(",", "_").replace("-", "m")).strip("_")
+
+
+def node_ids(graph: Graph) -> list[str]:
+    """A stable, readable id per node, from its name or its op and source position (never
+    from memory), so rendering a file twice gives the same text and an edit a small diff."""
+    ids: list[str] = []
+    used: set[str] = set()
+    for i in range(len(graph)):
+        op = graph.ops[i]
+        name = graph.name_of(i)
+        if name is not None:
+            base = "v_" + _clean(name.replace("@", "_at_").replace("=", ""))
+        elif op == "const":
+            base = "k_" + _clean(repr(graph.values[i]).replace(".", "p"))
+        else:
+            line, column = graph.line_col(i)
+            where = "".join(_tag_suffix(t) for t in graph.tags[i])
+            base = f"{op}_L{line}C{column}{where}"
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate)
+        ids.append(candidate)
+    return ids
+
+
+def _tag_suffix(tag: Tag) -> str:
+    """t = 3 of the loop on line 5 -> _t3_L5 (two loops may share a variable name)."""
+    value = str(tag.value).replace("-", "m")
+    return f"_{_clean(tag.name)}{value}_L{tag.line}"
+
+
+def cluster_label(tag: Tag) -> str:
+    if tag.kind == "loop":
+        return f"{tag.name} = {tag.value}"
+    return f"{tag.name} #{tag.value} (line {tag.line})"
+
+
+def cluster_id(path: tuple[Tag, ...]) -> str:
+    return "cluster_" + "".join(_tag_suffix(t) for t in path)
+
+
+def heat_color(norm: float) -> str:
+    """0 -> blue (vanishing), 0.5 -> amber, 1 -> red (exploding)."""
+    stops = [(0.0, (33, 102, 172)), (0.5, (255, 179, 0)), (1.0, (198, 40, 40))]
+    norm = min(max(norm, 0.0), 1.0)
+    for (x0, c0), (x1, c1) in zip(stops, stops[1:]):
+        if norm <= x1:
+            t = (norm - x0) / (x1 - x0)
+            r, g, b = (round(a + (b_ - a) * t) for a, b_ in zip(c0, c1))
+            return f"#{r:02x}{g:02x}{b:02x}"
+    return "#c62828"
