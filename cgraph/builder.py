@@ -80,7 +80,10 @@ class Builder:
         self.node_names: dict[int, tuple[str, ...]] = {}
         self.leaves: list[int] = []
         self.consts: dict[tuple[float, float], int] = {}
-        self.defined: dict[str, tuple[str, int]] = {}  # global name -> (how, line)
+        # Global names defined so far -> the offset of the defining statement (the line is
+        # worked out only for an error message), and which of them were declared how.
+        self.defined: dict[str, int] = {}
+        self.declared: dict[str, str] = {}  # name -> 'input' or 'param'
         self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
         self.defs: dict[str, ast.Def] = {}
         self.calls_of: dict[str, list[ast.Call]] = {}  # function -> the calls in its body
@@ -347,12 +350,15 @@ class Builder:
 
     def define(self, key: str, how: str, st: ast.Stmt) -> None:
         if key in self.defined:
-            how_before, line = self.defined[key]
+            how_before = self.declared.get(key, "assigned")
+            line = self.source.line_col(self.defined[key])[0]
             raise self.error(
                 f"'{key}' is already defined on line {line}" + (f" (as {how_before})" if how_before != "assigned" else ""),
                 st, "a name is defined once; give the new value another name", len(key),
             )
-        self.defined[key] = (how, self.line(st))
+        self.defined[key] = st.pos
+        if how != "assigned":
+            self.declared[key] = how
 
     def assign(self, st: ast.Assign, env: _Env) -> None:
         first_new = len(self.ops)

@@ -116,19 +116,19 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
     shown = visible_nodes(graph, options)
     keep = set(shown)
     out = ev.output if ev is not None else graph.output
-    ids = style.node_ids(graph)
-    consumers = [0] * len(graph)
-    for i in shown:
-        for a in graph.args[i]:
-            consumers[a] += 1
     group = _groups(graph, shown) if options.collapse else None
-    count = len(set(group.values())) if group is not None else len(shown)
-    if count > options.max_render_nodes:
+    count = len(shown) - len(group) + len({box for box, _ in group.values()}) if group is not None else len(shown)
+    if count > options.max_render_nodes:  # before any per-node work: a huge graph is refused at once
         raise RenderError(
             f"the diagram would have {count:,} nodes, over the limit of {options.max_render_nodes:,}",
             hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
             "--focus NAME, or raise --max-render-nodes",
         )
+    ids = style.node_ids(graph)
+    consumers = [0] * len(graph)
+    for i in shown:
+        for a in graph.args[i]:
+            consumers[a] += 1
 
     values_known = (lambda i: True) if step is None else (lambda i: i < step.values_upto)
     grads_known = (lambda i: True) if step is None else (lambda i: i >= step.grads_from)
