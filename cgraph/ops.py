@@ -41,7 +41,7 @@ class Op:
     arity: int | None  # None: variadic, one or more arguments
     forward: Callable[..., float]
     local: Callable[..., tuple]
-    formulas: tuple[str, ...]  # local derivative per argument, in terms of a, b, out
+    formulas: tuple[str, ...]  # local derivative per argument, in terms of a, b and out (the result)
     np_forward: Callable[..., Any] | None = None  # None: `forward` works on arrays as is
     np_local: Callable[..., tuple] | None = None
     infix: bool = False
@@ -195,24 +195,24 @@ _OPS = [
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), infix=True),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), infix=True,
        np_forward=lambda a, b: a / b,                         np_local=lambda o, a, b: (1.0 / b, -o / b)),
-    Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "a^b*log(a)"), infix=True,
+    Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), infix=True,
        np_forward=lambda a, b: np.power(a, b),                np_local=_np_pow_local),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",)),
-    Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("exp(a)",),
+    Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
        np_forward=lambda a: np.exp(a)),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
        np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (1.0 / a,)),
-    Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*sqrt(a))",),
+    Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
        np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (0.5 / o,)),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
        np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),)),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
        np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),)),
-    Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + tan(a)^2",),
+    Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + out^2",),
        np_forward=lambda a: np.tan(a)),
-    Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - tanh(a)^2",),
+    Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - out^2",),
        np_forward=lambda a: np.tanh(a)),
-    Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("sigmoid(a)*(1 - sigmoid(a))",),
+    Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
        np_forward=_np_sigmoid),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
        np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),)),

@@ -52,10 +52,13 @@ def cli() -> None:
 
 def _register() -> None:
     from .eval_cmd import eval_command
+    from .explain_cmd import check_command, explain_command
     from .render_cmd import render_command
 
     cli.add_command(eval_command)
     cli.add_command(render_command)
+    cli.add_command(explain_command)
+    cli.add_command(check_command)
 
 
 _register()

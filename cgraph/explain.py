@@ -1,0 +1,304 @@
+"""Both passes in the words of a backprop lecture, step by step.
+
+    Forward pass
+      1. p = x + y = 1 + 3 = 4
+    Backward pass
+      1. dg/dg = 1
+      2. dg/dz = dg/dg * dg/dz = 1 * p = 1 * 4 = 4
+
+`steps()` gives the steps as data; `to_text`, `to_markdown` (LaTeX math) and `to_json`
+write them. A node used by several consumers gets one line per contribution and their sum.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .evaluate import Evaluation
+from .ir import Graph
+from .ops import OPS
+from .render.scene import Options, visible_nodes
+from .render.style import number, symbol
+
+DEFAULT_MAX_STEPS = 200
+_INFIX = {"add", "sub", "mul", "div", "pow"}
+
+
+@dataclass
+class Contribution:
+    consumer: str  # the node using this one
+    upstream: float  # d out / d consumer
+    formula: str  # d consumer / d this node, as a formula of the op
+    local: float  # ... and its value
+    value: float  # upstream * local
+
+
+@dataclass
+class Step:
+    phase: str  # 'forward' or 'backward'
+    number: int
+    node: int
+    name: str
+    where: str  # 't = 3', 'neuron #2', or ''
+    # forward: expression with names and with numbers, and the result
+    expression: str = ""
+    numbers: str = ""
+    value: float = 0.0
+    # backward: d out / d node, from its contributions
+    grad: float = 0.0
+    contributions: list[Contribution] = field(default_factory=list)
+
+
+@dataclass
+class Explanation:
+    output: str
+    steps: list[Step]
+    omitted: int  # steps beyond max_steps
+    precision: int
+
+
+def steps(
+    ev: Evaluation,
+    *,
+    only: str | None = None,
+    node: str | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    precision: int = 6,
+) -> Explanation:
+    """The steps of both passes (or `only` one), for every node or for those on the paths
+    from `node` to the output."""
+    graph = ev.graph
+    shown = visible_nodes(graph, Options(focus=node)) if node else list(range(ev.output + 1))
+    needed = _needed(graph, ev.output)
+    shown = [i for i in shown if needed[i]]
+    fmt = lambda v: number(v, precision)  # noqa: E731
+    out = ev.output_name
+    result: list[Step] = []
+    total = 0
+    if only in (None, "forward"):
+        for i in shown:
+            if graph.ops[i] in ("input", "param", "const"):
+                continue
+            total += 1
+            if len(result) < max_steps:
+                names, values = _expression(graph, ev, i, fmt)
+                result.append(Step("forward", total, i, _label(graph, i), _where(graph, i),
+                                   expression=names, numbers=values, value=ev.values[i]))
+    if only in (None, "backward"):
+        consumers = _consumers(graph, set(shown) | {ev.output})
+        count = 0
+        for i in reversed(shown):
+            if graph.ops[i] == "const":
+                continue
+            count += 1
+            total += 1
+            if len(result) >= max_steps:
+                continue
+            step = Step("backward", count, i, _label(graph, i), _where(graph, i), grad=ev.grads[i])
+            for v, k in consumers.get(i, []):
+                local = OPS[graph.ops[v]].local(ev.values[v], *[ev.values[a] for a in graph.args[v]])[k]
+                where = _where(graph, v)
+                step.contributions.append(Contribution(
+                    _label(graph, v, ev) + (f" [{where}]" if where and len(consumers[i]) > 1 else ""),
+                    ev.grads[v], _formula(graph, v, k, fmt), local, ev.grads[v] * local,
+                ))
+            result.append(step)
+    return Explanation(out, result, total - len(result), precision)
+
+
+def _needed(graph: Graph, out: int) -> bytearray:
+    needed = bytearray(len(graph))
+    needed[out] = 1
+    for i in range(out, -1, -1):
+        if needed[i]:
+            for a in graph.args[i]:
+                needed[a] = 1
+    return needed
+
+
+def _consumers(graph: Graph, keep: set[int]) -> dict[int, list[tuple[int, int]]]:
+    found: dict[int, list[tuple[int, int]]] = {}
+    for v in sorted(keep):
+        for k, a in enumerate(graph.args[v]):
+            found.setdefault(a, []).append((v, k))
+    return found
+
+
+def _label(graph: Graph, i: int, ev: Evaluation | None = None) -> str:
+    if ev is not None and i == ev.output:
+        return ev.output_name
+    return graph.name_of(i) or graph.text_of(i)
+
+
+def _where(graph: Graph, i: int) -> str:
+    return ", ".join(str(t) for t in graph.tags[i])
+
+
+def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None) -> str:
+    """An argument as written in a step: its name, its value, or (its expression)."""
+    if numbers is not None:
+        return fmt(numbers[i])
+    if graph.ops[i] == "const":
+        return fmt(graph.values[i])
+    name = graph.name_of(i)
+    if name:
+        return name
+    text = graph.text_of(i)
+    return text if graph.ops[i] not in _INFIX and graph.ops[i] != "neg" or text.startswith("(") else f"({text})"
+
+
+def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
+    op, args = graph.ops[i], graph.args[i]
+
+    def write(numbers):
+        parts = [_operand(graph, a, fmt, numbers) for a in args]
+        if op in _INFIX:
+            return f"{parts[0]} {symbol(op)} {parts[1]}"
+        if op == "neg":
+            return f"-{parts[0]}"
+        if len(parts) > 6:
+            return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"
+        return f"{op}({', '.join(parts)})"
+
+    return write(None), write(ev.values)
+
+
+def _formula(graph: Graph, v: int, k: int, fmt) -> str:
+    """d v / d (its k-th argument) spelled with the arguments' names: for mul, the other factor."""
+    op = OPS[graph.ops[v]]
+    formula = op.formulas[k] if k < len(op.formulas) else op.formulas[0]
+    args = graph.args[v]
+    names = {"a": _operand(graph, args[0], fmt, None), "out": _label(graph, v)}
+    if len(args) > 1:
+        names["b"] = _operand(graph, args[1], fmt, None)
+    names["n"] = str(len(args))
+    return re.sub(r"\b(a|b|out|n)\b", lambda m: names.get(m.group(1), m.group(1)), formula)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def lines(exp: Explanation) -> list[tuple[str, str]]:
+    """(section, line) pairs in plain text: the narrative, for the terminal."""
+    fmt = lambda v: number(v, exp.precision)  # noqa: E731
+    out = exp.output
+    result = []
+    for step in exp.steps:
+        where = f"[{step.where}] " if step.where else ""
+        if step.phase == "forward":
+            result.append(("forward", f"{step.number}. {where}{step.name} = {step.expression} = {step.numbers} = {fmt(step.value)}"))
+            continue
+        d = f"d{out}/d{_d(step.name)}"
+        if not step.contributions:
+            result.append(("backward", f"{step.number}. {where}{d} = 1"))
+        elif len(step.contributions) == 1:
+            c = step.contributions[0]
+            result.append(("backward", f"{step.number}. {where}{d} = {_chain(out, step.name, c, fmt)}"))
+        else:
+            n = len(step.contributions)
+            result.append(("backward", f"{step.number}. {where}{d}: {step.name} is used {n} times, so its contributions add up:"))
+            for c in step.contributions:
+                result.append(("backward", f"     via {c.consumer}: {_chain(out, step.name, c, fmt)}"))
+            total = " + ".join(fmt(c.value) for c in step.contributions)
+            result.append(("backward", f"     {d} = {total} = {fmt(step.grad)}"))
+    return result
+
+
+def _d(name: str) -> str:
+    """A name after d: dx, dh[3], d(x + y)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\[[0-9,\-]+\])?(@\S+)?", name) or (name.startswith("(") and name.endswith(")")):
+        return name
+    return f"({name})"
+
+
+def _chain(out: str, name: str, c: Contribution, fmt) -> str:
+    """upstream gradient * local derivative, as formula, then numbers: the chain rule."""
+    consumer = c.consumer.split(" [", 1)[0]
+    up = f"d{out}/d{_d(consumer)}"
+    local = f"d{_d(consumer)}/d{_d(name)}|local"
+    formula = f"({c.formula})" if re.search(r"[ +\-*/]", c.formula.lstrip("-")) else c.formula
+    head = f"{up} * {local} = {fmt(c.upstream)} * {formula}"
+    if c.formula != fmt(c.local):
+        head += f" = {fmt(c.upstream)} * {fmt(c.local)}"
+    return f"{head} = {fmt(c.value)}"
+
+
+def to_text(exp: Explanation) -> str:
+    out = []
+    section = None
+    for phase, line in lines(exp):
+        if phase != section:
+            out.append("Forward pass" if phase == "forward" else "Backward pass")
+            section = phase
+        out.append("  " + line)
+    if exp.omitted:
+        out.append(f"  ... and {exp.omitted} more steps (raise --max-steps to see them)")
+    return "\n".join(out) + "\n"
+
+
+_TEX = {"\\": r"\backslash{}", "_": r"\_", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def _tex(text: str) -> str:
+    return r"\text{" + "".join(_TEX.get(c, c) for c in text) + "}"
+
+
+def _md(text: str) -> str:
+    """Text outside math: Markdown's special characters escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", text)
+
+
+def _partial(top: str, bottom: str) -> str:
+    return rf"\frac{{\partial {_tex(top)}}}{{\partial {_tex(bottom)}}}"
+
+
+def to_markdown(exp: Explanation) -> str:
+    fmt = lambda v: number(v, exp.precision)  # noqa: E731
+    out = exp.output
+    md = [f"# Backpropagation through {_md(out)}"]
+    section = None
+    for step in exp.steps:
+        if step.phase != section:
+            md += ["", "## Forward pass" if step.phase == "forward" else "## Backward pass", ""]
+            section = step.phase
+        where = f"*{_md(step.where)}*: " if step.where else ""
+        if step.phase == "forward":
+            md.append(
+                f"{step.number}. {where}${_tex(step.name)} = {_tex(step.expression)} = {_tex(step.numbers)} = {_tex(fmt(step.value))}$"
+            )
+            continue
+        d = _partial(out, step.name)
+        if not step.contributions:
+            md.append(f"{step.number}. {where}${d} = 1$")
+            continue
+        parts = [
+            rf"{_partial(out, c.consumer.split(' [', 1)[0])} \cdot {_partial(c.consumer.split(' [', 1)[0], step.name)}"
+            rf" = {_tex(fmt(c.upstream))} \cdot {_tex(c.formula)} = {_tex(fmt(c.value))}"
+            for c in step.contributions
+        ]
+        if len(parts) == 1:
+            md.append(f"{step.number}. {where}${d} = {parts[0]}$")
+        else:
+            md.append(f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up:")
+            md += [f"    - ${p}$" for p in parts]
+            total = " + ".join(_tex(fmt(c.value)) for c in step.contributions)
+            md.append(f"    - ${d} = {total} = {_tex(fmt(step.grad))}$")
+    if exp.omitted:
+        md += ["", f"*... and {exp.omitted} more steps (raise --max-steps to see them).*"]
+    return "\n".join(md).strip() + "\n"
+
+
+def to_dict(exp: Explanation) -> dict:
+    from .report import json_number
+
+    def clean(obj):
+        if isinstance(obj, float):
+            return json_number(obj)
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    return {"output": exp.output, "steps": [clean(asdict(s)) for s in exp.steps], "omitted": exp.omitted}
