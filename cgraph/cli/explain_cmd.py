@@ -18,7 +18,7 @@ EXPLAIN_EPILOG = f"""\b
 Examples:
   cgraph explain samples/intro.cg --x 1 --y 3 --z -3
   cgraph explain samples/neuron.cg --only backward
-  cgraph explain samples/rnn.cg --node 'h[3]' --format markdown > rnn.md
+  cgraph explain samples/rnn.cg --node 'h[3]' --format markdown
 
 {EXIT_CODES_HELP}
 """
