@@ -43,6 +43,9 @@ def cli() -> None:
       cgraph eval samples/intro.cg --x 1 --y 3 --z -3
       cgraph eval -e '(x + y) * z' --x 1 --y 3 --z -3 --format json
       echo 'y = tanh(w*x)' | cgraph eval - --w 0.5 --x 2
+      cgraph render samples/intro.cg --x 1 --y 3 --z -3 -o intro.svg
+      cgraph explain samples/intro.cg --x 1 --y 3 --z -3
+      cgraph check samples/mlp.cg
 
     \b
     Exit codes: 0 success; 1 an error in the file; 2 a usage error
