@@ -22,7 +22,7 @@ from types import MappingProxyType
 
 from . import syntax as ast
 from .errors import BuildError, GraphTooLarge, Location, Source, did_you_mean
-from .ir import Graph, Tag
+from .ir import Graph, NodeNames, Tag
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
@@ -77,7 +77,8 @@ class Builder:
         self.tags: list[tuple[Tag, ...]] = []
         self.positions = array("q")  # (anchor, start, end) offsets per node: no syntax node kept alive
         self.names: dict[str, int] = {}
-        self.node_names: dict[int, tuple[str, ...]] = {}
+        self.first_names: dict[int, str] = {}  # node -> its first name
+        self.more_names: dict[int, tuple[str, ...]] = {}  # node -> its other names (aliases), rare
         self.leaves: list[int] = []
         self.consts: dict[tuple[float, float], int] = {}
         # Global names defined so far -> the offset of the defining statement (the line is
@@ -135,7 +136,10 @@ class Builder:
 
     def name(self, i: int, key: str) -> None:
         self.names[key] = i
-        self.node_names[i] = self.node_names.get(i, ()) + (key,)  # almost always one name: a tuple is smallest
+        if i in self.first_names:
+            self.more_names[i] = self.more_names.get(i, ()) + (key,)
+        else:
+            self.first_names[i] = key
 
     # --- integers: indices and loop bounds ---------------------------------------------
 
@@ -468,7 +472,7 @@ class Builder:
             tags=_frozen(self.tags),
             positions=self.positions,
             names=MappingProxyType(self.names),
-            node_names=MappingProxyType(self.node_names),
+            node_names=NodeNames(self.first_names, self.more_names),
             leaves=tuple(self.leaves),
             output=output,
             output_name=output_name,

@@ -27,6 +27,32 @@ class Tag(NamedTuple):
         return f"{self.name}#{self.value}" if self.kind == "call" else f"{self.name} = {self.value}"
 
 
+class NodeNames(Mapping):
+    """node id -> its names, as a read-only mapping. Stored as the first name of each
+    node plus the rare extra ones, since a tuple per node costs ~100 bytes a node."""
+
+    __slots__ = ("_first", "_more")
+
+    def __init__(self, first: dict[int, str], more: dict[int, tuple[str, ...]]):
+        self._first = first
+        self._more = more
+
+    def __getitem__(self, i: int) -> tuple[str, ...]:
+        return (self._first[i],) + self._more.get(i, ())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def __contains__(self, i: object) -> bool:
+        return i in self._first
+
+    def first(self, i: int) -> str | None:
+        return self._first.get(i)
+
+
 class Node:
     """A view of one node of a graph (the graph itself stores columns, not Node objects)."""
 
@@ -76,7 +102,7 @@ class Graph:
 
     def __init__(self, *, source: Source, ops: tuple[str, ...], args: tuple[tuple[int, ...], ...],
                  values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], positions: array,
-                 names: Mapping[str, int], node_names: Mapping[int, tuple[str, ...]], leaves: tuple[int, ...],
+                 names: Mapping[str, int], node_names: NodeNames, leaves: tuple[int, ...],
                  output: int, output_name: str):
         given = dict(locals())
         for field in _GRAPH_FIELDS:
@@ -105,8 +131,7 @@ class Graph:
         return (self.node(i) for i in range(len(self.ops)))
 
     def name_of(self, i: int) -> str | None:
-        names = self.node_names.get(i)
-        return names[0] if names else None
+        return self.node_names.first(i)
 
     def text_of(self, i: int) -> str:
         """The source text the node came from."""
@@ -124,7 +149,8 @@ class Graph:
     @property
     def inputs(self) -> dict[str, int]:
         """Inputs and params by name, in order of first appearance."""
-        return {self.node_names[i][0]: i for i in self.leaves}
+        first = self.node_names.first
+        return {first(i): i for i in self.leaves}
 
     def with_output(self, name: str) -> Graph:
         """The same graph, differentiating another named node."""
