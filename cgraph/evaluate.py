@@ -199,6 +199,11 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
     return grads
 
 
+def local_derivatives(graph: Graph, values: Sequence[float], v: int) -> tuple[float, ...]:
+    """d v / d (each of v's arguments) at these values: what the backward pass multiplies by."""
+    return _LOCAL[graph.ops[v]](values[v], *[values[a] for a in graph.args[v]])
+
+
 def non_finite_origins(graph: Graph, values: Sequence[float]) -> list[int]:
     """Nodes whose value is inf or nan while their arguments are finite: where it starts."""
     total = sum(values)  # one pass in C: finite unless some value is inf or nan (or it overflowed)

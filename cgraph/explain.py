@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from .evaluate import Evaluation
+from .evaluate import Evaluation, local_derivatives
 from .ir import Graph
 from .ops import OPS
 from .render.scene import Options, visible_nodes
@@ -69,7 +69,7 @@ def steps(
     """The steps of both passes (or `only` one), for every node or for those on the paths
     from `node` to the output."""
     graph = ev.graph
-    shown = visible_nodes(graph, Options(focus=node)) if node else list(range(ev.output + 1))
+    shown = visible_nodes(graph, Options(focus=node), ev.output, "--node") if node else list(range(ev.output + 1))
     needed = _needed(graph, ev.output)
     shown = [i for i in shown if needed[i]]
     fmt = lambda v: number(v, precision)  # noqa: E731
@@ -97,7 +97,7 @@ def steps(
                 continue
             step = Step("backward", count, i, _label(graph, i), _where(graph, i), grad=ev.grads[i])
             for v, k in consumers.get(i, []):
-                local = OPS[graph.ops[v]].local(ev.values[v], *[ev.values[a] for a in graph.args[v]])[k]
+                local = local_derivatives(graph, ev.values, v)[k]
                 where = _where(graph, v)
                 step.contributions.append(Contribution(
                     _label(graph, v, ev) + (f" [{where}]" if where and len(consumers[i]) > 1 else ""),
@@ -135,10 +135,12 @@ def _where(graph: Graph, i: int) -> str:
     return ", ".join(str(t) for t in graph.tags[i])
 
 
-def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None) -> str:
-    """An argument as written in a step: its name, its value, or (its expression)."""
+def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None, tight: bool = False) -> str:
+    """An argument as written in a step: its name, its value, or (its expression).
+    `tight`: it sits where a minus sign would bind wrongly (the base of ^, after unary -)."""
     if numbers is not None:
-        return fmt(numbers[i])
+        text = fmt(numbers[i])
+        return f"({text})" if tight and text.startswith("-") else text
     if graph.ops[i] == "const":
         return fmt(graph.values[i])
     name = graph.name_of(i)
@@ -152,11 +154,13 @@ def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
     op, args = graph.ops[i], graph.args[i]
 
     def write(numbers):
-        parts = [_operand(graph, a, fmt, numbers) for a in args]
-        if op in _INFIX:
-            return f"{parts[0]} {symbol(op)} {parts[1]}"
-        if op == "neg":
-            return f"-{parts[0]}"
+        if op in _INFIX or op == "neg":
+            parts = [_operand(graph, a, fmt, numbers, tight=(op == "neg" or (op == "pow" and k == 0)))
+                     for k, a in enumerate(args)]
+            return f"-{parts[0]}" if op == "neg" else f"{parts[0]} {symbol(op)} {parts[1]}"
+        # Inside a function's parentheses an argument needs no more of them.
+        parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or graph.text_of(a)
+                 if graph.ops[a] != "const" else fmt(graph.values[a])) for a in args]
         if len(parts) > 6:
             return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"
         return f"{op}({', '.join(parts)})"
@@ -272,21 +276,32 @@ def to_markdown(exp: Explanation) -> str:
         if not step.contributions:
             md.append(f"{step.number}. {where}${d} = 1$")
             continue
-        parts = [
-            rf"{_partial(out, c.consumer.split(' [', 1)[0])} \cdot {_partial(c.consumer.split(' [', 1)[0], step.name)}"
-            rf" = {_tex(fmt(c.upstream))} \cdot {_tex(c.formula)} = {_tex(fmt(c.value))}"
-            for c in step.contributions
-        ]
+        parts = [_tex_chain(out, step.name, c, fmt) for c in step.contributions]
         if len(parts) == 1:
             md.append(f"{step.number}. {where}${d} = {parts[0]}$")
         else:
+            indent = " " * len(f"{step.number}. ")  # a sub-list must start under the item's text
             md.append(f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up:")
-            md += [f"    - ${p}$" for p in parts]
+            for c, part in zip(step.contributions, parts):
+                via = c.consumer.split(" [", 1)
+                label = f" *({_md(via[1][:-1])})*" if len(via) > 1 else ""
+                md.append(f"{indent}- ${part}${label}")
             total = " + ".join(_tex(fmt(c.value)) for c in step.contributions)
-            md.append(f"    - ${d} = {total} = {_tex(fmt(step.grad))}$")
+            md.append(f"{indent}- ${d} = {total} = {_tex(fmt(step.grad))}$")
     if exp.omitted:
         md += ["", f"*... and {exp.omitted} more steps (raise --max-steps to see them).*"]
     return "\n".join(md).strip() + "\n"
+
+
+def _tex_chain(out: str, name: str, c: Contribution, fmt) -> str:
+    consumer = c.consumer.split(" [", 1)[0]
+    formula = _tex(c.formula)
+    if re.search(r"[ +\-*/]", c.formula.lstrip("-")):
+        formula = rf"\left({formula}\right)"
+    text = rf"{_partial(out, consumer)} \cdot {_partial(consumer, name)} = {_tex(fmt(c.upstream))} \cdot {formula}"
+    if c.formula != fmt(c.local):
+        text += rf" = {_tex(fmt(c.upstream))} \cdot {_tex(fmt(c.local))}"
+    return text + f" = {_tex(fmt(c.value))}"
 
 
 def to_dict(exp: Explanation) -> dict:

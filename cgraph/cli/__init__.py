@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="cgraph", standalone_mode=False)
-        return EXIT_OK
+        code = cli.main(args=argv, prog_name="cgraph", standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        return code if isinstance(code, int) else EXIT_OK
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

@@ -12,9 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import CgraphError, InputError
-from ..evaluate import Evaluation
+from ..evaluate import Evaluation, local_derivatives
 from ..ir import Graph, Tag
-from ..ops import OPS
 from . import style
 
 DEFAULT_MAX_RENDER_NODES = 2000
@@ -80,14 +79,14 @@ class Step:
     phase: str  # 'forward' or 'backward'
 
 
-def visible_nodes(graph: Graph, options: Options) -> list[int]:
+def visible_nodes(graph: Graph, options: Options, output: int | None = None, option: str = "--focus") -> list[int]:
     """The nodes drawn: all of them, or with --focus those on a path from NAME to the output."""
     n = len(graph)
     if options.focus is None:
         return list(range(n))
     if options.focus not in graph.names:
-        raise InputError(f"--focus {options.focus}: no node has that name" + style_hint(graph, options.focus))
-    start, out = graph.names[options.focus], graph.output
+        raise InputError(f"{option} {options.focus}: no node has that name" + style_hint(graph, options.focus))
+    start, out = graph.names[options.focus], graph.output if output is None else output
     downstream = bytearray(n)  # reachable from the focus node, following consumers
     downstream[start] = 1
     for i in range(start + 1, out + 1):
@@ -101,7 +100,7 @@ def visible_nodes(graph: Graph, options: Options) -> list[int]:
                 upstream[a] = 1
     keep = [i for i in range(n) if downstream[i] and upstream[i]]
     if not keep:
-        raise InputError(f"--focus {options.focus}: the output {graph.output_name} does not depend on it")
+        raise InputError(f"{option} {options.focus}: the output does not depend on it")
     return keep
 
 
@@ -113,9 +112,9 @@ def style_hint(graph: Graph, name: str) -> str:
 
 def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Step | None = None) -> Scene:
     p = options.precision
-    shown = visible_nodes(graph, options)
-    keep = set(shown)
     out = ev.output if ev is not None else graph.output
+    shown = visible_nodes(graph, options, out)
+    keep = set(shown)
     group = _groups(graph, shown) if options.collapse else None
     count = len(shown) - len(group) + len({box for box, _ in group.values()}) if group is not None else len(shown)
     if count > options.max_render_nodes:  # before any per-node work: a huge graph is refused at once
@@ -172,7 +171,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         args = graph.args[v]
         if not args:
             continue
-        local = _locals(ev, graph, v) if ev is not None else None
+        local = local_derivatives(graph, ev.values, v) if ev is not None else None
         for k, u in enumerate(args):
             if u not in keep:
                 continue
@@ -211,11 +210,6 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
     if options.heat:
         _normalise_heat(scene.edges, magnitudes)
     return scene
-
-
-def _locals(ev: Evaluation, graph: Graph, v: int) -> tuple[float, ...]:
-    values = ev.values
-    return OPS[graph.ops[v]].local(values[v], *[values[a] for a in graph.args[v]])
 
 
 def _groups(graph: Graph, shown: list[int]) -> dict[int, tuple[str, Tag]]:
