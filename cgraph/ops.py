@@ -15,7 +15,6 @@ gradient 0.5/0.5 between equal arguments (as torch.maximum does).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable
 
 inf = math.inf
@@ -34,17 +33,30 @@ class _LazyNumpy:
 np = _LazyNumpy()
 
 
-@dataclass(frozen=True)
 class Op:
-    name: str
-    symbol: str  # how diagrams and tables show it
-    arity: int | None  # None: variadic, one or more arguments
-    forward: Callable[..., float]
-    local: Callable[..., tuple]
-    formulas: tuple[str, ...]  # local derivative per argument, in terms of a, b and out (the result)
-    np_forward: Callable[..., Any] | None = None  # None: `forward` works on arrays as is
-    np_local: Callable[..., tuple] | None = None
-    infix: bool = False
+    """One operation. (A plain class: `dataclasses` would cost the command line ~10 ms
+    of start-up for importing `inspect`.)"""
+
+    __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "infix")
+
+    def __init__(
+        self,
+        name: str,
+        symbol: str,  # how diagrams and tables show it
+        arity: int | None,  # None: variadic, one or more arguments
+        forward: Callable[..., float],
+        local: Callable[..., tuple],
+        formulas: tuple[str, ...],  # local derivative per argument, in terms of a, b and out (the result)
+        np_forward: Callable[..., Any] | None = None,  # None: `forward` works on arrays as is
+        np_local: Callable[..., tuple] | None = None,
+        infix: bool = False,
+    ):
+        self.name, self.symbol, self.arity = name, symbol, arity
+        self.forward, self.local, self.formulas = forward, local, formulas
+        self.np_forward, self.np_local, self.infix = np_forward, np_local, infix
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
 
     @property
     def vector_forward(self) -> Callable[..., Any]:

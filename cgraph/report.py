@@ -117,21 +117,22 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
 
     graph = ev.graph
     out = ev.output_name
-    table = Table(
-        title=f"{out} = {short_number(ev.value)}",
-        caption=f"gradients are d{out}/d(node)" if len(out) < 20 else None,
+    table = Table(  # Text, not str: no markup or emoji parsing of user names
+        title=Text(f"{out} = {short_number(ev.value)}"),
+        caption=Text(f"gradients are d{out}/d(node)") if len(out) < 20 else None,
         title_justify="left",
     )
-    table.add_column("node", no_wrap=True)
-    table.add_column("op")
-    table.add_column("expression", overflow="fold")
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column(f"d{out}/d(node)" if len(out) < 20 else "gradient", justify="right", no_wrap=True)
+    table.add_column(Text("node"), no_wrap=True)
+    table.add_column(Text("op"))
+    table.add_column(Text("expression"), overflow="fold")
+    table.add_column(Text("value"), justify="right", no_wrap=True)
+    table.add_column(Text(f"d{out}/d(node)" if len(out) < 20 else "gradient"), justify="right", no_wrap=True)
     for i in rows(ev, show):
         op = graph.ops[i]
         style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
         expr = "" if op in LEAVES else graph.text_of(i)
         table.add_row(
-            Text(ev.label(i)), op, Text(expr), short_number(ev.values[i]), short_number(ev.grads[i]), style=style
+            Text(ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
+            style=style,
         )
     return table

@@ -24,7 +24,35 @@ Exit codes: 0 success; 1 an error in the file (syntax, names,
 bad input values); 130 interrupted."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands are imported when used, so `cgraph eval` never pays for the modules of
+    render or explain (start-up time is part of the product)."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})  # name -> "module:attribute" under cgraph.cli
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(f"{__name__}.{module}"), attribute), name)
+        return super().get_command(ctx, name)
+
+
+COMMANDS = {
+    "eval": "eval_cmd:eval_command",
+    "render": "render_cmd:render_command",
+    "explain": "explain_cmd:explain_command",
+    "check": "explain_cmd:check_command",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="cgraph")
 def cli() -> None:
     """Evaluate, differentiate and draw computational graphs.
@@ -53,18 +81,6 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from .eval_cmd import eval_command
-    from .explain_cmd import check_command, explain_command
-    from .render_cmd import render_command
-
-    cli.add_command(eval_command)
-    cli.add_command(render_command)
-    cli.add_command(explain_command)
-    cli.add_command(check_command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:
