@@ -78,12 +78,8 @@ def gradcheck(
 def _crosses_kink(graph: Graph, x: int, mid: list[float], up: list[float], down: list[float], out: int) -> bool:
     """Is there a kink op between input x and the output that sits on its kink at x, or
     changes branch between x - h and x + h?"""
-    needed = _ancestors(graph, out)
-    moved = bytearray(len(graph))  # depends on x
-    moved[x] = 1
-    for i in range(x + 1, out + 1):
-        if any(moved[a] for a in graph.args[i]):
-            moved[i] = 1
+    needed = graph.upstream(out)
+    moved = graph.downstream(x, out)  # what depends on x
     for i in range(x + 1, out + 1):
         op = graph.ops[i]
         if op not in _KINKS or not needed[i] or not moved[i]:
@@ -100,16 +96,6 @@ def _crosses_kink(graph: Graph, x: int, mid: list[float], up: list[float], down:
         if len(sides) > 1 or 0 in sides:
             return True
     return False
-
-
-def _ancestors(graph: Graph, out: int) -> bytearray:
-    needed = bytearray(len(graph))
-    needed[out] = 1
-    for i in range(out, -1, -1):
-        if needed[i]:
-            for a in graph.args[i]:
-                needed[a] = 1
-    return needed
 
 
 __all__ = ["gradcheck", "CheckRow", "DEFAULT_EPS", "DEFAULT_RTOL", "DEFAULT_ATOL"]

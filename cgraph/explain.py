@@ -70,7 +70,7 @@ def steps(
     from `node` to the output."""
     graph = ev.graph
     shown = visible_nodes(graph, Options(focus=node), ev.output, "--node") if node else list(range(ev.output + 1))
-    needed = _needed(graph, ev.output)
+    needed = graph.upstream(ev.output)
     shown = [i for i in shown if needed[i]]
     fmt = lambda v: number(v, precision)  # noqa: E731
     out = ev.output_name
@@ -105,16 +105,6 @@ def steps(
                 ))
             result.append(step)
     return Explanation(out, result, total - len(result), precision)
-
-
-def _needed(graph: Graph, out: int) -> bytearray:
-    needed = bytearray(len(graph))
-    needed[out] = 1
-    for i in range(out, -1, -1):
-        if needed[i]:
-            for a in graph.args[i]:
-                needed[a] = 1
-    return needed
 
 
 def _consumers(graph: Graph, keep: set[int]) -> dict[int, list[tuple[int, int]]]:

@@ -152,6 +152,29 @@ class Graph:
         first = self.node_names.first
         return {first(i): i for i in self.leaves}
 
+    def upstream(self, node: int) -> bytearray:
+        """Flags: 1 for `node` and every node it depends on."""
+        flags = bytearray(len(self.ops))
+        flags[node] = 1
+        args = self.args
+        for i in range(node, -1, -1):
+            if flags[i]:
+                for a in args[i]:
+                    flags[a] = 1
+        return flags
+
+    def downstream(self, node: int, upto: int | None = None) -> bytearray:
+        """Flags: 1 for `node` and every node (up to `upto`) that depends on it."""
+        flags = bytearray(len(self.ops))
+        flags[node] = 1
+        args = self.args
+        for i in range(node + 1, (len(self.ops) if upto is None else upto + 1)):
+            for a in args[i]:
+                if flags[a]:
+                    flags[i] = 1
+                    break
+        return flags
+
     def with_output(self, name: str) -> Graph:
         """The same graph, differentiating another named node."""
         fields = {field: getattr(self, field) for field in _GRAPH_FIELDS}

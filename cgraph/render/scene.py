@@ -87,17 +87,7 @@ def visible_nodes(graph: Graph, options: Options, output: int | None = None, opt
     if options.focus not in graph.names:
         raise InputError(f"{option} {options.focus}: no node has that name" + style_hint(graph, options.focus))
     start, out = graph.names[options.focus], graph.output if output is None else output
-    downstream = bytearray(n)  # reachable from the focus node, following consumers
-    downstream[start] = 1
-    for i in range(start + 1, out + 1):
-        if any(downstream[a] for a in graph.args[i]):
-            downstream[i] = 1
-    upstream = bytearray(n)  # what the output depends on
-    upstream[out] = 1
-    for i in range(out, -1, -1):
-        if upstream[i]:
-            for a in graph.args[i]:
-                upstream[a] = 1
+    downstream, upstream = graph.downstream(start, out), graph.upstream(out)
     keep = [i for i in range(n) if downstream[i] and upstream[i]]
     if not keep:
         raise InputError(f"{option} {options.focus}: the output does not depend on it")
