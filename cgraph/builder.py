@@ -16,6 +16,7 @@ Scoping, in the order a name is looked up:
 from __future__ import annotations
 
 import math
+import random
 from array import array
 from collections import Counter
 from types import MappingProxyType
@@ -26,6 +27,10 @@ from .ir import Graph, NodeNames, Tag
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
+# Issue 5: `param w = uniform(a, b)` / `normal(mean, std)` draw from random.Random(seed),
+# in statement order, so one seed always gives the same params.
+DEFAULT_SEED = 0
+RANDOM_INITS = ("uniform", "normal")
 STEPS_PER_NODE = 10
 REDUCTIONS = ("sum", "mean")
 BARE_OUTPUT_NAME = "out"
@@ -48,9 +53,9 @@ class _Env:
         return _Env({**self.ints, var: value}, dict(self.locals), self.tags + (Tag("loop", var, value, line),), True)
 
 
-def build(program: ast.Program, source: Source, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
+def build(program: ast.Program, source: Source, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
     """Unroll a parsed program into a graph. Raises BuildError (located) on a bad program."""
-    builder = Builder(source, max_nodes)
+    builder = Builder(source, max_nodes, seed)
     for st in program.statements:
         builder.statement(st)
     return builder.finish()
@@ -68,9 +73,10 @@ def _const_key(value: float) -> tuple[float, float]:
 
 
 class Builder:
-    def __init__(self, source: Source, max_nodes: int):
+    def __init__(self, source: Source, max_nodes: int, seed: int = DEFAULT_SEED):
         self.source = source
         self.max_nodes = max_nodes
+        self.rng = random.Random(seed)  # issue 5: random initial values of params
         self.ops: list[str] = []
         self.args: list[tuple[int, ...]] = []
         self.values: list[float | None] = []
@@ -193,11 +199,16 @@ class Builder:
 
     # --- constants: declared defaults ---------------------------------------------------
 
-    def constant(self, e: ast.Expr, env: _Env) -> float:
+    def constant(self, e: ast.Expr, env: _Env, random_ok: bool = False) -> float:
         stack: list[float] = []
         for sub in ast.walk(e):
             ts = type(sub)
-            if ts is ast.Num:
+            if ts is ast.Call and sub.func in RANDOM_INITS:  # issue 5: param w = uniform(-1, 1)
+                n = len(sub.args)
+                args = stack[len(stack) - n :]
+                del stack[len(stack) - n :]
+                stack.append(self.draw(sub, args, random_ok))
+            elif ts is ast.Num:
                 stack.append(sub.value)
             elif ts is ast.Ref and not sub.indices and sub.name in env.ints:
                 stack.append(float(env.ints[sub.name]))
@@ -220,10 +231,36 @@ class Builder:
                 )
         return stack[0]
 
+    def draw(self, call: ast.Call, args: list[float], random_ok: bool) -> float:
+        """Issue 5: a random initial value, uniform(a, b) or normal(mean, std), drawn from
+        the builder's seeded generator when the declaration runs (so in statement order)."""
+        name = call.func
+        if not random_ok:
+            raise self.error(
+                f"{name}() is only allowed in a param's value", call,
+                f"it draws a param's initial value: param w = {name}({'-1, 1' if name == 'uniform' else '0, 0.5'})",
+                len(name),
+            )
+        if len(args) != 2:
+            spelled = "uniform(low, high)" if name == "uniform" else "normal(mean, std)"
+            raise self.error(f"{name}() takes 2 arguments, got {len(args)}: {spelled}", call, width=len(name))
+        a, b = args
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise self.error(f"{name}() needs finite arguments, got {a!r} and {b!r}", call, width=len(name))
+        if name == "uniform":
+            if a > b:
+                raise self.error(f"uniform(low, high) needs low <= high, got {a!r} > {b!r}", call, width=len(name))
+            return self.rng.uniform(a, b)
+        if b < 0:
+            raise self.error(f"normal(mean, std) needs std >= 0, got {b!r}", call, width=len(name))
+        return self.rng.gauss(a, b)
+
     # --- expressions -------------------------------------------------------------------
 
     def builtin(self, call: ast.Call):
         op = FUNCTIONS.get(call.func)
+        if op is None and call.func in RANDOM_INITS:  # issue 5
+            self.draw(call, [], random_ok=False)
         if op is None:
             raise self.error(
                 f"unknown function '{call.func}'" + did_you_mean(call.func, sorted(set(FUNCTIONS) | set(self.defs))),
@@ -393,7 +430,7 @@ class Builder:
 
     def declare(self, st: ast.Declare, env: _Env) -> None:
         key = self.key(st.target, env)
-        value = self.constant(st.value, env) if st.value is not None else None
+        value = self.constant(st.value, env, random_ok=st.kind == "param") if st.value is not None else None
         self.define(key, st.kind, st)
         node = self.names.get(key)
         if node is None:

@@ -6,16 +6,19 @@ import gc
 from contextlib import contextmanager
 import os
 
-from .builder import DEFAULT_MAX_NODES, Builder
+from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from .errors import CgraphError, InputError, Location, ParseError, Source
 from .ir import Graph
 from .parser import parse_program
 
 
-def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
-    """Parse and build a program. Raises ParseError or BuildError, each with a location."""
+def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
+    """Parse and build a program. Raises ParseError or BuildError, each with a location.
+
+    `seed` (default 0) seeds the draws of `param w = uniform(a, b)` / `normal(mean, std)`:
+    they happen in statement order, so one seed always gives the same params."""
     source = Source(text.replace("\r\n", "\n"), filename)  # Windows line endings: columns as with \n
-    builder = Builder(source, max_nodes)
+    builder = Builder(source, max_nodes, seed)
     failure: list[CgraphError] = []
 
     def run(statement) -> None:
@@ -47,8 +50,8 @@ def _no_gc():
             gc.enable()
 
 
-def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES) -> Graph:
-    """Read a .cg file (UTF-8) and build its graph."""
+def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
+    """Read a .cg file (UTF-8) and build its graph (`seed` as for `parse`)."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -59,7 +62,7 @@ def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES) -> Grap
         raise InputError(f"{path} is a directory, not a file") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse(decode(data, str(path)), str(path), max_nodes=max_nodes)
+    return parse(decode(data, str(path)), str(path), max_nodes=max_nodes, seed=seed)
 
 
 def decode(data: bytes, filename: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import click
 
 from .. import inputs as input_values
-from ..builder import DEFAULT_MAX_NODES
+from ..builder import DEFAULT_MAX_NODES, DEFAULT_SEED
 from ..errors import InputError, did_you_mean
 from ..ir import Graph
 from ..loading import decode, load, parse
@@ -83,16 +83,16 @@ def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def read_graph(file: str | None, expr: str | None, max_nodes: int) -> Graph:
+def read_graph(file: str | None, expr: str | None, max_nodes: int, seed: int = DEFAULT_SEED) -> Graph:
     if expr is not None and file is not None:
         raise click.UsageError("give either FILE or -e EXPR, not both")
     if expr is not None:
-        return parse(expr, "<expr>", max_nodes=max_nodes)
+        return parse(expr, "<expr>", max_nodes=max_nodes, seed=seed)
     if file is None:
         raise click.UsageError("missing FILE (or -e EXPR, or - for standard input)")
     if file == "-":
-        return parse(decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", max_nodes=max_nodes)
-    return load(file, max_nodes=max_nodes)
+        return parse(decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", max_nodes=max_nodes, seed=seed)
+    return load(file, max_nodes=max_nodes, seed=seed)
 
 
 def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str, ...]) -> dict[str, float]:
@@ -119,7 +119,9 @@ def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(file, expr, input_pairs, inputs_file, output_name, max_nodes, **kwargs):
-        graph = read_graph(file, expr, max_nodes)
+        # A command with a --seed option (eval, train) draws random params from it.
+        seed = kwargs.get("seed")
+        graph = read_graph(file, expr, max_nodes, DEFAULT_SEED if seed is None else seed)
         return command(graph=graph, inputs=gather_inputs(graph, inputs_file, input_pairs), output_name=output_name, **kwargs)
 
     return program_options(wrapper)
