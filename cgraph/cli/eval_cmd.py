@@ -1,13 +1,15 @@
-"""`cgraph eval`: values and gradients of every node."""
+"""`cgraph eval`: values and gradients of every node (with --data: of every row of a file)."""
 
 from __future__ import annotations
 
 import click
 
 from .. import report
+from ..builder import DEFAULT_SEED
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
+from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, eval_data, params_values
 from .common import ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -16,20 +18,42 @@ Examples:
   cgraph eval samples/rnn.cg --x 0.1,0.2,0.3,0.4,0.5 --show inputs
   cgraph eval -e 'tanh(w*x + b)' --w 0.5 --x 2 --b 0 --format json
   cgraph eval samples/mlp.cg --output 'h[2]' --format plain
+  cgraph eval samples/linreg.cg --data samples/linreg.csv -o predictions.csv
+  cgraph eval samples/xor.cg --data samples/xor.csv --format jsonl --seed 0
+
+\b
+With --data, the file is evaluated for every row (columns bind inputs by
+name: x, x[1], w[1,2]) and one line per row is written: the data row's
+line number, the output's value and the gradient w.r.t. every input and
+param (--format csv, the default, or jsonl). Rows are evaluated in
+vectorized chunks and streamed, so files of any length fit in memory.
 
 {EXIT_CODES_HELP}
 """
 
+SCALAR_FORMATS = report.FORMATS
+DATA_FORMATS = ("csv", "jsonl")
+
 
 @click.command("eval", cls=ProgramCommand, epilog=EPILOG, short_help="Values and gradients of every node.")
 @with_program
-@click.option("--format", "fmt", type=click.Choice(report.FORMATS), default="table", show_default=True, help="How to print the result.")
+@click.option("--format", "fmt", type=click.Choice(SCALAR_FORMATS + ("jsonl",)), default=None,
+              help="How to print the result: table (default), plain, json or csv; with --data csv (default) or jsonl.")
 @click.option(
     "--show", type=click.Choice(report.SHOW), default="named", show_default=True,
     help="Rows: inputs (output and inputs/params only), named (every named node), all (every node).",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) if any node's value is inf or nan.")
-def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, fmt: str, show: str, strict: bool) -> None:
+@click.option("--data", "data_path", metavar="FILE", help="Evaluate for every row of a .csv, .jsonl or .parquet file.")
+@click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
+@click.option("--params", "params_file", metavar="FILE.json", help="Param values saved by `cgraph train --save`.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of random param initializations (param w = uniform(-1, 1)).")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=ON_ERROR_HELP + " Needs --data.")
+def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, fmt: str | None, show: str,
+                 strict: bool, data_path: str | None, out: str, params_file: str | None, seed: int,
+                 chunk_rows: int | None, on_error: str | None) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -37,16 +61,50 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     declared with a default (input x = 1.5, param w = 0.1) may be left out.
     FILE may be - for standard input.
     """
+    inputs = {**params_values(graph, params_file, "--params"), **inputs}
+    ctx = click.get_current_context()
+    if data_path is not None:
+        if fmt is not None and fmt not in DATA_FORMATS:
+            raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
+        eval_data(
+            graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
+            chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
+            program_file=ctx.params.get("file"),
+        )
+        return
+    for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error")):
+        if given is not None:
+            raise click.UsageError(f"{name} goes with --data FILE", ctx)
+    if fmt == "jsonl":
+        raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
+    fmt = fmt or "table"
     result = evaluate(graph, inputs, output=output_name, strict=strict)
     for warning in result.warnings:
         click.echo(warning, err=True)
-    if fmt == "table":
+    if out != "-":
+        from .output import write_output
+
+        write_output(out, _render(result, fmt, show).encode(), inputs=(ctx.params.get("file") or "",))
+        click.echo(f"wrote {out}", err=True)
+    elif fmt == "table":
         from rich.console import Console
 
         Console(soft_wrap=False).print(report.to_table(result, show))
-    elif fmt == "json":
-        click.echo(report.to_json(result, show))
-    elif fmt == "csv":
-        click.echo(report.to_csv(result, show), nl=False)
     else:
-        click.echo(report.to_plain(result, show), nl=False)
+        click.echo(_render(result, fmt, show), nl=False)
+
+
+def _render(result, fmt: str, show: str) -> str:
+    if fmt == "json":
+        return report.to_json(result, show) + "\n"
+    if fmt == "csv":
+        return report.to_csv(result, show)
+    if fmt == "plain":
+        return report.to_plain(result, show)
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, no_color=True, soft_wrap=False).print(report.to_table(result, show))
+    return buffer.getvalue()

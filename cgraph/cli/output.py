@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
 import tempfile
+from typing import IO, Iterator
 
 from ..errors import CgraphError
 
@@ -23,10 +26,12 @@ def _mode_for(target: str) -> int:
         return 0o666 & ~umask
 
 
-def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> None:
+def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsync: bool = True) -> None:
     """Write `data` to `target` ('-' is standard output) through a temporary file in the
     same directory and a rename, so a full disk or an interrupt leaves the old file (or
-    none), never a truncated one. An input file is never overwritten."""
+    none), never a truncated one. An input file is never overwritten. `fsync=False` skips
+    forcing the data to disk (the rename is still atomic for other processes; what a
+    power cut keeps is up to the file system): for files rewritten many times a second."""
     if target == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -51,7 +56,8 @@ def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> N
             fd = -1
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(temp, target)
         temp = ""
     except OSError as exc:
@@ -61,3 +67,58 @@ def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> N
             os.close(fd)
         if temp and os.path.exists(temp):
             os.unlink(temp)
+
+
+@contextlib.contextmanager
+def atomic_writer(target: str, *, inputs: tuple[str, ...] = ()) -> Iterator[IO[bytes]]:
+    """A binary file to stream a large output into, made visible only on success.
+
+    For a file: a temporary file in the same directory, renamed over `target` at the end
+    (deleted on an error, so a failed run leaves the old file or none). For '-'
+    (standard output): an anonymous temporary file copied to stdout at the end, so
+    nothing is printed by a run that fails halfway."""
+    if target == "-":
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+        return
+    _check_target(target, inputs)
+    if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
+        with open(target, "wb") as f:
+            yield f
+        return
+    directory = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+            yield f  # an error in the caller's body propagates as it is; the temp file goes
+            try:
+                f.flush()
+                os.fsync(f.fileno())
+                os.fchmod(f.fileno(), _mode_for(target))
+            except OSError as exc:
+                raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        try:
+            os.replace(temp, target)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        temp = ""
+    finally:
+        if temp and os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _check_target(target: str, inputs: tuple[str, ...]) -> None:
+    for source in inputs:
+        if source and source != "-" and os.path.exists(source) and os.path.exists(target) and os.path.samefile(source, target):
+            raise OutputError(f"-o {target} is an input file; refusing to overwrite it")
+    if os.path.isdir(target):
+        raise OutputError(f"-o {target} is a directory; give a file name")
+    directory = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(directory):
+        raise OutputError(f"cannot write {target}: the directory {directory} does not exist")
