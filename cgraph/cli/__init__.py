@@ -49,6 +49,7 @@ COMMANDS = {
     "render": "render_cmd:render_command",
     "explain": "explain_cmd:explain_command",
     "check": "explain_cmd:check_command",
+    "train": "train_cmd:train_command",
 }
 
 
@@ -74,6 +75,8 @@ def cli() -> None:
       cgraph render samples/intro.cg --x 1 --y 3 --z -3 -o intro.svg
       cgraph explain samples/intro.cg --x 1 --y 3 --z -3
       cgraph check samples/mlp.cg
+      cgraph eval samples/linreg.cg --data samples/linreg.csv -o out.csv
+      cgraph train samples/linreg.cg --data samples/linreg.csv --lr 0.5
 
     \b
     Exit codes: 0 success; 1 an error in the file; 2 a usage error
