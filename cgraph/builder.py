@@ -22,8 +22,8 @@ from collections import Counter
 from types import MappingProxyType
 
 from . import syntax as ast
-from .errors import BuildError, GraphTooLarge, Location, Source, did_you_mean
-from .ir import Graph, NodeNames, Tag
+from .errors import BuildError, GraphTooLarge, Location, Source, clip, did_you_mean
+from .ir import Graph, NodeNames, Tag, one_line
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
@@ -165,7 +165,11 @@ class Builder:
             ts = type(sub)
             if ts is ast.Num:
                 if not sub.is_int:
-                    raise self.error(f"an index or loop bound must be an integer, not {self.text(sub)}", sub)
+                    digits = self.source.text[sub.start : sub.end].lstrip("-").isdigit()
+                    raise self.error(
+                        f"an index or loop bound must be an integer{' of at most 2^53' if digits else ''}, not {self.text(sub)}",
+                        sub,
+                    )
                 stack.append(int(sub.value))
             elif ts is ast.Ref:
                 if sub.indices or sub.name not in env.ints:
@@ -618,4 +622,5 @@ class Builder:
                 pending.append(iter(self.calls_of[call.func]))
 
     def text(self, e: ast.Expr) -> str:
-        return self.source.text[e.start : e.end]
+        """An expression's text for an error message: one line, cut short."""
+        return clip(one_line(self.source.text[e.start : e.end]))

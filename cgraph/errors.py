@@ -9,6 +9,7 @@ Errors in a file carry a `Location` and print as
 
 from __future__ import annotations
 
+import re
 from array import array
 from bisect import bisect_right
 
@@ -101,6 +102,14 @@ def did_you_mean(word: str, candidates, cutoff: float = 0.6) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """Source text quoted in a message, cut short: a message about a 10 MB number is one line."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_QUOTED = re.compile(r"'([^'\n]{61,})'")
+
+
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in text)
 
@@ -111,6 +120,8 @@ class CgraphError(Exception):
     exit_code = EXIT_FILE_ERROR
 
     def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+        if len(message) > 300:  # a 10,000-character name, say: quoted text is cut short
+            message = _QUOTED.sub(lambda m: f"'{clip(m.group(1))}'", message)
         super().__init__(message)
         self.message = message
         self.location = location

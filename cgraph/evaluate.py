@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from .errors import InputError, NumericError, did_you_mean
+from .errors import InputError, NumericError, clip, did_you_mean
 from .ir import Graph
 from .ops import OPS
 
@@ -221,10 +221,10 @@ def non_finite_origins(graph: Graph, values: Sequence[float]) -> list[int]:
 
 
 def _what(graph: Graph, i: int) -> str:
-    text = graph.text_of(i)
+    text = graph.line_text_of(i)
     name = graph.name_of(i)
     kind = "the input " if graph.ops[i] in ("input", "param") else ""
-    return f"{kind}'{text}'" + (f" ({name})" if name and name != text else "")
+    return f"{kind}'{clip(text)}'" + (f" ({clip(name)})" if name and name != text else "")
 
 
 def _fmt(v: float) -> str:

@@ -118,7 +118,7 @@ def _consumers(graph: Graph, keep: set[int]) -> dict[int, list[tuple[int, int]]]
 def _label(graph: Graph, i: int, ev: Evaluation | None = None) -> str:
     if ev is not None and i == ev.output:
         return ev.output_name
-    return graph.name_of(i) or graph.text_of(i)
+    return graph.name_of(i) or graph.line_text_of(i)
 
 
 def _where(graph: Graph, i: int) -> str:
@@ -136,7 +136,7 @@ def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None, tight: bool
     name = graph.name_of(i)
     if name:
         return name
-    text = graph.text_of(i)
+    text = graph.line_text_of(i)
     return text if graph.ops[i] not in _INFIX and graph.ops[i] != "neg" or text.startswith("(") else f"({text})"
 
 
@@ -149,7 +149,7 @@ def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
                      for k, a in enumerate(args)]
             return f"-{parts[0]}" if op == "neg" else f"{parts[0]} {symbol(op)} {parts[1]}"
         # Inside a function's parentheses an argument needs no more of them.
-        parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or graph.text_of(a)
+        parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or graph.line_text_of(a)
                  if graph.ops[a] != "const" else fmt(graph.values[a])) for a in args]
         if len(parts) > 6:
             return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"

@@ -50,17 +50,22 @@ def _index_key(name: str) -> tuple[int, ...]:
     return tuple(int(i) for i in name[name.index("[") + 1 : -1].split(","))
 
 
-def indexed_names(graph: Graph, base: str) -> list[str]:
+def indexed_names(graph: Graph, base: str, inputs: Mapping[str, int] | None = None) -> list[str]:
     """The file's inputs x[...] for base x, in ascending index order."""
     prefix = base + "["
-    return sorted((n for n in graph.inputs if n.startswith(prefix)), key=_index_key)
+    return sorted((n for n in (graph.inputs if inputs is None else inputs) if n.startswith(prefix)), key=_index_key)
 
 
-def expand(graph: Graph, name: str, values: list[float], what: str) -> dict[str, float]:
-    """Bind values to `name`: one value to a plain name, a list to its indexed inputs."""
-    if len(values) == 1 and name in graph.inputs:
+def expand(graph: Graph, name: str, values: list[float], what: str,
+           inputs: Mapping[str, int] | None = None) -> dict[str, float]:
+    """Bind values to `name`: one value to a plain name, a list to its indexed inputs.
+    `inputs` is `graph.inputs`, made once by a caller binding many names (it is built
+    on each use: looking it up per name made 10,000 names take seconds)."""
+    if inputs is None:
+        inputs = graph.inputs
+    if len(values) == 1 and name in inputs:
         return {name: values[0]}
-    names = indexed_names(graph, name)
+    names = indexed_names(graph, name, inputs)
     if names:
         if len(names) != len(values):
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
@@ -74,13 +79,14 @@ def expand(graph: Graph, name: str, values: list[float], what: str) -> dict[str,
 def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, float]:
     """Command-line pairs (name, text): `--x 1`, `--x 1,2,3`, `--input x[2]=5`."""
     result: dict[str, float] = {}
+    inputs = graph.inputs
     for raw_name, text in pairs:
         name = canonical(raw_name)
         what = f"--{raw_name}"
         values = [number(part, what) for part in text.split(",")] if text.strip() else []
         if not values:
             raise InputError(f"{what}: missing value")
-        result.update(expand(graph, name, values, what))
+        result.update(expand(graph, name, values, what, inputs))
     return result
 
 
@@ -108,6 +114,7 @@ def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[st
     import json
 
     result: dict[str, float] = {}
+    inputs = graph.inputs
     for raw_name, raw in data.items():
         name = canonical(str(raw_name))
         items = raw if isinstance(raw, list) else [raw]
@@ -116,5 +123,5 @@ def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[st
             if isinstance(item, bool) or not isinstance(item, (int, float, str)):
                 raise InputError(f"{what}: '{raw_name}' must be a number (or a list of numbers), not {json.dumps(item)}")
             values.append(number(item, f"{what}: '{raw_name}'") if isinstance(item, str) else _float(item))
-        result.update(expand(graph, name, values, f"{what}: '{raw_name}'"))
+        result.update(expand(graph, name, values, f"{what}: '{raw_name}'", inputs))
     return result

@@ -9,6 +9,7 @@ is one `mul` node whose args are (x, x).
 
 from __future__ import annotations
 
+import re
 from array import array
 from typing import Iterator, Mapping, NamedTuple
 
@@ -87,6 +88,16 @@ _GRAPH_FIELDS = (
 )
 
 
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def one_line(text: str) -> str:
+    """Source text without comments, line continuations and line breaks: `(x # note\\n + 1)`
+    -> `(x + 1)`. In the language a `#` always starts a comment and a `\\` outside one
+    always ends a line."""
+    return " ".join(_COMMENT.sub(" ", text).replace("\\", " ").split())
+
+
 class Graph:
     """An immutable tape. Columns, one entry per node:
 
@@ -136,6 +147,16 @@ class Graph:
     def text_of(self, i: int) -> str:
         """The source text the node came from."""
         return self.source.text[self.positions[3 * i + 1] : self.positions[3 * i + 2]]
+
+    def line_text_of(self, i: int) -> str:
+        """The node's source text on one line, for a line of text (explain, a table, a
+        message): an expression written over several lines loses its comments and line
+        breaks, so no comment (or control character in one) reaches a Markdown list or a
+        terminal."""
+        text = self.source.text[self.positions[3 * i + 1] : self.positions[3 * i + 2]]
+        if "\n" in text or "#" in text or "\\" in text or "\r" in text or "\f" in text:
+            return one_line(text)
+        return text
 
     def line_col(self, i: int) -> tuple[int, int]:
         return self.source.line_col(self.positions[3 * i])

@@ -18,7 +18,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import syntax as ast
-from .errors import Location, ParseError, Source
+from .errors import Location, ParseError, Source, clip
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +38,12 @@ def grammar_text() -> str:
 
 
 _name = sys.intern  # a name used a thousand times is one string
+_EXACT = 2**53  # the largest integer literal a float holds exactly enough to index with
+
+
+def _exact_int(digits: str) -> bool:
+    digits = digits.lstrip("0")  # (int() of a 10 MB literal would refuse, past 4300 digits)
+    return len(digits) < 16 or (len(digits) == 16 and int(digits) <= _EXACT)
 
 
 @v_args(inline=True)
@@ -87,7 +93,9 @@ class _Callbacks(Transformer):
     # expressions
     def number(self, tok):
         text = str(tok)
-        return ast.Num(tok.start_pos, tok.end_pos, float(text), text.isdigit())
+        # Usable as an index only while the float is the exact integer (up to 2^53).
+        exact = text.isdigit() and (len(text) < 16 or _exact_int(text))
+        return ast.Num(tok.start_pos, tok.end_pos, float(text), exact)
 
     def ref(self, name, *rest):
         if not rest:
@@ -237,7 +245,7 @@ def _parse_error(exc: UnexpectedInput, source: Source) -> ParseError:
             what = "end of line"
             line, column = tok.line, tok.column
         else:
-            what = f"{str(tok)!r}"
+            what = repr(clip(str(tok)))
         width = max(len(str(tok)), 1) if tok.type != "_NL" else 1
         return ParseError(f"unexpected {what}; {_expected(exc.accepts or exc.expected)}", Location(source, line, column, width))
     if isinstance(exc, UnexpectedEOF):

@@ -130,7 +130,7 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
     for i in rows(ev, show):
         op = graph.ops[i]
         style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
-        expr = "" if op in LEAVES else graph.text_of(i)
+        expr = "" if op in LEAVES else graph.line_text_of(i)  # no comment reaches the terminal
         table.add_row(
             Text(ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
             style=style,

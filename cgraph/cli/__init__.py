@@ -18,6 +18,10 @@ from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError
 
 EXIT_INTERNAL = 70
 
+
+class _Interrupted(Exception):
+    """Ctrl-C during a command."""
+
 EXIT_CODES_HELP = """\b
 Exit codes: 0 success; 1 an error in the file (syntax, names,
 --strict found inf/nan); 2 a usage error (bad options, missing or
@@ -34,6 +38,13 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Past click, which would print a blank line before its own "Aborted!".
+            raise _Interrupted() from None
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy and name not in self.commands:
@@ -101,20 +112,24 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("cgraph: interrupted", err=True)
+    except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):
+        # One line; on a terminal it starts on a fresh line, after the echoed ^C.
+        _say("cgraph: interrupted", newline_first=_isatty(sys.stderr))
         return EXIT_INTERRUPTED
     except CgraphError as exc:
         click.echo(str(exc), err=True)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`cgraph eval ... | head -1`): stop quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
+        _quiet_stdout()
         return EXIT_OK
+    except SystemExit as exc:
+        # rich's Console ends the program with exit code 1 when its reader goes away;
+        # that is a closed pipe too, not an error in the file.
+        if isinstance(exc.__context__, BrokenPipeError):
+            _quiet_stdout()
+            return EXIT_OK
+        raise
     except RecursionError:
         click.echo("cgraph: internal error: recursion too deep (this is a bug, please report it)", err=True)
         return EXIT_INTERNAL
@@ -126,3 +141,27 @@ def run(argv: list[str] | None = None) -> int:
             err=True,
         )
         return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _say(message: str, newline_first: bool = False) -> None:
+    """A last line on stderr that cannot itself fail (stderr may be closed too)."""
+    try:
+        click.echo(("\n" if newline_first else "") + message, err=True)
+    except (OSError, ValueError):
+        pass

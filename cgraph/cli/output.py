@@ -42,9 +42,18 @@ def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsyn
     if os.path.isdir(target):
         raise OutputError(f"-o {target} is a directory; give a file name")
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
-        with open(target, "wb") as f:
-            f.write(data)
+        try:
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         return
+    name = target
+    if os.path.islink(target):  # replace the file the link points to, and keep the link
+        target = os.path.realpath(target)
+    if os.path.isfile(target) and not (os.stat(target).st_mode & 0o222 and os.access(target, os.W_OK)):
+        # The rename would replace it anyway (it needs only the directory's permission).
+        raise OutputError(f"cannot write {name}: the file is read-only")
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
         raise OutputError(f"cannot write {target}: the directory {directory} does not exist")
@@ -61,7 +70,7 @@ def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsyn
         os.replace(temp, target)
         temp = ""
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
     finally:
         if fd >= 0:
             os.close(fd)

@@ -117,6 +117,11 @@ def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT) -> bytes:
             f"Graphviz took longer than {timeout:g} s and was stopped",
             hint="draw less: --collapse, --focus NAME, or write the DOT text with -o FILE.dot",
         ) from None
+    if done.returncode < 0:  # killed: out of memory, or by the user
+        raise RenderError(
+            f"Graphviz was killed (signal {-done.returncode}) before it finished",
+            hint="draw less: --collapse, --focus NAME, or write the DOT text with -o FILE.dot",
+        )
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RenderError(f"Graphviz failed: {message[-1] if message else f'exit code {done.returncode}'}")

@@ -1,0 +1,292 @@
+"""Faults in the environment, through the installed `cgraph` script in subprocesses: a
+reader that goes away, Ctrl-C, a full disk (`ulimit -f`), missing and read-only places to
+write, Graphviz missing, hanging or killed. Each ends with a clear message and the right
+exit code, and never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import cgraph
+from cgraph import render
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def cgraph_script() -> list[str]:
+    script = shutil.which("cgraph", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-c", "from cgraph.cli import main; main()"]
+
+
+def script_env(**extra: str) -> dict[str, str]:
+    drop = ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "CGRAPH_DEBUG", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(extra)
+    return env
+
+
+def cg(*argv, cwd=None, env=None, preexec_fn=None, timeout=120):
+    return subprocess.run([*cgraph_script(), *map(str, argv)], capture_output=True, cwd=cwd, timeout=timeout,
+                          env=env or script_env(), preexec_fn=preexec_fn)
+
+
+def clean(proc, code: int) -> str:
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == code, f"exit {proc.returncode}, expected {code}: {err[-2000:]}"
+    assert "Traceback" not in err and "Exception ignored" not in err and "internal error" not in err, err
+    return err
+
+
+def listing(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
+
+
+def loop_file(directory: Path, steps: int, name: str = "big.cg") -> Path:
+    path = directory / name
+    path.write_text(f"for t in 1..{steps} {{\n    h[t] = tanh(w*h[t-1] + x)\n}}\n")
+    return path
+
+
+BIG_INPUTS = ("--w", "0.5", "--x", "0.1", "--h", "0")
+
+
+# --- the reader goes away --------------------------------------------------------------------
+
+PIPED = [
+    ["eval", "{big}", *BIG_INPUTS, "--show", "all", "--format", "plain"],
+    ["eval", "{big}", *BIG_INPUTS, "--show", "all", "--format", "json"],
+    ["eval", "{big}", *BIG_INPUTS, "--show", "all"],
+    ["explain", "{big}", *BIG_INPUTS, "--max-steps", "100000"],
+    ["explain", "{big}", *BIG_INPUTS, "--max-steps", "100000", "--format", "markdown"],
+    ["render", "{big}", *BIG_INPUTS, "--max-render-nodes", "100000", "-o", "-", "--format", "dot"],
+    ["render", "{big}", "--max-render-nodes", "100000", "-o", "-", "--format", "mermaid"],
+    ["check", str(SAMPLES / "mlp.cg")],
+    ["--help"],
+]
+
+
+@pytest.mark.parametrize("argv", PIPED, ids=lambda a: " ".join(x for x in a if not x.startswith("{"))[:40])
+def test_a_closed_pipe_ends_quietly(tmp_path, argv):
+    """`cgraph ... | head -c 1`: no BrokenPipeError traceback, exit 0."""
+    big = loop_file(tmp_path, 1500)  # output well past a pipe's buffer
+    command = " ".join(f"'{a}'" for a in [*cgraph_script(), *(a.format(big=big) for a in argv)])
+    proc = subprocess.run(["bash", "-c", f"{command} 2>err.txt | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=script_env())
+    err = (tmp_path / "err.txt").read_text()
+    assert proc.stdout.strip() == "0", f"exit {proc.stdout.strip()}: {err}"
+    assert err == "", err
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------------
+
+
+def _interrupt_after(argv, seconds: float, cwd: Path, env=None):
+    proc = subprocess.Popen([*cgraph_script(), *map(str, argv)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=cwd, env=env or script_env())
+    time.sleep(seconds)
+    assert proc.poll() is None, "the command finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_long_evaluation(tmp_path):
+    big = loop_file(tmp_path, 340_000)  # about a million nodes
+    code, out, err = _interrupt_after(["eval", big, *BIG_INPUTS, "--show", "inputs"], 1.5, tmp_path)
+    assert code == 130, err
+    assert err == "cgraph: interrupted\n"  # one line, no traceback
+    assert out == b""
+
+
+def _fake_dot(directory: Path, body: str) -> Path:
+    """A `dot` program of our own, first on PATH."""
+    bin_dir = directory / "fake-bin"
+    bin_dir.mkdir(exist_ok=True)
+    dot = bin_dir / "dot"
+    dot.write_text(f"#!/bin/sh\necho $$ > '{directory}/dot.pid'\n{body}\n")
+    dot.chmod(0o755)
+    return bin_dir
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as f:  # a zombie that init has not reaped yet is gone too
+        return f.read().split(") ", 1)[1].startswith("Z")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_render_stops_graphviz_and_writes_nothing(tmp_path):
+    bin_dir = _fake_dot(tmp_path, "exec sleep 60")
+    env = script_env(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    work = tmp_path / "out"
+    work.mkdir()
+    code, _out, err = _interrupt_after(["render", SAMPLES / "rnn.cg", "-o", work / "rnn.svg"], 1.5, tmp_path, env)
+    assert code == 130 and err == "cgraph: interrupted\n", err
+    assert listing(work) == {}
+    assert _gone(int((tmp_path / "dot.pid").read_text()))
+
+
+# --- writing files ---------------------------------------------------------------------------
+
+
+def _small_file_limit(limit: int):
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limit_file_size
+
+
+def test_disk_full_leaves_no_partial_file(tmp_path):
+    work = tmp_path / "out"
+    work.mkdir()
+    (work / "old.dot").write_bytes(b"the old diagram\n")
+    for target in ("new.dot", "old.dot"):
+        proc = cg("render", SAMPLES / "rnn.cg", "-o", work / target, preexec_fn=_small_file_limit(2000))
+        err = clean(proc, 1)
+        assert "cannot write" in err and "File too large" in err
+        assert listing(work) == {"old.dot": b"the old diagram\n"}  # nothing new, nothing truncated, no temp file
+    proc = cg("render", SAMPLES / "rnn.cg", "-o", work / "old.dot")  # and without the limit it works
+    clean(proc, 0)
+    assert (work / "old.dot").read_bytes().startswith(b"digraph")
+
+
+def test_frames_on_a_full_disk(tmp_path):
+    argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot", "--frames"]
+    clean(cg(*argv, tmp_path / "all"), 0)
+    whole = listing(tmp_path / "all")
+    sizes = sorted(len(data) for data in whole.values())
+    limit = sizes[len(sizes) // 2]  # half the frames fit
+    err = clean(cg(*argv, tmp_path / "some", preexec_fn=_small_file_limit(limit)), 1)
+    assert "File too large" in err
+    written = listing(tmp_path / "some")
+    assert written and all(whole[name] == data for name, data in written.items()), "only whole frames"
+    assert not [p for p in (tmp_path / "some").iterdir() if p.name.startswith(".")]
+
+
+def test_missing_directory(tmp_path):
+    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "no" / "such" / "dir.svg"), 1)
+    assert "does not exist" in err and len(err.splitlines()) == 1
+
+
+def test_output_that_names_the_input_is_refused(tmp_path):
+    prog = tmp_path / "model.cg"
+    prog.write_text("y = x * 2\n")
+    (tmp_path / "link.cg").symlink_to(prog)
+    os.link(prog, tmp_path / "hard.cg")
+    for target in (prog, tmp_path / "link.cg", tmp_path / "hard.cg"):
+        err = clean(cg("render", prog, "--format", "dot", "-o", target), 1)
+        assert "is the input file" in err
+    assert prog.read_text() == "y = x * 2\n"
+
+
+def test_read_only_file_is_not_replaced(tmp_path):
+    target = tmp_path / "keep.dot"
+    target.write_text("precious\n")
+    target.chmod(0o444)
+    err = clean(cg("render", SAMPLES / "intro.cg", "-o", target), 1)
+    assert "read-only" in err
+    assert target.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.dot"]
+
+
+def test_a_symlink_keeps_pointing_at_the_new_diagram(tmp_path):
+    real = tmp_path / "real.dot"
+    real.write_text("old\n")
+    (tmp_path / "link.dot").symlink_to(real)
+    clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "link.dot"), 0)
+    assert (tmp_path / "link.dot").is_symlink()
+    assert real.read_text().startswith("digraph")
+
+
+def test_a_device_is_written_to_not_replaced():
+    clean(cg("render", SAMPLES / "intro.cg", "--format", "dot", "-o", os.devnull), 0)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_a_directory_is_refused(tmp_path):
+    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path), 1)
+    assert "is a directory" in err
+
+
+@pytest.fixture
+def locked(tmp_path):
+    """A directory nothing can be written into: read-only by its mode, or for root (whom
+    modes do not stop) immutable (chattr +i)."""
+    path = tmp_path / "locked"
+    path.mkdir()
+    if not IS_ROOT:
+        path.chmod(0o555)
+        yield path
+        path.chmod(0o755)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and this file system cannot make a directory immutable")
+    try:
+        yield path
+    finally:
+        subprocess.run([chattr, "-i", str(path)], capture_output=True)
+
+
+def test_read_only_directory(locked):
+    err = clean(cg("render", SAMPLES / "intro.cg", "--format", "dot", "-o", locked / "intro.dot"), 1)
+    assert err.startswith(f"error: cannot write {locked / 'intro.dot'}: ") and len(err.splitlines()) == 1
+    assert list(locked.iterdir()) == []
+    argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot"]
+    err = clean(cg(*argv, "--frames", locked / "frames"), 1)
+    assert "cannot create it" in err
+    assert list(locked.iterdir()) == []
+
+
+# --- Graphviz --------------------------------------------------------------------------------
+
+
+def test_graphviz_missing(tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = script_env(PATH=str(empty))
+    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.svg", env=env), 1)
+    assert "'dot' program is not installed" in err and "apt-get install graphviz" in err
+    assert not (tmp_path / "intro.svg").exists()
+    for target in ("intro.dot", "intro.mmd"):  # the text formats need no Graphviz
+        clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / target, env=env), 0)
+        assert (tmp_path / target).stat().st_size > 100
+
+
+def test_graphviz_killed(tmp_path):
+    bin_dir = _fake_dot(tmp_path, "kill -9 $$")
+    env = script_env(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.svg", env=env), 1)
+    assert "Graphviz was killed" in err and "-o FILE.dot" in err
+    assert not (tmp_path / "intro.svg").exists()
+    clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.dot", env=env), 0)
+
+
+def test_graphviz_timeout_is_stopped(tmp_path, monkeypatch):
+    bin_dir = _fake_dot(tmp_path, "exec sleep 60")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    start = time.perf_counter()
+    with pytest.raises(render.RenderError) as info:
+        render.image("digraph { a -> b }", "svg", timeout=1.0)
+    assert time.perf_counter() - start < 20
+    assert "longer than 1 s" in info.value.message and "FILE.dot" in info.value.hint
+    assert _gone(int((tmp_path / "dot.pid").read_text()))
+    assert isinstance(info.value, cgraph.CgraphError)
