@@ -25,6 +25,7 @@ NumPy is imported by this module: import it only on the batch paths.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -40,9 +41,39 @@ _ndarray = np.ndarray
 # Chunk sizing: the forward pass keeps one array per batched node alive, so rows per
 # chunk = memory budget / (8 bytes * batched nodes), within these bounds. Chunks of
 # 8k-64k rows also keep each array in the CPU's caches (see bench/bench_batch.py).
-CHUNK_BUDGET_BYTES = 192 * 2**20
+CHUNK_BUDGET_BYTES = 256 * 2**20
 MIN_CHUNK_ROWS = 256
-MAX_CHUNK_ROWS = 32_768
+MAX_CHUNK_ROWS = 65_536
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
+
+    Each chunk allocates and frees an array per node. By default glibc hands arrays over
+    128 KB to mmap and trims the heap when the pass frees them, so every chunk pays a
+    page fault per 4 KB of every array again: measured here, that was 45% of the time of
+    a 1,000-node graph. With arrays below 16 MB taken from the heap and up to two chunks'
+    budget kept at its top, the pages are reused. The peak memory is unchanged (it is
+    the chunk's arrays either way). Elsewhere (musl, macOS) this does nothing."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    mallopt(M_MMAP_THRESHOLD, 16 * 2**20)
+    mallopt(M_TRIM_THRESHOLD, 2 * CHUNK_BUDGET_BYTES)
+
+
+_malloc_tuned = False
 
 
 class Result:
@@ -88,6 +119,7 @@ class Plan:
                  wrt: Iterable[str] | None = None, shared_grads: str = "rows"):
         if shared_grads not in SHARED_GRADS:
             raise ValueError(f"shared_grads must be one of {SHARED_GRADS}, not {shared_grads!r}")
+        _keep_freed_memory()
         self.graph = graph
         self.output = out = output_node(graph, output)
         self.output_name = output or graph.output_name

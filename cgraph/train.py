@@ -254,7 +254,7 @@ class Trainer:
         self.data_path = data_path
         if self.n == 0:
             raise InputError(f"{data_path} has no rows to train on")
-        self.base = self.plan.bind({**(given or {}), **(start or {})})
+        self.base = self.plan.bind({**(start or {}), **(given or {})})  # options win over --init
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
         self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
