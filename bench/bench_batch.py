@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""Batch benchmark for cgraph: evaluation with gradients over many rows, and training.
+
+    .venv/bin/python bench/bench_batch.py --quick      # 1e4 and 1e5 rows, ~1-2 minutes
+    .venv/bin/python bench/bench_batch.py              # 1e4, 1e5, 1e6 rows + 10M-row streaming, ~5-8 minutes
+
+The graph: a generated (seeded) ~1,000-node program with 8 data inputs x[1..8], a data
+target y and 16 params w[k]: a random DAG of tanh(A*w + B), A * B, sigmoid(A - B) and
+A*w + B statements ending in loss = (h - y)^2, so about half its operations are
+transcendental. Every case runs in its own fresh process (peak memory is that process's
+ru_maxrss) and reports the median of its repeats, in ns per node·row (wall time /
+(len(graph) * rows)).
+
+  cgraph eval   cgraph.batch.Plan over chunks, shared_grads="rows": what `cgraph eval
+                --data` computes, every row's gradient w.r.t. every input and param
+  cgraph sum    the same with row-shared gradients summed over rows (what training uses,
+                and what PyTorch computes: per-row gradients for the x's, sums for the w's)
+  torch eager   PyTorch on the same tape (walked node by node from the cgraph graph),
+                float64 tensors of all rows at once, out.backward(ones), default threads;
+                only when torch is importable (it is a benchmark extra, not a dependency)
+
+Then: one training epoch (full batch) against one "sum" evaluation of the same rows, and
+`cgraph eval --data` streaming a 10-million-row CSV through a small graph (peak memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SEED = 20240601
+X_INPUTS, W_PARAMS = 8, 16
+
+# Targets from the issue.
+TARGET_NS = 5.0  # cgraph, 1e6 rows, gradients
+TARGET_PEAK_MB = 1024.0
+TARGET_VS_TORCH_SPEED = 2.0  # at 1e6 rows
+TARGET_VS_TORCH_MEMORY = 5.0
+TARGET_SMALL_VS_TORCH = 1.5  # at 1e4 and 1e5 rows: cgraph within 1.5x of torch's time
+
+
+# --- the graph -------------------------------------------------------------------------
+
+
+def program(nodes: int = 1000, seed: int = SEED) -> str:
+    """A seeded random DAG over x[1..8] and w[1..16] ending in a squared error against y."""
+    rng = random.Random(seed)
+    lines = [f"# bench_batch: a generated ~{nodes}-node graph (seed {seed})"]
+    lines += [f"param w[{k}] = {rng.uniform(-1, 1):.6f}" for k in range(1, W_PARAMS + 1)]
+    pool = [f"x[{k}]" for k in range(1, X_INPUTS + 1)]
+    count = X_INPUTS + W_PARAMS + 1  # leaves, and y
+    prev, i = pool[0], 0
+    while count < nodes - 3:
+        b = pool[i] if i < X_INPUTS else rng.choice(pool)  # every input is used
+        w = f"w[{i + 1}]" if i < W_PARAMS else f"w[{rng.randint(1, W_PARAMS)}]"  # every param too
+        form = rng.random()
+        if form < 0.35:
+            expr, cost = f"tanh({prev}*{w} + {b})", 3
+        elif form < 0.6:
+            expr, cost = f"{prev} * {b}", 1
+        elif form < 0.85:
+            expr, cost = f"sigmoid({prev} - {b})", 2
+        else:
+            expr, cost = f"{prev}*{w} + {b}", 2
+        lines.append(f"h{i} = {expr}")
+        prev = f"h{i}"
+        pool.append(prev)
+        count += cost
+        i += 1
+    lines.append(f"loss = ({prev} - y)^2")
+    return "\n".join(lines) + "\n"
+
+
+def data_names() -> list[str]:
+    return [f"x[{k}]" for k in range(1, X_INPUTS + 1)] + ["y"]
+
+
+def make_columns(rows: int, seed: int = SEED):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1.0, 1.0, rows) for _ in data_names()]
+
+
+# --- child processes: one case each ---------------------------------------------------------
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None) -> dict:
+    import numpy as np
+
+    import cgraph
+    from cgraph.batch import Plan
+
+    graph = cgraph.parse(program())
+    wrt = None if mode == "rows" else [n for n, i in graph.inputs.items() if n != "y"]
+    plan = Plan(graph, data_names(), wrt=wrt, shared_grads=mode)
+    base = plan.bind({})
+    columns = make_columns(rows)
+    chunk = chunk or plan.chunk_rows()
+    baseline = rss_mb()
+    times, checksum = [], 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        checksum = 0.0
+        for lo in range(0, rows, chunk):
+            result = plan.run(base, [c[lo : lo + chunk] for c in columns])
+            # Consume the chunk as `eval --data` does (it writes it out): touch every array.
+            checksum += float(result.value.sum()) + sum(float(np.sum(g)) for g in result.grads.values())
+        times.append(time.perf_counter() - start)
+    return {"nodes": len(graph), "times": times, "peak_mb": peak_mb(), "baseline_mb": baseline,
+            "chunk": chunk, "checksum": checksum}
+
+
+def torch_graph_run(graph, columns, torch):
+    """The same tape in PyTorch eager: one op per node, float64, all rows at once."""
+    ops = {
+        "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
+        "neg": lambda a: -a, "pow": torch.pow, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
+        "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+        "relu": torch.relu, "abs": torch.abs, "max": torch.maximum, "min": torch.minimum,
+        "sum": lambda *xs: sum(xs[1:], xs[0]), "mean": lambda *xs: sum(xs[1:], xs[0]) / len(xs),
+    }
+    names = {i: n for n, i in graph.inputs.items()}
+    data = dict(zip(data_names(), columns))
+    values, leaves = [None] * len(graph), {}
+    for i, (op, args) in enumerate(zip(graph.ops, graph.args)):
+        if op == "const":
+            values[i] = torch.tensor(graph.values[i], dtype=torch.float64)
+        elif op in ("input", "param"):
+            name = names[i]
+            if name in data:
+                t = torch.from_numpy(data[name]).clone().requires_grad_(True)
+            else:
+                t = torch.tensor(graph.values[i], dtype=torch.float64, requires_grad=True)
+            values[i] = leaves[name] = t
+        else:
+            values[i] = ops[op](*[values[a] for a in args])
+    out = values[graph.output]
+    out.backward(torch.ones_like(out))
+    return out, leaves
+
+
+def child_torch(rows: int, repeats: int, threads: int | None) -> dict:
+    import torch
+
+    import cgraph
+
+    if threads:
+        torch.set_num_threads(threads)
+    graph = cgraph.parse(program())
+    columns = make_columns(rows)
+    baseline = rss_mb()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out, leaves = torch_graph_run(graph, columns, torch)
+        checksum = float(out.detach().sum()) + sum(float(t.grad.sum()) for t in leaves.values())
+        times.append(time.perf_counter() - start)
+        del out, leaves
+    return {"nodes": len(graph), "times": times, "peak_mb": peak_mb(), "baseline_mb": baseline,
+            "threads": torch.get_num_threads(), "checksum": checksum}
+
+
+def child_compare(rows: int) -> dict:
+    """Do cgraph and PyTorch agree (value and every gradient) on the same rows?"""
+    import numpy as np
+    import torch
+
+    import cgraph
+    from cgraph.batch import Plan
+
+    graph = cgraph.parse(program())
+    columns = make_columns(rows)
+    plan = Plan(graph, data_names(), shared_grads="sum")
+    result = plan.run(plan.bind({}), columns)
+    out, leaves = torch_graph_run(graph, columns, torch)
+    worst = float(np.max(np.abs(result.value - out.detach().numpy()) / np.maximum(1, np.abs(result.value))))
+    for name, t in leaves.items():
+        mine = np.asarray(result.grads[name])
+        theirs = t.grad.numpy()
+        worst = max(worst, float(np.max(np.abs(mine - theirs) / np.maximum(1, np.abs(theirs)))))
+    return {"worst_relative_difference": worst}
+
+
+def child_train(rows: int, repeats: int) -> dict:
+    """One full-batch training epoch against one "sum" evaluation of the same rows."""
+    import cgraph
+    from cgraph.batch import Plan
+    from cgraph.train import Settings, Trainer
+
+    graph = cgraph.parse(program())
+    columns = make_columns(rows)
+    params = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
+    plan = Plan(graph, data_names(), wrt=params, shared_grads="sum")
+    base = plan.bind({})
+    chunk = plan.chunk_rows()
+    evals, epochs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for lo in range(0, rows, chunk):
+            plan.run(base, [c[lo : lo + chunk] for c in columns])
+        evals.append(time.perf_counter() - start)
+        trainer = Trainer(graph, data_names(), columns, settings=Settings(lr=1e-3, epochs=1, shuffle=False))
+        start = time.perf_counter()
+        trainer.run()
+        epochs.append(time.perf_counter() - start)
+    return {"eval": evals, "epoch": epochs}
+
+
+def child_stream(rows: int) -> dict:
+    """`cgraph eval samples/linreg.cg --data big.csv -o FILE` in this process, for its peak memory."""
+    from cgraph.cli import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.csv"
+        make_stream_csv(path, rows)
+        size = path.stat().st_size
+        out = Path(tmp) / "out.csv"
+        baseline = peak_mb()
+        start = time.perf_counter()
+        code = run(["eval", str(ROOT / "samples" / "linreg.cg"), "--data", str(path), "-o", str(out), "--w", "3", "--b", "-1.5"])
+        seconds = time.perf_counter() - start
+        out_size = out.stat().st_size if out.exists() else 0
+    return {"code": code, "seconds": seconds, "peak_mb": peak_mb(), "before_mb": baseline,
+            "input_mb": size / 2**20, "output_mb": out_size / 2**20}
+
+
+def make_stream_csv(path: Path, rows: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    with open(path, "w") as f:
+        f.write("x,y\n")
+        block = 1_000_000
+        for lo in range(0, rows, block):
+            n = min(block, rows - lo)
+            xs = rng.uniform(-2, 2, n)
+            ys = 3 * xs - 1.5 + rng.normal(0, 0.1, n)
+            f.write("".join(f"{x:.6f},{y:.6f}\n" for x, y in zip(xs.tolist(), ys.tolist())))
+
+
+def child_main(argv: list[str]) -> None:
+    kind, rows, repeats = argv[0], int(float(argv[1])), int(argv[2])
+    extra = argv[3] if len(argv) > 3 else ""
+    if kind in ("rows", "sum"):
+        result = child_cgraph(rows, kind, repeats, int(extra) if extra else None)
+    elif kind == "torch":
+        result = child_torch(rows, repeats, int(extra) if extra else None)
+    elif kind == "compare":
+        result = child_compare(rows)
+    elif kind == "train":
+        result = child_train(rows, repeats)
+    else:
+        result = child_stream(rows)
+    print("RESULT " + json.dumps(result))
+
+
+# --- the parent: cases, table, targets ------------------------------------------------------
+
+
+def run_child(*args: object, timeout: float = 1800) -> dict | str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], capture_output=True,
+                              text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return f"failed: {tail[:120]}"
+
+
+def torch_available() -> bool:
+    proc = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return proc.returncode == 0
+
+
+def ns(result: dict, rows: int) -> float:
+    return statistics.median(result["times"]) / (result["nodes"] * rows) * 1e9
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1e4 and 1e5 rows only, no 10M-row stream")
+    parser.add_argument("--rows", help="comma-separated row counts (default 1e4,1e5,1e6)")
+    parser.add_argument("--repeats", type=int, help="repeats per case (default: 15 / 5 / 3 by size)")
+    parser.add_argument("--chunk-rows", type=int, help="cgraph's rows per chunk (default: the plan's own choice)")
+    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads (default: torch's own)")
+    parser.add_argument("--no-torch", action="store_true", help="cgraph only")
+    parser.add_argument("--stream-rows", default="1e7", help="rows of the streaming case (0 to skip)")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child)
+        return
+
+    sizes = [int(float(s)) for s in (args.rows or ("1e4,1e5" if args.quick else "1e4,1e5,1e6")).split(",")]
+    use_torch = not args.no_torch and torch_available()
+    import cgraph
+
+    nodes = len(cgraph.parse(program()))
+    print(f"cgraph batch benchmark: a {nodes}-node graph ({X_INPUTS + 1} data columns, {W_PARAMS} params), "
+          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"load average at start: {load_average()}")
+    if not use_torch:
+        print("torch: " + ("skipped (--no-torch)" if args.no_torch else "not installed (pip install torch): no comparison"))
+    raw: dict = {"nodes": nodes, "cases": {}}
+    rows_out = []
+    for rows in sizes:
+        repeats = args.repeats or (15 if rows <= 10**4 else 5 if rows <= 10**5 else 3)
+        chunk = args.chunk_rows or ""
+        case = {
+            "rows": run_child("rows", rows, repeats, chunk),
+            "sum": run_child("sum", rows, repeats, chunk),
+        }
+        if use_torch:
+            case["torch"] = run_child("torch", rows, repeats, args.torch_threads or "")
+        raw["cases"][rows] = case
+        rows_out.append((rows, case))
+        print(f"  {rows:>9,} rows done (load {load_average()})", flush=True)
+    compare = run_child("compare", 10_000, 1) if use_torch else None
+    train = run_child("train", 100_000, 3)
+    stream_rows = int(float(args.stream_rows)) if not args.quick else 0
+    stream = run_child("stream", stream_rows, 1, timeout=3600) if stream_rows else None
+    raw.update(compare=compare, train=train, stream=stream)
+
+    print()
+    header = ["rows", "cgraph eval ns", "peak MB", "cgraph sum ns", "peak MB"]
+    if use_torch:
+        header += ["torch ns", "peak MB", "torch/cgraph time", "torch/cgraph memory"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    verdicts = []
+    for rows, case in rows_out:
+        cells = [f"{rows:,}"]
+        for key in ("rows", "sum"):
+            r = case[key]
+            cells += [f"{ns(r, rows):.2f}", f"{r['peak_mb']:.0f}"] if isinstance(r, dict) else [r, ""]
+        if use_torch:
+            t = case["torch"]
+            if isinstance(t, dict) and isinstance(case["rows"], dict):
+                speed = ns(t, rows) / ns(case["rows"], rows)
+                memory = t["peak_mb"] / case["rows"]["peak_mb"]
+                cells += [f"{ns(t, rows):.2f}", f"{t['peak_mb']:.0f}", f"{speed:.2f}x", f"{memory:.1f}x"]
+                if rows >= 10**6:
+                    verdicts.append((f"{rows:,} rows: cgraph eval >= {TARGET_VS_TORCH_SPEED}x faster than torch eager",
+                                     speed >= TARGET_VS_TORCH_SPEED, f"{speed:.2f}x"))
+                    verdicts.append((f"{rows:,} rows: cgraph eval >= {TARGET_VS_TORCH_MEMORY}x less memory than torch eager",
+                                     memory >= TARGET_VS_TORCH_MEMORY, f"{memory:.1f}x"))
+                else:
+                    verdicts.append((f"{rows:,} rows: cgraph eval within {TARGET_SMALL_VS_TORCH}x of torch eager's time",
+                                     speed >= 1 / TARGET_SMALL_VS_TORCH, f"torch/cgraph {speed:.2f}x"))
+            else:
+                cells += [str(t), "", "", ""]
+        if rows >= 10**6 and isinstance(case["rows"], dict):
+            r = case["rows"]
+            verdicts.append((f"{rows:,} rows: cgraph eval <= {TARGET_NS} ns per node*row", ns(r, rows) <= TARGET_NS,
+                             f"{ns(r, rows):.2f} ns"))
+            verdicts.append((f"{rows:,} rows: cgraph eval peak <= {TARGET_PEAK_MB:.0f} MB", r["peak_mb"] <= TARGET_PEAK_MB,
+                             f"{r['peak_mb']:.0f} MB"))
+        print("| " + " | ".join(cells) + " |")
+    first = rows_out[0][1]["rows"]
+    if isinstance(first, dict):
+        print(f"\ncgraph chunks: {first['chunk']:,} rows; the process before evaluating (Python, NumPy, cgraph, the "
+              f"data columns) is ~{first['baseline_mb']:.0f} MB at {rows_out[0][0]:,} rows")
+    if use_torch:
+        t = rows_out[0][1].get("torch")
+        if isinstance(t, dict):
+            print(f"torch: {t['threads']} threads; its process before evaluating is ~{t['baseline_mb']:.0f} MB")
+    if isinstance(compare, dict):
+        same = compare["worst_relative_difference"] < 1e-9
+        print(f"same results as torch (10,000 rows, value and every gradient): {'yes' if same else 'NO'} "
+              f"(worst relative difference {compare['worst_relative_difference']:.1e})")
+    elif compare:
+        print(f"comparison with torch: {compare}")
+    if isinstance(train, dict):
+        epoch, evaluation = statistics.median(train["epoch"]), statistics.median(train["eval"])
+        print(f"training, 100,000 rows full batch: one epoch {epoch:.3f} s, one evaluation with gradients "
+              f"{evaluation:.3f} s (ratio {epoch / evaluation:.2f})")
+        verdicts.append(("a training epoch costs no more than one batch evaluation plus the update",
+                         epoch <= evaluation * 1.10, f"{epoch / evaluation:.2f}x (10% allowed for noise)"))
+    if isinstance(stream, dict):
+        print(f"streaming {stream_rows:,} rows ({stream['input_mb']:.0f} MB of CSV in, {stream['output_mb']:.0f} MB out) "
+              f"through `cgraph eval samples/linreg.cg --data`: {stream['seconds']:.1f} s, peak {stream['peak_mb']:.0f} MB "
+              f"(exit {stream['code']})")
+        verdicts.append((f"{stream_rows:,} rows stream in bounded memory", stream["code"] == 0 and stream["peak_mb"] < 512,
+                         f"peak {stream['peak_mb']:.0f} MB"))
+    elif stream:
+        print(f"streaming: {stream}")
+    print(f"\nload average at end: {load_average()}")
+    print("\nTargets:")
+    for what, ok, value in verdicts:
+        print(f"  {'PASS' if ok else 'FAIL'}  {what}: {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=2))
+
+
+if __name__ == "__main__":
+    main()
