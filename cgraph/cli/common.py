@@ -33,7 +33,7 @@ class ProgramCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         known = {opt for p in self.get_params(ctx) for opt in (*p.opts, *p.secondary_opts)}
         rest: list[str] = []
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str, bool]] = []  # (name, value, given with --input)
         i = 0
         while i < len(args):
             arg = args[i]
@@ -41,15 +41,27 @@ class ProgramCommand(click.Command):
                 rest.extend(args[i:])
                 break
             head, eq, value = arg.partition("=")
+            if head == "--input":  # kept in order with the --NAME VALUE pairs: the later one wins
+                if not eq:
+                    if i + 1 >= len(args):
+                        raise click.UsageError("--input needs a value: --input NAME=VALUE", ctx)
+                    value = args[i + 1]
+                    i += 1
+                name, eq, value = value.partition("=")
+                if not eq:
+                    raise InputError(f"--input {name!r}: expected NAME=VALUE")
+                pairs.append((name, value, True))
+                i += 1
+                continue
             if arg.startswith("--") and len(arg) > 2 and head not in known:
                 name = head[2:]
                 if eq:
-                    pairs.append((name, value))
+                    pairs.append((name, value, False))
                     i += 1
                     continue
                 if i + 1 >= len(args):
                     raise click.UsageError(f"{head} needs a value: {head} VALUE", ctx)
-                pairs.append((name, args[i + 1]))
+                pairs.append((name, args[i + 1], False))
                 i += 2
                 continue
             rest.append(arg)
@@ -101,14 +113,17 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
     if inputs_file:
         values.update(input_values.from_json_file(graph, inputs_file))
     pairs: list[tuple[str, str]] = []
+    ctx = click.get_current_context()
+    # --input and --NAME come from ProgramCommand.parse_args, in the order given;
+    # `input_pairs` (click's own --input) is empty then, and only used by direct callers.
     for item in input_pairs:
         name, eq, value = item.partition("=")
         if not eq:
             raise InputError(f"--input {item!r}: expected NAME=VALUE")
         pairs.append((name, value))
-    ctx = click.get_current_context()
-    for name, value in ctx.meta.get(_PAIRS, []):
-        _check_not_a_typo(ctx, graph, name)
+    for name, value, via_input in ctx.meta.get(_PAIRS, []):
+        if not via_input:
+            _check_not_a_typo(ctx, graph, name)
         pairs.append((name, value))
     values.update(input_values.from_pairs(graph, pairs))
     return values

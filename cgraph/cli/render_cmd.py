@@ -14,6 +14,7 @@ from . import EXIT_CODES_HELP
 from .common import ProgramCommand, with_program
 from .output import OutputError, write_output
 
+_EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
 
 EPILOG = f"""\b
@@ -35,7 +36,7 @@ dot (DOT text) and mermaid do not.
 
 @click.command("render", cls=ProgramCommand, epilog=EPILOG, short_help="Draw the graph with values and gradients.")
 @with_program
-@click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd, or - for standard output. [default: FILE's stem + .svg]")
+@click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd, or - for standard output. [default: FILE's stem + .svg (or the --format's extension)]")
 @click.option("--format", "fmt", type=click.Choice(render.FORMATS), help="Output format. [default: from -o's extension, else svg]")
 @click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Inputs on the left (LR) or at the top (TB).")
 @click.option("--annotate", default="values,grads", show_default=True, metavar="LIST", help="What edges show: any of values, grads, local (the local derivative d consumer/d argument).")
@@ -71,7 +72,7 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
         _write_frames(graph, ev, frames_dir, fmt, source_file, opts)
         if out is None:
             return
-    target = out or _default_name(source_file)
+    target = out or _default_name(source_file, fmt)
     write_output(target, _encode(render.scene(graph, ev, **opts), fmt), inputs=(source_file,))
     if target != "-":
         click.echo(f"wrote {target}", err=True)
@@ -87,9 +88,10 @@ def _format(out: str | None, fmt: str | None) -> str:
     return fmt or by_ext or "svg"
 
 
-def _default_name(source_file: str) -> str:
+def _default_name(source_file: str, fmt: str = "svg") -> str:
+    """The input's stem with the format's extension (intro.cg -> intro.svg), in the current directory."""
     stem = os.path.splitext(os.path.basename(source_file))[0].strip("<>") or "graph"
-    return f"{stem}.svg"
+    return f"{stem}.{_EXTENSION[fmt]}"
 
 
 def _encode(scene, fmt: str) -> bytes:
@@ -109,8 +111,8 @@ def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, 
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--frames {directory}: cannot create it: {exc.strerror or exc}") from None
-    stem = _default_name(source_file)[: -len(".svg")]
-    ext = {"mermaid": "mmd"}.get(fmt, fmt)
+    stem = os.path.splitext(_default_name(source_file))[0]
+    ext = _EXTENSION[fmt]
     count = 0
     for label, scene in render.frames(graph, ev, **opts):
         write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt), inputs=(source_file,))

@@ -17,7 +17,8 @@ from typing import Iterator
 from ..evaluate import Evaluation
 from ..ir import Graph
 from . import style
-from .scene import DEFAULT_MAX_RENDER_NODES, Options, RenderError, Scene, Step, build_scene, visible_nodes
+from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
+from .scene import DEFAULT_MAX_RENDER_NODES, OptionError, Options, RenderError, Scene, Step, build_scene, drawn_units
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "mermaid")
@@ -25,7 +26,7 @@ FORMATS = IMAGE_FORMATS + TEXT_FORMATS
 DOT_TIMEOUT = 120.0  # seconds Graphviz may take before we give up on it
 
 __all__ = [
-    "diagram", "mermaid", "scene", "frames", "image", "options", "Options", "RenderError",
+    "diagram", "mermaid", "scene", "frames", "image", "options", "Options", "RenderError", "OptionError",
     "FORMATS", "IMAGE_FORMATS", "DEFAULT_MAX_RENDER_NODES",
 ]
 
@@ -49,13 +50,13 @@ def options(
         chosen = set(annotate)
     unknown = chosen - set(style.ANNOTATIONS)
     if unknown:
-        raise RenderError(f"--annotate: unknown {', '.join(sorted(unknown))}; choose from {', '.join(style.ANNOTATIONS)}")
+        raise OptionError(f"--annotate: unknown {', '.join(sorted(unknown))}; choose from {', '.join(style.ANNOTATIONS)}")
     if rankdir not in ("LR", "TB"):
-        raise RenderError(f"--rankdir must be LR or TB, not {rankdir}")
+        raise OptionError(f"--rankdir must be LR or TB, not {rankdir}")
     if theme not in style.THEMES:
-        raise RenderError(f"--theme must be one of {', '.join(style.THEMES)}, not {theme}")
+        raise OptionError(f"--theme must be one of {', '.join(style.THEMES)}, not {theme}")
     if not 1 <= precision <= 17:
-        raise RenderError("--precision must be between 1 and 17 significant digits")
+        raise OptionError("--precision must be between 1 and 17 significant digits")
     return Options(rankdir, frozenset(chosen), precision, theme, focus, heat, collapse, max_render_nodes)
 
 
@@ -81,20 +82,23 @@ def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, 
     """The passes step by step: one scene per node as the forward pass computes it, then
     one per node as the backward pass reaches it (the node just done highlighted)."""
     o = options(**opts)
-    shown = visible_nodes(graph, o)
-    total = 2 * len(shown)
+    units = drawn_units(graph, o, evaluation.output)  # (label, first node, last node) per thing drawn
+    steps = len(units)
+    width = len(str(2 * steps))
     n = len(graph)
-    for k, i in enumerate(shown):
-        s = build_scene(graph, evaluation, o, Step(values_upto=i + 1, grads_from=n + 1, current=i, phase="forward"))
-        s.caption = f"forward pass, step {k + 1} of {len(shown)}: {_what(graph, i)} = {style.number(evaluation.values[i], o.precision)}"
-        yield f"{k + 1:0{len(str(total))}d}-forward", s
-    for k, i in enumerate(reversed(shown)):
-        s = build_scene(graph, evaluation, o, Step(values_upto=n, grads_from=i, current=i, phase="backward"))
+    for k, (label, first, last) in enumerate(units):
+        s = build_scene(graph, evaluation, o, Step(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
+        what = label or _what(graph, last)
+        s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {style.number(evaluation.values[last], o.precision)}"
+        yield f"{k + 1:0{width}d}-forward", s
+    for k, (label, first, last) in enumerate(reversed(units)):
+        s = build_scene(graph, evaluation, o, Step(values_upto=n, grads_from=first, current=first, phase="backward"))
+        what = label or _what(graph, first)
         s.caption = (
-            f"backward pass, step {k + 1} of {len(shown)}: d{evaluation.output_name}/d({_what(graph, i)}) = "
-            f"{style.number(evaluation.grads[i], o.precision)}"
+            f"backward pass, step {k + 1} of {steps}: d{evaluation.output_name}/d({what}) = "
+            f"{style.number(evaluation.grads[first], o.precision)}"
         )
-        yield f"{len(shown) + k + 1:0{len(str(total))}d}-backward", s
+        yield f"{steps + k + 1:0{width}d}-backward", s
 
 
 def _what(graph: Graph, i: int) -> str:

@@ -9,6 +9,7 @@ from .scene import Scene, SceneEdge, SceneNode
 from .style import THEMES, cluster_id, esc, heat_color
 
 FONT = "Helvetica"
+INLINE_EDGE_LABELS = 150  # more edges than this: labels placed after layout (see to_digraph)
 
 
 def to_digraph(scene: Scene) -> graphviz.Digraph:
@@ -34,14 +35,34 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
                 "color": theme["cluster_border"], "fontcolor": theme["fg"], "labeljust": "l", "fontsize": "10",
             },
         )
+    # Inputs and params in the first column (on the left), as in the tutorial's figures.
+    # Not with clusters (dot then needs newrank, which makes layout 100x slower and worse),
+    # nor collapsed (inputs then sit beside the box that uses them, keeping edges short).
+    leaves = [node for node in scene.nodes if node.kind in ("input", "param") and not node.cluster]
+    in_column = len(leaves) > 1 and not scene.clusters and not scene.options.collapse
     for node in scene.nodes:
+        if in_column and node.kind in ("input", "param"):
+            continue
         target = bodies[node.cluster] if node.cluster else dot
         target.node(node.id, **_node_attrs(node, theme))
+    if in_column:
+        with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as column:
+            for node in leaves:
+                column.node(node.id, **_node_attrs(node, theme))
     for path in sorted(bodies, key=len, reverse=True):
         parent = bodies[path[:-1]] if len(path) > 1 else dot
         parent.subgraph(bodies[path])
+    # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
+    # shared weight feeding every step) make layout take minutes. There the labels are
+    # placed after layout instead (xlabel), which keeps it to seconds.
+    outside = len(scene.edges) > INLINE_EDGE_LABELS
+    if outside:
+        dot.attr("graph", forcelabels="true")
     for edge in scene.edges:
-        dot.edge(edge.tail, edge.head, **_edge_attrs(edge, theme))
+        attrs = _edge_attrs(edge, theme)
+        if outside and "label" in attrs:
+            attrs["xlabel"] = attrs.pop("label")
+        dot.edge(edge.tail, edge.head, **attrs)
     return dot
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..errors import CgraphError, InputError
+from ..errors import EXIT_USAGE, CgraphError, InputError
 from ..evaluate import Evaluation, local_derivatives
 from ..ir import Graph, Tag
 from . import style
@@ -22,6 +22,12 @@ LEAF_KINDS = ("input", "param", "const")
 
 class RenderError(CgraphError):
     """The diagram cannot be drawn as asked (too large, Graphviz missing, ...)."""
+
+
+class OptionError(RenderError):
+    """A render option has a value it cannot take: a usage error."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,23 @@ def visible_nodes(graph: Graph, options: Options, output: int | None = None, opt
     return keep
 
 
+def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str | None, int, int]]:
+    """What a frame steps over: each node drawn, or with --collapse each box as a whole:
+    (box label or None, first node, last node), in tape order."""
+    shown = visible_nodes(graph, options, output)
+    if not options.collapse:
+        return [(None, i, i) for i in shown]
+    group = _groups(graph, shown)
+    units: dict[object, list] = {}
+    for i in shown:
+        key = group[i][0] if i in group else i
+        if key in units:
+            units[key][2] = i
+        else:
+            units[key] = [style.cluster_label(group[i][1]) if i in group else None, i, i]
+    return sorted((tuple(u) for u in units.values()), key=lambda u: u[2])
+
+
 def style_hint(graph: Graph, name: str) -> str:
     from ..errors import did_you_mean
 
@@ -127,6 +150,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
 
     scene = Scene(options=options)
     boxes: dict[str, SceneNode] = {}
+    node_by_id: dict[str, SceneNode] = {}
     for i in shown:
         op = graph.ops[i]
         name = graph.name_of(i)
@@ -135,6 +159,8 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             if box_id not in boxes:
                 boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}")
                 scene.nodes.append(boxes[box_id])
+            if step is not None and step.current == i:
+                boxes[box_id].highlight = True
             continue
         line, _ = graph.line_col(i)
         node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
@@ -145,18 +171,35 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         else:
             node.title = style.symbol(op)
             node.name = name
-        node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.text_of(i)} (line {line})"
-        if show_grads and consumers[i] > 1 and grads_known(i):
+        node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.line_text_of(i)} (line {line})"
+        if show_grads and consumers[i] > 1 and grads_known(i) and op != "const":
             node.total_grad = style.number(ev.grads[i], p)
         node.highlight = step is not None and step.current == i
         scene.nodes.append(node)
+        node_by_id[node.id] = node
         if node.cluster:
             for depth in range(1, len(node.cluster) + 1):
                 path = node.cluster[:depth]
                 scene.clusters.setdefault(path, style.cluster_label(path[-1]))
 
+    # Collapsed: an input or param feeding several boxes (a shared weight in every step of
+    # an RNN) is drawn once beside each box, as unrolled RNNs are drawn, instead of one node
+    # with an edge to every step: those long edges make Graphviz take minutes, or crash.
+    copied: dict[int, SceneNode] = {}
+    copies_made: set[str] = set()
+    if group is not None:
+        fed: dict[int, set[str]] = {}
+        for v in shown:
+            if v in group:
+                for u in graph.args[v]:
+                    if u in keep and u not in group and graph.ops[u] in ("input", "param"):
+                        fed.setdefault(u, set()).add(group[v][0])
+        copied = {u: node_by_id[ids[u]] for u, heads in fed.items() if len(heads) > 1 and ids[u] in node_by_id}
+        for u, node in copied.items():
+            node.tooltip += f"; drawn beside each of the {len(fed[u])} boxes it feeds"
     magnitudes: list[float] = []
-    seen_box_edges: set[tuple[int, str]] = set()
+    box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
+    box_sums: dict[tuple[int, str], float] = {}
     for v in shown:
         args = graph.args[v]
         if not args:
@@ -169,22 +212,34 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             head = group[v][0] if group is not None and v in group else ids[v]
             if tail == head:
                 continue  # inside one collapsed box
-            if group is not None and (u, head) in seen_box_edges:
-                continue
-            seen_box_edges.add((u, head))
-            edge = SceneEdge(tail, head)
+            if u in copied and head in boxes:
+                tail = f"{ids[u]}__{head}"
+                if tail not in copies_made:
+                    copies_made.add(tail)
+                    original = copied[u]
+                    scene.nodes.append(SceneNode(tail, original.kind, original.title, tooltip=original.tooltip))
+            merged = group is not None and (u, head) in box_edges
+            edge = box_edges[(u, head)] if merged else SceneEdge(tail, head)
+            if group is not None:
+                box_edges[(u, head)] = edge
             if show_values and values_known(u):
                 edge.value = style.number(ev.values[u], p)
             if local is not None and grads_known(v) and graph.ops[u] != "const":  # no one asks d out/d 2
                 contribution = ev.grads[v] * local[k]
+                if merged:  # several uses inside one box: the edge carries their sum; no single local
+                    contribution += box_sums[(u, head)]
+                    edge.local = None
+                elif show_local:
+                    edge.local = style.number(local[k], p)
+                if group is not None:
+                    box_sums[(u, head)] = contribution
                 if show_grads:
                     edge.grad = style.number(contribution, p)
-                if show_local:
-                    edge.local = style.number(local[k], p)
                 if options.heat:
                     edge.heat = contribution  # normalised below
                     magnitudes.append(abs(contribution))
-            scene.edges.append(edge)
+            if not merged:
+                scene.edges.append(edge)
 
     if out in keep:  # the output's own edge, to the right: its value and d out/d out = 1
         sink = SceneNode("output", "sink", "")
