@@ -176,6 +176,7 @@ class Step:
     grad: np.ndarray  # mean dL/dW over the batch
     direction: np.ndarray  # what lr multiplies (the gradient, for SGD)
     after: np.ndarray
+    first_line: int  # where the batch's first row is in the data file (its row, for Parquet)
 
 
 @dataclass
@@ -342,8 +343,9 @@ class Trainer:
                     reason = f"an update became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
                     return self._failed(kept, history, last_grad, first_epoch, step_number, error, reason)
                 step_number += 1
+                first_row = lo if order is None else int(order[lo])
                 cb.on_step(Step(step_number, epoch, b + 1, batches, hi - lo, loss, self.names, params,
-                                grad, direction, new_params))
+                                grad, direction, new_params, int(self.lines[first_row])))
                 params, last_grad = new_params, grad
                 epoch_loss += loss * (hi - lo)
                 seen += hi - lo

@@ -132,7 +132,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     if trainer.unused:
         echo_err(f"note: the loss does not depend on {', '.join(trainer.unused[:8])}; "
                  f"{'it stays' if len(trainer.unused) == 1 else 'they stay'} as it starts")
-    display = _Display(trainer, settings, trace, save_path, graph, first_epoch)
+    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, data_path)
     with display:
         outcome = trainer.run(display, first_epoch=first_epoch, optimizer_state=state)
     display.finish(outcome)
@@ -154,10 +154,12 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 class _Display:
     """The callbacks of the training loop: progress bar, --trace, --save, Ctrl-C."""
 
-    def __init__(self, trainer, settings, trace: int, save_path: str | None, graph: Graph, first_epoch: int):
+    def __init__(self, trainer, settings, trace: int, save_path: str | None, graph: Graph, first_epoch: int,
+                 data_path: str):
         from rich.console import Console
 
         self.trainer = trainer
+        self.data_path = data_path
         self.settings = settings
         self.trace = trace
         self.save_path = save_path
@@ -219,7 +221,7 @@ class _Display:
             return
         lr = self.settings.lr
         loss = self.trainer.loss_name
-        rows = f"{step.rows} row{'s' if step.rows != 1 else ''}"
+        rows = f"the row at {self.data_path}:{step.first_line}" if step.rows == 1 else f"{step.rows} rows"
         where = f"epoch {step.epoch}" + (f", batch {step.batch} of {step.batches}" if step.batches > 1 else "")
         lines = [f"step {step.number} ({where}, {rows}): {loss} = {step.loss:.10g}"]
         sgd = self.settings.optimizer == "sgd"
@@ -292,14 +294,23 @@ class _Display:
             markup=False,
         )
         self.out.print(f"stopped: {outcome.reason}", markup=False)
-        table = Table(title="params", title_justify="left")
+        import numpy as np
+
+        # The loss and its gradient at the learned params, over every row (one more pass;
+        # not after Ctrl-C, which asked to stop now).
+        final_loss, final_grad, failed = math.nan, None, True
+        if outcome.stop != "interrupted":
+            final_loss, final_grad, failed = trainer.batch(np.array([outcome.params[n] for n in outcome.names]),
+                                                           slice(0, trainer.n))
+        table = Table(title="params", title_justify="left",
+                      caption=None if failed else f"d{loss}/d(param): mean over all {trainer.n} rows at the learned params")
         table.add_column("param", no_wrap=True)
         table.add_column("initial", justify="right")
         table.add_column("learned", justify="right")
         table.add_column(f"d{loss}/d(param)", justify="right")
-        for name in outcome.names:
+        for k, name in enumerate(outcome.names):
             table.add_row(name, short_number(outcome.initial[name]), short_number(outcome.params[name]),
-                          short_number(outcome.grad.get(name, 0.0)))
+                          "" if failed else short_number(final_grad[k]))
         self.out.print(table)
         if outcome.history:
             best = min(outcome.history, key=lambda e: e.loss)
@@ -311,12 +322,9 @@ class _Display:
             for e in training.summarize(outcome.history):
                 losses.add_row(str(e.number) + (" (partial)" if e.partial else ""), short_number(e.loss), f"{e.seconds:.2f}")
             self.out.print(losses)
-            if outcome.error is None:
-                import numpy as np
-
-                final = trainer.loss(np.array([outcome.params[n] for n in outcome.names]))
-                self.out.print(f"{loss} at the learned params: {short_number(final)} (mean over {trainer.n} rows)",
-                               markup=False)
+        if not failed:
+            self.out.print(f"{loss} at the learned params: {short_number(final_loss)} (mean over {trainer.n} rows)",
+                           markup=False)
         if self.save_path and outcome.history and outcome.stop != "non-finite":
             _sync_file(self.save_path)
             echo_err(f"saved the params of epoch {outcome.history[-1].number} to {self.save_path}")
