@@ -432,3 +432,34 @@ def test_streaming_many_rows_keeps_memory_bounded(tmp_path):
     assert header.startswith("line,loss") and first.startswith("2,") and last.startswith(f"{rows + 1},")
     loss = float(last.split(",")[1])
     assert loss == pytest.approx((3 * float(f"{xs[-1]:.6f}") + 1 - float(f"{ys[-1]:.6f}")) ** 2, rel=1e-12)
+
+
+def test_eval_data_from_parquet(cg, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"x": [1.0, 2.0], "y": [3.0, None]}), str(path))
+    code, out, err = cg("eval", LINREG, "--data", path, "--w", "2", "--on-error", "skip")
+    assert code == 0 and "skipped 1 bad row" in err and "row 2: missing value for 'y'" in err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0])[0] == "row" and [r["row"] for r in rows] == ["1"]
+    assert float(rows[0]["loss"]) == (2 * 1 + 0 - 3) ** 2
+
+
+def test_without_numpy_data_is_a_one_line_error(cg, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_numpy(name, *args, **kwargs):
+        if name == "numpy" or name.startswith("numpy."):
+            raise ImportError("No module named 'numpy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numpy)
+    code, out, err = cg("eval", LINREG, "--data", SAMPLES / "linreg.csv")
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["error: batches and training need NumPy, which is not installed",
+                                "  hint: pip install 'cgraph[batch]' (or pip install numpy)"]
+    code, out, err = cg("train", LINREG, "--data", SAMPLES / "linreg.csv")
+    assert code == 1 and "need NumPy" in err
