@@ -232,10 +232,10 @@ class Plan:
         values = self._forward(base, columns)
         out = self.output
         value = values[out]
-        grads = self._backward(values, n)
+        grads, owned = self._backward(values, n)
         if type(value) is not _ndarray:
             value = np.full(n, value, dtype=np.float64)
-        return Result(value, self._wanted(grads, n), n)
+        return Result(value, self._wanted(grads, owned, n), n)
 
     def forward(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> np.ndarray:
         """Only the output's value per row."""
@@ -326,9 +326,9 @@ class Plan:
                         owned[j] = type(grads[j]) is ndarray
                 if not diagnose:
                     values[i] = None  # no node still to visit needs it
-        return None if diagnose else grads
+        return None if diagnose else (grads, owned)
 
-    def _wanted(self, grads: list, n: int) -> dict[str, np.ndarray | float]:
+    def _wanted(self, grads: list, owned: bytearray, n: int) -> dict[str, np.ndarray | float]:
         result: dict[str, np.ndarray | float] = {}
         summing = self.shared_grads == "sum"
         for name, i in zip(self.wrt_names, self.wrt_leaves):
@@ -340,7 +340,9 @@ class Plan:
             elif type(g) is not _ndarray:
                 result[name] = np.full(n, g, dtype=np.float64)
             else:
-                result[name] = g
+                # A gradient passed on unchanged may be another leaf's gradient or an input
+                # column itself (d(w*x)/dw is x): the caller gets an array of its own.
+                result[name] = g if owned[i] else g.copy()
         return result
 
     # --- where inf or nan starts ---------------------------------------------------------

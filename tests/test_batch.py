@@ -102,6 +102,18 @@ def test_a_shared_value_used_twice_accumulates():
     assert result.grads["x"].tolist() == [2 * (4 + 2 * 1.0), 2 * (4 - 4.0), 2 * (4 + 1.0)]
 
 
+def test_gradients_are_arrays_of_their_own():
+    # d(w*x)/dw is the column x itself, and d(a + b)/da the same array as d(a + b)/db.
+    graph = cgraph.parse("param w = 1\nout = w*x + (x + y)")
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    plan = Plan(graph, ["x", "y"])
+    result = plan.run(plan.bind({}), [x, y])
+    assert result.grads["w"].tolist() == [1.0, 2.0]
+    result.grads["w"][:] = 0.0
+    result.grads["y"][:] = 7.0
+    assert x.tolist() == [1.0, 2.0] and result.grads["x"].tolist() == [2.0, 2.0]
+
+
 def test_only_row_shared_nodes_and_an_output_that_is_a_leaf():
     graph = cgraph.parse("param w = 2\ns = w * w\nout = s + x*0")
     check_rows_equal_scalar(graph, {"x": np.arange(3.0)})
