@@ -26,7 +26,7 @@ from typing import IO, Iterator, Sequence
 import numpy as np
 
 from . import inputs as input_values
-from .errors import CgraphError, InputError, Location, Source, did_you_mean
+from .errors import InputError, Location, MissingDependency, Source, did_you_mean
 from .ir import Graph
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -56,10 +56,6 @@ class DataError(InputError):
         if self.location is None:
             return f"{self.path}: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
         return super().__str__()
-
-
-class MissingDependency(CgraphError):
-    """An optional package (numpy, pyarrow, matplotlib) is not installed (exit code 1)."""
 
 
 class _OneLine(Source):

@@ -157,3 +157,8 @@ class InputError(CgraphError):
 
 class NumericError(CgraphError):
     """--strict: a node produced inf or nan."""
+
+
+class MissingDependency(CgraphError):
+    """An optional package is not installed: NumPy (batches, training), pyarrow (.parquet),
+    matplotlib (train --plot). The message says which `pip install` fixes it."""

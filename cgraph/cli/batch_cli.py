@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import click
 
-from ..errors import CgraphError, InputError, NumericError
+from ..errors import InputError, MissingDependency, NumericError
 from ..ir import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
 
 
-class MissingNumpy(CgraphError):
-    """NumPy is needed for batches and training (exit code 1)."""
-
-
 def require_numpy() -> None:
     try:
         import numpy  # noqa: F401
     except ImportError:
-        raise MissingNumpy(
+        raise MissingDependency(
             "batches and training need NumPy, which is not installed",
             hint="pip install 'cgraph[batch]' (or pip install numpy)",
         ) from None

@@ -355,7 +355,7 @@ def _check_plot(path: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        from ..data import MissingDependency
+        from ..errors import MissingDependency
 
         raise MissingDependency(
             "--plot needs matplotlib, which is not installed",
