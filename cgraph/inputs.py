@@ -90,24 +90,30 @@ def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, floa
     return result
 
 
-def from_json_file(graph: Graph, path: str) -> dict[str, float]:
-    """`--inputs values.json`: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2], "y": "inf"}."""
+def read_json_object(path: str, what: str) -> dict:
+    """A JSON object from a file; every failure is one InputError naming `what path`."""
     import json
 
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except OSError as exc:
-        raise InputError(f"--inputs {path}: cannot read it: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"--inputs {path}: not UTF-8 text") from None
+    except FileNotFoundError:
+        raise InputError(f"{what} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+        raise InputError(f"{what} {path}: cannot read it: {reason}") from None
     try:
-        data = json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"--inputs {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"--inputs {path}: expected a JSON object of name: value pairs")
-    return from_mapping(graph, data, f"--inputs {path}")
+        raise InputError(f"{what} {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if not isinstance(document, dict):
+        raise InputError(f"{what} {path}: expected a JSON object of name: value pairs")
+    return document
+
+
+def from_json_file(graph: Graph, path: str) -> dict[str, float]:
+    """`--inputs values.json`: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2], "y": "inf"}."""
+    return from_mapping(graph, read_json_object(path, "--inputs"), f"--inputs {path}")
 
 
 def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[str, float]:

@@ -34,19 +34,7 @@ def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
 
     from . import inputs as input_values
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InputError(f"{what} {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{what} {path}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what} {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    if not isinstance(document, dict):
-        raise InputError(f"{what} {path}: expected a JSON object")
+    document = input_values.read_json_object(path, what)
     ours = document.get("format") == PARAMS_FORMAT
     raw = document.get("params") if ours else document
     if not isinstance(raw, dict):
