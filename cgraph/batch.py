@@ -24,7 +24,6 @@ NumPy is imported by this module: import it only on the batch paths.
 
 from __future__ import annotations
 
-import math
 import sys
 from typing import Iterable, Mapping, Sequence
 

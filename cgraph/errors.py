@@ -37,7 +37,7 @@ class Source:
         starts = self._line_starts
         if starts is None:  # built on first use: most runs never need it
             starts = array("q", [0])
-            find, text = self.text.find, self.text
+            find = self.text.find
             i = find("\n")
             while i >= 0:
                 starts.append(i + 1)

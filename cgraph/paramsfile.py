@@ -30,8 +30,6 @@ class ParamsFile:
 def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
     """Read params saved by --save, or a plain JSON object {"w": 0.5, "b[1]": 0.1}.
     Every name must be a param of the graph; values are numbers (or "inf"/"nan")."""
-    import json
-
     from . import inputs as input_values
 
     document = input_values.read_json_object(path, what)
