@@ -1,12 +1,14 @@
 # Two commands do all the set-up on a fresh Debian machine:
 #   make demo   creates .venv, installs cgraph, runs the tutorial example
-#   make test   creates .venv, installs cgraph with its test extras, runs the tests
+#   make test   creates .venv, installs cgraph with its test extras, runs the tests and
+#               a 60 s fuzz run
+#   make fuzz   the property tests with many more examples, then FUZZ_SECONDS of fuzzing
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench graphviz clean
+.PHONY: demo test fuzz bench graphviz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,16 @@ demo: $(STAMP) graphviz
 
 test: $(STAMP) graphviz
 	$(BIN)/python -m pytest -q
+	$(BIN)/python fuzz/fuzz_cgraph.py --engine random --seconds $(CI_FUZZ_SECONDS) --quiet
+
+# Longer: the property tests with many more examples, then the fuzzer (atheris, if the
+# fuzz extra installs, else the built-in random mutation) for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 600
+CI_FUZZ_SECONDS ?= 60
+fuzz: $(STAMP) graphviz
+	-$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,fuzz]'
+	CGRAPH_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_properties.py --hypothesis-show-statistics
+	$(BIN)/python fuzz/fuzz_cgraph.py --seconds $(FUZZ_SECONDS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py

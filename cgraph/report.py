@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from .errors import clip
 from .evaluate import Evaluation
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 SHOW = ("inputs", "named", "all")
+TABLE_EXPRESSION_WIDTH = 120
 FORMATS = ("table", "plain", "json", "csv")
 LEAVES = ("input", "param")
 
@@ -130,7 +132,9 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
     for i in rows(ev, show):
         op = graph.ops[i]
         style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
-        expr = "" if op in LEAVES else graph.line_text_of(i)  # no comment reaches the terminal
+        # One line without comments (none reaches the terminal), and cut short: in a long
+        # chain every intermediate node's text holds the whole chain so far.
+        expr = "" if op in LEAVES else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
         table.add_row(
             Text(ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
             style=style,

@@ -227,10 +227,17 @@ def test_windows_line_endings_and_no_final_newline(tmp_path):
     "",
 ])
 @pytest.mark.parametrize("command", ["eval", "render", "explain", "check"])
-def test_errors_in_programs_are_located_and_clean(command, program, tmp_path):
+def test_errors_in_programs_are_located_and_clean(command, program, tmp_path, capsys, monkeypatch):
+    from cgraph.cli import run  # in-process: the same code as the script, without a process per case
+
+    monkeypatch.delenv("CGRAPH_DEBUG", raising=False)
     argv = [command, "-e", program] + (["-o", str(tmp_path / "out.dot")] if command == "render" else [])
-    err = clean_failure(cg(*argv), (1,))
+    code = run(argv)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and "internal error" not in err and len(err.splitlines()) <= 8
     located(err, "<expr>")
+    assert not (tmp_path / "out.dot").exists()
 
 
 # --- hostile text in outputs -----------------------------------------------------------------
