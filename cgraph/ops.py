@@ -5,6 +5,8 @@ Each `Op` has
   local(out, *args) -> (d out/d arg, ...)       one entry per argument; may use the output
 and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float versions
 do not already work on arrays. `formulas` spell the local derivatives for explanations.
+(The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
+shared by every row, and 1.0/0.0 raises where NumPy gives inf.)
 Adding an op is one entry here plus its tests (tests/test_ops.py checks every entry
 against central finite differences).
 
@@ -178,8 +180,18 @@ def _np_pick(a, b):
     return da, db
 
 
+def _np_pow(a, b):
+    """np.power, except that NumPy takes x**0.5 and x**-0.5 as square roots, so (-inf)**0.5
+    is nan there where IEEE/C pow (and the scalar version) give inf (and 0 for -0.5)."""
+    out = np.power(a, b)
+    odd = (np.equal(a, -np.inf)) & (np.equal(b, 0.5) | np.equal(b, -0.5))
+    if np.any(odd):
+        out = np.where(odd, np.where(np.greater(b, 0), np.inf, 0.0), out)
+    return out
+
+
 def _np_pow_local(out, a, b):
-    da = np.where(b == 0, 0.0, b * np.power(a, b - 1.0))
+    da = np.where(b == 0, 0.0, b * _np_pow(a, b - 1.0))
     db = np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
     return da, db
 
@@ -214,16 +226,16 @@ _OPS = [
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), infix=True),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), infix=True),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), infix=True,
-       np_forward=lambda a, b: a / b,                         np_local=lambda o, a, b: (1.0 / b, -o / b)),
+       np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b))),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), infix=True,
-       np_forward=lambda a, b: np.power(a, b),                np_local=_np_pow_local),
+       np_forward=_np_pow,                                    np_local=_np_pow_local),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",)),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
        np_forward=lambda a: np.exp(a)),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
-       np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (1.0 / a,)),
+       np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),)),
     Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
-       np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (0.5 / o,)),
+       np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),)),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
        np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),)),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),

@@ -292,8 +292,6 @@ def test_graphviz_timeout_is_stopped(tmp_path, monkeypatch):
     assert isinstance(info.value, cgraph.CgraphError)
 
 
-@pytest.mark.xfail(strict=True, reason="cli/output.py atomic_writer (eval --data -o, issue 5) renames over a "
-                   "read-only file; write_output refuses. Reported, not fixed here: the batch code is in progress")
 def test_read_only_file_is_not_replaced_by_eval_data(tmp_path):
     target = tmp_path / "keep.csv"
     target.write_text("precious\n")

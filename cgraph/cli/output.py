@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
@@ -14,6 +15,9 @@ from ..errors import CgraphError
 
 class OutputError(CgraphError):
     """The output cannot be written where asked."""
+
+
+_OUT_OF_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 
 
 def _mode_for(target: str) -> int:
@@ -36,50 +40,12 @@ def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsyn
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    for source in inputs:
-        if source and os.path.exists(source) and os.path.exists(target) and os.path.samefile(source, target):
-            raise OutputError(f"-o {target} is the input file; refusing to overwrite it")
-    if os.path.isdir(target):
-        raise OutputError(f"-o {target} is a directory; give a file name")
-    if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
-        try:
-            with open(target, "wb") as f:
-                f.write(data)
-        except OSError as exc:
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-        return
-    name = target
-    if os.path.islink(target):  # replace the file the link points to, and keep the link
-        target = os.path.realpath(target)
-    if os.path.isfile(target) and not (os.stat(target).st_mode & 0o222 and os.access(target, os.W_OK)):
-        # The rename would replace it anyway (it needs only the directory's permission).
-        raise OutputError(f"cannot write {name}: the file is read-only")
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise OutputError(f"cannot write {target}: the directory {directory} does not exist")
-    fd, temp = -1, ""
-    try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
-        os.fchmod(fd, _mode_for(target))
-        with os.fdopen(fd, "wb") as f:
-            fd = -1
-            f.write(data)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(temp, target)
-        temp = ""
-    except OSError as exc:
-        raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-        if temp and os.path.exists(temp):
-            os.unlink(temp)
+    with atomic_writer(target, inputs=inputs, fsync=fsync) as f:
+        f.write(data)
 
 
 @contextlib.contextmanager
-def atomic_writer(target: str, *, inputs: tuple[str, ...] = ()) -> Iterator[IO[bytes]]:
+def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = True) -> Iterator[IO[bytes]]:
     """A binary file to stream a large output into, made visible only on success.
 
     For a file: a temporary file in the same directory, renamed over `target` at the end
@@ -93,41 +59,66 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = ()) -> Iterator[IO[b
             shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
             sys.stdout.buffer.flush()
         return
-    _check_target(target, inputs)
+    name, target = target, _checked_target(target, inputs)
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
-        with open(target, "wb") as f:
-            yield f
+        try:
+            with open(target, "wb") as f:
+                yield f
+        except OSError as exc:
+            raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
         return
     directory = os.path.dirname(os.path.abspath(target))
     try:
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            yield f  # an error in the caller's body propagates as it is; the temp file goes
+        f = os.fdopen(fd, "wb", buffering=1 << 20)
+        try:
+            try:
+                yield f  # an error in the caller's body propagates as it is; the temp file goes
+            except OSError as exc:
+                if exc.errno in _OUT_OF_SPACE:  # from writing to f: a full disk, ulimit -f
+                    raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+                raise
             try:
                 f.flush()
-                os.fsync(f.fileno())
+                if fsync:
+                    os.fsync(f.fileno())
                 os.fchmod(f.fileno(), _mode_for(target))
             except OSError as exc:
-                raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+                raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+        finally:
+            try:
+                f.close()
+            except OSError:  # only after a failed write: its buffer cannot be flushed either
+                pass
         try:
             os.replace(temp, target)
         except OSError as exc:
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
         temp = ""
     finally:
         if temp and os.path.exists(temp):
             os.unlink(temp)
 
 
-def _check_target(target: str, inputs: tuple[str, ...]) -> None:
-    for source in inputs:
-        if source and source != "-" and os.path.exists(source) and os.path.exists(target) and os.path.samefile(source, target):
-            raise OutputError(f"-o {target} is an input file; refusing to overwrite it")
+def _checked_target(target: str, inputs: tuple[str, ...]) -> str:
+    """Refuse what must not be replaced; the path to write (a symlink's file, the link kept)."""
+    sources = [s for s in inputs if s and s != "-" and os.path.exists(s)]
+    for source in sources:
+        if os.path.exists(target) and os.path.samefile(source, target):
+            which = "the input file" if len(sources) == 1 else "an input file"
+            raise OutputError(f"-o {target} is {which}; refusing to overwrite it")
     if os.path.isdir(target):
         raise OutputError(f"-o {target} is a directory; give a file name")
+    name = target
+    if os.path.islink(target):  # replace the file the link points to, and keep the link
+        target = os.path.realpath(target)
+    if os.path.isfile(target) and not (os.stat(target).st_mode & 0o222 and os.access(target, os.W_OK)):
+        # The rename would replace it anyway (it needs only the directory's permission).
+        raise OutputError(f"cannot write {name}: the file is read-only")
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
-        raise OutputError(f"cannot write {target}: the directory {directory} does not exist")
+        raise OutputError(f"cannot write {name}: the directory {directory} does not exist")
+    return target
