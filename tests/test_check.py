@@ -21,7 +21,6 @@ import pytest
 
 import cgraph
 from cgraph import check
-from cgraph.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -44,23 +43,6 @@ _TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"
 
 def wrong_tanh(o, a):
     return (1.0 - o,)  # should be 1 - o^2
-
-
-@pytest.fixture
-def cg(capsys, monkeypatch):
-    """cg(*argv) -> (exit code, stdout, stderr), running `cgraph *argv` in-process."""
-    for var in _TERMINAL_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def call(*argv):
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 @pytest.fixture

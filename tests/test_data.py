@@ -10,7 +10,6 @@ import io
 import json
 import math
 import os
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -28,19 +27,6 @@ LINREG = str(SAMPLES / "linreg.cg")
 XOR = str(SAMPLES / "xor.cg")
 
 
-@pytest.fixture
-def cg(capsys, monkeypatch):
-    """cg(*argv) -> (code, out, err), running `cgraph *argv` in-process."""
-    for var in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS", "CGRAPH_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-
-    def call(*argv):
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 def write(path: Path, text: str) -> str:

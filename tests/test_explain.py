@@ -15,7 +15,6 @@ from markdown_it import MarkdownIt
 
 import cgraph
 from cgraph import explain
-from cgraph.cli import run
 from cgraph.ops import OPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,30 +33,12 @@ SAMPLE_CASES = [
 ]
 SAMPLE_IDS = [c[0] for c in SAMPLE_CASES]
 
-_TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CGRAPH_DEBUG")
 
 # The long chain used for the step cap: 150 forward steps + 152 backward steps.
 LONG_CHAIN = "for t in 1..150 { h[t] = h[t-1] + x }"
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cg(capsys, monkeypatch):
-    """cg(*argv) -> (exit code, stdout, stderr), running `cgraph *argv` in-process."""
-    for var in _TERMINAL_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def call(*argv):
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 def evaluation(name: str, inputs=None) -> cgraph.Evaluation:

@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 
 import cgraph
-from cgraph.cli import run
 from cgraph.train import Settings, Trainer, make_optimizer, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,19 +32,6 @@ LINREG, LINREG_CSV = str(SAMPLES / "linreg.cg"), str(SAMPLES / "linreg.csv")
 XOR, XOR_CSV = str(SAMPLES / "xor.cg"), str(SAMPLES / "xor.csv")
 
 
-@pytest.fixture
-def cg(capsys, monkeypatch):
-    """cg(*argv) -> (code, out, err), running `cgraph *argv` in-process."""
-    for var in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS", "CGRAPH_DEBUG"):
-        monkeypatch.delenv(var, raising=False)
-
-    def call(*argv):
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
 
 
 def linreg_rows() -> tuple[np.ndarray, np.ndarray]:
