@@ -1,22 +1,27 @@
 """Text -> syntax tree, with the Lark grammar in grammar/cgraph.lark.
 
-The callbacks run inside Lark's LALR parser as each rule is reduced (the transformer is
-passed to the `Lark` constructor), so no parse tree is built and nothing recurses: a
-100,000-deep nested expression parses like a flat one. The callbacks only build the
-syntax tree of `cgraph.syntax`; the builder gives it meaning.
+Lark analyses the grammar; `cgraph.lalr` runs the resulting LALR tables (cached per
+user, so a command that parses a valid file never imports Lark). The callbacks run as
+each rule is reduced, so no parse tree is built and nothing recurses: a 100,000-deep
+nested expression parses like a flat one. The callbacks only build the syntax tree of
+`cgraph.syntax`; the builder gives it meaning.
+
+A file that does not parse is parsed again by Lark itself (the same grammar, the same
+callbacks), whose exception says where and what was expected; `parse_program_lark` is
+also what the tests compare the fast loop with.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
+import zlib
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
+from . import lalr
 from . import syntax as ast
 from .errors import Location, ParseError, Source, clip
 
@@ -32,6 +37,7 @@ def grammar_path() -> str:
     return os.path.join(os.path.dirname(_HERE), "grammar", "cgraph.lark")
 
 
+@lru_cache(maxsize=1)
 def grammar_text() -> str:
     with open(grammar_path(), encoding="utf-8") as f:
         return f.read()
@@ -46,16 +52,16 @@ def _exact_int(digits: str) -> bool:
     return len(digits) < 16 or (len(digits) == 16 and int(digits) <= _EXACT)
 
 
-@v_args(inline=True)
-class _Callbacks(Transformer):
-    """One method per `-> alias` in the grammar.
+class _Callbacks:
+    """One method per `-> alias` in the grammar (and per rule without one, like `ref`);
+    each receives the rule's children as arguments: tokens (`.value`, `.start_pos`,
+    `.end_pos`) and the values of earlier callbacks.
 
     With a `sink`, each statement of the file itself (the grammar's `top`) is handed to it
     as soon as it is parsed, and then forgotten here; a loop's statements stay in the loop.
     """
 
     def __init__(self) -> None:
-        super().__init__()
         self.sink: Callable[[ast.Stmt], None] | None = None
 
     def top(self, st: ast.Stmt) -> ast.Stmt | None:
@@ -81,79 +87,105 @@ class _Callbacks(Transformer):
         return ast.Output(target)
 
     def def_stmt(self, name, _lpar, *rest):
-        params = tuple(_name(str(t)) for t in rest[:-2])
-        return ast.Def(name.start_pos, _name(str(name)), params, rest[-1])
+        params = tuple(_name(t.value) for t in rest[:-2])
+        return ast.Def(name.start_pos, _name(name.value), params, rest[-1])
 
     def for_stmt(self, var, lo, _range, hi, *body):
-        return ast.For(var.start_pos, _name(str(var)), lo, hi, list(body))
+        return ast.For(var.start_pos, _name(var.value), lo, hi, list(body))
 
     def expr_stmt(self, value):
         return ast.ExprStmt(value)
 
     # expressions
     def number(self, tok):
-        text = str(tok)
+        text = tok.value
         # Usable as an index only while the float is the exact integer (up to 2^53).
         exact = text.isdigit() and (len(text) < 16 or _exact_int(text))
         return ast.Num(tok.start_pos, tok.end_pos, float(text), exact)
 
     def ref(self, name, *rest):
         if not rest:
-            return ast.Ref(name.start_pos, name.end_pos, _name(str(name)))
-        indices = tuple(e for e in rest if not isinstance(e, Token))
-        return ast.Ref(name.start_pos, rest[-1].end_pos, _name(str(name)), indices)
+            return ast.Ref(name.start_pos, name.end_pos, _name(name.value))
+        indices = tuple(e for e in rest if isinstance(e, ast.Expr))  # without the brackets
+        return ast.Ref(name.start_pos, rest[-1].end_pos, _name(name.value), indices)
 
     def binary(self, left, op, right):
-        return ast.Binary(op.start_pos, "^" if op == "**" else str(op), left, right)
+        return ast.Binary(op.start_pos, "^" if op.value == "**" else op.value, left, right)
 
     def unary(self, op, operand):
-        if op == "-" and isinstance(operand, ast.Num):
+        if op.value == "-" and isinstance(operand, ast.Num):
             # A negative literal is one constant, not neg(constant).
             return ast.Num(op.start_pos, operand.end, -operand.value, operand.is_int)
-        return ast.Unary(op.start_pos, operand.end, str(op), operand)
+        return ast.Unary(op.start_pos, operand.end, op.value, operand)
 
     def call(self, name, _lpar, *rest):
-        return ast.Call(name.start_pos, rest[-1].end_pos, _name(str(name)), tuple(rest[:-1]))
+        return ast.Call(name.start_pos, rest[-1].end_pos, _name(name.value), tuple(rest[:-1]))
 
     def reduction(self, name, _lpar, body, var, lo, _range, hi, rpar):
-        return ast.Reduction(name.start_pos, rpar.end_pos, _name(str(name)), body, _name(str(var)), lo, hi)
+        return ast.Reduction(name.start_pos, rpar.end_pos, _name(name.value), body, _name(var.value), lo, hi)
 
     def group(self, lpar, inner, rpar):
         inner.start, inner.end = lpar.start_pos, rpar.end_pos  # the node's text includes its parentheses
         return inner
 
 
-class _NewlinesInBrackets:
-    """Post-lexer: a newline inside ( ) or [ ] continues the expression, as in Python."""
+# A newline inside ( ) or [ ] continues the expression, as in Python.
+_NEWLINE = "_NL"
+_OPENING = frozenset({"LPAR", "LSQB"})
+_CLOSING = frozenset({"RPAR", "RSQB"})
 
-    always_accept = ("_NL",)
+
+class _NewlinesInBrackets:
+    """Lark's post-lexer for the same rule as `lalr.run` applies."""
+
+    always_accept = (_NEWLINE,)
 
     def process(self, stream):
         depth = 0
         for tok in stream:
             kind = tok.type
-            if kind == "_NL":
+            if kind == _NEWLINE:
                 if depth:
                     continue
-            elif kind == "LPAR" or kind == "LSQB":
+            elif kind in _OPENING:
                 depth += 1
-            elif kind == "RPAR" or kind == "RSQB":
+            elif kind in _CLOSING:
                 depth = max(depth - 1, 0)
             yield tok
 
 
-def _cache_path() -> str | bool:
-    """Lark's analysis of the grammar, cached per user (a new grammar gets a new entry)."""
+def _cache_dir() -> str | None:
+    """Per user (XDG_CACHE_HOME or ~/.cache)/cgraph, or None when it cannot be written."""
     base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "cgraph")
     try:
         os.makedirs(base, exist_ok=True)
     except OSError:
-        return False
-    if not os.access(base, os.W_OK):
-        return False
+        return None
+    return base if os.access(base, os.W_OK) else None
+
+
+def _cache_file(kind: str) -> str | None:
+    """A cache entry named after cgraph's version and the grammar's digest, so an edited
+    grammar never meets the tables of the old one."""
+    base = _cache_dir()
+    if base is None:
+        return None
     from . import __version__
 
-    return os.path.join(base, f"parser-{__version__}.lark")
+    digest = f"{zlib.crc32(grammar_text().encode()):08x}"  # (hashlib's import costs 3 ms a start)
+    return os.path.join(base, f"{kind}-{__version__}-{digest}")
+
+
+class _InlineArgs:
+    """Lark hands a callback its children as one list; ours take them as arguments. A rule
+    without a method here (`_args`...) gets Lark's default, a tree it splices."""
+
+    def __init__(self, target: object):
+        self._target = target
+
+    def __getattr__(self, name: str):
+        method = getattr(self._target, name)
+        return lambda children: method(*children)
 
 
 _CALLBACKS = _Callbacks()
@@ -161,15 +193,44 @@ _LOCK = threading.Lock()  # the callbacks carry the state of one parse at a time
 
 
 @lru_cache(maxsize=1)
-def _lark() -> Lark:
+def _lark() -> Any:
+    from lark import Lark
+
     return Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
-        transformer=_CALLBACKS,
+        transformer=_InlineArgs(_CALLBACKS),
         postlex=_NewlinesInBrackets(),
-        cache=_cache_path(),
+        cache=_cache_file("parser") or False,
     )
+
+
+@lru_cache(maxsize=1)
+def _tables() -> lalr.Tables:
+    """The LALR tables: from the cache, else from Lark (and then into the cache)."""
+    path = _cache_file(f"tables{lalr.FORMAT}")
+    if path is not None:
+        try:
+            with open(path + ".json", encoding="utf-8") as f:
+                return lalr.Tables(json.load(f))
+        except Exception:  # absent, unreadable, truncated, edited by hand: whatever it is,
+            pass  # a cache must never stop a parse; build the tables again
+    tables = lalr.Tables.from_lark(_lark())
+    if path is not None:
+        try:
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(tables.data, f)
+            os.replace(tmp, path + ".json")  # atomic: a concurrent reader sees all or nothing
+        except OSError:
+            pass
+    return tables
+
+
+@lru_cache(maxsize=1)
+def _reducers() -> list:
+    return _tables().reducers(_CALLBACKS)
 
 
 def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
@@ -177,9 +238,28 @@ def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None
 
     With a `sink`, top-level statements go to it one by one as they are parsed, and the
     returned Program is empty."""
-    text = source.text
-    if not text.endswith("\n"):
-        text += "\n"  # a missing final newline is fine
+    text = _with_final_newline(source.text)
+    tables, reducers = _tables(), _reducers()
+    with _LOCK:
+        _CALLBACKS.sink = sink
+        try:
+            return lalr.run(tables, reducers, text, _NEWLINE, _OPENING, _CLOSING)
+        except lalr.Rejected:
+            pass
+        finally:
+            _CALLBACKS.sink = None
+    try:
+        parse_program_lark(source)  # for Lark's description of the error
+    except ParseError as exc:
+        raise exc from None
+    raise AssertionError(f"{source.filename}: cgraph's LALR loop refused a text that Lark parses")
+
+
+def parse_program_lark(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+    """`parse_program` with Lark's own parser loop: slower, the reference."""
+    from lark.exceptions import UnexpectedInput
+
+    text = _with_final_newline(source.text)
     parser = _lark()
     with _LOCK:
         _CALLBACKS.sink = sink
@@ -189,6 +269,10 @@ def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None
             raise _parse_error(exc, source) from None
         finally:
             _CALLBACKS.sink = None
+
+
+def _with_final_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"  # a missing final newline is fine
 
 
 # --- turning Lark's errors into located, readable ones -------------------------------
@@ -224,7 +308,9 @@ def _expected(names) -> str:
     return f"expected {head} or {described[-1]}" if head else f"expected {described[0]}"
 
 
-def _parse_error(exc: UnexpectedInput, source: Source) -> ParseError:
+def _parse_error(exc: Any, source: Source) -> ParseError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     line = getattr(exc, "line", None) or 1
     column = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):

@@ -159,3 +159,23 @@ def walk(root: Expr):
         stack.append((e, True))
         for child in reversed(children(e)):
             stack.append((child, False))
+
+
+def flatten(root: Expr | Stmt | Program) -> list:
+    """Every node under `root` as (class name, field names) followed by its fields, in
+    pre-order, with a stack: two trees are equal exactly when their flattenings are (the
+    tests and the fuzzer compare cgraph's parser loop with Lark's this way)."""
+    out: list = []
+    stack: list = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (Expr, Stmt, Program)):
+            fields = [f for cls in reversed(type(item).__mro__) for f in getattr(cls, "__slots__", ())]
+            out.append((type(item).__name__, tuple(fields)))
+            stack.extend(getattr(item, f) for f in reversed(fields))
+        elif isinstance(item, (list, tuple)):
+            out.append(("seq", len(item)))
+            stack.extend(reversed(item))
+        else:
+            out.append(item)  # a name, a number, an offset, None
+    return out

@@ -128,6 +128,23 @@ def _values(graph, rng: random.Random) -> dict[str, float]:
     return values
 
 
+def check_parsers_agree(text: str) -> None:
+    """cgraph's LALR loop and Lark's own, on the same tables, give the same tree or both
+    refuse the text (tests/test_parser_loop.py does the same on generated programs)."""
+    from cgraph.errors import ParseError, Source
+    from cgraph.parser import parse_program, parse_program_lark
+    from cgraph.syntax import flatten
+
+    outcomes = []
+    for parse_with in (parse_program, parse_program_lark):
+        try:
+            outcomes.append(flatten(parse_with(Source(text.replace("\r\n", "\n"), "<fuzz>"))))
+        except ParseError as exc:
+            outcomes.append(str(exc))
+    if outcomes[0] != outcomes[1]:
+        raise AssertionError(f"the two parser loops disagree:\n  cgraph: {outcomes[0]!r:.300}\n  Lark:   {outcomes[1]!r:.300}")
+
+
 def exercise(data: bytes) -> str:
     """Run one input through everything. Returns an outcome signature; raises on a crash."""
     from cgraph import check, explain, render, report
@@ -139,6 +156,11 @@ def exercise(data: bytes) -> str:
     rng = random.Random(zlib.crc32(data))
     try:
         text = decode(data, "<fuzz>")
+    except CgraphError as exc:
+        return "parse:" + _shape(exc)
+    if len(text) <= 4096:
+        check_parsers_agree(text)
+    try:
         graph = parse(text, "<fuzz>", max_nodes=MAX_NODES)
     except CgraphError as exc:
         return "parse:" + _shape(exc)

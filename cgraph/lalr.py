@@ -1,0 +1,289 @@
+"""Running the LALR(1) tables of grammar/cgraph.lark, without Lark's per-token machinery.
+
+Lark reads the grammar and computes its lexer and LALR(1) tables; `Tables.from_lark`
+copies them out as plain lists and dicts, and `run` drives them with one loop. The
+grammar file stays the single definition of the language: this module knows nothing of
+cgraph's syntax, only of Lark's conventions for turning reductions into callbacks:
+
+- anonymous tokens ("=", "input", ",") and terminals named `_X` are dropped;
+- a rule named `_x` (or Lark's own `__x_star_0` helpers) is spliced into its parent;
+- a `?rule` with one child left passes that child up; otherwise `-> alias`, or the rule's
+  own name, names the callback, which receives the children as arguments.
+
+Why not Lark's own loop: it spends ~2 µs per token and per reduction on objects the
+callbacks never look at (a Token is a str with eight attributes; each callback passes
+through three wrappers), which made parsing 90% of `cgraph eval` on large files. This
+loop does the same work in a fraction of that and imports nothing from Lark, so a cached
+table also spares the start-up of every command the import of Lark.
+
+Syntax errors are not described here: `run` raises `Rejected` and the caller asks Lark
+to parse the text again for its full error (what was expected, where).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Callable
+
+FORMAT = 2  # of the serialised tables; a change makes old cache files stale
+ERROR = "zz_error"  # the lexer's catch-all group (Lark's terminal names are upper case)
+END = "zz_end"  # the lexer's group for the end of the text
+
+
+class Rejected(Exception):
+    """The text is not in the language; `offset` is where the parser stopped."""
+
+    def __init__(self, offset: int):
+        super().__init__(offset)
+        self.offset = offset
+
+
+class Token:
+    """A terminal the callbacks receive, with the attributes of Lark's Token they read."""
+
+    __slots__ = ("value", "start_pos", "end_pos")
+
+    def __init__(self, value: str, start_pos: int, end_pos: int):
+        self.value, self.start_pos, self.end_pos = value, start_pos, end_pos
+
+    def __repr__(self) -> str:
+        return f"Token({self.value!r}, {self.start_pos})"
+
+
+class Tables:
+    """Lark's analysis of a grammar as plain data (JSON-serialisable: `data`)."""
+
+    def __init__(self, data: dict[str, Any]):
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("tables of another format")
+        self.data = data
+        # One match per token: first any ignored text (spaces, comments), then one of the
+        # terminals; the catch-all and end-of-text groups make the matches contiguous.
+        ignored = "|".join(regex for name, regex in data["terminals"] if name in data["ignore"])
+        tokens = [f"(?P<{name}>{regex})" for name, regex in data["terminals"] if name not in data["ignore"]]
+        skip = f"(?:{ignored})*+" if ignored else ""  # possessive: never backtracks into spaces
+        self.lexer = re.compile(f"{skip}(?:{'|'.join(tokens)}|(?P<{END}>\\Z)|(?P<{ERROR}>[\\s\\S]))")
+        self.keywords: dict[str, str] = data["keywords"]
+        self.keyword_like = frozenset(data["keyword_like"])  # terminals a keyword also matches (NAME)
+        self.kept = frozenset(data["kept"])  # terminals some rule passes to a callback
+        self.actions: list[dict[str, int]] = data["actions"]
+        self.gotos: list[dict[str, int]] = data["gotos"]
+        self.rules: list[list] = data["rules"]
+        self.start: int = data["start"]
+        self.end: int = data["end"]
+        self._state_lexers: dict[int, re.Pattern] = {}
+
+    def state_lexer(self, state: int, newline: str) -> re.Pattern:
+        """The lexer Lark's contextual lexer uses in `state`: only the terminals the parser
+        can take there. It differs from `lexer` where a keyword is a prefix of a name the
+        state cannot take: after `for t`, `in1..3` is the keyword `in` then `1..3`."""
+        if state not in self._state_lexers:
+            accepted = set(self.actions[state]) | {newline}
+            if accepted & self.keyword_like:  # as in Lark, the name's match decides the keyword
+                accepted -= set(self.keywords.values())
+            groups = [f"(?P<{name}>{regex})" for name, regex in self.data["every_terminal"] if name in accepted]
+            self._state_lexers[state] = re.compile("|".join(groups) or "(?!)")
+        return self._state_lexers[state]
+
+    @classmethod
+    def from_lark(cls, lark: Any, start: str = "start") -> Tables:
+        """Copy the lexer and the LALR tables out of a `Lark(..., parser="lalr")`."""
+        from lark.grammar import NonTerminal
+        from lark.parsers.lalr_analysis import Shift
+
+        table = lark.parser.parser.parser.parse_table
+        states = sorted(table.states)
+        if states != list(range(len(states))):
+            raise ValueError("Lark's states are not numbered 0..n-1")
+        rule_ids: dict[Any, int] = {}
+        rules: list[list] = []
+        kept_terminals: set[str] = set()
+
+        def rule_id(rule) -> int:
+            if rule not in rule_ids:
+                options = rule.options
+                if options.keep_all_tokens or options.empty_indices or options.template_source:
+                    raise ValueError(f"rule {rule} uses a Lark option this loop does not run")
+                kept = [i for i, sym in enumerate(rule.expansion) if not (sym.is_term and sym.filter_out)]
+                splice = [i for i in kept if isinstance(rule.expansion[i], NonTerminal) and rule.expansion[i].name.startswith("_")]
+                kept_terminals.update(rule.expansion[i].name for i in kept if rule.expansion[i].is_term)
+                origin = rule.origin.name
+                if origin.startswith("_"):
+                    kind, callback = "splice", None  # its children go into the parent's
+                elif options.expand1 and not rule.alias:
+                    kind, callback = "expand1", origin
+                else:
+                    kind, callback = "call", rule.alias or origin
+                rule_ids[rule] = len(rules)
+                rules.append([origin, len(rule.expansion), kind, callback, kept, splice])
+            return rule_ids[rule]
+
+        actions: list[dict[str, int]] = [{} for _ in states]
+        gotos: list[dict[str, int]] = [{} for _ in states]
+        for state, row in table.states.items():
+            for symbol, (action, arg) in row.items():
+                if not symbol.isupper():  # a rule's name: where to go after reducing it
+                    gotos[state][symbol] = arg
+                elif action is Shift:
+                    actions[state][symbol] = arg
+                else:
+                    actions[state][symbol] = ~rule_id(arg)
+
+        ignore = list(lark.lexer_conf.ignore)
+        by_regex = [t for t in lark.terminals if t.pattern.type == "re"]
+        keywords: dict[str, str] = {}
+        keyword_like: set[str] = set()
+        terminals = []
+        for t in lark.terminals:
+            value = t.pattern.value
+            like = [r.name for r in by_regex if t.pattern.type == "str" and re.fullmatch(r.pattern.to_regexp(), value)]
+            if like:
+                keywords[value] = t.name  # "for" is a NAME unless the parser can take the keyword
+                keyword_like.update(like)
+            else:
+                terminals.append(t)
+        # Lark's own order of alternatives, so the same text makes the same tokens.
+        order = lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name)  # noqa: E731
+        terminals.sort(key=order)
+        every = sorted(lark.terminals, key=order)
+        for t in terminals:
+            if not t.name.isidentifier() or t.name == ERROR:
+                raise ValueError(f"terminal name {t.name!r} cannot name a regex group")
+        if len(keyword_like) > 1:
+            raise ValueError(f"keywords match more than one terminal: {sorted(keyword_like)}")
+        return cls({
+            "format": FORMAT,
+            "terminals": [(t.name, t.pattern.to_regexp()) for t in terminals],
+            "every_terminal": [(t.name, t.pattern.to_regexp()) for t in every],
+            "ignore": ignore,
+            "keywords": keywords,
+            "keyword_like": sorted(keyword_like),
+            "kept": sorted(kept_terminals),
+            "actions": actions,
+            "gotos": gotos,
+            "rules": rules,
+            "start": table.start_states[start],
+            "end": table.end_states[start],
+        })
+
+    def reducers(self, callbacks: object) -> list[tuple[str, int, Callable[..., Any] | None, bool]]:
+        """For each rule: (its name, how many symbols it pops, what computes its value from
+        them, whether that takes them as arguments or as one list); None for a rule that
+        passes its one symbol up unchanged."""
+        return [_reducer(callbacks, *rule) for rule in self.rules]
+
+
+def _reducer(callbacks, origin, size, kind, callback, kept, splice):
+    """(name, size, function, spread): `function(*symbols)` if spread, else `function(symbols)`."""
+    if kind == "expand1" and size == 1 and kept == [0] and not splice:
+        return origin, size, None, False
+    method = getattr(callbacks, callback) if callback else None
+    if not splice and kind == "call":
+        if kept == list(range(size)):
+            return origin, size, method, True  # the common case: no wrapper at all
+        return origin, size, lambda values: method(*[values[i] for i in kept]), False
+    spliced = set(splice)
+
+    def children(values: list) -> list:
+        out: list | None = None
+        for i in kept:
+            if i in spliced:
+                if out is None:
+                    out = values[i]  # extended in place, as Lark does: `a: a b` stays linear
+                else:
+                    out.extend(values[i])
+            elif out is None:
+                out = [values[i]]
+            else:
+                out.append(values[i])
+        return [] if out is None else out
+
+    if kind == "splice":
+        return origin, size, children, False
+    if kind == "expand1":
+        def expand1(values: list):
+            kids = children(values)
+            return kids[0] if len(kids) == 1 else method(*kids)
+        return origin, size, expand1, False
+    return origin, size, lambda values: method(*children(values)), False
+
+
+def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newline: str):
+    """The parser in `state` cannot take the token `m` (of `kind`). If Lark's contextual
+    lexer would have read a different token there, go on from that token; else the text
+    is refused. (Only the state before any reduction: a token that made the parser reduce
+    was one the state could take, which Lark's lexer reads the same way.)"""
+    start = m.start(m.lastgroup)
+    if kind not in tables.actions[state]:
+        other = tables.state_lexer(state, newline).match(text, start)
+        if other is not None and (other.lastgroup, other.end()) != (m.lastgroup, m.end()):
+            return itertools.chain([other], tables.lexer.finditer(text, other.end()))
+    raise Rejected(start)
+
+
+def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozenset[str], closing: frozenset[str]) -> Any:
+    """Parse `text`; returns the value of the start rule. Raises Rejected.
+
+    A `newline` token inside brackets (an `opening` terminal not yet closed) is skipped,
+    as the post-lexer of cgraph/parser.py does for Lark."""
+    actions, gotos = tables.actions, tables.gotos
+    keywords, keyword_like, kept = tables.keywords, tables.keyword_like, tables.kept
+    end = tables.end
+    state = tables.start  # always states[-1]
+    states = [state]
+    values: list = []
+    push_state, push_value = states.append, values.append
+    depth = 0
+    matches: Any = tables.lexer.finditer(text)
+    while matches is not None:
+        tokens, matches = matches, None
+        for m in tokens:
+            kind = group = m.lastgroup
+            if kind == newline:
+                if depth:
+                    continue
+            elif kind in opening:
+                depth += 1
+            elif kind in closing:
+                if depth:
+                    depth -= 1
+            elif kind in keyword_like:
+                keyword = keywords.get(m.group(group))
+                if keyword is not None and keyword in actions[state]:
+                    kind = keyword
+            elif kind == END:
+                kind = "$END"  # Lark's name for the end of the input
+            elif kind == ERROR:
+                raise Rejected(m.start(kind))
+            token = Token(m.group(group), *m.span(group)) if kind in kept else None
+            before = state
+            while True:
+                try:
+                    action = actions[state][kind]
+                except KeyError:
+                    if state == end and kind == "$END":
+                        return values[-1]  # the start rule is complete: accept
+                    matches = _relex(tables, before, kind, m, text, newline)
+                    break
+                if action >= 0:  # shift
+                    push_state(action)
+                    push_value(token)
+                    state = action
+                    break
+                origin, size, reduce, spread = reducers[~action]
+                if reduce is None:  # a unit rule (expr: product): only the state changes
+                    state = states[-1] = gotos[states[-2]][origin]
+                    continue
+                if size:
+                    popped = values[-size:]
+                    del values[-size:]
+                    del states[-size:]
+                else:
+                    popped = []
+                push_value(reduce(*popped) if spread else reduce(popped))
+                state = gotos[states[-1]][origin]
+                push_state(state)
+            if matches is not None:
+                break  # lex again from the token the state could not take
+    raise Rejected(len(text))  # (not reached: the lexer always ends with END)
