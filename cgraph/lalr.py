@@ -222,11 +222,13 @@ def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newlin
     raise Rejected(start)
 
 
-def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozenset[str], closing: frozenset[str]) -> Any:
+def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozenset[str], closing: frozenset[str],
+        lookahead: list) -> Any:
     """Parse `text`; returns the value of the start rule. Raises Rejected.
 
     A `newline` token inside brackets (an `opening` terminal not yet closed) is skipped,
-    as the post-lexer of cgraph/parser.py does for Lark."""
+    as the post-lexer of cgraph/parser.py does for Lark. `lookahead[0]` is kept set to
+    the current token's match, for callbacks that want to know where they are."""
     actions, gotos = tables.actions, tables.gotos
     keywords, keyword_like, kept = tables.keywords, tables.keyword_like, tables.kept
     end = tables.end
@@ -257,6 +259,7 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
             elif kind == ERROR:
                 raise Rejected(m.start(kind))
             token = Token(m.group(group), *m.span(group)) if kind in kept else None
+            lookahead[0] = m
             before = state
             while True:
                 try:

@@ -63,8 +63,14 @@ class _Callbacks:
 
     def __init__(self) -> None:
         self.sink: Callable[[ast.Stmt], None] | None = None
+        self.lookahead: list = [None]  # lalr.run's current token (a regex match)
+        self.resume = 0  # where the text after the last complete top-level statement starts
 
     def top(self, st: ast.Stmt) -> ast.Stmt | None:
+        # The token that completed the statement is the separator after it.
+        m = self.lookahead[0]
+        if m is not None:
+            self.resume = m.end(m.lastgroup)
         if self.sink is not None:
             self.sink(st)
             return None
@@ -241,17 +247,31 @@ def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None
     text = _with_final_newline(source.text)
     tables, reducers = _tables(), _reducers()
     with _LOCK:
-        _CALLBACKS.sink = sink
+        _CALLBACKS.sink, _CALLBACKS.resume = sink, 0
         try:
-            return lalr.run(tables, reducers, text, _NEWLINE, _OPENING, _CLOSING)
+            return lalr.run(tables, reducers, text, _NEWLINE, _OPENING, _CLOSING, _CALLBACKS.lookahead)
         except lalr.Rejected:
-            pass
+            resume = _CALLBACKS.resume
         finally:
-            _CALLBACKS.sink = None
-    try:
-        parse_program_lark(source)  # for Lark's description of the error
-    except ParseError as exc:
-        raise exc from None
+            _CALLBACKS.sink, _CALLBACKS.lookahead[0] = None, None
+        error = _lark_error(source, text, resume)
+    raise error
+
+
+def _lark_error(source: Source, text: str, resume: int) -> ParseError:
+    """Lark's description of the error in a text the loop refused. Lark parses only what
+    follows the last complete top-level statement (a file is a list of statements, so the
+    error is the same there): an error at the end of a million-line file costs one line's
+    parse, not a million. Spaces stand in for the rest of the line, so columns stay."""
+    from lark.exceptions import UnexpectedInput
+
+    line_start = text.rfind("\n", 0, resume) + 1
+    shift = (text.count("\n", 0, line_start), line_start)
+    for rest, at in ((" " * (resume - line_start) + text[resume:], shift), (text, (0, 0))):
+        try:
+            _lark().parse(rest)
+        except UnexpectedInput as exc:
+            return _parse_error(exc, source, *at)
     raise AssertionError(f"{source.filename}: cgraph's LALR loop refused a text that Lark parses")
 
 
@@ -308,13 +328,16 @@ def _expected(names) -> str:
     return f"expected {head} or {described[-1]}" if head else f"expected {described[0]}"
 
 
-def _parse_error(exc: Any, source: Source) -> ParseError:
+def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 0) -> ParseError:
+    """A located ParseError from Lark's exception about a text that started `offset`
+    characters (`lines_before` lines) into the source."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
-    line = getattr(exc, "line", None) or 1
+    line = (getattr(exc, "line", None) or 1) + lines_before
     column = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):
-        char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
+        pos = exc.pos_in_stream + offset
+        char = source.text[pos] if pos < len(source.text) else ""
         if char.isalpha() or char.isdigit():
             message = f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"
         elif char == "\x00":
@@ -329,7 +352,7 @@ def _parse_error(exc: Any, source: Source) -> ParseError:
             return _at_end(source, _expected(exc.accepts or exc.expected))
         if tok.type == "_NL":
             what = "end of line"
-            line, column = tok.line, tok.column
+            line, column = tok.line + lines_before, tok.column
         else:
             what = repr(clip(str(tok)))
         width = max(len(str(tok)), 1) if tok.type != "_NL" else 1
