@@ -174,6 +174,14 @@ class Tables:
         return [_reducer(callbacks, *rule) for rule in self.rules]
 
 
+def _nothing(values: list) -> list:
+    return []  # a new list each time: a parent may extend it in place
+
+
+def _first(values: list):
+    return values[0]
+
+
 def _reducer(callbacks, origin, size, kind, callback, kept, splice):
     """(name, size, function, spread): `function(*symbols)` if spread, else `function(symbols)`."""
     if kind == "expand1" and size == 1 and kept == [0] and not splice:
@@ -183,6 +191,10 @@ def _reducer(callbacks, origin, size, kind, callback, kept, splice):
         if kept == list(range(size)):
             return origin, size, method, True  # the common case: no wrapper at all
         return origin, size, lambda values: method(*[values[i] for i in kept]), False
+    if kind == "splice" and not kept:  # a separator: nothing to pass on
+        return origin, size, _nothing, False
+    if kind == "splice" and kept == [0] and splice == [0]:  # (sep+ -> sep*): the same list
+        return origin, size, _first, False
     spliced = set(splice)
 
     def children(values: list) -> list:
