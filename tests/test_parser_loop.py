@@ -106,6 +106,9 @@ def test_any_text_agrees(text):
     "output output",
     "def f(in, for) = in * for\ny = f(1, 2)",
     "for i in 1..2 { for = i }",
+    "for t in1..3 { y = t }",         # where only `in` can follow, `in1` is `in` then `1`
+    "for t in1..3{for s in1..2{}}",
+    "for t inx..3 { y = t }",
     "x = 2**3**2; y = x ** -1",
     "y = 1...5",
     "s = sum(w[i]*x[i] for i in 1..3)",
