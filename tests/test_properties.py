@@ -17,6 +17,7 @@ import json
 import math
 import re
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -192,6 +193,33 @@ def test_gradients_match_central_differences(case):
         )
         checked += 1
     event(f"inputs checked: {min(checked, 5)}{'+' if checked >= 5 else ''}")
+
+
+def _bits(xs) -> list[bytes]:
+    return [struct.pack("<d", x) for x in xs]  # nan == nan, and -0.0 != 0.0
+
+
+@given(programs_with_inputs(), st.data())
+def test_the_flat_array_backward_pass_gives_the_same_bits(case, data):
+    """Large graphs with scattered arguments are differentiated on arrays of doubles
+    (cgraph/evaluate.py); no test graph is large enough to take that path by itself, so
+    it is forced here and compared with the list path, bit for bit."""
+    import importlib
+
+    ev = importlib.import_module("cgraph.evaluate")  # the module (cgraph.evaluate is also a function)
+    source, graph, point = case
+    outputs = [graph.output] + sorted(graph.names.values())
+    out = data.draw(st.sampled_from(outputs), label="output")
+    values = cgraph.forward(graph, point)
+    expected = cgraph.backward(graph, values, out)
+    flat_from, scattered = ev._FLAT_FROM, ev._scattered
+    ev._FLAT_FROM, ev._scattered = 0, lambda g: True
+    try:
+        fresh = cgraph.parse(source, max_nodes=MAX_NODES)  # nothing cached from the list path
+        got = cgraph.backward(fresh, values, out)
+    finally:
+        ev._FLAT_FROM, ev._scattered = flat_from, scattered
+    assert _bits(got) == _bits(expected)
 
 
 # --- 3. batch == scalar ----------------------------------------------------------------------
