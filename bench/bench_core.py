@@ -191,7 +191,18 @@ def check_leaves(prog: Program, limit: int = 200) -> list[int]:
 
 
 def maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """This process's peak resident memory. On Linux, VmHWM: ru_maxrss starts a child at
+    the RSS its parent had when it forked (the kernel carries it across exec), and this
+    script's parent holds every generated program (~300 MB at 1e6), which would floor
+    every case's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # KiB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB; macOS: bytes
 
 
 def timed_repeats(fn, max_reps: int, budget: float, min_reps: int = 1):
