@@ -135,7 +135,7 @@ class Plan:
         self.batched_leaves = [leaves[name] for name in self.batched_names]
         self.wrt_leaves = [leaves[name] for name in self.wrt_names]
 
-        ops, all_args, size = graph.ops, graph.args, len(graph)
+        ops, all_args, size = graph.ops, list(graph.args), len(graph)  # the tuples, made once
         # Only the output's ancestors matter (the scalar backward skips the rest too).
         needed = bytearray(size)
         needed[out] = 1

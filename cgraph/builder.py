@@ -2,8 +2,8 @@
 
 Everything is a loop over explicit stacks: statements (with loop frames that count their
 iterations instead of pre-expanding them) and expressions (a post-order walk with
-`_EMIT`/`_CALL`/`_REDUCE` continuations), so neither deep nesting nor long unrolling can
-exhaust Python's stack.
+`_EMIT`/`_CALL`/`_REDUCE`/`_ENV` continuations), so neither deep nesting nor long
+unrolling can exhaust Python's stack.
 
 Scoping, in the order a name is looked up:
   1. loop variables (integers; as values they become constants),
@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from array import array
 from collections import Counter
 from types import MappingProxyType
 
 from . import syntax as ast
 from .errors import BuildError, GraphTooLarge, Location, Source, clip, did_you_mean
-from .ir import Graph, NodeNames, Tag, one_line
+from .ir import Args, Graph, NodeNames, Tag, Tags, Values, one_line, positions_array
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
@@ -35,27 +36,32 @@ STEPS_PER_NODE = 10
 REDUCTIONS = ("sum", "mean")
 BARE_OUTPUT_NAME = "out"
 
-_VISIT, _EMIT, _CALL, _REDUCE = range(4)
+# Continuations on the expression walk's stack, each on top of its operands (see `expression`).
+_EMIT, _CALL, _REDUCE, _ENV = range(4)
+# A consumed call's arguments: as many holes as it had arguments (see `expression`).
+_HOLES = tuple((None,) * n for n in range(8))
 
 
 class _Env:
     """What an expression sees besides the file's global names."""
 
-    __slots__ = ("ints", "locals", "tags", "in_loop")
+    __slots__ = ("ints", "locals", "tags", "in_loop", "tag_set")
 
     def __init__(self, ints: dict[str, int], locals: dict[str, int], tags: tuple[Tag, ...], in_loop: bool = False):
         self.ints = ints  # loop variables in scope
         self.locals = locals  # function parameters or loop-local names -> node
         self.tags = tags
         self.in_loop = in_loop
+        self.tag_set = -1  # its index in the builder's tag_sets, once a node has these tags
 
     def iteration(self, var: str, value: int, line: int) -> _Env:
         return _Env({**self.ints, var: value}, dict(self.locals), self.tags + (Tag("loop", var, value, line),), True)
 
 
 def build(program: ast.Program, source: Source, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
-    """Unroll a parsed program into a graph. Raises BuildError (located) on a bad program."""
-    builder = Builder(source, max_nodes, seed)
+    """Unroll a parsed program into a graph. Raises BuildError (located) on a bad program.
+    The program is left as it was (see `Builder`'s `consume`)."""
+    builder = Builder(source, max_nodes, seed, consume=False)
     for st in program.statements:
         builder.statement(st)
     return builder.finish()
@@ -68,29 +74,81 @@ def _frozen(column: list) -> tuple:
     return frozen
 
 
+# A big build gives malloc's free memory back to the OS every this many nodes.
+RELEASE_EVERY = 65_536
+_malloc_trim = None  # glibc's malloc_trim once looked up, False where there is none
+
+
+def _release_free_memory() -> None:
+    """Hand the free pages inside glibc's heap back to the OS (malloc_trim(0)).
+
+    A build grows a dozen big buffers at once (the columns, the dicts of names). When one
+    outgrows its block, realloc moves it and frees the old block: a hole, resident until
+    reused. glibc takes big blocks from mmap instead, which would not leave holes, but it
+    raises that threshold to the size of any such block freed (reading a big file does:
+    after a 22 MB program, a million-node build ended with ~55 MB of holes, a fifth of its
+    peak). Releasing them every RELEASE_EVERY nodes costs ~1 ms a call, ~15 ms a million
+    nodes, and changes no setting of malloc's. Elsewhere than glibc this does nothing."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                _malloc_trim = ctypes.CDLL(None).malloc_trim
+            except (OSError, AttributeError, TypeError):
+                pass
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
 def _const_key(value: float) -> tuple[float, float]:
     return (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
 
 
 class Builder:
-    def __init__(self, source: Source, max_nodes: int, seed: int = DEFAULT_SEED):
+    """Builds a graph statement by statement.
+
+    With `consume` (the default, for statements handed over by the parser and then
+    dropped), a top-level statement's expression is taken apart as it is built: each
+    syntax node lets go of its children once they are on the walk's stack, so a deep
+    expression's tree is freed while its graph grows instead of living on beside it.
+    Loop and function bodies, which run many times, are never touched.
+    """
+
+    def __init__(self, source: Source, max_nodes: int, seed: int = DEFAULT_SEED, consume: bool = True):
         self.source = source
+        self.consume = consume
         self.max_nodes = max_nodes
+        self.node_check = min(RELEASE_EVERY, max_nodes)  # the next size at which add() looks up
         self.rng = random.Random(seed)  # issue 5: random initial values of params
         self.ops: list[str] = []
-        self.args: list[tuple[int, ...]] = []
-        self.values: list[float | None] = []
-        self.tags: list[tuple[Tag, ...]] = []
-        self.positions = array("q")  # (anchor, start, end) offsets per node: no syntax node kept alive
+        # Arguments as two columns (see ir.Args): for two arguments, both; for one, it and
+        # -1; for none, -1 and -3; for more, the node itself and -2, the tuple in more_args.
+        id_type = "i" if max_nodes < 2**31 else "q"
+        self.first_args, self.second_args = array(id_type), array(id_type)
+        self.more_args: dict[int, tuple[int, ...]] = {}
+        # Values (constants', declared defaults) of the few nodes that have one, by node;
+        # once most nodes have one, a list of every node's (see ir.Values).
+        self.given_values: dict[int, float] | None = {}
+        self.all_values: list[float | None] | None = None
+        # Tags as one index per node into the distinct tuples of tags (see ir.Tags); a
+        # tuple enters the list with the first node built in its environment.
+        self.tag_ids = array(id_type)
+        self.tag_sets: list[tuple[Tag, ...]] = [()]
+        # (anchor, start, end) offsets per node: no syntax node kept alive
+        self.positions = positions_array(len(source.text) + 1)
         self.names: dict[str, int] = {}
-        self.first_names: dict[int, str] = {}  # node -> its first name
-        self.more_names: dict[int, tuple[str, ...]] = {}  # node -> its other names (aliases), rare
+        self.node_names = NodeNames(id_type)  # node -> its names
+        # One entry per key of `names`, in their order: the offset of the statement that
+        # assigned it (-1 for others). Read only to word an error, by finding the key's place.
+        self.name_pos = positions_array(len(source.text) + 1)
         self.leaves: list[int] = []
         self.consts: dict[tuple[float, float], int] = {}
-        # Global names defined so far -> the offset of the defining statement (the line is
-        # worked out only for an error message), and which of them were declared how.
-        self.defined: dict[str, int] = {}
-        self.declared: dict[str, str] = {}  # name -> 'input' or 'param'
+        # A global name is defined once it is assigned or declared: it is then a key of
+        # `names` that is not an implicit input, unless that input was declared later.
+        self.declared: dict[str, tuple[str, int]] = {}  # name -> ('input' or 'param', statement offset)
         self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
         self.defs: dict[str, ast.Def] = {}
         self.calls_of: dict[str, list[ast.Call]] = {}  # function -> the calls in its body
@@ -102,6 +160,7 @@ class Builder:
         self.last_assigned: tuple[int, str] | None = None
         self.node_counts: dict[int, int] = {}  # id(statement) -> least_nodes(statement)
         self.top = _Env({}, {}, ())  # the file's top level
+        self.top.tag_set = 0
         self.output_stmt: ast.Output | None = None
         self.bare: ast.ExprStmt | None = None  # a bare expression statement, so far the last
         self.bare_output: int | None = None
@@ -116,36 +175,70 @@ class Builder:
 
     # --- nodes -------------------------------------------------------------------------
 
-    def add(self, op: str, args: tuple[int, ...], site: ast.Expr, tags: tuple[Tag, ...], value=None) -> int:
+    def add(self, op: str, a: int, b: int, site: ast.Expr, env: _Env, value=None) -> int:
+        """A node: `a`, `b` are its arguments as stored (see `first_args`): `add(op, x, y)`,
+        `add(op, x, -1)` for one argument, `add(op, -1, -3)` for none; `add_n` for any."""
         i = len(self.ops)
-        if i >= self.max_nodes:
-            raise self.too_large("the graph grows past the limit", site)
+        if i >= self.node_check:
+            if i >= self.max_nodes:
+                raise self.too_large("the graph grows past the limit", site)
+            _release_free_memory()
+            self.node_check = min(i + RELEASE_EVERY, self.max_nodes)
         self.ops.append(op)
-        self.args.append(args)
-        self.values.append(value)
-        self.tags.append(tags)
+        self.first_args.append(a)
+        self.second_args.append(b)
+        if self.all_values is not None:
+            self.all_values.append(value)
+        elif value is not None:
+            given = self.given_values
+            given[i] = value
+            if len(given) > 1024 and 4 * len(given) > i:
+                self.all_values = [given.get(j) for j in range(i + 1)]
+                self.given_values = None
+        tag_set = env.tag_set
+        if tag_set < 0:
+            tag_set = env.tag_set = len(self.tag_sets)
+            self.tag_sets.append(env.tags)
+        self.tag_ids.append(tag_set)
         self.positions.extend((site.pos, site.start, site.end))
         return i
+
+    def add_n(self, op: str, args: tuple[int, ...], site: ast.Expr, env: _Env) -> int:
+        """A node of any number of arguments (a call of a built-in function, a reduction)."""
+        n = len(args)
+        if n == 2:
+            return self.add(op, args[0], args[1], site, env)
+        if n == 1:
+            return self.add(op, args[0], -1, site, env)
+        if n == 0:
+            return self.add(op, -1, -3, site, env)
+        i = self.add(op, len(self.ops), -2, site, env)
+        self.more_args[i] = args
+        return i
+
+    def value_of(self, i: int) -> float | None:
+        return self.given_values.get(i) if self.all_values is None else self.all_values[i]
 
     def const(self, value: float, site: ast.Expr) -> int:
         key = _const_key(value)
         i = self.consts.get(key)
         if i is None:
-            i = self.consts[key] = self.add("const", (), site, (), value)
+            i = self.consts[key] = self.add("const", -1, -3, site, self.top, value)
         return i
 
     def leaf(self, kind: str, key: str, site: ast.Expr, value: float | None) -> int:
-        i = self.add(kind, (), site, (), value)
+        i = self.add(kind, -1, -3, site, self.top, value)
         self.leaves.append(i)
         self.name(i, key)
         return i
 
-    def name(self, i: int, key: str) -> None:
-        self.names[key] = i
-        if i in self.first_names:
-            self.more_names[i] = self.more_names.get(i, ()) + (key,)
-        else:
-            self.first_names[i] = key
+    def name(self, i: int, key: str, pos: int = -1) -> None:
+        names = self.names
+        count = len(names)
+        names[key] = i
+        if len(names) > count:  # a new key (a loop-local name of a later loop may come again)
+            self.name_pos.append(pos)
+        self.node_names.name(i, key)
 
     # --- integers: indices and loop bounds ---------------------------------------------
 
@@ -298,85 +391,142 @@ class Builder:
         self.implicit[key] = ref
         return self.leaf("input", key, ref, None)
 
-    def expression(self, root: ast.Expr, env: _Env) -> int:
+    def expression(self, root: ast.Expr, env: _Env, consume: bool = False) -> int:
+        """The node computing `root`. A post-order walk with one flat stack: a syntax node
+        on it is to be visited; an int is a continuation, lying on its operands: _EMIT
+        (on the node whose operation to add, its arguments' nodes being on `out`), _CALL
+        (on the call whose inlined body to visit), _REDUCE (on a reduction and the next
+        value of its variable), _ENV (on the environment to return to once the body above
+        it is done). A deep expression costs two stack slots per pending operation.
+
+        With `consume`, the nodes of `root`'s own tree (not those of a function's body or a
+        reduction's, visited in other environments and again later) drop their children
+        as these go on the stack, so each syntax node is freed as soon as it is built."""
         out: list[int] = []
-        todo: list[tuple] = [(_VISIT, root, env, None)]
+        todo: list = [root]
+        del root  # with `consume`, the tree must hang only from the stack
+        owner = env if consume else None
+        Ref, Num, Binary, Unary, Call = ast.Ref, ast.Num, ast.Binary, ast.Unary, ast.Call
         while todo:
-            action, e, env, extra = todo.pop()
-            if action == _VISIT:
-                t = type(e)
-                if t is ast.Ref:
-                    out.append(self.resolve(e, env))
-                elif t is ast.Num:
-                    out.append(self.const(e.value, e))
-                elif t is ast.Binary:
-                    left, right = e.left, e.right
-                    tl, tr = type(left), type(right)
-                    if (tl is ast.Ref or tl is ast.Num) and (tr is ast.Ref or tr is ast.Num):
-                        # Both operands are leaves (w*x, h[t-1]+1): no need for the stack.
-                        a = self.resolve(left, env) if tl is ast.Ref else self.const(left.value, left)
-                        b = self.resolve(right, env) if tr is ast.Ref else self.const(right.value, right)
-                        out.append(self.add(BINARY_SYMBOLS[e.op], (a, b), e, env.tags))
-                        continue
-                    todo.append((_EMIT, e, env, BINARY_SYMBOLS[e.op]))
-                    todo.append((_VISIT, e.right, env, None))
-                    todo.append((_VISIT, e.left, env, None))
-                elif t is ast.Unary:
-                    if e.op == "-":
-                        todo.append((_EMIT, e, env, "neg"))
-                    todo.append((_VISIT, e.operand, env, None))
-                elif t is ast.Call:
-                    callee = self.defs.get(e.func)
-                    if callee is not None:
-                        if len(e.args) != len(callee.params):
-                            raise self.error(
-                                f"{e.func}() takes {len(callee.params)} argument{'s' if len(callee.params) != 1 else ''}"
-                                f" ({', '.join(callee.params)}), got {len(e.args)}",
-                                e, f"{e.func} is defined on line {self.line(callee)}", len(e.func),
-                            )
-                        todo.append((_CALL, e, env, callee))
-                    else:
-                        todo.append((_EMIT, e, env, self.builtin(e).name))
-                    for arg in reversed(e.args):
-                        todo.append((_VISIT, arg, env, None))
-                else:  # Reduction
-                    if e.func not in REDUCTIONS:
-                        raise self.error(
-                            f"'{e.func}(... for ...)' is not a reduction; use sum or mean", e, width=len(e.func)
-                        )
-                    lo, hi = self.integer(e.lo, env), self.integer(e.hi, env)
-                    count = max(hi - lo + 1, 0)
-                    self.spend(count, e)
-                    if count == 0:
-                        if e.func == "mean":
-                            raise self.error(f"mean over an empty range {lo}..{hi}", e, width=len(e.func))
-                        out.append(self.const(0.0, e))
-                    else:
-                        todo.append((_REDUCE, e, env, lo))
-            elif action == _EMIT:
-                t = type(e)
-                n = 2 if t is ast.Binary else 1 if t is ast.Unary else len(e.args)
-                args = tuple(out[len(out) - n :])
-                del out[len(out) - n :]
-                out.append(self.add(extra, args, e, env.tags))
-            elif action == _CALL:
-                n = len(e.args)
-                args = out[len(out) - n :]
-                del out[len(out) - n :]
-                self.call_counts[e.func] += 1
-                tag = Tag("call", e.func, self.call_counts[e.func], self.line(e))
-                body_env = _Env({}, dict(zip(extra.params, args)), env.tags + (tag,))
-                todo.append((_VISIT, extra.body, body_env, None))
-            else:  # _REDUCE: visit the body once per value of the variable, then add the sum
-                hi = self.integer(e.hi, env)
-                if extra <= hi:
-                    todo.append((_REDUCE, e, env, extra + 1))
-                    todo.append((_VISIT, e.body, env.iteration(e.var, extra, self.line(e)), None))
-                else:
-                    n = hi - self.integer(e.lo, env) + 1
-                    args = tuple(out[len(out) - n :])
+            e = todo.pop()
+            t = type(e)
+            if t is int:  # a continuation
+                action = e
+                e = todo.pop()
+                if action == _EMIT:
+                    t = type(e)
+                    if t is Binary:
+                        b = out.pop()
+                        out[-1] = self.add(BINARY_SYMBOLS[e.op], out[-1], b, e, env)
+                    elif t is Unary:
+                        out[-1] = self.add("neg", out[-1], -1, e, env)
+                    else:  # a built-in function
+                        n = len(e.args)
+                        if n == 1:
+                            out[-1] = self.add(FUNCTIONS[e.func].name, out[-1], -1, e, env)
+                        else:
+                            args = tuple(out[len(out) - n :])
+                            del out[len(out) - n :]
+                            out.append(self.add_n(FUNCTIONS[e.func].name, args, e, env))
+                elif action == _ENV:
+                    env = e
+                elif action == _CALL:
+                    callee = self.defs[e.func]
+                    n = len(e.args)
+                    args = out[len(out) - n :]
                     del out[len(out) - n :]
-                    out.append(self.add(e.func, args, e, env.tags))
+                    self.call_counts[e.func] += 1
+                    tag = Tag("call", e.func, self.call_counts[e.func], self.line(e))
+                    todo.append(env)
+                    todo.append(_ENV)
+                    env = _Env({}, dict(zip(callee.params, args)), env.tags + (tag,))
+                    todo.append(callee.body)
+                else:  # _REDUCE: visit the body once per value of the variable, then add the sum
+                    value = e
+                    e = todo.pop()
+                    hi = self.integer(e.hi, env)
+                    if value <= hi:
+                        todo.append(e)
+                        todo.append(value + 1)
+                        todo.append(_REDUCE)
+                        todo.append(env)
+                        todo.append(_ENV)
+                        env = env.iteration(e.var, value, self.line(e))
+                        todo.append(e.body)
+                    else:
+                        n = hi - self.integer(e.lo, env) + 1
+                        args = tuple(out[len(out) - n :])
+                        del out[len(out) - n :]
+                        out.append(self.add_n(e.func, args, e, env))
+            elif t is Ref:
+                out.append(self.resolve(e, env))
+            elif t is Num:
+                out.append(self.const(e.value, e))
+            elif t is Binary:
+                left, right = e.left, e.right
+                tl, tr = type(left), type(right)
+                if (tl is Ref or tl is Num) and (tr is Ref or tr is Num):
+                    # Both operands are leaves (w*x, h[t-1]+1): no need for the stack.
+                    a = self.resolve(left, env) if tl is Ref else self.const(left.value, left)
+                    b = self.resolve(right, env) if tr is Ref else self.const(right.value, right)
+                    out.append(self.add(BINARY_SYMBOLS[e.op], a, b, e, env))
+                    continue
+                todo.append(e)
+                todo.append(_EMIT)
+                todo.append(right)
+                todo.append(left)
+                if env is owner:
+                    e.left = e.right = None
+            elif t is Call:
+                callee = self.defs.get(e.func)
+                args = e.args
+                if callee is not None:
+                    if len(args) != len(callee.params):
+                        raise self.error(
+                            f"{e.func}() takes {len(callee.params)} argument{'s' if len(callee.params) != 1 else ''}"
+                            f" ({', '.join(callee.params)}), got {len(args)}",
+                            e, f"{e.func} is defined on line {self.line(callee)}", len(e.func),
+                        )
+                    todo.append(e)
+                    todo.append(_CALL)
+                else:
+                    name = self.builtin(e).name
+                    if len(args) == 1:
+                        arg = args[0]
+                        ta = type(arg)
+                        if ta is Ref or ta is Num:  # tanh(x): no need for the stack
+                            a = self.resolve(arg, env) if ta is Ref else self.const(arg.value, arg)
+                            out.append(self.add(name, a, -1, e, env))
+                            continue
+                    todo.append(e)
+                    todo.append(_EMIT)
+                todo.extend(reversed(args))
+                if env is owner:
+                    n = len(args)
+                    e.args = _HOLES[n] if n < len(_HOLES) else (None,) * n  # the count stays
+            elif t is Unary:
+                if e.op == "-":
+                    todo.append(e)
+                    todo.append(_EMIT)
+                todo.append(e.operand)
+                if env is owner:
+                    e.operand = None
+            else:  # Reduction
+                if e.func not in REDUCTIONS:
+                    raise self.error(
+                        f"'{e.func}(... for ...)' is not a reduction; use sum or mean", e, width=len(e.func)
+                    )
+                lo, hi = self.integer(e.lo, env), self.integer(e.hi, env)
+                count = max(hi - lo + 1, 0)
+                self.spend(count, e)
+                if count == 0:
+                    if e.func == "mean":
+                        raise self.error(f"mean over an empty range {lo}..{hi}", e, width=len(e.func))
+                    out.append(self.const(0.0, e))
+                else:
+                    todo.append(e)
+                    todo.append(lo)
+                    todo.append(_REDUCE)
         return out[0]
 
     # --- statements --------------------------------------------------------------------
@@ -394,26 +544,33 @@ class Builder:
         )
 
     def define(self, key: str, how: str, st: ast.Stmt) -> None:
-        if key in self.defined:
-            how_before = self.declared.get(key, "assigned")
-            line = self.source.line_col(self.defined[key])[0]
+        if key in self.names and (key not in self.implicit or key in self.declared):
+            how_before, pos = self.declared.get(key) or ("assigned", self.assigned_at(key))
+            line = self.source.line_col(pos)[0]
             raise self.error(
                 f"'{key}' is already defined on line {line}" + (f" (as {how_before})" if how_before != "assigned" else ""),
                 st, "a name is defined once; give the new value another name", len(key),
             )
-        self.defined[key] = st.pos
         if how != "assigned":
-            self.declared[key] = how
+            self.declared[key] = (how, st.pos)
+
+    def assigned_at(self, key: str) -> int:
+        """The offset of the statement that assigned `key` (for an error: a walk over the names)."""
+        for index, k in enumerate(self.names):
+            if k == key:
+                return self.name_pos[index]
+        raise KeyError(key)
 
     def assign(self, st: ast.Assign, env: _Env) -> None:
         first_new = len(self.ops)
-        node = self.expression(st.value, env)
+        node = self.expression(st.value, env, self.consume and env is self.top)
         if self.ops[node] == "const":
             if node < first_new:  # a named constant is its own node, not a shared literal
-                node = self.add("const", (), st.value, env.tags, self.values[node])
+                node = self.add("const", -1, -3, st.value, env, self.value_of(node))
             else:  # made by this statement: it becomes this name's own node
-                del self.consts[_const_key(self.values[node])]
+                del self.consts[_const_key(self.value_of(node))]
         target = st.target
+        pos = -1
         if env.in_loop and not target.indices and target.name not in self.names:
             if target.name in env.locals:
                 raise self.error(f"'{target.name}' is already assigned in this iteration", st, width=len(target.name))
@@ -421,6 +578,7 @@ class Builder:
             where = ",".join(f"{t.name}={t.value}" for t in env.tags if t.kind == "loop")
             key = f"{target.name}@{where}"
         else:
+            pos = st.pos
             key = self.key(target, env)
             if key in self.implicit:
                 use = self.implicit[key]
@@ -429,7 +587,7 @@ class Builder:
                     st, f"move this definition above line {self.line(use)}", len(target.name),
                 )
             self.define(key, "assigned", st)
-        self.name(node, key)
+        self.name(node, key, pos)
         self.last_assigned = (node, key)
 
     def declare(self, st: ast.Declare, env: _Env) -> None:
@@ -441,7 +599,10 @@ class Builder:
             self.leaf(st.kind, key, st.target, value)
         else:  # used before its declaration: it was an input all along
             self.ops[node] = st.kind
-            self.values[node] = value
+            if self.all_values is not None:
+                self.all_values[node] = value
+            elif value is not None:
+                self.given_values[node] = value
 
     def statement(self, st: ast.Stmt) -> None:
         """Run one top-level statement. The parser calls this as soon as a statement is
@@ -461,7 +622,7 @@ class Builder:
         elif t is ast.ExprStmt:  # the output, if nothing follows it
             self.spend(1, st)
             self.bare = st
-            self.bare_output = self.expression(st.value, self.top)
+            self.bare_output = self.expression(st.value, self.top, self.consume)
         else:
             self.execute(st)
 
@@ -505,15 +666,20 @@ class Builder:
     def finish(self) -> Graph:
         """The graph, once every statement has run."""
         output, output_name = self.choose_output(self.output_stmt, self.bare_output, self.top)
+        # What only building needed goes before the columns are copied into the graph's
+        # tuples, which is when a big build peaks.
+        self.implicit, self.consts, self.declared, self.node_counts = {}, {}, {}, {}
+        self.name_pos = array(self.name_pos.typecode)
+        size = len(self.ops)
         return Graph(
             source=self.source,
             ops=_frozen(self.ops),
-            args=_frozen(self.args),
-            values=_frozen(self.values),
-            tags=_frozen(self.tags),
+            args=Args(self.first_args, self.second_args, self.more_args),
+            values=Values(self.given_values if self.all_values is None else _frozen(self.all_values), size),
+            tags=Tags(self.tag_ids, self.tag_sets),
             positions=self.positions,
             names=MappingProxyType(self.names),
-            node_names=NodeNames(self.first_names, self.more_names),
+            node_names=self.node_names,
             leaves=tuple(self.leaves),
             output=output,
             output_name=output_name,

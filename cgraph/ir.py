@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import Callable, Iterator, Mapping, NamedTuple, TypeVar
+from bisect import bisect_left
+from itertools import chain, repeat
+from types import MappingProxyType
+from typing import Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 
 from .errors import Location, Source
 
@@ -31,29 +34,225 @@ class Tag(NamedTuple):
 
 
 class NodeNames(Mapping):
-    """node id -> its names, as a read-only mapping. Stored as the first name of each
-    node plus the rare extra ones, since a tuple per node costs ~100 bytes a node."""
+    """node id -> its names, as a read-only mapping (filled by the builder with `name`).
 
-    __slots__ = ("_first", "_more")
+    Stored as the first names in the order of their nodes, with those nodes' ids (not
+    kept while they are 0, 1, 2, ...: a file of one name per node), plus two small dicts:
+    the nodes first named after a later node was (a bare constant named `out` at the
+    end), and every node's further names (aliases). A dict keyed by node would cost ~40
+    bytes a node, a list slot per node 8 bytes for every unnamed node as well."""
 
-    def __init__(self, first: dict[int, str], more: dict[int, tuple[str, ...]]):
-        self._first = first
-        self._more = more
+    __slots__ = ("_keys", "_ids", "_id_type", "_late", "_more")
 
-    def __getitem__(self, i: int) -> tuple[str, ...]:
-        return (self._first[i],) + self._more.get(i, ())
+    def __init__(self, id_type: str = "q"):
+        self._keys: list[str] = []
+        self._ids: array | None = None  # None: the nodes of _keys are 0, 1, 2, ...
+        self._id_type = id_type
+        self._late: dict[int, str] = {}
+        self._more: dict[int, tuple[str, ...]] = {}
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._first)
-
-    def __len__(self) -> int:
-        return len(self._first)
-
-    def __contains__(self, i: object) -> bool:
-        return i in self._first
+    def name(self, i: int, key: str) -> None:
+        """Give node `i` one more name (building only: the graph's mapping is read-only)."""
+        keys, ids = self._keys, self._ids
+        if not keys or i > (len(keys) - 1 if ids is None else ids[-1]):
+            if ids is None and i != len(keys):
+                ids = self._ids = array(self._id_type, range(len(keys)))
+            keys.append(key)
+            if ids is not None:
+                ids.append(i)
+        elif self.first(i) is None:
+            self._late[i] = key
+        else:
+            self._more[i] = self._more.get(i, ()) + (key,)
 
     def first(self, i: int) -> str | None:
-        return self._first.get(i)
+        if type(i) is not int:
+            return None
+        keys, ids = self._keys, self._ids
+        if ids is None:
+            if 0 <= i < len(keys):
+                return keys[i]
+        else:
+            k = bisect_left(ids, i)
+            if k < len(ids) and ids[k] == i:
+                return keys[k]
+        return self._late.get(i)
+
+    def __getitem__(self, i: int) -> tuple[str, ...]:
+        name = self.first(i)
+        if name is None:
+            raise KeyError(i)
+        return (name,) + self._more.get(i, ())
+
+    def __iter__(self) -> Iterator[int]:
+        yield from range(len(self._keys)) if self._ids is None else self._ids
+        yield from self._late
+
+    def __len__(self) -> int:
+        return len(self._keys) + len(self._late)
+
+    def __contains__(self, i: object) -> bool:
+        return self.first(i) is not None  # type: ignore[arg-type]
+
+
+def positions_array(text_length: int) -> array:
+    """An array for offsets into a text this long: 4 bytes an offset below 2 GiB."""
+    return array("i" if text_length < 2**31 else "q")
+
+
+class Args(Sequence):
+    """node id -> its argument node ids, as a tuple: `graph.args[i]`. Stored as two columns
+    of ints, not as a tuple per node (~60 bytes with its ints, scattered over the heap).
+    For node i, second[i] is
+      >= 0  its second argument, first[i] its first (a node of two arguments)
+        -1  a node of one argument, first[i]
+        -2  a node of more than two: first[i] is i itself, its arguments are more[i]
+        -3  a node without arguments (a leaf; first[i] is -1)
+    Passes over the whole graph read the columns (`Graph.arg_columns`); this view makes
+    each tuple when asked."""
+
+    __slots__ = ("first", "second", "more")
+
+    def __init__(self, first: array, second: array, more: dict[int, tuple[int, ...]]):
+        self.first = memoryview(first).toreadonly()
+        self.second = memoryview(second).toreadonly()
+        self.more = MappingProxyType(more)
+
+    @classmethod
+    def of(cls, args: Sequence[tuple[int, ...]]) -> Args:
+        """The columns of a sequence of tuples."""
+        code = "i" if len(args) < 2**31 else "q"
+        first, second, more = array(code), array(code), {}
+        for i, ids in enumerate(args):
+            k = len(ids)
+            if k == 2:
+                first.append(ids[0])
+                second.append(ids[1])
+            elif k == 1:
+                first.append(ids[0])
+                second.append(-1)
+            elif k == 0:
+                first.append(-1)
+                second.append(-3)
+            else:
+                first.append(i)
+                second.append(-2)
+                more[i] = tuple(ids)
+        return cls(first, second, more)
+
+    def __len__(self) -> int:
+        return len(self.second)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self.second))))
+        b = self.second[i]
+        if b >= 0:
+            return (self.first[i], b)
+        if b == -1:
+            return (self.first[i],)
+        if b == -3:
+            return ()
+        return self.more[self.first[i]]
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        more = self.more
+        for a, b in zip(self.first, self.second):
+            yield (a, b) if b >= 0 else (a,) if b == -1 else () if b == -3 else more[a]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Args, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<args of {len(self)} nodes>"
+
+
+class Tags(Sequence):
+    """node id -> where it was built, a tuple of Tags: `graph.tags[i]`. Stored as one index
+    per node into the distinct tuples (one per function call and loop iteration that
+    built a node; () is the first), not as a pointer per node."""
+
+    __slots__ = ("ids", "sets")
+
+    def __init__(self, ids: array, sets: list[tuple[Tag, ...]]):
+        self.ids = memoryview(ids).toreadonly()
+        self.sets = tuple(sets)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(map(self.sets.__getitem__, self.ids[i]))
+        return self.sets[self.ids[i]]
+
+    def __iter__(self) -> Iterator[tuple[Tag, ...]]:
+        return map(self.sets.__getitem__, self.ids)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Tags, tuple)):
+            return len(self) == len(other) and all(a is b or a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<tags of {len(self)} nodes>"
+
+
+class Values(Sequence):
+    """node id -> its value: a constant's, an input's or param's declared default, else
+    None: `graph.values[i]`. Stored as a dict of the nodes that have one when they are few
+    (most nodes are operations), as a tuple of every node's otherwise."""
+
+    __slots__ = ("_given", "_all", "_n")
+
+    def __init__(self, values: dict[int, float] | tuple[float | None, ...], n: int):
+        self._given = MappingProxyType(values) if isinstance(values, dict) else None
+        self._all = None if isinstance(values, dict) else values
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if self._all is not None:
+            return self._all[i]
+        if isinstance(i, slice):
+            return tuple(self._given.get(j) for j in range(*i.indices(self._n)))
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("node index out of range")
+        return self._given.get(i)
+
+    def __iter__(self) -> Iterator[float | None]:
+        if self._all is not None:
+            return iter(self._all)
+        if not self._given:
+            return repeat(None, self._n)
+        runs: list = []  # runs of None between the values, so that list() copies in C
+        start = 0
+        for i in sorted(self._given):
+            runs.append(repeat(None, i - start))
+            runs.append((self._given[i],))
+            start = i + 1
+        runs.append(repeat(None, self._n - start))
+        return chain.from_iterable(runs)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Values, tuple)):
+            return len(self) == len(other) and all(a is b or a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<values of {len(self)} nodes>"
 
 
 class Node:
@@ -103,21 +302,28 @@ def one_line(text: str) -> str:
 class Graph:
     """An immutable tape. Columns, one entry per node:
 
-    ops      op name ('add', 'tanh', 'input', 'param', 'const', ...)
+    ops      op name ('add', 'tanh', 'input', 'param', 'const', ...)       (a tuple)
     args     argument node ids (all smaller than the node's own id)
+             (an `Args` sequence of tuples, stored as two columns of ints)
     values   constants: their value; inputs and params: the declared default or None
+             (a `Values` sequence: most nodes have none)
     tags     where the node was built (function calls, loop iterations)
+             (a `Tags` sequence: an index per node into the distinct tuples)
     positions  3 offsets per node into the source: the spot errors point at, and the start
              and end of the node's text (nodes unrolled from one loop body share them)
+             (a read-only memoryview of 4-byte ints, 8 for a text past 2 GiB)
+    node_names  node -> its names (a `NodeNames` mapping), the inverse of `names`
     """
 
     __slots__ = _GRAPH_FIELDS + ("_cache",)  # _cache: see `cached`
 
-    def __init__(self, *, source: Source, ops: tuple[str, ...], args: tuple[tuple[int, ...], ...],
-                 values: tuple[float | None, ...], tags: tuple[tuple[Tag, ...], ...], positions: array,
+    def __init__(self, *, source: Source, ops: tuple[str, ...], args: Args | Sequence[tuple[int, ...]],
+                 values: Values, tags: Tags, positions: array,
                  names: Mapping[str, int], node_names: NodeNames, leaves: tuple[int, ...],
                  output: int, output_name: str):
         given = dict(locals())
+        if not isinstance(args, Args):
+            given["args"] = Args.of(args)
         for field in _GRAPH_FIELDS:
             value = given[field]
             if isinstance(value, array):
@@ -185,40 +391,48 @@ class Graph:
             value = self._cache[key] = build(self)
             return value
 
-    def arg_columns(self) -> tuple[array, array]:
-        """Every node's arguments as two flat int arrays, `first` and `second`, built on
-        first use and kept. For node i, second[i] is
-          >= 0  its second argument, first[i] its first (a node of two arguments)
-            -1  a node of one argument, first[i]
-            -2  a node of more than two: first[i] is i itself, its arguments are args[i]
-            -3  a node without arguments (a leaf; first[i] is -1)
-        The evaluator's loops read these rather than the `args` tuples: iterating an array
-        makes each id afresh next to the last one, where a tuple holds the argument's shared
-        int object, wherever the heap put it when that node was built (a cache miss per
-        argument on a large graph with fan-out). 8 bytes a node: 8 MB at a million nodes."""
-        return self.cached("arg_columns", _arg_columns)
+    def arg_columns(self) -> tuple[memoryview, memoryview]:
+        """Every node's arguments as two flat sequences of ints, `first` and `second`
+        (read-only memoryviews of int arrays): how `args` is stored (see `Args` for what
+        second's negative values mean). The evaluator's loops read these rather than the
+        tuples: iterating an array makes each id afresh next to the last one, where a tuple
+        would hold the argument's shared int object, wherever the heap put it when that node
+        was built (a cache miss per argument on a large graph with fan-out)."""
+        return self.args.first, self.args.second
 
     def upstream(self, node: int) -> bytearray:
         """Flags: 1 for `node` and every node it depends on."""
         flags = bytearray(len(self.ops))
         flags[node] = 1
-        args = self.args
+        first, second = self.arg_columns()
         for i in range(node, -1, -1):
             if flags[i]:
-                for a in args[i]:
-                    flags[a] = 1
+                b = second[i]
+                if b >= 0:
+                    flags[first[i]] = flags[b] = 1
+                elif b == -1:
+                    flags[first[i]] = 1
+                elif b == -2:
+                    for a in self.args.more[i]:
+                        flags[a] = 1
         return flags
 
     def downstream(self, node: int, upto: int | None = None) -> bytearray:
         """Flags: 1 for `node` and every node (up to `upto`) that depends on it."""
         flags = bytearray(len(self.ops))
         flags[node] = 1
-        args = self.args
+        first, second = self.arg_columns()
         for i in range(node + 1, (len(self.ops) if upto is None else upto + 1)):
-            for a in args[i]:
-                if flags[a]:
-                    flags[i] = 1
-                    break
+            b = second[i]
+            if b >= 0:
+                flags[i] = flags[first[i]] | flags[b]
+            elif b == -1:
+                flags[i] = flags[first[i]]
+            elif b == -2:
+                for a in self.args.more[i]:
+                    if flags[a]:
+                        flags[i] = 1
+                        break
         return flags
 
     def with_output(self, name: str) -> Graph:
@@ -227,19 +441,3 @@ class Graph:
         fields.update(output=self.names[name], output_name=name)
         return Graph(**fields)
 
-
-def _arg_columns(graph: Graph) -> tuple[array, array]:
-    n = len(graph.args)
-    code = "i" if n < 2**31 else "q"
-    first, second = array(code, [-1]) * n, array(code, [-3]) * n
-    for i, args in enumerate(graph.args):
-        k = len(args)
-        if k == 2:
-            first[i], second[i] = args
-        elif k == 1:
-            first[i] = args[0]
-            second[i] = -1
-        elif k:
-            first[i] = i
-            second[i] = -2
-    return first, second
