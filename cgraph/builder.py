@@ -24,7 +24,8 @@ from types import MappingProxyType
 
 from . import syntax as ast
 from .errors import BuildError, GraphTooLarge, Location, Source, clip, did_you_mean
-from .ir import Args, Graph, NodeNames, Tag, Tags, Values, one_line, positions_array
+from .columns import Args, NodeNames, Tags, Values, positions_array
+from .ir import Graph, Tag, one_line
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
@@ -124,16 +125,16 @@ class Builder:
         self.node_check = min(RELEASE_EVERY, max_nodes)  # the next size at which add() looks up
         self.rng = random.Random(seed)  # issue 5: random initial values of params
         self.ops: list[str] = []
-        # Arguments as two columns (see ir.Args): for two arguments, both; for one, it and
+        # Arguments as two columns (see columns.Args): for two arguments, both; for one, it and
         # -1; for none, -1 and -3; for more, the node itself and -2, the tuple in more_args.
         id_type = "i" if max_nodes < 2**31 else "q"
         self.first_args, self.second_args = array(id_type), array(id_type)
         self.more_args: dict[int, tuple[int, ...]] = {}
         # Values (constants', declared defaults) of the few nodes that have one, by node;
-        # once most nodes have one, a list of every node's (see ir.Values).
+        # once most nodes have one, a list of every node's (see columns.Values).
         self.given_values: dict[int, float] | None = {}
         self.all_values: list[float | None] | None = None
-        # Tags as one index per node into the distinct tuples of tags (see ir.Tags); a
+        # Tags as one index per node into the distinct tuples of tags (see columns.Tags); a
         # tuple enters the list with the first node built in its environment.
         self.tag_ids = array(id_type)
         self.tag_sets: list[tuple[Tag, ...]] = [()]
