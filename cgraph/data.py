@@ -104,6 +104,24 @@ class Chunk:
         self.n = len(lines)
 
 
+class _Rows:
+    """The rows a slow reader (CSV, JSON Lines) found good in a block, column by column."""
+
+    __slots__ = ("values", "lines")
+
+    def __init__(self, width: int):
+        self.values: list[list[float]] = [[] for _ in range(width)]
+        self.lines: list[int] = []
+
+    def keep(self, number: int, row: list[float]) -> None:
+        self.lines.append(number)
+        for column_values, value in zip(self.values, row):
+            column_values.append(value)
+
+    def chunk(self) -> Chunk:
+        return Chunk([np.array(v, dtype=np.float64) for v in self.values], np.array(self.lines, dtype=np.int64))
+
+
 # A field is (key, index): the file's column `key`, or element `index` of the list under
 # `key` in a JSON Lines file (index None for a plain value).
 Field = tuple[str, "int | None"]
@@ -286,8 +304,7 @@ class DataFile:
         import csv
 
         names = [self._header[k].strip() for k in usecols]
-        values: list[list[float]] = [[] for _ in usecols]
-        lines: list[int] = []
+        good = _Rows(len(usecols))
         for offset, line in enumerate(block):
             if not line.strip():
                 continue
@@ -312,10 +329,8 @@ class DataFile:
                     break
                 row.append(value)
             else:
-                lines.append(number)
-                for column_values, value in zip(values, row):
-                    column_values.append(value)
-        return Chunk([np.array(v, dtype=np.float64) for v in values], np.array(lines, dtype=np.int64))
+                good.keep(number, row)
+        return good.chunk()
 
     # JSON Lines
 
@@ -364,8 +379,7 @@ class DataFile:
         return Chunk(columns, np.arange(first, first + len(block), dtype=np.int64))
 
     def _jsonl_slow(self, block, first, fields, on_error, skipped) -> Chunk:
-        values: list[list[float]] = [[] for _ in fields]
-        lines: list[int] = []
+        good = _Rows(len(fields))
         for offset, line in enumerate(block):
             if not line.strip():
                 continue
@@ -408,10 +422,8 @@ class DataFile:
                     break
                 row.append(value)
             else:
-                lines.append(number)
-                for column_values, value in zip(values, row):
-                    column_values.append(value)
-        return Chunk([np.array(v, dtype=np.float64) for v in values], np.array(lines, dtype=np.int64))
+                good.keep(number, row)
+        return good.chunk()
 
     # Parquet
 
