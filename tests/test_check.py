@@ -22,19 +22,7 @@ import pytest
 import cgraph
 from cgraph import check
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
-INTRO_INPUTS = {"x": 1.0, "y": 3.0, "z": -3.0}
-INTRO_ARGS = ["--x", "1", "--y", "3", "--z", "-3"]
-
-SAMPLE_CASES = [
-    ("intro", INTRO_INPUTS, INTRO_ARGS),
-    ("neuron", {}, []),
-    ("rnn", {}, []),
-    ("mlp", {}, []),
-    ("logreg", {}, []),
-]
-SAMPLE_IDS = [c[0] for c in SAMPLE_CASES]
+from sample_cases import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 USES_TANH = {"neuron", "rnn", "mlp"}
 
 EVALUATE_MODULE = importlib.import_module("cgraph.evaluate")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -17,21 +16,9 @@ import cgraph
 from cgraph import explain
 from cgraph.ops import OPS
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
-INTRO = str(SAMPLES / "intro.cg")
-INTRO_INPUTS = {"x": 1.0, "y": 3.0, "z": -3.0}
-INTRO_ARGS = ["--x", "1", "--y", "3", "--z", "-3"]
+from sample_cases import INTRO_ARGS, INTRO_INPUTS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 
-# Every sample, with the inputs it needs (only the tutorial's has no defaults).
-SAMPLE_CASES = [
-    ("intro", INTRO_INPUTS, INTRO_ARGS),
-    ("neuron", {}, []),
-    ("rnn", {}, []),
-    ("mlp", {}, []),
-    ("logreg", {}, []),
-]
-SAMPLE_IDS = [c[0] for c in SAMPLE_CASES]
+INTRO = str(SAMPLES / "intro.cg")
 
 
 # The long chain used for the step cap: 150 forward steps + 152 backward steps.
