@@ -9,7 +9,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from cgraph.cli import run
+from cli_runner import TERMINAL_VARS, runner
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
@@ -19,22 +19,12 @@ settings.register_profile("fuzz", max_examples=5000, deadline=None, suppress_hea
 settings.load_profile(os.environ.get("CGRAPH_HYPOTHESIS_PROFILE", "ci"))
 
 
-_TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CGRAPH_DEBUG")
-
-
 @pytest.fixture
 def cg(capsys, monkeypatch):
-    """cg(*argv) -> (exit code, stdout, stderr), running `cgraph *argv` in-process, with
-    no colour and a wide terminal whatever the environment says."""
-    for var in _TERMINAL_VARS:
+    """cg(*argv, stdin=None) -> Result(code, out, err), running `cgraph *argv` in-process,
+    with no colour and a wide terminal whatever the environment says."""
+    for var in TERMINAL_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
-
-    def call(*argv):
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
+    return runner(capsys, monkeypatch)

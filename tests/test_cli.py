@@ -18,47 +18,28 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 import cgraph
-from cgraph.cli import run
+from cli_runner import TERMINAL_VARS, Result, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 INTRO = str(SAMPLES / "intro.cg")
 TUTORIAL = ["eval", INTRO, "--x", "1", "--y", "3", "--z", "-3"]
 
-# Environment variables that change how rich decides on colour and width.
-_TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CGRAPH_DEBUG")
 
 
 # --- helpers -------------------------------------------------------------------------
 
 
-class Result(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def cg(capsys, monkeypatch):
     """cg(*argv, stdin=None) -> Result(code, out, err), running `cgraph *argv` in-process."""
-    for var in _TERMINAL_VARS:
+    for var in TERMINAL_VARS:
         monkeypatch.delenv(var, raising=False)
-
-    def call(*argv: str, stdin: str | bytes | None = None) -> Result:
-        if stdin is not None:
-            data = stdin.encode() if isinstance(stdin, str) else stdin
-            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return call
+    return runner(capsys, monkeypatch)
 
 
 def cgraph_script() -> list[str]:
@@ -68,7 +49,7 @@ def cgraph_script() -> list[str]:
 
 
 def script_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _TERMINAL_VARS}
+    env = {k: v for k, v in os.environ.items() if k not in TERMINAL_VARS}
     env.update(extra)
     return env
 

@@ -24,14 +24,13 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import graphviz
 import pytest
 
 import cgraph
 import cgraph.render
-from cgraph.cli import run
+from cli_runner import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -63,24 +62,22 @@ loss = h[12]
 # --- running cgraph ----------------------------------------------------------------------
 
 
-class Result(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def cg(capsys, monkeypatch):
     """cg(*argv, stdin=None) -> Result, running `cgraph *argv` in-process."""
     monkeypatch.delenv("CGRAPH_DEBUG", raising=False)
+    return runner(capsys, monkeypatch)
 
-    def call(*argv, stdin: str | None = None) -> Result:
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8"))
-        capsys.readouterr()
-        code = run([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
+
+def _rendered(cg, tmp_path, suffix: str):
+    """call(*render_args) -> the text `cgraph render ARGS -o FILE<suffix>` writes."""
+    count = iter(range(10**6))
+
+    def call(*argv) -> str:
+        target = tmp_path / f"render-{next(count)}{suffix}"
+        res = cg("render", *argv, "-o", target)
+        assert res.code == 0, f"cgraph render {' '.join(map(str, argv))} failed ({res.code}):\n{res.err}"
+        return target.read_text(encoding="utf-8")
 
     return call
 
@@ -88,29 +85,13 @@ def cg(capsys, monkeypatch):
 @pytest.fixture
 def dot_of(cg, tmp_path):
     """dot_of(*render_args) -> the DOT text `cgraph render ARGS -o FILE.dot` writes."""
-    count = iter(range(10**6))
-
-    def call(*argv) -> str:
-        target = tmp_path / f"render-{next(count)}.dot"
-        res = cg("render", *argv, "-o", target)
-        assert res.code == 0, f"cgraph render {' '.join(map(str, argv))} failed ({res.code}):\n{res.err}"
-        return target.read_text(encoding="utf-8")
-
-    return call
+    return _rendered(cg, tmp_path, ".dot")
 
 
 @pytest.fixture
 def mermaid_of(cg, tmp_path):
     """mermaid_of(*render_args) -> the Mermaid text `cgraph render ARGS --format mermaid` writes."""
-    count = iter(range(10**6))
-
-    def call(*argv) -> str:
-        target = tmp_path / f"render-{next(count)}.mmd"
-        res = cg("render", *argv, "-o", target)
-        assert res.code == 0, f"cgraph render {' '.join(map(str, argv))} failed ({res.code}):\n{res.err}"
-        return target.read_text(encoding="utf-8")
-
-    return call
+    return _rendered(cg, tmp_path, ".mmd")
 
 
 def cgraph_script() -> list[str]:
