@@ -26,7 +26,7 @@ import itertools
 import re
 from typing import Any, Callable
 
-FORMAT = 2  # of the serialised tables; a change makes old cache files stale
+FORMAT = 3  # of the serialised tables; a change makes old cache files stale
 ERROR = "zz_error"  # the lexer's catch-all group (Lark's terminal names are upper case)
 END = "zz_end"  # the lexer's group for the end of the text
 
@@ -60,8 +60,10 @@ class Tables:
         self.data = data
         # One match per token: first any ignored text (spaces, comments), then one of the
         # terminals; the catch-all and end-of-text groups make the matches contiguous.
+        # A keyword is read as the terminal it also matches (a NAME), then told apart.
         ignored = "|".join(regex for name, regex in data["terminals"] if name in data["ignore"])
-        tokens = [f"(?P<{name}>{regex})" for name, regex in data["terminals"] if name not in data["ignore"]]
+        apart = set(data["ignore"]) | set(data["keywords"].values())
+        tokens = [f"(?P<{name}>{regex})" for name, regex in data["terminals"] if name not in apart]
         skip = f"(?:{ignored})*+" if ignored else ""  # possessive: never backtracks into spaces
         self.lexer = re.compile(f"{skip}(?:{'|'.join(tokens)}|(?P<{END}>\\Z)|(?P<{ERROR}>[\\s\\S]))")
         self.keywords: dict[str, str] = data["keywords"]
@@ -82,7 +84,7 @@ class Tables:
             accepted = set(self.actions[state]) | {newline}
             if accepted & self.keyword_like:  # as in Lark, the name's match decides the keyword
                 accepted -= set(self.keywords.values())
-            groups = [f"(?P<{name}>{regex})" for name, regex in self.data["every_terminal"] if name in accepted]
+            groups = [f"(?P<{name}>{regex})" for name, regex in self.data["terminals"] if name in accepted]
             self._state_lexers[state] = re.compile("|".join(groups) or "(?!)")
         return self._state_lexers[state]
 
@@ -134,19 +136,14 @@ class Tables:
         by_regex = [t for t in lark.terminals if t.pattern.type == "re"]
         keywords: dict[str, str] = {}
         keyword_like: set[str] = set()
-        terminals = []
         for t in lark.terminals:
             value = t.pattern.value
             like = [r.name for r in by_regex if t.pattern.type == "str" and re.fullmatch(r.pattern.to_regexp(), value)]
             if like:
                 keywords[value] = t.name  # "for" is a NAME unless the parser can take the keyword
                 keyword_like.update(like)
-            else:
-                terminals.append(t)
         # Lark's own order of alternatives, so the same text makes the same tokens.
-        order = lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name)  # noqa: E731
-        terminals.sort(key=order)
-        every = sorted(lark.terminals, key=order)
+        terminals = sorted(lark.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
         for t in terminals:
             if not t.name.isidentifier() or t.name == ERROR:
                 raise ValueError(f"terminal name {t.name!r} cannot name a regex group")
@@ -155,7 +152,6 @@ class Tables:
         return cls({
             "format": FORMAT,
             "terminals": [(t.name, t.pattern.to_regexp()) for t in terminals],
-            "every_terminal": [(t.name, t.pattern.to_regexp()) for t in every],
             "ignore": ignore,
             "keywords": keywords,
             "keyword_like": sorted(keyword_like),
