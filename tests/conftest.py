@@ -4,6 +4,7 @@ many more, freshly drawn each time."""
 
 from __future__ import annotations
 
+import builtins
 import os
 
 import pytest
@@ -28,3 +29,21 @@ def cg(capsys, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return runner(capsys, monkeypatch)
+
+
+@pytest.fixture
+def hide_module(monkeypatch):
+    """hide_module("numpy"): importing it or any of its submodules raises ImportError, as
+    if it were not installed (until the test ends)."""
+
+    def hide(top: str) -> None:
+        real_import = builtins.__import__
+
+        def fake_import(name, *args, **kwargs):
+            if name == top or name.startswith(top + "."):
+                raise ImportError(f"No module named {name!r}")
+            return real_import(name, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", fake_import)
+
+    return hide

@@ -198,17 +198,8 @@ def test_parquet_numeric_columns_rows_and_nulls(tmp_path):
         read_all(path, [("s", None)])
 
 
-def test_parquet_without_pyarrow_says_how_to_install_it(tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_pyarrow(name, *args, **kwargs):
-        if name.startswith("pyarrow"):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+def test_parquet_without_pyarrow_says_how_to_install_it(tmp_path, hide_module):
+    hide_module("pyarrow")
     (tmp_path / "d.parquet").write_bytes(b"PAR1")
     with pytest.raises(MissingDependency) as info:
         DataFile(str(tmp_path / "d.parquet"))
@@ -432,17 +423,8 @@ def test_eval_data_from_parquet(cg, tmp_path):
     assert float(rows[0]["loss"]) == (2 * 1 + 0 - 3) ** 2
 
 
-def test_without_numpy_data_is_a_one_line_error(cg, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_numpy(name, *args, **kwargs):
-        if name == "numpy" or name.startswith("numpy."):
-            raise ImportError("No module named 'numpy'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_numpy)
+def test_without_numpy_data_is_a_one_line_error(cg, hide_module):
+    hide_module("numpy")
     code, out, err = cg("eval", LINREG, "--data", SAMPLES / "linreg.csv")
     assert code == 1 and out == ""
     assert err.splitlines() == ["error: batches and training need NumPy, which is not installed",

@@ -8,7 +8,6 @@ linreg recovers its line within 1% and matches least squares; xor learns XOR.
 
 from __future__ import annotations
 
-import builtins
 import csv
 import io
 import json
@@ -273,15 +272,8 @@ def test_plot_draws_the_curve(cg, tmp_path):
     assert b"<svg" in (tmp_path / "loss.svg").read_bytes()[:1000]
 
 
-def test_plot_without_matplotlib_says_how_to_install_it_before_training(cg, tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+def test_plot_without_matplotlib_says_how_to_install_it_before_training(cg, tmp_path, monkeypatch, hide_module):
+    hide_module("matplotlib")
     monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
     code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--plot", tmp_path / "loss.png")
     assert code == 1 and out == ""
