@@ -25,6 +25,27 @@ __all__ = [
 ]
 
 
+# Submodules a notebook reaches as `cgraph.render.diagram(...)` after a plain `import cgraph`.
+# They are imported on first use, not here: render pulls in graphviz, data/batch/train pull in
+# NumPy, and `cgraph eval` of a scalar file must start without either.
+_LAZY_SUBMODULES = frozenset({
+    "batch", "check", "columns", "data", "errors", "evaluate", "explain", "inputs", "ir", "loading",
+    "ops", "paramsfile", "parser", "render", "report", "syntax", "train", "builder",
+})
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_SUBMODULES)
+
+
 def gradients(graph: Graph, inputs=None, *, output: str | None = None) -> dict[str, float]:
     """d output / d input for every input and param of `graph`."""
     return evaluate(graph, inputs, output=output).gradients

@@ -66,7 +66,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
 
     work = tmp_path / "elsewhere"
     work.mkdir()
-    shutil.copy(ROOT / "samples" / "intro.cg", work / "intro.cg")
+    for sample in ("intro.cg", "linreg.cg", "linreg.csv"):
+        shutil.copy(ROOT / "samples" / sample, work / sample)
 
     where = _run([python, "-c", "import cgraph; print(cgraph.__file__)"], cwd=work, env=env).stdout.strip()
     assert Path(where).resolve().is_relative_to(venv.resolve()), f"cgraph imported from {where}, not the fresh venv"
@@ -82,3 +83,13 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert data["gradients"] == {"x": -3, "y": -3, "z": 4}
     assert {n["name"]: n["grad"] for n in data["nodes"]}["p"] == -3
     assert "Traceback" not in proc.stderr
+
+    # NumPy comes with cgraph: batches and training work from a plain `pip install`.
+    rows = _run([cgraph, "eval", "linreg.cg", "--data", "linreg.csv", "--w", "3", "--b", "-1.5"], cwd=work, env=env)
+    lines = rows.stdout.splitlines()
+    assert lines[0] == "line,loss,dloss/dw,dloss/db,dloss/dx,dloss/dy" and len(lines) == 201
+    trained = _run([cgraph, "train", "linreg.cg", "--data", "linreg.csv", "--lr", "0.5", "--epochs", "200",
+                    "--save", "fit.json"], cwd=work, env=env)
+    assert "Traceback" not in trained.stderr
+    params = json.loads((work / "fit.json").read_text())["params"]
+    assert abs(params["w"] - 3) < 0.05 and abs(params["b"] + 1.5) < 0.05
