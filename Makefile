@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test fuzz bench graphviz clean
+.PHONY: demo test fuzz bench graphviz system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) graphviz
 	$(BIN)/cgraph eval samples/intro.cg --x 1 --y 3 --z -3
 
-test: $(STAMP) graphviz
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q
 	$(BIN)/python fuzz/fuzz_cgraph.py --engine random --seconds $(CI_FUZZ_SECONDS) --seed $(CI_FUZZ_SEED) --quiet
 
@@ -29,7 +29,7 @@ CI_FUZZ_SECONDS ?= 60
 # `make test` fuzzes (and draws hypothesis examples) the same way every run, so that CI
 # judges the change, not the luck of a new seed; `make fuzz` explores with fresh ones.
 CI_FUZZ_SEED ?= 1
-fuzz: $(STAMP) graphviz
+fuzz: $(STAMP) system-packages
 	-$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,fuzz]'
 	CGRAPH_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_properties.py --hypothesis-show-statistics
 	$(BIN)/python fuzz/fuzz_cgraph.py --seconds $(FUZZ_SECONDS)
@@ -45,6 +45,16 @@ graphviz:
 	    apt-get update -qq >/dev/null && apt-get install -y -qq graphviz >/dev/null; \
 	  else \
 	    echo "note: Graphviz 'dot' is not installed; image output needs it: sudo apt-get install graphviz"; \
+	  fi; }
+
+# The tests also run the README's `... | jq` examples, so they need jq beside Graphviz.
+system-packages: graphviz
+	@command -v jq >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing jq with apt-get"; \
+	    apt-get update -qq >/dev/null && apt-get install -y -qq jq >/dev/null; \
+	  else \
+	    echo "note: jq is not installed; the README example tests need it: sudo apt-get install jq"; \
 	  fi; }
 
 clean:
