@@ -24,6 +24,7 @@ NumPy is imported by this module: import it only on the batch paths.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Iterable, Mapping, Sequence
 
@@ -81,12 +82,16 @@ class Result:
     `grads` maps each wanted leaf's name to an array of one gradient per row, or, for a
     row-shared leaf in "sum" mode, to the float sum over the rows."""
 
-    __slots__ = ("value", "grads", "n")
+    __slots__ = ("value", "grads", "n", "values_finite")
 
-    def __init__(self, value: np.ndarray, grads: dict[str, np.ndarray | float], n: int):
+    def __init__(self, value: np.ndarray, grads: dict[str, np.ndarray | float], n: int,
+                 values_finite: bool | None = None):
         self.value = value
         self.grads = grads
         self.n = n
+        # With run(check_values=True): False if some node's value may be inf or nan in some
+        # row (a sum over the rows that overflowed is a false alarm, never a miss).
+        self.values_finite = values_finite
 
     def __repr__(self) -> str:
         return f"<batch.Result of {self.n} rows, gradients of {len(self.grads)} leaves>"
@@ -224,17 +229,28 @@ class Plan:
 
     # --- evaluation ----------------------------------------------------------------------
 
-    def run(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> Result:
+    def run(self, base: list, columns: Sequence[np.ndarray], n: int | None = None, *,
+            check_values: bool = False) -> Result:
         """Forward and backward over one chunk. `base` comes from `bind`; `columns` are
-        float64 arrays of the batched leaves' values, in the order of `batched`."""
+        float64 arrays of the batched leaves' values, in the order of `batched`.
+
+        `check_values` also tells whether every batched node's value is finite (one sum
+        per node: an inf or nan inside the graph may leave the output and gradients
+        finite, as in 1/(1 + y*y) when y*y overflows)."""
         n = self._rows(columns, n)
-        values = self._forward(base, columns)
+        finite: list[bool] | None = [True] if check_values else None
+        values = self._forward(base, columns, finite)
         out = self.output
         value = values[out]
         grads, owned = self._backward(values, n)
         if type(value) is not _ndarray:
             value = np.full(n, value, dtype=np.float64)
-        return Result(value, self._wanted(grads, owned, n), n)
+        return Result(value, self._wanted(grads, owned, n), n, finite[0] if finite is not None else None)
+
+    def shared_finite(self, base: list) -> bool:
+        """Whether every row-shared value the output depends on (from `bind`) is finite."""
+        needed = self._needed
+        return all(v is None or not needed[i] or math.isfinite(v) for i, v in enumerate(base))
 
     def forward(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> np.ndarray:
         """Only the output's value per row."""
@@ -251,7 +267,9 @@ class Plan:
             n = len(columns[0])
         return n
 
-    def _forward(self, base: list, columns: Sequence[np.ndarray]) -> list:
+    def _forward(self, base: list, columns: Sequence[np.ndarray], finite: list[bool] | None = None) -> list:
+        """Every needed node's value; with `finite` ([True]), finite[0] becomes False if a
+        batched value (a data column or a node) may hold inf or nan."""
         values = list(base)
         for i, col in zip(self.batched_leaves, columns):
             values[i] = col
@@ -263,6 +281,12 @@ class Plan:
                     values[i] = f(values[a])
                 else:
                     values[i] = f(*[values[j] for j in args])
+            if finite is not None:
+                # A sum is inf or nan if any term is: one pass over each array, no allocation.
+                reduce = np.add.reduce
+                isfinite = math.isfinite
+                finite[0] = all(isfinite(reduce(values[i])) for i in self.batched_leaves) and \
+                    all(isfinite(reduce(values[step[0]])) for step in self._fwd)
         return values
 
     def _backward(self, values: list, n: int, diagnose: np.ndarray | None = None):

@@ -82,6 +82,7 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
     skipped = data.Skipped()
     row_word = "row" if datafile.format == "parquet" else "line"
     origins = batch.NonFiniteTally()
+    shared_finite = plan.shared_finite(base)
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out, _Progress(datafile) as progress:
         writer = data.RowWriter(out, fmt, plan.output_name, plan.wrt_names, row_word)
@@ -90,11 +91,11 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
                 where = plan.first_non_finite(base, chunk.columns, chunk.n)
                 if where is not None and where.kind == "value":
                     raise _non_finite_error(graph, plan, binding, where, chunk, data_path, row_word)
-            result = plan.run(base, chunk.columns, chunk.n)
+            result = plan.run(base, chunk.columns, chunk.n, check_values=True)
             grads = [result.grads[name] for name in plan.wrt_names]
-            # The common case costs one isfinite pass over the output; the node by node
-            # diagnosis runs only on a chunk where something is inf or nan.
-            if not (np.isfinite(result.value).all() and all(np.isfinite(g).all() for g in grads)):
+            # The common case costs one sum per node and an isfinite pass over the gradients;
+            # the node by node diagnosis runs only on a chunk where something is inf or nan.
+            if not (shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
                 origins.add(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk.lines)
             _write_rows(writer, out, chunk, result.value, grads, target)
             progress.advance(chunk.n)
