@@ -119,10 +119,19 @@ def _write_rows(writer, out, chunk, value, grads, target: str) -> None:
         if target == "-":
             out.flush()
     except BrokenPipeError:
-        raise  # the reader went away (`| head`): the CLI ends quietly, exit 0
+        _reader_gone()
     except OSError as exc:
         where = "standard output" if target == "-" else target
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}") from None
+
+
+def _reader_gone() -> None:
+    """The reader of standard output went away (`| head -1`): stop quietly, exit 0.
+    (Handled here: click turns a broken pipe into exit 1 before the CLI's own handler.)"""
+    from . import _quiet_stdout
+
+    _quiet_stdout()
+    raise click.exceptions.Exit(0)
 
 
 class _StdoutStream:
@@ -162,7 +171,7 @@ def _write_rows_end(stream: _StdoutStream) -> None:
     try:
         stream.flush()
     except BrokenPipeError:
-        raise
+        _reader_gone()
     except OSError as exc:
         raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
 
