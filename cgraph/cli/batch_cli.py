@@ -240,15 +240,16 @@ def non_finite_warnings(graph: Graph, plan, binding, origins, data_path: str, ro
     """One warning per place where inf or nan starts, over all rows: a data column that
     holds inf or nan is the data's (named by column), any other node is the program's."""
     batched = dict(zip(plan.batched_leaves, range(len(plan.batched_leaves))))
-    warnings = []
+    data_warnings, node_warnings = [], []  # the data's first, in the file's column order
     for node, kind, count, first, _arg in origins.items():
         rows = f"{count} row{'s' if count != 1 else ''} (first at {_row_at(data_path, first, row_word)})"
         if kind == "value" and node in batched:
-            warnings.append(f"warning: {_column(binding, batched[node], data_path)} is inf or nan in {rows}")
+            k = batched[node]
+            data_warnings.append((k, f"warning: {_column(binding, k, data_path)} is inf or nan in {rows}"))
             continue
         problem = "is inf or nan" if kind == "value" else "makes a gradient inf or nan"
-        warnings.append(f"{graph.location(node)}: warning: {_what(graph, node)} {problem} in {rows}")
-    return warnings
+        node_warnings.append(f"{graph.location(node)}: warning: {_what(graph, node)} {problem} in {rows}")
+    return [text for _, text in sorted(data_warnings)] + node_warnings
 
 
 def _column(binding, k: int, data_path: str) -> str:
