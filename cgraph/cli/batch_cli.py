@@ -199,7 +199,7 @@ class _Progress:
         total = _row_count(self.datafile)
         columns = [TextColumn("[bold]evaluating")]
         if total is not None:
-            columns += [BarColumn(), MofNCompleteColumn()]
+            columns += [BarColumn(), MofNCompleteColumn(), TextColumn("rows")]
         else:
             columns += [TextColumn("{task.completed:,} rows")]
         self.progress = Progress(*columns, TimeElapsedColumn(), console=console, transient=True,
