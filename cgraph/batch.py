@@ -24,6 +24,7 @@ NumPy is imported by this module: import it only on the batch paths.
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Iterable, Mapping, Sequence
 
@@ -81,12 +82,16 @@ class Result:
     `grads` maps each wanted leaf's name to an array of one gradient per row, or, for a
     row-shared leaf in "sum" mode, to the float sum over the rows."""
 
-    __slots__ = ("value", "grads", "n")
+    __slots__ = ("value", "grads", "n", "values_finite")
 
-    def __init__(self, value: np.ndarray, grads: dict[str, np.ndarray | float], n: int):
+    def __init__(self, value: np.ndarray, grads: dict[str, np.ndarray | float], n: int,
+                 values_finite: bool | None = None):
         self.value = value
         self.grads = grads
         self.n = n
+        # With run(check_values=True): False if some node's value may be inf or nan in some
+        # row (a sum over the rows that overflowed is a false alarm, never a miss).
+        self.values_finite = values_finite
 
     def __repr__(self) -> str:
         return f"<batch.Result of {self.n} rows, gradients of {len(self.grads)} leaves>"
@@ -224,17 +229,28 @@ class Plan:
 
     # --- evaluation ----------------------------------------------------------------------
 
-    def run(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> Result:
+    def run(self, base: list, columns: Sequence[np.ndarray], n: int | None = None, *,
+            check_values: bool = False) -> Result:
         """Forward and backward over one chunk. `base` comes from `bind`; `columns` are
-        float64 arrays of the batched leaves' values, in the order of `batched`."""
+        float64 arrays of the batched leaves' values, in the order of `batched`.
+
+        `check_values` also tells whether every batched node's value is finite (one sum
+        per node: an inf or nan inside the graph may leave the output and gradients
+        finite, as in 1/(1 + y*y) when y*y overflows)."""
         n = self._rows(columns, n)
-        values = self._forward(base, columns)
+        finite: list[bool] | None = [True] if check_values else None
+        values = self._forward(base, columns, finite)
         out = self.output
         value = values[out]
         grads, owned = self._backward(values, n)
         if type(value) is not _ndarray:
             value = np.full(n, value, dtype=np.float64)
-        return Result(value, self._wanted(grads, owned, n), n)
+        return Result(value, self._wanted(grads, owned, n), n, finite[0] if finite is not None else None)
+
+    def shared_finite(self, base: list) -> bool:
+        """Whether every row-shared value the output depends on (from `bind`) is finite."""
+        needed = self._needed
+        return all(v is None or not needed[i] or math.isfinite(v) for i, v in enumerate(base))
 
     def forward(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> np.ndarray:
         """Only the output's value per row."""
@@ -251,7 +267,9 @@ class Plan:
             n = len(columns[0])
         return n
 
-    def _forward(self, base: list, columns: Sequence[np.ndarray]) -> list:
+    def _forward(self, base: list, columns: Sequence[np.ndarray], finite: list[bool] | None = None) -> list:
+        """Every needed node's value; with `finite` ([True]), finite[0] becomes False if a
+        batched value (a data column or a node) may hold inf or nan."""
         values = list(base)
         for i, col in zip(self.batched_leaves, columns):
             values[i] = col
@@ -263,13 +281,22 @@ class Plan:
                     values[i] = f(values[a])
                 else:
                     values[i] = f(*[values[j] for j in args])
+            if finite is not None:
+                # A sum is inf or nan if any term is: one pass over each array, no allocation.
+                reduce = np.add.reduce
+                isfinite = math.isfinite
+                finite[0] = all(isfinite(reduce(values[i])) for i in self.batched_leaves) and \
+                    all(isfinite(reduce(values[step[0]])) for step in self._fwd)
         return values
 
-    def _backward(self, values: list, n: int, diagnose: bool = False):
+    def _backward(self, values: list, n: int, diagnose: np.ndarray | None = None):
         """d out/d node for the wanted leaves (a list indexed by node; None: not reached).
 
-        With `diagnose`, nothing is freed or modified in place, and the first node whose
-        local derivative turns a finite gradient non-finite is returned instead."""
+        With `diagnose` (a mask of the rows to look at), nothing is freed or modified in
+        place, and every node whose local derivative turns a finite gradient non-finite in
+        one of those rows is returned instead, in the order of the backward pass."""
+        diagnosing = diagnose is not None
+        found: list[NonFinite] = []
         size = len(values)
         grads: list = [None] * size
         owned = bytearray(size)  # grads[i] is an array this pass made, so += may modify it
@@ -282,7 +309,7 @@ class Plan:
                 g = grads[i]
                 if g is None:  # pragma: no cover - every visited node is an ancestor of the output
                     continue
-                if not diagnose:
+                if not diagnosing:
                     grads[i] = None
                 if len(args) == 2:
                     ds = local(values[i], values[args[0]], values[args[1]])
@@ -290,12 +317,10 @@ class Plan:
                     ds = local(values[i], values[args[0]])
                 else:
                     ds = local(values[i], *[values[a] for a in args])
+                if diagnosing:
+                    self._diagnose_step(found, i, g, ds, targets, diagnose, n)
                 for k, j, target_batched in targets:
                     d = ds[k]
-                    if diagnose:
-                        bad = _non_finite_rows(g * d, g, n)
-                        if bad is not None:
-                            return NonFinite(i, bad, "gradient", j)
                     d_array = type(d) is ndarray
                     if summing and batched and not target_batched:
                         # A row-shared argument of a per-row node: sum over the rows now (einsum,
@@ -312,7 +337,7 @@ class Plan:
                     else:
                         c = g * d
                         fresh = type(c) is ndarray
-                    if diagnose:
+                    if diagnosing:
                         fresh = False
                     current = grads[j]
                     if current is None:
@@ -323,9 +348,22 @@ class Plan:
                     else:
                         grads[j] = current + c
                         owned[j] = type(grads[j]) is ndarray
-                if not diagnose:
+                if not diagnosing:
                     values[i] = None  # no node still to visit needs it
-        return None if diagnose else (grads, owned)
+        return found if diagnosing else (grads, owned)
+
+    @staticmethod
+    def _diagnose_step(found: list, i: int, g, ds, targets, rows: np.ndarray, n: int) -> None:
+        """Record node i if its local derivatives turn its finite gradient non-finite in
+        some of `rows`: one entry per node (the rows of all its arguments together)."""
+        bad_rows, first_arg = None, None
+        for k, j, _ in targets:
+            bad = _non_finite_rows(g * ds[k], g, n, rows)
+            if bad is not None:
+                bad_rows = bad if bad_rows is None else bad_rows | bad
+                first_arg = j if first_arg is None else first_arg
+        if bad_rows is not None:
+            found.append(NonFinite(i, np.flatnonzero(bad_rows), "gradient", first_arg))
 
     def _wanted(self, grads: list, owned: bytearray, n: int) -> dict[str, np.ndarray | float]:
         result: dict[str, np.ndarray | float] = {}
@@ -350,30 +388,79 @@ class Plan:
         """The first node (in tape order) whose value is inf or nan in some row where its
         arguments are finite; failing that, the first node in the backward pass whose local
         derivative makes a finite gradient non-finite. None if everything is finite."""
+        origins = self.non_finite_origins(base, columns, n)
+        return origins[0] if origins else None
+
+    def non_finite_origins(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> list[NonFinite]:
+        """Every node where inf or nan starts in some row of the chunk, each once with its rows.
+
+        A node is an origin in row r if its value is inf or nan in row r while its arguments
+        are finite in row r (kind "value", in tape order; a batched leaf with a non-finite
+        data value counts, its arguments being none). In the rows where every value is
+        finite, a node whose local derivative turns a finite gradient non-finite is an
+        origin too (kind "gradient", in backward order). Empty if everything is finite.
+        Slower than `run` (nothing is freed early): call it only on a chunk that `run`
+        found non-finite."""
         n = self._rows(columns, n)
         values = self._forward(base, columns)
-        graph = self.graph
-        for i in range(self.output + 1):
-            if not self._needed[i]:
-                continue
-            v = values[i]
-            if v is None:
-                continue
-            finite = np.isfinite(v)
-            if np.all(finite):
-                continue
-            bad = ~finite if type(v) is _ndarray else np.ones(n, dtype=bool)
-            for a in graph.args[i]:
-                bad &= np.isfinite(values[a])
-            if bad.any():
-                return NonFinite(i, np.flatnonzero(bad), "value")
-        return self._backward(values, n, diagnose=True)
+        origins, finite_rows = self._value_origins(values, n)
+        if finite_rows.any():
+            origins += self._backward(values, n, diagnose=finite_rows)
+        return origins
+
+    def _value_origins(self, values: list, n: int) -> tuple[list[NonFinite], np.ndarray]:
+        """The "value" origins, and the mask of the rows where every value is finite."""
+        args = self.graph.args
+        finite_rows = np.ones(n, dtype=bool)
+        origins: list[NonFinite] = []
+        with np.errstate(all="ignore"):
+            for i in range(self.output + 1):
+                v = values[i]
+                if not self._needed[i] or v is None:
+                    continue
+                finite = np.isfinite(v)
+                if finite.all():
+                    continue
+                bad = ~np.broadcast_to(finite, (n,))
+                finite_rows &= ~bad
+                for a in args[i]:
+                    bad = bad & np.isfinite(values[a])
+                if bad.any():
+                    origins.append(NonFinite(i, np.flatnonzero(bad), "value"))
+        return origins, finite_rows
 
 
-def _non_finite_rows(contribution, g, n: int) -> np.ndarray | None:
-    """Rows where grad * local derivative is inf or nan although the gradient is finite."""
+class NonFiniteTally:
+    """The origins of inf and nan summed over the chunks of a run: for each (node, kind),
+    the number of rows where it is an origin and the first of them (chunks come in order,
+    so the first chunk that names a node holds its first row)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, str], list] = {}  # -> [rows, first row id, arg]
+
+    def add(self, origins: Sequence[NonFinite], row_ids: Sequence[int] | np.ndarray) -> None:
+        """Count one chunk's origins; `row_ids[k]` names the chunk's row k (a line number)."""
+        for o in origins:
+            entry = self._seen.get((o.node, o.kind))
+            if entry is None:
+                self._seen[(o.node, o.kind)] = [len(o.rows), int(row_ids[int(o.rows[0])]), o.arg]
+            else:
+                entry[0] += len(o.rows)
+
+    def __bool__(self) -> bool:
+        return bool(self._seen)
+
+    def items(self) -> list[tuple[int, str, int, int, int | None]]:
+        """(node, kind, rows, first row id, arg): values in tape order, then gradients."""
+        order = sorted(self._seen, key=lambda key: (key[1] != "value", key[0] if key[1] == "value" else -key[0]))
+        return [(node, kind, *self._seen[(node, kind)]) for node, kind in order]
+
+
+def _non_finite_rows(contribution, g, n: int, rows: np.ndarray) -> np.ndarray | None:
+    """A mask of `rows` where grad * local derivative is inf or nan although the gradient is finite."""
     bad = ~np.isfinite(np.broadcast_to(contribution, (n,)))
+    bad &= rows
     if not bad.any():
         return None
     bad &= np.isfinite(np.broadcast_to(g, (n,)))
-    return np.flatnonzero(bad) if bad.any() else None
+    return bad if bad.any() else None

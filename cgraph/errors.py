@@ -107,7 +107,9 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_QUOTED = re.compile(r"'([^'\n]{61,})'")
+# Quoted text starts and ends with a non-space: the span between two quoted names
+# ("'a' is ... at 'b'") is not itself quoted text.
+_QUOTED = re.compile(r"'([^'\s][^'\n]{59,}[^'\s])'")
 
 
 def _printable(text: str) -> str:

@@ -416,7 +416,8 @@ class Trainer:
 
     def _non_finite(self, epoch: int, batch: int, batches: int, failed: tuple, kept_epoch: Epoch | None) -> NumericError:
         base, columns, index = failed
-        where = self.plan.first_non_finite(base, columns, len(index))
+        origins = self.plan.non_finite_origins(base, columns, len(index))
+        where = origins[0] if origins else None
         kept = _epoch_name(kept_epoch)
         in_batch = f" (batch {batch} of {batches})" if batches > 1 else ""
         if where is None:  # pragma: no cover - the chunk was non-finite, so something is
@@ -435,11 +436,25 @@ class Trainer:
             arg = graph.text_of(where.arg) if where.arg is not None else "its argument"
             detail = (f"the gradient went non-finite at {what}: its local derivative w.r.t. '{arg}' "
                       f"makes it inf or nan in {count}{at}")
+        detail += self._other_origins(origins[1:], index)
         return NumericError(
             f"the loss became non-finite in epoch {epoch}{in_batch}: {detail}; the params of {kept} are kept",
             graph.location(where.node),
             "a smaller --lr, or a guard in the formula (e.g. log(max(p, 1e-12))), keeps it finite",
         )
+
+    def _other_origins(self, others: list, index) -> str:
+        """The other nodes where inf or nan starts in some row of the batch, each once."""
+        if not others:
+            return ""
+        graph, parts = self.graph, []
+        for o in others:
+            text, name = graph.text_of(o.node), graph.name_of(o.node)
+            what = f"'{text}'" + (f" ({name})" if name and name != text else "")
+            verb = "" if o.kind == "value" else " (its local derivative)"
+            parts.append(f"{what}{verb} in {len(o.rows)} row{'s' if len(o.rows) != 1 else ''} "
+                         f"(first at {self.data_path}:{int(self.lines[index[int(o.rows[0])]])})")
+        return "; inf or nan also starts at " + ", ".join(parts)
 
 
 def _epoch_name(epoch: Epoch | None) -> str:

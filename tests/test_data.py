@@ -309,7 +309,7 @@ def test_eval_data_to_a_file_and_the_notes(cg, tmp_path):
     assert target.read_text().startswith("line,loss,dloss/dw,dloss/db,dloss/dx,dloss/dy\n2,4.0,")
 
 
-def test_eval_data_fails_before_any_output_is_written(cg, tmp_path):
+def test_eval_data_to_a_file_fails_before_any_output_is_written(cg, tmp_path):
     data = write(tmp_path / "d.csv", "x,y\n" + "1,2\n" * 50 + "1,oops\n")
     target = tmp_path / "out.csv"
     target.write_text("old\n")
@@ -317,8 +317,10 @@ def test_eval_data_fails_before_any_output_is_written(cg, tmp_path):
     assert code == 2 and f"{data}:52:3: error: 'oops' in column 'y' is not a number" in err
     assert target.read_text() == "old\n"  # untouched
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []  # no temporary left
+    # Standard output streams: the five chunks before the bad row's are written, then the error.
     code, out, err = cg("eval", LINREG, "--data", data, "--chunk-rows", "10")
-    assert code == 2 and out == ""  # nothing on stdout either
+    assert code == 2 and f"{data}:52:3: error:" in err
+    assert [r["line"] for r in csv.DictReader(io.StringIO(out))] == [str(k) for k in range(2, 52)]
 
 
 def test_eval_data_skip_leaves_bad_rows_out_with_a_warning(cg, tmp_path):

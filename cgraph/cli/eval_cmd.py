@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from .. import report
 from ..builder import DEFAULT_SEED
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, eval_data, params_values
+from .batch_cli import CHUNK_ROWS_HELP, eval_data, params_values
 from .common import ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -26,11 +27,18 @@ With --data, the file is evaluated for every row (columns bind inputs by
 name: x, x[1], w[1,2]) and one line per row is written: the data row's
 line number, the output's value and the gradient w.r.t. every input and
 param (--format csv, the default, or jsonl). Rows are evaluated in
-vectorized chunks and streamed, so files of any length fit in memory.
+vectorized chunks and streamed, so files of any length fit in memory:
+to stdout each chunk's rows are written as soon as they are computed (an
+error in a later row ends the output there, with exit 2 for a bad row);
+-o FILE is written only when every row succeeded. On a terminal, stderr
+shows the rows done. --show does not apply (every row gives the output
+and all gradients).
 
 {EXIT_CODES_HELP}
 """
 
+EVAL_ON_ERROR_HELP = ("A bad row (a missing column, a non-number): fail (exit 2; rows before it are already on "
+                      "stdout, -o FILE is left as it was) or skip it. Needs --data.")
 SCALAR_FORMATS = report.FORMATS
 DATA_FORMATS = ("csv", "jsonl")
 
@@ -41,7 +49,7 @@ DATA_FORMATS = ("csv", "jsonl")
               help="How to print the result: table (default), plain, json or csv; with --data csv (default) or jsonl.")
 @click.option(
     "--show", type=click.Choice(report.SHOW), default="named", show_default=True,
-    help="Rows: inputs (output and inputs/params only), named (every named node), all (every node).",
+    help="Rows: inputs (output and inputs/params only), named (every named node), all (every node). Not with --data.",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) if any node's value is inf or nan.")
 @click.option("--data", "data_path", metavar="FILE", help="Evaluate for every row of a .csv, .jsonl or .parquet file.")
@@ -50,7 +58,7 @@ DATA_FORMATS = ("csv", "jsonl")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of random param initializations (param w = uniform(-1, 1)).")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
-@click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=ON_ERROR_HELP + " Needs --data.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, fmt: str | None, show: str,
                  strict: bool, data_path: str | None, out: str, params_file: str | None, seed: int,
                  chunk_rows: int | None, on_error: str | None) -> None:
@@ -66,6 +74,12 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if data_path is not None:
         if fmt is not None and fmt not in DATA_FORMATS:
             raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
+        if ctx.get_parameter_source("show") not in (None, ParameterSource.DEFAULT):
+            # Each row gives the output's value and every gradient, whatever --show says:
+            # refusing beats silently ignoring it.
+            raise click.UsageError(
+                f"--show {show} goes with one evaluation; with --data each row has the output's value and "
+                "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
         eval_data(
             graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
             chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
