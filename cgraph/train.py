@@ -334,7 +334,7 @@ class Trainer:
         good = params.copy()  # the params at the end of the last completed epoch
         good_state = optimizer.state()
         batch_size, batches = self.batch_size, self.batches
-        started = time.perf_counter()
+        started = _now()
         history: list[Epoch] = []
         best, waited = math.inf, 0
         step_number = 0
@@ -380,13 +380,13 @@ class Trainer:
                 if interrupt:
                     return self._outcome(good, history, "interrupted", interrupt, last_grad, first_epoch,
                                          good_state, step_number, start=start)
-                if s.max_time is not None and time.perf_counter() - started >= s.max_time:
+                if s.max_time is not None and _now() - started >= s.max_time:
                     cut = f"--max-time {s.max_time:g}s reached in epoch {epoch}"
                     if hi < self.n:
                         cut += f" (after {b + 1} of {batches} batches; the next run with --init goes on from there)"
                     break
             good, good_state = params.copy(), optimizer.state()
-            record = Epoch(epoch, epoch_loss / seen, time.perf_counter() - started,
+            record = Epoch(epoch, epoch_loss / seen, _now() - started,
                            dict(zip(self.names, params.tolist())), seen, partial=seen < self.n,
                            optimizer_state=good_state)
             history.append(record)
@@ -477,6 +477,11 @@ class Trainer:
         )
 
 
+def _now() -> float:
+    """The clock of --max-time (a module function, so tests can stop a run at a chosen batch)."""
+    return time.perf_counter()
+
+
 def _epoch_name(epoch: Epoch | None) -> str:
     return f"epoch {epoch.number}" if epoch else "the start"
 
@@ -488,15 +493,17 @@ def _fmt(v: float) -> str:
 # --- params files --------------------------------------------------------------------
 
 
-def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, rows: int, shuffled: bool,
-                    loss_at_params: float | None) -> dict[str, Any]:
+def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, rows: int | None = None,
+                    shuffled: bool | None = None, loss_at_params: float | None = None) -> dict[str, Any]:
     """The JSON saved by --save: the params, where training stands, and what resuming needs.
 
     "epoch" is the last epoch trained on; "epoch_complete" false (a run cut short by
     --max-time) says only "epoch_rows_done" of its "rows" rows were, in the order that
     "seed" and "shuffled" give, so --init trains on the rest of it first. "epoch_loss" is
     the mean loss of those rows during the epoch (each at the params of its batch);
-    "loss_at_params" is the mean loss over all rows at the saved params."""
+    "loss_at_params" is the mean loss over all rows at the saved params (null if not given).
+    `rows` and `shuffled` default to the epoch's rows and settings.shuffle (Trainer.n and
+    Trainer.shuffled say them exactly)."""
     return {
         "format": PARAMS_FORMAT,
         "cgraph": __version__,
@@ -505,8 +512,8 @@ def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, r
         "epoch": epoch.number,
         "epoch_complete": not epoch.partial,
         "epoch_rows_done": epoch.rows,
-        "rows": rows,
-        "shuffled": shuffled,
+        "rows": rows if rows is not None else epoch.rows,
+        "shuffled": shuffled if shuffled is not None else settings.shuffle,
         "epoch_loss": _real(epoch.loss),
         "loss_at_params": _real(loss_at_params),
         "params": dict(epoch.params),

@@ -33,7 +33,8 @@ W = W - lr * dL/dW (sgd; momentum and adam refine the step). --save writes
 the params after every epoch (atomically: an interrupt loses at most one
 epoch); Ctrl-C stops after the current batch with the last epoch saved
 (exit 130). A loss that becomes inf or nan stops the run, names the node
-where it started and keeps the params of the last good epoch (exit 1).
+where it started and keeps the params of the last good epoch (exit 1). A
+data row with an inf or nan input is a bad row (exit 2, or --on-error skip).
 
 {EXIT_CODES_HELP}
 """
@@ -53,7 +54,7 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd", show_default=True,
               help="sgd: W -= lr*g; momentum: v = m*v + g, W -= lr*v; adam: Adam (betas 0.9, 0.999).")
 @click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
-              help="The momentum factor of --optimizer momentum.")
+              help="The momentum factor of --optimizer momentum (an error with another optimizer).")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True, help="A new row order every epoch (with batches).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of random param initializations and of shuffling: runs repeat exactly.")
@@ -61,7 +62,8 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 @click.option("--patience", type=click.IntRange(min=1), default=None,
               help="Stop after this many epochs in a row without improvement (by more than --tol).")
 @click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-              help="Stop after this much time (checked after each batch).")
+              help="Stop after this much time (checked after each batch; --save keeps where training stands, "
+                   "in the middle of an epoch if need be, and --init goes on from there).")
 @click.option("--trace", type=click.IntRange(min=0), default=0, metavar="N",
               help="Print the first N steps: for each param W, dL/dW and W - lr * dL/dW.")
 @click.option("--save", "save_path", metavar="FILE.json", help="Write the learned params after every epoch (atomically).")
