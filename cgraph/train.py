@@ -262,6 +262,7 @@ class Trainer:
         self.data_path = data_path
         if self.n == 0:
             raise InputError(f"{data_path} has no rows to train on")
+        self._require_finite(data_names)
         self.base = self.plan.bind({**(start or {}), **(given or {})})  # options win over --init
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
@@ -279,6 +280,17 @@ class Trainer:
         if not self.shuffled:
             return None
         return np.random.default_rng((self.settings.seed, epoch)).permutation(self.n)
+
+    def _require_finite(self, data_names: Sequence[str]) -> None:
+        """An inf or nan in the data makes the loss or its gradient inf or nan whatever the
+        learning rate: the data's fault, said before training (the command line lets
+        --on-error skip leave such rows out first)."""
+        for name, column in zip(data_names, self.columns):
+            bad = np.flatnonzero(~np.isfinite(column))
+            if len(bad):
+                r = int(bad[0])
+                raise InputError(f"{self.data_path}:{int(self.lines[r])}: the input '{name}' is {_fmt(column[r])}: "
+                                 f"training needs finite values")
 
     def batch(self, params: np.ndarray, rows: slice | np.ndarray) -> tuple[float, np.ndarray, tuple | None]:
         """The mean loss and mean gradient over some rows (a range, or indices), in chunks.
@@ -383,7 +395,7 @@ class Trainer:
                 if s.max_time is not None and _now() - started >= s.max_time:
                     cut = f"--max-time {s.max_time:g}s reached in epoch {epoch}"
                     if hi < self.n:
-                        cut += f" (after {b + 1} of {batches} batches; the next run with --init goes on from there)"
+                        cut += f" (after {b + 1} of {batches} batches)"
                     break
             good, good_state = params.copy(), optimizer.state()
             record = Epoch(epoch, epoch_loss / seen, _now() - started,

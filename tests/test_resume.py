@@ -143,7 +143,8 @@ def test_max_time_saves_where_training_stands_and_init_goes_on_from_there(cg, tm
     assert train(cg, optimizer, "--epochs", "5", "--save", whole).code == 0
     code, out, err = train(cg, optimizer, "--epochs", "5", "--max-time", "20", "--save", part)
     assert code == 0, err
-    assert "stopped: --max-time 20s reached in epoch 2 (after 6 of 13 batches" in out
+    assert "stopped: --max-time 20s reached in epoch 2 (after 6 of 13 batches)" in out
+    assert "2 epochs, the last partial (96 of 200 rows) (batches of 16" in out
     assert f"saved the params of epoch 2 after 96 of its 200 rows to {part}" in err
     cut = json.loads(part.read_text())
     assert (cut["epoch"], cut["epoch_complete"], cut["epoch_rows_done"], cut["rows"]) == (2, False, 96, 200)
@@ -243,6 +244,12 @@ def test_non_finite_values_in_json_lines_and_lists(cg, tmp_path):
     data.write_text('{"x": [1, 2], "y": 1}\n{"x": [1, "inf"], "y": 1}\n')
     code, out, err = cg("train", model, "--data", data, "--epochs", "1")
     assert code == 2 and f"{data}:2:1: error: 'x[2]' (in the list 'x') is inf" in err and "--lr" not in err
+
+
+def test_the_trainer_refuses_non_finite_data():
+    with pytest.raises(cgraph.CgraphError, match=r"rows.csv:5: the input 'y' is nan: training needs finite values"):
+        Trainer(cgraph.load(LINREG), ["x", "y"], [np.ones(3), np.array([1.0, 2.0, math.nan])],
+                np.array([2, 3, 5]), data_path="rows.csv")
 
 
 def test_non_finite_options_and_init_params_are_refused(cg, tmp_path):

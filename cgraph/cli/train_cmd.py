@@ -310,6 +310,8 @@ class _Display:
         span = ""
         if outcome.history and outcome.first_epoch > 1:  # resumed with --init
             span = f" ({outcome.history[0].number}-{outcome.history[-1].number})"
+        if outcome.history and outcome.history[-1].partial:  # --max-time stopped in the middle of it
+            span += f", the last partial ({outcome.history[-1].rows} of {trainer.n} rows)"
         self.out.print(
             f"trained {self.graph.source.filename} on {trainer.n} rows: {outcome.epochs} epoch"
             f"{'s' if outcome.epochs != 1 else ''}{span} ({batch}, {s.optimizer}, lr {s.lr:g}) in {seconds:.2f} s",
