@@ -2,10 +2,11 @@
 `cgraph eval --params`.
 
 The file is {"format": "cgraph-params/2", "params": {"w": 0.5, "b[1]": 0.1}, "epoch": 12,
-"epoch_complete": true, "epoch_rows_done": 200, "rows": 200, "optimizer": {"name": ...,
-"state": ...}, ...}; files of "cgraph-params/1" (no position within an epoch: the epoch
-was complete) and a plain object of name: value pairs are accepted too. Every name must
-be a param of the graph.
+"partial_epoch": null, "optimizer": {"name": ..., "state": ...}, ...}, where "epoch"
+counts complete epochs and "partial_epoch" is {"epoch": 13, "rows_done": 96, "rows": 200,
+"shuffled": true, "loss": ...} when a run stopped in the middle of epoch 13. Files of
+"cgraph-params/1" (complete epochs only) and a plain object of name: value pairs are
+accepted too. Every name must be a param of the graph.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ READ_FORMATS = ("cgraph-params/1", PARAMS_FORMAT)
 class ParamsFile:
     """A params file read back: values by name, and (for our own format) where it left off.
 
-    `epoch` is the last epoch trained on; `rows_done` is None when that epoch was complete,
-    else how many rows of its order were trained on (a stop in the middle of an epoch).
-    `rows`, `shuffled`, `seed` say which order that was; `epoch_loss` is the mean loss over
-    those rows."""
+    `epoch` is the number of complete epochs, `epoch_loss` the last one's loss. `rows_done`
+    is None, or how many rows of epoch `epoch` + 1 were trained on (a stop in the middle
+    of it); `rows`, `shuffled`, `seed` say which order that was, `partial_loss` is the mean
+    loss over those rows."""
 
     def __init__(self, values: dict[str, float], epoch: int = 0, optimizer: str | None = None,
                  state: Mapping[str, Any] | None = None, *, rows_done: int | None = None,
                  rows: int | None = None, shuffled: bool | None = None, seed: int | None = None,
-                 epoch_loss: float | None = None):
+                 epoch_loss: float | None = None, partial_loss: float | None = None):
         self.values = values
         self.epoch = epoch
         self.optimizer = optimizer
@@ -42,6 +43,7 @@ class ParamsFile:
         self.shuffled = shuffled
         self.seed = seed
         self.epoch_loss = epoch_loss
+        self.partial_loss = partial_loss
 
     @property
     def complete(self) -> bool:
@@ -66,27 +68,31 @@ def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
         optimizer = {}
     epoch = document.get("epoch", 0)
     epoch = epoch if _is_int(epoch) and epoch >= 0 else 0
-    position = _position(document, epoch, f"{what} {path}")
+    partial = _partial_epoch(document, epoch, f"{what} {path}")
     seed = document.get("seed")
     loss = document.get("epoch_loss", document.get("loss_value"))  # "loss_value": cgraph-params/1
     return ParamsFile(values, epoch, optimizer.get("name"), optimizer.get("state"),
-                      rows_done=position[0] if position else None, rows=position[1] if position else None,
-                      shuffled=position[2] if position else None, seed=seed if _is_int(seed) else None,
-                      epoch_loss=float(loss) if _is_number(loss) else None)
+                      rows_done=partial[0] if partial else None, rows=partial[1] if partial else None,
+                      shuffled=partial[2] if partial else None, seed=seed if _is_int(seed) else None,
+                      epoch_loss=float(loss) if _is_number(loss) else None,
+                      partial_loss=partial[3] if partial else None)
 
 
-def _position(document: Mapping[str, Any], epoch: int, what: str) -> tuple[int, int, bool] | None:
-    """(rows done, rows, shuffled) of an epoch stopped in the middle, or None for a complete
-    one. A position that does not make sense is an error: guessing "complete" would skip
-    the rest of the epoch without a word."""
-    if document.get("epoch_complete", True) is True:
+def _partial_epoch(document: Mapping[str, Any], epoch: int, what: str) -> tuple[int, int, bool, float | None] | None:
+    """(rows done, rows, shuffled, mean loss) of the epoch a run stopped in the middle of,
+    or None. One that does not make sense is an error: ignoring it would skip the rest of
+    that epoch without a word."""
+    partial = document.get("partial_epoch")
+    if partial is None:
         return None
-    done, rows, shuffled = document.get("epoch_rows_done"), document.get("rows"), document.get("shuffled")
-    if document.get("epoch_complete") is not False or not (
-            _is_int(done) and _is_int(rows) and 0 <= done < rows and isinstance(shuffled, bool) and epoch >= 1):
-        raise InputError(f"{what}: the position in epoch {epoch} is not readable: \"epoch_complete\" false "
-                         f"needs \"epoch_rows_done\" (0 or more, below \"rows\"), \"rows\" and \"shuffled\" (true or false)")
-    return done, rows, shuffled
+    ok = isinstance(partial, dict)
+    number, done, rows, shuffled, loss = (partial.get(k) for k in ("epoch", "rows_done", "rows", "shuffled", "loss")) \
+        if ok else (None,) * 5
+    if not (ok and _is_int(number) and number == epoch + 1 and _is_int(done) and _is_int(rows) and 0 <= done < rows
+            and isinstance(shuffled, bool)):
+        raise InputError(f"{what}: \"partial_epoch\" is not readable: it needs \"epoch\" (the one after \"epoch\" "
+                         f"{epoch}), \"rows_done\" (0 or more, below \"rows\"), \"rows\" and \"shuffled\" (true or false)")
+    return done, rows, shuffled, float(loss) if _is_number(loss) else None
 
 
 def _is_int(value: object) -> bool:

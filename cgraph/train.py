@@ -506,27 +506,31 @@ def _fmt(v: float) -> str:
 
 
 def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, rows: int | None = None,
-                    shuffled: bool | None = None, loss_at_params: float | None = None) -> dict[str, Any]:
+                    shuffled: bool | None = None, loss_at_params: float | None = None,
+                    complete_loss: float | None = None) -> dict[str, Any]:
     """The JSON saved by --save: the params, where training stands, and what resuming needs.
 
-    "epoch" is the last epoch trained on; "epoch_complete" false (a run cut short by
-    --max-time) says only "epoch_rows_done" of its "rows" rows were, in the order that
-    "seed" and "shuffled" give, so --init trains on the rest of it first. "epoch_loss" is
-    the mean loss of those rows during the epoch (each at the params of its batch);
-    "loss_at_params" is the mean loss over all rows at the saved params (null if not given).
-    `rows` and `shuffled` default to the epoch's rows and settings.shuffle (Trainer.n and
-    Trainer.shuffled say them exactly)."""
+    "epoch" is the number of complete epochs; "epoch_loss" is the mean loss over the last
+    one's rows during it (each row at the params of its batch; null if unknown). A run cut
+    short by --max-time in the middle of an epoch says so in "partial_epoch" (null
+    otherwise): that epoch's number, how many rows of its order were trained on (the
+    order that "seed" and "shuffled" give for "rows" rows) and their mean loss, so --init
+    trains on the rest of it first. "loss_at_params" is the mean loss over all rows at the
+    saved params (null if not given). For a partial `epoch`, `complete_loss` is the loss
+    of the last complete epoch; `rows` and `shuffled` default to the epoch's rows and
+    settings.shuffle (Trainer.n and Trainer.shuffled say them exactly)."""
+    partial = None
+    if epoch.partial:
+        partial = {"epoch": epoch.number, "rows_done": epoch.rows, "rows": rows if rows is not None else epoch.rows,
+                   "shuffled": shuffled if shuffled is not None else settings.shuffle, "loss": _real(epoch.loss)}
     return {
         "format": PARAMS_FORMAT,
         "cgraph": __version__,
         "file": file,
         "loss": loss,
-        "epoch": epoch.number,
-        "epoch_complete": not epoch.partial,
-        "epoch_rows_done": epoch.rows,
-        "rows": rows if rows is not None else epoch.rows,
-        "shuffled": shuffled if shuffled is not None else settings.shuffle,
-        "epoch_loss": _real(epoch.loss),
+        "epoch": epoch.number - 1 if epoch.partial else epoch.number,
+        "epoch_loss": _real(complete_loss if epoch.partial else epoch.loss),
+        "partial_epoch": partial,
         "loss_at_params": _real(loss_at_params),
         "params": dict(epoch.params),
         "optimizer": {"name": settings.optimizer, "lr": settings.lr,
@@ -551,7 +555,7 @@ def resume_point(saved: ParamsFile, trainer: Trainer) -> tuple[int, int, float, 
     are the same (the order is a function of them); otherwise the note says so."""
     if saved.complete:
         return saved.epoch + 1, 0, 0.0, None
-    done, epoch = saved.rows_done or 0, saved.epoch
+    done, epoch = saved.rows_done or 0, saved.epoch + 1
     note = None
     differences = []
     if saved.rows != trainer.n:
@@ -567,7 +571,7 @@ def resume_point(saved: ParamsFile, trainer: Trainer) -> tuple[int, int, float, 
                 f"{' and '.join(differences)}: {rest}")
     if done >= trainer.n:
         return epoch + 1, 0, 0.0, note
-    return epoch, done, (saved.epoch_loss or 0.0) * done, note
+    return epoch, done, (saved.partial_loss or 0.0) * done, note
 
 
 def restorable_state(params_file: ParamsFile, settings: Settings, names: Sequence[str]) -> dict[str, Any] | None:

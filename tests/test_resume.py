@@ -96,7 +96,7 @@ def test_a_stop_in_the_middle_of_an_epoch_resumes_exactly(tmp_path, batch_clock,
     assert (last.number, last.partial, last.rows) == (2, True, 96)
     assert cut.params == last.params  # where it stands, not the end of epoch 1
     saved = through_a_file(tmp_path, first, last)
-    assert (saved.epoch, saved.complete, saved.rows_done) == (2, False, 96)
+    assert (saved.epoch, saved.complete, saved.rows_done) == (1, False, 96)  # 1 complete epoch, 96 rows of epoch 2
     rest = fresh_trainer(optimizer, start=saved.values, epochs=4)
     epoch, done, loss_so_far, note = training.resume_point(saved, rest)
     assert (epoch, done, note) == (2, 96, None)
@@ -147,12 +147,18 @@ def test_max_time_saves_where_training_stands_and_init_goes_on_from_there(cg, tm
     assert "2 epochs, the last partial (96 of 200 rows) (batches of 16" in out
     assert f"saved the params of epoch 2 after 96 of its 200 rows to {part}" in err
     cut = json.loads(part.read_text())
-    assert (cut["epoch"], cut["epoch_complete"], cut["epoch_rows_done"], cut["rows"]) == (2, False, 96, 200)
-    code, out, err = train(cg, optimizer, "--epochs", "4", "--init", part, "--save", part)
+    assert cut["epoch"] == 1  # complete epochs: a reader taking "epoch" for them is right
+    assert {k: cut["partial_epoch"][k] for k in ("epoch", "rows_done", "rows", "shuffled")} == \
+        {"epoch": 2, "rows_done": 96, "rows": 200, "shuffled": True}
+    library = fresh_trainer(optimizer, epochs=5, max_time=20).run()  # the same stop, the same ticks
+    assert cut["epoch_loss"] == library.history[0].loss  # epoch 1's
+    assert cut["partial_epoch"]["loss"] == library.history[1].loss  # the 96 rows of epoch 2
+    # --epochs counts on from the complete epochs, the rest of epoch 2 being the first
+    code, out, err = train(cg, optimizer, "--epochs", str(5 - cut["epoch"]), "--init", part, "--save", part)
     assert code == 0, err
     assert "4 epochs (2-5)" in out
     one, two = json.loads(whole.read_text()), json.loads(part.read_text())
-    assert two["epoch"] == 5 and two["epoch_complete"] is True
+    assert two["epoch"] == 5 and two["partial_epoch"] is None
     assert two["params"] == one["params"] and two["optimizer"] == one["optimizer"]
 
 
@@ -193,21 +199,21 @@ def test_a_resume_with_another_row_order_says_so(cg, tmp_path, batch_clock):
     assert "2 epochs (2-3)" in out
 
 
-@pytest.mark.parametrize("change", [
-    {"epoch_complete": False},
-    {"epoch_complete": False, "epoch_rows_done": 300},
-    {"epoch_complete": "no"},
+@pytest.mark.parametrize("partial", [
+    {"epoch": 2, "rows": 200, "shuffled": True},
+    {"epoch": 2, "rows_done": 300, "rows": 200, "shuffled": True},
+    {"epoch": 5, "rows_done": 30, "rows": 200, "shuffled": True},
+    {"epoch": 2, "rows_done": 30, "rows": 200, "shuffled": "yes"},
+    "no",
 ])
-def test_an_unreadable_position_is_an_error(cg, tmp_path, change):
+def test_an_unreadable_partial_epoch_is_an_error(cg, tmp_path, partial):
     saved = tmp_path / "p.json"
     assert cg("train", LINREG, "--data", LINREG_CSV, "--epochs", "1", "--save", saved).code == 0
     document = json.loads(saved.read_text())
-    document.update(change)
-    if "epoch_rows_done" not in change and change.get("epoch_complete") is False:
-        del document["epoch_rows_done"]
+    document["partial_epoch"] = partial
     saved.write_text(json.dumps(document))
     code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--epochs", "1", "--init", saved)
-    assert code == 2 and "the position in epoch 1 is not readable" in err and "Traceback" not in err
+    assert code == 2 and '"partial_epoch" is not readable' in err and "Traceback" not in err
 
 
 # --- non-finite inputs are the data's fault --------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -142,7 +143,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         first_epoch, rows_done, loss_so_far, note = training.resume_point(saved, trainer)
         if note:
             echo_err(f"note: --init {init_path}: {note}")
-    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, data_path)
+    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, data_path,
+                       saved.epoch_loss if saved is not None else None)
     with display:
         outcome = trainer.run(display, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
                               loss_so_far=loss_so_far)
@@ -166,7 +168,7 @@ class _Display:
     """The callbacks of the training loop: progress bar, --trace, --save, Ctrl-C."""
 
     def __init__(self, trainer, settings, trace: int, save_path: str | None, graph: Graph, first_epoch: int,
-                 data_path: str):
+                 data_path: str, complete_loss: float | None = None):
         from rich.console import Console
 
         self.trainer = trainer
@@ -185,6 +187,8 @@ class _Display:
         self.epoch = first_epoch
         self.last_loss: float | None = None
         self.last_sync = -SYNC_SECONDS
+        # The loss of the last complete epoch: a save in the middle of an epoch keeps it.
+        self.start_complete_loss = self.complete_loss = complete_loss
 
     # context: the progress bar and the Ctrl-C handler live for the loop only
     def __enter__(self):
@@ -258,11 +262,13 @@ class _Display:
         self.epoch = epoch.number + 1
         self.last_loss = epoch.loss
         if self.save_path:
-            self._save(self._document(epoch))
+            self._save(self._document(epoch, self.complete_loss))
+        if not epoch.partial:
+            self.complete_loss = epoch.loss
         if self.progress is not None:
             self.progress.update(self.task, completed=epoch.number - self.first_epoch + 1, loss=f"{epoch.loss:.6g}")
 
-    def _document(self, epoch) -> dict:
+    def _document(self, epoch, complete_loss: float | None) -> dict:
         """The params file of an epoch, with the loss at its params (one forward pass)."""
         import numpy as np
 
@@ -272,7 +278,7 @@ class _Display:
         at_params = trainer.loss(np.array([epoch.params[n] for n in trainer.names], dtype=np.float64))
         return training.params_document(
             epoch, file=self.graph.source.filename, loss=trainer.loss_name, settings=self.settings,
-            rows=trainer.n, shuffled=trainer.shuffled, loss_at_params=at_params,
+            rows=trainer.n, shuffled=trainer.shuffled, loss_at_params=at_params, complete_loss=complete_loss,
         )
 
     def _save(self, document) -> None:
@@ -292,7 +298,9 @@ class _Display:
         from .. import train as training
 
         kept = outcome.kept or outcome.start or training.Epoch(0, math.nan, 0.0, dict(outcome.initial), self.trainer.n)
-        self._save(self._document(kept))
+        if outcome.kept is None and not kept.partial and self.start_complete_loss is not None:
+            kept = dataclasses.replace(kept, loss=self.start_complete_loss)  # the --init file's epoch
+        self._save(self._document(kept, self.start_complete_loss))
         _sync_file(self.save_path)
         echo_err(f"saved the params of {'epoch ' + str(kept.number) if outcome.kept else 'the start'} to {self.save_path}")
 
