@@ -90,8 +90,9 @@ def _partial_epoch(document: Mapping[str, Any], epoch: int, what: str) -> tuple[
         if ok else (None,) * 5
     if not (ok and _is_int(number) and number == epoch + 1 and _is_int(done) and _is_int(rows) and 0 <= done < rows
             and isinstance(shuffled, bool)):
-        raise InputError(f"{what}: \"partial_epoch\" is not readable: it needs \"epoch\" (the one after \"epoch\" "
-                         f"{epoch}), \"rows_done\" (0 or more, below \"rows\"), \"rows\" and \"shuffled\" (true or false)")
+        raise InputError(f"{what}: \"partial_epoch\" is not readable: it needs \"epoch\" (the one after "
+                         f"\"epoch\" {epoch}), \"rows_done\" (0 or more, below \"rows\"), \"rows\" and "
+                         f"\"shuffled\" (true or false)")
     return done, rows, shuffled, float(loss) if _is_number(loss) else None
 
 

@@ -299,7 +299,8 @@ def test_trace_columns_line_up_whatever_the_names(cg, tmp_path, optimizer):
     code, out, err = cg("train", model, "--data", LINREG_CSV, "--epochs", "1", "--trace", "1",
                         "--optimizer", optimizer, "--lr", "0.001")
     assert code == 0, err
-    params = [line for line in out.split("step 2")[0].splitlines() if line.startswith("  ") and " <- " in line and not line.startswith("  (")]
+    params = [line for line in out.split("step 2")[0].splitlines()
+              if line.startswith("  ") and " <- " in line and not line.startswith("  (")]
     assert len(params) == 2
     assert len({line.index("dloss/d") for line in params}) == 1
     arrows = {line.index(" <- ") - len(name) for line, name in zip(params, ["w", "a_very_long_name[10,20]"])}

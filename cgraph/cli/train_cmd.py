@@ -114,7 +114,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 
         saved = read_params(init_path, graph, "--init")
         start = saved.values
-        _require_finite({n: v for n, v in start.items() if n not in inputs}, f"--init {init_path}: the param '{{}}' is {{}}")
+        _require_finite({n: v for n, v in start.items() if n not in inputs},
+                        f"--init {init_path}: the param '{{}}' is {{}}")
         missing = [n for n in names if n not in start]
         if missing:
             echo_err(f"note: --init {init_path} has no value for {', '.join(missing[:8])}"
