@@ -5,7 +5,10 @@ of every row (its mean is the batch's loss), a backward pass the mean gradient w
 every param, and the optimizer updates the params (SGD: W = W - lr * dL/dW). An epoch is
 one pass over the rows, in a fresh order per epoch when shuffling. Stop criteria are
 checked after each epoch (`tol`, `patience`, `epochs`) and after each batch
-(`max_time`, and `should_stop` for Ctrl-C).
+(`max_time`, and `should_stop` for Ctrl-C). `max_time` ends the run where it stands, in
+the middle of an epoch if need be (the last Epoch record is then partial and says how
+many rows of the epoch's order were trained on); `should_stop` ends it with the params
+of the last complete epoch.
 
 The loop reports through callbacks, so the command line draws a progress bar and saves
 params while the library stays free of printing:
@@ -16,7 +19,8 @@ params while the library stays free of printing:
 Determinism: a run is a function of the params' starting values, the data, the settings
 and the seed. The order of epoch e's rows comes from numpy.random.default_rng((seed, e)),
 so a run resumed from a saved epoch (with --init) continues exactly as one that was not
-interrupted.
+interrupted, and a run resumed in the middle of an epoch (`rows_done`) trains on the rest
+of that epoch's order, batch for batch as the uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -181,12 +185,14 @@ class Step:
 
 @dataclass
 class Epoch:
+    """Where training stands after an epoch (or, when `partial`, part of one)."""
+
     number: int
-    loss: float  # mean loss over the epoch's rows, each at the params of its batch
+    loss: float  # mean loss over the epoch's rows trained on, each at the params of its batch
     seconds: float  # since the start of the run
     params: dict[str, float]
-    rows: int
-    partial: bool = False  # cut short by max_time
+    rows: int  # rows of the epoch's order trained on (before a resume too): all of them unless partial
+    partial: bool = False  # cut short by max_time: `rows` rows of the epoch's order were trained on
     optimizer_state: dict[str, Any] = field(default_factory=dict)  # saved with the params, for resuming
 
 
@@ -206,6 +212,7 @@ class Outcome:
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
     kept: Epoch | None = None  # stop == "non-finite": the epoch whose params are kept (None: the start)
+    start: Epoch | None = None  # where the run started (epoch first_epoch - 1, or a partial epoch resumed)
 
     @property
     def epochs(self) -> int:
@@ -255,11 +262,35 @@ class Trainer:
         self.data_path = data_path
         if self.n == 0:
             raise InputError(f"{data_path} has no rows to train on")
+        self._require_finite(data_names)
         self.base = self.plan.bind({**(start or {}), **(given or {})})  # options win over --init
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
         self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
         self.unused = [name for name in self.names if not self.plan.uses(name)]  # the loss does not depend on them
+        self.batch_size = min(self.settings.batch_size or self.n, self.n)
+        self.batches = -(-self.n // self.batch_size)
+        # Rows are shuffled only when there is more than one batch: one batch's mean does
+        # not depend on the order.
+        self.shuffled = self.settings.shuffle and self.batches > 1
+
+    def order(self, epoch: int) -> np.ndarray | None:
+        """The order of epoch `epoch`'s rows (None: the file's order). A function of the seed
+        and the epoch only, so a resumed run draws the same order as an uninterrupted one."""
+        if not self.shuffled:
+            return None
+        return np.random.default_rng((self.settings.seed, epoch)).permutation(self.n)
+
+    def _require_finite(self, data_names: Sequence[str]) -> None:
+        """An inf or nan in the data makes the loss or its gradient inf or nan whatever the
+        learning rate: the data's fault, said before training (the command line lets
+        --on-error skip leave such rows out first)."""
+        for name, column in zip(data_names, self.columns):
+            bad = np.flatnonzero(~np.isfinite(column))
+            if len(bad):
+                r = int(bad[0])
+                raise InputError(f"{self.data_path}:{int(self.lines[r])}: the input '{name}' is {_fmt(column[r])}: "
+                                 f"training needs finite values")
 
     def batch(self, params: np.ndarray, rows: slice | np.ndarray) -> tuple[float, np.ndarray, tuple | None]:
         """The mean loss and mean gradient over some rows (a range, or indices), in chunks.
@@ -296,40 +327,47 @@ class Trainer:
         return total / self.n
 
     def run(self, callbacks: Callbacks | None = None, *, first_epoch: int = 1,
-            optimizer_state: Mapping[str, Any] | None = None) -> Outcome:
+            optimizer_state: Mapping[str, Any] | None = None, rows_done: int = 0,
+            loss_so_far: float = 0.0) -> Outcome:
+        """Train for settings.epochs epochs from `first_epoch`. With `rows_done` > 0 the run
+        resumes epoch `first_epoch` after that many rows of its order (a run cut short there
+        by max_time); `loss_so_far` is the sum of their losses, for the epoch's mean."""
         cb = callbacks or Callbacks()
         s = self.settings
         optimizer = make_optimizer(s, len(self.names))
         if optimizer_state:
             optimizer.load_state(optimizer_state)
+        if not 0 <= rows_done < self.n:
+            rows_done, loss_so_far = 0, 0.0
         params = self.initial.copy()
+        start = Epoch(first_epoch - (rows_done == 0), loss_so_far / rows_done if rows_done else math.nan, 0.0,
+                      dict(zip(self.names, params.tolist())), rows_done or self.n, partial=rows_done > 0,
+                      optimizer_state=optimizer.state())
         good = params.copy()  # the params at the end of the last completed epoch
         good_state = optimizer.state()
-        batch_size = min(s.batch_size or self.n, self.n)
-        batches = -(-self.n // batch_size)
-        started = time.perf_counter()
+        batch_size, batches = self.batch_size, self.batches
+        started = _now()
         history: list[Epoch] = []
         best, waited = math.inf, 0
         step_number = 0
         last_grad = np.zeros(len(self.names))
         outcome = dict(stop="epochs", reason=f"ran the {s.epochs} epoch{'s' if s.epochs != 1 else ''} asked for")
         for epoch in range(first_epoch, first_epoch + s.epochs):
-            if s.shuffle and batches > 1:
-                order = np.random.default_rng((s.seed, epoch)).permutation(self.n)
-            else:
-                order = None
-            epoch_loss, seen, cut = 0.0, 0, None
-            for b in range(batches):
-                lo, hi = b * batch_size, min((b + 1) * batch_size, self.n)
+            order = self.order(epoch)
+            first_row = rows_done if epoch == first_epoch else 0
+            epoch_loss, seen, cut = (loss_so_far, first_row, None) if first_row else (0.0, 0, None)
+            for lo in range(first_row, self.n, batch_size):
+                b = lo // batch_size
+                hi = min(lo + batch_size, self.n)
                 rows = order[lo:hi] if order is not None else slice(lo, hi)
                 loss, grad, failed = self.batch(params, rows)
                 if failed is not None:
                     # The params that end the previous epoch are good only if a loss at them
                     # was finite: with the first batch of this epoch failing, they were not.
                     kept = self._kept(history, confirmed=b > 0)
-                    error = self._non_finite(epoch, b + 1, batches, failed, kept)
+                    error = self._non_finite(epoch, b + 1, batches, failed, kept, stepped=step_number > 0)
                     reason = f"the loss became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
-                    return self._failed(kept, history, last_grad, first_epoch, step_number, error, reason)
+                    return self._failed(kept, start, history, last_grad, first_epoch, step_number, error, reason)
                 new_params, direction = optimizer.step(params, grad)
                 if not np.isfinite(new_params).all():
                     k = int(np.flatnonzero(~np.isfinite(new_params))[0])
@@ -341,11 +379,11 @@ class Trainer:
                         "a smaller --lr keeps the steps finite",
                     )
                     reason = f"an update became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
-                    return self._failed(kept, history, last_grad, first_epoch, step_number, error, reason)
+                    return self._failed(kept, start, history, last_grad, first_epoch, step_number, error, reason)
                 step_number += 1
-                first_row = lo if order is None else int(order[lo])
+                line = int(self.lines[lo if order is None else int(order[lo])])
                 cb.on_step(Step(step_number, epoch, b + 1, batches, hi - lo, loss, self.names, params,
-                                grad, direction, new_params, int(self.lines[first_row])))
+                                grad, direction, new_params, line))
                 params, last_grad = new_params, grad
                 epoch_loss += loss * (hi - lo)
                 seen += hi - lo
@@ -353,15 +391,15 @@ class Trainer:
                 interrupt = cb.should_stop()
                 if interrupt:
                     return self._outcome(good, history, "interrupted", interrupt, last_grad, first_epoch,
-                                         good_state, step_number)
-                if s.max_time is not None and time.perf_counter() - started >= s.max_time:
+                                         good_state, step_number, start=start)
+                if s.max_time is not None and _now() - started >= s.max_time:
                     cut = f"--max-time {s.max_time:g}s reached in epoch {epoch}"
-                    if b + 1 < batches:
+                    if hi < self.n:
                         cut += f" (after {b + 1} of {batches} batches)"
                     break
             good, good_state = params.copy(), optimizer.state()
-            record = Epoch(epoch, epoch_loss / seen, time.perf_counter() - started,
-                           dict(zip(self.names, params.tolist())), seen, partial=cut is not None and seen < self.n,
+            record = Epoch(epoch, epoch_loss / seen, _now() - started,
+                           dict(zip(self.names, params.tolist())), seen, partial=seen < self.n,
                            optimizer_state=good_state)
             history.append(record)
             cb.on_epoch(record)
@@ -384,7 +422,7 @@ class Trainer:
                         break
                 best = min(best, record.loss)
         return self._outcome(good, history, outcome["stop"], outcome["reason"], last_grad, first_epoch,
-                             good_state, step_number)
+                             good_state, step_number, start=start)
 
     def _kept(self, history: list[Epoch], confirmed: bool) -> Epoch | None:
         """The last epoch whose params gave a finite loss (None: the starting params)."""
@@ -392,14 +430,17 @@ class Trainer:
             return history[-1] if history else None
         return history[-2] if len(history) >= 2 else None
 
-    def _failed(self, kept: Epoch | None, history, grad, first_epoch, steps, error, reason: str) -> Outcome:
+    def _failed(self, kept: Epoch | None, start: Epoch, history, grad, first_epoch, steps, error,
+                reason: str) -> Outcome:
         params = np.array([kept.params[n] for n in self.names]) if kept else self.initial
-        state = kept.optimizer_state if kept else {}
-        outcome = self._outcome(params, history, "non-finite", reason, grad, first_epoch, state, steps, error)
+        state = (kept or start).optimizer_state
+        outcome = self._outcome(params, history, "non-finite", reason, grad, first_epoch, state, steps, error,
+                                start=start)
         outcome.kept = kept
         return outcome
 
-    def _outcome(self, params, history, stop, reason, grad, first_epoch, state, steps, error=None) -> Outcome:
+    def _outcome(self, params, history, stop, reason, grad, first_epoch, state, steps, error=None, *,
+                 start: Epoch | None = None) -> Outcome:
         return Outcome(
             names=self.names,
             initial=dict(zip(self.names, self.initial.tolist())),
@@ -412,9 +453,11 @@ class Trainer:
             first_epoch=first_epoch,
             optimizer_state=state,
             steps=steps,
+            start=start,
         )
 
-    def _non_finite(self, epoch: int, batch: int, batches: int, failed: tuple, kept_epoch: Epoch | None) -> NumericError:
+    def _non_finite(self, epoch: int, batch: int, batches: int, failed: tuple, kept_epoch: Epoch | None, *,
+                    stepped: bool = True) -> NumericError:
         base, columns, index = failed
         origins = self.plan.non_finite_origins(base, columns, len(index))
         where = origins[0] if origins else None
@@ -437,10 +480,14 @@ class Trainer:
             detail = (f"the gradient went non-finite at {what}: its local derivative w.r.t. '{arg}' "
                       f"makes it inf or nan in {count}{at}")
         detail += self._other_origins(origins[1:], index)
+        # Before the first update the learning rate has played no part: the starting params
+        # (or the data) give inf or nan by themselves.
+        hint = ("a smaller --lr, or a guard in the formula (e.g. log(max(p, 1e-12))), keeps it finite" if stepped else
+                "it is inf or nan before any update, so not because of --lr: a guard in the formula "
+                "(e.g. log(max(p, 1e-12))), other starting values, or leaving out that row keep it finite")
         return NumericError(
             f"the loss became non-finite in epoch {epoch}{in_batch}: {detail}; the params of {kept} are kept",
-            graph.location(where.node),
-            "a smaller --lr, or a guard in the formula (e.g. log(max(p, 1e-12))), keeps it finite",
+            graph.location(where.node), hint,
         )
 
     def _other_origins(self, others: list, index) -> str:
@@ -457,6 +504,11 @@ class Trainer:
         return "; inf or nan also starts at " + ", ".join(parts)
 
 
+def _now() -> float:
+    """The clock of --max-time (a module function, so tests can stop a run at a chosen batch)."""
+    return time.perf_counter()
+
+
 def _epoch_name(epoch: Epoch | None) -> str:
     return f"epoch {epoch.number}" if epoch else "the start"
 
@@ -468,15 +520,33 @@ def _fmt(v: float) -> str:
 # --- params files --------------------------------------------------------------------
 
 
-def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings) -> dict[str, Any]:
-    """The JSON saved by --save after an epoch: the params, and what resuming needs."""
+def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, rows: int | None = None,
+                    shuffled: bool | None = None, loss_at_params: float | None = None,
+                    complete_loss: float | None = None) -> dict[str, Any]:
+    """The JSON saved by --save: the params, where training stands, and what resuming needs.
+
+    "epoch" is the number of complete epochs; "epoch_loss" is the mean loss over the last
+    one's rows during it (each row at the params of its batch; null if unknown). A run cut
+    short by --max-time in the middle of an epoch says so in "partial_epoch" (null
+    otherwise): that epoch's number, how many rows of its order were trained on (the
+    order that "seed" and "shuffled" give for "rows" rows) and their mean loss, so --init
+    trains on the rest of it first. "loss_at_params" is the mean loss over all rows at the
+    saved params (null if not given). For a partial `epoch`, `complete_loss` is the loss
+    of the last complete epoch; `rows` and `shuffled` default to the epoch's rows and
+    settings.shuffle (Trainer.n and Trainer.shuffled say them exactly)."""
+    partial = None
+    if epoch.partial:
+        partial = {"epoch": epoch.number, "rows_done": epoch.rows, "rows": rows if rows is not None else epoch.rows,
+                   "shuffled": shuffled if shuffled is not None else settings.shuffle, "loss": _real(epoch.loss)}
     return {
         "format": PARAMS_FORMAT,
         "cgraph": __version__,
         "file": file,
         "loss": loss,
-        "epoch": epoch.number,
-        "loss_value": epoch.loss if math.isfinite(epoch.loss) else None,
+        "epoch": epoch.number - 1 if epoch.partial else epoch.number,
+        "epoch_loss": _real(complete_loss if epoch.partial else epoch.loss),
+        "partial_epoch": partial,
+        "loss_at_params": _real(loss_at_params),
         "params": dict(epoch.params),
         "optimizer": {"name": settings.optimizer, "lr": settings.lr,
                       "state": _named_state(epoch.optimizer_state, list(epoch.params))},
@@ -484,9 +554,39 @@ def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings) -
     }
 
 
+def _real(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _named_state(state: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
     """An optimizer's per-param vectors as {name: value} (readable, and matched by name on resume)."""
     return {key: dict(zip(names, value)) if isinstance(value, list) else value for key, value in state.items()}
+
+
+def resume_point(saved: ParamsFile, trainer: Trainer) -> tuple[int, int, float, str | None]:
+    """Where a run with --init goes on: (first epoch, rows of it already done, the sum of
+    their losses, a note or None). A file saved in the middle of an epoch resumes that
+    epoch after its rows done, in the same order when the rows, the seed and shuffling
+    are the same (the order is a function of them); otherwise the note says so."""
+    if saved.complete:
+        return saved.epoch + 1, 0, 0.0, None
+    done, epoch = saved.rows_done or 0, saved.epoch + 1
+    note = None
+    differences = []
+    if saved.rows != trainer.n:
+        differences.append(f"{trainer.n} rows, not {saved.rows}")
+    if saved.shuffled != trainer.shuffled:
+        differences.append("rows in the file's order" if not trainer.shuffled else "shuffled rows")
+    elif trainer.shuffled and saved.seed != trainer.settings.seed:
+        differences.append(f"--seed {trainer.settings.seed}, not {saved.seed}")
+    if differences:
+        rest = (f"the rest of epoch {epoch} is rows {done + 1}-{trainer.n} of this run's order"
+                if done < trainer.n else f"epoch {epoch + 1} starts now")
+        note = (f"epoch {epoch} stopped after {done} of its {saved.rows} rows, but this run has "
+                f"{' and '.join(differences)}: {rest}")
+    if done >= trainer.n:
+        return epoch + 1, 0, 0.0, note
+    return epoch, done, (saved.partial_loss or 0.0) * done, note
 
 
 def restorable_state(params_file: ParamsFile, settings: Settings, names: Sequence[str]) -> dict[str, Any] | None:

@@ -210,7 +210,7 @@ def test_save_writes_params_every_epoch_and_eval_uses_them(cg, tmp_path):
     code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--lr", "0.3", "--epochs", "40", "--save", saved)
     assert code == 0 and f"saved the params of epoch 40 to {saved}" in err
     document = json.loads(saved.read_text())
-    assert document["format"] == "cgraph-params/1" and document["epoch"] == 40 and set(document["params"]) == {"w", "b"}
+    assert document["format"] == "cgraph-params/2" and document["epoch"] == 40 and set(document["params"]) == {"w", "b"}
     code, out, err = cg("eval", LINREG, "--params", saved, "--x", "2", "--y", "4.5", "--format", "json", "--show", "inputs")
     assert json.loads(out)["inputs"]["w"] == document["params"]["w"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -33,7 +34,8 @@ W = W - lr * dL/dW (sgd; momentum and adam refine the step). --save writes
 the params after every epoch (atomically: an interrupt loses at most one
 epoch); Ctrl-C stops after the current batch with the last epoch saved
 (exit 130). A loss that becomes inf or nan stops the run, names the node
-where it started and keeps the params of the last good epoch (exit 1).
+where it started and keeps the params of the last good epoch (exit 1). A
+data row with an inf or nan input is a bad row (exit 2, or --on-error skip).
 
 {EXIT_CODES_HELP}
 """
@@ -53,7 +55,7 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd", show_default=True,
               help="sgd: W -= lr*g; momentum: v = m*v + g, W -= lr*v; adam: Adam (betas 0.9, 0.999).")
 @click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
-              help="The momentum factor of --optimizer momentum.")
+              help="The momentum factor of --optimizer momentum (an error with another optimizer).")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True, help="A new row order every epoch (with batches).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of random param initializations and of shuffling: runs repeat exactly.")
@@ -61,7 +63,8 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 @click.option("--patience", type=click.IntRange(min=1), default=None,
               help="Stop after this many epochs in a row without improvement (by more than --tol).")
 @click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
-              help="Stop after this much time (checked after each batch).")
+              help="Stop after this much time (checked after each batch; --save keeps where training stands, "
+                   "in the middle of an epoch if need be, and --init goes on from there).")
 @click.option("--trace", type=click.IntRange(min=0), default=0, metavar="N",
               help="Print the first N steps: for each param W, dL/dW and W - lr * dL/dW.")
 @click.option("--save", "save_path", metavar="FILE.json", help="Write the learned params after every epoch (atomically).")
@@ -91,6 +94,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 
         raise InputError(f"--loss {loss_name}: no node has that name" + did_you_mean(loss_name, graph.names))
     loss_name = loss_name or output_name
+    _check_momentum(ctx, optimizer)
     if plot_path:
         _check_plot(plot_path)
     require_numpy()
@@ -100,16 +104,18 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
         seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
     )
+    _require_finite(inputs, "the value of '{}' is {} (given as an option)")
     datafile, binding = open_data(graph, data_path, inputs, params_ok=False)
     start: dict[str, float] = {}
-    first_epoch, state = 1, None
+    saved, state = None, None
     names = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
     if init_path:
         from ..paramsfile import read_params
 
         saved = read_params(init_path, graph, "--init")
         start = saved.values
-        first_epoch = saved.epoch + 1
+        _require_finite({n: v for n, v in start.items() if n not in inputs},
+                        f"--init {init_path}: the param '{{}}' is {{}}")
         missing = [n for n in names if n not in start]
         if missing:
             echo_err(f"note: --init {init_path} has no value for {', '.join(missing[:8])}"
@@ -122,6 +128,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 
     skipped = Skipped()
     rows = datafile.read_all(binding.fields, chunk_rows or 65536, on_error, skipped)
+    rows = _finite_rows(rows, binding, data_path, datafile, on_error, skipped)
     summary = skipped.summary(data_path)
     if summary:
         echo_err(summary)
@@ -132,9 +139,16 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     if trainer.unused:
         echo_err(f"note: the loss does not depend on {', '.join(trainer.unused[:8])}; "
                  f"{'it stays' if len(trainer.unused) == 1 else 'they stay'} as it starts")
-    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, data_path)
+    first_epoch, rows_done, loss_so_far = 1, 0, 0.0
+    if saved is not None:
+        first_epoch, rows_done, loss_so_far, note = training.resume_point(saved, trainer)
+        if note:
+            echo_err(f"note: --init {init_path}: {note}")
+    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, data_path,
+                       saved.epoch_loss if saved is not None else None)
     with display:
-        outcome = trainer.run(display, first_epoch=first_epoch, optimizer_state=state)
+        outcome = trainer.run(display, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
+                              loss_so_far=loss_so_far)
     display.finish(outcome)
     if save_path and outcome.stop == "non-finite" and outcome.history and outcome.kept is not outcome.history[-1]:
         display.save_kept(outcome)  # the file holds an epoch whose params gave inf or nan: roll it back
@@ -155,7 +169,7 @@ class _Display:
     """The callbacks of the training loop: progress bar, --trace, --save, Ctrl-C."""
 
     def __init__(self, trainer, settings, trace: int, save_path: str | None, graph: Graph, first_epoch: int,
-                 data_path: str):
+                 data_path: str, complete_loss: float | None = None):
         from rich.console import Console
 
         self.trainer = trainer
@@ -174,6 +188,8 @@ class _Display:
         self.epoch = first_epoch
         self.last_loss: float | None = None
         self.last_sync = -SYNC_SECONDS
+        # The loss of the last complete epoch: a save in the middle of an epoch keeps it.
+        self.start_complete_loss = self.complete_loss = complete_loss
 
     # context: the progress bar and the Ctrl-C handler live for the loop only
     def __enter__(self):
@@ -225,12 +241,16 @@ class _Display:
         where = f"epoch {step.epoch}" + (f", batch {step.batch} of {step.batches}" if step.batches > 1 else "")
         lines = [f"step {step.number} ({where}, {rows}): {loss} = {step.loss:.10g}"]
         sgd = self.settings.optimizer == "sgd"
+        # Three columns (the param, its gradient, its update), each as wide as its widest
+        # entry, so they line up whatever the lengths of the names and numbers.
         width = max(len(n) for n in step.names)
+        grads = [f"d{loss}/d{name} = {step.grad[k]:<14.10g}" for k, name in enumerate(step.names)]
+        grad_width = max(len(g) for g in grads)
         for k, name in enumerate(step.names):
             g, before, after, d = step.grad[k], step.before[k], step.after[k], step.direction[k]
             update = f"{name} - lr * d{loss}/d{name} = {before:.10g} - {lr:g} * {g:.10g}" if sgd else \
                 f"{name} - lr * step = {before:.10g} - {lr:g} * {d:.10g}"
-            lines.append(f"  {name:<{width}}  d{loss}/d{name} = {g:<14.10g} {name} <- {update} = {after:.10g}")
+            lines.append(f"  {name:<{width}}  {grads[k]:<{grad_width}} {name} <- {update} = {after:.10g}")
         if step.number == 1 and not sgd:
             lines.insert(1, f"  ({self.settings.optimizer}: W <- {training_explain(self.settings)})")
         text = "\n".join(lines)
@@ -243,13 +263,24 @@ class _Display:
         self.epoch = epoch.number + 1
         self.last_loss = epoch.loss
         if self.save_path:
-            from .. import train as training
-
-            self._save(training.params_document(
-                epoch, file=self.graph.source.filename, loss=self.trainer.loss_name, settings=self.settings,
-            ))
+            self._save(self._document(epoch, self.complete_loss))
+        if not epoch.partial:
+            self.complete_loss = epoch.loss
         if self.progress is not None:
             self.progress.update(self.task, completed=epoch.number - self.first_epoch + 1, loss=f"{epoch.loss:.6g}")
+
+    def _document(self, epoch, complete_loss: float | None) -> dict:
+        """The params file of an epoch, with the loss at its params (one forward pass)."""
+        import numpy as np
+
+        from .. import train as training
+
+        trainer = self.trainer
+        at_params = trainer.loss(np.array([epoch.params[n] for n in trainer.names], dtype=np.float64))
+        return training.params_document(
+            epoch, file=self.graph.source.filename, loss=trainer.loss_name, settings=self.settings,
+            rows=trainer.n, shuffled=trainer.shuffled, loss_at_params=at_params, complete_loss=complete_loss,
+        )
 
     def _save(self, document) -> None:
         """Atomically (temporary file + rename), after every epoch; forced to disk at most
@@ -267,10 +298,10 @@ class _Display:
     def save_kept(self, outcome) -> None:
         from .. import train as training
 
-        kept = outcome.kept or training.Epoch(0, math.nan, 0.0, dict(outcome.initial), 0)
-        self._save(training.params_document(
-            kept, file=self.graph.source.filename, loss=self.trainer.loss_name, settings=self.settings,
-        ))
+        kept = outcome.kept or outcome.start or training.Epoch(0, math.nan, 0.0, dict(outcome.initial), self.trainer.n)
+        if outcome.kept is None and not kept.partial and self.start_complete_loss is not None:
+            kept = dataclasses.replace(kept, loss=self.start_complete_loss)  # the --init file's epoch
+        self._save(self._document(kept, self.start_complete_loss))
         _sync_file(self.save_path)
         echo_err(f"saved the params of {'epoch ' + str(kept.number) if outcome.kept else 'the start'} to {self.save_path}")
 
@@ -288,6 +319,8 @@ class _Display:
         span = ""
         if outcome.history and outcome.first_epoch > 1:  # resumed with --init
             span = f" ({outcome.history[0].number}-{outcome.history[-1].number})"
+        if outcome.history and outcome.history[-1].partial:  # --max-time stopped in the middle of it
+            span += f", the last partial ({outcome.history[-1].rows} of {trainer.n} rows)"
         self.out.print(
             f"trained {self.graph.source.filename} on {trainer.n} rows: {outcome.epochs} epoch"
             f"{'s' if outcome.epochs != 1 else ''}{span} ({batch}, {s.optimizer}, lr {s.lr:g}) in {seconds:.2f} s",
@@ -327,7 +360,87 @@ class _Display:
                            markup=False)
         if self.save_path and outcome.history and outcome.stop != "non-finite":
             _sync_file(self.save_path)
-            echo_err(f"saved the params of epoch {outcome.history[-1].number} to {self.save_path}")
+            last = outcome.history[-1]
+            if last.partial:
+                echo_err(f"saved the params of epoch {last.number} after {last.rows} of its {trainer.n} rows "
+                         f"to {self.save_path} (--init {self.save_path} trains on the rest of epoch {last.number} first)")
+            else:
+                echo_err(f"saved the params of epoch {last.number} to {self.save_path}")
+
+
+def _check_momentum(ctx: click.Context, optimizer: str) -> None:
+    """--momentum means something to --optimizer momentum only: given with another
+    optimizer it would be ignored without a word, so it is a usage error."""
+    from click.core import ParameterSource
+
+    if optimizer != "momentum" and ctx.get_parameter_source("momentum") not in (
+            None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+        raise click.UsageError(f"--momentum is the factor of --optimizer momentum; this run uses --optimizer "
+                               f"{optimizer} (add --optimizer momentum, or leave --momentum out)", ctx)
+
+
+def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped):
+    """Training needs finite data: a row with an inf or nan input would make the loss or
+    its gradient inf or nan whatever the learning rate. Such a row is a bad row, found
+    before epoch 1: an error naming its line and column (exit 2), or with --on-error skip
+    left out and counted with the other bad rows."""
+    import numpy as np
+
+    from ..data import Chunk, DataError
+
+    if not rows.columns:
+        return rows
+    bad = np.zeros(len(rows.lines), dtype=bool)
+    for column in rows.columns:
+        bad |= ~np.isfinite(column)
+    if not bad.any():
+        return rows
+    row_word = "row" if getattr(datafile, "format", None) == "parquet" else "line"
+    for r in np.flatnonzero(bad):
+        k = next(k for k, column in enumerate(rows.columns) if not np.isfinite(column[r]))
+        key, index = binding.fields[k]
+        what = f"column '{key}'" if index is None else f"'{binding.names[k]}' (in the list '{key}')"
+        line = int(rows.lines[r])
+        text = _line_text(data_path, line, row_word) if on_error != "skip" else None
+        error = DataError(
+            f"{what} is {_non_finite_word(rows.columns[k][r])}: training needs finite values",
+            data_path, line, text, 1, len(text or " "), row_word=row_word,
+            hint="correct or remove the row; --on-error skip leaves out the rows with an inf or nan",
+        )
+        if on_error != "skip":
+            raise error
+        skipped.add(error)
+    keep = ~bad
+    return Chunk([column[keep] for column in rows.columns], rows.lines[keep])
+
+
+def _require_finite(values: dict[str, float], message: str) -> None:
+    """Values that hold for every row (options, --init params) must be finite, or every
+    row's loss would be inf or nan whatever the learning rate."""
+    from ..errors import InputError
+
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise InputError(message.format(name, _non_finite_word(value)) + ": training needs finite values")
+
+
+def _non_finite_word(value: float) -> str:
+    return "nan" if value != value else ("inf" if value > 0 else "-inf")
+
+
+def _line_text(path: str, line: int, row_word: str) -> str | None:
+    """The text of a line of a data file, for the error's excerpt (None when it cannot be
+    read again: Parquet has rows, not lines)."""
+    if row_word != "line" or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            for number, text in enumerate(f, 1):
+                if number == line:
+                    return text.rstrip("\r\n")
+    except OSError:
+        return None
+    return None
 
 
 def _sync_file(path: str) -> None:
