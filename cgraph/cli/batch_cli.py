@@ -50,14 +50,6 @@ def bind_shared(plan, values: dict[str, float], data_path: str) -> list:
         raise
 
 
-def params_values(graph: Graph, path: str | None, what: str) -> dict[str, float]:
-    if not path:
-        return {}
-    from ..paramsfile import read_params
-
-    return read_params(path, graph, what).values
-
-
 def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *, data_path: str, fmt: str,
               target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None) -> None:
     """`cgraph eval FILE --data rows.csv`: one output line per data row, streamed in chunks."""
