@@ -22,10 +22,16 @@ EXIT_INTERNAL = 70
 class _Interrupted(Exception):
     """Ctrl-C during a command."""
 
-EXIT_CODES_HELP = """\b
+def exit_codes_help(numeric: str = "--strict found inf/nan") -> str:
+    """The exit-code paragraph of a command's --help; `numeric` says when a number is an
+    error for that command (a command's help names only options it has)."""
+    return f"""\b
 Exit codes: 0 success; 1 an error in the file (syntax, names,
---strict found inf/nan); 2 a usage error (bad options, missing or
+{numeric}); 2 a usage error (bad options, missing or
 bad input values); 130 interrupted."""
+
+
+EXIT_CODES_HELP = exit_codes_help()
 
 
 class LazyGroup(click.Group):

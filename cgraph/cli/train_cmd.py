@@ -12,7 +12,7 @@ import click
 
 from ..builder import DEFAULT_SEED
 from ..ir import Graph
-from . import EXIT_CODES_HELP
+from . import exit_codes_help
 from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, echo_err, open_data, require_numpy
 from .common import SEED, FiniteFloat, ProgramCommand, with_program
 
@@ -35,7 +35,7 @@ epoch); Ctrl-C stops after the current batch with the last epoch saved
 (exit 130). A loss that becomes inf or nan stops the run, names the node
 where it started and keeps the params of the last good epoch (exit 1).
 
-{EXIT_CODES_HELP}
+{exit_codes_help('the loss became inf/nan')}
 """
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
