@@ -14,7 +14,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
 
 EXIT_INTERNAL = 70
 
@@ -116,6 +116,8 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        # click echoes the option's value as given: a 10,000-character one is cut short.
+        exc.message = clip_message(exc.message)
         exc.show()
         return exc.exit_code
     except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import InputError, MissingDependency, NumericError
+from ..errors import InputError, MissingDependency, NumericError, clip_message
 from ..ir import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
@@ -26,7 +26,8 @@ def require_numpy() -> None:
 
 
 def echo_err(text: str) -> None:
-    click.echo(text, err=True)
+    """A note or warning on stderr; column names and values it echoes are cut short."""
+    click.echo(clip_message(text), err=True)
 
 
 def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bool):

@@ -17,7 +17,7 @@ import click
 
 from .. import inputs as input_values
 from ..builder import DEFAULT_MAX_NODES, DEFAULT_SEED
-from ..errors import InputError, did_you_mean
+from ..errors import InputError, clip, did_you_mean
 from ..ir import Graph
 from ..loading import decode, load, parse
 
@@ -81,7 +81,7 @@ class ProgramCommand(click.Command):
                     i += 1
                 name, eq, value = value.partition("=")
                 if not eq:
-                    raise InputError(f"--input {name!r}: expected NAME=VALUE")
+                    raise InputError(f"--input {clip(name)!r}: expected NAME=VALUE")
                 pairs.append((name, value, True))
                 i += 1
                 continue
@@ -92,7 +92,7 @@ class ProgramCommand(click.Command):
                     i += 1
                     continue
                 if i + 1 >= len(args):
-                    raise click.UsageError(f"{head} needs a value: {head} VALUE", ctx)
+                    raise click.UsageError(f"{clip(head)} needs a value: {clip(head)} VALUE", ctx)
                 pairs.append((name, args[i + 1], False))
                 i += 2
                 continue
@@ -151,7 +151,7 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
     for item in input_pairs:
         name, eq, value = item.partition("=")
         if not eq:
-            raise InputError(f"--input {item!r}: expected NAME=VALUE")
+            raise InputError(f"--input {clip(item)!r}: expected NAME=VALUE")
         pairs.append((name, value))
     for name, value, via_input in ctx.meta.get(_PAIRS, []):
         if not via_input:
@@ -216,4 +216,4 @@ def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
         return
     suggestion = did_you_mean("--" + name, sorted(ctx.meta.get(_KNOWN, ())), cutoff=0.75)
     if suggestion:
-        raise click.UsageError(f"no such option: --{name}{suggestion}", ctx)
+        raise click.UsageError(f"no such option: --{clip(name)}{suggestion}", ctx)
