@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
 import click
 import pytest
 
-from cgraph.cli.common import FiniteFloat
+from cgraph.cli.common import Count, FiniteFloat
 from test_help import COMMANDS, _context
 
 # Values a user might type; each is refused or accepted by the option's declared range.
-CANDIDATES = ["nan", "-nan", "inf", "-inf", "1e999", "-1", "-0.5", "0", "0.5", "1", "17", "18", "1e-300"]
+CANDIDATES = ["nan", "-nan", "inf", "-inf", "1e999", "-1", "-0.5", "0", "0.5", "1", "17", "18", "1e-300",
+              str(sys.maxsize), str(sys.maxsize + 1), "1" + "0" * 21, "-" + "1" * 30]
 
 
 def _numeric_options():
@@ -44,6 +46,8 @@ def _accepts(param: click.Option, text: str) -> bool:
     except ValueError:
         return False
     if not math.isfinite(value):
+        return False
+    if isinstance(value, int) and abs(value) > sys.maxsize:  # counts end up in slices and array sizes
         return False
     lo, hi = kind.min, kind.max
     if lo is not None and (value < lo or (kind.min_open and value == lo)):
@@ -72,9 +76,9 @@ def test_the_numeric_options_are_found():
 @pytest.mark.parametrize("path, param", NUMERIC, ids=IDS)
 def test_every_numeric_option_declares_a_range(path, param):
     kind = param.type
-    assert isinstance(kind, (click.IntRange, FiniteFloat)), (
-        f"{' '.join(path)} {param.opts[-1]} is a plain {kind.name}: declare its range "
-        "(click.IntRange, or FiniteFloat for a float, which also refuses nan and inf)")
+    assert isinstance(kind, (Count, FiniteFloat)), (
+        f"{' '.join(path)} {param.opts[-1]} is a {kind!r}: declare its range with Count (an int, "
+        "at most sys.maxsize) or FiniteFloat (a float, never nan or inf)")
     assert kind.min is not None or kind.max is not None
     assert not kind.clamp, "a value out of range is an error, not silently moved into range"
 

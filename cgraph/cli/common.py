@@ -50,9 +50,22 @@ class _Short(float):
         return format(self, "g")
 
 
+class Count(click.IntRange):
+    """An integer option with a valid range, shown in --help. Python's integers have no
+    size limit, but counts end up in slices and array sizes: one beyond sys.maxsize is
+    refused here rather than failing deep inside."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        number = super().convert(value, param, ctx)
+        if abs(number) > sys.maxsize:
+            self.fail(f"{number} is too large (the range is {self._describe_range()}, at most {sys.maxsize}).",
+                      param, ctx)
+        return number
+
+
 # The ranges every command shares, one place each.
-SEED = click.IntRange(min=0)  # numpy's generators (shuffling in train) take no negative seeds
-PRECISION = click.IntRange(1, 17)  # significant digits: 17 is a float64's round-trip width
+SEED = Count(min=0)  # numpy's generators (shuffling in train) take no negative seeds
+PRECISION = Count(1, 17)  # significant digits: 17 is a float64's round-trip width
 
 
 class ProgramCommand(click.Command):
@@ -118,7 +131,7 @@ def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--output", "output_name", metavar="NAME", help="Differentiate this named node instead of the file's output."),
         click.option(
-            "--max-nodes", type=click.IntRange(min=1), default=DEFAULT_MAX_NODES, show_default=True,
+            "--max-nodes", type=Count(min=1), default=DEFAULT_MAX_NODES, show_default=True,
             help="Refuse to unroll a graph larger than this.",
         ),
     ]

@@ -9,7 +9,7 @@ from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, eval_data
-from .common import ProgramCommand, evaluation_options, with_program
+from .common import Count, ProgramCommand, evaluation_options, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -45,7 +45,7 @@ DATA_FORMATS = ("csv", "jsonl")
 )
 @click.option("--data", "data_path", metavar="FILE", help="Evaluate for every row of a .csv, .jsonl or .parquet file.")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
+@click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=ON_ERROR_HELP + " Needs --data.")
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool,
                  fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None) -> None:

@@ -12,7 +12,7 @@ from ..evaluate import evaluate
 from ..ir import Graph
 from ..report import json_number, short_number
 from . import EXIT_CODES_HELP
-from .common import PRECISION, FiniteFloat, ProgramCommand, evaluation_options, with_program
+from .common import PRECISION, Count, FiniteFloat, ProgramCommand, evaluation_options, with_program
 
 EXPLAIN_EPILOG = f"""\b
 Examples:
@@ -31,7 +31,7 @@ Examples:
               help="text for the terminal, markdown (with LaTeX math) for notes, json for programs.")
 @click.option("--only", type=click.Choice(["forward", "backward"]), help="Just one of the passes.")
 @click.option("--node", metavar="NAME", help="Just the steps on the paths from NAME to the output.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=explaining.DEFAULT_MAX_STEPS, show_default=True,
+@click.option("--max-steps", type=Count(min=1), default=explaining.DEFAULT_MAX_STEPS, show_default=True,
               help="Stop after this many steps (a note says how many more there are).")
 @click.option("--precision", type=PRECISION, default=6, show_default=True, help="Significant digits.")
 def explain_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, fmt: str,

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .common import PRECISION, ProgramCommand, evaluation_options, with_program
+from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
 from .output import OutputError, write_output
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
@@ -46,7 +46,7 @@ dot (DOT text) and mermaid do not.
 @click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output.")
 @click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red.")
 @click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
-@click.option("--max-render-nodes", type=click.IntRange(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
+@click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
                    rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
