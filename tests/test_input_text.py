@@ -128,6 +128,9 @@ def _cases(tmp_path):
         (["explain", *program, "--x", "1", "--node", LONG], 2),
         (["render", *program, "--x", "1", "--focus", LONG, "-o", "-", "--format", "dot"], 2),
         (["train", *program, "--data", data, "--lr", LONG_VALUE], 2),
+        ([LONG], 2),
+        (["eval", *program, "--x", "1", "--format", LONG], 2),
+        (["eval", *program, "--x", "1", LONG], 2),
     ]
 
 

@@ -55,6 +55,8 @@ class Count(click.IntRange):
     size limit, but counts end up in slices and array sizes: one beyond sys.maxsize is
     refused here rather than failing deep inside."""
 
+    name = "integer"
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         number = super().convert(value, param, ctx)
         if abs(number) > sys.maxsize:
