@@ -36,7 +36,7 @@ class FiniteFloat(click.FloatRange):
         number = click.FLOAT.convert(value, param, ctx)
         if not math.isfinite(number):
             self.fail(f"{number} is not a finite number (the range is {self._describe_range()}).", param, ctx)
-        return super().convert(number, param, ctx)
+        return super().convert(number, param, ctx) + 0.0  # -0 is 0: it is echoed in JSON output
 
     def _describe_range(self) -> str:
         # click writes its bounds as given (0<x<1.0); %g keeps them short: 0<x<1.
