@@ -120,7 +120,9 @@ def clip_path(path: str) -> str:
 # echoed bare) longer than a file path may be.
 _LONG_MESSAGE = 200
 _LONG_WORD = PATH_LIMIT
-_QUOTED = re.compile(r"'([^'\n]{61,})'|\"([^\"\n]{61,})\"")
+# A quote opens after a non-word character and closes before one, so the prose between
+# two short quoted names ("'x' is not ... did you mean 'y'") is never taken for a quote.
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{61,})'(?!\w)|(?<!\w)\"([^\"\n]{61,})\"(?!\w)")
 _WORD = re.compile(r"[^\s'\"]{%d,}" % (_LONG_WORD + 1))
 
 

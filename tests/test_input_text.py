@@ -156,3 +156,5 @@ def test_clip_message_keeps_short_messages_and_paths_whole():
     clipped = clip_message(f"error: '{LONG}' is not an input; {LONG_VALUE} ({'c' * 300})")
     assert len(clipped) < 250 and clipped.count("...") == 3
     assert clipped.startswith("error: 'aaaa")
+    prose = "error: 'x' is not an input of this file, and here is a long stretch of prose between two names (did you mean 'y'?)" + " z" * 60
+    assert clip_message(prose) == prose  # no quoted piece is long: the text between quotes is not one
