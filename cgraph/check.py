@@ -19,6 +19,8 @@ from .ir import Graph
 DEFAULT_EPS = 1e-6
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
+# A step as large as x itself measures a secant, not a derivative: eps stays below 1.
+MAX_EPS = 1.0
 
 # Ops whose derivative jumps where their arguments' order or sign changes.
 _KINKS = {"relu", "abs", "max", "min"}
@@ -46,11 +48,17 @@ def gradcheck(
     eps: float = DEFAULT_EPS,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    strict: bool = False,
 ) -> list[CheckRow]:
-    """One row per input and param, in the order of graph.inputs."""
+    """One row per input and param, in the order of graph.inputs. `strict`: an inf or nan
+    value at the given inputs raises NumericError, as `evaluate` does."""
+    if not (math.isfinite(eps) and 0 < eps < MAX_EPS):
+        raise ValueError(f"eps must be a finite number in (0, {MAX_EPS}), not {eps}")
+    if not (math.isfinite(rtol) and rtol >= 0 and math.isfinite(atol) and atol >= 0):
+        raise ValueError(f"rtol and atol must be finite and >= 0, not {rtol} and {atol}")
     out = output_node(graph, output)
     base = dict(inputs or {})
-    ev = evaluate(graph, base, output=output)
+    ev = evaluate(graph, base, output=output, strict=strict)
     rows = []
     for name, i in graph.inputs.items():
         x = ev.values[i]
@@ -98,4 +106,4 @@ def _crosses_kink(graph: Graph, x: int, mid: list[float], up: list[float], down:
     return False
 
 
-__all__ = ["gradcheck", "CheckRow", "DEFAULT_EPS", "DEFAULT_RTOL", "DEFAULT_ATOL"]
+__all__ = ["gradcheck", "CheckRow", "DEFAULT_EPS", "DEFAULT_RTOL", "DEFAULT_ATOL", "MAX_EPS"]

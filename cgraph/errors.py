@@ -99,7 +99,7 @@ def did_you_mean(word: str, candidates, cutoff: float = 0.6) -> str:
     import difflib
 
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f" (did you mean '{clip(close[0])}'?)" if close else ""
 
 
 def clip(text: str, limit: int = 60) -> str:
@@ -107,9 +107,37 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# Quoted text starts and ends with a non-space: the span between two quoted names
-# ("'a' is ... at 'b'") is not itself quoted text.
-_QUOTED = re.compile(r"'([^'\s][^'\n]{59,}[^'\s])'")
+PATH_LIMIT = 200  # file paths are kept whole up to this: a clipped path cannot be opened
+
+
+def clip_path(path: str) -> str:
+    """A file name echoed in a message: whole unless absurdly long."""
+    return clip(path, PATH_LIMIT)
+
+
+# A message is clipped only when it is long, so ordinary messages keep every character;
+# then quoted text longer than `clip`'s limit, and any unquoted word (a name or value
+# echoed bare) longer than a file path may be.
+_LONG_MESSAGE = 200
+_LONG_WORD = PATH_LIMIT
+# A quote opens after a non-word character and closes before one, so the prose between
+# two short quoted names ("'x' is not ... did you mean 'y'") is never taken for a quote.
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{61,})'(?!\w)|(?<!\w)\"([^\"\n]{61,})\"(?!\w)")
+_WORD = re.compile(r"[^\s'\"]{%d,}" % (_LONG_WORD + 1))
+
+
+def clip_message(message: str) -> str:
+    """A message echoing user text (a 10,000-character name or value), made readable:
+    each long quoted or bare piece is cut to `clip`'s length with an ellipsis."""
+    if len(message) <= _LONG_MESSAGE:
+        return message
+
+    def quoted(m: re.Match) -> str:
+        mark = "'" if m.group(1) is not None else '"'
+        return mark + clip(m.group(1) if m.group(1) is not None else m.group(2)) + mark
+
+    message = _QUOTED.sub(quoted, message)
+    return _WORD.sub(lambda m: clip(m.group(0)), message)
 
 
 def _printable(text: str) -> str:
@@ -122,8 +150,7 @@ class CgraphError(Exception):
     exit_code = EXIT_FILE_ERROR
 
     def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
-        if len(message) > 300:  # a 10,000-character name, say: quoted text is cut short
-            message = _QUOTED.sub(lambda m: f"'{clip(m.group(1))}'", message)
+        message = clip_message(message)  # a 10,000-character name, say, is cut short
         super().__init__(message)
         self.message = message
         self.location = location

@@ -1,8 +1,9 @@
 """Input values from text: command-line strings and JSON files -> {name: float}.
 
 `--x 1,2,3` (or `"x": [1, 2, 3]` in JSON) binds the indices the file uses for x, in
-ascending order: x[1], x[2], x[3]. `--input 'x[2]=5'` binds one. Numbers are anything
-Python's float() reads, plus inf/-inf/nan.
+ascending order: x[1], x[2], x[3]. `--input 'x[2]=5'` binds one; `w[1][2]`, `w[1, 2]` and
+`w[1,2]` are one name, as in the language. Numbers are anything Python's float() reads,
+plus inf/-inf/nan. Names and values echoed in messages are clipped (errors.clip).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import math
 import re
 from typing import Iterable, Mapping
 
-from .errors import InputError
+from .errors import InputError, clip, clip_path
 from .ir import Graph
 
-_INDEXED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*\]$")
+# x[1], w[1,2], w[ 1 , 2 ], and w[1][2] (the language's other spelling of w[1,2]).
+_INDEX_GROUP = r"\[\s*-?\d+(?:\s*,\s*-?\d+)*\s*\]"
+_INDEXED = re.compile(rf"^([A-Za-z_][A-Za-z0-9_]*)((?:\s*{_INDEX_GROUP})+)$")
+_INDEX = re.compile(r"-?\d+")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -22,7 +26,7 @@ def number(text: str, what: str) -> float:
     try:
         value = float(text.strip())
     except (ValueError, AttributeError):
-        raise InputError(f"{what}: {text!r} is not a number") from None
+        raise InputError(f"{what}: {clip(text)!r} is not a number") from None
     return value
 
 
@@ -41,8 +45,9 @@ def canonical(name: str) -> str:
         return name
     m = _INDEXED.match(name)
     if not m:
-        raise InputError(f"{name!r} is not a valid input name (a name like x, or an indexed one like x[2] or w[1,2])")
-    indices = ",".join(str(int(i)) for i in m.group(2).split(","))
+        raise InputError(f"{clip(name)!r} is not a valid input name "
+                         "(a name like x, or an indexed one like x[2] or w[1,2])")
+    indices = ",".join(str(int(i)) for i in _INDEX.findall(m.group(2)))
     return f"{m.group(1)}[{indices}]"
 
 
@@ -69,10 +74,10 @@ def expand(graph: Graph, name: str, values: list[float], what: str,
     if names:
         if len(names) != len(values):
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            raise InputError(f"{what}: '{name}' has {len(names)} indexed inputs ({shown}), got {len(values)} values")
+            raise InputError(f"{what}: '{clip(name)}' has {len(names)} indexed inputs ({shown}), got {len(values)} values")
         return dict(zip(names, values))
     if len(values) != 1:
-        raise InputError(f"{what}: '{name}' takes one value, got {len(values)}")
+        raise InputError(f"{what}: '{clip(name)}' takes one value, got {len(values)}")
     return {name: values[0]}  # an unknown name is reported, with suggestions, when binding
 
 
@@ -82,7 +87,7 @@ def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, floa
     inputs = graph.inputs
     for raw_name, text in pairs:
         name = canonical(raw_name)
-        what = f"--{raw_name}"
+        what = f"--{clip(raw_name)}"
         values = [number(part, what) for part in text.split(",")] if text.strip() else []
         if not values:
             raise InputError(f"{what}: missing value")
@@ -95,25 +100,26 @@ def read_json_object(path: str, what: str) -> dict:
     import json
 
     try:
-        with open(path, encoding="utf-8") as f:
+        # utf-8-sig: a file saved by Windows Notepad starts with a byte-order mark.
+        with open(path, encoding="utf-8-sig") as f:
             text = f.read()
     except FileNotFoundError:
-        raise InputError(f"{what} {path}: no such file") from None
+        raise InputError(f"{what} {clip_path(path)}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
-        raise InputError(f"{what} {path}: cannot read it: {reason}") from None
+        raise InputError(f"{what} {clip_path(path)}: cannot read it: {reason}") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{what} {path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        raise InputError(f"{what} {clip_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     if not isinstance(document, dict):
-        raise InputError(f"{what} {path}: expected a JSON object of name: value pairs")
+        raise InputError(f"{what} {clip_path(path)}: expected a JSON object of name: value pairs")
     return document
 
 
 def from_json_file(graph: Graph, path: str) -> dict[str, float]:
     """`--inputs values.json`: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2], "y": "inf"}."""
-    return from_mapping(graph, read_json_object(path, "--inputs"), f"--inputs {path}")
+    return from_mapping(graph, read_json_object(path, "--inputs"), f"--inputs {clip_path(path)}")
 
 
 def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[str, float]:
@@ -123,11 +129,12 @@ def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[st
     inputs = graph.inputs
     for raw_name, raw in data.items():
         name = canonical(str(raw_name))
+        shown = f"{what}: '{clip(str(raw_name))}'"
         items = raw if isinstance(raw, list) else [raw]
         values = []
         for item in items:
             if isinstance(item, bool) or not isinstance(item, (int, float, str)):
-                raise InputError(f"{what}: '{raw_name}' must be a number (or a list of numbers), not {json.dumps(item)}")
-            values.append(number(item, f"{what}: '{raw_name}'") if isinstance(item, str) else _float(item))
-        result.update(expand(graph, name, values, f"{what}: '{raw_name}'", inputs))
+                raise InputError(f"{shown} must be a number (or a list of numbers), not {clip(json.dumps(item))}")
+            values.append(number(item, shown) if isinstance(item, str) else _float(item))
+        result.update(expand(graph, name, values, shown, inputs))
     return result

@@ -154,3 +154,69 @@ def test_examples_in_the_help_run(capsys, monkeypatch, tmp_path, where, example)
     out, err = capsys.readouterr()
     assert code == 0, f"example in `{where} --help` failed: {example}\n{err}"
     assert out.strip() or "wrote" in err, "the example printed nothing and wrote nothing"
+
+
+# --- every option a command's help mentions is one the command has ---
+
+_OPTION = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*|-[A-Za-z])(?![\w-])")
+_OTHER_COMMAND = re.compile(r"`cgraph (\w+)([^`]*)`|^\s*cgraph (\w+)(.*)$", re.MULTILINE)
+
+
+def _all_help_text(path: tuple[str, ...], command: click.Command) -> str:
+    """The command's help, epilog and the help of each of its options."""
+    ctx = _context(path)
+    parts = [command.help or "", command.epilog or ""]
+    parts += [param.help or "" for param in command.get_params(ctx) if isinstance(param, click.Option)]
+    return "\n".join(parts)
+
+
+def _option_names(path: tuple[str, ...]) -> set[str]:
+    command = dict(COMMANDS)[path]
+    return {opt for p in command.get_params(_context(path)) for opt in (*p.opts, *p.secondary_opts)}
+
+
+def _mentions(text: str, path: tuple[str, ...]):
+    """(command path, option) for every option the text mentions: inside `cgraph OTHER ...`
+    (a quoted command line or an example line) it is OTHER's option, elsewhere the command's."""
+
+    def take(match: re.Match) -> str:
+        name = match.group(1) or match.group(3)
+        words = match.group(2) if match.group(1) else match.group(4)
+        for option in _OPTION.findall(words):
+            found.append((("cgraph", name), option))
+        return " "
+
+    found: list[tuple[tuple[str, ...], str]] = []
+    rest = _OTHER_COMMAND.sub(take, text)
+    found += [(path, option) for option in _OPTION.findall(rest)]
+    return found
+
+
+def _is_input_placeholder(option: str) -> bool:
+    """--NAME, or a one-letter input such as --x in `--x 1,2,3` (no option is one letter long)."""
+    return option == "--NAME" or bool(re.fullmatch(r"--[a-z]", option))
+
+
+@pytest.mark.parametrize("path, command", COMMANDS[1:], ids=IDS[1:])
+def test_help_mentions_only_options_that_exist(path, command):
+    commands = {p for p, _ in COMMANDS}
+    mentions = _mentions(_all_help_text(path, command), path)
+    assert mentions, "no option is mentioned at all: the scan is broken"
+    wrong = []
+    for where, option in mentions:
+        if _is_input_placeholder(option):
+            continue
+        if where not in commands:
+            wrong.append(f"{option} (of a command 'cgraph {where[-1]}' that does not exist)")
+        elif option not in _option_names(where) | {"-h", "--help"}:
+            wrong.append(f"{option} (not an option of {' '.join(where)})")
+    assert not wrong, f"{' '.join(path)} --help mentions: {', '.join(wrong)}"
+
+
+def test_the_mention_scan_sees_a_missing_option():
+    """The scan finds an option mentioned in prose, and one inside a quoted command line."""
+    mentions = _mentions("Use --rtol; see `cgraph train --save`.\n  cgraph eval x.cg --bogus 1", ("cgraph", "check"))
+    assert (("cgraph", "check"), "--rtol") in mentions
+    assert (("cgraph", "train"), "--save") in mentions
+    assert (("cgraph", "eval"), "--bogus") in mentions
+    assert "--bogus" not in _option_names(("cgraph", "eval"))

@@ -284,7 +284,7 @@ def test_plot_without_matplotlib_says_how_to_install_it_before_training(cg, tmp_
 
 
 @pytest.mark.parametrize("argv, code, message", [
-    (["--lr", "0"], 2, "--lr must be a positive number"),
+    (["--lr", "0"], 2, "Invalid value for '--lr': 0.0 is not in the range x>0"),
     (["--loss", "nope"], 2, "--loss nope: no node has that name"),
     (["--loss", "pred", "--output", "loss"], 2, "--loss and --output name the same thing"),
     (["--batch-size", "0"], 2, "Invalid value for '--batch-size'"),

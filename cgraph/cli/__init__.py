@@ -14,7 +14,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
 
 EXIT_INTERNAL = 70
 
@@ -22,10 +22,16 @@ EXIT_INTERNAL = 70
 class _Interrupted(Exception):
     """Ctrl-C during a command."""
 
-EXIT_CODES_HELP = """\b
+def exit_codes_help(numeric: str = "--strict found inf/nan") -> str:
+    """The exit-code paragraph of a command's --help; `numeric` says when a number is an
+    error for that command (a command's help names only options it has)."""
+    return f"""\b
 Exit codes: 0 success; 1 an error in the file (syntax, names,
---strict found inf/nan); 2 a usage error (bad options, missing or
+{numeric}); 2 a usage error (bad options, missing or
 bad input values); 130 interrupted."""
+
+
+EXIT_CODES_HELP = exit_codes_help()
 
 
 class LazyGroup(click.Group):
@@ -110,6 +116,8 @@ def run(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        # click echoes the option's value as given: a 10,000-character one is cut short.
+        exc.message = clip_message(exc.message)
         exc.show()
         return exc.exit_code
     except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import click
 
-from ..errors import InputError, MissingDependency, NumericError
+from ..errors import InputError, MissingDependency, NumericError, clip_message
 from ..ir import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
@@ -29,7 +29,8 @@ def require_numpy() -> None:
 
 
 def echo_err(text: str) -> None:
-    click.echo(text, err=True)
+    """A note or warning on stderr; column names and values it echoes are cut short."""
+    click.echo(clip_message(text), err=True)
 
 
 def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bool):
@@ -51,14 +52,6 @@ def bind_shared(plan, values: dict[str, float], data_path: str) -> list:
         if exc.message.startswith("missing value"):
             exc.hint = f"give values as columns of {data_path}, or as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json)"
         raise
-
-
-def params_values(graph: Graph, path: str | None, what: str) -> dict[str, float]:
-    if not path:
-        return {}
-    from ..paramsfile import read_params
-
-    return read_params(path, graph, what).values
 
 
 def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *, data_path: str, fmt: str,

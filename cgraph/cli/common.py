@@ -8,6 +8,8 @@ any `--NAME` that is not one of the command's own options is an input.
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 import sys
 from typing import Any, Callable
 
@@ -15,12 +17,57 @@ import click
 
 from .. import inputs as input_values
 from ..builder import DEFAULT_MAX_NODES, DEFAULT_SEED
-from ..errors import InputError, did_you_mean
+from ..errors import InputError, clip, did_you_mean
 from ..ir import Graph
 from ..loading import decode, load, parse
 
 _PAIRS = "cgraph.input_pairs"
 _KNOWN = "cgraph.known_options"
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option with a valid range, shown in --help: click's FloatRange lets nan
+    through every bound (nan < 0 is False) and inf through an open end, so they are
+    refused here before the range is checked."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number (the range is {self._describe_range()}).", param, ctx)
+        return super().convert(number, param, ctx) + 0.0  # -0 is 0: it is echoed in JSON output
+
+    def _describe_range(self) -> str:
+        # click writes its bounds as given (0<x<1.0); %g keeps them short: 0<x<1.
+        shown = click.FloatRange(*(None if b is None else _Short(b) for b in (self.min, self.max)),
+                                 min_open=self.min_open, max_open=self.max_open)
+        return shown._describe_range()
+
+
+class _Short(float):
+    def __str__(self) -> str:
+        return format(self, "g")
+
+
+class Count(click.IntRange):
+    """An integer option with a valid range, shown in --help. Python's integers have no
+    size limit, but counts end up in slices and array sizes: one beyond sys.maxsize is
+    refused here rather than failing deep inside."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        number = super().convert(value, param, ctx)
+        if abs(number) > sys.maxsize:
+            self.fail(f"{number} is too large (the range is {self._describe_range()}, at most {sys.maxsize}).",
+                      param, ctx)
+        return number
+
+
+# The ranges every command shares, one place each.
+SEED = Count(min=0)  # numpy's generators (shuffling in train) take no negative seeds
+PRECISION = Count(1, 17)  # significant digits: 17 is a float64's round-trip width
 
 
 class ProgramCommand(click.Command):
@@ -49,7 +96,7 @@ class ProgramCommand(click.Command):
                     i += 1
                 name, eq, value = value.partition("=")
                 if not eq:
-                    raise InputError(f"--input {name!r}: expected NAME=VALUE")
+                    raise InputError(f"--input {clip(name)!r}: expected NAME=VALUE")
                 pairs.append((name, value, True))
                 i += 1
                 continue
@@ -60,7 +107,7 @@ class ProgramCommand(click.Command):
                     i += 1
                     continue
                 if i + 1 >= len(args):
-                    raise click.UsageError(f"{head} needs a value: {head} VALUE", ctx)
+                    raise click.UsageError(f"{clip(head)} needs a value: {clip(head)} VALUE", ctx)
                 pairs.append((name, args[i + 1], False))
                 i += 2
                 continue
@@ -86,7 +133,7 @@ def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--output", "output_name", metavar="NAME", help="Differentiate this named node instead of the file's output."),
         click.option(
-            "--max-nodes", type=click.IntRange(min=1), default=DEFAULT_MAX_NODES, show_default=True,
+            "--max-nodes", type=Count(min=1), default=DEFAULT_MAX_NODES, show_default=True,
             help="Refuse to unroll a graph larger than this.",
         ),
     ]
@@ -119,7 +166,7 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
     for item in input_pairs:
         name, eq, value = item.partition("=")
         if not eq:
-            raise InputError(f"--input {item!r}: expected NAME=VALUE")
+            raise InputError(f"--input {clip(item)!r}: expected NAME=VALUE")
         pairs.append((name, value))
     for name, value, via_input in ctx.meta.get(_PAIRS, []):
         if not via_input:
@@ -130,16 +177,51 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
 
 
 def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the program options into `graph` and `inputs` arguments of the command."""
+    """Turn the program options into `graph` and `inputs` arguments of the command.
+
+    With `evaluation_options`, --seed draws the random params and --params values sit
+    under every other value; the command gets `seed` and `params_file` only if its
+    signature names them (train shuffles with its seed)."""
+    wanted = inspect.signature(command).parameters
 
     @functools.wraps(command)
     def wrapper(file, expr, input_pairs, inputs_file, output_name, max_nodes, **kwargs):
-        # A command with a --seed option (eval, train) draws random params from it.
-        seed = kwargs.get("seed")
+        seed = kwargs["seed"] if "seed" in wanted else kwargs.pop("seed", None)
+        params_file = kwargs.get("params_file") if "params_file" in wanted else kwargs.pop("params_file", None)
         graph = read_graph(file, expr, max_nodes, DEFAULT_SEED if seed is None else seed)
-        return command(graph=graph, inputs=gather_inputs(graph, inputs_file, input_pairs), output_name=output_name, **kwargs)
+        given = gather_inputs(graph, inputs_file, input_pairs)
+        inputs = {**params_values(graph, params_file), **given} if params_file else given
+        return command(graph=graph, inputs=inputs, output_name=output_name, **kwargs)
 
     return program_options(wrapper)
+
+
+STRICT_HELP = "Fail (exit 1) if any node's value is inf or nan."
+
+
+def evaluation_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--params, --seed and --strict: the same options, with the same meaning, on every
+    command that evaluates a program (eval, render, explain, check)."""
+    options = [
+        click.option("--params", "params_file", metavar="FILE.json",
+                     help="Param values saved by `cgraph train --save` (or a plain JSON object); "
+                          "--inputs, --input and --NAME values override them."),
+        click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True,
+                     help="Seed of random param initializations (param w = uniform(-1, 1))."),
+        click.option("--strict", is_flag=True, help=STRICT_HELP),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def params_values(graph: Graph, path: str | None, what: str = "--params") -> dict[str, float]:
+    """The values of a params file (`cgraph train --save`), {} without one."""
+    if not path:
+        return {}
+    from ..paramsfile import read_params
+
+    return read_params(path, graph, what).values
 
 
 def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
@@ -149,4 +231,4 @@ def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
         return
     suggestion = did_you_mean("--" + name, sorted(ctx.meta.get(_KNOWN, ())), cutoff=0.75)
     if suggestion:
-        raise click.UsageError(f"no such option: --{name}{suggestion}", ctx)
+        raise click.UsageError(f"no such option: --{clip(name)}{suggestion}", ctx)

@@ -6,12 +6,11 @@ import click
 from click.core import ParameterSource
 
 from .. import report
-from ..builder import DEFAULT_SEED
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .batch_cli import CHUNK_ROWS_HELP, eval_data, params_values
-from .common import ProgramCommand, with_program
+from .batch_cli import CHUNK_ROWS_HELP, eval_data
+from .common import Count, ProgramCommand, evaluation_options, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -45,23 +44,19 @@ DATA_FORMATS = ("csv", "jsonl")
 
 @click.command("eval", cls=ProgramCommand, epilog=EPILOG, short_help="Values and gradients of every node.")
 @with_program
+@evaluation_options
 @click.option("--format", "fmt", type=click.Choice(SCALAR_FORMATS + ("jsonl",)), default=None,
               help="How to print the result: table (default), plain, json or csv; with --data csv (default) or jsonl.")
 @click.option(
     "--show", type=click.Choice(report.SHOW), default="named", show_default=True,
     help="Rows: inputs (output and inputs/params only), named (every named node), all (every node). Not with --data.",
 )
-@click.option("--strict", is_flag=True, help="Fail (exit 1) if any node's value is inf or nan.")
 @click.option("--data", "data_path", metavar="FILE", help="Evaluate for every row of a .csv, .jsonl or .parquet file.")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
-@click.option("--params", "params_file", metavar="FILE.json", help="Param values saved by `cgraph train --save`.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
-              help="Seed of random param initializations (param w = uniform(-1, 1)).")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
+@click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
-def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, fmt: str | None, show: str,
-                 strict: bool, data_path: str | None, out: str, params_file: str | None, seed: int,
-                 chunk_rows: int | None, on_error: str | None) -> None:
+def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool,
+                 fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -69,7 +64,6 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     declared with a default (input x = 1.5, param w = 0.1) may be left out.
     FILE may be - for standard input.
     """
-    inputs = {**params_values(graph, params_file, "--params"), **inputs}
     ctx = click.get_current_context()
     if data_path is not None:
         if fmt is not None and fmt not in DATA_FORMATS:

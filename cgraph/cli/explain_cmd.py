@@ -12,7 +12,7 @@ from ..evaluate import evaluate
 from ..ir import Graph
 from ..report import json_number, short_number
 from . import EXIT_CODES_HELP
-from .common import ProgramCommand, with_program
+from .common import PRECISION, Count, FiniteFloat, ProgramCommand, evaluation_options, with_program
 
 EXPLAIN_EPILOG = f"""\b
 Examples:
@@ -26,20 +26,21 @@ Examples:
 
 @click.command("explain", cls=ProgramCommand, epilog=EXPLAIN_EPILOG, short_help="Both passes, step by step.")
 @with_program
+@evaluation_options
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="text for the terminal, markdown (with LaTeX math) for notes, json for programs.")
 @click.option("--only", type=click.Choice(["forward", "backward"]), help="Just one of the passes.")
 @click.option("--node", metavar="NAME", help="Just the steps on the paths from NAME to the output.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=explaining.DEFAULT_MAX_STEPS, show_default=True,
+@click.option("--max-steps", type=Count(min=1), default=explaining.DEFAULT_MAX_STEPS, show_default=True,
               help="Stop after this many steps (a note says how many more there are).")
-@click.option("--precision", type=click.IntRange(1, 17), default=6, show_default=True, help="Significant digits.")
-def explain_command(graph: Graph, inputs: dict[str, float], output_name: str | None, fmt: str, only: str | None,
-                    node: str | None, max_steps: int, precision: int) -> None:
+@click.option("--precision", type=PRECISION, default=6, show_default=True, help="Significant digits.")
+def explain_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, fmt: str,
+                    only: str | None, node: str | None, max_steps: int, precision: int) -> None:
     """Explain FILE's forward and backward passes in the words of a backprop
     lecture: each node's value from its arguments, then each gradient as the
     chain rule's product of the upstream gradient and the local derivative.
     A value used several times shows the sum of its contributions."""
-    ev = evaluate(graph, inputs, output=output_name)
+    ev = evaluate(graph, inputs, output=output_name, strict=strict)
     for warning in ev.warnings:
         click.echo(warning, err=True)
     exp = explaining.steps(ev, only=only, node=node, max_steps=max_steps, precision=precision)
@@ -75,21 +76,22 @@ KINK), 1 when one does not. {EXIT_CODES_HELP[len(chr(8)) + 1:]}
 
 @click.command("check", cls=ProgramCommand, epilog=CHECK_EPILOG, short_help="Check gradients against finite differences.")
 @with_program
-@click.option("--eps", type=float, default=checking.DEFAULT_EPS, show_default=True,
-              help="Relative step of the central difference: h = eps * max(1, |x|).")
-@click.option("--rtol", type=float, default=checking.DEFAULT_RTOL, show_default=True, help="Relative tolerance.")
-@click.option("--atol", type=float, default=checking.DEFAULT_ATOL, show_default=True, help="Absolute tolerance.")
+@evaluation_options
+@click.option("--eps", type=FiniteFloat(0, checking.MAX_EPS, min_open=True, max_open=True), default=checking.DEFAULT_EPS,
+              show_default=True, help="Relative step of the central difference: h = eps * max(1, |x|).")
+@click.option("--rtol", type=FiniteFloat(min=0), default=checking.DEFAULT_RTOL, show_default=True,
+              help="Relative tolerance.")
+@click.option("--atol", type=FiniteFloat(min=0), default=checking.DEFAULT_ATOL, show_default=True,
+              help="Absolute tolerance.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="How to print the result.")
-def check_command(graph: Graph, inputs: dict[str, float], output_name: str | None, eps: float, rtol: float,
-                  atol: float, fmt: str) -> None:
+def check_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, eps: float,
+                  rtol: float, atol: float, fmt: str) -> None:
     """Check FILE's backprop gradients against central finite differences,
     as PyTorch's gradcheck does, for every input and param: a row per
     input with the analytic and numeric gradient, their absolute and
     relative error, and OK, FAIL or KINK (relu/abs at 0, a max/min tie:
     not differentiable there, so not a failure)."""
-    if eps <= 0:
-        raise click.BadParameter("must be positive", param_hint="--eps")
-    rows = checking.gradcheck(graph, inputs, output=output_name, eps=eps, rtol=rtol, atol=atol)
+    rows = checking.gradcheck(graph, inputs, output=output_name, eps=eps, rtol=rtol, atol=atol, strict=strict)
     passed = all(row.passed for row in rows)
     if fmt == "json":
         click.echo(json.dumps({

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .common import ProgramCommand, with_program
+from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
 from .output import OutputError, write_output
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
@@ -36,18 +36,19 @@ dot (DOT text) and mermaid do not.
 
 @click.command("render", cls=ProgramCommand, epilog=EPILOG, short_help="Draw the graph with values and gradients.")
 @with_program
+@evaluation_options
 @click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd, or - for standard output. [default: FILE's stem + .svg (or the --format's extension)]")
 @click.option("--format", "fmt", type=click.Choice(render.FORMATS), help="Output format. [default: from -o's extension, else svg]")
 @click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Inputs on the left (LR) or at the top (TB).")
 @click.option("--annotate", default="values,grads", show_default=True, metavar="LIST", help="What edges show: any of values, grads, local (the local derivative d consumer/d argument).")
-@click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits of the numbers.")
+@click.option("--precision", type=PRECISION, default=4, show_default=True, help="Significant digits of the numbers.")
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours.")
 @click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output.")
 @click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red.")
 @click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
-@click.option("--max-render-nodes", type=click.IntRange(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
+@click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
-def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, out: str | None, fmt: str | None,
+def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
                    rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
                    collapse: bool, max_render_nodes: int, frames_dir: str | None) -> None:
     """Draw FILE's graph: one node per operation, inputs on the left, and on
@@ -59,7 +60,7 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     """
     fmt = _format(out, fmt)
     missing = [graph.name_of(i) for i in graph.leaves if graph.values[i] is None and graph.name_of(i) not in inputs]
-    ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name)
+    ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name, strict=strict)
     if ev is not None:
         for warning in ev.warnings:
             click.echo(warning, err=True)

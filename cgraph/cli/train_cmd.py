@@ -13,9 +13,9 @@ import click
 
 from ..builder import DEFAULT_SEED
 from ..ir import Graph
-from . import EXIT_CODES_HELP
+from . import exit_codes_help
 from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, echo_err, open_data, require_numpy
-from .common import ProgramCommand, with_program
+from .common import SEED, Count, FiniteFloat, ProgramCommand, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -37,7 +37,7 @@ epoch); Ctrl-C stops after the current batch with the last epoch saved
 where it started and keeps the params of the last good epoch (exit 1). A
 data row with an inf or nan input is a bad row (exit 2, or --on-error skip).
 
-{EXIT_CODES_HELP}
+{exit_codes_help('the loss became inf/nan')}
 """
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
@@ -48,30 +48,30 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 @with_program
 @click.option("--data", "data_path", required=True, metavar="FILE", help="Training rows: a .csv, .jsonl or .parquet file.")
 @click.option("--loss", "loss_name", metavar="NAME", help="The node to minimize (default: the file's output).")
-@click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate.")
-@click.option("--epochs", type=click.IntRange(min=0), default=100, show_default=True, help="Passes over the data (at most).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.01, show_default=True, help="Learning rate.")
+@click.option("--epochs", type=Count(min=0), default=100, show_default=True, help="Passes over the data (at most).")
+@click.option("--batch-size", type=Count(min=1), default=None,
               help="Rows per step (default: all rows, full-batch; 1 is per-row SGD).")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd", show_default=True,
               help="sgd: W -= lr*g; momentum: v = m*v + g, W -= lr*v; adam: Adam (betas 0.9, 0.999).")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=0.9, show_default=True,
               help="The momentum factor of --optimizer momentum (an error with another optimizer).")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True, help="A new row order every epoch (with batches).")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True,
               help="Seed of random param initializations and of shuffling: runs repeat exactly.")
-@click.option("--tol", type=click.FloatRange(min=0), default=0.0, help="Stop when an epoch improves the loss by less than this.")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
+@click.option("--tol", type=FiniteFloat(min=0), default=0.0, help="Stop when an epoch improves the loss by less than this.")
+@click.option("--patience", type=Count(min=1), default=None,
               help="Stop after this many epochs in a row without improvement (by more than --tol).")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+@click.option("--max-time", type=FiniteFloat(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop after this much time (checked after each batch; --save keeps where training stands, "
                    "in the middle of an epoch if need be, and --init goes on from there).")
-@click.option("--trace", type=click.IntRange(min=0), default=0, metavar="N",
+@click.option("--trace", type=Count(min=0), default=0, metavar="N",
               help="Print the first N steps: for each param W, dL/dW and W - lr * dL/dW.")
 @click.option("--save", "save_path", metavar="FILE.json", help="Write the learned params after every epoch (atomically).")
 @click.option("--init", "init_path", metavar="FILE.json", help="Start from params saved by --save (resume).")
 @click.option("--log", "log_path", metavar="FILE.csv", help="Write the loss per epoch as CSV.")
 @click.option("--plot", "plot_path", metavar="FILE", help="Draw the loss curve (.png, .svg or .pdf; needs matplotlib).")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=None, help=CHUNK_ROWS_HELP)
+@click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP)
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help=ON_ERROR_HELP)
 def train_command(graph: Graph, inputs: dict[str, float], output_name: str | None, data_path: str,
                   loss_name: str | None, lr: float, epochs: int, batch_size: int | None, optimizer: str,
