@@ -192,8 +192,8 @@ def test_output_that_names_the_input_is_refused(tmp_path):
     (tmp_path / "link.cg").symlink_to(prog)
     os.link(prog, tmp_path / "hard.cg")
     for target in (prog, tmp_path / "link.cg", tmp_path / "hard.cg"):
-        err = clean(cg("render", prog, "--format", "dot", "-o", target), 1)
-        assert "is the input file" in err
+        err = clean(cg("render", prog, "--format", "dot", "-o", target), 2)
+        assert f"-o {target} would overwrite the program {prog}" in err
     assert prog.read_text() == "y = x * 2\n"
 
 
@@ -248,7 +248,7 @@ def locked(tmp_path):
 
 def test_read_only_directory(locked):
     err = clean(cg("render", SAMPLES / "intro.cg", "--format", "dot", "-o", locked / "intro.dot"), 1)
-    assert err.startswith(f"error: cannot write {locked / 'intro.dot'}: ") and len(err.splitlines()) == 1
+    assert err.startswith(f"error: cannot write -o {locked / 'intro.dot'}: ") and len(err.splitlines()) == 1
     assert list(locked.iterdir()) == []
     argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot"]
     err = clean(cg(*argv, "--frames", locked / "frames"), 1)

@@ -84,7 +84,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if out != "-":
         from .output import write_output
 
-        write_output(out, _render(result, fmt, show).encode(), inputs=(ctx.params.get("file") or "",))
+        write_output(out, _render(result, fmt, show).encode(), option="-o")
         click.echo(f"wrote {out}", err=True)
     elif fmt == "table":
         from rich.console import Console

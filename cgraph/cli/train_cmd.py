@@ -260,7 +260,8 @@ class _Display:
 
         now = time.monotonic()
         sync = now - self.last_sync >= SYNC_SECONDS
-        write_output(self.save_path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(), fsync=sync)
+        write_output(self.save_path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(), fsync=sync,
+                     option="--save")
         if sync:
             self.last_sync = now
 
@@ -387,7 +388,7 @@ def _plot(path: str, outcome, loss: str) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=os.path.splitext(path)[1][1:].lower())
     plt.close(fig)
-    write_output(path, buffer.getvalue())
+    write_output(path, buffer.getvalue(), option="--plot")
     echo_err(f"wrote the loss curve to {path}")
 
 
@@ -396,4 +397,4 @@ def _write_log(path: str, outcome) -> None:
 
     lines = ["epoch,loss,seconds,rows"]
     lines += [f"{e.number},{e.loss!r},{e.seconds:.6f},{e.rows}" for e in outcome.history]
-    write_output(path, ("\n".join(lines) + "\n").encode())
+    write_output(path, ("\n".join(lines) + "\n").encode(), option="--log")
