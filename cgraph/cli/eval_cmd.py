@@ -89,7 +89,9 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     elif fmt == "table":
         from rich.console import Console
 
-        Console(soft_wrap=False).print(report.to_table(result, show))
+        from .output import print_rich
+
+        print_rich(Console(soft_wrap=False), report.to_table(result, show))
     else:
         click.echo(_render(result, fmt, show), nl=False)
 
@@ -107,4 +109,4 @@ def _render(result, fmt: str, show: str) -> str:
 
     buffer = io.StringIO()
     Console(file=buffer, width=200, no_color=True, soft_wrap=False).print(report.to_table(result, show))
-    return buffer.getvalue()
+    return report.strip_line_ends(buffer.getvalue())

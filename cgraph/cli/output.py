@@ -172,6 +172,23 @@ def guard_command_files(ctx) -> RunFiles:
     return files
 
 
+def print_rich(console, renderable) -> None:
+    """Print a rich table (or any renderable) on `console`; when that is not a terminal,
+    without the spaces rich pads each line to the table's width with."""
+    try:
+        terminal = console.file.isatty()  # itself, not rich's is_terminal, which FORCE_COLOR sets
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal:
+        console.print(renderable)
+        return
+    from ..report import strip_line_ends
+
+    with console.capture() as capture:
+        console.print(renderable)
+    console.file.write(strip_line_ends(capture.get()))
+
+
 def _mode_for(target: str) -> int:
     """The file's own mode if it exists, else what the umask gives a new file (mkstemp's is 0600)."""
     try:

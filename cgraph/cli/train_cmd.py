@@ -281,6 +281,7 @@ class _Display:
 
         from .. import train as training
         from ..report import short_number
+        from .output import print_rich
 
         trainer, s = self.trainer, self.settings
         loss = trainer.loss_name
@@ -312,7 +313,7 @@ class _Display:
         for k, name in enumerate(outcome.names):
             table.add_row(name, short_number(outcome.initial[name]), short_number(outcome.params[name]),
                           "" if failed else short_number(final_grad[k]))
-        self.out.print(table)
+        print_rich(self.out, table)
         if outcome.history:
             best = min(outcome.history, key=lambda e: e.loss)
             losses = Table(title=f"{loss} per epoch (mean over the epoch's rows; best: epoch {best.number})",
@@ -322,7 +323,7 @@ class _Display:
             losses.add_column("seconds", justify="right")
             for e in training.summarize(outcome.history):
                 losses.add_row(str(e.number) + (" (partial)" if e.partial else ""), short_number(e.loss), f"{e.seconds:.2f}")
-            self.out.print(losses)
+            print_rich(self.out, losses)
         if not failed:
             self.out.print(f"{loss} at the learned params: {short_number(final_loss)} (mean over {trainer.n} rows)",
                            markup=False)
