@@ -110,7 +110,8 @@ def test_two_outputs_through_a_dangling_symlink_are_one_file(cg, work):
 
 def test_the_check_comes_before_any_training(cg, work):
     """A run of a million epochs is refused at once: nothing is trained, nothing printed."""
-    result = cg("train", "model.cg", "--data", "data.csv", "--epochs", "1000000", "--save", "model.cg")
+    result = cg("train", "model.cg", "--data", "data.csv", "--epochs", "1000000", "--max-time", "3",
+                "--save", "model.cg")
     refused(result, "--save", "the program", "model.cg")
 
 
@@ -170,6 +171,6 @@ def test_an_output_error_names_its_option(cg, work, option):
     path came from, and comes before training."""
     (work / "adir").mkdir()
     for target, words in (("adir", "is a directory"), ("missing/x.json", "does not exist")):
-        result = cg(*TRAIN, "--epochs", "1000000", option, target)
+        result = cg(*TRAIN, "--epochs", "1000000", "--max-time", "3", option, target)
         assert result.code == 1 and result.out == "", result
         assert f"{option} {target}" in result.err and words in result.err and " -o " not in result.err, result.err
