@@ -112,7 +112,7 @@ def _described(option: str) -> str:
 
 def _clash(option: str, path: str, role: str, known: str) -> str:
     same = "" if os.path.abspath(path) == os.path.abspath(known) else " (the same file)"
-    return f"{option} {path} would overwrite {role} {known}{same}, which this command reads; give {option} another file"
+    return f"{option} {path} would overwrite {role} {known}{same}, an input of this command; give {option} another file"
 
 
 def _identity(path: str) -> tuple | None:
