@@ -155,6 +155,16 @@ def test_a_full_standard_output_is_an_output_error(tmp_path, argv):
     assert err == "error: cannot write standard output: No space left on device\n", err
 
 
+@pytest.mark.parametrize("argv", FULL_STDOUT, ids=lambda a: " ".join(str(x) for x in a)[-50:])
+def test_a_closed_standard_output_is_an_output_error(tmp_path, argv):
+    """`cgraph ... >&-`: output to nowhere is one line and exit 1 (as `echo >&-`), not a crash."""
+    proc = subprocess.run([*cgraph_script(), *map(str, argv)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          cwd=tmp_path, env=script_env(), timeout=120, preexec_fn=lambda: os.close(1))
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, f"exit {proc.returncode}: {err}"
+    assert err == "error: cannot write standard output: Bad file descriptor\n", err
+
+
 PIPED_TABLES = [
     ["eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"],
     ["eval", SAMPLES / "mlp.cg", "--show", "all"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import io
 import os
 import sys
 from typing import Iterator
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run one command and map whatever ends it to an exit code: the one place that
     decides what the user sees when something goes wrong."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        sys.stdout = _closed_stdout()
     try:
         code = _command(argv)
         # Output still buffered goes out now, while its errors can be reported (at the
@@ -198,7 +201,22 @@ def run(argv: list[str] | None = None) -> int:
 
 # What a write to standard output can fail with that is the output's fault: a full disk,
 # a quota, a file size limit, a device error.
-_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+
+
+class _ClosedFile(io.RawIOBase):
+    """A process started without standard output: writing fails as writing to a closed
+    descriptor does (EBADF), so output to nowhere is an output error, as in the shell."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def _closed_stdout() -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedWriter(_ClosedFile()), encoding="utf-8")
 
 
 def _internal_error(exc: BaseException) -> int:
@@ -232,7 +250,9 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):
-        pass
+        if isinstance(getattr(sys.stdout, "buffer", None), io.BufferedWriter) and \
+                isinstance(sys.stdout.buffer.raw, _ClosedFile):
+            sys.stdout = open(os.devnull, "w")  # what it holds cannot go anywhere either
 
 
 def _isatty(stream) -> bool:
