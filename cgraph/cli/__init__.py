@@ -18,8 +18,9 @@ from typing import Iterator
 
 import click
 
+from ..errors import EXIT_FILE_ERROR
 from .. import __version__
-from ..errors import EXIT_FILE_ERROR, EXIT_INTERRUPTED, EXIT_OK, CgraphError
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError
 
 EXIT_INTERNAL = 70
 

@@ -12,7 +12,8 @@ from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
 from .common import ProgramCommand, with_program
-from .output import OutputClash, OutputError, run_files, write_output
+from .output import OutputError, write_output
+from .output import OutputClash, run_files
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
