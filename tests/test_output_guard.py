@@ -174,3 +174,23 @@ def test_an_output_error_names_its_option(cg, work, option):
         result = cg(*TRAIN, "--epochs", "1000000", "--max-time", "3", option, target)
         assert result.code == 1 and result.out == "", result
         assert f"{option} {target}" in result.err and words in result.err and " -o " not in result.err, result.err
+
+
+def test_frames_leave_other_files_of_their_directory_alone(cg, work):
+    """Only the frames' own names are claimed: an inputs file beside them is no clash."""
+    frames = work / "frames"
+    frames.mkdir()
+    shutil.copy(work / "in.json", frames / "model-notes.dot")
+    result = cg("render", "model.cg", "--inputs", "frames/model-notes.dot", "--y", "1", "--frames", "frames",
+                "--format", "dot")
+    assert result.code == 0, result.err
+    assert (frames / "model-notes.dot").read_text() == '{"x": 2}\n'
+    assert any(p.name.endswith("-backward.dot") for p in frames.iterdir())
+
+
+def test_a_backward_frame_is_claimed_too(cg, work):
+    (work / "frames").mkdir()
+    shutil.copy(work / "in.json", work / "frames" / "model-12-backward.dot")
+    result = cg("render", "model.cg", "--y", "2", "--inputs", "frames/model-12-backward.dot",
+                "--frames", "frames", "--format", "dot")
+    refused(result, "--frames", "--inputs", "model-12-backward.dot")

@@ -46,8 +46,9 @@ _META_KEY = "cgraph.run_files"
 
 
 class RunFiles:
-    """The files of one run: (option, path as given), compared by identity on demand,
-    since a file replaced by a rename gets a new inode and a new file gets one at all."""
+    """The files of one run, as (option, path as given). Paths are compared when a write is
+    claimed, not once: an atomic save gives its file a new inode, and an output that does
+    not exist yet gets one when first written."""
 
     def __init__(self) -> None:
         self.reads: list[tuple[str, str]] = []
@@ -74,17 +75,19 @@ class RunFiles:
         if (option, path) not in self.writes:
             self.writes.append((option, path))
 
-    def write_pattern(self, option: str, directory: str, pattern: str) -> None:
+    def write_pattern(self, option: str, directory: str, *patterns: str) -> None:
         """Refuse in advance any file the run reads or writes that sits in `directory` with a
-        name matching `pattern` (the --frames files, named only as the passes are drawn)."""
+        name matching one of `patterns` (the --frames files, named only as they are drawn)."""
         here = _identity(directory)
         if here is None:
             return
+
         def inside(known: str) -> bool:
             parent = _identity(os.path.dirname(os.path.abspath(known)))
-            return parent == here and fnmatch.fnmatchcase(os.path.basename(known), pattern)
+            name = os.path.basename(known)
+            return parent == here and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
-        where = f"{directory} ({pattern})"
+        where = f"{directory} ({', '.join(patterns)})"
         for other, known in self.reads:
             if inside(known):
                 raise OutputClash(_clash(option, where, _described(other), known))
@@ -112,7 +115,8 @@ def _described(option: str) -> str:
 
 def _clash(option: str, path: str, role: str, known: str) -> str:
     same = "" if os.path.abspath(path) == os.path.abspath(known) else " (the same file)"
-    return f"{option} {path} would overwrite {role} {known}{same}, an input of this command; give {option} another file"
+    what = "" if "input" in role else ", an input of this command"
+    return f"{option} {path} would overwrite {role} {known}{same}{what}; give {option} another file"
 
 
 def _identity(path: str) -> tuple | None:

@@ -121,7 +121,8 @@ def _claim_targets(target: str | None, given: str | None, frames_dir: str | None
             raise
         raise OutputClash(f"{exc.message} (without -o the diagram goes to the program's name with .{_EXTENSION[fmt]})") from None
     if frames_dir is not None:
-        files.write_pattern("--frames", frames_dir, f"{_frame_stem(source_file)}-*.{_EXTENSION[fmt]}")
+        stem, ext = _frame_stem(source_file), _EXTENSION[fmt]
+        files.write_pattern("--frames", frames_dir, *(f"{stem}-[0-9]*-{phase}.{ext}" for phase in ("forward", "backward")))
 
 
 def _frame_stem(source_file: str) -> str:
