@@ -194,3 +194,27 @@ def test_a_backward_frame_is_claimed_too(cg, work):
     result = cg("render", "model.cg", "--y", "2", "--inputs", "frames/model-12-backward.dot",
                 "--frames", "frames", "--format", "dot")
     refused(result, "--frames", "--inputs", "model-12-backward.dot")
+
+
+def _command_reader_pairs() -> list[tuple[str, str]]:
+    """(command, option) for every command with -o and each file-reading option it has."""
+    import click
+
+    from cgraph.cli import cli
+
+    ctx = click.Context(cli)
+    pairs = []
+    for name in cli.list_commands(ctx):
+        opts = {o for p in cli.get_command(ctx, name).params for o in p.opts}
+        if "-o" in opts:
+            pairs += [(name, reader) for reader in ("--params", "--inputs") if reader in opts]
+    return pairs
+
+
+@pytest.mark.parametrize("command, reader", _command_reader_pairs())
+def test_every_command_writing_o_guards_every_file_it_reads(cg, work, command, reader):
+    """Whichever command has -o and a file-reading option, the two never name one file."""
+    source = {"--params": "p.json", "--inputs": "in.json"}[reader]
+    before = snapshot(work)
+    refused(cg(command, "model.cg", reader, source, "--y", "1", "-o", source), "-o", reader, source)
+    assert snapshot(work) == before
