@@ -8,6 +8,7 @@ a name), "all" (anonymous intermediate nodes too).
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from .errors import clip
@@ -111,6 +112,16 @@ def to_plain(ev: Evaluation, show: str = "named") -> str:
     return "".join(
         f"{ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n" for i in rows(ev, show)
     )
+
+
+# Spaces (and tabs) at the end of a line, before any colour codes that close it.
+_LINE_END_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
+def strip_line_ends(text: str) -> str:
+    """`text` without the spaces rich pads every line of a table to its width with
+    (a title, a short last column): invisible on a terminal, noise for diff and grep."""
+    return _LINE_END_SPACES.sub(r"\1", text)
 
 
 def to_table(ev: Evaluation, show: str = "named") -> Table:

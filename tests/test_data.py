@@ -380,7 +380,7 @@ def test_eval_output_to_a_file_without_data(cg, tmp_path):
 def test_eval_data_refuses_to_overwrite_its_inputs(cg, tmp_path):
     data = write(tmp_path / "d.csv", "x,y\n1,2\n")
     code, out, err = cg("eval", LINREG, "--data", data, "-o", data)
-    assert code == 1 and "is an input file; refusing to overwrite it" in err
+    assert code == 2 and f"-o {data} would overwrite --data {data}" in err
     assert Path(data).read_text() == "x,y\n1,2\n"
 
 

@@ -7,6 +7,7 @@ exit code, and never leaves a partial file behind.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import signal
@@ -90,6 +91,111 @@ def test_a_closed_pipe_ends_quietly(tmp_path, argv):
     assert err == "", err
 
 
+def big_csv(directory: Path, rows: int = 20000) -> Path:
+    path = directory / "big.csv"
+    path.write_text("x,y\n" + "".join(f"{i / rows},{2 * i / rows + 1}\n" for i in range(rows)))
+    return path
+
+
+# Every command whose standard output outgrows a pipe's buffer (64 KB) by far.
+BIG_OUTPUTS = [
+    ["eval", SAMPLES / "linreg.cg", "--data", "{csv}"],
+    ["eval", SAMPLES / "linreg.cg", "--data", "{csv}", "--format", "jsonl"],
+    ["train", SAMPLES / "linreg.cg", "--data", "{csv}", "--batch-size", "1", "--epochs", "1", "--trace", "5000"],
+    ["eval", "{big}", *BIG_INPUTS, "--show", "all"],
+    ["eval", "{big}", *BIG_INPUTS, "--show", "all", "--format", "csv"],
+    ["explain", "{big}", *BIG_INPUTS, "--max-steps", "100000"],
+    ["explain", "{big}", *BIG_INPUTS, "--max-steps", "100000", "--format", "json"],
+    ["render", "{big}", *BIG_INPUTS, "--max-render-nodes", "100000", "-o", "-", "--format", "dot"],
+]
+
+
+@pytest.mark.parametrize("argv", BIG_OUTPUTS, ids=lambda a: " ".join(str(x) for x in a if "{" not in str(x))[-50:])
+def test_a_reader_that_stops_after_one_line(tmp_path, argv):
+    """`cgraph ... | head -1` past the pipe's buffer: exit 0, nothing on stderr."""
+    fill = {"big": loop_file(tmp_path, 1500), "csv": big_csv(tmp_path)}
+    proc = subprocess.Popen([*cgraph_script(), *(str(a).format(**fill) for a in argv)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=script_env())
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line
+    err = proc.stderr.read().decode("utf-8", "replace")
+    code = proc.wait(timeout=120)
+    assert first, err
+    assert code == 0 and err == "", f"exit {code}: {err}"
+
+
+FULL_STDOUT = [
+    ["eval", "-e", "x", "--x", "1"],
+    ["eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"],
+    ["eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "json"],
+    ["eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv"],
+    ["explain", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"],
+    ["explain", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "markdown"],
+    ["check", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"],
+    ["check", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "json"],
+    ["render", SAMPLES / "intro.cg", "-o", "-", "--format", "dot"],
+    ["render", SAMPLES / "intro.cg", "-o", "-", "--format", "mermaid"],
+    ["train", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "--epochs", "2"],
+    ["train", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "--epochs", "2", "--trace", "2"],
+    ["--help"],
+    ["eval", "--help"],
+    ["--version"],
+]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("argv", FULL_STDOUT, ids=lambda a: " ".join(str(x) for x in a)[-50:])
+def test_a_full_standard_output_is_an_output_error(tmp_path, argv):
+    """`cgraph ... > /dev/full`: one line saying so, exit 1 (an output error), as -o /dev/full."""
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([*cgraph_script(), *map(str, argv)], stdout=full, stderr=subprocess.PIPE,
+                              cwd=tmp_path, env=script_env(), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, f"exit {proc.returncode}: {err}"
+    assert err == "error: cannot write standard output: No space left on device\n", err
+
+
+@pytest.mark.parametrize("argv", FULL_STDOUT, ids=lambda a: " ".join(str(x) for x in a)[-50:])
+def test_a_closed_standard_output_is_an_output_error(tmp_path, argv):
+    """`cgraph ... >&-`: output to nowhere is one line and exit 1 (as `echo >&-`), not a crash."""
+    proc = subprocess.run([*cgraph_script(), *map(str, argv)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          cwd=tmp_path, env=script_env(), timeout=120, preexec_fn=lambda: os.close(1))
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, f"exit {proc.returncode}: {err}"
+    assert err == "error: cannot write standard output: Bad file descriptor\n", err
+
+
+PIPED_TABLES = [
+    ["eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"],
+    ["eval", SAMPLES / "mlp.cg", "--show", "all"],
+    ["eval", SAMPLES / "rnn.cg", "--x", "0.1,0.2,0.3,0.4,0.5", "--show", "inputs"],
+    ["check", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"],
+    ["check", SAMPLES / "mlp.cg"],
+    ["train", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "--epochs", "3"],
+    ["train", SAMPLES / "xor.cg", "--data", SAMPLES / "xor.csv", "--epochs", "30", "--optimizer", "adam", "--lr", "0.1"],
+]
+
+
+@pytest.mark.parametrize("colour", [False, True], ids=["plain", "FORCE_COLOR"])
+@pytest.mark.parametrize("argv", PIPED_TABLES, ids=lambda a: " ".join(str(x) for x in a)[-50:])
+def test_piped_tables_have_no_trailing_spaces(tmp_path, argv, colour):
+    """rich pads every line of a table (its title, its caption, a short last column) to the
+    table's width; on a pipe those spaces are noise for diff and grep (`grep -c ' $'` is 0)."""
+    env = script_env(FORCE_COLOR="1") if colour else script_env()
+    proc = cg(*argv, cwd=tmp_path, env=env)
+    clean(proc, 0)
+    out = proc.stdout.decode()
+    assert "\u2503" in out or "\u2502" in out, out  # a table was printed
+    ends = [line for line in out.splitlines() if re.search(r"[ \t](\x1b\[[0-9;]*m)*$", line)]
+    assert ends == [], ends
+
+
+def test_a_table_written_to_a_file_has_no_trailing_spaces(tmp_path):
+    clean(cg("eval", SAMPLES / "mlp.cg", "--show", "all", "-o", tmp_path / "t.txt"), 0)
+    text = (tmp_path / "t.txt").read_text()
+    assert "\u2503" in text and not [line for line in text.splitlines() if line != line.rstrip()]
+
+
 # --- Ctrl-C ----------------------------------------------------------------------------------
 
 
@@ -110,6 +216,46 @@ def test_ctrl_c_during_a_long_evaluation(tmp_path):
     assert code == 130, err
     assert err == "cgraph: interrupted\n"  # one line, no traceback
     assert out == b""
+
+
+# Ctrl-C at the start: the script's `main`, with KeyboardInterrupt raised at one point of
+# start-up (as the default SIGINT handler would raise it there).
+_INTERRUPT_AT = {
+    "parsing the options": "import click; click.Group.parse_args = boom",
+    "importing the command": "import importlib; real = importlib.import_module\n"
+                             "importlib.import_module = lambda name, *a: boom() if name.endswith('_cmd') else real(name, *a)",
+    "reading the program": "import cgraph.cli.common as c; c.load = c.parse = boom",
+    "starting the group": "import cgraph.cli as c; c.cli.main = boom",
+}
+EVAL_INTRO = ["eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3"]
+TRAIN_LINREG = ["train", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv"]
+
+
+@pytest.mark.parametrize("where, argv", [
+    ("parsing the options", EVAL_INTRO), ("parsing the options", TRAIN_LINREG), ("parsing the options", ["--help"]),
+    ("importing the command", EVAL_INTRO), ("importing the command", TRAIN_LINREG),
+    ("reading the program", EVAL_INTRO), ("reading the program", TRAIN_LINREG), ("starting the group", EVAL_INTRO),
+], ids=lambda x: x if isinstance(x, str) else str(x[0]))
+def test_ctrl_c_during_start_up(tmp_path, where, argv):
+    code = ("def boom(*args, **kwargs):\n    raise KeyboardInterrupt\n"
+            f"{_INTERRUPT_AT[where]}\nfrom cgraph.cli import main\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, cwd=tmp_path,
+                          env=script_env(), timeout=120)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 130, f"exit {proc.returncode}: {err}"
+    assert err == "cgraph: interrupted\n", err  # one line: no traceback, no blank line before it
+    assert proc.stdout == b""
+
+
+def test_ctrl_c_while_reading_the_program_from_stdin(tmp_path):
+    """A real SIGINT while `cgraph eval -` waits for its program."""
+    proc = subprocess.Popen([*cgraph_script(), "eval", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=script_env())
+    time.sleep(1.5)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.decode() == "cgraph: interrupted\n" and out == b"", err
 
 
 def _fake_dot(directory: Path, body: str) -> Path:
@@ -192,8 +338,8 @@ def test_output_that_names_the_input_is_refused(tmp_path):
     (tmp_path / "link.cg").symlink_to(prog)
     os.link(prog, tmp_path / "hard.cg")
     for target in (prog, tmp_path / "link.cg", tmp_path / "hard.cg"):
-        err = clean(cg("render", prog, "--format", "dot", "-o", target), 1)
-        assert "is the input file" in err
+        err = clean(cg("render", prog, "--format", "dot", "-o", target), 2)
+        assert f"-o {target} would overwrite the program {prog}" in err
     assert prog.read_text() == "y = x * 2\n"
 
 
@@ -248,7 +394,7 @@ def locked(tmp_path):
 
 def test_read_only_directory(locked):
     err = clean(cg("render", SAMPLES / "intro.cg", "--format", "dot", "-o", locked / "intro.dot"), 1)
-    assert err.startswith(f"error: cannot write {locked / 'intro.dot'}: ") and len(err.splitlines()) == 1
+    assert err.startswith(f"error: cannot write -o {locked / 'intro.dot'}: ") and len(err.splitlines()) == 1
     assert list(locked.iterdir()) == []
     argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot"]
     err = clean(cg(*argv, "--frames", locked / "frames"), 1)

@@ -8,11 +8,17 @@ to exit codes in this one place, so a user never sees a traceback:
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
+import io
 import os
 import sys
+from typing import Iterator
 
 import click
 
+from ..errors import EXIT_FILE_ERROR
 from .. import __version__
 from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
 
@@ -45,20 +51,64 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
+    def make_context(self, *args, **kwargs) -> click.Context:
+        with _past_click():
+            return super().make_context(*args, **kwargs)
+
     def invoke(self, ctx: click.Context):
-        try:
+        with _past_click():
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            # Past click, which would print a blank line before its own "Aborted!".
-            raise _Interrupted() from None
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy and name not in self.commands:
             import importlib
 
             module, attribute = self.lazy[name].split(":")
-            self.add_command(getattr(importlib.import_module(f"{__name__}.{module}"), attribute), name)
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+            self.add_command(_guarded(command), name)
         return super().get_command(ctx, name)
+
+
+def _guarded(command: click.Command) -> click.Command:
+    """Before the command runs (before it reads or computes anything), check that no file
+    it would write is one it reads or one it writes under another option."""
+    callback = command.callback
+    if callback is None or getattr(callback, "_cgraph_guarded", False):
+        return command
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        from .output import guard_command_files
+
+        guard_command_files(click.get_current_context())
+        return callback(*args, **kwargs)
+
+    guarded._cgraph_guarded = True  # type: ignore[attr-defined]
+    command.callback = guarded
+    return command
+
+
+class _ClosedPipe(Exception):
+    """The reader of standard output went away (not an OSError, so click lets it pass)."""
+
+
+@contextlib.contextmanager
+def _past_click() -> Iterator[None]:
+    """Carry Ctrl-C and a closed pipe past click's own handling (a blank line and
+    "Aborted!", or exit 1 for a closed pipe) to `run`, which ends both quietly."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Interrupted() from None
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise _ClosedPipe() from None
+        raise
+    except SystemExit as exc:
+        # rich's Console ends the program with exit code 1 when its reader goes away.
+        if isinstance(exc.__context__, BrokenPipeError):
+            raise _ClosedPipe() from None
+        raise
 
 
 COMMANDS = {
@@ -105,16 +155,24 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `cgraph` script."""
-    sys.exit(run(argv))
+    try:
+        code = run(argv)
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
+    """Run one command and map whatever ends it to an exit code: the one place that
+    decides what the user sees when something goes wrong."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        sys.stdout = _closed_stdout()
     try:
-        code = cli.main(args=argv, prog_name="cgraph", standalone_mode=False)
-        # Without standalone mode click returns an Exit's code instead of raising it.
-        return code if isinstance(code, int) else EXIT_OK
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
+        code = _command(argv)
+        # Output still buffered goes out now, while its errors can be reported (at the
+        # interpreter's exit a closed pipe or a full disk would print a traceback).
+        _flush(sys.stdout)
+        return code
     except click.ClickException as exc:
         # click echoes the option's value as given: a 10,000-character one is cut short.
         exc.message = clip_message(exc.message)
@@ -125,39 +183,85 @@ def run(argv: list[str] | None = None) -> int:
         _say("cgraph: interrupted", newline_first=_isatty(sys.stderr))
         return EXIT_INTERRUPTED
     except CgraphError as exc:
-        click.echo(str(exc), err=True)
+        _say(str(exc))
         return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (`cgraph eval ... | head -1`): stop quietly.
+    except (_ClosedPipe, BrokenPipeError):
+        # The reader went away (`cgraph eval ... | head -1`): stop quietly, like cat.
         _quiet_stdout()
         return EXIT_OK
+    except OSError as exc:
+        if exc.errno in _WRITE_FAILURES and exc.filename is None:
+            # Writing to standard output failed (`> /dev/full`): an output error, not a bug.
+            _quiet_stdout()
+            _say(f"error: cannot write standard output: {exc.strerror or exc}")
+            return EXIT_FILE_ERROR
+        return _internal_error(exc)
     except SystemExit as exc:
-        # rich's Console ends the program with exit code 1 when its reader goes away;
-        # that is a closed pipe too, not an error in the file.
         if isinstance(exc.__context__, BrokenPipeError):
             _quiet_stdout()
             return EXIT_OK
         raise
     except RecursionError:
-        click.echo("cgraph: internal error: recursion too deep (this is a bug, please report it)", err=True)
+        _say("cgraph: internal error: recursion too deep (this is a bug, please report it)")
         return EXIT_INTERNAL
     except Exception as exc:  # a bug: one line, and the traceback only on request
-        if os.environ.get("CGRAPH_DEBUG"):
-            raise
-        click.echo(
-            f"cgraph: internal error: {type(exc).__name__}: {exc} (this is a bug; CGRAPH_DEBUG=1 shows the traceback)",
-            err=True,
-        )
-        return EXIT_INTERNAL
+        return _internal_error(exc)
+
+
+# What a write to standard output can fail with that is the output's fault: a full disk,
+# a quota, a file size limit, a device error.
+_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+
+
+class _ClosedFile(io.RawIOBase):
+    """A process started without standard output: writing fails as writing to a closed
+    descriptor does (EBADF), so output to nowhere is an output error, as in the shell."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+def _closed_stdout() -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BufferedWriter(_ClosedFile()), encoding="utf-8")
+
+
+def _internal_error(exc: BaseException) -> int:
+    if os.environ.get("CGRAPH_DEBUG"):
+        raise exc
+    _say(f"cgraph: internal error: {type(exc).__name__}: {exc} (this is a bug; CGRAPH_DEBUG=1 shows the traceback)")
+    return EXIT_INTERNAL
+
+
+def _flush(stream) -> None:
+    try:
+        stream.flush()
+    except ValueError:  # closed by the command itself
+        pass
+
+
+def _command(argv: list[str] | None) -> int:
+    try:
+        code = cli.main(args=argv, prog_name="cgraph", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    # Without standalone mode click returns an Exit's code instead of raising it.
+    return code if isinstance(code, int) else EXIT_OK
 
 
 def _quiet_stdout() -> None:
-    """Point standard output at /dev/null, so the interpreter's last flush cannot fail."""
+    """Point standard output at /dev/null, so the interpreter's last flush cannot fail
+    (what is still buffered has nowhere to go), as Python's SIGPIPE notes advise."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     except (OSError, ValueError):
-        pass
+        if isinstance(getattr(sys.stdout, "buffer", None), io.BufferedWriter) and \
+                isinstance(sys.stdout.buffer.raw, _ClosedFile):
+            sys.stdout = open(os.devnull, "w")  # what it holds cannot go anywhere either
 
 
 def _isatty(stream) -> bool:
@@ -168,7 +272,7 @@ def _isatty(stream) -> bool:
 
 
 def _say(message: str, newline_first: bool = False) -> None:
-    """A last line on stderr that cannot itself fail (stderr may be closed too)."""
+    """A last line on stderr that cannot itself fail (stderr may be closed or full too)."""
     try:
         click.echo(("\n" if newline_first else "") + message, err=True)
     except (OSError, ValueError):

@@ -92,12 +92,14 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if out != "-":
         from .output import write_output
 
-        write_output(out, _render(result, fmt, show).encode(), inputs=(ctx.params.get("file") or "",))
+        write_output(out, _render(result, fmt, show).encode(), option="-o")
         click.echo(f"wrote {out}", err=True)
     elif fmt == "table":
         from rich.console import Console
 
-        Console(soft_wrap=False).print(report.to_table(result, show))
+        from .output import print_rich
+
+        print_rich(Console(soft_wrap=False), report.to_table(result, show))
     else:
         click.echo(_render(result, fmt, show), nl=False)
 
@@ -115,4 +117,4 @@ def _render(result, fmt: str, show: str) -> str:
 
     buffer = io.StringIO()
     Console(file=buffer, width=200, no_color=True, soft_wrap=False).print(report.to_table(result, show))
-    return buffer.getvalue()
+    return report.strip_line_ends(buffer.getvalue())

@@ -111,6 +111,8 @@ def check_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
             style = {"OK": "green", "KINK": "yellow"}.get(r.status, "bold red")
             table.add_row(r.name, short_number(r.analytic), short_number(r.numeric),
                           format(r.abs_error, ".2e"), format(r.rel_error, ".2e"), r.status, style=style)
-        Console(soft_wrap=False).print(table)
+        from .output import print_rich
+
+        print_rich(Console(soft_wrap=False), table)
     if not passed:
         raise click.exceptions.Exit(1)

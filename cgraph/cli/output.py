@@ -1,23 +1,196 @@
-"""Writing results to files without ever leaving a half-written one behind."""
+"""Writing results to files without ever leaving a half-written one behind, and without
+ever writing over a file the same run reads or writes under another name.
+
+One guard (`RunFiles`) knows every file a command reads (the program, --data, --inputs,
+--params, --init) and every file it writes (-o, --save, --log, --plot, the --frames
+directory's files). The CLI fills it before the command runs, so a clash is refused
+before any work, and every write in this module checks its target against it again,
+so targets named during the run (render's default -o, each frame) are held to it too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from typing import IO, Iterator
 
-from ..errors import CgraphError
+from ..errors import EXIT_USAGE, CgraphError
 
 
 class OutputError(CgraphError):
     """The output cannot be written where asked."""
 
 
+class OutputClash(OutputError):
+    """An output names a file the run reads, or another of its outputs: a usage error."""
+
+    exit_code = EXIT_USAGE
+
+
 _OUT_OF_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
+
+# Options naming files, by the option string (whatever the command calls its parameter).
+READ_OPTIONS = ("--inputs", "--data", "--params", "--init")
+WRITE_OPTIONS = ("-o", "--save", "--log", "--plot", "--frames")
+PROGRAM = "FILE"  # the program, click's argument
+# Resuming into the file it started from is the documented workflow: --init is read in
+# full before the first --save replaces it (atomically), so the pair is no clash.
+ALLOWED = {("--save", "--init")}
+_META_KEY = "cgraph.run_files"
+
+
+class RunFiles:
+    """The files of one run, as (option, path as given). Paths are compared when a write is
+    claimed, not once: an atomic save gives its file a new inode, and an output that does
+    not exist yet gets one when first written."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[str, str]] = []
+        self.writes: list[tuple[str, str]] = []
+
+    def read(self, option: str, path: str | None) -> None:
+        if path and path != "-":
+            self.reads.append((option, path))
+
+    def write(self, option: str, path: str | None) -> None:
+        """Claim `path` for `option`, refusing it if it is a file read or written under
+        another option. Claiming the same target again (each --save) is fine."""
+        if not path or path == "-":
+            return
+        me = _identity(path)
+        if me is not None:
+            for other, known in self.reads:
+                if (option, other) not in ALLOWED and _identity(known) == me:
+                    raise OutputClash(_clash(option, path, _described(other), known))
+            for other, known in self.writes:
+                if other != option and _identity(known) == me:
+                    raise OutputClash(f"{other} {known} and {option} {path} are the same file; "
+                                      "give each output a file of its own")
+        if (option, path) not in self.writes:
+            self.writes.append((option, path))
+
+    def write_pattern(self, option: str, directory: str, *patterns: str) -> None:
+        """Refuse in advance any file the run reads or writes that sits in `directory` with a
+        name matching one of `patterns` (the --frames files, named only as they are drawn)."""
+        here = _identity(directory)
+        if here is None:
+            return
+
+        def inside(known: str) -> bool:
+            parent = _identity(os.path.dirname(os.path.abspath(known)))
+            name = os.path.basename(known)
+            return parent == here and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+        where = f"{directory} ({', '.join(patterns)})"
+        for other, known in self.reads:
+            if inside(known):
+                raise OutputClash(_clash(option, where, _described(other), known))
+        for other, known in self.writes:
+            if other != option and inside(known):
+                raise OutputClash(f"{other} {known} is one of the files of {option} {where}; "
+                                  "give each output a file of its own")
+
+    def copy(self) -> RunFiles:
+        twin = RunFiles()
+        twin.reads, twin.writes = list(self.reads), list(self.writes)
+        return twin
+
+    def option_of(self, path: str) -> str | None:
+        me = _identity(path)
+        for option, known in reversed(self.writes):
+            if known == path or (me is not None and _identity(known) == me):
+                return option
+        return None
+
+
+def _described(option: str) -> str:
+    return "the program" if option == PROGRAM else option
+
+
+def _clash(option: str, path: str, role: str, known: str) -> str:
+    same = "" if os.path.abspath(path) == os.path.abspath(known) else " (the same file)"
+    what = "" if "input" in role else ", an input of this command"
+    return f"{option} {path} would overwrite {role} {known}{same}{what}; give {option} another file"
+
+
+def _identity(path: str) -> tuple | None:
+    """What makes two paths one file: device and inode of an existing file (through
+    symlinks and hard links), else the resolved real path (two outputs not yet written).
+    None for what two writers can share harmlessly: /dev/null, a terminal, a pipe."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return ("path", os.path.realpath(path))
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return ("inode", st.st_dev, st.st_ino)
+    return None
+
+
+def run_files() -> RunFiles | None:
+    """The guard of the command running now (None outside a cgraph command)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if _META_KEY in ctx.meta:
+            return ctx.meta[_META_KEY]
+        ctx = ctx.parent
+    return None
+
+
+def guard_command_files(ctx) -> RunFiles:
+    """Register every file the command's options name, refusing clashes; called by the CLI
+    before the command runs. Files are recognised by option, so a new command (or a new
+    option on one) is guarded by naming its option in READ_OPTIONS or WRITE_OPTIONS."""
+    import click
+
+    files = RunFiles()
+    writes: list[tuple[str, str]] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if not isinstance(value, str):
+            continue
+        if isinstance(param, click.Argument) and param.name == "file":
+            files.read(PROGRAM, value)
+        elif isinstance(param, click.Option):
+            option = next((o for o in (*WRITE_OPTIONS, *READ_OPTIONS) if o in param.opts), None)
+            if option in READ_OPTIONS:
+                files.read(option, value)
+            elif option in WRITE_OPTIONS:
+                writes.append((option, value))
+    ctx.meta[_META_KEY] = files
+    for option, path in writes:
+        files.write(option, path)
+    # A file that cannot be written is found now, not after an hour of training (but the
+    # --frames directory, and what goes into it, exist only once the command makes it).
+    frames = [os.path.realpath(path) for option, path in writes if option == "--frames"]
+    for option, path in writes:
+        if option != "--frames" and path != "-" and os.path.dirname(os.path.realpath(path)) not in frames:
+            _checked_target(path, option, ())
+    return files
+
+
+def print_rich(console, renderable) -> None:
+    """Print a rich table (or any renderable) on `console`; when that is not a terminal,
+    without the spaces rich pads each line to the table's width with."""
+    try:
+        terminal = console.file.isatty()  # itself, not rich's is_terminal, which FORCE_COLOR sets
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal:
+        console.print(renderable)
+        return
+    from ..report import strip_line_ends
+
+    with console.capture() as capture:
+        console.print(renderable)
+    console.file.write(strip_line_ends(capture.get()))
 
 
 def _mode_for(target: str) -> int:
@@ -30,22 +203,26 @@ def _mode_for(target: str) -> int:
         return 0o666 & ~umask
 
 
-def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsync: bool = True) -> None:
+def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsync: bool = True,
+                 option: str | None = None) -> None:
     """Write `data` to `target` ('-' is standard output) through a temporary file in the
     same directory and a rename, so a full disk or an interrupt leaves the old file (or
-    none), never a truncated one. An input file is never overwritten. `fsync=False` skips
-    forcing the data to disk (the rename is still atomic for other processes; what a
-    power cut keeps is up to the file system): for files rewritten many times a second."""
+    none), never a truncated one. A file the run reads is never overwritten. `fsync=False`
+    skips forcing the data to disk (the rename is still atomic for other processes; what
+    a power cut keeps is up to the file system): for files rewritten many times a second.
+    `option` is the option the path came from, for messages (default: the one that
+    claimed it, else -o)."""
     if target == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    with atomic_writer(target, inputs=inputs, fsync=fsync) as f:
+    with atomic_writer(target, inputs=inputs, fsync=fsync, option=option) as f:
         f.write(data)
 
 
 @contextlib.contextmanager
-def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = True) -> Iterator[IO[bytes]]:
+def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = True,
+                  option: str | None = None) -> Iterator[IO[bytes]]:
     """A binary file to stream a large output into, made visible only on success.
 
     For a file: a temporary file in the same directory, renamed over `target` at the end
@@ -59,19 +236,21 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
             shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
             sys.stdout.buffer.flush()
         return
-    name, target = target, _checked_target(target, inputs)
+    name, option = target, _option_for(target, option)
+    target = _checked_target(target, option, inputs)
+    cannot = f"cannot write {option} {name}"
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
         try:
             with open(target, "wb") as f:
                 yield f
         except OSError as exc:
-            raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+            raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
         return
     directory = os.path.dirname(os.path.abspath(target))
     try:
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     except OSError as exc:
-        raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+        raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
     try:
         f = os.fdopen(fd, "wb", buffering=1 << 20)
         try:
@@ -79,7 +258,7 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
                 yield f  # an error in the caller's body propagates as it is; the temp file goes
             except OSError as exc:
                 if exc.errno in _OUT_OF_SPACE:  # from writing to f: a full disk, ulimit -f
-                    raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+                    raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
                 raise
             try:
                 f.flush()
@@ -87,7 +266,7 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
                     os.fsync(f.fileno())
                 os.fchmod(f.fileno(), _mode_for(target))
             except OSError as exc:
-                raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+                raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
         finally:
             try:
                 f.close()
@@ -96,29 +275,37 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
         try:
             os.replace(temp, target)
         except OSError as exc:
-            raise OutputError(f"cannot write {name}: {exc.strerror or exc}") from None
+            raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
         temp = ""
     finally:
         if temp and os.path.exists(temp):
             os.unlink(temp)
 
 
-def _checked_target(target: str, inputs: tuple[str, ...]) -> str:
+def _option_for(target: str, option: str | None) -> str:
+    if option:
+        return option
+    files = run_files()
+    return (files.option_of(target) if files else None) or "-o"
+
+
+def _checked_target(target: str, option: str, inputs: tuple[str, ...]) -> str:
     """Refuse what must not be replaced; the path to write (a symlink's file, the link kept)."""
-    sources = [s for s in inputs if s and s != "-" and os.path.exists(s)]
-    for source in sources:
-        if os.path.exists(target) and os.path.samefile(source, target):
-            which = "the input file" if len(sources) == 1 else "an input file"
-            raise OutputError(f"-o {target} is {which}; refusing to overwrite it")
+    files = run_files() or RunFiles()
+    if inputs:  # named by the caller: checked too, without adding them to the run's guard
+        files = files.copy()
+        for source in inputs:
+            files.read("an input file", source)
+    files.write(option, target)
     if os.path.isdir(target):
-        raise OutputError(f"-o {target} is a directory; give a file name")
+        raise OutputError(f"{option} {target} is a directory; give a file name")
     name = target
     if os.path.islink(target):  # replace the file the link points to, and keep the link
         target = os.path.realpath(target)
     if os.path.isfile(target) and not (os.stat(target).st_mode & 0o222 and os.access(target, os.W_OK)):
         # The rename would replace it anyway (it needs only the directory's permission).
-        raise OutputError(f"cannot write {name}: the file is read-only")
+        raise OutputError(f"cannot write {option} {name}: the file is read-only")
     directory = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(directory):
-        raise OutputError(f"cannot write {name}: the directory {directory} does not exist")
+        raise OutputError(f"cannot write {option} {name}: the directory {directory} does not exist")
     return target

@@ -13,6 +13,7 @@ from ..ir import Graph
 from . import EXIT_CODES_HELP
 from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
 from .output import OutputError, write_output
+from .output import OutputClash, run_files
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
@@ -67,14 +68,15 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
                 heat=heat, collapse=collapse, max_render_nodes=max_render_nodes)
     source_file = graph.source.filename
+    target = out or (None if frames_dir is not None else _default_name(source_file, fmt))
+    _claim_targets(target, out, frames_dir, source_file, fmt)
     if frames_dir is not None:
         if ev is None:
             raise InputError("--frames shows the passes, so it needs input values: missing " + ", ".join(missing))
         _write_frames(graph, ev, frames_dir, fmt, source_file, opts)
-        if out is None:
-            return
-    target = out or _default_name(source_file, fmt)
-    write_output(target, _encode(render.scene(graph, ev, **opts), fmt), inputs=(source_file,))
+    if target is None:
+        return
+    write_output(target, _encode(render.scene(graph, ev, **opts), fmt), option="-o")
     if target != "-":
         click.echo(f"wrote {target}", err=True)
 
@@ -107,15 +109,36 @@ def _encode(scene, fmt: str) -> bytes:
     return render.image(source, fmt)
 
 
+def _claim_targets(target: str | None, given: str | None, frames_dir: str | None, source_file: str, fmt: str) -> None:
+    """Before drawing anything: the default -o name and the frames' names, which the
+    options do not spell out, must not name a file this run reads or writes."""
+    files = run_files()
+    if files is None:
+        return
+    try:
+        files.write("-o", target)
+    except OutputClash as exc:
+        if target is None or target == given:
+            raise
+        raise OutputClash(f"{exc.message} (without -o the diagram goes to the program's name with .{_EXTENSION[fmt]})") from None
+    if frames_dir is not None:
+        stem, ext = _frame_stem(source_file), _EXTENSION[fmt]
+        files.write_pattern("--frames", frames_dir, *(f"{stem}-[0-9]*-{phase}.{ext}" for phase in ("forward", "backward")))
+
+
+def _frame_stem(source_file: str) -> str:
+    return os.path.splitext(_default_name(source_file))[0]
+
+
 def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, opts: dict) -> None:
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"--frames {directory}: cannot create it: {exc.strerror or exc}") from None
-    stem = os.path.splitext(_default_name(source_file))[0]
+    stem = _frame_stem(source_file)
     ext = _EXTENSION[fmt]
     count = 0
     for label, scene in render.frames(graph, ev, **opts):
-        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt), inputs=(source_file,))
+        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt), option="--frames")
         count += 1
     click.echo(f"wrote {count} frames to {directory}", err=True)

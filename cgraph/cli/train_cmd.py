@@ -291,7 +291,8 @@ class _Display:
 
         now = time.monotonic()
         sync = now - self.last_sync >= SYNC_SECONDS
-        write_output(self.save_path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(), fsync=sync)
+        write_output(self.save_path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(), fsync=sync,
+                     option="--save")
         if sync:
             self.last_sync = now
 
@@ -311,6 +312,7 @@ class _Display:
 
         from .. import train as training
         from ..report import short_number
+        from .output import print_rich
 
         trainer, s = self.trainer, self.settings
         loss = trainer.loss_name
@@ -344,7 +346,7 @@ class _Display:
         for k, name in enumerate(outcome.names):
             table.add_row(name, short_number(outcome.initial[name]), short_number(outcome.params[name]),
                           "" if failed else short_number(final_grad[k]))
-        self.out.print(table)
+        print_rich(self.out, table)
         if outcome.history:
             best = min(outcome.history, key=lambda e: e.loss)
             losses = Table(title=f"{loss} per epoch (mean over the epoch's rows; best: epoch {best.number})",
@@ -354,7 +356,7 @@ class _Display:
             losses.add_column("seconds", justify="right")
             for e in training.summarize(outcome.history):
                 losses.add_row(str(e.number) + (" (partial)" if e.partial else ""), short_number(e.loss), f"{e.seconds:.2f}")
-            self.out.print(losses)
+            print_rich(self.out, losses)
         if not failed:
             self.out.print(f"{loss} at the learned params: {short_number(final_loss)} (mean over {trainer.n} rows)",
                            markup=False)
@@ -500,7 +502,7 @@ def _plot(path: str, outcome, loss: str) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format=os.path.splitext(path)[1][1:].lower())
     plt.close(fig)
-    write_output(path, buffer.getvalue())
+    write_output(path, buffer.getvalue(), option="--plot")
     echo_err(f"wrote the loss curve to {path}")
 
 
@@ -509,4 +511,4 @@ def _write_log(path: str, outcome) -> None:
 
     lines = ["epoch,loss,seconds,rows"]
     lines += [f"{e.number},{e.loss!r},{e.seconds:.6f},{e.rows}" for e in outcome.history]
-    write_output(path, ("\n".join(lines) + "\n").encode())
+    write_output(path, ("\n".join(lines) + "\n").encode(), option="--log")
