@@ -11,11 +11,22 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .builder import DEFAULT_MAX_NODES
-from .errors import BuildError, CgraphError, GraphTooLarge, InputError, NumericError, ParseError, Source
-from .evaluate import Evaluation, backward, evaluate, forward
-from .ir import Graph, Node, Tag
-from .loading import load, parse
+try:
+    from .builder import DEFAULT_MAX_NODES
+    from .errors import BuildError, CgraphError, GraphTooLarge, InputError, NumericError, ParseError, Source
+    from .evaluate import Evaluation, backward, evaluate, forward
+    from .ir import Graph, Node, Tag
+    from .loading import load, parse
+except KeyboardInterrupt:
+    # The `cgraph` command imports this package before its own handler is in place (some
+    # 30 ms): a Ctrl-C then ends the command as one a moment later would, without a
+    # traceback. Imported by anything else, the interrupt goes on as it came.
+    import sys as _sys
+
+    if _sys.argv and _sys.argv[0].replace("\\", "/").rsplit("/", 1)[-1] in ("cgraph", "cgraph.exe", "cgraph-script.py"):
+        _sys.stderr.write("cgraph: interrupted\n")
+        raise SystemExit(130) from None
+    raise
 
 __all__ = [
     "parse", "load", "evaluate", "gradients", "forward", "backward",

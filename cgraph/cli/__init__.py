@@ -8,19 +8,25 @@ to exit codes in this one place, so a user never sees a traceback:
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import functools
-import io
-import os
 import sys
-from typing import Iterator
 
-import click
+try:
+    # Importing click and the rest takes tens of milliseconds before `main` can catch
+    # anything: a Ctrl-C in that window ends the run the same way as one later on.
+    import contextlib
+    import errno
+    import functools
+    import io
+    import os
+    from typing import Iterator
 
-from ..errors import EXIT_FILE_ERROR
-from .. import __version__
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
+    import click
+
+    from .. import __version__
+    from ..errors import EXIT_FILE_ERROR, EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
+except KeyboardInterrupt:
+    sys.stderr.write("cgraph: interrupted\n")
+    raise SystemExit(130) from None
 
 EXIT_INTERNAL = 70
 
