@@ -55,3 +55,31 @@ def test_unknown_attribute_is_an_attribute_error():
         "print('render' in dir(cgraph))\n"
     )
     assert out.splitlines() == ["AttributeError module 'cgraph' has no attribute 'no_such_thing'", "True"]
+
+
+def _interrupted_while_importing(module: str, argv0: str) -> subprocess.CompletedProcess:
+    """Start `from cgraph.cli import main` as the installed script does, with a Ctrl-C
+    arriving while `module` is being imported."""
+    code = (
+        "import builtins, sys\n"
+        f"sys.argv[0] = {argv0!r}\n"
+        "real = builtins.__import__\n"
+        "def fake(name, *a, **k):\n"
+        f"    if name == {module!r} or (a and a[2] and name == '' and {module!r} in a[2]):\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = fake\n"
+        "from cgraph.cli import main\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_ctrl_c_while_the_command_imports_is_exit_130_without_a_traceback():
+    for module in ("click", "builder", "evaluate"):
+        proc = _interrupted_while_importing(module, "/usr/local/bin/cgraph")
+        assert (proc.returncode, proc.stderr) == (130, "cgraph: interrupted\n"), (module, proc.stderr)
+
+
+def test_ctrl_c_while_a_program_imports_cgraph_stays_a_keyboard_interrupt():
+    proc = _interrupted_while_importing("evaluate", "notebook.py")
+    assert proc.returncode != 130 and proc.stderr.rstrip().endswith("KeyboardInterrupt")
