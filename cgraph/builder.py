@@ -565,11 +565,10 @@ class Builder:
     def assign(self, st: ast.Assign, env: _Env) -> None:
         first_new = len(self.ops)
         node = self.expression(st.value, env, self.consume and env is self.top)
-        if self.ops[node] == "const":
-            if node < first_new:  # a named constant is its own node, not a shared literal
-                node = self.add("const", -1, -3, st.value, env, self.value_of(node))
-            else:  # made by this statement: it becomes this name's own node
-                del self.consts[_const_key(self.value_of(node))]
+        if self.ops[node] == "const" and node not in self.node_names:
+            node = self.own_constant(node, first_new, st.value, env)
+        # Otherwise the name is one more name of that node (`g = f`, `g = x`, `h[t] = h[t-1]`),
+        # so d out/d g is d out/d f: one node, whatever it computes or holds.
         target = st.target
         pos = -1
         if env.in_loop and not target.indices and target.name not in self.names:
@@ -590,6 +589,19 @@ class Builder:
             self.define(key, "assigned", st)
         self.name(node, key, pos)
         self.last_assigned = (node, key)
+
+    def own_constant(self, node: int, first_new: int, site: ast.Expr, env: _Env) -> int:
+        """The node a name assigned a literal (or a loop variable's value) gets: one of its own.
+
+        Literal constants are shared (every `3` in the file is one node), so naming the
+        shared node would make d out/d f include the uses of every other `3`. The literal
+        this statement just built, with nothing built after it, becomes the name's node and
+        leaves the pool of shared literals; an older one (or one that a later node of this
+        statement uses, `k(3, 3*x)`) is copied into a new node."""
+        if node == len(self.ops) - 1 and node >= first_new:
+            del self.consts[_const_key(self.value_of(node))]
+            return node
+        return self.add("const", -1, -3, site, env, self.value_of(node))
 
     def declare(self, st: ast.Declare, env: _Env) -> None:
         key = self.key(st.target, env)
@@ -623,7 +635,11 @@ class Builder:
         elif t is ast.ExprStmt:  # the output, if nothing follows it
             self.spend(1, st)
             self.bare = st
-            self.bare_output = self.expression(st.value, self.top, self.consume)
+            first_new = len(self.ops)
+            node = self.expression(st.value, self.top, self.consume)
+            if self.ops[node] == "const" and node not in self.node_names:
+                node = self.own_constant(node, first_new, st.value, self.top)  # it is named `out`
+            self.bare_output = node
         else:
             self.execute(st)
 

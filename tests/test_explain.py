@@ -535,7 +535,10 @@ def test_markdown_tutorial(cg):
     steps = [line for line in lines[back:] if re.match(r"\d+\. ", line)]
     assert steps[0] == r"1. $\frac{\partial \text{g}}{\partial \text{g}} = 1$"
     (dz,) = [line for line in steps if line.startswith(r"2. $\frac{\partial \text{g}}{\partial \text{z}} = ")]
-    assert r"\frac{\partial \text{g}}{\partial \text{g}} \cdot \frac{\partial \text{g}}{\partial \text{z}}" in dz
+    # the local derivative is marked |local, never written as the chain's own symbol dg/dz
+    local = r"\left.\frac{\partial \text{g}}{\partial \text{z}}\right|_{\text{local}}"
+    assert r"\frac{\partial \text{g}}{\partial \text{g}} \cdot " + local in dz
+    assert dz.count(r"\frac{\partial \text{g}}{\partial \text{z}}") == 2  # the chain's, and inside the local mark
     assert r"\text{1} \cdot \text{p}" in dz and dz.endswith(r"= \text{4}$")
     (dx,) = [line for line in steps if r"{\partial \text{x}} = " in line]
     assert r"\text{-3} \cdot \text{1}" in dx and dx.endswith(r"= \text{-3}$")
