@@ -29,6 +29,7 @@ from .ir import Graph, Tag, one_line
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
+_Ranges = dict[str, tuple[int, int]]  # loop variables -> their first and last values
 # Issue 5: `param w = uniform(a, b)` / `normal(mean, std)` draw from random.Random(seed),
 # in statement order, so one seed always gives the same params.
 DEFAULT_SEED = 0
@@ -104,6 +105,50 @@ def _release_free_memory() -> None:
         _malloc_trim(0)
 
 
+def _runs_with(index: ast.Expr, var: str) -> bool:
+    """Whether an index takes a different value for each value of `var`: `var` itself,
+    plus or minus something without it, or times a nonzero integer (`i`, `2*i + 1`, `n - i`).
+    Anything else (`i*i`, `0*i`, `t`) is not known to, which keeps size bounds lower ones."""
+    e = index
+    while True:
+        t = type(e)
+        if t is ast.Ref:
+            return e.name == var and not e.indices
+        if t is ast.Unary:
+            e = e.operand
+        elif t is ast.Binary and e.op in "+-*":
+            left, right = e.left, e.right
+            if not _mentions(right, var):
+                if e.op == "*" and not _nonzero_integer(right):
+                    return False
+                e = left
+            elif not _mentions(left, var):
+                if e.op == "*" and not _nonzero_integer(left):
+                    return False
+                e = right
+            else:
+                return False
+        else:
+            return False
+
+
+def _affine(e: ast.Expr, var: str) -> bool:
+    """Whether an integer expression (+ - * of integers and variables) is affine in `var`:
+    no product has `var` on both sides."""
+    return not any(
+        type(sub) is ast.Binary and sub.op == "*" and _mentions(sub.left, var) and _mentions(sub.right, var)
+        for sub in ast.walk(e)
+    )
+
+
+def _mentions(e: ast.Expr, var: str) -> bool:
+    return any(type(sub) is ast.Ref and sub.name == var for sub in ast.walk(e))
+
+
+def _nonzero_integer(e: ast.Expr) -> bool:
+    return type(e) is ast.Num and e.is_int and e.value != 0
+
+
 def _const_key(value: float) -> tuple[float, float]:
     return (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
 
@@ -160,6 +205,7 @@ class Builder:
         self.max_steps = STEPS_PER_NODE * max_nodes + 1000
         self.last_assigned: tuple[int, str] | None = None
         self.node_counts: dict[int, int] = {}  # id(statement) -> least_nodes(statement)
+        self.function_sizes: dict[str, tuple[int, int]] = {}  # user function -> least_size of its body
         self.top = _Env({}, {}, ())  # the file's top level
         self.top.tag_set = 0
         self.output_stmt: ast.Output | None = None
@@ -482,6 +528,9 @@ class Builder:
                 callee = self.defs.get(e.func)
                 args = e.args
                 if callee is not None:
+                    nodes, steps = self.function_size(e.func)
+                    self.make_room((nodes, steps + 1), f"this call of {e.func}", e)
+                    self.spend(1, e)
                     if len(args) != len(callee.params):
                         raise self.error(
                             f"{e.func}() takes {len(callee.params)} argument{'s' if len(callee.params) != 1 else ''}"
@@ -519,6 +568,7 @@ class Builder:
                     )
                 lo, hi = self.integer(e.lo, env), self.integer(e.hi, env)
                 count = max(hi - lo + 1, 0)
+                self.make_room(self.least_size(e, env.ints, new_names=True), f"this {e.func}", e)
                 self.spend(count, e)
                 if count == 0:
                     if e.func == "mean":
@@ -685,7 +735,7 @@ class Builder:
         output, output_name = self.choose_output(self.output_stmt, self.bare_output, self.top)
         # What only building needed goes before the columns are copied into the graph's
         # tuples, which is when a big build peaks.
-        self.implicit, self.consts, self.declared, self.node_counts = {}, {}, {}, {}
+        self.implicit, self.consts, self.declared, self.node_counts, self.function_sizes = {}, {}, {}, {}, {}
         self.name_pos = array(self.name_pos.typecode)
         size = len(self.ops)
         return Graph(
@@ -705,47 +755,140 @@ class Builder:
     def least_work(self, loop: ast.For, env: _Env) -> tuple[int, int]:
         """Lower bounds on the nodes and statements a loop adds and runs, without building it.
 
-        Bounds of inner loops that depend on a variable not yet bound are skipped, which
-        keeps them lower bounds; `for t in 1..1000000000 {...}` is refused at once.
+        An inner loop (or sum) whose bounds are affine in an enclosing loop's variable
+        (`for s in 1..t`) runs the sum of its trip counts over that variable's range; bounds
+        not known that way count as no trips, which keeps these lower bounds.
+        `for t in 1..1000000000 {...}` is refused at once.
         """
         nodes = steps = 0
-        stack = [([loop], 1)]
+        stack: list[tuple[list[ast.Stmt], int, _Ranges]] = [([loop], 1, {})]
         while stack and nodes <= self.max_nodes and steps <= self.max_steps:
-            body, times = stack.pop()
+            body, times, ranges = stack.pop()
             steps += times * len(body)
-            nodes += times * sum(self.least_nodes(st) for st in body)
             for st in body:
                 if type(st) is ast.For:
-                    try:
-                        trips = self.integer(st.hi, env) - self.integer(st.lo, env) + 1
-                    except BuildError:
-                        continue
-                    if trips > 0:
-                        stack.append((st.body, times * trips))
+                    inner = self.inner_runs(st.var, st.lo, st.hi, times, env.ints, ranges)
+                    if inner is not None:
+                        stack.append((st.body, *inner))
+                elif type(st) is ast.Assign or type(st) is ast.ExprStmt:
+                    st_nodes, st_steps = self.least_nodes(st, times, env.ints, ranges)
+                    nodes += st_nodes
+                    steps += st_steps
         return nodes, steps
 
-    def least_nodes(self, st: ast.Stmt) -> int:
-        """The nodes one run of a statement surely adds: one per operation in it."""
-        count = self.node_counts.get(id(st))
-        if count is None:
-            count = 0
-            if type(st) is ast.Assign or type(st) is ast.ExprStmt:
-                for e in ast.walk(st.value):
-                    t = type(e)
-                    if t is ast.Call and e.func in self.defs:
-                        count += self.body_nodes(e.func)
-                    elif t is ast.Binary or t is ast.Call or t is ast.Reduction or (t is ast.Unary and e.op == "-"):
-                        count += 1
-            self.node_counts[id(st)] = count
-        return count
+    def inner_runs(self, var: str, lo: ast.Expr, hi: ast.Expr, times: int, ints: dict[str, int],
+                   ranges: _Ranges) -> tuple[int, _Ranges] | None:
+        """How many times in all the body of a loop or sum over `var` in lo..hi runs, when
+        its enclosing body runs `times` times, and the ranges known inside it; None if none
+        is known. With bounds known from `ints`, `times` per run: `var` then ranges over them.
+        With bounds affine in one variable of `ranges` (`1..t`), the sum of the trip counts
+        over that variable's range (their mean times `times`); `var` then has no one range."""
+        known = _Env(ints, {}, ())
+        inside = {k: v for k, v in ranges.items() if k != var}
+        try:
+            a, b = self.integer(lo, known), self.integer(hi, known)
+        except BuildError:
+            pass
+        else:
+            return (times * (b - a + 1), {**inside, var: (a, b)}) if b >= a else None
+        free = {sub.name for bound in (lo, hi) for sub in ast.walk(bound) if type(sub) is ast.Ref and sub.name not in ints}
+        if len(free) != 1 or (v := free.pop()) not in ranges or not (_affine(lo, v) and _affine(hi, v)):
+            return None
+        first, last = ranges[v]
+        try:
+            counts = [self.integer(hi, _Env({**ints, v: x}, {}, ())) - self.integer(lo, _Env({**ints, v: x}, {}, ())) + 1
+                      for x in (first, last)]
+        except BuildError:
+            return None
+        if min(counts) <= 0:  # an empty run somewhere: no simple lower bound but none
+            return None
+        # An affine count's sum over first..last is the range's length times its mean; `times`
+        # holds the length of v's range as a factor.
+        total = times * (counts[0] + counts[1]) // 2
+        # Below, `times` no longer holds v's range as a factor: a count that depends on v
+        # again would not be bounded by the mean (`for w in 1..t { for u in t..n {...} }`).
+        return (total, {k: r for k, r in inside.items() if k != v}) if total > 0 else None
 
-    def body_nodes(self, name: str) -> int:
-        """The nodes a user function's body adds by itself, not counting functions it calls."""
-        return sum(
-            1 for e in ast.walk(self.defs[name].body)
-            if type(e) in (ast.Binary, ast.Reduction) or (type(e) is ast.Call and e.func not in self.defs)
-            or (type(e) is ast.Unary and e.op == "-")
-        )
+    def least_nodes(self, st: ast.Stmt, times: int = 1, ints: dict[str, int] | None = None,
+                    ranges: _Ranges | None = None) -> tuple[int, int]:
+        """The nodes `times` runs of a statement surely add and the steps (terms of sums,
+        calls of user functions) they surely run (see `least_size`). A statement without a
+        sum or mean is the same each run: its size per run is kept."""
+        per_run = self.node_counts.get(id(st))
+        if per_run is not None:
+            return per_run[0] * times, per_run[1] * times
+        nodes, steps = self.least_size(st.value, ints or {}, ranges=ranges, times=times)
+        if not any(type(e) is ast.Reduction for e in ast.walk(st.value)) and nodes <= self.max_nodes \
+                and steps <= self.max_steps:
+            self.node_counts[id(st)] = (nodes // times, steps // times)
+        return nodes, steps
+
+    def least_size(self, root: ast.Expr, ints: dict[str, int], new_names: bool = False,
+                   ranges: _Ranges | None = None, times: int = 1) -> tuple[int, int]:
+        """Lower bounds on the nodes that building `root` `times` times adds and the steps
+        it runs (each term of a sum or mean, each call of a user function), without
+        building it.
+
+        An operation adds a node each time it runs: a reduction's body runs once per term
+        (see `inner_runs`, `ranges` giving the ranges of enclosing loops' variables), a
+        user function's body once per call (`function_size`). With `new_names`, a name
+        whose index runs with a reduction's variable (`x[i]`, `w[2*i+1, j]`) counts as that
+        many names, less the names defined so far: the new inputs the terms create at
+        least. Stops once past the limits: enough to refuse."""
+        nodes = steps = names = 0
+        stack: list[tuple[ast.Expr, int, _Ranges, tuple[str, int] | None]] = [(root, times, ranges or {}, None)]
+        while stack and nodes <= self.max_nodes and steps <= self.max_steps:
+            e, times, known, reduction = stack.pop()
+            t = type(e)
+            if t is ast.Binary or (t is ast.Unary and e.op == "-"):
+                nodes += times
+            elif t is ast.Call:
+                if e.func in self.defs:
+                    body_nodes, body_steps = self.function_size(e.func)
+                    nodes += times * body_nodes
+                    steps += times * (body_steps + 1)
+                else:
+                    nodes += times
+            elif t is ast.Reduction:
+                inner = self.inner_runs(e.var, e.lo, e.hi, times, ints, known)
+                if inner is not None:  # (an empty one is the literal 0: maybe no new node)
+                    runs, inside = inner
+                    nodes += times
+                    steps += runs
+                    stack.append((e.body, runs, inside, (e.var, runs // times) if e.var in inside else None))
+                continue
+            elif t is ast.Ref and new_names and reduction is not None and e.indices:
+                var, count = reduction
+                if any(_runs_with(index, var) for index in e.indices):
+                    names = max(names, count)  # distinct names, one per term
+            stack.extend((child, times, known, reduction) for child in ast.children(e))
+        return nodes + max(0, names - len(self.names)), steps
+
+    def function_size(self, name: str) -> tuple[int, int]:
+        """`least_size` of a user function's body, calls included, worked out once per
+        function. The functions it calls are sized first, with a stack (a chain of calls
+        may be long); a function not defined yet counts as nothing (still a lower bound)."""
+        sizes = self.function_sizes
+        stack = [(name, False)]
+        while stack:
+            f, callees_done = stack.pop()
+            if f in sizes:
+                continue
+            if callees_done:
+                sizes[f] = self.least_size(self.defs[f].body, {})
+                continue
+            stack.append((f, True))
+            stack.extend((c.func, False) for c in self.calls_of[f] if c.func in self.defs and c.func not in sizes)
+        return sizes[name]
+
+    def make_room(self, size: tuple[int, int], what: str, site) -> None:
+        """Refuse, before building it, a construct that would take the graph (or the work
+        of unrolling it) past the limit: at once, not once the graph has grown that far."""
+        nodes, steps = size
+        if len(self.ops) + nodes > self.max_nodes:
+            raise self.too_large(f"{what} adds at least {nodes:,} nodes", site)
+        if self.steps + steps > self.max_steps:
+            raise self.too_large(f"{what} runs at least {steps:,} terms and calls", site)
 
     def choose_output(self, output_stmt, bare_output, env) -> tuple[int, str]:
         if output_stmt is not None:
