@@ -196,6 +196,10 @@ class Builder:
         # `names` that is not an implicit input, unless that input was declared later.
         self.declared: dict[str, tuple[str, int]] = {}  # name -> ('input' or 'param', statement offset)
         self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
+        # Plain names assigned in a loop body (local to each iteration) -> the line of that
+        # loop and the last iteration's name (z@t=3): used after the loop, they are an error,
+        # not a new input.
+        self.loop_locals: dict[str, tuple[tuple[Tag, ...], str]] = {}
         self.defs: dict[str, ast.Def] = {}
         self.calls_of: dict[str, list[ast.Call]] = {}  # function -> the calls in its body
         self.call_counts: Counter[str] = Counter()
@@ -435,6 +439,8 @@ class Builder:
             return i
         if not ref.indices and (ref.name in FUNCTIONS or ref.name in self.defs):
             raise self.error(f"'{ref.name}' is a function; call it as {ref.name}(...)", ref, width=len(ref.name))
+        if not ref.indices and ref.name in self.loop_locals:
+            raise self.local_error(ref.name, ref)
         self.implicit[key] = ref
         return self.leaf("input", key, ref, None)
 
@@ -627,6 +633,7 @@ class Builder:
             env.locals[target.name] = node
             where = ",".join(f"{t.name}={t.value}" for t in env.tags if t.kind == "loop")
             key = f"{target.name}@{where}"
+            self.loop_locals[target.name] = (tuple(t for t in env.tags if t.kind == "loop"), key)
         else:
             pos = st.pos
             key = self.key(target, env)
@@ -736,6 +743,7 @@ class Builder:
         # What only building needed goes before the columns are copied into the graph's
         # tuples, which is when a big build peaks.
         self.implicit, self.consts, self.declared, self.node_counts, self.function_sizes = {}, {}, {}, {}, {}
+        self.loop_locals = {}
         self.name_pos = array(self.name_pos.typecode)
         size = len(self.ops)
         return Graph(
@@ -890,9 +898,22 @@ class Builder:
         if self.steps + steps > self.max_steps:
             raise self.too_large(f"{what} runs at least {steps:,} terms and calls", site)
 
+    def local_error(self, name: str, at) -> BuildError:
+        """`name` used outside the loop whose iterations each have their own."""
+        loops, last = self.loop_locals[name]
+        variables = ",".join(t.name for t in loops)
+        values = ",".join(str(t.value) for t in loops)
+        return self.error(
+            f"'{name}' is local to the loop on line {loops[-1].line}: each iteration has its own (the last is {last})",
+            at, f"to use it after the loop, give it an index in the loop ({name}[{variables}] = ...)"
+            f" and use one ({name}[{values}])", len(name),
+        )
+
     def choose_output(self, output_stmt, bare_output, env) -> tuple[int, str]:
         if output_stmt is not None:
             key = self.key(output_stmt.target, env)
+            if key not in self.names and key in self.loop_locals:
+                raise self.local_error(key, output_stmt.target)
             if key not in self.names:
                 raise self.error(
                     f"output '{key}' is not a name in this file" + did_you_mean(key, self.names),
