@@ -29,7 +29,6 @@ from .ir import Graph, Tag, one_line
 from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
-_Ranges = dict[str, tuple[int, int]]  # loop variables -> their first and last values
 # Issue 5: `param w = uniform(a, b)` / `normal(mean, std)` draw from random.Random(seed),
 # in statement order, so one seed always gives the same params.
 DEFAULT_SEED = 0
@@ -37,6 +36,9 @@ RANDOM_INITS = ("uniform", "normal")
 STEPS_PER_NODE = 10
 REDUCTIONS = ("sum", "mean")
 BARE_OUTPUT_NAME = "out"
+
+# Sizing before building (see `Builder.least_size`): loop variables -> their first and last values.
+_Ranges = dict[str, tuple[int, int]]
 
 # Continuations on the expression walk's stack, each on top of its operands (see `expression`).
 _EMIT, _CALL, _REDUCE, _ENV = range(4)
@@ -208,7 +210,9 @@ class Builder:
         self.steps = 0
         self.max_steps = STEPS_PER_NODE * max_nodes + 1000
         self.last_assigned: tuple[int, str] | None = None
-        self.node_counts: dict[int, int] = {}  # id(statement) -> least_nodes(statement)
+        # id(statement) -> what one run of it surely adds (see least_nodes), or None for a
+        # statement with a sum, whose size depends on the variables' values
+        self.node_counts: dict[int, tuple[int, int] | None] = {}
         self.function_sizes: dict[str, tuple[int, int]] = {}  # user function -> least_size of its body
         self.top = _Env({}, {}, ())  # the file's top level
         self.top.tag_set = 0
@@ -822,14 +826,14 @@ class Builder:
         """The nodes `times` runs of a statement surely add and the steps (terms of sums,
         calls of user functions) they surely run (see `least_size`). A statement without a
         sum or mean is the same each run: its size per run is kept."""
-        per_run = self.node_counts.get(id(st))
-        if per_run is not None:
-            return per_run[0] * times, per_run[1] * times
-        nodes, steps = self.least_size(st.value, ints or {}, ranges=ranges, times=times)
-        if not any(type(e) is ast.Reduction for e in ast.walk(st.value)) and nodes <= self.max_nodes \
-                and steps <= self.max_steps:
-            self.node_counts[id(st)] = (nodes // times, steps // times)
-        return nodes, steps
+        key = id(st)
+        if key not in self.node_counts:
+            varies = any(type(e) is ast.Reduction for e in ast.walk(st.value))
+            self.node_counts[key] = None if varies else self.least_size(st.value, {})
+        per_run = self.node_counts[key]
+        if per_run is None:
+            return self.least_size(st.value, ints or {}, ranges=ranges, times=times)
+        return per_run[0] * times, per_run[1] * times
 
     def least_size(self, root: ast.Expr, ints: dict[str, int], new_names: bool = False,
                    ranges: _Ranges | None = None, times: int = 1) -> tuple[int, int]:
@@ -863,7 +867,8 @@ class Builder:
                     runs, inside = inner
                     nodes += times
                     steps += runs
-                    stack.append((e.body, runs, inside, (e.var, runs // times) if e.var in inside else None))
+                    if e.var not in ints:  # (its variable hiding a loop's: its body is not sized)
+                        stack.append((e.body, runs, inside, (e.var, runs // times) if e.var in inside else None))
                 continue
             elif t is ast.Ref and new_names and reduction is not None and e.indices:
                 var, count = reduction
