@@ -134,6 +134,39 @@ def _runs_with(index: ast.Expr, var: str) -> bool:
             return False
 
 
+def _targets(loop: ast.For) -> set[str]:
+    """The names assigned or declared anywhere in a loop (nested loops included)."""
+    found: set[str] = set()
+    stack: list[ast.Stmt] = [loop]
+    while stack:
+        st = stack.pop()
+        if type(st) is ast.For:
+            stack.extend(st.body)
+        elif type(st) is ast.Assign or type(st) is ast.Declare:
+            found.add(st.target.name)
+    return found
+
+
+def _new_name_each_run(st: ast.Stmt, var: str, defined: set[str]) -> bool:
+    """Whether each run of a statement, in a loop over `var`, makes a node of a name of its
+    own: a declaration `param w[i]`, or a use of `x[i]` that no statement of the loop
+    defines (an input) outside any sum, its index running with `var` (see `_runs_with`)."""
+    if type(st) is ast.Declare:
+        return any(_runs_with(index, var) for index in st.target.indices)
+    if type(st) is not ast.Assign and type(st) is not ast.ExprStmt:
+        return False
+    stack: list[ast.Expr] = [st.value]
+    while stack:
+        e = stack.pop()
+        t = type(e)
+        if t is ast.Reduction:
+            continue  # its body may run for no term (or name the same inputs in every run)
+        if t is ast.Ref and e.indices and e.name not in defined and any(_runs_with(i, var) for i in e.indices):
+            return True
+        stack.extend(ast.children(e))
+    return False
+
+
 def _affine(e: ast.Expr, var: str) -> bool:
     """Whether an integer expression (+ - * of integers and variables) is affine in `var`:
     no product has `var` on both sides."""
@@ -772,21 +805,28 @@ class Builder:
         not known that way count as no trips, which keeps these lower bounds.
         `for t in 1..1000000000 {...}` is refused at once.
         """
-        nodes = steps = 0
-        stack: list[tuple[list[ast.Stmt], int, _Ranges]] = [([loop], 1, {})]
+        nodes = steps = fresh = 0
+        defined = _targets(loop)
+        stack: list[tuple[list[ast.Stmt], int, _Ranges, tuple[str, int] | None]] = [([loop], 1, {}, None)]
         while stack and nodes <= self.max_nodes and steps <= self.max_steps:
-            body, times, ranges = stack.pop()
+            body, times, ranges, loop_var = stack.pop()
             steps += times * len(body)
             for st in body:
                 if type(st) is ast.For:
                     inner = self.inner_runs(st.var, st.lo, st.hi, times, env.ints, ranges)
                     if inner is not None:
-                        stack.append((st.body, *inner))
-                elif type(st) is ast.Assign or type(st) is ast.ExprStmt:
+                        runs, inside = inner
+                        stack.append((st.body, runs, inside, (st.var, runs // times) if st.var in inside else None))
+                    continue
+                if type(st) is ast.Assign or type(st) is ast.ExprStmt:
                     st_nodes, st_steps = self.least_nodes(st, times, env.ints, ranges)
                     nodes += st_nodes
                     steps += st_steps
-        return nodes, steps
+                if loop_var is not None and _new_name_each_run(st, loop_var[0], defined):
+                    fresh = max(fresh, loop_var[1])
+        # A name that differs in each run (`param w[i]`, an input `x[i]`) is a new node each
+        # run, less the names there are already (some may be among them).
+        return nodes + max(0, fresh - len(self.names)), steps
 
     def inner_runs(self, var: str, lo: ast.Expr, hi: ast.Expr, times: int, ints: dict[str, int],
                    ranges: _Ranges) -> tuple[int, _Ranges] | None:

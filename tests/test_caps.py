@@ -43,6 +43,9 @@ OVER = [
     (F50 + "for t in 1..10 { y[t] = sum(f(x[i]*t) for i in 1..20) }", 1000),
     (doubling(14, "a*a"), 1000),
     (doubling(20, "a"), 1000),  # a million calls that add no node: the work is capped too
+    ("for i in 1..5000 { param w[i] = 0 }\ny = w[1]", 1000),  # a new param each run
+    ("for i in 1..5000 { y[i] = x[i] }", 1000),  # a new input each run, named twice
+    ("for t in 1..50 { for i in 1..2000 { y[t,i] = x[2*i+1, t] } }", 1000),
 ]
 
 
@@ -108,6 +111,12 @@ EXACT = [
     doubling(6, "a*a"),
     doubling(6, "a"),
     "def k(a) = a\nf = 3\ng = k(f)\ny = sum(g*x[i] for i in 1..10)",
+    "for i in 1..20 { y[i] = x[i] }",
+    "for i in 1..20 { param w[i] = 0.5 }\nfor i in 1..20 { v[i] = w[i] }\ny = v[3]",
+    "for t in 1..20 { h[t] = tanh(h[t-1]) }",
+    "for t in 1..20 { y[t] = x[t] + x[t+1] }",
+    "for t in 1..5 { for i in 1..4 { y[t,i] = x[i] } }",
+    "for t in 1..6 { y[t] = sum(x[t] for i in t..3) }",
 ]
 
 
