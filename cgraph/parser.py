@@ -103,14 +103,14 @@ class _Callbacks:
         return ast.Output(target)
 
     def name(self, token) -> str:
+        """A name token's text; a keyword read as a name is refused (see _ReservedWord)."""
         if token.value in self.reserved:
             raise _ReservedWord(token)
         return _name(token.value)
 
     def def_stmt(self, name, _lpar, *rest):
         params = tuple(self.name(t) for t in rest[:-2])
-        self.name(name)
-        return ast.Def(name.start_pos, _name(name.value), params, rest[-1])
+        return ast.Def(name.start_pos, self.name(name), params, rest[-1])
 
     def for_stmt(self, var, lo, _range, hi, *body):
         return ast.For(var.start_pos, self.name(var), lo, hi, list(body))
@@ -412,11 +412,10 @@ def _refusal(exc: Any, text: str | None) -> lalr.Refusal | None:
 
 
 def _reserved_error(source: Source, offset: int, word: str) -> ParseError:
-    words = ", ".join(sorted(_tables().keywords, key=list(_tables().keywords).index))
     return ParseError(
         f"'{word}' is a reserved word, not a name",
         Location.at(source, offset, len(word)),
-        f"the reserved words are {words}; give this one another name",
+        f"the reserved words are {', '.join(_tables().keywords)}; choose another name",
     )
 
 
