@@ -300,3 +300,14 @@ def test_eval_data_with_an_alias_output(cg, tmp_path):
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(r["value"], r["gradients"]["x"]) for r in rows] == [(2.0, 1.0), (3.0, 1.0)]
+
+
+def test_explain_and_check_differentiate_an_alias_output(cg):
+    program = "f = 3\ng = f\ny = g*x"
+    code, out, err = cg("explain", "-e", program, "--x", "2", "--output", "g")
+    assert code == 0, err
+    assert "dg/dg = 1" in out and "f is another name of g, so dg/df = 1" in out
+    code, out, err = cg("check", "-e", program, "--x", "2", "--output", "g", "--format", "json")
+    assert code == 0, err
+    rows = {r["name"]: (r["analytic"], r["numeric"]) for r in json.loads(out)["rows"]}
+    assert rows == {"x": (0.0, 0.0), "f": (1.0, pytest.approx(1.0))}
