@@ -37,6 +37,9 @@ STEPS_PER_NODE = 10
 REDUCTIONS = ("sum", "mean")
 BARE_OUTPUT_NAME = "out"
 
+# Sizing before building (see `Builder.least_size`): loop variables -> their first and last values.
+_Ranges = dict[str, tuple[int, int]]
+
 # Continuations on the expression walk's stack, each on top of its operands (see `expression`).
 _EMIT, _CALL, _REDUCE, _ENV = range(4)
 # A consumed call's arguments: as many holes as it had arguments (see `expression`).
@@ -104,6 +107,83 @@ def _release_free_memory() -> None:
         _malloc_trim(0)
 
 
+def _runs_with(index: ast.Expr, var: str) -> bool:
+    """Whether an index takes a different value for each value of `var`: `var` itself,
+    plus or minus something without it, or times a nonzero integer (`i`, `2*i + 1`, `n - i`).
+    Anything else (`i*i`, `0*i`, `t`) is not known to, which keeps size bounds lower ones."""
+    e = index
+    while True:
+        t = type(e)
+        if t is ast.Ref:
+            return e.name == var and not e.indices
+        if t is ast.Unary:
+            e = e.operand
+        elif t is ast.Binary and e.op in "+-*":
+            left, right = e.left, e.right
+            if not _mentions(right, var):
+                if e.op == "*" and not _nonzero_integer(right):
+                    return False
+                e = left
+            elif not _mentions(left, var):
+                if e.op == "*" and not _nonzero_integer(left):
+                    return False
+                e = right
+            else:
+                return False
+        else:
+            return False
+
+
+def _targets(loop: ast.For) -> set[str]:
+    """The names assigned or declared anywhere in a loop (nested loops included)."""
+    found: set[str] = set()
+    stack: list[ast.Stmt] = [loop]
+    while stack:
+        st = stack.pop()
+        if type(st) is ast.For:
+            stack.extend(st.body)
+        elif type(st) is ast.Assign or type(st) is ast.Declare:
+            found.add(st.target.name)
+    return found
+
+
+def _new_name_each_run(st: ast.Stmt, var: str, defined: set[str]) -> bool:
+    """Whether each run of a statement, in a loop over `var`, makes a node of a name of its
+    own: a declaration `param w[i]`, or a use of `x[i]` that no statement of the loop
+    defines (an input) outside any sum, its index running with `var` (see `_runs_with`)."""
+    if type(st) is ast.Declare:
+        return any(_runs_with(index, var) for index in st.target.indices)
+    if type(st) is not ast.Assign and type(st) is not ast.ExprStmt:
+        return False
+    stack: list[ast.Expr] = [st.value]
+    while stack:
+        e = stack.pop()
+        t = type(e)
+        if t is ast.Reduction:
+            continue  # its body may run for no term (or name the same inputs in every run)
+        if t is ast.Ref and e.indices and e.name not in defined and any(_runs_with(i, var) for i in e.indices):
+            return True
+        stack.extend(ast.children(e))
+    return False
+
+
+def _affine(e: ast.Expr, var: str) -> bool:
+    """Whether an integer expression (+ - * of integers and variables) is affine in `var`:
+    no product has `var` on both sides."""
+    return not any(
+        type(sub) is ast.Binary and sub.op == "*" and _mentions(sub.left, var) and _mentions(sub.right, var)
+        for sub in ast.walk(e)
+    )
+
+
+def _mentions(e: ast.Expr, var: str) -> bool:
+    return any(type(sub) is ast.Ref and sub.name == var for sub in ast.walk(e))
+
+
+def _nonzero_integer(e: ast.Expr) -> bool:
+    return type(e) is ast.Num and e.is_int and e.value != 0
+
+
 def _const_key(value: float) -> tuple[float, float]:
     return (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
 
@@ -151,6 +231,10 @@ class Builder:
         # `names` that is not an implicit input, unless that input was declared later.
         self.declared: dict[str, tuple[str, int]] = {}  # name -> ('input' or 'param', statement offset)
         self.implicit: dict[str, ast.Ref] = {}  # names first used as free inputs -> that use
+        # Plain names assigned in a loop body (local to each iteration) -> the line of that
+        # loop and the last iteration's name (z@t=3): used after the loop, they are an error,
+        # not a new input.
+        self.loop_locals: dict[str, tuple[tuple[Tag, ...], str]] = {}
         self.defs: dict[str, ast.Def] = {}
         self.calls_of: dict[str, list[ast.Call]] = {}  # function -> the calls in its body
         self.call_counts: Counter[str] = Counter()
@@ -159,7 +243,10 @@ class Builder:
         self.steps = 0
         self.max_steps = STEPS_PER_NODE * max_nodes + 1000
         self.last_assigned: tuple[int, str] | None = None
-        self.node_counts: dict[int, int] = {}  # id(statement) -> least_nodes(statement)
+        # id(statement) -> what one run of it surely adds (see least_nodes), or None for a
+        # statement with a sum, whose size depends on the variables' values
+        self.node_counts: dict[int, tuple[int, int] | None] = {}
+        self.function_sizes: dict[str, tuple[int, int]] = {}  # user function -> least_size of its body
         self.top = _Env({}, {}, ())  # the file's top level
         self.top.tag_set = 0
         self.output_stmt: ast.Output | None = None
@@ -389,6 +476,8 @@ class Builder:
             return i
         if not ref.indices and (ref.name in FUNCTIONS or ref.name in self.defs):
             raise self.error(f"'{ref.name}' is a function; call it as {ref.name}(...)", ref, width=len(ref.name))
+        if not ref.indices and ref.name in self.loop_locals:
+            raise self.local_error(ref.name, ref)
         self.implicit[key] = ref
         return self.leaf("input", key, ref, None)
 
@@ -482,6 +571,9 @@ class Builder:
                 callee = self.defs.get(e.func)
                 args = e.args
                 if callee is not None:
+                    nodes, steps = self.function_size(e.func)
+                    self.make_room((nodes, steps + 1), f"this call of {e.func}", e)
+                    self.spend(1, e)
                     if len(args) != len(callee.params):
                         raise self.error(
                             f"{e.func}() takes {len(callee.params)} argument{'s' if len(callee.params) != 1 else ''}"
@@ -519,6 +611,7 @@ class Builder:
                     )
                 lo, hi = self.integer(e.lo, env), self.integer(e.hi, env)
                 count = max(hi - lo + 1, 0)
+                self.make_room(self.least_size(e, env.ints, new_names=True), f"this {e.func}", e)
                 self.spend(count, e)
                 if count == 0:
                     if e.func == "mean":
@@ -565,11 +658,10 @@ class Builder:
     def assign(self, st: ast.Assign, env: _Env) -> None:
         first_new = len(self.ops)
         node = self.expression(st.value, env, self.consume and env is self.top)
-        if self.ops[node] == "const":
-            if node < first_new:  # a named constant is its own node, not a shared literal
-                node = self.add("const", -1, -3, st.value, env, self.value_of(node))
-            else:  # made by this statement: it becomes this name's own node
-                del self.consts[_const_key(self.value_of(node))]
+        if self.ops[node] == "const" and node not in self.node_names:
+            node = self.own_constant(node, first_new, st.value, env)
+        # Otherwise the name is one more name of that node (`g = f`, `g = x`, `h[t] = h[t-1]`),
+        # so d out/d g is d out/d f: one node, whatever it computes or holds.
         target = st.target
         pos = -1
         if env.in_loop and not target.indices and target.name not in self.names:
@@ -578,6 +670,7 @@ class Builder:
             env.locals[target.name] = node
             where = ",".join(f"{t.name}={t.value}" for t in env.tags if t.kind == "loop")
             key = f"{target.name}@{where}"
+            self.loop_locals[target.name] = (tuple(t for t in env.tags if t.kind == "loop"), key)
         else:
             pos = st.pos
             key = self.key(target, env)
@@ -590,6 +683,19 @@ class Builder:
             self.define(key, "assigned", st)
         self.name(node, key, pos)
         self.last_assigned = (node, key)
+
+    def own_constant(self, node: int, first_new: int, site: ast.Expr, env: _Env) -> int:
+        """The node a name assigned a literal (or a loop variable's value) gets: one of its own.
+
+        Literal constants are shared (every `3` in the file is one node), so naming the
+        shared node would make d out/d f include the uses of every other `3`. The literal
+        this statement just built, with nothing built after it, becomes the name's node and
+        leaves the pool of shared literals; an older one (or one that a later node of this
+        statement uses, `k(3, 3*x)`) is copied into a new node."""
+        if node == len(self.ops) - 1 and node >= first_new:
+            del self.consts[_const_key(self.value_of(node))]
+            return node
+        return self.add("const", -1, -3, site, env, self.value_of(node))
 
     def declare(self, st: ast.Declare, env: _Env) -> None:
         key = self.key(st.target, env)
@@ -623,7 +729,11 @@ class Builder:
         elif t is ast.ExprStmt:  # the output, if nothing follows it
             self.spend(1, st)
             self.bare = st
-            self.bare_output = self.expression(st.value, self.top, self.consume)
+            first_new = len(self.ops)
+            node = self.expression(st.value, self.top, self.consume)
+            if self.ops[node] == "const" and node not in self.node_names:
+                node = self.own_constant(node, first_new, st.value, self.top)  # it is named `out`
+            self.bare_output = node
         else:
             self.execute(st)
 
@@ -669,7 +779,8 @@ class Builder:
         output, output_name = self.choose_output(self.output_stmt, self.bare_output, self.top)
         # What only building needed goes before the columns are copied into the graph's
         # tuples, which is when a big build peaks.
-        self.implicit, self.consts, self.declared, self.node_counts = {}, {}, {}, {}
+        self.implicit, self.consts, self.declared, self.node_counts, self.function_sizes = {}, {}, {}, {}, {}
+        self.loop_locals = {}
         self.name_pos = array(self.name_pos.typecode)
         size = len(self.ops)
         return Graph(
@@ -689,51 +800,165 @@ class Builder:
     def least_work(self, loop: ast.For, env: _Env) -> tuple[int, int]:
         """Lower bounds on the nodes and statements a loop adds and runs, without building it.
 
-        Bounds of inner loops that depend on a variable not yet bound are skipped, which
-        keeps them lower bounds; `for t in 1..1000000000 {...}` is refused at once.
+        An inner loop (or sum) whose bounds are affine in an enclosing loop's variable
+        (`for s in 1..t`) runs the sum of its trip counts over that variable's range; bounds
+        not known that way count as no trips, which keeps these lower bounds.
+        `for t in 1..1000000000 {...}` is refused at once.
         """
-        nodes = steps = 0
-        stack = [([loop], 1)]
+        nodes = steps = fresh = 0
+        defined = _targets(loop)
+        stack: list[tuple[list[ast.Stmt], int, _Ranges, tuple[str, int] | None]] = [([loop], 1, {}, None)]
         while stack and nodes <= self.max_nodes and steps <= self.max_steps:
-            body, times = stack.pop()
+            body, times, ranges, loop_var = stack.pop()
             steps += times * len(body)
-            nodes += times * sum(self.least_nodes(st) for st in body)
             for st in body:
                 if type(st) is ast.For:
-                    try:
-                        trips = self.integer(st.hi, env) - self.integer(st.lo, env) + 1
-                    except BuildError:
-                        continue
-                    if trips > 0:
-                        stack.append((st.body, times * trips))
-        return nodes, steps
+                    inner = self.inner_runs(st.var, st.lo, st.hi, times, env.ints, ranges)
+                    if inner is not None:
+                        runs, inside = inner
+                        stack.append((st.body, runs, inside, (st.var, runs // times) if st.var in inside else None))
+                    continue
+                if type(st) is ast.Assign or type(st) is ast.ExprStmt:
+                    st_nodes, st_steps = self.least_nodes(st, times, env.ints, ranges)
+                    nodes += st_nodes
+                    steps += st_steps
+                if loop_var is not None and _new_name_each_run(st, loop_var[0], defined):
+                    fresh = max(fresh, loop_var[1])
+        # A name that differs in each run (`param w[i]`, an input `x[i]`) is a new node each
+        # run, less the names there are already (some may be among them).
+        return nodes + max(0, fresh - len(self.names)), steps
 
-    def least_nodes(self, st: ast.Stmt) -> int:
-        """The nodes one run of a statement surely adds: one per operation in it."""
-        count = self.node_counts.get(id(st))
-        if count is None:
-            count = 0
-            if type(st) is ast.Assign or type(st) is ast.ExprStmt:
-                for e in ast.walk(st.value):
-                    t = type(e)
-                    if t is ast.Call and e.func in self.defs:
-                        count += self.body_nodes(e.func)
-                    elif t is ast.Binary or t is ast.Call or t is ast.Reduction or (t is ast.Unary and e.op == "-"):
-                        count += 1
-            self.node_counts[id(st)] = count
-        return count
+    def inner_runs(self, var: str, lo: ast.Expr, hi: ast.Expr, times: int, ints: dict[str, int],
+                   ranges: _Ranges) -> tuple[int, _Ranges] | None:
+        """How many times in all the body of a loop or sum over `var` in lo..hi runs, when
+        its enclosing body runs `times` times, and the ranges known inside it; None if none
+        is known. With bounds known from `ints`, `times` per run: `var` then ranges over them.
+        With bounds affine in one variable of `ranges` (`1..t`), the sum of the trip counts
+        over that variable's range (their mean times `times`); `var` then has no one range."""
+        known = _Env(ints, {}, ())
+        inside = {k: v for k, v in ranges.items() if k != var}
+        try:
+            a, b = self.integer(lo, known), self.integer(hi, known)
+        except BuildError:
+            pass
+        else:
+            return (times * (b - a + 1), {**inside, var: (a, b)}) if b >= a else None
+        free = {sub.name for bound in (lo, hi) for sub in ast.walk(bound) if type(sub) is ast.Ref and sub.name not in ints}
+        if len(free) != 1 or (v := free.pop()) not in ranges or not (_affine(lo, v) and _affine(hi, v)):
+            return None
+        first, last = ranges[v]
+        try:
+            counts = [self.integer(hi, _Env({**ints, v: x}, {}, ())) - self.integer(lo, _Env({**ints, v: x}, {}, ())) + 1
+                      for x in (first, last)]
+        except BuildError:
+            return None
+        if min(counts) <= 0:  # an empty run somewhere: no simple lower bound but none
+            return None
+        # An affine count's sum over first..last is the range's length times its mean; `times`
+        # holds the length of v's range as a factor.
+        total = times * (counts[0] + counts[1]) // 2
+        # Below, `times` no longer holds v's range as a factor: a count that depends on v
+        # again would not be bounded by the mean (`for w in 1..t { for u in t..n {...} }`).
+        return (total, {k: r for k, r in inside.items() if k != v}) if total > 0 else None
 
-    def body_nodes(self, name: str) -> int:
-        """The nodes a user function's body adds by itself, not counting functions it calls."""
-        return sum(
-            1 for e in ast.walk(self.defs[name].body)
-            if type(e) in (ast.Binary, ast.Reduction) or (type(e) is ast.Call and e.func not in self.defs)
-            or (type(e) is ast.Unary and e.op == "-")
+    def least_nodes(self, st: ast.Stmt, times: int = 1, ints: dict[str, int] | None = None,
+                    ranges: _Ranges | None = None) -> tuple[int, int]:
+        """The nodes `times` runs of a statement surely add and the steps (terms of sums,
+        calls of user functions) they surely run (see `least_size`). A statement without a
+        sum or mean is the same each run: its size per run is kept."""
+        key = id(st)
+        if key not in self.node_counts:
+            varies = any(type(e) is ast.Reduction for e in ast.walk(st.value))
+            self.node_counts[key] = None if varies else self.least_size(st.value, {})
+        per_run = self.node_counts[key]
+        if per_run is None:
+            return self.least_size(st.value, ints or {}, ranges=ranges, times=times)
+        return per_run[0] * times, per_run[1] * times
+
+    def least_size(self, root: ast.Expr, ints: dict[str, int], new_names: bool = False,
+                   ranges: _Ranges | None = None, times: int = 1) -> tuple[int, int]:
+        """Lower bounds on the nodes that building `root` `times` times adds and the steps
+        it runs (each term of a sum or mean, each call of a user function), without
+        building it.
+
+        An operation adds a node each time it runs: a reduction's body runs once per term
+        (see `inner_runs`, `ranges` giving the ranges of enclosing loops' variables), a
+        user function's body once per call (`function_size`). With `new_names`, a name
+        whose index runs with a reduction's variable (`x[i]`, `w[2*i+1, j]`) counts as that
+        many names, less the names defined so far: the new inputs the terms create at
+        least. Stops once past the limits: enough to refuse."""
+        nodes = steps = names = 0
+        stack: list[tuple[ast.Expr, int, _Ranges, tuple[str, int] | None]] = [(root, times, ranges or {}, None)]
+        while stack and nodes <= self.max_nodes and steps <= self.max_steps:
+            e, times, known, reduction = stack.pop()
+            t = type(e)
+            if t is ast.Binary or (t is ast.Unary and e.op == "-"):
+                nodes += times
+            elif t is ast.Call:
+                if e.func in self.defs:
+                    body_nodes, body_steps = self.function_size(e.func)
+                    nodes += times * body_nodes
+                    steps += times * (body_steps + 1)
+                else:
+                    nodes += times
+            elif t is ast.Reduction:
+                inner = self.inner_runs(e.var, e.lo, e.hi, times, ints, known)
+                if inner is not None:  # (an empty one is the literal 0: maybe no new node)
+                    runs, inside = inner
+                    nodes += times
+                    steps += runs
+                    if e.var not in ints:  # (its variable hiding a loop's: its body is not sized)
+                        stack.append((e.body, runs, inside, (e.var, runs // times) if e.var in inside else None))
+                continue
+            elif t is ast.Ref and new_names and reduction is not None and e.indices:
+                var, count = reduction
+                if any(_runs_with(index, var) for index in e.indices):
+                    names = max(names, count)  # distinct names, one per term
+            stack.extend((child, times, known, reduction) for child in ast.children(e))
+        return nodes + max(0, names - len(self.names)), steps
+
+    def function_size(self, name: str) -> tuple[int, int]:
+        """`least_size` of a user function's body, calls included, worked out once per
+        function. The functions it calls are sized first, with a stack (a chain of calls
+        may be long); a function not defined yet counts as nothing (still a lower bound)."""
+        sizes = self.function_sizes
+        stack = [(name, False)]
+        while stack:
+            f, callees_done = stack.pop()
+            if f in sizes:
+                continue
+            if callees_done:
+                sizes[f] = self.least_size(self.defs[f].body, {})
+                continue
+            stack.append((f, True))
+            stack.extend((c.func, False) for c in self.calls_of[f] if c.func in self.defs and c.func not in sizes)
+        return sizes[name]
+
+    def make_room(self, size: tuple[int, int], what: str, site) -> None:
+        """Refuse, before building it, a construct that would take the graph (or the work
+        of unrolling it) past the limit: at once, not once the graph has grown that far."""
+        nodes, steps = size
+        if len(self.ops) + nodes > self.max_nodes:
+            raise self.too_large(f"{what} adds at least {nodes:,} nodes", site)
+        if self.steps + steps > self.max_steps:
+            raise self.too_large(f"{what} runs at least {steps:,} terms and calls", site)
+
+    def local_error(self, name: str, at) -> BuildError:
+        """`name` used outside the loop whose iterations each have their own."""
+        loops, last = self.loop_locals[name]
+        variables = ",".join(t.name for t in loops)
+        values = ",".join(str(t.value) for t in loops)
+        return self.error(
+            f"'{name}' is local to the loop on line {loops[-1].line}: each iteration has its own (the last is {last})",
+            at, f"to use it after the loop, give it an index in the loop ({name}[{variables}] = ...)"
+            f" and use one ({name}[{values}])", len(name),
         )
 
     def choose_output(self, output_stmt, bare_output, env) -> tuple[int, str]:
         if output_stmt is not None:
             key = self.key(output_stmt.target, env)
+            if key not in self.names and key in self.loop_locals:
+                raise self.local_error(key, output_stmt.target)
             if key not in self.names:
                 raise self.error(
                     f"output '{key}' is not a name in this file" + did_you_mean(key, self.names),

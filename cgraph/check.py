@@ -1,5 +1,5 @@
 """Gradient check: backprop's gradients against central finite differences, as
-PyTorch's gradcheck does, for every input and param.
+PyTorch's gradcheck does, for every input and param (and named constant).
 
 The numeric derivative of the output f with respect to an input x is
     (f(x + h) - f(x - h)) / 2h,   h = eps * max(1, |x|)
@@ -50,8 +50,9 @@ def gradcheck(
     atol: float = DEFAULT_ATOL,
     strict: bool = False,
 ) -> list[CheckRow]:
-    """One row per input and param, in the order of graph.inputs. `strict`: an inf or nan
-    value at the given inputs raises NumericError, as `evaluate` does."""
+    """One row per input and param, in the order of graph.inputs, then one per named
+    constant (`f = 3`: moved like an input, since d out/d f is reported like any other).
+    `strict`: an inf or nan value at the given inputs raises NumericError, as `evaluate` does."""
     if not (math.isfinite(eps) and 0 < eps < MAX_EPS):
         raise ValueError(f"eps must be a finite number in (0, {MAX_EPS}), not {eps}")
     if not (math.isfinite(rtol) and rtol >= 0 and math.isfinite(atol) and atol >= 0):
@@ -60,14 +61,17 @@ def gradcheck(
     base = dict(inputs or {})
     ev = evaluate(graph, base, output=output, strict=strict)
     rows = []
-    for name, i in graph.inputs.items():
+    leaves = graph.inputs
+    for name, i in {**leaves, **graph.constants}.items():
         x = ev.values[i]
         analytic = ev.grads[i]
         h = eps * max(1.0, abs(x)) if math.isfinite(x) else eps
         hi, lo = x + h, x - h
         h2 = hi - lo  # the step actually taken, after rounding
-        up = forward(graph, {**base, name: hi})
-        down = forward(graph, {**base, name: lo})
+        if name in leaves:
+            up, down = forward(graph, {**base, name: hi}), forward(graph, {**base, name: lo})
+        else:
+            up, down = forward(graph, base, constants={i: hi}), forward(graph, base, constants={i: lo})
         numeric = (up[out] - down[out]) / h2 if h2 else math.nan
         abs_error = abs(analytic - numeric)
         rel_error = abs_error / abs(numeric) if numeric else (0.0 if abs_error == 0 else math.inf)

@@ -169,9 +169,15 @@ def _unknown_message(graph: Graph, unknown: list[str]) -> str:
     return "; ".join(parts) + ("; inputs: " + ", ".join(list(graph.inputs)[:30]) if graph.inputs else "")
 
 
-def forward(graph: Graph, inputs: Mapping[str, float] | None = None) -> list[float]:
-    """The value of every node."""
+def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
+            constants: Mapping[int, float] | None = None) -> list[float]:
+    """The value of every node. `constants` gives other values to named constants (by
+    node), as a gradient check moves them; inputs are given by name in `inputs`."""
     values = bind(graph, inputs)
+    for i, value in (constants or {}).items():
+        if graph.ops[i] != "const":
+            raise ValueError(f"node {i} is a {graph.ops[i]}, not a constant")
+        values[i] = float(value)
     first, second = graph.arg_columns()
     all_args = graph.args
     # The iterators run in C: `map` looks up each node's forward function, the argument ids

@@ -41,13 +41,15 @@ class Step:
     node: int
     name: str
     where: str  # 't = 3', 'neuron #2', or ''
-    # forward: expression with names and with numbers, and the result
-    expression: str = ""
-    numbers: str = ""
-    value: float = 0.0
-    # backward: d out / d node, from its contributions
-    grad: float = 0.0
+    value: float  # the node's value and d out / d node, in both passes
+    grad: float
+    # forward only (None in a backward step): the expression with names and with numbers
+    expression: str | None = None
+    numbers: str | None = None
+    # backward: the terms d out / d node adds up (none in a forward step)
     contributions: list[Contribution] = field(default_factory=list)
+    # the node's other names (`g = f` makes g another name of f's node: one gradient)
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,19 +85,20 @@ def steps(
             total += 1
             if len(result) < max_steps:
                 names, values = _expression(graph, ev, i, fmt)
-                result.append(Step("forward", total, i, _label(graph, i), _where(graph, i),
-                                   expression=names, numbers=values, value=ev.values[i]))
+                result.append(Step("forward", total, i, _label(graph, i, ev), _where(graph, i), ev.values[i], ev.grads[i],
+                                   expression=names, numbers=values, aliases=_aliases(graph, i, ev)))
     if only in (None, "backward"):
         consumers = _consumers(graph, set(shown) | {ev.output})
         count = 0
         for i in reversed(shown):
-            if graph.ops[i] == "const":
+            if graph.is_literal(i):  # no one asks d out/d 2; a named constant's step is shown
                 continue
             count += 1
             total += 1
             if len(result) >= max_steps:
                 continue
-            step = Step("backward", count, i, _label(graph, i), _where(graph, i), grad=ev.grads[i])
+            step = Step("backward", count, i, _label(graph, i, ev), _where(graph, i), ev.values[i], ev.grads[i],
+                        aliases=_aliases(graph, i, ev))
             for v, k in consumers.get(i, []):
                 local = local_derivatives(graph, ev.values, v)[k]
                 where = _where(graph, v)
@@ -121,6 +124,12 @@ def _label(graph: Graph, i: int, ev: Evaluation | None = None) -> str:
     return graph.name_of(i) or graph.line_text_of(i)
 
 
+def _aliases(graph: Graph, i: int, ev: Evaluation | None = None) -> list[str]:
+    """The node's names other than the one it is called by in the step."""
+    label = _label(graph, i, ev)
+    return [name for name in graph.node_names.get(i, ()) if name != label]
+
+
 def _where(graph: Graph, i: int) -> str:
     return ", ".join(str(t) for t in graph.tags[i])
 
@@ -131,9 +140,9 @@ def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None, tight: bool
     if numbers is not None:
         text = fmt(numbers[i])
         return f"({text})" if tight and text.startswith("-") else text
-    if graph.ops[i] == "const":
-        return fmt(graph.values[i])
     name = graph.name_of(i)
+    if graph.ops[i] == "const" and not name:
+        return fmt(graph.values[i])
     if name:
         return name
     text = graph.line_text_of(i)
@@ -149,8 +158,8 @@ def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
                      for k, a in enumerate(args)]
             return f"-{parts[0]}" if op == "neg" else f"{parts[0]} {symbol(op)} {parts[1]}"
         # Inside a function's parentheses an argument needs no more of them.
-        parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or graph.line_text_of(a)
-                 if graph.ops[a] != "const" else fmt(graph.values[a])) for a in args]
+        parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or (
+                 graph.line_text_of(a) if graph.ops[a] != "const" else fmt(graph.values[a]))) for a in args]
         if len(parts) > 6:
             return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"
         return f"{op}({', '.join(parts)})"
@@ -182,6 +191,7 @@ def lines(exp: Explanation) -> list[tuple[str, str]]:
         where = f"[{step.where}] " if step.where else ""
         if step.phase == "forward":
             result.append(("forward", f"{step.number}. {where}{step.name} = {step.expression} = {step.numbers} = {fmt(step.value)}"))
+            result.extend(("forward", f"     {alias} is another name of {step.name}") for alias in step.aliases)
             continue
         d = f"d{out}/d{_d(step.name)}"
         if not step.contributions:
@@ -196,6 +206,10 @@ def lines(exp: Explanation) -> list[tuple[str, str]]:
                 result.append(("backward", f"     via {c.consumer}: {_chain(out, step.name, c, fmt)}"))
             total = " + ".join(fmt(c.value) for c in step.contributions)
             result.append(("backward", f"     {d} = {total} = {fmt(step.grad)}"))
+        result.extend(
+            ("backward", f"     {alias} is another name of {step.name}, so d{out}/d{_d(alias)} = {fmt(step.grad)}")
+            for alias in step.aliases
+        )
     return result
 
 
@@ -260,18 +274,20 @@ def to_markdown(exp: Explanation) -> str:
         if step.phase == "forward":
             md.append(
                 f"{step.number}. {where}${_tex(step.name)} = {_tex(step.expression)} = {_tex(step.numbers)} = {_tex(fmt(step.value))}$"
+                + _md_aliases(step)
             )
             continue
         d = _partial(out, step.name)
         if not step.contributions:
-            md.append(f"{step.number}. {where}${d} = 1$")
+            md.append(f"{step.number}. {where}${d} = 1$" + _md_aliases(step, out, fmt))
             continue
         parts = [_tex_chain(out, step.name, c, fmt) for c in step.contributions]
         if len(parts) == 1:
-            md.append(f"{step.number}. {where}${d} = {parts[0]}$")
+            md.append(f"{step.number}. {where}${d} = {parts[0]}$" + _md_aliases(step, out, fmt))
         else:
             indent = " " * len(f"{step.number}. ")  # a sub-list must start under the item's text
-            md.append(f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up:")
+            md.append(f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up"
+                      + (_md_aliases(step, out, fmt) + ":" if step.aliases else ":"))
             for c, part in zip(step.contributions, parts):
                 via = c.consumer.split(" [", 1)
                 label = f" *({_md(via[1][:-1])})*" if len(via) > 1 else ""
@@ -283,12 +299,26 @@ def to_markdown(exp: Explanation) -> str:
     return "\n".join(md).strip() + "\n"
 
 
+def _md_aliases(step: Step, out: str | None = None, fmt=None) -> str:
+    """The step's other names, after its line: ' (g is another name of f, so ∂y/∂g = 2)'."""
+    notes = []
+    for alias in step.aliases:
+        note = f"{_md(alias)} is another name of {_md(step.name)}"
+        if out is not None:
+            note += f", so ${_partial(out, alias)} = {_tex(fmt(step.grad))}$"
+        notes.append(note)
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def _tex_chain(out: str, name: str, c: Contribution, fmt) -> str:
     consumer = c.consumer.split(" [", 1)[0]
     formula = _tex(c.formula)
     if re.search(r"[ +\-*/]", c.formula.lstrip("-")):
         formula = rf"\left({formula}\right)"
-    text = rf"{_partial(out, consumer)} \cdot {_partial(consumer, name)} = {_tex(fmt(c.upstream))} \cdot {formula}"
+    # The local derivative carries its |local mark, as in the text: written bare, d consumer/d name
+    # would read as the chain's own symbol (d out/d name) when the consumer is the output.
+    local = rf"\left.{_partial(consumer, name)}\right|_{{\text{{local}}}}"
+    text = rf"{_partial(out, consumer)} \cdot {local} = {_tex(fmt(c.upstream))} \cdot {formula}"
     if c.formula != fmt(c.local):
         text += rf" = {_tex(fmt(c.upstream))} \cdot {_tex(fmt(c.local))}"
     return text + f" = {_tex(fmt(c.value))}"

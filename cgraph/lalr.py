@@ -230,6 +230,111 @@ def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newlin
     raise Rejected(start)
 
 
+class Refusal:
+    """Where the tables refuse a text and every terminal they could have taken there;
+    `keyword`: (offset, word) of a keyword, at the refused token or just before it, that
+    read as a name would have let the parse go on (`for = 3`, `output = y`)."""
+
+    __slots__ = ("offset", "expected", "keyword")
+
+    def __init__(self, offset: int, expected: frozenset[str], keyword: tuple[int, str] | None):
+        self.offset, self.expected, self.keyword = offset, expected, keyword
+
+
+def expected(tables: Tables, text: str, newline: str, opening: frozenset[str],
+             closing: frozenset[str]) -> Refusal | None:
+    """Where the tables refuse `text`, and every terminal the parser could have taken there
+    instead; None if the text parses.
+
+    Lark's own list is what the state left after the refused token's reductions takes: an
+    LALR state reduces on lookaheads it merged from other contexts, so by the time it
+    finds the token wrong it has reduced past other choices (`(x + y` at the end of the
+    file reduces `y` to an expression, where only ')', '+' and '-' remain, though '*', '^'
+    and '[' could follow `y`). Here each terminal is tried on the stack as it was when the
+    refused token came: it could follow exactly when its reductions end in a shift. Only
+    for the error path: it runs the loop of `run` again, without values."""
+    actions = tables.actions
+    states = [tables.start]
+    depth = 0
+    name = next(iter(tables.keyword_like), None)  # the terminal a keyword would be as a name
+    last_keyword: tuple[int, str, list[int]] | None = None  # the previous token, if a keyword
+    matches: Any = tables.lexer.finditer(text)
+    while matches is not None:
+        tokens, matches = matches, None
+        for m in tokens:
+            kind = group = m.lastgroup
+            before = depth
+            if kind == newline:
+                if depth:
+                    continue
+            elif kind in opening:
+                depth += 1
+            elif kind in closing:
+                if depth:
+                    depth -= 1
+            elif kind in tables.keyword_like:
+                keyword = tables.keywords.get(m.group(group))
+                if keyword is not None and keyword in actions[states[-1]]:
+                    kind = keyword
+            elif kind == END:
+                kind = "$END"
+            if kind != ERROR:
+                taken = _take(tables, states, kind)
+                if taken is True:
+                    return None  # accepted
+                if taken is not None:
+                    word = m.group(group)
+                    last_keyword = (m.start(group), word, list(states)) if kind == tables.keywords.get(word) else None
+                    base, top = taken
+                    del states[base:]
+                    states.extend(top)
+                    continue
+                if kind not in actions[states[-1]]:  # as `_relex`: the state's own lexer may read another token
+                    start = m.start(group)
+                    other = tables.state_lexer(states[-1], newline).match(text, start)
+                    if other is not None and (other.lastgroup, other.end()) != (m.lastgroup, m.end()):
+                        matches = itertools.chain([other], tables.lexer.finditer(text, other.end()))
+                        break
+            terminals = {t for row in actions for t in row} | {"$END"}
+            if before:
+                terminals.discard(newline)  # a line break inside brackets is no token
+            found = frozenset(t for t in terminals if _take(tables, states, t) is not None)
+            keyword = None
+            if m.group(group) in tables.keywords and name in found:
+                keyword = (m.start(group), m.group(group))
+            elif last_keyword is not None and kind != ERROR:
+                offset, word, stack = last_keyword
+                taken = _take(tables, stack, name) if name else None
+                if taken is not None and taken is not True:
+                    base, top = taken
+                    if _take(tables, stack[:base] + top, kind) is not None:
+                        keyword = (offset, word)
+            return Refusal(m.start(group), found, keyword)
+    return None
+
+
+def _take(tables: Tables, states: list[int], kind: str) -> tuple[int, list[int]] | bool | None:
+    """The parser with `states` given the terminal `kind`, without changing `states`: None
+    if it refuses it; True if it accepts the text (`kind` is the end); else (n, top): the
+    stack is then states[:n] + top (its reductions pop into states, then it shifts)."""
+    actions, gotos, rules = tables.actions, tables.gotos, tables.rules
+    base, top = len(states), []
+    while True:
+        state = top[-1] if top else states[base - 1]
+        action = actions[state].get(kind)
+        if action is None:
+            return True if state == tables.end and kind == "$END" else None
+        if action >= 0:
+            top.append(action)
+            return base, top
+        origin, size = rules[~action][0], rules[~action][1]
+        from_top = min(size, len(top))
+        del top[len(top) - from_top:]
+        base -= size - from_top
+        below = top[-1] if top else states[base - 1]
+        top.append(gotos[below][origin])
+
+
 def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozenset[str], closing: frozenset[str],
         lookahead: list) -> Any:
     """Parse `text`; returns the value of the start rule. Raises Rejected.

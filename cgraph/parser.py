@@ -52,6 +52,15 @@ def _exact_int(digits: str) -> bool:
     return len(digits) < 16 or (len(digits) == 16 and int(digits) <= _EXACT)
 
 
+class _ReservedWord(Exception):
+    """A reserved word where a name goes (`y = for + 1`): the lexer reads it as a name
+    wherever the keyword cannot come, so it is caught as the name's rule is reduced."""
+
+    def __init__(self, token):
+        super().__init__(token.value)
+        self.word, self.offset = token.value, token.start_pos
+
+
 class _Callbacks:
     """One method per `-> alias` in the grammar (and per rule without one, like `ref`);
     each receives the rule's children as arguments: tokens (`.value`, `.start_pos`,
@@ -62,6 +71,7 @@ class _Callbacks:
     """
 
     def __init__(self) -> None:
+        self.reserved: frozenset[str] = frozenset()  # the grammar's keywords (set before a parse)
         self.sink: Callable[[ast.Stmt], None] | None = None
         self.lookahead: list = [None]  # lalr.run's current token (a regex match)
         self.resume = 0  # where the text after the last complete top-level statement starts
@@ -92,12 +102,18 @@ class _Callbacks:
     def output_decl(self, target):
         return ast.Output(target)
 
+    def name(self, token) -> str:
+        """A name token's text; a keyword read as a name is refused (see _ReservedWord)."""
+        if token.value in self.reserved:
+            raise _ReservedWord(token)
+        return _name(token.value)
+
     def def_stmt(self, name, _lpar, *rest):
-        params = tuple(_name(t.value) for t in rest[:-2])
-        return ast.Def(name.start_pos, _name(name.value), params, rest[-1])
+        params = tuple(self.name(t) for t in rest[:-2])
+        return ast.Def(name.start_pos, self.name(name), params, rest[-1])
 
     def for_stmt(self, var, lo, _range, hi, *body):
-        return ast.For(var.start_pos, _name(var.value), lo, hi, list(body))
+        return ast.For(var.start_pos, self.name(var), lo, hi, list(body))
 
     def expr_stmt(self, value):
         return ast.ExprStmt(value)
@@ -110,6 +126,8 @@ class _Callbacks:
         return ast.Num(tok.start_pos, tok.end_pos, float(text), exact)
 
     def ref(self, name, *rest):
+        if name.value in self.reserved:
+            raise _ReservedWord(name)
         if not rest:
             return ast.Ref(name.start_pos, name.end_pos, _name(name.value))
         indices = tuple(e for e in rest if isinstance(e, ast.Expr))  # without the brackets
@@ -125,10 +143,10 @@ class _Callbacks:
         return ast.Unary(op.start_pos, operand.end, op.value, operand)
 
     def call(self, name, _lpar, *rest):
-        return ast.Call(name.start_pos, rest[-1].end_pos, _name(name.value), tuple(rest[:-1]))
+        return ast.Call(name.start_pos, rest[-1].end_pos, self.name(name), tuple(rest[:-1]))
 
     def reduction(self, name, _lpar, body, var, lo, _range, hi, rpar):
-        return ast.Reduction(name.start_pos, rpar.end_pos, _name(name.value), body, _name(var.value), lo, hi)
+        return ast.Reduction(name.start_pos, rpar.end_pos, self.name(name), body, self.name(var), lo, hi)
 
     def group(self, lpar, inner, rpar):
         inner.start, inner.end = lpar.start_pos, rpar.end_pos  # the node's text includes its parentheses
@@ -247,11 +265,13 @@ def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None
     text = _with_final_newline(source.text)
     tables, reducers = _tables(), _reducers()
     with _LOCK:
-        _CALLBACKS.sink, _CALLBACKS.resume = sink, 0
+        _CALLBACKS.sink, _CALLBACKS.resume, _CALLBACKS.reserved = sink, 0, frozenset(tables.keywords)
         try:
             return lalr.run(tables, reducers, text, _NEWLINE, _OPENING, _CLOSING, _CALLBACKS.lookahead)
         except lalr.Rejected:
             resume = _CALLBACKS.resume
+        except _ReservedWord as exc:
+            raise _reserved_error(source, exc.offset, exc.word) from None
         finally:
             _CALLBACKS.sink, _CALLBACKS.lookahead[0] = None, None
         error = _lark_error(source, text, resume)
@@ -271,7 +291,9 @@ def _lark_error(source: Source, text: str, resume: int) -> ParseError:
         try:
             _lark().parse(rest)
         except UnexpectedInput as exc:
-            return _parse_error(exc, source, *at)
+            return _parse_error(exc, source, *at, text=rest)
+        except _ReservedWord as exc:
+            return _reserved_error(source, exc.offset + at[1], exc.word)
     raise AssertionError(f"{source.filename}: cgraph's LALR loop refused a text that Lark parses")
 
 
@@ -282,11 +304,13 @@ def parse_program_lark(source: Source, sink: Callable[[ast.Stmt], None] | None =
     text = _with_final_newline(source.text)
     parser = _lark()
     with _LOCK:
-        _CALLBACKS.sink = sink
+        _CALLBACKS.sink, _CALLBACKS.reserved = sink, frozenset(_tables().keywords)
         try:
             return parser.parse(text)
         except UnexpectedInput as exc:
-            raise _parse_error(exc, source) from None
+            raise _parse_error(exc, source, text=text) from None
+        except _ReservedWord as exc:
+            raise _reserved_error(source, exc.offset, exc.word) from None
         finally:
             _CALLBACKS.sink = None
 
@@ -328,11 +352,17 @@ def _expected(names) -> str:
     return f"expected {head} or {described[-1]}" if head else f"expected {described[0]}"
 
 
-def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 0) -> ParseError:
-    """A located ParseError from Lark's exception about a text that started `offset`
-    characters (`lines_before` lines) into the source."""
+def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 0, text: str | None = None) -> ParseError:
+    """A located ParseError from Lark's exception about `text`, which started `offset`
+    characters (`lines_before` lines) into the source. What was expected is every token
+    that could have come there (see `lalr.expected`), not Lark's list."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
+    refusal = _refusal(exc, text)
+    if refusal is not None and refusal.keyword is not None:
+        at, word = refusal.keyword
+        return _reserved_error(source, at + offset, word)
+    exact = refusal.expected if refusal is not None else None
     line = (getattr(exc, "line", None) or 1) + lines_before
     column = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):
@@ -344,22 +374,49 @@ def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 
             message = "unexpected NUL byte"
         else:
             message = f"unexpected character {char!r}"
-        expected = _expected(exc.allowed or ())
+        expected = _expected(exact if exact is not None else exc.allowed or ())
         return ParseError(message + (f"; {expected}" if expected else ""), Location(source, line, column))
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
+        names = exact if exact is not None else exc.accepts or exc.expected
         if tok.type == "$END":
-            return _at_end(source, _expected(exc.accepts or exc.expected))
+            return _at_end(source, _expected(names))
         if tok.type == "_NL":
             what = "end of line"
             line, column = tok.line + lines_before, tok.column
         else:
             what = repr(clip(str(tok)))
         width = max(len(str(tok)), 1) if tok.type != "_NL" else 1
-        return ParseError(f"unexpected {what}; {_expected(exc.accepts or exc.expected)}", Location(source, line, column, width))
+        return ParseError(f"unexpected {what}; {_expected(names)}", Location(source, line, column, width))
     if isinstance(exc, UnexpectedEOF):
         return _at_end(source, _expected(exc.expected))
     return ParseError(str(exc), Location(source, line, column))
+
+
+def _refusal(exc: Any, text: str | None) -> lalr.Refusal | None:
+    """Where and why the tables refuse `text` (every terminal that could have come there),
+    when they refuse it where Lark did (they always should; if not, Lark's own list is
+    used: a list too long beats a wrong place)."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    if text is None or not isinstance(exc, (UnexpectedCharacters, UnexpectedToken)):
+        return None
+    found = lalr.expected(_tables(), text, _NEWLINE, _OPENING, _CLOSING)
+    if found is None:
+        return None
+    if isinstance(exc, UnexpectedCharacters):
+        where = exc.pos_in_stream
+    else:
+        where = len(text) if exc.token.type == "$END" else exc.token.start_pos
+    return found if found.offset == where else None
+
+
+def _reserved_error(source: Source, offset: int, word: str) -> ParseError:
+    return ParseError(
+        f"'{word}' is a reserved word, not a name",
+        Location.at(source, offset, len(word)),
+        f"the reserved words are {', '.join(_tables().keywords)}; choose another name",
+    )
 
 
 def _at_end(source: Source, expected: str) -> ParseError:

@@ -38,6 +38,24 @@ def rows(ev: Evaluation, show: str = "named") -> list[int]:
     return sorted(ids)
 
 
+def labelled_rows(ev: Evaluation, show: str = "named") -> list[tuple[int, str]]:
+    """(node id, label) per row of the text formats: with "named" and "all", a node with
+    several names (`g = f` makes g another name of f's node) has a row per name, so every
+    name the file gives can be looked up; anonymous nodes are labelled "" (#id in plain)."""
+    names_of = ev.graph.node_names.get
+    result = []
+    for i in rows(ev, show):
+        names = names_of(i, ())
+        if show == "inputs" or len(names) < 2:
+            result.append((i, ev.label(i) if names else ""))
+            continue
+        labels = list(names)
+        if i == ev.output and ev.output_name not in labels:  # a bare expression's `out`
+            labels.append(ev.output_name)
+        result.extend((i, label) for label in labels)
+    return result
+
+
 def json_number(v: float) -> float | str:
     """RFC 8259 has no inf or nan: they are written as the strings "inf", "-inf", "nan"."""
     if math.isfinite(v):
@@ -99,10 +117,9 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "name", "op", "value", "grad", "line", "expr"])
     graph = ev.graph
-    for i in rows(ev, show):
+    for i, label in labelled_rows(ev, show):
         writer.writerow([
-            i, ev.label(i) if graph.node_names.get(i) else "", graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]),
-            graph.line_of(i), graph.text_of(i),
+            i, label, graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]), graph.line_of(i), graph.text_of(i),
         ])
     return out.getvalue()
 
@@ -110,7 +127,8 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
 def to_plain(ev: Evaluation, show: str = "named") -> str:
     """One `name value grad` line per row (anonymous nodes are #id), for awk and friends."""
     return "".join(
-        f"{ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n" for i in rows(ev, show)
+        f"{label or ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n"
+        for i, label in labelled_rows(ev, show)
     )
 
 
@@ -140,14 +158,14 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
     table.add_column(Text("expression"), overflow="fold")
     table.add_column(Text("value"), justify="right", no_wrap=True)
     table.add_column(Text(f"d{out}/d(node)" if len(out) < 20 else "gradient"), justify="right", no_wrap=True)
-    for i in rows(ev, show):
+    for i, label in labelled_rows(ev, show):
         op = graph.ops[i]
         style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
         # One line without comments (none reaches the terminal), and cut short: in a long
         # chain every intermediate node's text holds the whole chain so far.
         expr = "" if op in LEAVES else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
         table.add_row(
-            Text(ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
+            Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
             style=style,
         )
     return table

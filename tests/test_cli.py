@@ -254,14 +254,14 @@ def test_negative_values(cg, text, value):
 
 def test_input_option_for_names_that_clash_with_options(cg):
     res = cg(
-        "eval", "-e", "y = format * output + show", "--input", "format=3", "--input", "output=2",
+        "eval", "-e", "y = format * seed + show", "--input", "format=3", "--input", "seed=2",
         "--input", "show=-1", "--format", "json",
-    )
+    )  # (`output` is a reserved word: not a name)
     assert res.code == 0, res.err
     data = strict_json(res.out)
     assert data["value"] == 5
-    assert data["inputs"] == {"format": 3, "output": 2, "show": -1}
-    assert data["gradients"] == {"format": 2, "output": 3, "show": 1}
+    assert data["inputs"] == {"format": 3, "seed": 2, "show": -1}
+    assert data["gradients"] == {"format": 2, "seed": 3, "show": 1}
 
 
 def test_inputs_json_file(cg, tmp_path):

@@ -313,3 +313,139 @@ def test_crlf_errors_have_the_same_location_as_lf(source):
     assert type(lf) is type(crlf)
     assert (crlf.location.line, crlf.location.column) == (lf.location.line, lf.location.column)
     assert_located(crlf, lf.location.line, lf.location.column)
+
+
+# --- what a syntax error says was expected: every token that could come there --------------
+
+from pathlib import Path  # noqa: E402
+
+from cgraph import lalr, parser  # noqa: E402
+
+# One piece of text per terminal of the grammar, to try it where the parser stopped.
+_LEXEMES = {
+    "NAME": "q", "NUMBER": "7", "ADDOP": "+", "MULOP": "*", "POWOP": "^", "LPAR": "(", "RPAR": ")",
+    "LSQB": "[", "RSQB": "]", "RANGE": "..", "COMMA": ",", "EQUAL": "=", "LBRACE": "{", "RBRACE": "}",
+    "SEMICOLON": ";", "FOR": "for", "IN": "in", "INPUT": "input", "PARAM": "param", "OUTPUT": "output",
+    "DEF": "def", "_NL": "\n",
+}
+_BROKEN = [
+    "g = (x + y", "g = (x + y)\nz = 1 +", "g = x +* y", "g = (x + y\nh = 2", "g = x y", "y = f(x",
+    "y = sum(x for i 1..3)", "for t 1..3 { }", "for t in 1..3 { y = x } }", "def f(a b) = a", "y = x[1",
+    "y = x[1,", "input = 2", "param w", "y = 2 ^", "y = -", "output", "def f() =", "y = sum(x for i in 1..",
+    "a = 1; b = (a\n* 2", "y = (x\n", "for t in 1..3 {\n y[t] = x\n", "y = x $ 1", "h[t-1 = 2",
+]
+_SAMPLES = sorted((Path(__file__).resolve().parent.parent / "samples").glob("*.cg"))
+
+
+def _refusal(text: str):
+    return lalr.expected(parser._tables(), text, "_NL", parser._OPENING, parser._CLOSING)
+
+
+def _truncated_samples() -> list[str]:
+    texts = []
+    for path in _SAMPLES:
+        source = path.read_text(encoding="utf-8")
+        texts += [source[:k] + " \u00a7" for k in range(0, len(source), 7)
+                  if "#" not in source[source.rfind("\n", 0, k) + 1:k]]  # not cut inside a comment
+    return texts
+
+
+@pytest.mark.parametrize("text", _BROKEN + _truncated_samples())
+def test_the_expected_list_is_exactly_what_could_come(text):
+    """Each terminal listed, put where the parser stopped, is taken; each one not listed is
+    refused there (a keyword is only tried where a name cannot come: elsewhere it is read
+    as a name)."""
+    refusal = _refusal(text)
+    if refusal is None:
+        return  # the cut fell in a comment: the text parses
+    where, listed = refusal.offset, refusal.expected
+    prefix = text[:where]
+    open_brackets = sum(prefix.count(c) for c in "([") > sum(prefix.count(c) for c in ")]")
+    for terminal, lexeme in _LEXEMES.items():
+        keywords = ("FOR", "IN", "INPUT", "PARAM", "OUTPUT", "DEF")
+        if terminal in keywords and ("NAME" in listed or any(
+                k in listed and k != terminal and lexeme.startswith(_LEXEMES[k]) for k in keywords)):
+            continue  # read as a name there, or as `in` then a name (`input` -> `in put`)
+        if terminal == "_NL" and open_brackets:
+            assert terminal not in listed
+            continue
+        probe = _refusal(prefix + " " + lexeme + " \u00a7")
+        taken = probe is None or probe.offset >= where + 1 + len(lexeme)  # refused after the whole lexeme
+        assert taken == (terminal in listed), (text, terminal, sorted(listed))
+    assert (_refusal(prefix) is None) == ("$END" in listed), (text, sorted(listed))
+
+
+def test_the_readme_syntax_error_lists_every_operator():
+    err = parse_error("g = (x + y", cgraph.ParseError)
+    assert_located(err, 1, 11)
+    assert err.message == "unexpected end of file; expected '(', ')', '*' or '/', '+' or '-', '[' or '^'"
+
+
+# --- reserved words -----------------------------------------------------------------------
+
+RESERVED = ("input", "param", "output", "def", "for", "in")
+# Every place a name goes, with {w} for the word: at the start of a statement (where the
+# keyword itself could come), inside expressions, indices, calls, declarations, loops.
+NAME_PLACES = [
+    "{w} = 3", "y = {w} + 1", "y = 2 * ({w})", "y = x[{w}]", "y = {w}(2)", "input {w} = 2", "param {w} = 1",
+    "def f({w}) = 1\ny = f(2)", "def {w}(a) = a\ny = 1", "for {w} in 1..3 {{ y = 1 }}", "y = sum(x for {w} in 1..3)",
+    "y = 1\noutput {w}", "for t in 1..2 {{ {w} = t }}\ny = 1", "a = 1; {w} = 2", "{w}[1] = 3",
+]
+
+
+@pytest.mark.parametrize("word", RESERVED)
+@pytest.mark.parametrize("place", NAME_PLACES)
+def test_a_reserved_word_where_a_name_goes_says_so(word, place):
+    source = place.format(w=word)
+    err = parse_error(source, cgraph.ParseError)
+    assert err.message == f"'{word}' is a reserved word, not a name", (source, str(err))
+    # the caret is under the word where the name goes (the template's {w})
+    offset = place.index("{w}") + place[:place.index("{w}")].count("{{") * -1
+    assert_located(err, source.count("\n", 0, offset) + 1, offset - (source.rfind("\n", 0, offset) + 1) + 1)
+    assert err.location.width == len(word)
+    assert "input, param, output, def, for, in" in err.hint
+
+
+def test_reserved_words_in_the_lark_reference_parser_agree():
+    from cgraph.errors import Source
+
+    for word in RESERVED:
+        for place in NAME_PLACES:
+            text = place.format(w=word)
+            with pytest.raises(cgraph.ParseError) as mine:
+                parser.parse_program(Source(text))
+            with pytest.raises(cgraph.ParseError) as larks:
+                parser.parse_program_lark(Source(text))
+            assert str(mine.value) == str(larks.value), text
+
+
+def test_names_that_contain_reserved_words_are_fine():
+    graph = cgraph.parse("input_ = 1\nformat = 2\nindex = input_ + format\nfor_each = index * 2\ndefault = for_each")
+    assert cgraph.evaluate(graph).value == 6
+
+
+# --- a loop-local name after its loop -------------------------------------------------------
+
+
+@pytest.mark.parametrize("source,line,column", [
+    ("for t in 1..3 { z = 2*t }\ny = z", 2, 5),
+    ("for t in 1..3 {\n  z = 2*t\n  h[t] = z\n}\ny = h[3] + z", 5, 12),
+    ("for t in 1..3 { z = 2*t }\noutput z", 2, 8),
+    ("for t in 1..3 { for s in 1..2 { z = t*s } }\nfor u in 1..2 { y[u] = z*u }", 2, 24),
+    ("for t in 1..3 { z = 2*t; h[t] = z }\ndef f(a) = a*z\ny = f(h[3])", 2, 14),
+    ("for t in 1..3 { z = 2*t; h[t] = z }\ny = sum(z*h[i] for i in 1..3)", 2, 9),
+])
+def test_a_loop_local_name_used_after_its_loop_is_an_error(source, line, column):
+    err = parse_error(source, cgraph.BuildError)
+    assert_located(err, line, column)
+    assert err.message.startswith("'z' is local to the loop on line ")
+    assert "the last is z@t=3" in err.message
+    assert "z[t" in err.hint
+
+
+def test_a_loop_local_name_never_becomes_an_input():
+    with pytest.raises(cgraph.BuildError):
+        cgraph.parse("for t in 1..3 { z = 2*t }\ny = z")
+    # inside its loop it is the iteration's own; a later global of that name is fine
+    graph = cgraph.parse("for t in 1..3 { z = 2*t; h[t] = z }\nz = 5\nw = z * h[3]")
+    assert "z" not in graph.inputs and cgraph.evaluate(graph).value == 30

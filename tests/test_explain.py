@@ -535,7 +535,10 @@ def test_markdown_tutorial(cg):
     steps = [line for line in lines[back:] if re.match(r"\d+\. ", line)]
     assert steps[0] == r"1. $\frac{\partial \text{g}}{\partial \text{g}} = 1$"
     (dz,) = [line for line in steps if line.startswith(r"2. $\frac{\partial \text{g}}{\partial \text{z}} = ")]
-    assert r"\frac{\partial \text{g}}{\partial \text{g}} \cdot \frac{\partial \text{g}}{\partial \text{z}}" in dz
+    # the local derivative is marked |local, never written as the chain's own symbol dg/dz
+    local = r"\left.\frac{\partial \text{g}}{\partial \text{z}}\right|_{\text{local}}"
+    assert r"\frac{\partial \text{g}}{\partial \text{g}} \cdot " + local in dz
+    assert dz.count(r"\frac{\partial \text{g}}{\partial \text{z}}") == 2  # the chain's, and inside the local mark
     assert r"\text{1} \cdot \text{p}" in dz and dz.endswith(r"= \text{4}$")
     (dx,) = [line for line in steps if r"{\partial \text{x}} = " in line]
     assert r"\text{-3} \cdot \text{1}" in dx and dx.endswith(r"= \text{-3}$")
@@ -679,3 +682,30 @@ def test_json_only_backward(cg):
     (w,) = [s for s in data["steps"] if s["name"] == "w"]
     assert len(w["contributions"]) == 3
     assert sum(c["value"] for c in w["contributions"]) == pytest.approx(evaluation("neuron").grad("w"), rel=1e-12)
+
+
+@pytest.mark.parametrize("program,args", [
+    ("p = w*a; q = w*b; r = w*c; s = p*q + r", ["--w", "1", "--a", "1", "--b", "-1", "--c", "0"]),
+    ("f = 3\ng = f\ny = g*x + 3", ["--x", "2"]),
+    ("for t in 1..3 { h[t] = tanh(w*h[t-1] + x) }", ["--w", "0.5", "--x", "1", "--input", "h[0]=0.25"]),
+])
+def test_json_numbers_are_real_or_null(cg, program, args):
+    """No placeholder: a forward step's grad and a backward step's value are the node's
+    real ones; only what a step does not have (a backward step's expression) is null."""
+    code, out, err = cg("explain", "-e", program, *args, "--format", "json")
+    assert code == 0, err
+    data = strict_json(out)
+    graph = cgraph.parse(program)
+    inputs = {k.lstrip("-"): float(v) for k, v in zip(args[::2], args[1::2]) if k != "--input"}
+    inputs |= {a.split("=")[0]: float(a.split("=")[1]) for k, a in zip(args[::2], args[1::2]) if k == "--input"}
+    ev = cgraph.evaluate(graph, inputs)
+    assert {s["phase"] for s in data["steps"]} == {"forward", "backward"}
+    for s in data["steps"]:
+        assert s["value"] == ev.values[s["node"]] and s["grad"] == ev.grads[s["node"]], s
+        if s["phase"] == "forward":
+            assert isinstance(s["expression"], str) and isinstance(s["numbers"], str) and s["contributions"] == []
+        else:
+            assert s["expression"] is None and s["numbers"] is None
+    if program.startswith("p ="):
+        first = next(s for s in data["steps"] if s["phase"] == "backward")
+        assert (first["name"], first["value"], first["grad"]) == ("s", -1.0, 1.0)
