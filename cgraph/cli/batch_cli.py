@@ -13,6 +13,9 @@ from ..ir import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
+DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")
+DATA_FORMAT_HELP = "The data's format, whatever its suffix; needed with --data - (standard input)."
+DELIMITER_HELP = "CSV field separator: one character, or tab (default: a comma; a tab for .tsv)."
 
 
 def require_numpy() -> None:
@@ -29,15 +32,38 @@ def echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
-def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bool):
-    """The data file and its binding to the graph's inputs; notes about unused columns to stderr."""
+def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bool, fmt: str | None = None,
+              delimiter: str | None = None, defaults_ok: bool = True):
+    """The data file and its binding to the graph's inputs; notes about unused columns and
+    warnings about inputs left to their defaults to stderr. With `defaults_ok` false
+    (training), an input that every row would take from its default is an error."""
     from .. import data
 
-    datafile = data.DataFile(path)
+    if path == data.STDIN and click.get_current_context().params.get("file") == "-":
+        raise click.UsageError("the program and --data cannot both be standard input")
+    datafile = data.DataFile(path, fmt=fmt, delimiter=None if delimiter is None else data.parse_delimiter(delimiter))
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
     for note in binding.notes:
-        echo_err(f"note: {path}: {note}")
+        echo_err(f"note: {datafile.label}: {note}")
+    if binding.defaulted:
+        _defaulted(graph, datafile, binding, defaults_ok)
     return datafile, binding
+
+
+def _defaulted(graph: Graph, datafile, binding, defaults_ok: bool) -> None:
+    """Inputs the data could give but does not: a warning each (an error when training)."""
+    names = binding.defaulted
+    shown = ", ".join(f"'{n}'" for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    near = "".join(f"; column '{c}' is not '{n}' (names are case-sensitive)" if c.lower() == n.lower()
+                   else f"; column '{c}' is not '{n}'" for n, c in list(binding.near.items())[:4])
+    their = (f"its default, {graph.values[graph.inputs[names[0]]]!r}" if len(names) == 1 else "their defaults")
+    what = f"input{'s' if len(names) > 1 else ''} {shown}"
+    if not defaults_ok:
+        raise InputError(
+            f"{datafile.label} has no column for {what}: every row would use {their}{near}",
+            hint="add the column, give the value as an option (--NAME VALUE), or pass --allow-defaults",
+        )
+    echo_err(f"warning: {datafile.label} has no column for {what}: every row uses {their}{near}")
 
 
 def bind_shared(plan, values: dict[str, float], data_path: str) -> list:
@@ -59,7 +85,8 @@ def params_values(graph: Graph, path: str | None, what: str) -> dict[str, float]
 
 
 def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *, data_path: str, fmt: str,
-              target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None) -> None:
+              target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None,
+              data_format: str | None = None, delimiter: str | None = None) -> None:
     """`cgraph eval FILE --data rows.csv`: one output line per data row, streamed in chunks."""
     require_numpy()
     import numpy as np
@@ -67,7 +94,7 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
     from .. import batch, data
     from .output import OutputError, atomic_writer
 
-    datafile, binding = open_data(graph, data_path, inputs, params_ok=True)
+    datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
     plan = batch.Plan(graph, binding.names, output=output_name, shared_grads="rows")
     base = bind_shared(plan, inputs, data_path)
     rows = chunk_rows or plan.chunk_rows()

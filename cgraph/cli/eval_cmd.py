@@ -9,7 +9,8 @@ from ..builder import DEFAULT_SEED
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, eval_data, params_values
+from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
+                        eval_data, params_values)
 from .common import ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -20,6 +21,7 @@ Examples:
   cgraph eval samples/mlp.cg --output 'h[2]' --format plain
   cgraph eval samples/linreg.cg --data samples/linreg.csv -o predictions.csv
   cgraph eval samples/xor.cg --data samples/xor.csv --format jsonl --seed 0
+  tr , ';' < samples/linreg.csv | cgraph eval samples/linreg.cg --data - --data-format csv --delimiter ';'
 
 \b
 With --data, the file is evaluated for every row (columns bind inputs by
@@ -44,7 +46,10 @@ DATA_FORMATS = ("csv", "jsonl")
     help="Rows: inputs (output and inputs/params only), named (every named node), all (every node).",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) if any node's value is inf or nan.")
-@click.option("--data", "data_path", metavar="FILE", help="Evaluate for every row of a .csv, .jsonl or .parquet file.")
+@click.option("--data", "data_path", metavar="FILE",
+              help="Evaluate for every row of a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+@click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
+@click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 @click.option("--params", "params_file", metavar="FILE.json", help="Param values saved by `cgraph train --save`.")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
@@ -53,7 +58,7 @@ DATA_FORMATS = ("csv", "jsonl")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=ON_ERROR_HELP + " Needs --data.")
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, fmt: str | None, show: str,
                  strict: bool, data_path: str | None, out: str, params_file: str | None, seed: int,
-                 chunk_rows: int | None, on_error: str | None) -> None:
+                 chunk_rows: int | None, on_error: str | None, data_format: str | None, delimiter: str | None) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -69,10 +74,11 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
         eval_data(
             graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
             chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
-            program_file=ctx.params.get("file"),
+            program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
         )
         return
-    for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error")):
+    for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error"), (data_format, "--data-format"),
+                        (delimiter, "--delimiter")):
         if given is not None:
             raise click.UsageError(f"{name} goes with --data FILE", ctx)
     if fmt == "jsonl":

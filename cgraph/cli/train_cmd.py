@@ -13,7 +13,8 @@ import click
 from ..builder import DEFAULT_SEED
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, echo_err, open_data, require_numpy
+from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
+                        echo_err, open_data, require_numpy)
 from .common import ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -44,7 +45,12 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 
 @click.command("train", cls=ProgramCommand, epilog=EPILOG, short_help="Learn params by gradient descent over data.")
 @with_program
-@click.option("--data", "data_path", required=True, metavar="FILE", help="Training rows: a .csv, .jsonl or .parquet file.")
+@click.option("--data", "data_path", required=True, metavar="FILE",
+              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+@click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
+@click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
+@click.option("--allow-defaults", is_flag=True,
+              help="Train even if an input the data lacks takes its declared default in every row.")
 @click.option("--loss", "loss_name", metavar="NAME", help="The node to minimize (default: the file's output).")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Learning rate.")
 @click.option("--epochs", type=click.IntRange(min=0), default=100, show_default=True, help="Passes over the data (at most).")
@@ -74,7 +80,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
                   loss_name: str | None, lr: float, epochs: int, batch_size: int | None, optimizer: str,
                   momentum: float, shuffle: bool, seed: int, tol: float, patience: int | None,
                   max_time: float | None, trace: int, save_path: str | None, init_path: str | None,
-                  log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str) -> None:
+                  log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str,
+                  data_format: str | None = None, delimiter: str | None = None, allow_defaults: bool = False) -> None:
     """Train FILE's params by gradient descent on the rows of --data.
 
     FILE declares its params (param w = 0.1, or param w = uniform(-1, 1) or
@@ -100,7 +107,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
         seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
     )
-    datafile, binding = open_data(graph, data_path, inputs, params_ok=False)
+    datafile, binding = open_data(graph, data_path, inputs, params_ok=False, fmt=data_format, delimiter=delimiter,
+                                  defaults_ok=allow_defaults)
     start: dict[str, float] = {}
     first_epoch, state = 1, None
     names = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
