@@ -6,6 +6,9 @@ Nothing here imports NumPy at module level: `cgraph eval` without --data never l
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable
+
 import click
 
 from ..errors import InputError, MissingDependency, NumericError
@@ -16,6 +19,19 @@ CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays boun
 DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")
 DATA_FORMAT_HELP = "The data's format, whatever its suffix; needed with --data - (standard input)."
 DELIMITER_HELP = "CSV field separator: one character, or tab (default: a comma; a tab for .tsv)."
+
+
+def one_stdin(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Put above @with_program: FILE - and --data - would both read standard input; say so
+    before the program is read from it."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        if kwargs.get("data_path") == "-" and kwargs.get("file") == "-":
+            raise click.UsageError("the program and --data cannot both be standard input")
+        return command(**kwargs)
+
+    return wrapper
 
 
 def require_numpy() -> None:
@@ -39,8 +55,6 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
     (training), an input that every row would take from its default is an error."""
     from .. import data
 
-    if path == data.STDIN and click.get_current_context().params.get("file") == "-":
-        raise click.UsageError("the program and --data cannot both be standard input")
     datafile = data.DataFile(path, fmt=fmt, delimiter=None if delimiter is None else data.parse_delimiter(delimiter))
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
     for note in binding.notes:

@@ -10,7 +10,7 @@ from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
-                        eval_data, params_values)
+                        eval_data, one_stdin, params_values)
 from .common import ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -38,6 +38,7 @@ DATA_FORMATS = ("csv", "jsonl")
 
 
 @click.command("eval", cls=ProgramCommand, epilog=EPILOG, short_help="Values and gradients of every node.")
+@one_stdin
 @with_program
 @click.option("--format", "fmt", type=click.Choice(SCALAR_FORMATS + ("jsonl",)), default=None,
               help="How to print the result: table (default), plain, json or csv; with --data csv (default) or jsonl.")

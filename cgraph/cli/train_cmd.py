@@ -14,7 +14,7 @@ from ..builder import DEFAULT_SEED
 from ..ir import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
-                        echo_err, open_data, require_numpy)
+                        echo_err, one_stdin, open_data, require_numpy)
 from .common import ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -44,6 +44,7 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 
 
 @click.command("train", cls=ProgramCommand, epilog=EPILOG, short_help="Learn params by gradient descent over data.")
+@one_stdin
 @with_program
 @click.option("--data", "data_path", required=True, metavar="FILE",
               help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
