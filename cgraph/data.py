@@ -970,7 +970,7 @@ def bind_columns(graph: Graph, data: DataFile, *, given: Sequence[str] = (), par
             fields.append(field)
     rules.bound(names, fields)
     data.rules = rules
-    if not names and data.columns:
+    if not names:
         raise _binds_nothing(graph, data, notes)
     defaulted = [n for n, i in graph.inputs.items()
                  if graph.ops[i] == "input" and n not in owner and n not in rules.given and graph.values[i] is not None]
@@ -1000,7 +1000,7 @@ def _binds_nothing(graph: Graph, data: DataFile, notes: list[str]) -> DataError:
     inputs = [n for n, i in graph.inputs.items() if graph.ops[i] == "input"] or list(graph.inputs)
     shown = ", ".join(inputs[:6]) + (", ..." if len(inputs) > 6 else "")
     columns = list(data.columns)
-    listed = ", ".join(f"'{clip(c, 30)}'" for c in columns[:6]) + (", ..." if len(columns) > 6 else "")
+    listed = ", ".join(f"'{clip(c, 30)}'" for c in columns[:6]) + (", ..." if len(columns) > 6 else "") or "none"
     message = f"no column of {data.label} is an input of {graph.source.filename} (columns: {listed}; inputs: {shown or 'none'})"
     hint = _separator_hint(graph, data) or _case_hint(inputs, columns)
     if hint is None:
