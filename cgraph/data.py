@@ -242,9 +242,11 @@ class DataFile:
             self._stream = f
         return f
 
-    def _done_with_header(self, f: IO[str]) -> None:
+    def _done_with_header(self, f: IO[str], failed: bool = False) -> None:
         if self._stream is None:
             f.close()
+        elif failed:
+            self._release_stream()
 
     @contextmanager
     def _row_lines(self) -> Iterator[Iterator[str]]:
@@ -298,14 +300,17 @@ class DataFile:
             consumed = 0
             for names in reader:
                 start, consumed = consumed + 1, reader.line_num
-                if names and any(n.strip() for n in names):
+                if len(names) > 1 or (names and names[0].strip()):  # not a blank line
                     break
             else:
                 raise DataError("the file is empty; expected a header line of column names", self.label)
         except csv.Error as exc:
+            self._done_with_header(f, failed=True)
             raise DataError(f"the header: {_csv_problem(exc)}", self.label) from None
-        finally:
-            self._done_with_header(f)
+        except BaseException:
+            self._done_with_header(f, failed=True)
+            raise
+        self._done_with_header(f)
         self.header_line = start
         self._skip = consumed
         self._header = names
@@ -337,11 +342,20 @@ class DataFile:
                     break
             else:
                 raise DataError("the file is empty; expected one JSON object per line", self.label)
-        finally:
-            self._done_with_header(f)
+            text = line.rstrip("\r\n")
+            first = self._first_object(text, number)
+        except BaseException:
+            self._done_with_header(f, failed=True)
+            raise
+        self._done_with_header(f)
         if self._stream is None:
             self._pushback = []
-        text = line.rstrip("\r\n")
+        self.header_line = number
+        self._first_text = text
+        for key, value in first.items():
+            self.columns[key] = len(value) if type(value) is list else None
+
+    def _first_object(self, text: str, number: int) -> dict:
         try:
             first = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -350,10 +364,7 @@ class DataFile:
             raise DataError("invalid JSON: nested too deeply", self.label, number, text) from None
         if type(first) is not dict:
             raise DataError("expected a JSON object {\"name\": value, ...}", self.label, number, text)
-        self.header_line = number
-        self._first_text = text
-        for key, value in first.items():
-            self.columns[key] = len(value) if type(value) is list else None
+        return first
 
     def _parquet_source(self):
         """What pyarrow reads: the path, or a stream's bytes (Parquet needs to seek)."""
