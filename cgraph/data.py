@@ -988,7 +988,7 @@ def bind_columns(graph: Graph, data: DataFile, *, given: Sequence[str] = (), par
     return Binding(names, fields, notes, defaulted, _near_columns(defaulted, data.columns, set(owner.values())))
 
 
-def _near_columns(inputs: Sequence[str], columns, used) -> dict[str, str]:
+def _near_columns(inputs: Sequence[str], columns, used, cutoff: float = 0.75) -> dict[str, str]:
     """input -> an unused column naming it but for case or a slip of spelling."""
     import difflib
 
@@ -999,7 +999,7 @@ def _near_columns(inputs: Sequence[str], columns, used) -> dict[str, str]:
         base = name.split("[", 1)[0]
         match = lower.get(name.lower()) or lower.get(base.lower())
         if match is None:
-            close = difflib.get_close_matches(name, free, n=1, cutoff=0.75)
+            close = difflib.get_close_matches(name, free, n=1, cutoff=cutoff)
             match = close[0] if close else None
         if match is not None:
             near[name] = match
@@ -1015,9 +1015,9 @@ def _binds_nothing(graph: Graph, data: DataFile, notes: list[str]) -> DataError:
     message = f"no column of {data.label} is an input of {graph.source.filename} (columns: {listed}; inputs: {shown or 'none'})"
     hint = _separator_hint(graph, data) or _case_hint(inputs, columns)
     if hint is None:
-        near = _near_columns(inputs, columns, ())
+        near = _near_columns(inputs, columns, (), cutoff=0.6)
         if near:
-            hint = "; ".join(f"column '{c}' for input '{n}'?" for n, c in list(near.items())[:4])
+            hint = "did you mean " + ", ".join(f"'{n}' for column '{clip(c, 30)}'" for n, c in list(near.items())[:4]) + "?"
     return DataError(message, data.label, hint=hint or "name the columns after the inputs: x, x[1], w[1,2]")
 
 
@@ -1055,10 +1055,10 @@ def _case_hint(inputs: Sequence[str], columns: Sequence[str]) -> str | None:
             continue
         match = lower.get(key) or bases.get(key)
         if match is not None:
-            pairs.append(f"'{clip(column, 30)}' for '{match}'")
+            pairs.append(f"'{match}' for column '{clip(column, 30)}'")
     if not pairs:
         return None
-    return f"names are case-sensitive: {', '.join(pairs[:4])}?"
+    return f"did you mean {', '.join(pairs[:4])}? (names are case-sensitive)"
 
 
 # --- writing rows out ----------------------------------------------------------------

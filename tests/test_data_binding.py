@@ -156,7 +156,8 @@ def test_the_first_row_may_not_give_an_input_twice(tmp_path):
     ("x;y\n1;2\n", "the header looks ;-separated: use --delimiter ';'"),
     ("x\ty\n1\t2\n", "the header looks tab-separated: use --delimiter tab"),
     ("x|y\n1|2\n", "the header looks |-separated: use --delimiter '|'"),
-    ("X,Y\n1,2\n", "names are case-sensitive: 'X' for 'x', 'Y' for 'y'"),
+    ("X,Y\n1,2\n", "did you mean 'x' for column 'X', 'y' for column 'Y'? (names are case-sensitive)"),
+    ("xx,yy\n1,2\n", "did you mean 'x' for column 'xx', 'y' for column 'yy'?"),
     ("id,label\n1,2\n", "name the columns after the inputs"),
 ])
 def test_data_that_binds_nothing_is_an_error_with_a_hint(cg, tmp_path, text, hint):
@@ -171,7 +172,7 @@ def test_data_that_binds_nothing_is_an_error_with_a_hint(cg, tmp_path, text, hin
 def test_jsonl_and_parquet_that_bind_nothing_are_errors(cg, tmp_path):
     data = write(tmp_path / "d.jsonl", '{"X": 1, "Y": 2}\n')
     code, out, err = cg("eval", LINREG, "--data", data)
-    assert code == 2 and "no column of" in err and "'X' for 'x'" in err
+    assert code == 2 and "no column of" in err and "did you mean 'x' for column 'X'" in err
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table({"X": [1.0], "Y": [2.0]}), str(path))
     code, out, err = cg("eval", LINREG, "--data", path)
