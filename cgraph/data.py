@@ -29,7 +29,7 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import IO, Iterator, Sequence
 
 import numpy as np
@@ -446,8 +446,9 @@ class DataFile:
         """One numpy.loadtxt call for a well-formed block; None to read it record by record."""
         if not usecols:
             return None
-        joined = "".join(block)
-        if '"' in joined or joined.count(self.delimiter) != (width - 1) * len(block):
+        # Every line must have exactly width - 1 delimiters: numpy.loadtxt with usecols
+        # would read a short row and a long one in the same block without a word.
+        if '"' in "".join(block) or set(map(str.count, block, repeat(self.delimiter))) != {width - 1}:
             return None  # quoted fields, a missing or extra field, or blank lines
         try:
             table = np.loadtxt(block, delimiter=self.delimiter, usecols=usecols, dtype=np.float64, ndmin=2,
@@ -860,6 +861,12 @@ class _KeyRules:
                 family = input_values.indexed_names(self.graph, base, self.leaves)
                 self.list_form[name] = (base, family.index(name), len(family))
                 self.bases.add(base)
+        # A first-row key naming an input or a base without binding it (a base whose value
+        # is not a list): rows with it are read one by one, where it is judged per row.
+        sources = set(self.source.values())
+        for key in list(self.known):
+            if key not in sources and _canonical(key) in self.bases | set(self.leaves):
+                self.known.discard(key)
 
     # --- later rows of a JSON Lines file ------------------------------------------------
 
@@ -872,11 +879,17 @@ class _KeyRules:
         except InputError:
             self.known.add(key)
             return None
-        # An input's own name, or an indexed input's base (its list form, whatever the value).
-        names = [base] if base in self.leaves else input_values.indexed_names(self.graph, base, self.leaves)
+        # An input's own name, or an indexed input's base with a list (its list form).
+        if base in self.leaves:
+            names = [base]
+        elif length is not None:
+            names = input_values.indexed_names(self.graph, base, self.leaves)
+        else:
+            names = []
         if not names:
             self.targets(key, length, line, text)  # raises for a computed node's name
-            self.known.add(key)
+            if base not in self.bases:  # a base's key stays unknown: with a list it is the list form
+                self.known.add(key)
             return None
         for name in names:
             self._check(key, name, line, text)
@@ -923,9 +936,12 @@ class _KeyRules:
         """Input `name` in one row: by its own key, or from its list; never both."""
         own = by_name.get(name)
         listed = None
+        base_key = None
         if name in self.list_form:
             base, position, count = self.list_form[name]
-            listed = by_name.get(base)
+            base_key = by_name.get(base)
+            if base_key is not None and type(obj[base_key]) is list:  # anything else is not the list form
+                listed = base_key
         if own is not None and listed is not None:
             return None, (f"'{name}' is given twice: as '{own}' and in the list '{listed}'", own)
         if own is not None:
@@ -938,14 +954,16 @@ class _KeyRules:
             return value, None
         if listed is not None:
             raw = obj[listed]
-            if type(raw) is not list or len(raw) != count:
-                got = f"{len(raw)} values" if type(raw) is list else clip(json.dumps(raw))
-                return None, (f"'{listed}' must be a list of {count} numbers, not {got}", listed)
+            if len(raw) != count:
+                return None, (f"'{listed}' must be a list of {count} numbers, not {len(raw)} values", listed)
             value = _json_number(raw[position])
             if value is None:
                 return None, (f"'{name}' (in the list '{listed}') must be a number, not {clip(json.dumps(raw[position]))}",
                               listed)
             return value, None
+        if base_key is not None:
+            return None, (f"missing '{name}' ('{base_key}' is not a list of {count} numbers: "
+                          f"{clip(json.dumps(obj[base_key]))})", base_key)
         return None, (f"missing '{field[0]}'", None)
 
 
@@ -986,6 +1004,13 @@ def bind_columns(graph: Graph, data: DataFile, *, given: Sequence[str] = (), par
     defaulted = [n for n, i in graph.inputs.items()
                  if graph.ops[i] == "input" and n not in owner and n not in rules.given and graph.values[i] is not None]
     return Binding(names, fields, notes, defaulted, _near_columns(defaulted, data.columns, set(owner.values())))
+
+
+def _canonical(key: str) -> str | None:
+    try:
+        return input_values.canonical(key)
+    except InputError:
+        return None
 
 
 def _near_columns(inputs: Sequence[str], columns, used, cutoff: float = 0.75) -> dict[str, str]:

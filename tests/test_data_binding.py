@@ -126,13 +126,17 @@ def test_jsonl_rows_may_mix_the_two_forms_of_an_indexed_input(cg, tmp_path):
     ('{"x": [3, 4], "x[1]": 3}', "'x[1]' is given twice: as 'x[1]' and in the list 'x'"),
     ('{"x[1]": 3, "x[ 1]": 3, "x[2]": 1}', "'x[1]' is given twice"),
     ('{"x": [3, 4, 5]}', "'x' must be a list of 2 numbers, not 3 values"),
-    ('{"x": 3}', "'x' must be a list of 2 numbers, not 3"),
+    ('{"x": 3}', "missing 'x[1]' ('x' is not a list of 2 numbers: 3)"),
+    ('{"x": 3, "x[1]": 1, "x[2]": 2}', None),  # 'x' binds nothing unless it is a list
     ('{"x": [3, null]}', "'x[2]' (in the list 'x') must be a number, not null"),
     ('{"x[1]": 3}', "missing 'x[2]'"),
 ])
 def test_bad_rows_mixing_forms(tmp_path, row, message):
     graph = cgraph.parse(INDEXED)
     path = write(tmp_path / "d.jsonl", '{"x[1]": 1, "x[2]": 2}\n' + row + "\n")
+    if message is None:
+        assert read(path, graph)[2] == [1, 2]
+        return
     with pytest.raises(DataError) as info:
         read(path, graph)
     assert info.value.line == 2 and message in info.value.message
@@ -423,3 +427,12 @@ def test_quoted_and_unquoted_files_give_the_same_floats(tmp_path):
     _, b, lines, _ = read(quoted, graph, rows=64)
     assert a == b == {"x": xs, "y": ys}
     assert lines == list(range(2, 2 + 2 * 200, 2))
+
+
+@pytest.mark.parametrize("rows", [1, 1000])
+def test_a_short_row_and_a_long_one_in_one_block_are_both_bad(tmp_path, rows):
+    # As many delimiters in the block as well-formed rows would have: each row still counts.
+    graph = cgraph.parse("input a\ninput b\nout = a + b\n")
+    path = write(tmp_path / "d.csv", "a,b\n7\n1,2\n3,,4\n5,6\n")
+    _, got, lines, skipped = read(path, graph, rows=rows, on_error="skip")
+    assert got == {"a": [1, 5], "b": [2, 6]} and lines == [3, 5] and skipped.count == 2
