@@ -272,9 +272,10 @@ class DataFile:
         else:
             self._stream.close()
 
-    def _check_text(self, block: list[str], first: int) -> None:
+    def _check_text(self, block: list[str], first: int, joined: str | None = None) -> None:
         """Invalid UTF-8 is an error naming its line (read with surrogateescape, it shows as U+DCxx)."""
-        joined = "".join(block)
+        if joined is None:
+            joined = "".join(block)
         if joined.isascii() or not _UNDECODED.search(joined):
             return
         for offset, line in enumerate(block):
@@ -433,8 +434,9 @@ class DataFile:
                 block = list(islice(lines, rows))
                 if not block:
                     return
-                self._check_text(block, first)
-                chunk = self._csv_fast(block, first, usecols, width)
+                joined = "".join(block)
+                self._check_text(block, first, joined)
+                chunk = self._csv_fast(block, joined, first, usecols, width)
                 taken = 0
                 if chunk is None:
                     chunk, taken = self._csv_slow(block, lines, first, usecols, width, on_error, skipped)
@@ -442,13 +444,13 @@ class DataFile:
                 if chunk.n:
                     yield chunk
 
-    def _csv_fast(self, block: list[str], first: int, usecols: list[int], width: int) -> Chunk | None:
+    def _csv_fast(self, block: list[str], joined: str, first: int, usecols: list[int], width: int) -> Chunk | None:
         """One numpy.loadtxt call for a well-formed block; None to read it record by record."""
         if not usecols:
             return None
         # Every line must have exactly width - 1 delimiters: numpy.loadtxt with usecols
         # would read a short row and a long one in the same block without a word.
-        if '"' in "".join(block) or set(map(str.count, block, repeat(self.delimiter))) != {width - 1}:
+        if '"' in joined or set(map(str.count, block, repeat(self.delimiter))) != {width - 1}:
             return None  # quoted fields, a missing or extra field, or blank lines
         try:
             table = np.loadtxt(block, delimiter=self.delimiter, usecols=usecols, dtype=np.float64, ndmin=2,
