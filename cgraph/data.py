@@ -103,6 +103,7 @@ class Skipped:
         if not self.count:
             return None
         rows = "row" if self.count == 1 else "rows"
+        path = "<stdin>" if path == STDIN else path
         lines = [f"warning: skipped {self.count} bad {rows} of {path}:"] + [f"  {m}" for m in self.first]
         if self.count > len(self.first):
             lines.append(f"  ... and {self.count - len(self.first)} more")

@@ -267,6 +267,9 @@ def test_data_from_standard_input(cg, tmp_path):
 def test_data_from_standard_input_errors_name_stdin_and_the_line(cg):
     code, out, err = cg("eval", LINREG, "--data", "-", "--data-format", "csv", stdin="x,y\n1,2\n3,z\n")
     assert code == 2 and "<stdin>:3:3: error: 'z' in column 'y' is not a number" in err
+    code, out, err = cg("eval", LINREG, "--data", "-", "--data-format", "csv", "--on-error", "skip",
+                        stdin="x,y\n1,2\n3,z\n")
+    assert code == 0 and "skipped 1 bad row of <stdin>:" in err and [r["line"] for r in rows_of(out)] == ["2"]
     code, out, err = cg("eval", LINREG, "--data", "-", stdin="x,y\n1,2\n")
     assert code == 2 and "--data - (standard input) needs --data-format" in err
     code, out, err = cg("eval", "-", "--data", "-", "--data-format", "csv", stdin="x,y\n1,2\n")
