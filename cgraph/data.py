@@ -856,19 +856,22 @@ class _KeyRules:
 
     def bound(self, names: list[str], fields: list[Field]) -> None:
         """Remember what the first row binds, to check later rows against it."""
+        families: dict[str, dict[str, int]] = {}  # base -> {x[k]: position}, each made once
         for name, field in zip(names, fields):
             self.source[name] = field[0]
             self.name_of[field] = name
             if "[" in name:
                 base = name[: name.index("[")]
-                family = input_values.indexed_names(self.graph, base, self.leaves)
-                self.list_form[name] = (base, family.index(name), len(family))
-                self.bases.add(base)
+                if base not in families:
+                    family = input_values.indexed_names(self.graph, base, self.leaves)
+                    families[base] = {n: k for k, n in enumerate(family)}
+                self.list_form[name] = (base, families[base][name], len(families[base]))
+        self.bases = set(families)
         # A first-row key naming an input or a base without binding it (a base whose value
         # is not a list): rows with it are read one by one, where it is judged per row.
         sources = set(self.source.values())
         for key in list(self.known):
-            if key not in sources and _canonical(key) in self.bases | set(self.leaves):
+            if key not in sources and (_canonical(key) in self.bases or _canonical(key) in self.leaves):
                 self.known.discard(key)
 
     # --- later rows of a JSON Lines file ------------------------------------------------
@@ -1006,7 +1009,8 @@ def bind_columns(graph: Graph, data: DataFile, *, given: Sequence[str] = (), par
         raise _binds_nothing(graph, data, notes)
     defaulted = [n for n, i in graph.inputs.items()
                  if graph.ops[i] == "input" and n not in owner and n not in rules.given and graph.values[i] is not None]
-    return Binding(names, fields, notes, defaulted, _near_columns(defaulted, data.columns, set(owner.values())))
+    near = _near_columns(defaulted[:8], data.columns, set(owner.values()))  # messages name the first few
+    return Binding(names, fields, notes, defaulted, near)
 
 
 def _canonical(key: str) -> str | None:
@@ -1043,7 +1047,7 @@ def _binds_nothing(graph: Graph, data: DataFile, notes: list[str]) -> DataError:
     message = f"no column of {data.label} is an input of {graph.source.filename} (columns: {listed}; inputs: {shown or 'none'})"
     hint = _separator_hint(graph, data) or _case_hint(inputs, columns)
     if hint is None:
-        near = _near_columns(inputs, columns, (), cutoff=0.6)
+        near = _near_columns(inputs[:20], columns[:200], (), cutoff=0.6)
         if near:
             hint = "did you mean " + ", ".join(f"'{n}' for column '{clip(c, 30)}'" for n, c in list(near.items())[:4]) + "?"
     return DataError(message, data.label, hint=hint or "name the columns after the inputs: x, x[1], w[1,2]")
