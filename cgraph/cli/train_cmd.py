@@ -87,8 +87,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 
     FILE declares its params (param w = 0.1, or param w = uniform(-1, 1) or
     normal(0, 0.5), drawn from --seed) and a loss, its output. Columns of
-    the data bind inputs by name; other inputs come from options or
-    defaults. At the end a table shows the learned params and the loss per
+    the data bind inputs by name; other inputs come from options (or,
+    with --allow-defaults, their defaults). At the end a table shows the learned params and the loss per
     epoch.
     """
     ctx = click.get_current_context()
