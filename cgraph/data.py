@@ -273,22 +273,37 @@ class DataFile:
         else:
             self._stream.close()
 
-    def _check_text(self, block: list[str], first: int, joined: str | None = None) -> None:
+    def _check_text(self, block: list[str], first: int) -> None:
         """Invalid UTF-8 is an error naming its line (read with surrogateescape, it shows as U+DCxx)."""
-        if joined is None:
-            joined = "".join(block)
+        bad = self._first_undecoded(block, "".join(block))
+        if bad is not None:
+            raise self._undecoded_error(block[bad], first + bad)
+
+    def _cut_undecoded(self, block: list[str], lines: Iterator[str], first: int, joined: str):
+        """(block, lines, joined) with a block holding invalid UTF-8 cut before its first bad
+        line, which goes back to `lines`: the rows before it are read first, so whatever the
+        chunk size the first error in the file is the one reported. A bad first line raises."""
+        bad = self._first_undecoded(block, joined)
+        if bad is None:
+            return block, lines, joined
+        if bad == 0:
+            raise self._undecoded_error(block[0], first)
+        return block[:bad], chain(block[bad:], lines), "".join(block[:bad])
+
+    @staticmethod
+    def _first_undecoded(block: list[str], joined: str) -> int | None:
         if joined.isascii() or not _UNDECODED.search(joined):
-            return
-        for offset, line in enumerate(block):
-            found = _UNDECODED.search(line)
-            if found:
-                text = line.rstrip("\r\n")
-                byte = ord(found.group()) - 0xDC00
-                raise DataError(
-                    f"invalid UTF-8 (byte 0x{byte:02x}): data files are UTF-8 text", self.label,
-                    first + offset, text, found.start() + 1,
-                    hint="convert the file, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8",
-                )
+            return None
+        return next(k for k, line in enumerate(block) if _UNDECODED.search(line))
+
+    def _undecoded_error(self, line: str, number: int) -> DataError:
+        found = _UNDECODED.search(line)
+        byte = ord(found.group()) - 0xDC00
+        return DataError(
+            f"invalid UTF-8 (byte 0x{byte:02x}): data files are UTF-8 text", self.label,
+            number, line.rstrip("\r\n"), found.start() + 1,
+            hint="convert the file, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8",
+        )
 
     # --- headers -------------------------------------------------------------------------
 
@@ -436,7 +451,7 @@ class DataFile:
                 if not block:
                     return
                 joined = "".join(block)
-                self._check_text(block, first, joined)
+                block, lines, joined = self._cut_undecoded(block, lines, first, joined)
                 chunk = self._csv_fast(block, joined, first, usecols, width)
                 taken = 0
                 if chunk is None:
@@ -545,7 +560,7 @@ class DataFile:
                 block = list(islice(lines, rows))
                 if not block:
                     return
-                self._check_text(block, first)
+                block, lines, _ = self._cut_undecoded(block, lines, first, "".join(block))
                 chunk = self._jsonl_fast(block, first, fields)
                 if chunk is None:
                     chunk = self._jsonl_slow(block, first, fields, on_error, skipped, rules)

@@ -439,3 +439,20 @@ def test_a_short_row_and_a_long_one_in_one_block_are_both_bad(tmp_path, rows):
     path = write(tmp_path / "d.csv", "a,b\n7\n1,2\n3,,4\n5,6\n")
     _, got, lines, skipped = read(path, graph, rows=rows, on_error="skip")
     assert got == {"a": [1, 5], "b": [2, 6]} and lines == [3, 5] and skipped.count == 2
+
+
+@pytest.mark.parametrize("rows", [1, 2, 1000])
+@pytest.mark.parametrize("name, text", [
+    ("d.csv", b"x,y\n1,2\nabc,2\n3,4\n5,\xe96\n"),
+    ("d.jsonl", b'{"x": 1, "y": 2}\n{"x": "abc", "y": 2}\n{"x": 1, "y": 2}\n{"x": 1, "y": "\xe9"}\n'),
+])
+def test_the_first_error_in_the_file_is_reported_whatever_the_chunk_size(tmp_path, rows, name, text):
+    graph = cgraph.load(LINREG)
+    path = write(tmp_path / name, text)
+    with pytest.raises(DataError) as info:
+        read(path, graph, rows=rows)
+    assert info.value.line == 3 - name.endswith("jsonl") and "abc" in info.value.message
+    # Skipping bad rows still stops at invalid UTF-8, naming its line.
+    with pytest.raises(DataError) as info:
+        read(path, graph, rows=rows, on_error="skip")
+    assert info.value.line == 5 - name.endswith("jsonl") and "invalid UTF-8" in info.value.message
