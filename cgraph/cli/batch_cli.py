@@ -16,7 +16,7 @@ from ..ir import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
-DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")
+DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")  # data.DATA_FORMATS, here so that --help does not import NumPy
 DATA_FORMAT_HELP = "The data's format, whatever its suffix; needed with --data - (standard input)."
 DELIMITER_HELP = "CSV field separator: one character, or tab (default: a comma; a tab for .tsv)."
 
@@ -65,7 +65,7 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
 
 
 def _defaulted(graph: Graph, datafile, binding, defaults_ok: bool) -> None:
-    """Inputs the data could give but does not: a warning each (an error when training)."""
+    """Inputs the data could give but does not, named in one warning (an error when training)."""
     names = binding.defaulted
     shown = ", ".join(f"'{n}'" for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
     near = "".join(f"; column '{c}' is not '{n}' (names are case-sensitive)" if c.lower() == n.lower()
