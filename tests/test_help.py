@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import shlex
+import subprocess
 import shutil
 import sys
 from pathlib import Path
@@ -144,8 +145,12 @@ def test_examples_in_the_help_run(capsys, monkeypatch, tmp_path, where, example)
     if "|" in example:  # echo 'PROGRAM' | cgraph eval - ...
         producer, example = (part.strip() for part in example.split("|", 1))
         words = shlex.split(producer)
-        assert words[0] == "echo", f"cannot run the example's producer: {producer}"
-        stdin = " ".join(words[1:]) + "\n"
+        if words[0] == "echo":
+            stdin = " ".join(words[1:]) + "\n"
+        else:  # a shell command making the data (tr ... < samples/linreg.csv)
+            made = subprocess.run(["bash", "-c", producer], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            assert made.returncode == 0, f"the example's producer failed: {producer}\n{made.stderr}"
+            stdin = made.stdout
     argv = shlex.split(example)
     assert argv[0] == "cgraph"
     if stdin is not None:

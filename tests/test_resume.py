@@ -225,7 +225,7 @@ def test_a_non_finite_value_in_the_data_is_a_bad_row(cg, tmp_path, value, word):
     data.write_text(f"x,y\n1,2\n2,{value}\n3,8\n")
     code, out, err = cg("train", LINREG, "--data", data, "--epochs", "3")
     assert code == 2 and out == ""
-    assert f"{data}:3:1: error: column 'y' is {word}: training needs finite values" in err
+    assert f"{data}:3:3: error: column 'y' is {word}: training needs finite values" in err  # the caret under the field
     assert "--lr" not in err and "--on-error skip" in err
 
 

@@ -7,7 +7,8 @@ Nothing here imports NumPy at module level: `cgraph eval` without --data never l
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import functools
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -16,6 +17,22 @@ from ..ir import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
+DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")  # data.DATA_FORMATS, here so that --help does not import NumPy
+DATA_FORMAT_HELP = "The data's format, whatever its suffix; needed with --data - (standard input)."
+DELIMITER_HELP = "CSV field separator: one character, or tab (default: a comma; a tab for .tsv)."
+
+
+def one_stdin(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Put above @with_program: FILE - and --data - would both read standard input; say so
+    before the program is read from it."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        if kwargs.get("data_path") == "-" and kwargs.get("file") == "-":
+            raise click.UsageError("the program and --data cannot both be standard input")
+        return command(**kwargs)
+
+    return wrapper
 
 
 def require_numpy() -> None:
@@ -33,15 +50,36 @@ def echo_err(text: str) -> None:
     click.echo(clip_message(text), err=True)
 
 
-def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bool):
-    """The data file and its binding to the graph's inputs; notes about unused columns to stderr."""
+def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bool, fmt: str | None = None,
+              delimiter: str | None = None, defaults_ok: bool = True):
+    """The data file and its binding to the graph's inputs; notes about unused columns and
+    warnings about inputs left to their defaults to stderr. With `defaults_ok` false
+    (training), an input that every row would take from its default is an error."""
     from .. import data
 
-    datafile = data.DataFile(path)
+    datafile = data.DataFile(path, fmt=fmt, delimiter=None if delimiter is None else data.parse_delimiter(delimiter))
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
     for note in binding.notes:
-        echo_err(f"note: {path}: {note}")
+        echo_err(f"note: {datafile.label}: {note}")
+    if binding.defaulted:
+        _defaulted(graph, datafile, binding, defaults_ok)
     return datafile, binding
+
+
+def _defaulted(graph: Graph, datafile, binding, defaults_ok: bool) -> None:
+    """Inputs the data could give but does not, named in one warning (an error when training)."""
+    names = binding.defaulted
+    shown = ", ".join(f"'{n}'" for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    near = "".join(f"; column '{c}' is not '{n}' (names are case-sensitive)" if c.lower() == n.lower()
+                   else f"; column '{c}' is not '{n}'" for n, c in list(binding.near.items())[:4])
+    their = (f"its default, {graph.values[graph.inputs[names[0]]]!r}" if len(names) == 1 else "their defaults")
+    what = f"input{'s' if len(names) > 1 else ''} {shown}"
+    if not defaults_ok:
+        raise InputError(
+            f"{datafile.label} has no column for {what}: every row would use {their}{near}",
+            hint="add the column, give the value as an option (--NAME VALUE), or pass --allow-defaults",
+        )
+    echo_err(f"warning: {datafile.label} has no column for {what}: every row uses {their}{near}")
 
 
 def bind_shared(plan, values: dict[str, float], data_path: str) -> list:
@@ -55,7 +93,8 @@ def bind_shared(plan, values: dict[str, float], data_path: str) -> list:
 
 
 def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *, data_path: str, fmt: str,
-              target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None) -> None:
+              target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None,
+              data_format: str | None = None, delimiter: str | None = None) -> None:
     """`cgraph eval FILE --data rows.csv`: one output line per data row, in chunks.
 
     To standard output each chunk's rows are written (and flushed) as soon as they are
@@ -68,9 +107,9 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
     from .. import batch, data
     from .output import atomic_writer
 
-    datafile, binding = open_data(graph, data_path, inputs, params_ok=True)
+    datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
     plan = batch.Plan(graph, binding.names, output=output_name, shared_grads="rows")
-    base = bind_shared(plan, inputs, data_path)
+    base = bind_shared(plan, inputs, datafile.label)
     rows = chunk_rows or plan.chunk_rows()
     skipped = data.Skipped()
     row_word = "row" if datafile.format == "parquet" else "line"
@@ -83,7 +122,7 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
             if strict:
                 where = plan.first_non_finite(base, chunk.columns, chunk.n)
                 if where is not None and where.kind == "value":
-                    raise _non_finite_error(graph, plan, binding, where, chunk, data_path, row_word)
+                    raise _non_finite_error(graph, plan, binding, where, chunk, datafile.label, row_word)
             result = plan.run(base, chunk.columns, chunk.n, check_values=True)
             grads = [result.grads[name] for name in plan.wrt_names]
             # The common case costs one sum per node and an isfinite pass over the gradients;
@@ -92,13 +131,13 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
                 origins.add(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk.lines)
             _write_rows(writer, out, chunk, result.value, grads, target)
             progress.advance(chunk.n)
-    summary = skipped.summary(data_path)
+    summary = skipped.summary(datafile.label)
     if summary:
         echo_err(summary)
-    for warning in non_finite_warnings(graph, plan, binding, origins, data_path, row_word):
+    for warning in non_finite_warnings(graph, plan, binding, origins, datafile.label, row_word):
         echo_err(warning)
     if writer.rows == 0:
-        echo_err(f"note: {data_path} has no rows" + (" left after skipping bad ones" if skipped.count else ""))
+        echo_err(f"note: {datafile.label} has no rows" + (" left after skipping bad ones" if skipped.count else ""))
     if target != "-":
         echo_err(f"wrote {writer.rows} row{'s' if writer.rows != 1 else ''} to {target}")
 

@@ -9,7 +9,7 @@ from .. import report
 from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
-from .batch_cli import CHUNK_ROWS_HELP, eval_data
+from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
 from .common import Count, ProgramCommand, evaluation_options, with_program
 
 EPILOG = f"""\b
@@ -20,6 +20,7 @@ Examples:
   cgraph eval samples/mlp.cg --output 'h[2]' --format plain
   cgraph eval samples/linreg.cg --data samples/linreg.csv -o predictions.csv
   cgraph eval samples/xor.cg --data samples/xor.csv --format jsonl --seed 0
+  tr , ';' < samples/linreg.csv | cgraph eval samples/linreg.cg --data - --data-format csv --delimiter ';'
 
 \b
 With --data, the file is evaluated for every row (columns bind inputs by
@@ -43,6 +44,7 @@ DATA_FORMATS = ("csv", "jsonl")
 
 
 @click.command("eval", cls=ProgramCommand, epilog=EPILOG, short_help="Values and gradients of every node.")
+@one_stdin
 @with_program
 @evaluation_options
 @click.option("--format", "fmt", type=click.Choice(SCALAR_FORMATS + ("jsonl",)), default=None,
@@ -51,12 +53,16 @@ DATA_FORMATS = ("csv", "jsonl")
     "--show", type=click.Choice(report.SHOW), default="named", show_default=True,
     help="Rows: inputs (output and inputs/params only), named (every named node), all (every node). Not with --data.",
 )
-@click.option("--data", "data_path", metavar="FILE", help="Evaluate for every row of a .csv, .jsonl or .parquet file.")
+@click.option("--data", "data_path", metavar="FILE",
+              help="Evaluate for every row of a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+@click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
+@click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool,
-                 fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None) -> None:
+                 fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None,
+                 data_format: str | None, delimiter: str | None) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -77,10 +83,11 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
         eval_data(
             graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
             chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
-            program_file=ctx.params.get("file"),
+            program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
         )
         return
-    for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error")):
+    for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error"), (data_format, "--data-format"),
+                        (delimiter, "--delimiter")):
         if given is not None:
             raise click.UsageError(f"{name} goes with --data FILE", ctx)
     if fmt == "jsonl":

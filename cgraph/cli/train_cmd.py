@@ -14,7 +14,8 @@ import click
 from ..builder import DEFAULT_SEED
 from ..ir import Graph
 from . import exit_codes_help
-from .batch_cli import CHUNK_ROWS_HELP, ON_ERROR_HELP, echo_err, open_data, require_numpy
+from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
+                        echo_err, one_stdin, open_data, require_numpy)
 from .common import SEED, Count, FiniteFloat, ProgramCommand, with_program
 
 EPILOG = f"""\b
@@ -45,8 +46,14 @@ SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and aft
 
 
 @click.command("train", cls=ProgramCommand, epilog=EPILOG, short_help="Learn params by gradient descent over data.")
+@one_stdin
 @with_program
-@click.option("--data", "data_path", required=True, metavar="FILE", help="Training rows: a .csv, .jsonl or .parquet file.")
+@click.option("--data", "data_path", required=True, metavar="FILE",
+              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+@click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
+@click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
+@click.option("--allow-defaults", is_flag=True,
+              help="Train even if an input the data lacks takes its declared default in every row.")
 @click.option("--loss", "loss_name", metavar="NAME", help="The node to minimize (default: the file's output).")
 @click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.01, show_default=True, help="Learning rate.")
 @click.option("--epochs", type=Count(min=0), default=100, show_default=True, help="Passes over the data (at most).")
@@ -77,13 +84,14 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
                   loss_name: str | None, lr: float, epochs: int, batch_size: int | None, optimizer: str,
                   momentum: float, shuffle: bool, seed: int, tol: float, patience: int | None,
                   max_time: float | None, trace: int, save_path: str | None, init_path: str | None,
-                  log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str) -> None:
+                  log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str,
+                  data_format: str | None = None, delimiter: str | None = None, allow_defaults: bool = False) -> None:
     """Train FILE's params by gradient descent on the rows of --data.
 
     FILE declares its params (param w = 0.1, or param w = uniform(-1, 1) or
     normal(0, 0.5), drawn from --seed) and a loss, its output. Columns of
-    the data bind inputs by name; other inputs come from options or
-    defaults. At the end a table shows the learned params and the loss per
+    the data bind inputs by name; other inputs come from options (or,
+    with --allow-defaults, their defaults). At the end a table shows the learned params and the loss per
     epoch.
     """
     ctx = click.get_current_context()
@@ -105,7 +113,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
     )
     _require_finite(inputs, "the value of '{}' is {} (given as an option)")
-    datafile, binding = open_data(graph, data_path, inputs, params_ok=False)
+    datafile, binding = open_data(graph, data_path, inputs, params_ok=False, fmt=data_format, delimiter=delimiter,
+                                  defaults_ok=allow_defaults)
     start: dict[str, float] = {}
     saved, state = None, None
     names = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
@@ -129,12 +138,12 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     skipped = Skipped()
     rows = datafile.read_all(binding.fields, chunk_rows or 65536, on_error, skipped)
     rows = _finite_rows(rows, binding, data_path, datafile, on_error, skipped)
-    summary = skipped.summary(data_path)
+    summary = skipped.summary(datafile.label)
     if summary:
         echo_err(summary)
     trainer = training.Trainer(
         graph, binding.names, rows.columns, rows.lines, settings=settings, loss=loss_name,
-        given=inputs, start=start, data_path=data_path,
+        given=inputs, start=start, data_path=datafile.label,
     )
     if trainer.unused:
         echo_err(f"note: the loss does not depend on {', '.join(trainer.unused[:8])}; "
@@ -144,7 +153,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         first_epoch, rows_done, loss_so_far, note = training.resume_point(saved, trainer)
         if note:
             echo_err(f"note: --init {init_path}: {note}")
-    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, data_path,
+    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, datafile.label,
                        saved.epoch_loss if saved is not None else None)
     with display:
         outcome = trainer.run(display, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
@@ -404,9 +413,10 @@ def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped
         what = f"column '{key}'" if index is None else f"'{binding.names[k]}' (in the list '{key}')"
         line = int(rows.lines[r])
         text = _line_text(data_path, line, row_word) if on_error != "skip" else None
+        column, width = _field_span(text, datafile, key)
         error = DataError(
             f"{what} is {_non_finite_word(rows.columns[k][r])}: training needs finite values",
-            data_path, line, text, 1, len(text or " "), row_word=row_word,
+            datafile.label, line, text, column, width, row_word=row_word,
             hint="correct or remove the row; --on-error skip leaves out the rows with an inf or nan",
         )
         if on_error != "skip":
@@ -414,6 +424,21 @@ def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped
         skipped.add(error)
     keep = ~bad
     return Chunk([column[keep] for column in rows.columns], rows.lines[keep])
+
+
+def _field_span(text: str | None, datafile, key: str) -> tuple[int, int]:
+    """Where the caret goes under a CSV line: the field of column `key` (the whole line
+    for JSON Lines, or when the line cannot be read again)."""
+    from ..data import _field_column
+
+    if not text:
+        return 1, 1
+    if datafile.format != "csv" or key not in datafile.columns:
+        return 1, len(text)
+    delimiter = getattr(datafile, "delimiter", ",") or ","
+    start = _field_column(text, list(datafile.columns).index(key), delimiter)
+    end = text.find(delimiter, start - 1)
+    return start, max(1, (len(text) if end < 0 else end) - start + 1)
 
 
 def _require_finite(values: dict[str, float], message: str) -> None:
