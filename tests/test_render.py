@@ -311,6 +311,7 @@ def parse_dot(source: str) -> Dot:
     nodes: dict[str, DotNode] = {}
     edges: list[DotEdge] = []
     clusters: dict[str, tuple[str | None, str | None]] = {}
+    invisible: list[tuple[str, str]] = []
     stack: list[str] = []
     for line in lines[1:-1]:
         s = line.strip()
@@ -331,6 +332,9 @@ def parse_dot(source: str) -> Dot:
                     graph_attrs = m.group(2)
         elif m := re.fullmatch(r"(\w+) -> (\w+)(?: \[(.*)\])?", s):
             label, rest = _split_label(m.group(3) or "")
+            if attr(rest, "style") == "invis":  # layout only: keeps loop iterations in order
+                invisible.append((m.group(1), m.group(2)))
+                continue
             edges.append(DotEdge(m.group(1), m.group(2), label, rest, _edge_parts(label)))
         elif m := re.fullmatch(r"(\w+)(?: \[(.*)\])?", s):
             label, rest = _split_label(m.group(2) or "")
@@ -344,6 +348,8 @@ def parse_dot(source: str) -> Dot:
     assert not stack, "unbalanced braces"
     for e in edges:
         assert e.tail in nodes and e.head in nodes, f"edge {e.tail} -> {e.head} to an undeclared node"
+    for tail, head in invisible:
+        assert tail in nodes and head in nodes and tail != head, f"invisible edge {tail} -> {head}"
     # --collapse draws a shared input beside each box it feeds ("w__box_t1_L5"): those
     # copies stand for the one node, so the checks below see one node with all its edges.
     copies = {nid: nid.split("__box", 1)[0] for nid in nodes if "__box" in nid}

@@ -9,6 +9,7 @@ from .scene import Scene, SceneEdge, SceneNode
 from .style import THEMES, cluster_id, esc, heat_color
 
 FONT = "Helvetica"
+ORDER_WEIGHT = 1000  # the invisible edges that keep loop iterations in order (see to_digraph)
 INLINE_EDGE_LABELS = 150  # more edges than this: labels placed after layout (see to_digraph)
 
 
@@ -62,7 +63,14 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
         attrs = _edge_attrs(edge, theme)
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
+        if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
+            attrs["weight"] = "0"
         dot.edge(edge.tail, edge.head, **attrs)
+    # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking it
+    # costs ten times its weight per rank), so these must outweigh every edge pulling the
+    # other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
+    for tail, head in scene.order:
+        dot.edge(tail, head, style="invis", weight=str(ORDER_WEIGHT))
     return dot
 
 

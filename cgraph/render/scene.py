@@ -52,6 +52,7 @@ class SceneNode:
     tooltip: str = ""
     cluster: tuple[Tag, ...] = ()
     highlight: bool = False
+    unit: tuple[Tag, ...] = ()  # a collapsed box: the call or iteration it stands for
 
 
 @dataclass
@@ -63,6 +64,7 @@ class SceneEdge:
     local: str | None = None
     heat: float | None = None  # 0..1 on a log scale of |gradient|, with --heat
     label_name: str | None = None  # the output edge says what it is
+    loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
 
 
 @dataclass
@@ -72,6 +74,10 @@ class Scene:
     clusters: dict[tuple[Tag, ...], str] = field(default_factory=dict)  # path -> label
     options: Options = field(default_factory=Options)
     caption: str = ""
+    # Node pairs (a, b) that must be drawn with a before b along the rank direction: the
+    # last nodes of each loop iteration before the first ones of the next, so an unrolled
+    # loop reads in iteration order however its edges pull (see iteration_order).
+    order: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,8 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         if group is not None and i in group:
             box_id, tag = group[i]
             if box_id not in boxes:
-                boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}")
+                boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}",
+                                          unit=(tag,))
                 scene.nodes.append(boxes[box_id])
             if step is not None and step.current == i:
                 boxes[box_id].highlight = True
@@ -185,15 +192,17 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
     # Collapsed: an input or param feeding several boxes (a shared weight in every step of
     # an RNN) is drawn once beside each box, as unrolled RNNs are drawn, instead of one node
     # with an edge to every step: those long edges make Graphviz take minutes, or crash.
+    # The node itself (with its accumulated gradient) feeds the first box, so the Σ sits on a
+    # drawing joined to the graph, at the left; the copies feed the later boxes.
     copied: dict[int, SceneNode] = {}
     copies_made: set[str] = set()
+    fed: dict[int, dict[str, None]] = {}  # input or param -> the boxes it feeds, in tape order
     if group is not None:
-        fed: dict[int, set[str]] = {}
         for v in shown:
             if v in group:
                 for u in graph.args[v]:
                     if u in keep and u not in group and graph.ops[u] in ("input", "param"):
-                        fed.setdefault(u, set()).add(group[v][0])
+                        fed.setdefault(u, {})[group[v][0]] = None
         copied = {u: node_by_id[ids[u]] for u, heads in fed.items() if len(heads) > 1 and ids[u] in node_by_id}
         for u, node in copied.items():
             node.tooltip += f"; drawn beside each of the {len(fed[u])} boxes it feeds"
@@ -212,7 +221,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             head = group[v][0] if group is not None and v in group else ids[v]
             if tail == head:
                 continue  # inside one collapsed box
-            if u in copied and head in boxes:
+            if u in copied and head in boxes and head != next(iter(fed[u])):
                 tail = f"{ids[u]}__{head}"
                 if tail not in copies_made:
                     copies_made.add(tail)
@@ -254,7 +263,113 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
 
     if options.heat:
         _normalise_heat(scene.edges, magnitudes)
+    scene.order = iteration_order(scene)
+    loosen_shared_feeds(scene)
     return scene
+
+
+MAX_ORDER_PAIRS = 64  # per pair of iterations; wider bodies are tied by fewer, chosen pairs
+
+
+def iteration_order(scene: Scene) -> list[tuple[str, str]]:
+    """Pairs (a, b) that put each iteration of a loop wholly before the next one, for every
+    loop whose iterations pass values on (a recurrence): every last node of iteration k (one
+    with no edge to another node of k) before every first node of iteration k+1.
+
+    Graphviz ranks the nodes of a cluster apart and then treats an edge between two clusters
+    as a wish, not a rule: a shared weight pulling every iteration towards itself outweighs
+    the recurrent edges of ten or more steps, which then stack up and run backwards. These
+    pairs, drawn as heavy invisible edges, outweigh any such pull. Collapsed, each iteration
+    is one box and the pairs chain the boxes. Iterations that share nothing (a layer's
+    neurons, the terms of a sum) are left side by side: chained, a 100-term sum would draw
+    as a 100-step staircase with 100 long edges into the sum, in 200 times the time."""
+    path_of = {node.id: _loop_path(node) for node in scene.nodes}
+    members: dict[tuple[Tag, ...], list[str]] = {}  # each loop iteration -> its nodes, nested ones too
+    for node in scene.nodes:
+        path = path_of[node.id]
+        for depth in range(1, len(path) + 1):
+            if path[depth - 1].kind == "loop":
+                members.setdefault(path[:depth], []).append(node.id)
+    loops: dict[tuple, list[tuple[Tag, ...]]] = {}  # one loop statement in one place -> its iterations, in tape order
+    for path in members:
+        loops.setdefault(_loop_key(path), []).append(path)
+    succ: dict[str, list[str]] = {}
+    for edge in scene.edges:
+        succ.setdefault(edge.tail, []).append(edge.head)
+    recurrent = recurrent_loops(scene)
+    order: list[tuple[str, str]] = []
+    for key, iterations in loops.items():
+        if key not in recurrent:
+            continue
+        ends = [_ends(members[path], succ) for path in iterations]
+        for (_, last), (first, _) in zip(ends, ends[1:]):
+            if len(last) * len(first) > MAX_ORDER_PAIRS:  # every last node before one first node, and one last before all first
+                order += [(a, first[0]) for a in last] + [(last[-1], b) for b in first[1:]]
+            else:
+                order += [(a, b) for a in last for b in first]
+    return order
+
+
+def recurrent_loops(scene: Scene) -> set[tuple]:
+    """The loops (as _loop_key) with an edge from one of their iterations into another."""
+    path_of = {node.id: _loop_path(node) for node in scene.nodes}
+    recurrent: set[tuple] = set()
+    for edge in scene.edges:
+        tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
+        split = _common(tail, head)
+        if split < min(len(tail), len(head)) and tail[split].kind == head[split].kind == "loop":
+            if _loop_key(tail[: split + 1]) == _loop_key(head[: split + 1]):
+                recurrent.add(_loop_key(head[: split + 1]))
+    return recurrent
+
+
+def _loop_key(path: tuple[Tag, ...]) -> tuple:
+    """The loop an iteration belongs to: the same loop statement in the same place."""
+    return (path[:-1], path[-1].name, path[-1].line)
+
+
+def _common(a: tuple[Tag, ...], b: tuple[Tag, ...]) -> int:
+    """How many outermost calls and iterations two nodes share."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _loop_path(node: SceneNode) -> tuple[Tag, ...]:
+    return node.unit if node.kind == "box" else node.cluster
+
+
+def loosen_shared_feeds(scene: Scene) -> None:
+    """Mark loose the edges by which one node feeds the second and later iterations of a
+    recurrent loop it is outside of (a shared weight used at every step): its edge into the
+    first iteration places it, and iteration_order keeps the later ones after the first.
+    Pulled by all of them, Graphviz crams the iterations together, and ranking with them
+    takes 25 times longer on a 50-step loop. Iterations left side by side keep every edge:
+    nothing else would keep them after a shared constant."""
+    path_of = {node.id: _loop_path(node) for node in scene.nodes}
+    recurrent = recurrent_loops(scene)
+    first: dict[tuple[str, tuple], tuple[Tag, ...]] = {}  # (tail, loop) -> the first iteration it feeds
+    for edge in scene.edges:  # in the order of their heads on the tape
+        tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
+        for depth in range(_common(tail, head) + 1, len(head) + 1):
+            if head[depth - 1].kind == "loop" and _loop_key(head[:depth]) in recurrent:
+                key = (edge.tail, _loop_key(head[:depth]))
+                if first.setdefault(key, head[:depth]) != head[:depth]:
+                    edge.loose = True
+
+
+def _ends(nodes: list[str], succ: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """The first nodes (no edge from inside) and the last nodes (no edge to inside) of a group."""
+    inside = set(nodes)
+    has_pred: set[str] = set()
+    has_succ: set[str] = set()
+    for a in nodes:
+        for b in succ.get(a, ()):
+            if b in inside:
+                has_succ.add(a)
+                has_pred.add(b)
+    return [n for n in nodes if n not in has_pred], [n for n in nodes if n not in has_succ]
 
 
 def _groups(graph: Graph, shown: list[int]) -> dict[int, tuple[str, Tag]]:
