@@ -312,3 +312,28 @@ def test_collapsed_sigma_sits_on_the_first_drawing_joined_to_the_graph(laid, ste
     joined = {t for t, _ in layout.edges} | {h for _, h in layout.edges}
     floating = [node for node, label in layout.label.items() if label and node not in joined]
     assert not floating, f"drawn but joined to nothing: {floating}"
+
+
+@pytest.mark.parametrize("steps", [30, 50])
+def test_a_large_unrolled_loop_draws_a_shared_weight_beside_each_step(laid, steps):
+    """Over 150 edges, w and u are drawn beside each step they feed (long edges from one
+    node to every step made Graphviz take minutes); their Σ stays on the first drawing,
+    which feeds step 1 and stands left of it."""
+    layout = laid(rnn(steps))
+    (steps_,) = layout.loops()
+    first = steps_[0][1]
+    sums = {node: label for node, label in layout.label.items() if "Σ" in label}
+    assert {label.split("Σ")[0].strip() for label in sums.values()} == {"w", "u"}
+    for node, label in sums.items():
+        heads = [h for t, h in layout.edges if t == node]
+        assert heads and all(h in first.nodes for h in heads), f"{label!r} feeds {heads}, not step 1"
+        assert layout.at[node] < first.lo
+        name = label.split("Σ")[0].strip()
+        drawings = [n for n, text in layout.label.items() if text == name]
+        assert len(drawings) == steps - 1, f"{len(drawings)} more drawings of {name}"
+        for n in drawings:
+            (head,) = [h for t, h in layout.edges if t == n]
+            (k,) = [k for k, c in steps_ if head in c.nodes]
+            assert k > 1 and layout.at[n] < layout.at[head]
+    joined = {t for t, _ in layout.edges} | {h for _, h in layout.edges}
+    assert not [n for n, text in layout.label.items() if text and n not in joined]
