@@ -279,15 +279,16 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
 
     if options.heat:
         _normalise_heat(scene.edges, magnitudes)
-    scene.order = iteration_order(scene)
-    loosen_shared_feeds(scene)
+    recurrent = recurrent_loops(scene)
+    scene.order = iteration_order(scene, recurrent)
+    loosen_shared_feeds(scene, recurrent)
     return scene
 
 
 MAX_ORDER_PAIRS = 64  # per pair of iterations; wider bodies are tied by fewer, chosen pairs
 
 
-def iteration_order(scene: Scene) -> list[tuple[str, str]]:
+def iteration_order(scene: Scene, recurrent: set[tuple]) -> list[tuple[str, str]]:
     """Pairs (a, b) that put each iteration of a loop wholly before the next one, for every
     loop whose iterations pass values on (a recurrence): every last node of iteration k (one
     with no edge to another node of k) before every first node of iteration k+1.
@@ -312,7 +313,6 @@ def iteration_order(scene: Scene) -> list[tuple[str, str]]:
     succ: dict[str, list[str]] = {}
     for edge in scene.edges:
         succ.setdefault(edge.tail, []).append(edge.head)
-    recurrent = recurrent_loops(scene)
     order: list[tuple[str, str]] = []
     for key, iterations in loops.items():
         if key not in recurrent:
@@ -327,7 +327,8 @@ def iteration_order(scene: Scene) -> list[tuple[str, str]]:
 
 
 def recurrent_loops(scene: Scene) -> set[tuple]:
-    """The loops (as _loop_key) with an edge from one of their iterations into another."""
+    """The loops (as _loop_key) with an edge from one of their iterations into another:
+    those whose iterations must read in order (`recurrent` in the two functions above)."""
     path_of = {node.id: _loop_path(node) for node in scene.nodes}
     recurrent: set[tuple] = set()
     for edge in scene.edges:
@@ -356,7 +357,7 @@ def _loop_path(node: SceneNode) -> tuple[Tag, ...]:
     return node.unit if node.kind == "box" else node.cluster
 
 
-def loosen_shared_feeds(scene: Scene) -> None:
+def loosen_shared_feeds(scene: Scene, recurrent: set[tuple]) -> None:
     """Mark loose the edges by which one node feeds the second and later iterations of a
     recurrent loop it is outside of (a shared weight used at every step): its edge into the
     first iteration places it, and iteration_order keeps the later ones after the first.
@@ -364,7 +365,6 @@ def loosen_shared_feeds(scene: Scene) -> None:
     takes 25 times longer on a 50-step loop. Iterations left side by side keep every edge:
     nothing else would keep them after a shared constant."""
     path_of = {node.id: _loop_path(node) for node in scene.nodes}
-    recurrent = recurrent_loops(scene)
     first: dict[tuple[str, tuple], tuple[Tag, ...]] = {}  # (tail, loop) -> the first iteration it feeds
     for edge in scene.edges:  # in the order of their heads on the tape
         tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
