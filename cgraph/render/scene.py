@@ -190,7 +190,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
                 path = node.cluster[:depth]
                 scene.clusters.setdefault(path, style.cluster_label(path[-1]))
 
-    # Collapsed: an input or param feeding several boxes (a shared weight in every step of
+    # Collapsed: an input, param or constant feeding several boxes (a shared weight in every step of
     # an RNN) is drawn once beside each box, as unrolled RNNs are drawn, instead of one node
     # with an edge to every step: those long edges make Graphviz take minutes, or crash.
     # Expanded, the same on a large diagram, beside each loop iteration it feeds: a weight
@@ -210,13 +210,13 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
 
     copied: dict[int, SceneNode] = {}
     copies_made: set[str] = set()
-    fed: dict[int, dict[str, None]] = {}  # input or param -> the boxes or iterations it feeds, in tape order
+    fed: dict[int, dict[str, None]] = {}  # leaf -> the boxes or iterations it feeds, in tape order
     if group is not None or spread:
         for v in shown:
             unit = unit_of(v)
             if unit is not None:
                 for u in graph.args[v]:
-                    if u in keep and unit_of(u) is None and graph.ops[u] in ("input", "param"):
+                    if u in keep and unit_of(u) is None and graph.ops[u] in LEAF_KINDS:
                         fed.setdefault(u, {})[unit] = None
         copied = {u: node_by_id[ids[u]] for u, heads in fed.items() if len(heads) > 1 and ids[u] in node_by_id}
         for u, node in copied.items():
