@@ -56,21 +56,22 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
     # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
     # shared weight feeding every step) make layout take minutes. There the labels are
     # placed after layout instead (xlabel), which keeps it to seconds.
-    outside = len(scene.edges) > INLINE_EDGE_LABELS
+    outside = sum(not edge.invisible for edge in scene.edges) > INLINE_EDGE_LABELS
     if outside:
         dot.attr("graph", forcelabels="true")
     for edge in scene.edges:
+        if edge.invisible:
+            # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
+            # it costs ten times its weight per rank), so these must outweigh every edge pulling
+            # the other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
+            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT))
+            continue
         attrs = _edge_attrs(edge, theme)
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
         dot.edge(edge.tail, edge.head, **attrs)
-    # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking it
-    # costs ten times its weight per rank), so these must outweigh every edge pulling the
-    # other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
-    for tail, head in scene.order:
-        dot.edge(tail, head, style="invis", weight=str(ORDER_WEIGHT))
     return dot
 
 

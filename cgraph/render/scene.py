@@ -66,6 +66,7 @@ class SceneEdge:
     heat: float | None = None  # 0..1 on a log scale of |gradient|, with --heat
     label_name: str | None = None  # the output edge says what it is
     loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
+    invisible: bool = False  # not drawn: only keeps a loop's iterations in order (see iteration_order)
 
 
 @dataclass
@@ -75,10 +76,6 @@ class Scene:
     clusters: dict[tuple[Tag, ...], str] = field(default_factory=dict)  # path -> label
     options: Options = field(default_factory=Options)
     caption: str = ""
-    # Node pairs (a, b) that must be drawn with a before b along the rank direction: the
-    # last nodes of each loop iteration before the first ones of the next, so an unrolled
-    # loop reads in iteration order however its edges pull (see iteration_order).
-    order: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -280,8 +277,9 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
     if options.heat:
         _normalise_heat(scene.edges, magnitudes)
     recurrent = recurrent_loops(scene)
-    scene.order = iteration_order(scene, recurrent)
     loosen_shared_feeds(scene, recurrent)
+    # After the drawn edges, so that those keep their positions (Mermaid styles edges by index).
+    scene.edges += [SceneEdge(a, b, invisible=True) for a, b in iteration_order(scene, recurrent)]
     return scene
 
 
@@ -291,7 +289,8 @@ MAX_ORDER_PAIRS = 64  # per pair of iterations; wider bodies are tied by fewer, 
 def iteration_order(scene: Scene, recurrent: set[tuple]) -> list[tuple[str, str]]:
     """Pairs (a, b) that put each iteration of a loop wholly before the next one, for every
     loop whose iterations pass values on (a recurrence): every last node of iteration k (one
-    with no edge to another node of k) before every first node of iteration k+1.
+    with no edge to another node of k) before every first node of iteration k+1. The scene
+    holds them as invisible edges.
 
     Graphviz ranks the nodes of a cluster apart and then treats an edge between two clusters
     as a wish, not a rule: a shared weight pulling every iteration towards itself outweighs
