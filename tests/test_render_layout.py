@@ -287,10 +287,14 @@ def test_top_to_bottom_for_nested_loops(laid):
     assert_every_edge_forward(layout)
 
 
-def test_a_50_step_loop_lays_out_in_seconds(laid):
-    """Ranking with a shared weight's 50 long edges as constraints took 45 s; loose, 1-2 s."""
-    layout = laid(rnn(50))
+@pytest.mark.parametrize("program", [rnn, layers_outside, layers_inside, with_calls, per_step_loss],
+                         ids=["rnn", "layers-outside", "layers-inside", "calls", "per-step-loss"])
+def test_a_50_step_loop_lays_out_in_seconds_in_order(laid, program):
+    """A shared weight's 50 long edges pulling on the ranking took 45 s; two layers of 50
+    steps over 120 s. Each now takes about a second (20 s leaves room for a slow machine)."""
+    layout = laid(program(50))
     assert layout.seconds < 20, f"dot took {layout.seconds:.1f} s"
+    assert_iterations_in_order(layout, 51 if program is layers_inside else 1)
 
 
 # --- the shared weights' accumulated gradient, collapsed ---------------------------------------

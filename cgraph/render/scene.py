@@ -312,11 +312,27 @@ def iteration_order(scene: Scene, recurrent: set[tuple]) -> list[tuple[str, str]
     succ: dict[str, list[str]] = {}
     for edge in scene.edges:
         succ.setdefault(edge.tail, []).append(edge.head)
+    def at_edge(node: str, depth: int, end: int) -> bool:
+        """Whether a node below an iteration (at `depth`) lies in the first (end 0) or last
+        (end -1) iteration of every recurrent loop nested in it: the others follow those."""
+        path = path_of[node]
+        for d in range(depth + 1, len(path) + 1):
+            inner = _loop_key(path[:d]) if path[d - 1].kind == "loop" else None
+            if inner in recurrent and loops[inner][end] != path[:d]:
+                return False
+        return True
+
     order: list[tuple[str, str]] = []
     for key, iterations in loops.items():
         if key not in recurrent:
             continue
-        ends = [_ends(members[path], succ) for path in iterations]
+        ends = []
+        for path in iterations:
+            first, last = _ends(members[path], succ)
+            # Tied to a nested loop's first (last) iteration only: tying all of them would
+            # draw an edge from one step of the outer loop to every step of the inner one.
+            ends.append(([n for n in first if at_edge(n, len(path), 0)] or first,
+                         [n for n in last if at_edge(n, len(path), -1)] or last))
         for (_, last), (first, _) in zip(ends, ends[1:]):
             if len(last) * len(first) > MAX_ORDER_PAIRS:  # every last node before one first node, and one last before all first
                 order += [(a, first[0]) for a in last] + [(last[-1], b) for b in first[1:]]
