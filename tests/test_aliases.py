@@ -263,6 +263,9 @@ def edge_grads(dot: str, tail: str) -> list[float]:
     ("g = x\ny = g*x + g", {"x": 2}, "v_x", 5.0),
     ("param w = 0.5\nv = w\ny = v*x*v", {"x": 2}, "v_w", 2.0),
     ("for t in 1..2 {\n  z = x\n  y[t] = z*t\n}\ns = y[1] + y[2]", {"x": 2}, "v_x", 3.0),
+    # named constants are drawn with their gradient, like inputs (literals are not)
+    ("f = 3\ng = f\ny = g*x", {"x": 2}, "v_f", 2.0),
+    ("f = 3\ny = f*x + f*f", {"x": 2}, "v_f", 8.0),
 ])
 def test_render_edges_carry_the_aliased_nodes_gradient(cg, tmp_path, program, inputs, node, expected):
     target = tmp_path / "g.dot"

@@ -311,6 +311,7 @@ def parse_dot(source: str) -> Dot:
     nodes: dict[str, DotNode] = {}
     edges: list[DotEdge] = []
     clusters: dict[str, tuple[str | None, str | None]] = {}
+    invisible: list[tuple[str, str]] = []
     stack: list[str] = []
     for line in lines[1:-1]:
         s = line.strip()
@@ -331,6 +332,9 @@ def parse_dot(source: str) -> Dot:
                     graph_attrs = m.group(2)
         elif m := re.fullmatch(r"(\w+) -> (\w+)(?: \[(.*)\])?", s):
             label, rest = _split_label(m.group(3) or "")
+            if attr(rest, "style") == "invis":  # layout only: keeps loop iterations in order
+                invisible.append((m.group(1), m.group(2)))
+                continue
             edges.append(DotEdge(m.group(1), m.group(2), label, rest, _edge_parts(label)))
         elif m := re.fullmatch(r"(\w+)(?: \[(.*)\])?", s):
             label, rest = _split_label(m.group(2) or "")
@@ -344,6 +348,8 @@ def parse_dot(source: str) -> Dot:
     assert not stack, "unbalanced braces"
     for e in edges:
         assert e.tail in nodes and e.head in nodes, f"edge {e.tail} -> {e.head} to an undeclared node"
+    for tail, head in invisible:
+        assert tail in nodes and head in nodes and tail != head, f"invisible edge {tail} -> {head}"
     # --collapse draws a shared input beside each box it feeds ("w__box_t1_L5"): those
     # copies stand for the one node, so the checks below see one node with all its edges.
     copies = {nid: nid.split("__box", 1)[0] for nid in nodes if "__box" in nid}
@@ -1008,6 +1014,85 @@ def check_format(fmt: str, data: bytes) -> None:
         parse_dot(data.decode())
     else:
         parse_mermaid(data.decode())
+
+
+def png_chunks(data: bytes) -> dict[bytes, bytes]:
+    """Chunk type -> payload (the first of each type), every CRC checked."""
+    import zlib
+
+    chunks: dict[bytes, bytes] = {}
+    at = 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        body = data[at + 8 : at + 8 + length]
+        (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
+        assert zlib.crc32(kind + body) & 0xFFFFFFFF == crc, f"bad CRC on {kind!r}"
+        chunks.setdefault(kind, body)
+        at += 12 + length
+    assert list(chunks)[0] == b"IHDR" and b"IEND" in chunks
+    return chunks
+
+
+def png_dpi(data: bytes) -> float:
+    """The resolution a PNG's pHYs chunk records (pixels per metre, unit 1)."""
+    x, y, unit = struct.unpack(">IIB", png_chunks(data)[b"pHYs"])
+    assert x == y and unit == 1
+    return x * 0.0254
+
+
+@needs_dot
+@pytest.mark.parametrize("program, args", [("intro.cg", TUTORIAL_INPUTS), ("rnn.cg", ("--collapse",)),
+                                           ("neuron.cg", ("--rankdir", "TB"))])
+def test_png_is_twice_the_96_dpi_size_by_default_and_says_so(cg, tmp_path, program, args):
+    def png(*extra: str) -> bytes:
+        target = tmp_path / f"{len(list(tmp_path.iterdir()))}.png"
+        res = cg("render", SAMPLES / program, *args, *extra, "-o", target)
+        assert res.code == 0 and "note" not in res.err, res.err
+        return target.read_bytes()
+
+    at_96, default, at_300 = png("--dpi", "96"), png(), png("--dpi", "300")
+    (w, h), (w2, h2), (w3, h3) = png_size(at_96), png_size(default), png_size(at_300)
+    assert abs(w2 - 2 * w) <= 2 and abs(h2 - 2 * h) <= 2, ((w, h), (w2, h2))
+    assert abs(w3 - w * 300 / 96) <= 4 and abs(h3 - h * 300 / 96) <= 4, ((w, h), (w3, h3))
+    assert round(png_dpi(at_96)) == 96 and round(png_dpi(default)) == 192 and round(png_dpi(at_300)) == 300
+
+
+@needs_dot
+def test_frames_in_png_take_the_dpi(cg, tmp_path):
+    for dpi in ("96", "144"):
+        res = cg("render", INTRO, *TUTORIAL_INPUTS, "--format", "png", "--frames", tmp_path / dpi, "--dpi", dpi)
+        assert res.code == 0, res.err
+        frames = sorted((tmp_path / dpi).iterdir())
+        assert frames and all(round(png_dpi(f.read_bytes())) == int(dpi) for f in frames)
+    first = sorted((tmp_path / "96").iterdir())[0].read_bytes()
+    same = sorted((tmp_path / "144").iterdir())[0].read_bytes()
+    assert abs(png_size(same)[0] - 1.5 * png_size(first)[0]) <= 2
+
+
+@pytest.mark.parametrize("dpi", ["35", "1201", "0", "-96", "96.5", "lots", ""])
+def test_dpi_out_of_range_is_a_usage_error(cg, tmp_path, dpi):
+    target = tmp_path / "g.png"
+    res = cg("render", INTRO, *TUTORIAL_INPUTS, "--dpi", dpi, "-o", target)
+    assert res.code == 2, (res.code, res.err)
+    assert "--dpi" in res.err and "Traceback" not in res.err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("dpi", [35, 1201])
+def test_api_rejects_dpi_out_of_range(dpi):
+    source = cgraph.render.diagram(cgraph.load(INTRO)).source
+    with pytest.raises(cgraph.render.OptionError, match="--dpi"):
+        cgraph.render.image(source, "png", dpi=dpi)
+
+
+@needs_dot
+@pytest.mark.parametrize("fmt", ["svg", "pdf", "dot", "mermaid"])
+def test_dpi_leaves_vector_and_text_formats_alone_with_a_note(cg, tmp_path, fmt):
+    plain, given = tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"
+    assert cg("render", INTRO, *TUTORIAL_INPUTS, "--format", fmt, "-o", plain).code == 0
+    res = cg("render", INTRO, *TUTORIAL_INPUTS, "--format", fmt, "--dpi", "300", "-o", given)
+    assert res.code == 0 and "--dpi applies to png only" in res.err, res.err
+    assert plain.read_bytes() == given.read_bytes()
 
 
 @needs_dot

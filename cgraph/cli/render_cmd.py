@@ -12,8 +12,7 @@ from ..evaluate import evaluate
 from ..ir import Graph
 from . import EXIT_CODES_HELP
 from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
-from .output import OutputError, write_output
-from .output import OutputClash, run_files
+from .output import OutputClash, OutputError, run_files, write_output
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
@@ -23,6 +22,7 @@ Examples:
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 -o intro.svg
   cgraph render samples/intro.cg
   cgraph render samples/rnn.cg --heat -o rnn.png
+  cgraph render samples/rnn.cg --dpi 96 -o rnn-small.png
   cgraph render samples/neuron.cg --annotate values,grads,local -o - --format dot
   cgraph render samples/mlp.cg --collapse --format mermaid -o mlp.mmd
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --frames frames/
@@ -49,9 +49,12 @@ dot (DOT text) and mermaid do not.
 @click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
 @click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
+@click.option("--dpi", type=Count(*render.DPI_RANGE), default=None, metavar="N",
+              help=f"PNG resolution in pixels per inch, {render.DPI_RANGE[0]} to {render.DPI_RANGE[1]}; "
+              f"svg and pdf are vector formats and ignore it. [default: {render.DEFAULT_DPI}, twice Graphviz's 96]")
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
                    rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
-                   collapse: bool, max_render_nodes: int, frames_dir: str | None) -> None:
+                   collapse: bool, max_render_nodes: int, frames_dir: str | None, dpi: int | None) -> None:
     """Draw FILE's graph: one node per operation, inputs on the left, and on
     every edge the forward value (green) and the gradient flowing back (red).
 
@@ -60,6 +63,9 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     iterations are drawn as labelled clusters.
     """
     fmt = _format(out, fmt)
+    if dpi is not None and fmt != "png":
+        click.echo(f"note: --dpi applies to png only; {fmt} ignores it", err=True)
+    dpi = render.DEFAULT_DPI if dpi is None else dpi
     missing = [graph.name_of(i) for i in graph.leaves if graph.values[i] is None and graph.name_of(i) not in inputs]
     ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name, strict=strict)
     if ev is not None:
@@ -73,10 +79,10 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     if frames_dir is not None:
         if ev is None:
             raise InputError("--frames shows the passes, so it needs input values: missing " + ", ".join(missing))
-        _write_frames(graph, ev, frames_dir, fmt, source_file, opts)
+        _write_frames(graph, ev, frames_dir, fmt, source_file, opts, dpi)
     if target is None:
         return
-    write_output(target, _encode(render.scene(graph, ev, **opts), fmt), option="-o")
+    write_output(target, _encode(render.scene(graph, ev, **opts), fmt, dpi), option="-o")
     if target != "-":
         click.echo(f"wrote {target}", err=True)
 
@@ -97,7 +103,7 @@ def _default_name(source_file: str, fmt: str = "svg") -> str:
     return f"{stem}.{_EXTENSION[fmt]}"
 
 
-def _encode(scene, fmt: str) -> bytes:
+def _encode(scene, fmt: str, dpi: int = render.DEFAULT_DPI) -> bytes:
     from ..render.dot import to_digraph
     from ..render.mermaid import to_mermaid
 
@@ -106,7 +112,7 @@ def _encode(scene, fmt: str) -> bytes:
     source = to_digraph(scene).source
     if fmt == "dot":
         return source.encode("utf-8")
-    return render.image(source, fmt)
+    return render.image(source, fmt, dpi=dpi)
 
 
 def _claim_targets(target: str | None, given: str | None, frames_dir: str | None, source_file: str, fmt: str) -> None:
@@ -130,7 +136,8 @@ def _frame_stem(source_file: str) -> str:
     return os.path.splitext(_default_name(source_file))[0]
 
 
-def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, opts: dict) -> None:
+def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, opts: dict,
+                  dpi: int = render.DEFAULT_DPI) -> None:
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
@@ -139,6 +146,6 @@ def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, 
     ext = _EXTENSION[fmt]
     count = 0
     for label, scene in render.frames(graph, ev, **opts):
-        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt), option="--frames")
+        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt, dpi), option="--frames")
         count += 1
     click.echo(f"wrote {count} frames to {directory}", err=True)

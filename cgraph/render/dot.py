@@ -9,6 +9,7 @@ from .scene import Scene, SceneEdge, SceneNode
 from .style import THEMES, cluster_id, esc, heat_color
 
 FONT = "Helvetica"
+ORDER_WEIGHT = 1000  # the invisible edges that keep loop iterations in order (see to_digraph)
 INLINE_EDGE_LABELS = 150  # more edges than this: labels placed after layout (see to_digraph)
 
 
@@ -54,14 +55,25 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
         parent.subgraph(bodies[path])
     # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
     # shared weight feeding every step) make layout take minutes. There the labels are
-    # placed after layout instead (xlabel), which keeps it to seconds.
-    outside = len(scene.edges) > INLINE_EDGE_LABELS
+    # placed after layout instead (xlabel), which keeps it to seconds. Long edges also keep
+    # the network simplex that places nodes within their ranks going for minutes (2 layers
+    # of 50 steps: over 120 s); nslimit stops it after 2 passes per node (1 s). The ranks,
+    # and so the order of the loop steps, are placed before and are not affected.
+    outside = sum(not edge.invisible for edge in scene.edges) > INLINE_EDGE_LABELS
     if outside:
-        dot.attr("graph", forcelabels="true")
+        dot.attr("graph", forcelabels="true", nslimit="2")
     for edge in scene.edges:
+        if edge.invisible:
+            # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
+            # it costs ten times its weight per rank), so these must outweigh every edge pulling
+            # the other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
+            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT))
+            continue
         attrs = _edge_attrs(edge, theme)
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
+        if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
+            attrs["weight"] = "0"
         dot.edge(edge.tail, edge.head, **attrs)
     return dot
 

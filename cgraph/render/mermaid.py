@@ -52,6 +52,8 @@ def to_mermaid(scene: Scene) -> str:
 
     styles = []
     for n, edge in enumerate(scene.edges):
+        if edge.invisible:  # a hint for Graphviz's layout (they come last: n stays each drawn edge's index)
+            continue
         parts = []
         if edge.value is not None:
             parts.append(text((f"{edge.label_name} = " if edge.label_name else "") + edge.value))

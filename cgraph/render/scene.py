@@ -17,6 +17,7 @@ from ..ir import Graph, Tag
 from . import style
 
 DEFAULT_MAX_RENDER_NODES = 2000
+SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
 LEAF_KINDS = ("input", "param", "const")
 
 
@@ -52,6 +53,7 @@ class SceneNode:
     tooltip: str = ""
     cluster: tuple[Tag, ...] = ()
     highlight: bool = False
+    unit: tuple[Tag, ...] = ()  # a collapsed box: the call or iteration it stands for
 
 
 @dataclass
@@ -63,6 +65,8 @@ class SceneEdge:
     local: str | None = None
     heat: float | None = None  # 0..1 on a log scale of |gradient|, with --heat
     label_name: str | None = None  # the output edge says what it is
+    loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
+    invisible: bool = False  # not drawn: only keeps a loop's iterations in order (see iteration_order)
 
 
 @dataclass
@@ -157,14 +161,15 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         if group is not None and i in group:
             box_id, tag = group[i]
             if box_id not in boxes:
-                boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}")
+                boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}",
+                                          unit=(tag,))
                 scene.nodes.append(boxes[box_id])
             if step is not None and step.current == i:
                 boxes[box_id].highlight = True
             continue
         line, _ = graph.line_col(i)
         node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
-        if op == "const":
+        if graph.is_literal(i):
             node.title = style.number(graph.values[i], p)
         elif op in LEAF_KINDS:
             node.title = name or graph.text_of(i)
@@ -172,7 +177,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             node.title = style.symbol(op)
             node.name = name
         node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.line_text_of(i)} (line {line})"
-        if show_grads and consumers[i] > 1 and grads_known(i) and op != "const":
+        if show_grads and consumers[i] > 1 and grads_known(i) and not graph.is_literal(i):
             node.total_grad = style.number(ev.grads[i], p)
         node.highlight = step is not None and step.current == i
         scene.nodes.append(node)
@@ -182,21 +187,37 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
                 path = node.cluster[:depth]
                 scene.clusters.setdefault(path, style.cluster_label(path[-1]))
 
-    # Collapsed: an input or param feeding several boxes (a shared weight in every step of
+    # Collapsed: an input, param or constant feeding several boxes (a shared weight in every step of
     # an RNN) is drawn once beside each box, as unrolled RNNs are drawn, instead of one node
     # with an edge to every step: those long edges make Graphviz take minutes, or crash.
+    # Expanded, the same on a large diagram, beside each loop iteration it feeds: a weight
+    # used three times a step over 25 steps took Graphviz 55 s, drawn beside each step 1 s.
+    # The node itself (with its accumulated gradient) feeds the first box or iteration, so
+    # the Σ sits on a drawing joined to the graph, at the left; the copies feed the later ones.
+    spread = group is None and sum(u in keep for v in shown for u in graph.args[v]) > SPREAD_SHARED_ABOVE_EDGES
+
+    def unit_of(v: int) -> str | None:
+        """The box, or (spread) the innermost loop iteration, that node v is drawn in."""
+        if group is not None:
+            return group[v][0] if v in group else None
+        path = _innermost_iteration(graph.tags[v]) if spread else ()
+        if not path:
+            return None
+        return "box" + style.cluster_id(path)[len("cluster"):]  # copies stay out of clusters: inside, dot misplaces them
+
     copied: dict[int, SceneNode] = {}
     copies_made: set[str] = set()
-    if group is not None:
-        fed: dict[int, set[str]] = {}
+    fed: dict[int, dict[str, None]] = {}  # leaf -> the boxes or iterations it feeds, in tape order
+    if group is not None or spread:
         for v in shown:
-            if v in group:
+            unit = unit_of(v)
+            if unit is not None:
                 for u in graph.args[v]:
-                    if u in keep and u not in group and graph.ops[u] in ("input", "param"):
-                        fed.setdefault(u, set()).add(group[v][0])
+                    if u in keep and unit_of(u) is None and graph.ops[u] in LEAF_KINDS:
+                        fed.setdefault(u, {})[unit] = None
         copied = {u: node_by_id[ids[u]] for u, heads in fed.items() if len(heads) > 1 and ids[u] in node_by_id}
         for u, node in copied.items():
-            node.tooltip += f"; drawn beside each of the {len(fed[u])} boxes it feeds"
+            node.tooltip += f"; drawn beside each of the {len(fed[u])} {'boxes' if group is not None else 'loop steps'} it feeds"
     magnitudes: list[float] = []
     box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
     box_sums: dict[tuple[int, str], float] = {}
@@ -212,8 +233,9 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             head = group[v][0] if group is not None and v in group else ids[v]
             if tail == head:
                 continue  # inside one collapsed box
-            if u in copied and head in boxes:
-                tail = f"{ids[u]}__{head}"
+            unit = unit_of(v) if u in copied else None
+            if unit is not None and unit != next(iter(fed[u])):
+                tail = f"{ids[u]}__{unit}"
                 if tail not in copies_made:
                     copies_made.add(tail)
                     original = copied[u]
@@ -224,7 +246,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
                 box_edges[(u, head)] = edge
             if show_values and values_known(u):
                 edge.value = style.number(ev.values[u], p)
-            if local is not None and grads_known(v) and graph.ops[u] != "const":  # no one asks d out/d 2
+            if local is not None and grads_known(v) and not graph.is_literal(u):  # no one asks d out/d 2
                 contribution = ev.grads[v] * local[k]
                 if merged:  # several uses inside one box: the edge carries their sum; no single local
                     contribution += box_sums[(u, head)]
@@ -254,7 +276,139 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
 
     if options.heat:
         _normalise_heat(scene.edges, magnitudes)
+    recurrent = recurrent_loops(scene)
+    loosen_shared_feeds(scene, recurrent)
+    # After the drawn edges, so that those keep their positions (Mermaid styles edges by index).
+    scene.edges += [SceneEdge(a, b, invisible=True) for a, b in iteration_order(scene, recurrent)]
     return scene
+
+
+MAX_ORDER_PAIRS = 64  # per pair of iterations; wider bodies are tied by fewer, chosen pairs
+
+
+def iteration_order(scene: Scene, recurrent: set[tuple]) -> list[tuple[str, str]]:
+    """Pairs (a, b) that put each iteration of a loop wholly before the next one, for every
+    loop whose iterations pass values on (a recurrence): every last node of iteration k (one
+    with no edge to another node of k) before every first node of iteration k+1. The scene
+    holds them as invisible edges.
+
+    Graphviz ranks the nodes of a cluster apart and then treats an edge between two clusters
+    as a wish, not a rule: a shared weight pulling every iteration towards itself outweighs
+    the recurrent edges of ten or more steps, which then stack up and run backwards. These
+    pairs, drawn as heavy invisible edges, outweigh any such pull. Collapsed, each iteration
+    is one box and the pairs chain the boxes. Iterations that share nothing (a layer's
+    neurons, the terms of a sum) are left side by side: chained, a 100-term sum would draw
+    as a 100-step staircase with 100 long edges into the sum, in 200 times the time."""
+    path_of = {node.id: _loop_path(node) for node in scene.nodes}
+    members: dict[tuple[Tag, ...], list[str]] = {}  # each loop iteration -> its nodes, nested ones too
+    for node in scene.nodes:
+        path = path_of[node.id]
+        for depth in range(1, len(path) + 1):
+            if path[depth - 1].kind == "loop":
+                members.setdefault(path[:depth], []).append(node.id)
+    loops: dict[tuple, list[tuple[Tag, ...]]] = {}  # one loop statement in one place -> its iterations, in tape order
+    for path in members:
+        loops.setdefault(_loop_key(path), []).append(path)
+    succ: dict[str, list[str]] = {}
+    for edge in scene.edges:
+        succ.setdefault(edge.tail, []).append(edge.head)
+    def at_edge(node: str, depth: int, end: int) -> bool:
+        """Whether a node below an iteration (at `depth`) lies in the first (end 0) or last
+        (end -1) iteration of every recurrent loop nested in it: the others follow those."""
+        path = path_of[node]
+        for d in range(depth + 1, len(path) + 1):
+            inner = _loop_key(path[:d]) if path[d - 1].kind == "loop" else None
+            if inner in recurrent and loops[inner][end] != path[:d]:
+                return False
+        return True
+
+    order: list[tuple[str, str]] = []
+    for key, iterations in loops.items():
+        if key not in recurrent:
+            continue
+        ends = []
+        for path in iterations:
+            first, last = _ends(members[path], succ)
+            # Tied to a nested loop's first (last) iteration only: tying all of them would
+            # draw an edge from one step of the outer loop to every step of the inner one.
+            ends.append(([n for n in first if at_edge(n, len(path), 0)] or first,
+                         [n for n in last if at_edge(n, len(path), -1)] or last))
+        for (_, last), (first, _) in zip(ends, ends[1:]):
+            if len(last) * len(first) > MAX_ORDER_PAIRS:  # every last node before one first node, and one last before all first
+                order += [(a, first[0]) for a in last] + [(last[-1], b) for b in first[1:]]
+            else:
+                order += [(a, b) for a in last for b in first]
+    return order
+
+
+def recurrent_loops(scene: Scene) -> set[tuple]:
+    """The loops (as _loop_key) with an edge from one of their iterations into another:
+    those whose iterations must read in order (`recurrent` in the two functions above)."""
+    path_of = {node.id: _loop_path(node) for node in scene.nodes}
+    recurrent: set[tuple] = set()
+    for edge in scene.edges:
+        tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
+        split = _common(tail, head)
+        if split < min(len(tail), len(head)) and tail[split].kind == head[split].kind == "loop":
+            if _loop_key(tail[: split + 1]) == _loop_key(head[: split + 1]):
+                recurrent.add(_loop_key(head[: split + 1]))
+    return recurrent
+
+
+def _loop_key(path: tuple[Tag, ...]) -> tuple:
+    """The loop an iteration belongs to: the same loop statement in the same place."""
+    return (path[:-1], path[-1].name, path[-1].line)
+
+
+def _common(a: tuple[Tag, ...], b: tuple[Tag, ...]) -> int:
+    """How many outermost calls and iterations two nodes share."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _loop_path(node: SceneNode) -> tuple[Tag, ...]:
+    return node.unit if node.kind == "box" else node.cluster
+
+
+def loosen_shared_feeds(scene: Scene, recurrent: set[tuple]) -> None:
+    """Mark loose the edges by which one node feeds the second and later iterations of a
+    recurrent loop it is outside of (a shared weight used at every step): its edge into the
+    first iteration places it, and iteration_order keeps the later ones after the first.
+    Pulled by all of them, Graphviz crams the iterations together, and ranking with them
+    takes 25 times longer on a 50-step loop. Iterations left side by side keep every edge:
+    nothing else would keep them after a shared constant."""
+    path_of = {node.id: _loop_path(node) for node in scene.nodes}
+    first: dict[tuple[str, tuple], tuple[Tag, ...]] = {}  # (tail, loop) -> the first iteration it feeds
+    for edge in scene.edges:  # in the order of their heads on the tape
+        tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
+        for depth in range(_common(tail, head) + 1, len(head) + 1):
+            if head[depth - 1].kind == "loop" and _loop_key(head[:depth]) in recurrent:
+                key = (edge.tail, _loop_key(head[:depth]))
+                if first.setdefault(key, head[:depth]) != head[:depth]:
+                    edge.loose = True
+
+
+def _ends(nodes: list[str], succ: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """The first nodes (no edge from inside) and the last nodes (no edge to inside) of a group."""
+    inside = set(nodes)
+    has_pred: set[str] = set()
+    has_succ: set[str] = set()
+    for a in nodes:
+        for b in succ.get(a, ()):
+            if b in inside:
+                has_succ.add(a)
+                has_pred.add(b)
+    return [n for n in nodes if n not in has_pred], [n for n in nodes if n not in has_succ]
+
+
+def _innermost_iteration(tags: tuple[Tag, ...]) -> tuple[Tag, ...]:
+    """The calls and iterations down to the innermost loop iteration; () outside loops."""
+    for depth in range(len(tags), 0, -1):
+        if tags[depth - 1].kind == "loop":
+            return tags[:depth]
+    return ()
 
 
 def _groups(graph: Graph, shown: list[int]) -> dict[int, tuple[str, Tag]]:
