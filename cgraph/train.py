@@ -89,8 +89,11 @@ class Optimizer:
         return grad
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        direction = self.direction(grad)
-        return params - self.lr * direction, direction
+        # A huge --lr may overflow to inf: the loss check after the step reports it, so
+        # NumPy's own RuntimeWarning would only repeat it in Python's words.
+        with np.errstate(all="ignore"):
+            direction = self.direction(grad)
+            return params - self.lr * direction, direction
 
     def state(self) -> dict[str, Any]:
         return {}

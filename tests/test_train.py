@@ -345,3 +345,20 @@ def test_ctrl_c_stops_after_saving_the_last_epoch(tmp_path):
     assert f"stopped with the params of epoch {document['epoch']}; saved to {saved}" in err
     assert "interrupted (Ctrl-C) in epoch" in out
     assert [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_an_update_that_overflows_is_cgraphs_error_not_a_numpy_warning(cg):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy warning would surface as an exception here
+        code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--lr", "1e308", "--epochs", "3")
+    assert code == 1 and "the update made the param" in err
+    assert "RuntimeWarning" not in err and "overflow encountered" not in err
+
+
+def test_one_row_is_one_row(cg, tmp_path):
+    data = tmp_path / "one.csv"
+    data.write_text("x,y\n1,2\n")
+    code, out, err = cg("train", LINREG, "--data", data, "--epochs", "2")
+    assert code == 0 and "(mean over 1 row)" in out

@@ -367,7 +367,7 @@ class _Display:
                 losses.add_row(str(e.number) + (" (partial)" if e.partial else ""), short_number(e.loss), f"{e.seconds:.2f}")
             print_rich(self.out, losses)
         if not failed:
-            self.out.print(f"{loss} at the learned params: {short_number(final_loss)} (mean over {trainer.n} rows)",
+            self.out.print(f"{loss} at the learned params: {short_number(final_loss)} (mean over {trainer.n} row{'s' if trainer.n != 1 else ''})",
                            markup=False)
         if self.save_path and outcome.history and outcome.stop != "non-finite":
             _sync_file(self.save_path)
