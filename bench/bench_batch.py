@@ -109,7 +109,7 @@ def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None) -> dict:
     import numpy as np
 
     import cgraph
-    from cgraph.batch import Plan
+    from cgraph.engine.batch import Plan
 
     graph = cgraph.parse(program())
     wrt = None if mode == "rows" else [n for n, i in graph.inputs.items() if n != "y"]
@@ -187,7 +187,7 @@ def child_compare(rows: int) -> dict:
     import torch
 
     import cgraph
-    from cgraph.batch import Plan
+    from cgraph.engine.batch import Plan
 
     graph = cgraph.parse(program())
     columns = make_columns(rows)
@@ -205,8 +205,8 @@ def child_compare(rows: int) -> dict:
 def child_train(rows: int, repeats: int) -> dict:
     """One full-batch training epoch against one "sum" evaluation of the same rows."""
     import cgraph
-    from cgraph.batch import Plan
-    from cgraph.train import Settings, Trainer
+    from cgraph.engine.batch import Plan
+    from cgraph.training.trainer import Settings, Trainer
 
     graph = cgraph.parse(program())
     columns = make_columns(rows)

@@ -12,11 +12,11 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 try:
-    from .builder import DEFAULT_MAX_NODES
+    from .engine.evaluator import Evaluation, backward, evaluate, forward
     from .errors import BuildError, CgraphError, GraphTooLarge, InputError, NumericError, ParseError, Source
-    from .evaluate import Evaluation, backward, evaluate, forward
+    from .frontend.builder import DEFAULT_MAX_NODES
+    from .frontend.loading import load, parse
     from .ir import Graph, Node, Tag
-    from .loading import load, parse
 except KeyboardInterrupt:
     # The `cgraph` command imports this package before its own handler is in place (some
     # 30 ms): a Ctrl-C then ends the command as one a moment later would, without a
@@ -40,8 +40,8 @@ __all__ = [
 # They are imported on first use, not here: render pulls in graphviz, data/batch/train pull in
 # NumPy, and `cgraph eval` of a scalar file must start without either.
 _LAZY_SUBMODULES = frozenset({
-    "batch", "check", "columns", "data", "errors", "evaluate", "explain", "inputs", "ir", "loading",
-    "ops", "paramsfile", "parser", "render", "report", "syntax", "train", "builder",
+    "batch", "data", "train", "render",  # the public entry points
+    "ir", "ops", "errors", "frontend", "engine", "views", "training",  # the stages
 })
 
 

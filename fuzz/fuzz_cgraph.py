@@ -58,13 +58,13 @@ cgraph = CgraphError = None
 def load_target() -> None:
     global cgraph, CgraphError
     import cgraph as _cgraph
-    import cgraph.check
+    import cgraph.engine.check
     import cgraph.cli
-    import cgraph.explain
-    import cgraph.render
-    import cgraph.render.dot
-    import cgraph.render.mermaid
-    import cgraph.report  # noqa: F401
+    import cgraph.views.explain
+    import cgraph.views.render
+    import cgraph.views.render.dot
+    import cgraph.views.render.mermaid
+    import cgraph.views.report  # noqa: F401
 
     cgraph = _cgraph
     CgraphError = _cgraph.CgraphError
@@ -132,8 +132,8 @@ def check_parsers_agree(text: str) -> None:
     """cgraph's LALR loop and Lark's own, on the same tables, give the same tree or the
     same error (tests/test_parser_loop.py does the same on generated programs)."""
     from cgraph.errors import ParseError, Source
-    from cgraph.parser import parse_program, parse_program_lark
-    from cgraph.syntax import flatten
+    from cgraph.frontend.parser import parse_program, parse_program_lark
+    from cgraph.frontend.syntax import flatten
 
     outcomes = []
     for parse_with in (parse_program, parse_program_lark):
@@ -149,11 +149,12 @@ def check_parsers_agree(text: str) -> None:
 
 def exercise(data: bytes) -> str:
     """Run one input through everything. Returns an outcome signature; raises on a crash."""
-    from cgraph import check, explain, render, report
+    from cgraph.engine import check
+    from cgraph.views import explain, render, report
     from cgraph.cli import run
-    from cgraph.loading import decode, parse
-    from cgraph.render.dot import to_digraph
-    from cgraph.render.mermaid import to_mermaid
+    from cgraph.frontend.loading import decode, parse
+    from cgraph.views.render.dot import to_digraph
+    from cgraph.views.render.mermaid import to_mermaid
 
     rng = random.Random(zlib.crc32(data))
     try:

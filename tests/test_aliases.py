@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import pytest
 
 import cgraph
-from cgraph import explain
-from cgraph.check import gradcheck
-from cgraph.evaluate import forward
+from cgraph.views import explain
+from cgraph.engine.check import gradcheck
+from cgraph.engine.evaluator import forward
 
 H = 1e-5
 
@@ -280,7 +280,7 @@ def test_render_edges_carry_the_aliased_nodes_gradient(cg, tmp_path, program, in
 @pytest.mark.parametrize("case", [c for c in CONSTANT_CASES if "x" in c.inputs], ids=lambda c: c.id)
 def test_batch_rows_match_the_scalar_evaluation(case):
     np = pytest.importorskip("numpy")
-    from cgraph.batch import Plan
+    from cgraph.engine.batch import Plan
 
     graph = case.graph()
     xs = np.array([2.0, -1.5, 0.25])

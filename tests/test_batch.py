@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cgraph
-from cgraph.batch import MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Plan
+from cgraph.engine.batch import MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Plan
 from cgraph.ops import FUNCTIONS
 
 ROOT = Path(__file__).resolve().parent.parent

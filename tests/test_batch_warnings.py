@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cgraph
-from cgraph.batch import Plan
+from cgraph.engine.batch import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 LINREG = str(ROOT / "samples" / "linreg.cg")
@@ -84,7 +84,7 @@ def test_batch_warnings_match_the_scalar_evaluator_row_by_row(cg, tmp_path, seed
 
 
 def test_the_tally_counts_every_origin_of_every_chunk_once_per_node():
-    from cgraph.batch import NonFiniteTally
+    from cgraph.engine.batch import NonFiniteTally
 
     graph = cgraph.parse("a = log(x)\nb = exp(x)\nout = a + b")
     plan = Plan(graph, ["x"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 import cgraph
-from cgraph import builder
+from cgraph.frontend import builder
 
 F50 = "def f(a) = sum(a*x[i] for i in 1..50)\n"
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 import cgraph
-from cgraph import check
+from cgraph.engine import check
 
 from sample_cases import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 USES_TANH = {"neuron", "rnn", "mlp"}
 
-EVALUATE_MODULE = importlib.import_module("cgraph.evaluate")
+EVALUATE_MODULE = importlib.import_module("cgraph.engine.evaluator")
 _TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CGRAPH_DEBUG")
 
 

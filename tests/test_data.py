@@ -18,7 +18,7 @@ import pytest
 
 import cgraph
 from cgraph.cli import run
-from cgraph.data import DataError, DataFile, MissingDependency, RowWriter, Skipped, bind_columns
+from cgraph.training.data import DataError, DataFile, MissingDependency, RowWriter, Skipped, bind_columns
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

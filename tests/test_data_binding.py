@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import cgraph
-from cgraph.data import DataError, DataFile, Skipped, bind_columns
+from cgraph.training.data import DataError, DataFile, Skipped, bind_columns
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -319,7 +319,7 @@ def test_crlf_errors_have_the_same_location_as_lf(source):
 
 from pathlib import Path  # noqa: E402
 
-from cgraph import lalr, parser  # noqa: E402
+from cgraph.frontend import lalr, parser  # noqa: E402
 
 # One piece of text per terminal of the grammar, to try it where the parser stopped.
 _LEXEMES = {

@@ -13,7 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 import cgraph
-from cgraph import explain
+from cgraph.views import explain
 from cgraph.ops import OPS
 
 from sample_cases import INTRO_ARGS, INTRO_INPUTS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import cgraph
-from cgraph import render
+from cgraph.views import render
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

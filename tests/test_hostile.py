@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import cgraph
-from cgraph import explain, render
-from cgraph.render import style
-from cgraph.render.mermaid import _PLAIN, text as mermaid_text
+from cgraph.views import explain, render
+from cgraph.views.render import style
+from cgraph.views.render.mermaid import _PLAIN, text as mermaid_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cgraph"
@@ -378,8 +378,8 @@ def test_user_text_is_never_executed(tmp_path):
 def test_render_escapes_everything_it_is_given():
     """What render writes comes from names (ASCII by the grammar), numbers and op symbols;
     even with hostile strings forced into a scene, the DOT and Mermaid stay well-formed."""
-    from cgraph.render.dot import to_digraph
-    from cgraph.render.mermaid import to_mermaid
+    from cgraph.views.render.dot import to_digraph
+    from cgraph.views.render.mermaid import to_mermaid
 
     graph = cgraph.parse("y = x * 2")
     scene = render.scene(graph, cgraph.evaluate(graph, {"x": 1.0}))

@@ -127,8 +127,8 @@ def test_check_refuses_a_step_too_large_to_be_a_derivative(cg):
 
 
 def test_gradcheck_refuses_nonsense_too():
-    from cgraph import check
-    from cgraph.loading import parse
+    from cgraph.engine import check
+    from cgraph.frontend.loading import parse
 
     graph = parse("y = x * x")
     for bad in [dict(eps=math.nan), dict(eps=math.inf), dict(eps=0.0), dict(rtol=-1.0), dict(atol=math.nan)]:

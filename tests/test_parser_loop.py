@@ -20,8 +20,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cgraph import lalr, parser
-from cgraph import syntax as ast
+from cgraph.frontend import lalr, parser
+from cgraph.frontend import syntax as ast
 from cgraph.errors import ParseError, Source
 from programs import TOKENS, programs, token_soup
 

@@ -25,10 +25,10 @@ from hypothesis import assume, event, given, note, reject
 from hypothesis import strategies as st
 
 import cgraph
-from cgraph import explain, render, report
-from cgraph.evaluate import local_derivatives
-from cgraph.render.dot import to_digraph
-from cgraph.render.mermaid import to_mermaid
+from cgraph.views import explain, render, report
+from cgraph.engine.evaluator import local_derivatives
+from cgraph.views.render.dot import to_digraph
+from cgraph.views.render.mermaid import to_mermaid
 from programs import programs, token_soup, values
 
 MAX_NODES = 50_000
@@ -107,7 +107,7 @@ def test_token_soup_raises_only_cgraph_errors(text):
 
 @given(st.binary(max_size=200))
 def test_any_bytes_raise_only_cgraph_errors(data):
-    from cgraph.loading import decode
+    from cgraph.frontend.loading import decode
 
     try:
         text = decode(data, "<expr>")
@@ -206,7 +206,7 @@ def test_the_flat_array_backward_pass_gives_the_same_bits(case, data):
     it is forced here and compared with the list path, bit for bit."""
     import importlib
 
-    ev = importlib.import_module("cgraph.evaluate")  # the module (cgraph.evaluate is also a function)
+    ev = importlib.import_module("cgraph.engine.evaluator")  # the module (cgraph.evaluate is also a function)
     source, graph, point = case
     outputs = [graph.output] + sorted(graph.names.values())
     out = data.draw(st.sampled_from(outputs), label="output")
@@ -240,7 +240,7 @@ def test_batch_rows_equal_scalar_evaluations(case, data):
     """N rows evaluated as one batch (cgraph.batch) equal N scalar evaluations, row by row:
     values and every gradient. Some inputs are data columns, the rest given once."""
     np = pytest.importorskip("numpy")
-    from cgraph.batch import Plan
+    from cgraph.engine.batch import Plan
 
     source, graph, point = case
     note(source)
@@ -273,7 +273,7 @@ def test_batch_rows_equal_scalar_evaluations(case, data):
 
 def test_batch_division_by_a_row_shared_zero():
     np = pytest.importorskip("numpy")
-    from cgraph.batch import Plan
+    from cgraph.engine.batch import Plan
 
     graph = cgraph.parse("y = a/0 + a")
     plan = Plan(graph, ["a"])

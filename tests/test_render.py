@@ -29,7 +29,7 @@ import graphviz
 import pytest
 
 import cgraph
-import cgraph.render
+import cgraph.views.render
 from cli_runner import runner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -912,7 +912,7 @@ def test_collapsed_and_framed_nasty_graph_still_parses():
     graph = cgraph.parse(NASTY, "nasty.cg")
     ev = cgraph.evaluate(graph, _nasty_inputs())
     svg_root(dot_to_svg(cgraph.render.diagram(graph, ev, collapse=True, heat=True).source))
-    from cgraph.render.dot import to_digraph
+    from cgraph.views.render.dot import to_digraph
 
     for _, scene in list(cgraph.render.frames(graph, ev))[::7]:
         svg_root(dot_to_svg(to_digraph(scene).source))
@@ -982,7 +982,7 @@ def test_mermaid_api_returns_the_chart_on_every_call(cg, tmp_path):
     ev = cgraph.evaluate(graph, TUTORIAL_VALUES)
     cg("render", INTRO, "--format", "mermaid", "-o", tmp_path / "a.mmd")  # the CLI's own use of Mermaid
     for _ in range(2):
-        assert callable(cgraph.render.mermaid), f"cgraph.render.mermaid is {cgraph.render.mermaid!r}"
+        assert callable(cgraph.render.mermaid), f"cgraph.views.render.mermaid is {cgraph.render.mermaid!r}"
         chart = cgraph.render.mermaid(graph, ev)
         assert isinstance(chart, str) and parse_mermaid(chart).direction == "LR"
 

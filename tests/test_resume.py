@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import cgraph
-import cgraph.train as training
-from cgraph.paramsfile import read_params
-from cgraph.train import Callbacks, Settings, Trainer
+import cgraph.training.trainer as training
+from cgraph.training.paramsfile import read_params
+from cgraph.training.trainer import Callbacks, Settings, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 LINREG, LINREG_CSV = str(ROOT / "samples" / "linreg.cg"), str(ROOT / "samples" / "linreg.csv")

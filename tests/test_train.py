@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import cgraph
-from cgraph.train import Settings, Trainer, make_optimizer, summarize
+from cgraph.training.trainer import Settings, Trainer, make_optimizer, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -172,7 +172,7 @@ def test_non_finite_loss_names_the_epoch_and_node_and_keeps_the_last_good_params
 
 
 def test_summarize_keeps_first_last_and_best():
-    from cgraph.train import Epoch
+    from cgraph.training.trainer import Epoch
 
     history = [Epoch(i + 1, 1 / (i + 1) if i != 500 else 0.0001, 0.0, {}, 1) for i in range(1000)]
     picked = [e.number for e in summarize(history)]

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from ..errors import InputError, MissingDependency, NumericError, clip_message
-from ..ir import Graph
+from ..ir.graph import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
@@ -55,7 +55,7 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
     """The data file and its binding to the graph's inputs; notes about unused columns and
     warnings about inputs left to their defaults to stderr. With `defaults_ok` false
     (training), an input that every row would take from its default is an error."""
-    from .. import data
+    from ..training import data
 
     datafile = data.DataFile(path, fmt=fmt, delimiter=None if delimiter is None else data.parse_delimiter(delimiter))
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
@@ -104,7 +104,8 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
     require_numpy()
     import numpy as np
 
-    from .. import batch, data
+    from ..engine import batch
+    from ..training import data
     from .output import atomic_writer
 
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)

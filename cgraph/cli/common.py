@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 import click
 
-from .. import inputs as input_values
-from ..builder import DEFAULT_MAX_NODES, DEFAULT_SEED
+from ..engine import inputs as input_values
+from ..frontend.builder import DEFAULT_MAX_NODES, DEFAULT_SEED
 from ..errors import InputError, clip, did_you_mean
-from ..ir import Graph
-from ..loading import decode, load, parse
+from ..ir.graph import Graph
+from ..frontend.loading import decode, load, parse
 
 _PAIRS = "cgraph.input_pairs"
 _KNOWN = "cgraph.known_options"
@@ -219,7 +219,7 @@ def params_values(graph: Graph, path: str | None, what: str = "--params") -> dic
     """The values of a params file (`cgraph train --save`), {} without one."""
     if not path:
         return {}
-    from ..paramsfile import read_params
+    from ..training.paramsfile import read_params
 
     return read_params(path, graph, what).values
 

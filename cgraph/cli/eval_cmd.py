@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from .. import report
-from ..evaluate import evaluate
-from ..ir import Graph
+from ..views import report
+from ..engine.evaluator import evaluate
+from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
 from .common import Count, ProgramCommand, evaluation_options, with_program

@@ -186,7 +186,7 @@ def print_rich(console, renderable) -> None:
     if terminal:
         console.print(renderable)
         return
-    from ..report import strip_line_ends
+    from ..views.report import strip_line_ends
 
     with console.capture() as capture:
         console.print(renderable)

@@ -6,10 +6,10 @@ import os
 
 import click
 
-from .. import render
+from ..views import render
 from ..errors import InputError
-from ..evaluate import evaluate
-from ..ir import Graph
+from ..engine.evaluator import evaluate
+from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
 from .output import OutputClash, OutputError, run_files, write_output
@@ -104,8 +104,8 @@ def _default_name(source_file: str, fmt: str = "svg") -> str:
 
 
 def _encode(scene, fmt: str, dpi: int = render.DEFAULT_DPI) -> bytes:
-    from ..render.dot import to_digraph
-    from ..render.mermaid import to_mermaid
+    from ..views.render.dot import to_digraph
+    from ..views.render.mermaid import to_mermaid
 
     if fmt == "mermaid":
         return to_mermaid(scene).encode("utf-8")

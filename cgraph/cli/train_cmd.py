@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from ..builder import DEFAULT_SEED
-from ..ir import Graph
+from ..frontend.builder import DEFAULT_SEED
+from ..ir.graph import Graph
 from . import exit_codes_help
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
                         echo_err, one_stdin, open_data, require_numpy)
@@ -106,7 +106,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     if plot_path:
         _check_plot(plot_path)
     require_numpy()
-    from .. import train as training
+    from ..training import trainer as training
 
     settings = training.Settings(
         lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
@@ -119,7 +119,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     saved, state = None, None
     names = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
     if init_path:
-        from ..paramsfile import read_params
+        from ..training.paramsfile import read_params
 
         saved = read_params(init_path, graph, "--init")
         start = saved.values
@@ -133,7 +133,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         if saved.state and state is None:
             echo_err(f"note: --init {init_path}: the optimizer's state is not resumed "
                      f"(it was saved by {saved.optimizer or 'another run'}; this run uses {optimizer})")
-    from ..data import Skipped
+    from ..training.data import Skipped
 
     skipped = Skipped()
     rows = datafile.read_all(binding.fields, chunk_rows or 65536, on_error, skipped)
@@ -282,7 +282,7 @@ class _Display:
         """The params file of an epoch, with the loss at its params (one forward pass)."""
         import numpy as np
 
-        from .. import train as training
+        from ..training import trainer as training
 
         trainer = self.trainer
         at_params = trainer.loss(np.array([epoch.params[n] for n in trainer.names], dtype=np.float64))
@@ -306,7 +306,7 @@ class _Display:
             self.last_sync = now
 
     def save_kept(self, outcome) -> None:
-        from .. import train as training
+        from ..training import trainer as training
 
         kept = outcome.kept or outcome.start or training.Epoch(0, math.nan, 0.0, dict(outcome.initial), self.trainer.n)
         if outcome.kept is None and not kept.partial and self.start_complete_loss is not None:
@@ -319,8 +319,8 @@ class _Display:
         """The summary: how the run went, the learned params, the loss per epoch."""
         from rich.table import Table
 
-        from .. import train as training
-        from ..report import short_number
+        from ..training import trainer as training
+        from ..views.report import short_number
         from .output import print_rich
 
         trainer, s = self.trainer, self.settings
@@ -397,7 +397,7 @@ def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped
     left out and counted with the other bad rows."""
     import numpy as np
 
-    from ..data import Chunk, DataError
+    from ..training.data import Chunk, DataError
 
     if not rows.columns:
         return rows
@@ -429,7 +429,7 @@ def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped
 def _field_span(text: str | None, datafile, key: str) -> tuple[int, int]:
     """Where the caret goes under a CSV line: the field of column `key` (the whole line
     for JSON Lines, or when the line cannot be read again)."""
-    from ..data import _field_column
+    from ..training.data import _field_column
 
     if not text:
         return 1, 1
@@ -483,7 +483,7 @@ def _sync_file(path: str) -> None:
 
 
 def training_explain(settings) -> str:
-    from .. import train as training
+    from ..training import trainer as training
 
     return training.make_optimizer(settings, 0).explain()
 

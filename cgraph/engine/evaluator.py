@@ -24,9 +24,9 @@ from itertools import compress, repeat
 from operator import is_not
 from typing import Mapping, Sequence
 
-from .errors import InputError, NumericError, clip, did_you_mean
-from .ir import Graph
-from .ops import LEAF_OPS, OPS
+from ..errors import InputError, NumericError, clip, did_you_mean
+from ..ir.graph import Graph
+from ..ops import LEAF_OPS, OPS
 
 # Each op's forward function and local derivatives, by op name; None for the leaves.
 _FORWARD = dict.fromkeys(LEAF_OPS) | {name: op.forward for name, op in OPS.items()}

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import os
 
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
-from .errors import CgraphError, InputError, Location, ParseError, Source
-from .ir import Graph
+from ..errors import CgraphError, InputError, Location, ParseError, Source
+from ..ir.graph import Graph
 from .parser import parse_program
 
 

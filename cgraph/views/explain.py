@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from .evaluate import Evaluation, local_derivatives
-from .ir import Graph
-from .ops import OPS
+from ..engine.evaluator import Evaluation, local_derivatives
+from ..ir.graph import Graph
+from ..ops import OPS
 from .render.scene import Options, visible_nodes
 from .render.style import number, symbol
 

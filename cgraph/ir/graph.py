@@ -14,7 +14,7 @@ from array import array
 from typing import Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 
 from .columns import Args, NodeNames, Tags, Values
-from .errors import Location, Source
+from ..errors import Location, Source
 
 _T = TypeVar("_T")
 

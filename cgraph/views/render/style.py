@@ -6,7 +6,7 @@ import html
 import math
 import re
 
-from ..ir import Graph, Tag
+from ...ir.graph import Graph, Tag
 
 THEMES = {
     "light": {

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..errors import EXIT_USAGE, CgraphError, InputError
-from ..evaluate import Evaluation, local_derivatives
-from ..ir import Graph, Tag
+from ...errors import EXIT_USAGE, CgraphError, InputError
+from ...engine.evaluator import Evaluation, local_derivatives
+from ...ir.graph import Graph, Tag
 from . import style
 
 DEFAULT_MAX_RENDER_NODES = 2000
@@ -122,7 +122,7 @@ def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str |
 
 
 def style_hint(graph: Graph, name: str) -> str:
-    from ..errors import did_you_mean
+    from ...errors import did_you_mean
 
     return did_you_mean(name, graph.names)
 

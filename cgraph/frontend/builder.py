@@ -23,10 +23,10 @@ from collections import Counter
 from types import MappingProxyType
 
 from . import syntax as ast
-from .errors import BuildError, GraphTooLarge, Location, Source, clip, did_you_mean
-from .columns import Args, NodeNames, Tags, Values, positions_array
-from .ir import Graph, Tag, one_line
-from .ops import BINARY_SYMBOLS, FUNCTIONS, OPS
+from ..errors import BuildError, GraphTooLarge, Location, Source, clip, did_you_mean
+from ..ir.columns import Args, NodeNames, Tags, Values, positions_array
+from ..ir.graph import Graph, Tag, one_line
+from ..ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 DEFAULT_MAX_NODES = 10_000_000
 # Issue 5: `param w = uniform(a, b)` / `normal(mean, std)` draw from random.Random(seed),

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from .ir import Tag
+    from .graph import Tag
 
 class NodeNames(Mapping):
     """node id -> its names, as a read-only mapping (filled by the builder with `name`).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Tag
+from ...ir.graph import Tag
 from .scene import Scene, SceneNode
 from .style import THEMES, cluster_id, heat_color
 

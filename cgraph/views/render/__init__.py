@@ -17,8 +17,8 @@ import subprocess
 import zlib
 from typing import Iterator
 
-from ..evaluate import Evaluation
-from ..ir import Graph
+from ...engine.evaluator import Evaluation
+from ...ir.graph import Graph
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
 from .scene import DEFAULT_MAX_RENDER_NODES, OptionError, Options, RenderError, Scene, Step, build_scene, drawn_units

@@ -15,8 +15,8 @@ import json
 import math
 from typing import Any, Mapping
 
-from .errors import InputError, clip
-from .ir import Graph
+from ..errors import InputError, clip
+from ..ir.graph import Graph
 
 PARAMS_FORMAT = "cgraph-params/2"
 READ_FORMATS = ("cgraph-params/1", PARAMS_FORMAT)
@@ -53,7 +53,7 @@ class ParamsFile:
 def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
     """Read params saved by --save, or a plain JSON object {"w": 0.5, "b[1]": 0.1}.
     Every name must be a param of the graph; values are numbers (or "inf"/"nan")."""
-    from . import inputs as input_values
+    from ..engine import inputs as input_values
 
     document = input_values.read_json_object(path, what)
     ours = document.get("format") in READ_FORMATS
@@ -111,7 +111,7 @@ def param_values(graph: Graph, raw: Mapping[str, object], what: str) -> dict[str
     """{name: value} of a params object, every name a param of the graph: `"w": 0.5`,
     `"b[1]": 0.1`, or a list for every index of an indexed param, `"b": [0.1, 0.2]`.
     Errors name params as params (an input of the same name is said to be one)."""
-    from . import inputs as input_values
+    from ..engine import inputs as input_values
 
     leaves = graph.inputs
     params = [name for name, i in leaves.items() if graph.ops[i] == "param"]
@@ -165,6 +165,6 @@ def _is_plain(name: str) -> bool:
 
 
 def _did_you_mean_param(params: list[str], name: str) -> str:
-    from .errors import did_you_mean
+    from ..errors import did_you_mean
 
     return did_you_mean(name, params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import graphviz
 
-from ..ir import Tag
+from ...ir.graph import Tag
 from .scene import Scene, SceneEdge, SceneNode
 from .style import THEMES, cluster_id, esc, heat_color
 

@@ -23,18 +23,18 @@ from typing import Any, Callable
 
 from . import lalr
 from . import syntax as ast
-from .errors import Location, ParseError, Source, clip
+from ..errors import Location, ParseError, Source, clip
 
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # cgraph/
 
 
 def grammar_path() -> str:
     """The grammar shipped in the wheel (cgraph/grammar/), else the checkout's grammar/."""
-    packaged = os.path.join(_HERE, "grammar", "cgraph.lark")
+    packaged = os.path.join(_PACKAGE, "grammar", "cgraph.lark")
     if os.path.isfile(packaged):
         return packaged
-    return os.path.join(os.path.dirname(_HERE), "grammar", "cgraph.lark")
+    return os.path.join(os.path.dirname(_PACKAGE), "grammar", "cgraph.lark")
 
 
 @lru_cache(maxsize=1)
@@ -194,7 +194,7 @@ def _cache_file(kind: str) -> str | None:
     base = _cache_dir()
     if base is None:
         return None
-    from . import __version__
+    from .. import __version__
 
     digest = f"{zlib.crc32(grammar_text().encode()):08x}"  # (hashlib's import costs 3 ms a start)
     return os.path.join(base, f"{kind}-{__version__}-{digest}")

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from .evaluate import evaluate, forward, output_node
-from .ir import Graph
+from .evaluator import evaluate, forward, output_node
+from ..ir.graph import Graph
 
 DEFAULT_EPS = 1e-6
 DEFAULT_RTOL = 1e-3

@@ -12,8 +12,8 @@ import math
 import re
 from typing import Iterable, Mapping
 
-from .errors import InputError, clip, clip_path
-from .ir import Graph
+from ..errors import InputError, clip, clip_path
+from ..ir.graph import Graph
 
 # x[1], w[1,2], w[ 1 , 2 ], and w[1][2] (the language's other spelling of w[1,2]).
 _INDEX_GROUP = r"\[\s*-?\d+(?:\s*,\s*-?\d+)*\s*\]"

@@ -11,8 +11,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from .errors import clip
-from .evaluate import Evaluation
+from ..errors import clip
+from ..engine.evaluator import Evaluation
 
 if TYPE_CHECKING:
     from rich.table import Table

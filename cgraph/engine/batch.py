@@ -1,0 +1,466 @@
+"""Vectorized evaluation: the same tape, each node one NumPy operation over many rows.
+
+A `Plan` compiles a graph once for a given set of *batched* leaves (the inputs read from
+a data file, one value per row). Every other leaf (params, constants, inputs given once)
+is *row-shared*: a node whose arguments are all row-shared is computed once, as a float,
+with the op table's scalar versions; a node with a batched argument is one array
+operation over the rows of a chunk, with the op table's vector versions
+(`op.vector_forward`, `op.vector_local`). There are no per-op cases here: an op added to
+`ops.py` works in batches too.
+
+Backward is the scalar backward's loop over the same tape, with arrays:
+  * gradients are accumulated, never assigned; an array is added to in place only when
+    this pass made it (a gradient of 1.0 passes the consumer's array itself on, and
+    that shared array must not be modified);
+  * d out/d (a row-shared node) is per row in `shared_grads="rows"` mode (what
+    `cgraph eval --data` writes: each row's gradient w.r.t. every input and param), or
+    summed over the rows in `"sum"` mode (autograd's unbroadcast; what training needs);
+  * each node's value is dropped once the backward pass is past it, and only nodes on a
+    path from a leaf we want the gradient of to the output are visited.
+
+The property the tests check: row i of a batch equals the scalar evaluation of row i.
+NumPy is imported by this module: import it only on the batch paths.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .evaluator import bind, output_node
+from ..ir.graph import Graph
+from ..ops import OPS
+
+SHARED_GRADS = ("rows", "sum")
+_ndarray = np.ndarray
+
+# Chunk sizing: the forward pass keeps one array per batched node alive, so rows per
+# chunk = memory budget / (8 bytes * batched nodes), within these bounds. Chunks of
+# 8k-64k rows also keep each array in the CPU's caches (see bench/bench_batch.py).
+CHUNK_BUDGET_BYTES = 256 * 2**20
+MIN_CHUNK_ROWS = 256
+MAX_CHUNK_ROWS = 65_536
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
+
+    Each chunk allocates and frees an array per node. By default glibc hands arrays over
+    128 KB to mmap and trims the heap when the pass frees them, so every chunk pays a
+    page fault per 4 KB of every array again: measured here, that was 45% of the time of
+    a 1,000-node graph. With arrays below 16 MB taken from the heap and up to two chunks'
+    budget kept at its top, the pages are reused. The peak memory is unchanged (it is
+    the chunk's arrays either way). Elsewhere (musl, macOS) this does nothing."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return
+    _malloc_tuned = True
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    mallopt(M_MMAP_THRESHOLD, 16 * 2**20)
+    mallopt(M_TRIM_THRESHOLD, 2 * CHUNK_BUDGET_BYTES)
+
+
+_malloc_tuned = False
+
+
+class Result:
+    """One batch: the output's value per row and the gradients asked for.
+
+    `grads` maps each wanted leaf's name to an array of one gradient per row, or, for a
+    row-shared leaf in "sum" mode, to the float sum over the rows."""
+
+    __slots__ = ("value", "grads", "n", "values_finite")
+
+    def __init__(self, value: np.ndarray, grads: dict[str, np.ndarray | float], n: int,
+                 values_finite: bool | None = None):
+        self.value = value
+        self.grads = grads
+        self.n = n
+        # With run(check_values=True): False if some node's value may be inf or nan in some
+        # row (a sum over the rows that overflowed is a false alarm, never a miss).
+        self.values_finite = values_finite
+
+    def __repr__(self) -> str:
+        return f"<batch.Result of {self.n} rows, gradients of {len(self.grads)} leaves>"
+
+
+class NonFinite:
+    """Where inf or nan first appears in a batch: a node and the rows (indices into the batch)."""
+
+    __slots__ = ("node", "rows", "kind", "arg")
+
+    def __init__(self, node: int, rows: np.ndarray, kind: str, arg: int | None = None):
+        self.node = node  # the node whose value (kind "value") or local derivative (kind "gradient") went non-finite
+        self.rows = rows
+        self.kind = kind
+        self.arg = arg  # for "gradient": the argument whose gradient it made non-finite
+
+
+class Plan:
+    """A graph compiled for evaluation over rows.
+
+    graph     the graph
+    batched   names of the leaves given one value per row (data columns)
+    output    the node to differentiate (default: the graph's output)
+    wrt       names of the leaves whose gradients are wanted (default: every input and param)
+    shared_grads  "rows": a row-shared leaf's gradient per row; "sum": summed over the rows
+    """
+
+    def __init__(self, graph: Graph, batched: Iterable[str], *, output: str | None = None,
+                 wrt: Iterable[str] | None = None, shared_grads: str = "rows"):
+        if shared_grads not in SHARED_GRADS:
+            raise ValueError(f"shared_grads must be one of {SHARED_GRADS}, not {shared_grads!r}")
+        _keep_freed_memory()
+        self.graph = graph
+        self.output = out = output_node(graph, output)
+        self.output_name = output or graph.output_name
+        self.shared_grads = shared_grads
+        leaves = graph.inputs
+        self.batched_names = list(batched)
+        for name in self.batched_names:
+            if name not in leaves:
+                raise InputError(f"'{name}' is not an input of this graph")
+        self.wrt_names = list(leaves) if wrt is None else list(wrt)
+        for name in self.wrt_names:
+            if name not in leaves:
+                raise InputError(f"'{name}' is not an input or param of this graph")
+        self.batched_leaves = [leaves[name] for name in self.batched_names]
+        self.wrt_leaves = [leaves[name] for name in self.wrt_names]
+
+        ops, all_args, size = graph.ops, list(graph.args), len(graph)  # the tuples, made once
+        # Only the output's ancestors matter (the scalar backward skips the rest too).
+        needed = bytearray(size)
+        needed[out] = 1
+        for i in range(out, -1, -1):
+            if needed[i]:
+                for a in all_args[i]:
+                    needed[a] = 1
+        batched = bytearray(size)
+        for i in self.batched_leaves:
+            batched[i] = 1
+        depends = bytearray(size)  # on a leaf in wrt: only those nodes carry gradients
+        for i in self.wrt_leaves:
+            depends[i] = 1
+        fwd, shared_steps = [], []
+        for i in range(out + 1):
+            args = all_args[i]
+            if not needed[i] or not args:
+                continue
+            if any(batched[a] for a in args):
+                batched[i] = 1
+            if any(depends[a] for a in args):
+                depends[i] = 1
+            op = OPS[ops[i]]
+            if batched[i]:
+                a = args[0]
+                b = args[1] if len(args) == 2 else -1
+                fwd.append((i, op.vector_forward, a if len(args) <= 2 else -1, b, args))
+            else:
+                shared_steps.append((i, op.forward, args))
+        bwd = []
+        for i in range(out, -1, -1):
+            args = all_args[i]
+            if not needed[i] or not args or not depends[i]:
+                continue
+            op = OPS[ops[i]]
+            targets = tuple((k, a, batched[a]) for k, a in enumerate(args) if depends[a])
+            bwd.append((i, op.vector_local if batched[i] else op.local, args, targets, batched[i]))
+        self._needed, self._batched, self._depends = needed, batched, depends
+        self._fwd, self._shared_steps, self._bwd = fwd, shared_steps, bwd
+        self.batched_nodes = sum(1 for i in range(size) if needed[i] and batched[i])
+        self.output_batched = bool(batched[out])
+
+    def uses(self, name: str) -> bool:
+        """Whether the output depends on this input or param at all."""
+        return bool(self._needed[self.graph.inputs[name]])
+
+    def __repr__(self) -> str:
+        return (f"<batch.Plan: {self.batched_nodes} batched nodes of {len(self.graph)}, "
+                f"{len(self.batched_leaves)} data columns, gradients of {len(self.wrt_leaves)} leaves>")
+
+    # --- binding -------------------------------------------------------------------------
+
+    def bind(self, given: Mapping[str, float] | None = None) -> list:
+        """The row-shared values: constants, defaults and `given`, and every node computed
+        from them alone (once, with the scalar ops). Batched leaves are left as None.
+        Raises InputError like `cgraph.evaluate` for unknown, non-numeric or missing inputs."""
+        placeholders = {name: 0.0 for name in self.batched_names}
+        values = bind(self.graph, {**(given or {}), **placeholders})
+        for i in self.batched_leaves:
+            values[i] = None
+        return self.shared(values)
+
+    def shared(self, values: list) -> list:
+        """Compute the row-shared nodes of `values` (a full value list, leaves filled in)."""
+        for i, f, args in self._shared_steps:
+            if len(args) == 2:
+                values[i] = f(values[args[0]], values[args[1]])
+            elif len(args) == 1:
+                values[i] = f(values[args[0]])
+            else:
+                values[i] = f(*[values[a] for a in args])
+        return values
+
+    def set_leaves(self, base: list, leaf_values: Mapping[int, float]) -> list:
+        """A copy of `base` with new values for some row-shared leaves (params), recomputed."""
+        values = list(base)
+        for i, v in leaf_values.items():
+            values[i] = v
+        return self.shared(values)
+
+    def chunk_rows(self, budget_bytes: int = CHUNK_BUDGET_BYTES) -> int:
+        """Rows per chunk so that one chunk's arrays stay within the memory budget."""
+        per_row = 8 * (self.batched_nodes + len(self.wrt_leaves) + len(self.batched_leaves) + 4)
+        rows = budget_bytes // per_row
+        return int(min(MAX_CHUNK_ROWS, max(MIN_CHUNK_ROWS, rows)))
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def run(self, base: list, columns: Sequence[np.ndarray], n: int | None = None, *,
+            check_values: bool = False) -> Result:
+        """Forward and backward over one chunk. `base` comes from `bind`; `columns` are
+        float64 arrays of the batched leaves' values, in the order of `batched`.
+
+        `check_values` also tells whether every batched node's value is finite (one sum
+        per node: an inf or nan inside the graph may leave the output and gradients
+        finite, as in 1/(1 + y*y) when y*y overflows)."""
+        n = self._rows(columns, n)
+        finite: list[bool] | None = [True] if check_values else None
+        values = self._forward(base, columns, finite)
+        out = self.output
+        value = values[out]
+        grads, owned = self._backward(values, n)
+        if type(value) is not _ndarray:
+            value = np.full(n, value, dtype=np.float64)
+        return Result(value, self._wanted(grads, owned, n), n, finite[0] if finite is not None else None)
+
+    def shared_finite(self, base: list) -> bool:
+        """Whether every row-shared value the output depends on (from `bind`) is finite."""
+        needed = self._needed
+        return all(v is None or not needed[i] or math.isfinite(v) for i, v in enumerate(base))
+
+    def forward(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> np.ndarray:
+        """Only the output's value per row."""
+        n = self._rows(columns, n)
+        value = self._forward(base, columns)[self.output]
+        return value if type(value) is _ndarray else np.full(n, value, dtype=np.float64)
+
+    def _rows(self, columns: Sequence[np.ndarray], n: int | None) -> int:
+        if len(columns) != len(self.batched_leaves):
+            raise ValueError(f"expected {len(self.batched_leaves)} columns, got {len(columns)}")
+        if n is None:
+            if not columns:
+                raise ValueError("n (the number of rows) is needed when no leaf is batched")
+            n = len(columns[0])
+        return n
+
+    def _forward(self, base: list, columns: Sequence[np.ndarray], finite: list[bool] | None = None) -> list:
+        """Every needed node's value; with `finite` ([True]), finite[0] becomes False if a
+        batched value (a data column or a node) may hold inf or nan."""
+        values = list(base)
+        for i, col in zip(self.batched_leaves, columns):
+            values[i] = col
+        with np.errstate(all="ignore"):
+            for i, f, a, b, args in self._fwd:
+                if b >= 0:
+                    values[i] = f(values[a], values[b])
+                elif a >= 0:
+                    values[i] = f(values[a])
+                else:
+                    values[i] = f(*[values[j] for j in args])
+            if finite is not None:
+                # A sum is inf or nan if any term is: one pass over each array, no allocation.
+                reduce = np.add.reduce
+                isfinite = math.isfinite
+                finite[0] = all(isfinite(reduce(values[i])) for i in self.batched_leaves) and \
+                    all(isfinite(reduce(values[step[0]])) for step in self._fwd)
+        return values
+
+    def _backward(self, values: list, n: int, diagnose: np.ndarray | None = None):
+        """d out/d node for the wanted leaves (a list indexed by node; None: not reached).
+
+        With `diagnose` (a mask of the rows to look at), nothing is freed or modified in
+        place, and every node whose local derivative turns a finite gradient non-finite in
+        one of those rows is returned instead, in the order of the backward pass."""
+        diagnosing = diagnose is not None
+        found: list[NonFinite] = []
+        size = len(values)
+        grads: list = [None] * size
+        owned = bytearray(size)  # grads[i] is an array this pass made, so += may modify it
+        summing = self.shared_grads == "sum"
+        out = self.output
+        grads[out] = float(n) if summing and not self._batched[out] else 1.0
+        ndarray = _ndarray
+        with np.errstate(all="ignore"):
+            for i, local, args, targets, batched in self._bwd:
+                g = grads[i]
+                if g is None:  # pragma: no cover - every visited node is an ancestor of the output
+                    continue
+                if not diagnosing:
+                    grads[i] = None
+                if len(args) == 2:
+                    ds = local(values[i], values[args[0]], values[args[1]])
+                elif len(args) == 1:
+                    ds = local(values[i], values[args[0]])
+                else:
+                    ds = local(values[i], *[values[a] for a in args])
+                if diagnosing:
+                    self._diagnose_step(found, i, g, ds, targets, diagnose, n)
+                for k, j, target_batched in targets:
+                    d = ds[k]
+                    d_array = type(d) is ndarray
+                    if summing and batched and not target_batched:
+                        # A row-shared argument of a per-row node: sum over the rows now (einsum,
+                        # not np.dot: a BLAS call wakes threads that then compete with NumPy).
+                        if type(g) is ndarray:
+                            c = float(np.einsum("i,i->", g, d)) if d_array else float(g.sum()) * d
+                        else:
+                            c = g * float(d.sum()) if d_array else n * g * d
+                        fresh = False
+                    elif not d_array and d == 1.0:
+                        c, fresh = g, False  # pass the consumer's gradient on as it is
+                    elif type(g) is not ndarray and g == 1.0 and d_array:
+                        c, fresh = d, False
+                    else:
+                        c = g * d
+                        fresh = type(c) is ndarray
+                    if diagnosing:
+                        fresh = False
+                    current = grads[j]
+                    if current is None:
+                        grads[j] = c
+                        owned[j] = fresh
+                    elif owned[j] and type(current) is ndarray and (type(c) is not ndarray or c.shape == current.shape):
+                        current += c
+                    else:
+                        grads[j] = current + c
+                        owned[j] = type(grads[j]) is ndarray
+                if not diagnosing:
+                    values[i] = None  # no node still to visit needs it
+        return found if diagnosing else (grads, owned)
+
+    @staticmethod
+    def _diagnose_step(found: list, i: int, g, ds, targets, rows: np.ndarray, n: int) -> None:
+        """Record node i if its local derivatives turn its finite gradient non-finite in
+        some of `rows`: one entry per node (the rows of all its arguments together)."""
+        bad_rows, first_arg = None, None
+        for k, j, _ in targets:
+            bad = _non_finite_rows(g * ds[k], g, n, rows)
+            if bad is not None:
+                bad_rows = bad if bad_rows is None else bad_rows | bad
+                first_arg = j if first_arg is None else first_arg
+        if bad_rows is not None:
+            found.append(NonFinite(i, np.flatnonzero(bad_rows), "gradient", first_arg))
+
+    def _wanted(self, grads: list, owned: bytearray, n: int) -> dict[str, np.ndarray | float]:
+        result: dict[str, np.ndarray | float] = {}
+        summing = self.shared_grads == "sum"
+        for name, i in zip(self.wrt_names, self.wrt_leaves):
+            g = grads[i]
+            if summing and not self._batched[i]:
+                result[name] = 0.0 if g is None else float(g)
+            elif g is None:
+                result[name] = np.zeros(n)
+            elif type(g) is not _ndarray:
+                result[name] = np.full(n, g, dtype=np.float64)
+            else:
+                # A gradient passed on unchanged may be another leaf's gradient or an input
+                # column itself (d(w*x)/dw is x): the caller gets an array of its own.
+                result[name] = g if owned[i] else g.copy()
+        return result
+
+    # --- where inf or nan starts ---------------------------------------------------------
+
+    def first_non_finite(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> NonFinite | None:
+        """The first node (in tape order) whose value is inf or nan in some row where its
+        arguments are finite; failing that, the first node in the backward pass whose local
+        derivative makes a finite gradient non-finite. None if everything is finite."""
+        origins = self.non_finite_origins(base, columns, n)
+        return origins[0] if origins else None
+
+    def non_finite_origins(self, base: list, columns: Sequence[np.ndarray], n: int | None = None) -> list[NonFinite]:
+        """Every node where inf or nan starts in some row of the chunk, each once with its rows.
+
+        A node is an origin in row r if its value is inf or nan in row r while its arguments
+        are finite in row r (kind "value", in tape order; a batched leaf with a non-finite
+        data value counts, its arguments being none). In the rows where every value is
+        finite, a node whose local derivative turns a finite gradient non-finite is an
+        origin too (kind "gradient", in backward order). Empty if everything is finite.
+        Slower than `run` (nothing is freed early): call it only on a chunk that `run`
+        found non-finite."""
+        n = self._rows(columns, n)
+        values = self._forward(base, columns)
+        origins, finite_rows = self._value_origins(values, n)
+        if finite_rows.any():
+            origins += self._backward(values, n, diagnose=finite_rows)
+        return origins
+
+    def _value_origins(self, values: list, n: int) -> tuple[list[NonFinite], np.ndarray]:
+        """The "value" origins, and the mask of the rows where every value is finite."""
+        args = self.graph.args
+        finite_rows = np.ones(n, dtype=bool)
+        origins: list[NonFinite] = []
+        with np.errstate(all="ignore"):
+            for i in range(self.output + 1):
+                v = values[i]
+                if not self._needed[i] or v is None:
+                    continue
+                finite = np.isfinite(v)
+                if finite.all():
+                    continue
+                bad = ~np.broadcast_to(finite, (n,))
+                finite_rows &= ~bad
+                for a in args[i]:
+                    bad = bad & np.isfinite(values[a])
+                if bad.any():
+                    origins.append(NonFinite(i, np.flatnonzero(bad), "value"))
+        return origins, finite_rows
+
+
+class NonFiniteTally:
+    """The origins of inf and nan summed over the chunks of a run: for each (node, kind),
+    the number of rows where it is an origin and the first of them (chunks come in order,
+    so the first chunk that names a node holds its first row)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, str], list] = {}  # -> [rows, first row id, arg]
+
+    def add(self, origins: Sequence[NonFinite], row_ids: Sequence[int] | np.ndarray) -> None:
+        """Count one chunk's origins; `row_ids[k]` names the chunk's row k (a line number)."""
+        for o in origins:
+            entry = self._seen.get((o.node, o.kind))
+            if entry is None:
+                self._seen[(o.node, o.kind)] = [len(o.rows), int(row_ids[int(o.rows[0])]), o.arg]
+            else:
+                entry[0] += len(o.rows)
+
+    def __bool__(self) -> bool:
+        return bool(self._seen)
+
+    def items(self) -> list[tuple[int, str, int, int, int | None]]:
+        """(node, kind, rows, first row id, arg): values in tape order, then gradients."""
+        order = sorted(self._seen, key=lambda key: (key[1] != "value", key[0] if key[1] == "value" else -key[0]))
+        return [(node, kind, *self._seen[(node, kind)]) for node, kind in order]
+
+
+def _non_finite_rows(contribution, g, n: int, rows: np.ndarray) -> np.ndarray | None:
+    """A mask of `rows` where grad * local derivative is inf or nan although the gradient is finite."""
+    bad = ~np.isfinite(np.broadcast_to(contribution, (n,)))
+    bad &= rows
+    if not bad.any():
+        return None
+    bad &= np.isfinite(np.broadcast_to(g, (n,)))
+    return bad if bad.any() else None
