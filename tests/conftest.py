@@ -1,6 +1,9 @@
 """Hypothesis profiles: `ci` (the default) keeps `make test` fast and draws the same
 examples every run; `fuzz` (used by `make fuzz`, or CGRAPH_HYPOTHESIS_PROFILE=fuzz) runs
-many more, freshly drawn each time."""
+many more, freshly drawn each time.
+
+The fixtures every test module shares: `cg` runs cgraph in-process, `cg_proc` runs the
+installed script in a subprocess; the rest of the shared test code is in support/."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from cli_runner import TERMINAL_VARS, runner
+from support.runner import TERMINAL_VARS, run_script, runner
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 
@@ -29,6 +32,14 @@ def cg(capsys, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     return runner(capsys, monkeypatch)
+
+
+@pytest.fixture
+def cg_proc():
+    """cg_proc(*argv, cwd=None, env=None, stdin=None, timeout=120) -> CompletedProcess (bytes),
+    running the installed `cgraph *argv` with the terminal variables removed from the
+    environment and `env` set over it."""
+    return run_script
 
 
 @pytest.fixture

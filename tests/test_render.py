@@ -1,16 +1,14 @@
 """`cgraph render` and `cgraph.render` against the contract in the issue.
 
-The DOT text is parsed with small regex helpers (`parse_dot`): nodes with their label
-lines and the cluster they sit in, edges with the numbers on them, told apart by colour
-(the forward value is green, the gradient red, the local derivative says `local`).
-Layout claims (inputs left, output right) are checked on `dot -Tplain` coordinates.
+The DOT text is read with support.dot's `parse_dot` (nodes with their label lines and
+clusters, edges with the numbers on them); layout claims (inputs left, output right) are
+checked on `dot -Tplain` coordinates.
 Most CLI runs are in-process through `cgraph.cli.run`; runs that need real exit codes,
 binary standard output, another PATH or another hash seed use the installed script.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import math
@@ -18,11 +16,8 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import graphviz
@@ -30,10 +25,12 @@ import pytest
 
 import cgraph
 import cgraph.views.render
-from cli_runner import runner
+from support.dot import (SVG_NS, TOOLTIP, Dot, DotNode, attr, color_kind, dot_to_svg, layout, mermaid_text, parse_dot,
+                         parse_mermaid, strip_tags, svg_root)
+from support.files import write
+from support.paths import SAMPLES
+from support.runner import run_script
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
 INTRO = str(SAMPLES / "intro.cg")
 TUTORIAL_INPUTS = ("--x", "1", "--y", "3", "--z", "-3")
 TUTORIAL_VALUES = {"x": 1.0, "y": 3.0, "z": -3.0}
@@ -42,7 +39,6 @@ HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 
 # Vanishing gradients: the early steps of this RNN get tiny gradients, the late ones large.
@@ -60,13 +56,6 @@ loss = h[12]
 
 
 # --- running cgraph ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def cg(capsys, monkeypatch):
-    """cg(*argv, stdin=None) -> Result, running `cgraph *argv` in-process."""
-    monkeypatch.delenv("CGRAPH_DEBUG", raising=False)
-    return runner(capsys, monkeypatch)
 
 
 def _rendered(cg, tmp_path, suffix: str):
@@ -94,295 +83,12 @@ def mermaid_of(cg, tmp_path):
     return _rendered(cg, tmp_path, ".mmd")
 
 
-def cgraph_script() -> list[str]:
-    script = shutil.which("cgraph", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-c", "from cgraph.cli import main; main()"]
-
-
-def run_script(*argv, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60,
-               stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k != "CGRAPH_DEBUG"}
-    base.update(env or {})
-    return subprocess.run([*cgraph_script(), *map(str, argv)], cwd=cwd, env=base, input=stdin,
-                          capture_output=True, timeout=timeout)
-
-
-def write(tmp_path: Path, text: str, name: str = "prog.cg") -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 def assert_clean_failure(code: int, err: str) -> list[str]:
     assert code != 0, f"expected a failure, got exit 0; stderr:\n{err}"
     assert "Traceback" not in err and "internal error" not in err, err
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert 1 <= len(lines) <= 6, f"expected a short message, got:\n{err}"
     return lines
-
-
-# --- reading DOT -------------------------------------------------------------------------
-
-_TOOLTIP = re.compile(r'\btooltip="((?:[^"\\]|\\.)*)"', re.S)
-_QUOTED_OR_BARE = r'("(?:[^"\\]|\\.)*"|[^\s\]]+)'
-
-
-def _color_kind(color: str) -> str | None:
-    """What a label colour means by its hue: green = value, red = gradient, blue = local."""
-    m = re.fullmatch(r"#([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})", color)
-    if not m:
-        return None
-    r, g, b = (int(c, 16) for c in m.groups())
-    if g > r and g > b:
-        return "value"
-    if r > g and r > b:
-        return "grad"
-    if b > r and b > g:
-        return "local"
-    return None
-
-
-def _strip_tags(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]*>", "", fragment)).strip()
-
-
-def _split_label(attrs: str) -> tuple[str | None, str]:
-    """(the label's text -- an HTML-like label's inside, or a quoted one's), the other attributes."""
-    m = re.search(r"(?<![\w])label=", attrs)
-    if not m:
-        return None, attrs
-    start = m.end()
-    if attrs.startswith("<", start):
-        depth, k = 0, start
-        while True:
-            depth += {"<": 1, ">": -1}.get(attrs[k], 0)
-            k += 1
-            if depth == 0:
-                break
-        return attrs[start + 1 : k - 1], attrs[: m.start()] + attrs[k:]
-    q = re.match(_QUOTED_OR_BARE, attrs[start:])
-    value = q.group(1)
-    text = value[1:-1] if value.startswith('"') else value
-    return html.escape(text, quote=False), attrs[: m.start()] + attrs[start + q.end() :]
-
-
-def attr(attrs: str, name: str) -> str | None:
-    m = re.search(rf"(?<![\w]){name}={_QUOTED_OR_BARE}", attrs)
-    if not m:
-        return None
-    value = m.group(1)
-    return value[1:-1] if value.startswith('"') else value
-
-
-@dataclass
-class DotNode:
-    id: str
-    label: str  # the HTML-like label's inside
-    attrs: str  # everything but label and tooltip
-    tooltip: str
-    cluster: tuple[str, ...]  # enclosing cluster ids, outermost first
-
-    @property
-    def lines(self) -> list[str]:
-        return [_strip_tags(part) for part in self.label.split("<br/>")] if self.label else []
-
-    @property
-    def shape(self) -> str | None:
-        return attr(self.attrs, "shape")
-
-    @property
-    def is_sink(self) -> bool:
-        return not self.lines
-
-    @property
-    def is_op(self) -> bool:
-        return self.shape in ("circle", "ellipse")
-
-    @property
-    def is_leaf(self) -> bool:  # an input or a param: a bold name, no shape
-        return not self.is_op and "<b>" in self.label
-
-    @property
-    def is_box(self) -> bool:
-        return self.shape == "box"
-
-    @property
-    def symbol(self) -> str | None:
-        return self.lines[0] if self.is_op else None
-
-    @property
-    def name(self) -> str | None:
-        if self.is_leaf:
-            return self.lines[0]
-        if self.is_op and len(self.lines) > 1 and not self.lines[1].startswith("Σ"):
-            return self.lines[1]
-        return None
-
-    @property
-    def total(self) -> float | None:
-        for line in self.lines:
-            if line.startswith("Σ"):
-                return float(line[1:].strip())
-        return None
-
-
-@dataclass
-class DotEdge:
-    tail: str
-    head: str
-    label: str | None
-    attrs: str
-    parts: dict[str, str] = field(default_factory=dict)  # value / grad / local / name -> text
-
-    @property
-    def value(self) -> float | None:
-        return float(self.parts["value"]) if "value" in self.parts else None
-
-    @property
-    def grad(self) -> float | None:
-        return float(self.parts["grad"]) if "grad" in self.parts else None
-
-    @property
-    def local(self) -> float | None:
-        return float(self.parts["local"]) if "local" in self.parts else None
-
-
-@dataclass
-class Dot:
-    source: str
-    graph_attrs: str
-    nodes: dict[str, DotNode]
-    edges: list[DotEdge]
-    clusters: dict[str, tuple[str | None, str | None]]  # id -> (label, parent id)
-
-    def named(self, name: str) -> DotNode:
-        found = [n for n in self.nodes.values() if n.name == name]
-        assert len(found) == 1, f"{len(found)} nodes named {name!r} in the diagram"
-        return found[0]
-
-    @property
-    def drawn(self) -> list[DotNode]:
-        return [n for n in self.nodes.values() if not n.is_sink]
-
-    def edges_between(self, tail: str, head: str) -> list[DotEdge]:
-        t, h = self.named(tail).id, self.named(head).id
-        return [e for e in self.edges if e.tail == t and e.head == h]
-
-    def out_edges(self, node_id: str) -> list[DotEdge]:
-        return [e for e in self.edges if e.tail == node_id]
-
-    def output_edges(self) -> list[DotEdge]:
-        return [e for e in self.edges if self.nodes[e.head].is_sink]
-
-
-def _edge_parts(label: str | None) -> dict[str, str]:
-    parts: dict[str, str] = {}
-    if not label:
-        return parts
-    for piece in label.split("<br/>"):
-        m = re.fullmatch(r'<font color="([^"]+)"[^>]*>(.*)</font>', piece)
-        text = _strip_tags(piece)
-        if text.startswith("local "):
-            parts["local"] = text[len("local ") :]
-            continue
-        kind = _color_kind(m.group(1)) if m else None
-        if kind == "value" and " = " in text:  # the output's edge: `g = -12`
-            parts["name"], text = text.rsplit(" = ", 1)
-        if kind is None:
-            assert m is None, f"an edge label part in an unexpected colour: {piece!r}"
-            kind = "name"
-        assert kind not in parts, f"two {kind} parts in one edge label: {label!r}"
-        parts[kind] = text
-    return parts
-
-
-def parse_dot(source: str) -> Dot:
-    tooltips: list[str] = []
-
-    def stash(m: re.Match) -> str:
-        tooltips.append(m.group(1))
-        return f"tooltip=@{len(tooltips) - 1}"
-
-    text = _TOOLTIP.sub(stash, source)
-    lines = text.strip("\n").splitlines()
-    assert lines[0].startswith("digraph ") and lines[0].endswith("{"), lines[0]
-    assert lines[-1] == "}", lines[-1]
-    graph_attrs = ""
-    nodes: dict[str, DotNode] = {}
-    edges: list[DotEdge] = []
-    clusters: dict[str, tuple[str | None, str | None]] = {}
-    invisible: list[tuple[str, str]] = []
-    stack: list[str] = []
-    for line in lines[1:-1]:
-        s = line.strip()
-        if m := re.fullmatch(r"subgraph (\w+) \{", s):
-            # Only cluster_* subgraphs are clusters; others (the inputs' rank=min column) just group.
-            if m.group(1).startswith("cluster"):
-                inside = [c for c in stack if c in clusters]
-                clusters[m.group(1)] = (None, inside[-1] if inside else None)
-            stack.append(m.group(1))
-        elif s == "}":
-            stack.pop()
-        elif m := re.fullmatch(r"(graph|node|edge) \[(.*)\]", s):
-            if m.group(1) == "graph":
-                if stack and stack[-1] in clusters:
-                    label, _ = _split_label(m.group(2))
-                    clusters[stack[-1]] = (html.unescape(label or ""), clusters[stack[-1]][1])
-                elif not stack:
-                    graph_attrs = m.group(2)
-        elif m := re.fullmatch(r"(\w+) -> (\w+)(?: \[(.*)\])?", s):
-            label, rest = _split_label(m.group(3) or "")
-            if attr(rest, "style") == "invis":  # layout only: keeps loop iterations in order
-                invisible.append((m.group(1), m.group(2)))
-                continue
-            edges.append(DotEdge(m.group(1), m.group(2), label, rest, _edge_parts(label)))
-        elif m := re.fullmatch(r"(\w+)(?: \[(.*)\])?", s):
-            label, rest = _split_label(m.group(2) or "")
-            tip = re.search(r"tooltip=@(\d+)", rest)
-            node = DotNode(m.group(1), label or "", rest, tooltips[int(tip.group(1))] if tip else "",
-                           tuple(c for c in stack if c in clusters))
-            assert node.id not in nodes, f"node {node.id} declared twice"
-            nodes[node.id] = node
-        else:
-            raise AssertionError(f"unexpected DOT line: {line!r}")
-    assert not stack, "unbalanced braces"
-    for e in edges:
-        assert e.tail in nodes and e.head in nodes, f"edge {e.tail} -> {e.head} to an undeclared node"
-    for tail, head in invisible:
-        assert tail in nodes and head in nodes and tail != head, f"invisible edge {tail} -> {head}"
-    # --collapse draws a shared input beside each box it feeds ("w__box_t1_L5"): those
-    # copies stand for the one node, so the checks below see one node with all its edges.
-    copies = {nid: nid.split("__box", 1)[0] for nid in nodes if "__box" in nid}
-    for nid, original in copies.items():
-        assert original in nodes and nodes[nid].label.split("<br/>")[0] == nodes[original].label.split("<br/>")[0]
-        del nodes[nid]
-    edges = [DotEdge(copies.get(e.tail, e.tail), e.head, e.label, e.attrs, e.parts) for e in edges]
-    return Dot(source, graph_attrs, nodes, edges, clusters)
-
-
-def layout(dot_source: str) -> dict[str, tuple[float, float]]:
-    """Node id -> (x, y) centre from `dot -Tplain` (y grows upwards)."""
-    done = subprocess.run(["dot", "-Tplain"], input=dot_source.encode(), capture_output=True, timeout=60)
-    assert done.returncode == 0, done.stderr.decode()
-    pos = {}
-    for line in done.stdout.decode().splitlines():
-        if line.startswith("node "):
-            _, name, x, y = line.split()[:4]
-            pos[name.strip('"')] = (float(x), float(y))
-    return pos
-
-
-def svg_root(data: bytes) -> ET.Element:
-    root = ET.fromstring(data)
-    assert root.tag == SVG_NS + "svg", root.tag
-    return root
-
-
-def dot_to_svg(dot_source: str) -> bytes:
-    done = subprocess.run(["dot", "-Tsvg"], input=dot_source.encode(), capture_output=True, timeout=60)
-    err = done.stderr.decode()
-    assert done.returncode == 0 and "error" not in err.lower(), f"dot -Tsvg failed: {err}"
-    return done.stdout
 
 
 def close(a: float, b: float, rel: float = 1e-9) -> bool:
@@ -473,8 +179,8 @@ def test_tutorial_command_writes_the_svg(cg, tmp_path, monkeypatch):
         texts.setdefault("".join(t.itertext()).strip(), []).append(t.get("fill"))
     for label in ("+", "*", "p", "g", "x", "y", "z", "g = -12", "-3", "4", "1"):
         assert label in texts, f"{label!r} not drawn; texts: {sorted(texts)}"
-    assert any(_color_kind(c or "") == "value" for c in texts["g = -12"]), "the output's value in green"
-    assert any(_color_kind(c or "") == "grad" for c in texts["1"]), "the output's gradient 1 in red"
+    assert any(color_kind(c or "") == "value" for c in texts["g = -12"]), "the output's value in green"
+    assert any(color_kind(c or "") == "grad" for c in texts["1"]), "the output's gradient 1 in red"
 
 
 def test_without_input_values_only_the_structure_is_drawn(dot_of):
@@ -563,7 +269,7 @@ def test_precision_is_significant_digits(dot_of, precision, text):
     d = parse_dot(dot_of(SAMPLES / "neuron.cg", *args))
     (out,) = d.output_edges()
     assert out.parts["value"] == text
-    w_total = re.search(r"Σ (\S+)", _strip_tags(d.named("w").label)).group(1)
+    w_total = re.search(r"Σ (\S+)", strip_tags(d.named("w").label)).group(1)
     assert w_total == format(cgraph.evaluate(cgraph.load(SAMPLES / "neuron.cg")).grad("w"), f".{precision or 4}g")
 
 
@@ -643,7 +349,7 @@ def test_python_api_is_deterministic():
 
 def _node_statements(source: str) -> list[str]:
     """Whole node statements (a tooltip may span lines)."""
-    text = _TOOLTIP.sub(lambda m: "tooltip=" + m.group(0)[len("tooltip="):].replace("\n", "\\n"), source)
+    text = TOOLTIP.sub(lambda m: "tooltip=" + m.group(0)[len("tooltip="):].replace("\n", "\\n"), source)
     return [ln.strip() for ln in text.splitlines() if re.match(r"^\s*\w+ \[", ln)
             and not re.match(r"^\s*(graph|node|edge) \[", ln)]
 
@@ -773,54 +479,6 @@ def test_heat_colours_tiny_and_large_gradients_differently(dot_of, tmp_path):
 
 # --- Mermaid ---------------------------------------------------------------------------------
 
-_MERMAID_NODE = re.compile(r'^(\w+)(\(\("(.*)"\)\)|\["(.*)"\]):::(\w+)$')
-_MERMAID_EDGE = re.compile(r'^(\w+) -->(?:\|"(.*)"\|)? (\w+)$')
-
-
-@dataclass
-class Mermaid:
-    direction: str
-    nodes: dict[str, str]  # id -> label
-    edges: list[tuple[str, str, str | None]]
-    subgraphs: list[str]  # labels
-    labels: list[str]
-
-
-def parse_mermaid(text: str) -> Mermaid:
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    body = [ln for ln in lines if not ln.startswith("%%")]
-    m = re.fullmatch(r"flowchart (LR|TB|TD)", body[0])
-    assert m, f"not a flowchart header: {body[0]!r}"
-    nodes, edges, subgraphs, labels, depth = {}, [], [], [], 0
-    for line in body[1:]:
-        s = line.strip()
-        if s.startswith(("classDef ", "linkStyle ")):
-            continue
-        if sm := re.fullmatch(r'subgraph (\w+)\["(.*)"\]', s):
-            depth += 1
-            subgraphs.append(sm.group(2))
-            labels.append(sm.group(2))
-        elif s == "end":
-            depth -= 1
-            assert depth >= 0, "`end` without a subgraph"
-        elif nm := _MERMAID_NODE.fullmatch(s):
-            label = nm.group(3) if nm.group(3) is not None else nm.group(4)
-            assert nm.group(1) not in nodes
-            nodes[nm.group(1)] = label
-            labels.append(label)
-        elif em := _MERMAID_EDGE.fullmatch(s):
-            edges.append((em.group(1), em.group(3), em.group(2)))
-            if em.group(2) is not None:
-                labels.append(em.group(2))
-        else:
-            raise AssertionError(f"unexpected Mermaid line: {line!r}")
-    assert depth == 0, "subgraph ... end not balanced"
-    return Mermaid(m.group(1), nodes, edges, subgraphs, labels)
-
-
-def _mermaid_text(label: str) -> str:
-    return html.unescape(re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), label))
-
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES)
 def test_mermaid_has_the_same_nodes_edges_clusters_and_numbers_as_dot(dot_of, mermaid_of, sample):
@@ -829,10 +487,10 @@ def test_mermaid_has_the_same_nodes_edges_clusters_and_numbers_as_dot(dot_of, me
     m = parse_mermaid(mermaid_of(*args))
     assert m.direction == "LR"
     assert set(m.nodes) == set(d.nodes), "one Mermaid node line per diagram node"
-    assert sorted(map(_mermaid_text, m.subgraphs)) == sorted(label for label, _ in d.clusters.values())
+    assert sorted(map(mermaid_text, m.subgraphs)) == sorted(label for label, _ in d.clusters.values())
     assert [(t, h) for t, h, _ in m.edges] == [(e.tail, e.head) for e in d.edges]
     for (t, h, label), e in zip(m.edges, d.edges):
-        pieces = [_mermaid_text(p) for p in (label or "").split("<br/>") if p]
+        pieces = [mermaid_text(p) for p in (label or "").split("<br/>") if p]
         numbers = {k: v for k, v in e.parts.items() if k != "name"}
         for kind, text in numbers.items():
             assert any(p.endswith(text) and (kind != "local" or "local" in p) for p in pieces), (
@@ -945,7 +603,7 @@ def test_mermaid_labels_cannot_break_out(mermaid_of, tmp_path):
             bare = label.replace("<br/>", "")
             assert '"' not in bare and "<" not in bare and ">" not in bare, label
             assert "script" not in bare.lower() and "|" not in bare and "\n" not in bare, label
-        pieces = {_mermaid_text(piece) for lab in m.nodes.values() for piece in lab.split("<br/>")}
+        pieces = {mermaid_text(piece) for lab in m.nodes.values() for piece in lab.split("<br/>")}
         assert {"click", "flowchart", "default"} <= pieces
         if not opts or opts[0] != "--collapse":
             assert {"w[1,2]", "end", "graph", "subgraph"} <= pieces
@@ -955,7 +613,7 @@ def test_mermaid_labels_cannot_break_out(mermaid_of, tmp_path):
 def test_mermaid_escapes_cluster_labels(mermaid_of, tmp_path):
     path = write(tmp_path, "def f(a) = a * 2\nfor t in 1..2 {\n  h[t] = f(h[t-1])\n}\n")
     m = parse_mermaid(mermaid_of(path, "--input", "h[0]=1", "--format", "mermaid"))
-    assert sorted(_mermaid_text(s) for s in m.subgraphs) == ["f #1 (line 3)", "f #2 (line 3)", "t = 1", "t = 2"]
+    assert sorted(mermaid_text(s) for s in m.subgraphs) == ["f #1 (line 3)", "f #2 (line 3)", "t = 1", "t = 2"]
 
 
 # --- the Python API -------------------------------------------------------------------------

@@ -1,0 +1,20 @@
+"""Numeric references the gradient tests compare against."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def relative_step(x: float, scale: float = 1e-6) -> float:
+    """A finite-difference step for an argument near x: `scale` for small x, scaled with
+    |x| above 1 so the step is not lost to rounding."""
+    return scale * max(1.0, abs(x))
+
+
+def central_difference(f: Callable[..., float], args: list[float], k: int) -> float:
+    """d f / d args[k] by a central difference with a step scaled to the argument."""
+    h = relative_step(args[k])
+    up, down = list(args), list(args)
+    up[k] += h
+    down[k] -= h
+    return (f(*up) - f(*down)) / (2 * h)
