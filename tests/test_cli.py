@@ -9,54 +9,26 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import cgraph
-from cli_runner import TERMINAL_VARS, Result, runner
+from support.files import write
+from support.jsonutil import strict_json
+from support.paths import SAMPLES
+from support.runner import Result, cgraph_script, script_env
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
 INTRO = str(SAMPLES / "intro.cg")
 TUTORIAL = ["eval", INTRO, "--x", "1", "--y", "3", "--z", "-3"]
 
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cg(capsys, monkeypatch):
-    """cg(*argv, stdin=None) -> Result(code, out, err), running `cgraph *argv` in-process."""
-    for var in TERMINAL_VARS:
-        monkeypatch.delenv(var, raising=False)
-    return runner(capsys, monkeypatch)
-
-
-def cgraph_script() -> list[str]:
-    """The installed `cgraph` script next to this interpreter (the venv's)."""
-    script = shutil.which("cgraph", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-c", "from cgraph.cli import main; main()"]
-
-
-def script_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in TERMINAL_VARS}
-    env.update(extra)
-    return env
-
-
-def strict_json(text: str):
-    """Parse as RFC 8259 JSON: NaN, Infinity and -Infinity are not allowed."""
-    return json.loads(text, parse_constant=lambda c: pytest.fail(f"output is not RFC 8259 JSON: it contains {c}"))
 
 
 def plain_rows(text: str) -> dict[str, tuple[float, float]]:
@@ -111,15 +83,6 @@ def assert_located_error(res: Result, filename: str, line: int | None = None, co
     assert caret, f"no caret line under the source line:\n{res.err}"
     assert len(caret.group(1)) == got_col - 1, f"the caret is not under column {got_col}:\n{res.err}"
     return m.group(3)
-
-
-def write(tmp_path: Path, text: str | bytes, name: str = "prog.cg") -> str:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return str(path)
 
 
 # --- the tutorial, in every format ---------------------------------------------------
@@ -528,7 +491,8 @@ def test_csv_has_a_header_and_one_row_per_node(cg):
 _COLOUR_SGR = re.compile(r"\x1b\[((?:\d+;)*(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;\d+)*)m")
 
 
-def test_no_escape_codes_when_not_a_terminal(cg):
+def test_no_escape_codes_when_not_a_terminal(cg, monkeypatch):
+    monkeypatch.delenv("NO_COLOR")  # the cg fixture sets it; here the missing terminal alone must do
     res = cg(*TUTORIAL)
     assert res.code == 0
     assert "\x1b" not in res.out
