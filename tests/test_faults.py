@@ -21,27 +21,10 @@ import pytest
 
 import cgraph
 from cgraph.views import render
+from support.paths import SAMPLES
+from support.runner import cgraph_script, run_script, script_env
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def cgraph_script() -> list[str]:
-    script = shutil.which("cgraph", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-c", "from cgraph.cli import main; main()"]
-
-
-def script_env(**extra: str) -> dict[str, str]:
-    drop = ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "CGRAPH_DEBUG", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(extra)
-    return env
-
-
-def cg(*argv, cwd=None, env=None, preexec_fn=None, timeout=120):
-    return subprocess.run([*cgraph_script(), *map(str, argv)], capture_output=True, cwd=cwd, timeout=timeout,
-                          env=env or script_env(), preexec_fn=preexec_fn)
 
 
 def clean(proc, code: int) -> str:
@@ -182,7 +165,7 @@ def test_piped_tables_have_no_trailing_spaces(tmp_path, argv, colour):
     """rich pads every line of a table (its title, its caption, a short last column) to the
     table's width; on a pipe those spaces are noise for diff and grep (`grep -c ' $'` is 0)."""
     env = script_env(FORCE_COLOR="1") if colour else script_env()
-    proc = cg(*argv, cwd=tmp_path, env=env)
+    proc = run_script(*argv, cwd=tmp_path, env=env)
     clean(proc, 0)
     out = proc.stdout.decode()
     assert "\u2503" in out or "\u2502" in out, out  # a table was printed
@@ -191,7 +174,7 @@ def test_piped_tables_have_no_trailing_spaces(tmp_path, argv, colour):
 
 
 def test_a_table_written_to_a_file_has_no_trailing_spaces(tmp_path):
-    clean(cg("eval", SAMPLES / "mlp.cg", "--show", "all", "-o", tmp_path / "t.txt"), 0)
+    clean(run_script("eval", SAMPLES / "mlp.cg", "--show", "all", "-o", tmp_path / "t.txt"), 0)
     text = (tmp_path / "t.txt").read_text()
     assert "\u2503" in text and not [line for line in text.splitlines() if line != line.rstrip()]
 
@@ -305,22 +288,22 @@ def test_disk_full_leaves_no_partial_file(tmp_path):
     work.mkdir()
     (work / "old.dot").write_bytes(b"the old diagram\n")
     for target in ("new.dot", "old.dot"):
-        proc = cg("render", SAMPLES / "rnn.cg", "-o", work / target, preexec_fn=_small_file_limit(2000))
+        proc = run_script("render", SAMPLES / "rnn.cg", "-o", work / target, preexec_fn=_small_file_limit(2000))
         err = clean(proc, 1)
         assert "cannot write" in err and "File too large" in err
         assert listing(work) == {"old.dot": b"the old diagram\n"}  # nothing new, nothing truncated, no temp file
-    proc = cg("render", SAMPLES / "rnn.cg", "-o", work / "old.dot")  # and without the limit it works
+    proc = run_script("render", SAMPLES / "rnn.cg", "-o", work / "old.dot")  # and without the limit it works
     clean(proc, 0)
     assert (work / "old.dot").read_bytes().startswith(b"digraph")
 
 
 def test_frames_on_a_full_disk(tmp_path):
     argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot", "--frames"]
-    clean(cg(*argv, tmp_path / "all"), 0)
+    clean(run_script(*argv, tmp_path / "all"), 0)
     whole = listing(tmp_path / "all")
     sizes = sorted(len(data) for data in whole.values())
     limit = sizes[len(sizes) // 2]  # half the frames fit
-    err = clean(cg(*argv, tmp_path / "some", preexec_fn=_small_file_limit(limit)), 1)
+    err = clean(run_script(*argv, tmp_path / "some", preexec_fn=_small_file_limit(limit)), 1)
     assert "File too large" in err
     written = listing(tmp_path / "some")
     assert written and all(whole[name] == data for name, data in written.items()), "only whole frames"
@@ -328,7 +311,7 @@ def test_frames_on_a_full_disk(tmp_path):
 
 
 def test_missing_directory(tmp_path):
-    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "no" / "such" / "dir.svg"), 1)
+    err = clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path / "no" / "such" / "dir.svg"), 1)
     assert "does not exist" in err and len(err.splitlines()) == 1
 
 
@@ -338,7 +321,7 @@ def test_output_that_names_the_input_is_refused(tmp_path):
     (tmp_path / "link.cg").symlink_to(prog)
     os.link(prog, tmp_path / "hard.cg")
     for target in (prog, tmp_path / "link.cg", tmp_path / "hard.cg"):
-        err = clean(cg("render", prog, "--format", "dot", "-o", target), 2)
+        err = clean(run_script("render", prog, "--format", "dot", "-o", target), 2)
         assert f"-o {target} would overwrite the program {prog}" in err
     assert prog.read_text() == "y = x * 2\n"
 
@@ -347,7 +330,7 @@ def test_read_only_file_is_not_replaced(tmp_path):
     target = tmp_path / "keep.dot"
     target.write_text("precious\n")
     target.chmod(0o444)
-    err = clean(cg("render", SAMPLES / "intro.cg", "-o", target), 1)
+    err = clean(run_script("render", SAMPLES / "intro.cg", "-o", target), 1)
     assert "read-only" in err
     assert target.read_text() == "precious\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.dot"]
@@ -357,18 +340,18 @@ def test_a_symlink_keeps_pointing_at_the_new_diagram(tmp_path):
     real = tmp_path / "real.dot"
     real.write_text("old\n")
     (tmp_path / "link.dot").symlink_to(real)
-    clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "link.dot"), 0)
+    clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path / "link.dot"), 0)
     assert (tmp_path / "link.dot").is_symlink()
     assert real.read_text().startswith("digraph")
 
 
 def test_a_device_is_written_to_not_replaced():
-    clean(cg("render", SAMPLES / "intro.cg", "--format", "dot", "-o", os.devnull), 0)
+    clean(run_script("render", SAMPLES / "intro.cg", "--format", "dot", "-o", os.devnull), 0)
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
 
 
 def test_a_directory_is_refused(tmp_path):
-    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path), 1)
+    err = clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path), 1)
     assert "is a directory" in err
 
 
@@ -393,11 +376,11 @@ def locked(tmp_path):
 
 
 def test_read_only_directory(locked):
-    err = clean(cg("render", SAMPLES / "intro.cg", "--format", "dot", "-o", locked / "intro.dot"), 1)
+    err = clean(run_script("render", SAMPLES / "intro.cg", "--format", "dot", "-o", locked / "intro.dot"), 1)
     assert err.startswith(f"error: cannot write -o {locked / 'intro.dot'}: ") and len(err.splitlines()) == 1
     assert list(locked.iterdir()) == []
     argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot"]
-    err = clean(cg(*argv, "--frames", locked / "frames"), 1)
+    err = clean(run_script(*argv, "--frames", locked / "frames"), 1)
     assert "cannot create it" in err
     assert list(locked.iterdir()) == []
 
@@ -409,21 +392,21 @@ def test_graphviz_missing(tmp_path):
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     env = script_env(PATH=str(empty))
-    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.svg", env=env), 1)
+    err = clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.svg", env=env), 1)
     assert "'dot' program is not installed" in err and "apt-get install graphviz" in err
     assert not (tmp_path / "intro.svg").exists()
     for target in ("intro.dot", "intro.mmd"):  # the text formats need no Graphviz
-        clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / target, env=env), 0)
+        clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path / target, env=env), 0)
         assert (tmp_path / target).stat().st_size > 100
 
 
 def test_graphviz_killed(tmp_path):
     bin_dir = _fake_dot(tmp_path, "kill -9 $$")
     env = script_env(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    err = clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.svg", env=env), 1)
+    err = clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.svg", env=env), 1)
     assert "Graphviz was killed" in err and "-o FILE.dot" in err
     assert not (tmp_path / "intro.svg").exists()
-    clean(cg("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.dot", env=env), 0)
+    clean(run_script("render", SAMPLES / "intro.cg", "-o", tmp_path / "intro.dot", env=env), 0)
 
 
 def test_graphviz_timeout_is_stopped(tmp_path, monkeypatch):
@@ -442,6 +425,6 @@ def test_read_only_file_is_not_replaced_by_eval_data(tmp_path):
     target = tmp_path / "keep.csv"
     target.write_text("precious\n")
     target.chmod(0o444)
-    proc = cg("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", target)
+    proc = run_script("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", target)
     assert proc.returncode == 1 and "read-only" in proc.stderr.decode()
     assert target.read_text() == "precious\n"

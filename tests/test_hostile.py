@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,27 +20,11 @@ import cgraph
 from cgraph.views import explain, render
 from cgraph.views.render import style
 from cgraph.views.render.mermaid import _PLAIN, text as mermaid_text
+from support.files import write
+from support.paths import PACKAGE, ROOT
+from support.runner import run_script
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "cgraph"
 HOSTILE = "\"quote\" 'single' \\back\\slash <b>angle</b> {brace} [x] |pipe| `tick` $dollar$ &amp; #hash --> %% ;"
-
-
-def cgraph_script() -> list[str]:
-    script = shutil.which("cgraph", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-c", "from cgraph.cli import main; main()"]
-
-
-def script_env() -> dict[str, str]:
-    import os
-
-    drop = ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES", "CGRAPH_DEBUG", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
-    return {k: v for k, v in os.environ.items() if k not in drop}
-
-
-def cg(*argv: str, cwd: Path | None = None, stdin: bytes | None = None, timeout: float = 120):
-    return subprocess.run([*cgraph_script(), *map(str, argv)], input=stdin, capture_output=True, cwd=cwd,
-                          timeout=timeout, env=script_env())
 
 
 def clean_failure(proc, codes=(1, 2)) -> str:
@@ -58,30 +41,24 @@ def located(err: str, filename: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def write(tmp_path: Path, data: str | bytes, name: str = "prog.cg") -> Path:
-    path = tmp_path / name
-    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
-    return path
-
-
 # --- bytes that are not a program -----------------------------------------------------------
 
 
 def test_invalid_utf8_is_a_located_error(tmp_path):
     prog = write(tmp_path, b"a = 1\ny = x + \xc3\x28\n")
-    err = clean_failure(cg("eval", prog, "--x", "1"), (1,))
+    err = clean_failure(run_script("eval", prog, "--x", "1"), (1,))
     assert located(err, str(prog)) == (2, 9)
     assert "UTF-8" in err and "0xc3" in err
 
 
 def test_invalid_utf8_on_stdin(tmp_path):
-    err = clean_failure(cg("eval", "-", stdin=b"y = \xff x\n"), (1,))
+    err = clean_failure(run_script("eval", "-", stdin=b"y = \xff x\n"), (1,))
     assert located(err, "<stdin>") == (1, 5)
 
 
 def test_nul_byte_is_a_located_error(tmp_path):
     prog = write(tmp_path, b"y = x\x00 + 1\n")
-    err = clean_failure(cg("eval", prog, "--x", "1"), (1,))
+    err = clean_failure(run_script("eval", prog, "--x", "1"), (1,))
     assert located(err, str(prog)) == (1, 6)
     assert "NUL" in err
     assert "\x00" not in err  # the excerpt shows a replacement character instead
@@ -89,7 +66,7 @@ def test_nul_byte_is_a_located_error(tmp_path):
 
 def test_binary_file_is_a_located_error(tmp_path):
     prog = write(tmp_path, bytes(range(256)) * 4)
-    err = clean_failure(cg("eval", prog), (1,))
+    err = clean_failure(run_script("eval", prog), (1,))
     located(err, str(prog))
 
 
@@ -99,18 +76,18 @@ def test_binary_file_is_a_located_error(tmp_path):
 @pytest.mark.slow
 def test_ten_megabyte_line(tmp_path):
     comment = write(tmp_path, "# " + "a" * 10_000_000 + "\ny = 2 * x\n", "comment.cg")
-    proc = cg("eval", comment, "--x", "3", "--format", "plain")
+    proc = run_script("eval", comment, "--x", "3", "--format", "plain")
     assert proc.returncode == 0 and proc.stdout.decode().splitlines()[-1] == "y 6.0 1.0"
     # An error at the end of a 10 MB line: the message shows a window of the line, not all of it.
     bad = write(tmp_path, "y = x + 1" + " " * 10_000_000 + "$\n", "bad.cg")
-    err = clean_failure(cg("eval", bad, "--x", "1"), (1,))
+    err = clean_failure(run_script("eval", bad, "--x", "1"), (1,))
     assert located(err, str(bad)) == (1, 10_000_010)
 
 
 @pytest.mark.slow
 def test_ten_megabyte_number_is_inf_with_a_short_warning(tmp_path):
     prog = write(tmp_path, "y = x + " + "1" * 10_000_000 + "\n")
-    proc = cg("eval", prog, "--x", "1", "--format", "json", "--show", "inputs")
+    proc = run_script("eval", prog, "--x", "1", "--format", "json", "--show", "inputs")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["value"] == "inf"
     err = proc.stderr.decode()
@@ -120,21 +97,21 @@ def test_ten_megabyte_number_is_inf_with_a_short_warning(tmp_path):
 @pytest.mark.slow
 def test_a_million_tokens_on_one_line(tmp_path):
     prog = write(tmp_path, "y = " + "+".join(["x"] * 500_000) + "\n")  # 999,999 operands and operators
-    proc = cg("eval", prog, "--x", "2", "--format", "plain", "--show", "inputs", timeout=300)
+    proc = run_script("eval", prog, "--x", "2", "--format", "plain", "--show", "inputs", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.decode().split() == ["x", "2.0", "500000.0", "y", "1000000.0", "1.0"]
 
 
 def test_hundred_thousand_deep_nesting(tmp_path):
     prog = write(tmp_path, "y = " + "(" * 100_000 + "x" + ")" * 100_000 + "\n")
-    proc = cg("eval", prog, "--x", "2", "--format", "plain")
+    proc = run_script("eval", prog, "--x", "2", "--format", "plain")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.decode().split()[-3:] == ["y", "2.0", "1.0"]
 
 
 def test_hundred_thousand_deep_unclosed_nesting_is_a_located_error(tmp_path):
     prog = write(tmp_path, "y = " + "tanh(" * 100_000 + "x" + ")" * 99_999 + "\n")
-    err = clean_failure(cg("eval", prog, "--x", "2"), (1,))
+    err = clean_failure(run_script("eval", prog, "--x", "2"), (1,))
     line, _column = located(err, str(prog))
     assert line in (1, 2) and "')'" in err
 
@@ -143,7 +120,7 @@ def test_hundred_thousand_deep_unclosed_nesting_is_a_located_error(tmp_path):
 
 
 def test_a_number_too_large_is_inf_with_a_warning():
-    proc = cg("eval", "-e", "y = 1e400 * x", "--x", "2", "--format", "json", "--show", "inputs")
+    proc = run_script("eval", "-e", "y = 1e400 * x", "--x", "2", "--format", "json", "--show", "inputs")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["value"] == "inf"
     err = proc.stderr.decode()
@@ -151,7 +128,7 @@ def test_a_number_too_large_is_inf_with_a_warning():
 
 
 def test_a_number_too_small_is_zero():
-    proc = cg("eval", "-e", "y = 1e-400 + x", "--x", "2", "--format", "plain", "--show", "inputs")
+    proc = run_script("eval", "-e", "y = 1e-400 + x", "--x", "2", "--format", "plain", "--show", "inputs")
     assert proc.returncode == 0 and proc.stderr == b""
     assert proc.stdout.decode().split()[-3:] == ["y", "2.0", "1.0"]
 
@@ -163,7 +140,7 @@ def test_a_number_too_small_is_zero():
     "for t in 1..3 { y[t] = x[t-" + "9" * 400 + "] }",
 ])
 def test_an_index_too_large_is_a_located_error(program):
-    err = clean_failure(cg("eval", "-e", program), (1,))
+    err = clean_failure(run_script("eval", "-e", program), (1,))
     located(err, "<expr>")
     assert "at most 2^53" in err
 
@@ -174,10 +151,10 @@ def test_an_index_too_large_is_a_located_error(program):
 def test_ten_thousand_character_names(tmp_path):
     long = "n" + "a" * 9_999
     prog = write(tmp_path, f"{long} = x * 2\ny = {long} + 1\n")
-    proc = cg("eval", prog, "--x", "1", "--format", "json")
+    proc = run_script("eval", prog, "--x", "1", "--format", "json")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["nodes"][1]["name"] == long
-    err = clean_failure(cg("eval", "-e", f"{long} = 1; {long} = 2"), (1,))
+    err = clean_failure(run_script("eval", "-e", f"{long} = 1; {long} = 2"), (1,))
     assert located(err, "<expr>") == (1, len(long) + 7)
 
 
@@ -188,23 +165,23 @@ def test_ten_thousand_character_names(tmp_path):
     ("名前 = 1", "名", "U+540D"),
 ])
 def test_non_ascii_letters_say_which_character(text, char, code):
-    err = clean_failure(cg("eval", "-e", text), (1,))
+    err = clean_failure(run_script("eval", "-e", text), (1,))
     located(err, "<expr>")
     assert f"'{char}'" in err and code in err and "ASCII" in err
 
 
 def test_other_unicode_is_named_too():
-    err = clean_failure(cg("eval", "-e", "y = x\u00a0+ 1"), (1,))  # a no-break space
+    err = clean_failure(run_script("eval", "-e", "y = x\u00a0+ 1"), (1,))  # a no-break space
     assert located(err, "<expr>") == (1, 6)
     assert "'\\xa0'" in err
 
 
 def test_windows_line_endings_and_no_final_newline(tmp_path):
     prog = write(tmp_path, b"p = x + y\r\n# note\r\ng = p * z")
-    proc = cg("eval", prog, "--x", "1", "--y", "3", "--z", "-3", "--format", "plain", "--show", "inputs")
+    proc = run_script("eval", prog, "--x", "1", "--y", "3", "--z", "-3", "--format", "plain", "--show", "inputs")
     assert proc.returncode == 0
     assert proc.stdout.decode().splitlines()[-1] == "g -12.0 1.0"
-    err = clean_failure(cg("eval", write(tmp_path, b"a = 1\r\nb = a $ 2", "bad.cg")), (1,))
+    err = clean_failure(run_script("eval", write(tmp_path, b"a = 1\r\nb = a $ 2", "bad.cg")), (1,))
     assert "2:7: error:" in err
 
 
@@ -252,7 +229,7 @@ def test_comments_inside_expressions(tmp_path):
     prog = write(tmp_path, HOSTILE_PROGRAM)
 
     def run(*argv):
-        proc = cg(*argv)
+        proc = run_script(*argv)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.decode()
 
@@ -288,7 +265,7 @@ def test_comments_inside_expressions(tmp_path):
 def test_control_characters_in_comments_never_reach_the_terminal(tmp_path):
     prog = write(tmp_path, "y = (x # \x1b[31mred\x1b[0m \x07\n  + 1)\n")
     for argv in (["eval", prog, "--x", "1", "--show", "all"], ["explain", prog, "--x", "1"]):
-        proc = cg(*argv)
+        proc = run_script(*argv)
         assert proc.returncode == 0
         assert b"\x1b" not in proc.stdout and b"\x07" not in proc.stdout
 
@@ -319,10 +296,10 @@ def test_markdown_and_latex_escape_everything():
 def test_hostile_file_names_in_messages_and_default_outputs(tmp_path):
     name = "we<ird> \"na|me\" `x`.cg"
     prog = write(tmp_path, "y = (x + 1\n", name)
-    err = clean_failure(cg("eval", prog, "--x", "1"), (1,))
+    err = clean_failure(run_script("eval", prog, "--x", "1"), (1,))
     assert located(err, str(prog)) == (1, 11)
     good = write(tmp_path, "y = x * 2\n", "we<ird> {na|me}.cg")
-    proc = cg("render", good.name, "--x", "1", "--format", "dot", "-o", "out.dot", cwd=tmp_path)
+    proc = run_script("render", Path(good).name, "--x", "1", "--format", "dot", "-o", "out.dot", cwd=tmp_path)
     assert proc.returncode == 0
     text = (tmp_path / "out.dot").read_text()
     assert "we<ird>" not in text and "{na|me}" not in text
@@ -407,7 +384,7 @@ def test_render_escapes_everything_it_is_given():
 def test_markdown_of_a_multi_line_expression_stays_in_its_list_item(tmp_path):
     """`(x\\n + 1)` used to put a line starting with '+' into the Markdown: a new bullet list."""
     prog = write(tmp_path, "y = (x  # the input\n  + 1) * (2\n  - x)\n")
-    proc = cg("explain", prog, "--x", "3", "--format", "markdown")
+    proc = run_script("explain", prog, "--x", "3", "--format", "markdown")
     assert proc.returncode == 0
     for line in proc.stdout.decode().splitlines():
         assert line.count("$") % 2 == 0, line
