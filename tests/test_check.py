@@ -9,24 +9,19 @@ rule the backward pass reads (`cgraph.evaluate._LOCAL`; note that the package at
 from __future__ import annotations
 
 import importlib
-import json
 import math
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import cgraph
 from cgraph.engine import check
 
-from sample_cases import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
+from support.jsonutil import strict_json
+from support.runner import run_script
+from support.samples import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 USES_TANH = {"neuron", "rnn", "mlp"}
 
 EVALUATE_MODULE = importlib.import_module("cgraph.engine.evaluator")
-_TERMINAL_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "CGRAPH_DEBUG")
 
 
 def wrong_tanh(o, a):
@@ -41,10 +36,6 @@ def broken_tanh(monkeypatch):
 
 def load(name: str) -> cgraph.Graph:
     return cgraph.load(SAMPLES / f"{name}.cg")
-
-
-def strict_json(text: str):
-    return json.loads(text, parse_constant=lambda c: pytest.fail(f"not RFC 8259 JSON: contains {c}"))
 
 
 def table(text: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -310,12 +301,8 @@ def test_fail_row_in_table_shows_errors(cg, broken_tanh):
 def test_installed_script_exit_code_on_failure():
     """The real `cgraph` script, in a subprocess: exit 1 when a gradient fails the check
     (here an honest backward pass judged with a step too coarse for x^3)."""
-    script = shutil.which("cgraph", path=str(Path(sys.executable).parent))
-    argv = [script] if script else [sys.executable, "-c", "from cgraph.cli import main; main()"]
-    env = {k: v for k, v in os.environ.items() if k not in _TERMINAL_VARS} | {"NO_COLOR": "1"}
-    bad = subprocess.run(argv + ["check", "-e", "y = x^3", "--x", "1", "--eps", "0.1"],
-                         capture_output=True, text=True, env=env, timeout=60)
-    assert "FAIL" in bad.stdout
-    good = subprocess.run(argv + ["check", "-e", "y = x^3", "--x", "1"], capture_output=True, text=True, env=env, timeout=60)
-    assert good.returncode == 0 and "OK" in good.stdout
-    assert bad.returncode == 1, f"exit {bad.returncode} with a FAIL row:\n{bad.stdout}"
+    bad = run_script("check", "-e", "y = x^3", "--x", "1", "--eps", "0.1", env={"NO_COLOR": "1"}, timeout=60)
+    assert "FAIL" in bad.stdout.decode()
+    good = run_script("check", "-e", "y = x^3", "--x", "1", env={"NO_COLOR": "1"}, timeout=60)
+    assert good.returncode == 0 and "OK" in good.stdout.decode()
+    assert bad.returncode == 1, f"exit {bad.returncode} with a FAIL row:\n{bad.stdout.decode()}"

@@ -6,7 +6,6 @@ Library: `cgraph.explain.steps(ev, only=, node=, max_steps=, precision=)` and it
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -16,7 +15,8 @@ import cgraph
 from cgraph.views import explain
 from cgraph.ops import OPS
 
-from sample_cases import INTRO_ARGS, INTRO_INPUTS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
+from support.jsonutil import strict_json
+from support.samples import INTRO_ARGS, INTRO_INPUTS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 
 INTRO = str(SAMPLES / "intro.cg")
 
@@ -30,10 +30,6 @@ LONG_CHAIN = "for t in 1..150 { h[t] = h[t-1] + x }"
 
 def evaluation(name: str, inputs=None) -> cgraph.Evaluation:
     return cgraph.evaluate(cgraph.load(SAMPLES / f"{name}.cg"), inputs or {})
-
-
-def strict_json(text: str):
-    return json.loads(text, parse_constant=lambda c: pytest.fail(f"not RFC 8259 JSON: contains {c}"))
 
 
 def needed_nodes(graph, out: int) -> set[int]:

@@ -25,6 +25,7 @@ from hypothesis import assume, event, given, note, reject
 from hypothesis import strategies as st
 
 import cgraph
+from support.jsonutil import strict_json
 from cgraph.views import explain, render, report
 from cgraph.engine.evaluator import local_derivatives
 from cgraph.views.render.dot import to_digraph
@@ -32,13 +33,6 @@ from cgraph.views.render.mermaid import to_mermaid
 from programs import programs, token_soup, values
 
 MAX_NODES = 50_000
-
-
-def strict_json(text: str):
-    def refuse(constant):
-        raise AssertionError(f"not RFC 8259 JSON: {constant}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @st.composite

@@ -3,10 +3,10 @@ the tests that run every sample through a command (explain, check)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from support.paths import SAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+__all__ = ["INTRO_ARGS", "INTRO_INPUTS", "SAMPLES", "SAMPLE_CASES", "SAMPLE_IDS"]
+
 INTRO_INPUTS = {"x": 1.0, "y": 3.0, "z": -3.0}
 INTRO_ARGS = ["--x", "1", "--y", "3", "--z", "-3"]
 
