@@ -11,7 +11,6 @@ import math
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,8 +21,7 @@ import cgraph
 from cgraph.engine.batch import MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Plan
 from cgraph.ops import FUNCTIONS
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from support.paths import SAMPLES
 
 
 def close(a: float, b: float, rel: float = 1e-12) -> bool:

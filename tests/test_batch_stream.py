@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
+
 LINREG = str(ROOT / "samples" / "linreg.cg")
 CGRAPH = str(Path(sys.executable).with_name("cgraph"))
 

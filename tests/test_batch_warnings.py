@@ -5,7 +5,6 @@ data; the same nodes, row by row, as the scalar evaluator's warnings."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,9 @@ import pytest
 import cgraph
 from cgraph.engine.batch import Plan
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.files import write_file
+from support.paths import ROOT
+
 LINREG = str(ROOT / "samples" / "linreg.cg")
 
 # Each node can go non-finite on its own, from finite arguments, in some rows.
@@ -30,11 +31,6 @@ loss = d / (1 + y*y)
 POOL = [float("nan"), float("inf"), -float("inf"), 1e308, -1e308, 0.0, -1.0, 1.0, 2.0, 800.0, -800.0, 1e200]
 
 
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
 def node_warnings(err: str) -> dict[str, tuple[int, str]]:
     """Batch warnings of values: 'place' (a program location or a data column) -> (rows, first row)."""
     found = {}
@@ -48,7 +44,7 @@ def node_warnings(err: str) -> dict[str, tuple[int, str]]:
 
 
 def test_an_overflow_in_one_row_is_reported_when_another_row_has_a_nan_input(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y\nnan,1\n1e308,1\n")
+    data = write_file(tmp_path / "d.csv", "x,y\nnan,1\n1e308,1\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--w", "2")
     assert code == 0
     assert f"warning: column 'x' of {data} is inf or nan in 1 row (first at {data}:2)" in err
@@ -63,11 +59,11 @@ def test_an_overflow_in_one_row_is_reported_when_another_row_has_a_nan_input(cg,
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("chunk", ["3", "1000"])
 def test_batch_warnings_match_the_scalar_evaluator_row_by_row(cg, tmp_path, seed, chunk):
-    program = write(tmp_path / "model.cg", PROGRAM)
+    program = write_file(tmp_path / "model.cg", PROGRAM)
     graph = cgraph.load(str(program))
     rng = np.random.default_rng(seed)
     rows = [(POOL[rng.integers(len(POOL))], POOL[rng.integers(len(POOL))]) for _ in range(25)]
-    data = write(tmp_path / "d.csv", "x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in rows))
+    data = write_file(tmp_path / "d.csv", "x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in rows))
     # Expected: for every node the scalar evaluator warns about in a row, its count and first row.
     input_location = {str(graph.location(graph.inputs[n])): n for n in ("x", "y")}
     expected: dict[str, list] = {}
@@ -116,7 +112,7 @@ def test_gradient_origins_are_looked_for_in_the_rows_whose_values_are_finite():
 
 
 def test_the_all_finite_path_never_diagnoses(cg, tmp_path, monkeypatch):
-    data = write(tmp_path / "d.csv", "x,y\n" + "".join(f"{k},{k + 1}\n" for k in range(100)))
+    data = write_file(tmp_path / "d.csv", "x,y\n" + "".join(f"{k},{k + 1}\n" for k in range(100)))
 
     def fail(*args, **kwargs):
         raise AssertionError("diagnosed a finite chunk")
@@ -127,7 +123,7 @@ def test_the_all_finite_path_never_diagnoses(cg, tmp_path, monkeypatch):
 
 
 def test_a_row_shared_input_that_is_nan_is_reported_once_over_all_rows(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\n3,4\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\n3,4\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--w", "nan")
     assert code == 0
     assert f"warning: the input 'w' is inf or nan in 2 rows (first at {data}:2)" in err
@@ -135,14 +131,14 @@ def test_a_row_shared_input_that_is_nan_is_reported_once_over_all_rows(cg, tmp_p
 
 
 def test_strict_names_a_data_column_as_the_data(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\ninf,4\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\ninf,4\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--strict")
     assert code == 1 and f"column 'x' of {data} is inf or nan in the row at {data}:3" in err
 
 
 def test_train_names_every_node_where_inf_or_nan_starts(cg, tmp_path):
-    program = write(tmp_path / "m.cg", "param w = 1\ninput x = 1\ninput y = 1\nr = log(w*x)\ns = exp(y)\nloss = (r - s)^2\n")
-    data = write(tmp_path / "d.csv", "x,y\n1,0\n-1,0\n2,800\n3,0\n")
+    program = write_file(tmp_path / "m.cg", "param w = 1\ninput x = 1\ninput y = 1\nr = log(w*x)\ns = exp(y)\nloss = (r - s)^2\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,0\n-1,0\n2,800\n3,0\n")
     code, out, err = cg("train", program, "--data", data, "--epochs", "1")
     assert code == 1
     assert "'log(w*x)' (r)" in err and f"(first at {data}:3)" in err
@@ -151,7 +147,7 @@ def test_train_names_every_node_where_inf_or_nan_starts(cg, tmp_path):
 
 @pytest.mark.parametrize("show", ["all", "named", "inputs"])
 def test_show_with_data_is_refused_not_ignored(cg, tmp_path, show):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--show", show)
     assert code == 2 and f"--show {show} goes with one evaluation" in err and out == ""
     code, out, err = cg("eval", LINREG, "--data", data)

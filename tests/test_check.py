@@ -19,6 +19,7 @@ from cgraph.engine import check
 from support.jsonutil import strict_json
 from support.runner import run_script
 from support.samples import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
+
 USES_TANH = {"neuron", "rnn", "mlp"}
 
 EVALUATE_MODULE = importlib.import_module("cgraph.engine.evaluator")

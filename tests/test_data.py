@@ -20,18 +20,14 @@ import cgraph
 from cgraph.cli import run
 from cgraph.training.data import DataError, DataFile, MissingDependency, RowWriter, Skipped, bind_columns
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from support.files import write_file
+from support.paths import SAMPLES
+
 INTRO = str(SAMPLES / "intro.cg")
 LINREG = str(SAMPLES / "linreg.cg")
 XOR = str(SAMPLES / "xor.cg")
 
 
-
-
-def write(path: Path, text: str) -> str:
-    path.write_text(text, encoding="utf-8", newline="")
-    return str(path)
 
 
 def read_all(path: str, fields, rows=3, on_error="fail"):
@@ -46,7 +42,7 @@ def read_all(path: str, fields, rows=3, on_error="fail"):
 
 
 def test_csv_columns_and_line_numbers_in_chunks(tmp_path):
-    path = write(tmp_path / "d.csv", "x,y,label\n1,2,a\n3,4,b\n5,6,c\n7,8,d\n9,10,e\n")
+    path = write_file(tmp_path / "d.csv", "x,y,label\n1,2,a\n3,4,b\n5,6,c\n7,8,d\n9,10,e\n")
     data = DataFile(path)
     assert data.format == "csv" and list(data.columns) == ["x", "y", "label"]
     columns, lines, _ = read_all(path, [("y", None), ("x", None)], rows=2)
@@ -62,20 +58,20 @@ def test_csv_columns_and_line_numbers_in_chunks(tmp_path):
     " x , y \n 1 , 2\n3,4\n",                     # spaces around names and numbers
 ])
 def test_csv_variants_read_the_same(tmp_path, text):
-    path = write(tmp_path / "d.csv", text)
+    path = write_file(tmp_path / "d.csv", text)
     columns, _, _ = read_all(path, [("x", None), ("y", None)])
     assert columns == [[1.0, 3.0], [2.0, 4.0]]
 
 
 def test_csv_numbers_as_float_reads_them(tmp_path):
-    path = write(tmp_path / "d.csv", "x\ninf\n-inf\nnan\n1e400\n-0.0\n2.5E-3\n+7\n")
+    path = write_file(tmp_path / "d.csv", "x\ninf\n-inf\nnan\n1e400\n-0.0\n2.5E-3\n+7\n")
     (xs,), _, _ = read_all(path, [("x", None)], rows=100)
     assert xs[:2] == [math.inf, -math.inf] and math.isnan(xs[2]) and xs[3] == math.inf
     assert xs[4] == 0.0 and math.copysign(1, xs[4]) == -1 and xs[5:] == [0.0025, 7.0]
 
 
 def test_blank_lines_keep_line_numbers(tmp_path):
-    path = write(tmp_path / "d.csv", "x\n1\n\n2\n\n\n3\n")
+    path = write_file(tmp_path / "d.csv", "x\n1\n\n2\n\n\n3\n")
     _, lines, _ = read_all(path, [("x", None)], rows=2)
     assert lines == [2, 4, 7]
 
@@ -88,7 +84,7 @@ def test_blank_lines_keep_line_numbers(tmp_path):
     ("x,y\n1,2\n1_000,4\n", 3, "'1_000' in column 'x' is not a number"),
 ])
 def test_a_bad_row_is_an_error_naming_file_and_line(tmp_path, text, line, message):
-    path = write(tmp_path / "d.csv", text)
+    path = write_file(tmp_path / "d.csv", text)
     with pytest.raises(DataError) as info:
         read_all(path, [("x", None), ("y", None)], rows=10)
     error = info.value
@@ -98,7 +94,7 @@ def test_a_bad_row_is_an_error_naming_file_and_line(tmp_path, text, line, messag
 
 
 def test_the_caret_points_at_the_bad_field(tmp_path):
-    path = write(tmp_path / "d.csv", "x,y,z\n1,2,3\n4,five,6\n")
+    path = write_file(tmp_path / "d.csv", "x,y,z\n1,2,3\n4,five,6\n")
     with pytest.raises(DataError) as info:
         read_all(path, [("x", None), ("y", None), ("z", None)])
     assert str(info.value).splitlines() == [
@@ -109,7 +105,7 @@ def test_the_caret_points_at_the_bad_field(tmp_path):
 
 
 def test_skipping_bad_rows_counts_and_lists_them(tmp_path):
-    path = write(tmp_path / "d.csv", "x,y\n1,2\nbad,2\n3,4\n5,\n7,8\n")
+    path = write_file(tmp_path / "d.csv", "x,y\n1,2\nbad,2\n3,4\n5,\n7,8\n")
     columns, lines, skipped = read_all(path, [("x", None), ("y", None)], rows=2, on_error="skip")
     assert columns == [[1, 3, 7], [2, 4, 8]] and lines == [2, 4, 6]
     assert skipped.count == 2
@@ -118,7 +114,7 @@ def test_skipping_bad_rows_counts_and_lists_them(tmp_path):
 
 
 def test_unused_columns_may_hold_anything(tmp_path):
-    path = write(tmp_path / "d.csv", 'name,x\n"Smith, J",1\nLee,2\n')
+    path = write_file(tmp_path / "d.csv", 'name,x\n"Smith, J",1\nLee,2\n')
     columns, _, _ = read_all(path, [("x", None)])
     assert columns == [[1.0, 2.0]]
 
@@ -131,18 +127,18 @@ def test_unused_columns_may_hold_anything(tmp_path):
 ])
 def test_bad_headers(tmp_path, text, message):
     with pytest.raises(DataError, match=message):
-        DataFile(write(tmp_path / "d.csv", text))
+        DataFile(write_file(tmp_path / "d.csv", text))
 
 
 def test_unknown_format_and_missing_file(tmp_path):
     with pytest.raises(cgraph.InputError, match="unknown data format '.txt'"):
-        DataFile(write(tmp_path / "d.txt", "x\n1\n"))
+        DataFile(write_file(tmp_path / "d.txt", "x\n1\n"))
     with pytest.raises(cgraph.InputError, match="no such file"):
         DataFile(str(tmp_path / "nope.csv"))
 
 
 def test_a_header_only_file_has_no_rows(tmp_path):
-    columns, lines, _ = read_all(write(tmp_path / "d.csv", "x,y\n"), [("x", None)])
+    columns, lines, _ = read_all(write_file(tmp_path / "d.csv", "x,y\n"), [("x", None)])
     assert columns == [[]] and lines == []
 
 
@@ -150,7 +146,7 @@ def test_a_header_only_file_has_no_rows(tmp_path):
 
 
 def test_jsonl_objects_lists_and_numeric_strings(tmp_path):
-    path = write(tmp_path / "d.jsonl", '{"x": [1, 2], "y": 3}\n\n{"y": "inf", "x": [4, 5.5]}\n')
+    path = write_file(tmp_path / "d.jsonl", '{"x": [1, 2], "y": 3}\n\n{"y": "inf", "x": [4, 5.5]}\n')
     data = DataFile(path)
     assert data.format == "jsonl" and data.columns == {"x": 2, "y": None}
     columns, lines, _ = read_all(path, [("x", 0), ("x", 1), ("y", None)])
@@ -167,14 +163,14 @@ def test_jsonl_objects_lists_and_numeric_strings(tmp_path):
     ('{"x": [1, 2], "y": "abc"}', "'y' must be a number, not \"abc\""),
 ])
 def test_jsonl_bad_rows(tmp_path, line, message):
-    path = write(tmp_path / "d.jsonl", '{"x": [1, 2], "y": 3}\n' + line + "\n")
+    path = write_file(tmp_path / "d.jsonl", '{"x": [1, 2], "y": 3}\n' + line + "\n")
     with pytest.raises(DataError) as info:
         read_all(path, [("x", 0), ("x", 1), ("y", None)])
     assert info.value.line == 2 and message in info.value.message
 
 
 def test_jsonl_huge_integers_are_inf(tmp_path):
-    path = write(tmp_path / "d.jsonl", '{"x": 1}\n{"x": ' + "9" * 400 + "}\n")
+    path = write_file(tmp_path / "d.jsonl", '{"x": 1}\n{"x": ' + "9" * 400 + "}\n")
     (xs,), _, _ = read_all(path, [("x", None)])
     assert xs == [1.0, math.inf]
 
@@ -211,7 +207,7 @@ def test_parquet_without_pyarrow_says_how_to_install_it(tmp_path, hide_module):
 
 def test_columns_bind_inputs_and_the_rest_get_a_note(tmp_path):
     graph = cgraph.load(SAMPLES / "mlp.cg")
-    path = write(tmp_path / "d.csv", "x[1],x[ 2 ],id,targt\n1,2,3,4\n")
+    path = write_file(tmp_path / "d.csv", "x[1],x[ 2 ],id,targt\n1,2,3,4\n")
     binding = bind_columns(graph, DataFile(path))
     assert binding.names == ["x[1]", "x[2]"]
     assert binding.fields == [("x[1]", None), ("x[ 2 ]", None)]
@@ -222,14 +218,14 @@ def test_columns_bind_inputs_and_the_rest_get_a_note(tmp_path):
 def test_a_column_naming_a_computed_node_or_given_twice_is_an_error(tmp_path):
     graph = cgraph.load(SAMPLES / "intro.cg")
     with pytest.raises(cgraph.InputError, match="column 'p' is computed on line 3; only inputs"):
-        bind_columns(graph, DataFile(write(tmp_path / "a.csv", "x,p\n1,2\n")))
+        bind_columns(graph, DataFile(write_file(tmp_path / "a.csv", "x,p\n1,2\n")))
     with pytest.raises(cgraph.InputError, match="'x' is given both as a column"):
-        bind_columns(graph, DataFile(write(tmp_path / "b.csv", "x\n1\n")), given=("x",))
+        bind_columns(graph, DataFile(write_file(tmp_path / "b.csv", "x\n1\n")), given=("x",))
 
 
 def test_params_may_not_be_columns_when_training(tmp_path):
     graph = cgraph.load(SAMPLES / "linreg.cg")
-    path = write(tmp_path / "d.csv", "x,y,w\n1,2,3\n")
+    path = write_file(tmp_path / "d.csv", "x,y,w\n1,2,3\n")
     assert bind_columns(graph, DataFile(path)).names == ["x", "y", "w"]
     with pytest.raises(cgraph.InputError, match="params are learned, not read from data"):
         bind_columns(graph, DataFile(path), params_ok=False)
@@ -237,10 +233,10 @@ def test_params_may_not_be_columns_when_training(tmp_path):
 
 def test_jsonl_lists_bind_indexed_inputs(tmp_path):
     graph = cgraph.load(SAMPLES / "rnn.cg")
-    path = write(tmp_path / "d.jsonl", '{"x": [1, 2, 3, 4, 5], "target": 0.5}\n')
+    path = write_file(tmp_path / "d.jsonl", '{"x": [1, 2, 3, 4, 5], "target": 0.5}\n')
     binding = bind_columns(graph, DataFile(path))
     assert binding.names == ["x[1]", "x[2]", "x[3]", "x[4]", "x[5]", "target"]
-    bad = write(tmp_path / "e.jsonl", '{"x": [1, 2], "target": 0.5}\n')
+    bad = write_file(tmp_path / "e.jsonl", '{"x": [1, 2], "target": 0.5}\n')
     with pytest.raises(cgraph.InputError, match="'x' has 5 indexed inputs"):
         bind_columns(graph, DataFile(bad))
 
@@ -276,7 +272,7 @@ def scalar_rows(graph_path: str, rows: list[dict[str, float]], **given) -> list[
 
 
 def test_eval_data_writes_each_rows_value_and_gradients(cg, tmp_path):
-    path = write(tmp_path / "d.csv", "x,y\n1,3\n2,-1\n\n0.5,0.25\n")
+    path = write_file(tmp_path / "d.csv", "x,y\n1,3\n2,-1\n\n0.5,0.25\n")
     code, out, err = cg("eval", INTRO, "--data", path, "--z", "-3")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -290,7 +286,7 @@ def test_eval_data_writes_each_rows_value_and_gradients(cg, tmp_path):
 
 
 def test_eval_data_jsonl_and_parameters_from_a_params_file(cg, tmp_path):
-    data = write(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": -1, "y": 0}\n')
+    data = write_file(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": -1, "y": 0}\n')
     params = tmp_path / "p.json"
     params.write_text(json.dumps({"w": 2.0, "b": 0.5}))
     code, out, err = cg("eval", LINREG, "--data", data, "--params", params, "--format", "jsonl")
@@ -301,7 +297,7 @@ def test_eval_data_jsonl_and_parameters_from_a_params_file(cg, tmp_path):
 
 
 def test_eval_data_to_a_file_and_the_notes(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y,comment\n1,2,hi\n")
+    data = write_file(tmp_path / "d.csv", "x,y,comment\n1,2,hi\n")
     target = tmp_path / "out.csv"
     code, out, err = cg("eval", LINREG, "--data", data, "-o", target)
     assert code == 0 and out == ""
@@ -310,7 +306,7 @@ def test_eval_data_to_a_file_and_the_notes(cg, tmp_path):
 
 
 def test_eval_data_to_a_file_fails_before_any_output_is_written(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y\n" + "1,2\n" * 50 + "1,oops\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n" + "1,2\n" * 50 + "1,oops\n")
     target = tmp_path / "out.csv"
     target.write_text("old\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--chunk-rows", "10", "-o", target)
@@ -324,7 +320,7 @@ def test_eval_data_to_a_file_fails_before_any_output_is_written(cg, tmp_path):
 
 
 def test_eval_data_skip_leaves_bad_rows_out_with_a_warning(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\n1,oops\n3,4\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\n1,oops\n3,4\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--on-error", "skip")
     assert code == 0
     assert [r["line"] for r in csv.DictReader(io.StringIO(out))] == ["2", "4"]
@@ -332,7 +328,7 @@ def test_eval_data_skip_leaves_bad_rows_out_with_a_warning(cg, tmp_path):
 
 
 def test_eval_data_uses_the_same_random_params_as_a_scalar_eval(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x[1],x[2],target\n0,1,1\n")
+    data = write_file(tmp_path / "d.csv", "x[1],x[2],target\n0,1,1\n")
     for seed in ("0", "7"):
         code, out, err = cg("eval", XOR, "--data", data, "--seed", seed)
         row = next(csv.DictReader(io.StringIO(out)))
@@ -343,7 +339,7 @@ def test_eval_data_uses_the_same_random_params_as_a_scalar_eval(cg, tmp_path):
 
 
 def test_eval_data_non_finite_rows_warn_with_their_origin(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x\n1\n-1\n-2\n")
+    data = write_file(tmp_path / "d.csv", "x\n1\n-1\n-2\n")
     code, out, err = cg("eval", "-e", "y = log(x) * 2", "--data", data)
     assert code == 0
     assert "<expr>:1:5: warning: 'log(x)' is inf or nan in 2 rows (first at " in err and "d.csv:3)" in err
@@ -360,13 +356,13 @@ def test_eval_data_non_finite_rows_warn_with_their_origin(cg, tmp_path):
     (["--data", "{d}", "--params", "{d}"], "invalid JSON"),
 ])
 def test_eval_data_usage_errors(cg, tmp_path, argv, message):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\n")
     code, out, err = cg("eval", LINREG, *[a.format(d=data) for a in argv])
     assert code == 2 and message in err and out == ""
 
 
 def test_eval_data_missing_input_names_the_data_file(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x\n1\n")
+    data = write_file(tmp_path / "d.csv", "x\n1\n")
     code, out, err = cg("eval", INTRO, "--data", data)
     assert code == 2 and "missing values for y, z" in err and f"give values as columns of {data}" in err
 
@@ -378,7 +374,7 @@ def test_eval_output_to_a_file_without_data(cg, tmp_path):
 
 
 def test_eval_data_refuses_to_overwrite_its_inputs(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\n")
     code, out, err = cg("eval", LINREG, "--data", data, "-o", data)
     assert code == 2 and f"-o {data} would overwrite --data {data}" in err
     assert Path(data).read_text() == "x,y\n1,2\n"

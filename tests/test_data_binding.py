@@ -11,7 +11,6 @@ import csv
 import decimal
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,19 +20,12 @@ import pytest
 import cgraph
 from cgraph.training.data import DataError, DataFile, Skipped, bind_columns
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from support.files import write_file
+from support.paths import SAMPLES
+
 LINREG = str(SAMPLES / "linreg.cg")  # param w = 0, param b = 0, input x = 1, input y = 1.5
 XY = "input x\ninput y = 100\nout = x + y\n"
 INDEXED = "input x[1]\ninput x[2]\nout = 10*x[1] + x[2]\n"
-
-
-def write(path: Path, text: str | bytes) -> str:
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8", newline="")
-    return str(path)
 
 
 def rows_of(out: str) -> list[dict[str, str]]:
@@ -58,8 +50,8 @@ def read(path: str, graph: cgraph.Graph, rows: int = 2, on_error: str = "fail", 
 
 @pytest.mark.parametrize("chunk_rows", ["1", "2", "1000"])
 def test_a_jsonl_key_missing_from_the_first_row_is_an_error_not_a_default(cg, tmp_path, chunk_rows):
-    program = write(tmp_path / "xy.cg", XY)
-    data = write(tmp_path / "d.jsonl", '{"x": 1}\n{"x": 2}\n{"x": 3}\n{"x": 2, "y": 3}\n{"x": 5}\n')
+    program = write_file(tmp_path / "xy.cg", XY)
+    data = write_file(tmp_path / "d.jsonl", '{"x": 1}\n{"x": 2}\n{"x": 3}\n{"x": 2, "y": 3}\n{"x": 5}\n')
     code, out, err = cg("eval", program, "--data", data, "--chunk-rows", chunk_rows)
     assert code == 2
     # Standard output streams: rows of chunks before the bad one may be out, never line 4 or later.
@@ -73,25 +65,25 @@ def test_a_jsonl_key_missing_from_the_first_row_is_an_error_not_a_default(cg, tm
 
 
 def test_a_jsonl_row_lacking_a_first_row_key_is_an_error(cg, tmp_path):
-    program = write(tmp_path / "xy.cg", XY)
-    data = write(tmp_path / "d.jsonl", '{"x": 1, "y": 1}\n{"x": 2}\n')
+    program = write_file(tmp_path / "xy.cg", XY)
+    data = write_file(tmp_path / "d.jsonl", '{"x": 1, "y": 1}\n{"x": 2}\n')
     code, out, err = cg("eval", program, "--data", data)
     assert code == 2 and f"{data}:2:1: error: missing 'y'" in err
 
 
 def test_keys_that_bind_nothing_may_come_and_go(tmp_path):
     graph = cgraph.parse(XY)
-    path = write(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": 2, "y": 3, "id": "a"}\n{"x": 3, "y": 4, "note": 5}\n')
+    path = write_file(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": 2, "y": 3, "id": "a"}\n{"x": 3, "y": 4, "note": 5}\n')
     _, got, lines, _ = read(path, graph)
     assert got == {"x": [1, 2, 3], "y": [2, 3, 4]} and lines == [1, 2, 3]
 
 
 @pytest.mark.parametrize("option", [["--y", "5"], ["--input", "y=5"], ["--inputs", "INPUTS"]])
 def test_a_name_given_as_an_option_and_as_a_later_jsonl_key_is_an_error(cg, tmp_path, option):
-    program = write(tmp_path / "xy.cg", XY)
-    inputs = write(tmp_path / "in.json", '{"y": 5}')
+    program = write_file(tmp_path / "xy.cg", XY)
+    inputs = write_file(tmp_path / "in.json", '{"y": 5}')
     option = [inputs if o == "INPUTS" else o for o in option]
-    data = write(tmp_path / "d.jsonl", '{"x": 1}\n{"x": 2}\n{"x": 3, "y": 3}\n')
+    data = write_file(tmp_path / "d.jsonl", '{"x": 1}\n{"x": 2}\n{"x": 3, "y": 3}\n')
     for on_error in ("fail", "skip"):  # not a bad row: the command line contradicts the data
         code, out, err = cg("eval", program, "--data", data, *option, "--on-error", on_error, "--chunk-rows", "1")
         assert code == 2, err
@@ -99,8 +91,8 @@ def test_a_name_given_as_an_option_and_as_a_later_jsonl_key_is_an_error(cg, tmp_
 
 
 def test_a_param_given_by_params_and_as_a_later_jsonl_key_is_an_error(cg, tmp_path):
-    params = write(tmp_path / "p.json", '{"w": 2}')
-    data = write(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": 1, "y": 2, "w": 3}\n')
+    params = write_file(tmp_path / "p.json", '{"w": 2}')
+    data = write_file(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": 1, "y": 2, "w": 3}\n')
     code, out, err = cg("eval", LINREG, "--data", data, "--params", params)
     assert code == 2 and "'w' is given both as a column" in err and "line 2" in err
     code, out, err = cg("train", LINREG, "--data", data, "--epochs", "1")
@@ -108,15 +100,15 @@ def test_a_param_given_by_params_and_as_a_later_jsonl_key_is_an_error(cg, tmp_pa
 
 
 def test_a_later_jsonl_key_naming_a_computed_node_is_an_error(cg, tmp_path):
-    data = write(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": 1, "y": 2, "loss": 3}\n')
+    data = write_file(tmp_path / "d.jsonl", '{"x": 1, "y": 2}\n{"x": 1, "y": 2, "loss": 3}\n')
     code, out, err = cg("eval", LINREG, "--data", data, "--on-error", "skip")
     assert code == 2 and "'loss' on line 2 is computed on line" in err
 
 
 def test_jsonl_rows_may_mix_the_two_forms_of_an_indexed_input(cg, tmp_path):
-    program = write(tmp_path / "ix.cg", INDEXED)
+    program = write_file(tmp_path / "ix.cg", INDEXED)
     for first in ('{"x": [1, 2]}', '{"x[1]": 1, "x[2]": 2}', '{"x[2]": 2, "x[ 1 ]": 1}'):
-        data = write(tmp_path / "d.jsonl",
+        data = write_file(tmp_path / "d.jsonl",
                      first + '\n{"x[1]": 3, "x[2]": 4}\n{"x": [5, 6]}\n{"x[2]": 8, "x[1]": 7}\n{"x": ["9", 10]}\n')
         for chunk_rows in ("1", "3", "100"):
             code, out, err = cg("eval", program, "--data", data, "--chunk-rows", chunk_rows)
@@ -135,7 +127,7 @@ def test_jsonl_rows_may_mix_the_two_forms_of_an_indexed_input(cg, tmp_path):
 ])
 def test_bad_rows_mixing_forms(tmp_path, row, message):
     graph = cgraph.parse(INDEXED)
-    path = write(tmp_path / "d.jsonl", '{"x[1]": 1, "x[2]": 2}\n' + row + "\n")
+    path = write_file(tmp_path / "d.jsonl", '{"x[1]": 1, "x[2]": 2}\n' + row + "\n")
     if message is None:
         assert read(path, graph)[2] == [1, 2]
         return
@@ -150,9 +142,9 @@ def test_the_first_row_may_not_give_an_input_twice(tmp_path):
     graph = cgraph.parse(INDEXED)
     for first in ('{"x": [1, 2], "x[1]": 3}', '{"x[1]": 1, "x[ 1 ]": 3, "x[2]": 1}'):
         with pytest.raises(DataError, match=r"'x\[1\]' is given twice in line 1"):
-            bind_columns(graph, DataFile(write(tmp_path / "d.jsonl", first + "\n")))
+            bind_columns(graph, DataFile(write_file(tmp_path / "d.jsonl", first + "\n")))
     with pytest.raises(DataError, match=r"'x\[1\]' is given twice in the header"):
-        bind_columns(graph, DataFile(write(tmp_path / "d.csv", "x[1],x[ 1 ],x[2]\n1,2,3\n")))
+        bind_columns(graph, DataFile(write_file(tmp_path / "d.csv", "x[1],x[ 1 ],x[2]\n1,2,3\n")))
 
 
 # --- data that binds nothing, inputs left to defaults -----------------------------------------
@@ -167,7 +159,7 @@ def test_the_first_row_may_not_give_an_input_twice(tmp_path):
     ("id,label\n1,2\n", "name the columns after the inputs"),
 ])
 def test_data_that_binds_nothing_is_an_error_with_a_hint(cg, tmp_path, text, hint):
-    data = write(tmp_path / "d.csv", text)
+    data = write_file(tmp_path / "d.csv", text)
     code, out, err = cg("eval", LINREG, "--data", data)  # x and y have defaults
     assert code == 2 and out == ""
     assert f"{data}: error: no column of {data} is an input of {LINREG}" in err and f"hint: {hint}" in err
@@ -176,7 +168,7 @@ def test_data_that_binds_nothing_is_an_error_with_a_hint(cg, tmp_path, text, hin
 
 
 def test_jsonl_and_parquet_that_bind_nothing_are_errors(cg, tmp_path):
-    data = write(tmp_path / "d.jsonl", '{"X": 1, "Y": 2}\n')
+    data = write_file(tmp_path / "d.jsonl", '{"X": 1, "Y": 2}\n')
     code, out, err = cg("eval", LINREG, "--data", data)
     assert code == 2 and "no column of" in err and "did you mean 'x' for column 'X'" in err
     path = tmp_path / "d.parquet"
@@ -186,17 +178,17 @@ def test_jsonl_and_parquet_that_bind_nothing_are_errors(cg, tmp_path):
 
 
 def test_the_right_delimiter_reads_what_the_comma_file_reads(cg, tmp_path):
-    comma = write(tmp_path / "c.csv", "x,y\n1,2\n3,-4\n")
+    comma = write_file(tmp_path / "c.csv", "x,y\n1,2\n3,-4\n")
     expected = cg("eval", LINREG, "--data", comma, "--w", "2").out.splitlines()[1:]
     for name, text, delimiter in (("s.csv", "x;y\n1;2\n3;-4\n", ";"), ("t.csv", "x\ty\n1\t2\n3\t-4\n", "tab"),
                                   ("t2.csv", "x\ty\n1\t2\n3\t-4\n", "\\t"), ("p.csv", 'x|"y"\n1|2\n3|"-4"\n', "|")):
-        code, out, err = cg("eval", LINREG, "--data", write(tmp_path / name, text), "--delimiter", delimiter, "--w", "2")
+        code, out, err = cg("eval", LINREG, "--data", write_file(tmp_path / name, text), "--delimiter", delimiter, "--w", "2")
         assert code == 0, err
         assert out.splitlines()[1:] == expected
 
 
 def test_tsv_files_are_tab_separated(cg, tmp_path):
-    data = write(tmp_path / "d.tsv", "x\ty\tnote\n1\t2\ta, b\n3\t-4\tc\n")
+    data = write_file(tmp_path / "d.tsv", "x\ty\tnote\n1\t2\ta, b\n3\t-4\tc\n")
     code, out, err = cg("eval", LINREG, "--data", data, "--w", "2")
     assert code == 0, err
     assert values(out, "loss") == [(2 * 1 - 2) ** 2, (2 * 3 + 4) ** 2]
@@ -209,13 +201,13 @@ def test_tsv_files_are_tab_separated(cg, tmp_path):
     (["--data-format", "jsonl", "--delimiter", ";"], "--delimiter goes with CSV data, not jsonl"),
 ])
 def test_bad_delimiters(cg, tmp_path, argv, message):
-    data = write(tmp_path / "d.csv", "x,y\n1,2\n")
+    data = write_file(tmp_path / "d.csv", "x,y\n1,2\n")
     code, out, err = cg("eval", LINREG, "--data", data, *argv)
     assert code == 2 and message in err
 
 
 def test_an_input_the_data_lacks_is_warned_about(cg, tmp_path):
-    data = write(tmp_path / "d.csv", "x\n1\n2\n")
+    data = write_file(tmp_path / "d.csv", "x\n1\n2\n")
     code, out, err = cg("eval", LINREG, "--data", data)
     assert code == 0
     assert f"warning: {data} has no column for input 'y': every row uses its default, 1.5" in err
@@ -224,13 +216,13 @@ def test_an_input_the_data_lacks_is_warned_about(cg, tmp_path):
     code, out, err = cg("eval", LINREG, "--data", data, "--y", "3")
     assert code == 0 and "warning" not in err
     # A column that nearly names it is pointed out.
-    code, out, err = cg("eval", LINREG, "--data", write(tmp_path / "e.csv", "x,Y\n1,2\n"))
+    code, out, err = cg("eval", LINREG, "--data", write_file(tmp_path / "e.csv", "x,Y\n1,2\n"))
     assert code == 0 and "no column for input 'y'" in err and "column 'Y' is not 'y' (names are case-sensitive)" in err
 
 
 @pytest.mark.parametrize("text", ["x\n1\n2\n", "x,Y\n1,2\n", "x,targ\n1,2\n"])
 def test_train_refuses_an_input_every_row_takes_from_its_default(cg, tmp_path, text):
-    data = write(tmp_path / "d.csv", text)
+    data = write_file(tmp_path / "d.csv", text)
     code, out, err = cg("train", LINREG, "--data", data, "--epochs", "2")
     assert code == 2 and out == ""
     assert f"error: {data} has no column for input 'y': every row would use its default, 1.5" in err
@@ -290,12 +282,12 @@ def test_train_from_standard_input(cg, tmp_path):
 
 
 def test_data_format_overrides_the_suffix(cg, tmp_path):
-    data = write(tmp_path / "rows.txt", "x,y\n1,2\n")
+    data = write_file(tmp_path / "rows.txt", "x,y\n1,2\n")
     code, out, err = cg("eval", LINREG, "--data", data)
     assert code == 2 and "unknown data format '.txt'" in err and "--data-format" in err
     code, out, err = cg("eval", LINREG, "--data", data, "--data-format", "csv", "--w", "2")
     assert code == 0 and values(out, "loss") == [0.0]
-    jsonl = write(tmp_path / "rows.csv", '{"x": 1, "y": 2}\n')
+    jsonl = write_file(tmp_path / "rows.csv", '{"x": 1, "y": 2}\n')
     code, out, err = cg("eval", LINREG, "--data", jsonl, "--data-format", "jsonl", "--w", "2")
     assert code == 0 and values(out, "loss") == [0.0]
 
@@ -312,7 +304,7 @@ def test_data_options_need_data(cg):
 def test_a_quoted_field_may_hold_line_breaks_quotes_and_delimiters(cg, tmp_path):
     text = ('x,y,note\n1,2,"two\nlines"\n3,4,"say ""hi"", then\n\ngo"\n5,6,plain\n'
             '"7","8","a,b"\n9,10,"\r\n"\n')
-    data = write(tmp_path / "d.csv", text)
+    data = write_file(tmp_path / "d.csv", text)
     code, out, err = cg("eval", LINREG, "--data", data, "--w", "1")
     assert code == 0, err
     # Line numbers are where each row starts.
@@ -323,14 +315,14 @@ def test_a_quoted_field_may_hold_line_breaks_quotes_and_delimiters(cg, tmp_path)
 @pytest.mark.parametrize("rows", [1, 2, 3, 1000])
 def test_a_quoted_field_across_a_chunk_boundary(tmp_path, rows):
     graph = cgraph.load(LINREG)
-    path = write(tmp_path / "d.csv", 'x,y,note\n1,2,"a\nb\nc"\n3,4,"d\ne"\n5,6,f\n7,8,"g\nh"\n')
+    path = write_file(tmp_path / "d.csv", 'x,y,note\n1,2,"a\nb\nc"\n3,4,"d\ne"\n5,6,f\n7,8,"g\nh"\n')
     _, got, lines, _ = read(path, graph, rows=rows)
     assert got == {"x": [1, 3, 5, 7], "y": [2, 4, 6, 8]} and lines == [2, 5, 7, 8]
 
 
 def test_errors_after_a_multiline_row_name_the_physical_line(tmp_path):
     graph = cgraph.load(LINREG)
-    path = write(tmp_path / "d.csv", 'x,y,note\n1,2,"a\nb"\n3,oops,c\n')
+    path = write_file(tmp_path / "d.csv", 'x,y,note\n1,2,"a\nb"\n3,oops,c\n')
     with pytest.raises(DataError) as info:
         read(path, graph)
     assert str(info.value).splitlines()[:2] == [f"{path}:4:3: error: 'oops' in column 'y' is not a number",
@@ -344,7 +336,7 @@ def test_errors_after_a_multiline_row_name_the_physical_line(tmp_path):
 ])
 def test_malformed_quoting_is_a_located_error(tmp_path, text, line, message):
     graph = cgraph.load(LINREG)
-    path = write(tmp_path / "d.csv", text)
+    path = write_file(tmp_path / "d.csv", text)
     with pytest.raises(DataError) as info:
         read(path, graph)
     assert info.value.line == line and message in info.value.message
@@ -352,7 +344,7 @@ def test_malformed_quoting_is_a_located_error(tmp_path, text, line, message):
 
 def test_a_quoted_header_name(tmp_path):
     graph = cgraph.load(LINREG)
-    path = write(tmp_path / "d.csv", 'x,"y",note\n1,2,a\n')
+    path = write_file(tmp_path / "d.csv", 'x,"y",note\n1,2,a\n')
     _, got, lines, _ = read(path, graph)
     assert got == {"x": [1], "y": [2]} and lines == [2]
 
@@ -373,7 +365,7 @@ def test_a_quoted_header_name(tmp_path):
 def test_parquet_numbers_read_as_the_nearest_float(cg, tmp_path, values_, kind):
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table({"x": pa.array(values_, kind), "y": pa.array([0.0] * len(values_))}), str(path))
-    program = write(tmp_path / "id.cg", "input x\ninput y\nout = x + y\n")
+    program = write_file(tmp_path / "id.cg", "input x\ninput y\nout = x + y\n")
     code, out, err = cg("eval", program, "--data", path)
     assert code == 0, err
     assert values(out, "out") == [float(v) for v in values_]
@@ -398,7 +390,7 @@ def test_parquet_integers_with_nulls(tmp_path):
     ("d.jsonl", b'{"x": 1, "y": 2, "n": "\xe9"}\n', 1, 24),
 ])
 def test_invalid_utf8_names_its_line(cg, tmp_path, name, text, line, column):
-    data = write(tmp_path / name, text)
+    data = write_file(tmp_path / name, text)
     code, out, err = cg("eval", LINREG, "--data", data, "--chunk-rows", "2")
     assert code == 2 and all(int(r["line"]) < line for r in rows_of(out))  # earlier chunks stream out
     assert f"{data}:{line}:{column}: error: invalid UTF-8" in err
@@ -409,7 +401,7 @@ def test_invalid_utf8_names_its_line(cg, tmp_path, name, text, line, column):
     ("d.csv", "\ufeffx,y\n1,2\n3,4\n"),
 ])
 def test_a_byte_order_mark_is_read(cg, tmp_path, name, text):
-    data = write(tmp_path / name, text)
+    data = write_file(tmp_path / name, text)
     code, out, err = cg("eval", LINREG, "--data", data, "--w", "1")
     assert code == 0, err
     assert values(out, "loss") == [1.0, 1.0]
@@ -426,8 +418,8 @@ def test_quoted_and_unquoted_files_give_the_same_floats(tmp_path):
     graph = cgraph.load(LINREG)
     rng = np.random.default_rng(0)
     xs, ys = rng.normal(size=200).tolist(), (rng.normal(size=200) * 1e10).tolist()
-    plain = write(tmp_path / "a.csv", "x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in zip(xs, ys)))
-    quoted = write(tmp_path / "b.csv", "x,y,n\n" + "".join(f'"{x!r}",{y!r},"a\nb"\n' for x, y in zip(xs, ys)))
+    plain = write_file(tmp_path / "a.csv", "x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in zip(xs, ys)))
+    quoted = write_file(tmp_path / "b.csv", "x,y,n\n" + "".join(f'"{x!r}",{y!r},"a\nb"\n' for x, y in zip(xs, ys)))
     _, a, _, _ = read(plain, graph, rows=64)
     _, b, lines, _ = read(quoted, graph, rows=64)
     assert a == b == {"x": xs, "y": ys}
@@ -438,7 +430,7 @@ def test_quoted_and_unquoted_files_give_the_same_floats(tmp_path):
 def test_a_short_row_and_a_long_one_in_one_block_are_both_bad(tmp_path, rows):
     # As many delimiters in the block as well-formed rows would have: each row still counts.
     graph = cgraph.parse("input a\ninput b\nout = a + b\n")
-    path = write(tmp_path / "d.csv", "a,b\n7\n1,2\n3,,4\n5,6\n")
+    path = write_file(tmp_path / "d.csv", "a,b\n7\n1,2\n3,,4\n5,6\n")
     _, got, lines, skipped = read(path, graph, rows=rows, on_error="skip")
     assert got == {"a": [1, 5], "b": [2, 6]} and lines == [3, 5] and skipped.count == 2
 
@@ -450,7 +442,7 @@ def test_a_short_row_and_a_long_one_in_one_block_are_both_bad(tmp_path, rows):
 ])
 def test_the_first_error_in_the_file_is_reported_whatever_the_chunk_size(tmp_path, rows, name, text):
     graph = cgraph.load(LINREG)
-    path = write(tmp_path / name, text)
+    path = write_file(tmp_path / name, text)
     with pytest.raises(DataError) as info:
         read(path, graph, rows=rows)
     assert info.value.line == 3 - name.endswith("jsonl") and "abc" in info.value.message

@@ -317,9 +317,8 @@ def test_crlf_errors_have_the_same_location_as_lf(source):
 
 # --- what a syntax error says was expected: every token that could come there --------------
 
-from pathlib import Path  # noqa: E402
-
 from cgraph.frontend import lalr, parser  # noqa: E402
+from support.paths import SAMPLES  # noqa: E402
 
 # One piece of text per terminal of the grammar, to try it where the parser stopped.
 _LEXEMES = {
@@ -334,7 +333,7 @@ _BROKEN = [
     "y = x[1,", "input = 2", "param w", "y = 2 ^", "y = -", "output", "def f() =", "y = sum(x for i in 1..",
     "a = 1; b = (a\n* 2", "y = (x\n", "for t in 1..3 {\n y[t] = x\n", "y = x $ 1", "h[t-1 = 2",
 ]
-_SAMPLES = sorted((Path(__file__).resolve().parent.parent / "samples").glob("*.cg"))
+_SAMPLES = sorted(SAMPLES.glob("*.cg"))
 
 
 def _refusal(text: str):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT, TESTS
+
 FUZZ = ROOT / "fuzz" / "fuzz_cgraph.py"
-REGRESSIONS = sorted((Path(__file__).parent / "fuzz_regressions").glob("*.cg"))
+REGRESSIONS = sorted((TESTS / "fuzz_regressions").glob("*.cg"))
 
 sys.path.insert(0, str(FUZZ.parent))
 import fuzz_cgraph  # noqa: E402

@@ -12,7 +12,6 @@ import shlex
 import subprocess
 import shutil
 import sys
-from pathlib import Path
 
 import click
 import pytest
@@ -20,7 +19,7 @@ import pytest
 import cgraph
 from cgraph.cli import cli, run
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
 
 
 def _context(path: tuple[str, ...]) -> click.Context:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "cgraph"
+from support.paths import PACKAGE
 
 # stage -> the stages it may import (besides itself); errors is everyone's
 ALLOWED = {

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
 PROGRAM = "param w = 0\nparam b = 0\ninput x = 1\ninput y = 1.5\npred = w*x + b\nloss = (pred - y)^2\n"
 DATA = "x,y\n1,3\n2,5\n3,7\n"
 

@@ -25,7 +25,7 @@ from cgraph.frontend import syntax as ast
 from cgraph.errors import ParseError, Source
 from programs import TOKENS, programs, token_soup
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
 
 
 def outcome(parse, text: str):

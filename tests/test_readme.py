@@ -25,9 +25,10 @@ from typing import NamedTuple
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT, TESTS
+
 README = ROOT / "README.md"
-FILES = Path(__file__).resolve().parent / "readme_files"
+FILES = TESTS / "readme_files"
 BIN = Path(sys.executable).parent
 
 

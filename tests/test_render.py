@@ -26,6 +26,7 @@ import pytest
 import cgraph
 import cgraph.views.render
 from support.dot import (SVG_NS, TOOLTIP, Dot, DotNode, attr, color_kind, dot_to_svg, layout, mermaid_text, parse_dot,
+
                          parse_mermaid, strip_tags, svg_root)
 from support.files import write
 from support.paths import SAMPLES

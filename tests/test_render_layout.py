@@ -17,11 +17,11 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
+
 RNN_SAMPLE = (ROOT / "samples" / "rnn.cg").read_text()
 ITERATION_LABEL = re.compile(r"(\w+) = (-?\d+)$")  # a loop iteration's cluster or box: "t = 3"
 

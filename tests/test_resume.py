@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,8 @@ import cgraph.training.trainer as training
 from cgraph.training.paramsfile import read_params
 from cgraph.training.trainer import Callbacks, Settings, Trainer
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
+
 LINREG, LINREG_CSV = str(ROOT / "samples" / "linreg.cg"), str(ROOT / "samples" / "linreg.csv")
 OPTIMIZERS = [("sgd", "0.01"), ("momentum", "0.005"), ("adam", "0.05")]
 

@@ -15,7 +15,8 @@ import pytest
 import cgraph
 from cgraph import Tag
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
+from support.paths import SAMPLES as SAMPLES_DIR
+
 SAMPLES = sorted(SAMPLES_DIR.glob("*.cg"))
 
 # Inputs a sample does not declare a default for.

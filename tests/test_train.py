@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +24,8 @@ import pytest
 import cgraph
 from cgraph.training.trainer import Settings, Trainer, make_optimizer, summarize
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from support.paths import SAMPLES
+
 LINREG, LINREG_CSV = str(SAMPLES / "linreg.cg"), str(SAMPLES / "linreg.csv")
 XOR, XOR_CSV = str(SAMPLES / "xor.cg"), str(SAMPLES / "xor.csv")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support.paths import ROOT
 
 
 def _run(argv: list, **kwargs) -> subprocess.CompletedProcess:
