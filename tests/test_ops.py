@@ -20,6 +20,8 @@ import pytest
 import cgraph
 from cgraph.ops import FUNCTIONS, OPS
 
+from support.numeric import central_difference
+
 inf, nan = math.inf, math.nan
 
 RTOL = 1e-5
@@ -28,15 +30,6 @@ POINTS_PER_OP = 6
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def central_difference(f, args: list[float], k: int) -> float:
-    """d f / d args[k] by a central difference with a step scaled to the argument."""
-    h = 1e-6 * max(1.0, abs(args[k]))
-    up, down = list(args), list(args)
-    up[k] += h
-    down[k] -= h
-    return (f(*up) - f(*down)) / (2 * h)
 
 
 def assert_close(actual: float, expected: float, what: str = "") -> None:

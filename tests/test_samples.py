@@ -15,6 +15,7 @@ import pytest
 import cgraph
 from cgraph import Tag
 
+from support.numeric import graph_central_difference
 from support.paths import SAMPLES as SAMPLES_DIR
 
 SAMPLES = sorted(SAMPLES_DIR.glob("*.cg"))
@@ -32,14 +33,6 @@ def load(name: str) -> cgraph.Graph:
 
 def evaluate_sample(path: Path) -> cgraph.Evaluation:
     return cgraph.evaluate(cgraph.load(path), GIVEN.get(path.name, {}))
-
-
-def central_difference(graph: cgraph.Graph, point: dict[str, float], name: str) -> float:
-    h = 1e-6 * max(1.0, abs(point[name]))
-    up, down = dict(point), dict(point)
-    up[name] += h
-    down[name] -= h
-    return (cgraph.evaluate(graph, up).value - cgraph.evaluate(graph, down).value) / (2 * h)
 
 
 def assert_close(actual: float, expected: float, what: str = "", rtol: float = 1e-12) -> None:
@@ -66,7 +59,7 @@ def test_sample_gradients_match_central_differences(path):
     point = result.inputs
     assert point and set(result.gradients) == set(point)
     for name in point:
-        fd = central_difference(graph, point, name)
+        fd = graph_central_difference(graph, point, name)
         assert abs(result.gradients[name] - fd) <= 1e-5 * abs(fd) + 1e-7, f"{path.name}: d/d{name}"
 
 

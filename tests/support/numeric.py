@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import cgraph
+
 
 def relative_step(x: float, scale: float = 1e-6) -> float:
     """A finite-difference step for an argument near x: `scale` for small x, scaled with
@@ -18,3 +20,13 @@ def central_difference(f: Callable[..., float], args: list[float], k: int) -> fl
     up[k] += h
     down[k] -= h
     return (f(*up) - f(*down)) / (2 * h)
+
+
+def graph_central_difference(graph: cgraph.Graph, point: dict[str, float], name: str) -> float:
+    """d output / d input `name` of `graph` at `point`, by a central difference of two
+    evaluations."""
+    h = relative_step(point[name])
+    up, down = dict(point), dict(point)
+    up[name] += h
+    down[name] -= h
+    return (cgraph.evaluate(graph, up).value - cgraph.evaluate(graph, down).value) / (2 * h)
