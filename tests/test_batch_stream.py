@@ -9,15 +9,14 @@ import io
 import os
 import pty
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from support.paths import ROOT
+from support.paths import SAMPLES
+from support.runner import cgraph_script
 
-LINREG = str(ROOT / "samples" / "linreg.cg")
-CGRAPH = str(Path(sys.executable).with_name("cgraph"))
+LINREG = str(SAMPLES / "linreg.cg")
 
 
 def big_csv(path: Path, rows: int, bad_line: int | None = None) -> Path:
@@ -44,7 +43,7 @@ def open_position(pid: int, path: Path) -> int | None:
 def test_rows_reach_a_pipe_while_the_data_is_still_being_read(tmp_path):
     data = big_csv(tmp_path / "big.csv", 200_000)
     size = data.stat().st_size
-    proc = subprocess.Popen([CGRAPH, "eval", LINREG, "--data", str(data), "--chunk-rows", "1000"],
+    proc = subprocess.Popen([*cgraph_script(), "eval", LINREG, "--data", str(data), "--chunk-rows", "1000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         header = proc.stdout.readline()
@@ -69,7 +68,7 @@ def test_rows_reach_a_pipe_while_the_data_is_still_being_read(tmp_path):
 
 def test_a_closed_pipe_ends_the_stream_quietly(tmp_path):
     data = big_csv(tmp_path / "big.csv", 100_000)
-    proc = subprocess.Popen([CGRAPH, "eval", LINREG, "--data", str(data), "--chunk-rows", "500"],
+    proc = subprocess.Popen([*cgraph_script(), "eval", LINREG, "--data", str(data), "--chunk-rows", "500"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().startswith(b"line,")
     proc.stdout.close()  # `| head -1`
@@ -81,7 +80,7 @@ def test_a_closed_pipe_ends_the_stream_quietly(tmp_path):
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_an_error_midway_ends_the_stream_with_a_located_error(tmp_path, fmt):
     data = big_csv(tmp_path / "d.csv", 500, bad_line=337)
-    proc = subprocess.run([CGRAPH, "eval", LINREG, "--data", str(data), "--chunk-rows", "25", "--format", fmt],
+    proc = subprocess.run([*cgraph_script(), "eval", LINREG, "--data", str(data), "--chunk-rows", "25", "--format", fmt],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert f"{data}:337:3: error: 'oops' in column 'y' is not a number" in proc.stderr
@@ -98,7 +97,7 @@ def test_an_error_midway_ends_the_stream_with_a_located_error(tmp_path, fmt):
 
 def test_a_bad_row_in_the_first_chunk_prints_nothing(tmp_path):
     data = big_csv(tmp_path / "d.csv", 100, bad_line=5)
-    proc = subprocess.run([CGRAPH, "eval", LINREG, "--data", str(data), "--chunk-rows", "25"],
+    proc = subprocess.run([*cgraph_script(), "eval", LINREG, "--data", str(data), "--chunk-rows", "25"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == "" and f"{data}:5:3: error:" in proc.stderr
 
@@ -107,7 +106,7 @@ def test_o_file_is_all_or_nothing(tmp_path):
     data = big_csv(tmp_path / "d.csv", 500, bad_line=337)
     target = tmp_path / "out.csv"
     target.write_text("old\n")
-    proc = subprocess.run([CGRAPH, "eval", LINREG, "--data", str(data), "--chunk-rows", "25", "-o", str(target)],
+    proc = subprocess.run([*cgraph_script(), "eval", LINREG, "--data", str(data), "--chunk-rows", "25", "-o", str(target)],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == "" and "337:3: error:" in proc.stderr
     assert target.read_text() == "old\n"
@@ -138,7 +137,7 @@ def run_with_terminal_stderr(argv: list[str]) -> tuple[int, bytes, str]:
 
 def test_progress_shows_on_a_terminal_and_never_in_a_pipe(tmp_path):
     data = big_csv(tmp_path / "d.csv", 50_000)
-    argv = [CGRAPH, "eval", LINREG, "--data", str(data), "--chunk-rows", "1000"]
+    argv = [*cgraph_script(), "eval", LINREG, "--data", str(data), "--chunk-rows", "1000"]
     code, out, terminal = run_with_terminal_stderr(argv)
     assert code == 0 and out.count(b"\n") == 50_001
     assert "evaluating" in terminal and "rows" in terminal
