@@ -10,12 +10,12 @@ from array import array
 from bisect import bisect_left
 from itertools import chain, repeat
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, overload
 
 if TYPE_CHECKING:
     from .graph import Tag
 
-class NodeNames(Mapping):
+class NodeNames(Mapping[int, tuple[str, ...]]):
     """node id -> its names, as a read-only mapping (filled by the builder with `name`).
 
     Stored as the first names in the order of their nodes, with those nodes' ids (not
@@ -60,6 +60,13 @@ class NodeNames(Mapping):
                 return keys[k]
         return self._late.get(i)
 
+    def primary(self, i: int) -> str:
+        """The first name of a node that has one (a leaf, a named constant); KeyError if not."""
+        name = self.first(i)
+        if name is None:
+            raise KeyError(i)
+        return name
+
     def __getitem__(self, i: int) -> tuple[str, ...]:
         name = self.first(i)
         if name is None:
@@ -82,7 +89,7 @@ def positions_array(text_length: int) -> array:
     return array("i" if text_length < 2**31 else "q")
 
 
-class Args(Sequence):
+class Args(Sequence[tuple[int, ...]]):
     """node id -> its argument node ids, as a tuple: `graph.args[i]`. Stored as two columns
     of ints, not as a tuple per node (~60 bytes with its ints, scattered over the heap).
     For node i, second[i] is
@@ -125,7 +132,12 @@ class Args(Sequence):
     def __len__(self) -> int:
         return len(self.second)
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[int, ...], ...]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[int, ...] | tuple[tuple[int, ...], ...]:
         if isinstance(i, slice):
             return tuple(self[j] for j in range(*i.indices(len(self.second))))
         b = self.second[i]
@@ -153,7 +165,7 @@ class Args(Sequence):
         return f"<args of {len(self)} nodes>"
 
 
-class Tags(Sequence):
+class Tags(Sequence[tuple["Tag", ...]]):
     """node id -> where it was built, a tuple of Tags: `graph.tags[i]`. Stored as one index
     per node into the distinct tuples (one per function call and loop iteration that
     built a node; () is the first), not as a pointer per node."""
@@ -167,7 +179,12 @@ class Tags(Sequence):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> tuple[Tag, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[Tag, ...], ...]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[Tag, ...] | tuple[tuple[Tag, ...], ...]:
         if isinstance(i, slice):
             return tuple(map(self.sets.__getitem__, self.ids[i]))
         return self.sets[self.ids[i]]
@@ -186,7 +203,7 @@ class Tags(Sequence):
         return f"<tags of {len(self)} nodes>"
 
 
-class Values(Sequence):
+class Values(Sequence[float | None]):
     """node id -> its value: a constant's, an input's or param's declared default, else
     None: `graph.values[i]`. Stored as a dict of the nodes that have one when they are few
     (most nodes are operations), as a tuple of every node's otherwise."""
@@ -201,16 +218,23 @@ class Values(Sequence):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> float | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[float | None, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> float | None | tuple[float | None, ...]:
         if self._all is not None:
             return self._all[i]
+        given = self._given
+        assert given is not None  # one of _all and _given is set
         if isinstance(i, slice):
-            return tuple(self._given.get(j) for j in range(*i.indices(self._n)))
+            return tuple(given.get(j) for j in range(*i.indices(self._n)))
         if i < 0:
             i += self._n
         if not 0 <= i < self._n:
             raise IndexError("node index out of range")
-        return self._given.get(i)
+        return given.get(i)
 
     def __iter__(self) -> Iterator[float | None]:
         if self._all is not None:
