@@ -42,6 +42,10 @@ class Rejected(Exception):
 class Token:
     """A terminal the callbacks receive, with the attributes of Lark's Token they read."""
 
+    value: str
+    start_pos: int
+    end_pos: int
+
     __slots__ = ("value", "start_pos", "end_pos")
 
     def __init__(self, value: str, start_pos: int, end_pos: int):
@@ -244,6 +248,10 @@ class Refusal:
     """Where the tables refuse a text and every terminal they could have taken there;
     `keyword`: (offset, word) of a keyword, at the refused token or just before it, that
     read as a name would have let the parse go on (`for = 3`, `output = y`)."""
+
+    offset: int
+    expected: frozenset[str]
+    keyword: tuple[int, str] | None
 
     __slots__ = ("offset", "expected", "keyword")
 

@@ -34,6 +34,16 @@ class Tag(NamedTuple):
 class Node:
     """A view of one node of a graph (the graph itself stores columns, not Node objects)."""
 
+    id: int
+    op: str
+    args: tuple[int, ...]
+    value: float | None  # constants: their value; inputs and params: the declared default
+    names: tuple[str, ...]
+    tags: tuple[Tag, ...]
+    line: int
+    column: int
+    text: str  # the source text the node came from
+
     __slots__ = ("id", "op", "args", "value", "names", "tags", "line", "column", "text")
 
     def __init__(self, id: int, op: str, args: tuple[int, ...], value: float | None, names: tuple[str, ...],
@@ -41,12 +51,12 @@ class Node:
         self.id = id
         self.op = op
         self.args = args
-        self.value = value  # constants: their value; inputs and params: the declared default
+        self.value = value
         self.names = names
         self.tags = tags
         self.line = line
         self.column = column
-        self.text = text  # the source text the node came from
+        self.text = text
 
     @property
     def name(self) -> str | None:
