@@ -15,11 +15,12 @@ import cgraph
 from cgraph.engine import batch
 from cgraph.engine.evaluator import Evaluation
 from cgraph.frontend import lalr, syntax
+from cgraph.ir import columns
 from cgraph.ir.graph import Graph, Node
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_SLOTTED = [Graph, Node, Evaluation, batch.Result, batch.NonFinite, lalr.Token, lalr.Refusal,
+_SLOTTED = [Graph, Node, columns.Args, columns.Tags, columns.Values, columns.NodeNames, Evaluation, batch.Result, batch.NonFinite, lalr.Token, lalr.Refusal,
             *(cls for cls in vars(syntax).values()
               if isinstance(cls, type) and cls.__module__ == syntax.__name__ and "__slots__" in vars(cls))]
 

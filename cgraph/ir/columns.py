@@ -24,14 +24,20 @@ class NodeNames(Mapping[int, tuple[str, ...]]):
     end), and every node's further names (aliases). A dict keyed by node would cost ~40
     bytes a node, a list slot per node 8 bytes for every unnamed node as well."""
 
+    _keys: list[str]
+    _ids: array | None  # None: the nodes of _keys are 0, 1, 2, ...
+    _id_type: str
+    _late: dict[int, str]
+    _more: dict[int, tuple[str, ...]]
+
     __slots__ = ("_keys", "_ids", "_id_type", "_late", "_more")
 
     def __init__(self, id_type: str = "q"):
-        self._keys: list[str] = []
-        self._ids: array | None = None  # None: the nodes of _keys are 0, 1, 2, ...
+        self._keys = []
+        self._ids = None
         self._id_type = id_type
-        self._late: dict[int, str] = {}
-        self._more: dict[int, tuple[str, ...]] = {}
+        self._late = {}
+        self._more = {}
 
     def name(self, i: int, key: str) -> None:
         """Give node `i` one more name (building only: the graph's mapping is read-only)."""
@@ -99,6 +105,10 @@ class Args(Sequence[tuple[int, ...]]):
         -3  a node without arguments (a leaf; first[i] is -1)
     Passes over the whole graph read the columns (`Graph.arg_columns`); this view makes
     each tuple when asked."""
+
+    first: memoryview  # read-only, of ints
+    second: memoryview  # read-only, of ints
+    more: Mapping[int, tuple[int, ...]]  # read-only
 
     __slots__ = ("first", "second", "more")
 
@@ -170,6 +180,9 @@ class Tags(Sequence[tuple["Tag", ...]]):
     per node into the distinct tuples (one per function call and loop iteration that
     built a node; () is the first), not as a pointer per node."""
 
+    ids: memoryview  # read-only, of ints: an index into `sets` per node
+    sets: tuple[tuple[Tag, ...], ...]
+
     __slots__ = ("ids", "sets")
 
     def __init__(self, ids: array, sets: list[tuple[Tag, ...]]):
@@ -207,6 +220,10 @@ class Values(Sequence[float | None]):
     """node id -> its value: a constant's, an input's or param's declared default, else
     None: `graph.values[i]`. Stored as a dict of the nodes that have one when they are few
     (most nodes are operations), as a tuple of every node's otherwise."""
+
+    _given: Mapping[int, float] | None  # read-only: the nodes that have a value (when few)
+    _all: tuple[float | None, ...] | None  # else every node's
+    _n: int
 
     __slots__ = ("_given", "_all", "_n")
 
