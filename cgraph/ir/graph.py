@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar, cast
 
 from .columns import Args, NodeNames, Tags, Values
 from ..errors import Location, Source
@@ -181,15 +181,17 @@ class Graph:
     @property
     def inputs(self) -> dict[str, int]:
         """Inputs and params by name, in order of first appearance."""
-        primary = self.node_names.primary  # every input and param has a name
-        return {primary(i): i for i in self.leaves}
+        first = self.node_names.first
+        # Every input and param has a name (`first` is never None here); the cast keeps
+        # the loop free of a per-leaf check.
+        return cast("dict[str, int]", {first(i): i for i in self.leaves})
 
     @property
     def constants(self) -> dict[str, int]:
         """Named constants (`f = 3`) by their first name, in tape order. Each is its own
         node, never shared with a literal `3` elsewhere, so d out/d f is f's alone."""
-        ops, primary = self.ops, self.node_names.primary
-        return {primary(i): i for i in sorted(self.node_names) if ops[i] == "const"}
+        ops, first = self.ops, self.node_names.first
+        return cast("dict[str, int]", {first(i): i for i in sorted(self.node_names) if ops[i] == "const"})  # all named
 
     def is_literal(self, i: int) -> bool:
         """Whether node i is an unnamed constant: a number written in the file (or a loop
