@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh Debian machine:
 #   make demo   creates .venv, installs cgraph, runs the tutorial example
-#   make test   creates .venv, installs cgraph with its test extras, runs the tests and
-#               a 60 s fuzz run
+#   make test   creates .venv, installs cgraph with its test extras, type-checks it (mypy),
+#               runs the tests and a 60 s fuzz run
 #   make fuzz   the property tests with many more examples, then FUZZ_SECONDS of fuzzing
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,6 +19,7 @@ demo: $(STAMP) graphviz
 	$(BIN)/cgraph eval samples/intro.cg --x 1 --y 3 --z -3
 
 test: $(STAMP) system-packages
+	$(BIN)/python -m mypy cgraph
 	$(BIN)/python -m pytest -q
 	$(BIN)/python fuzz/fuzz_cgraph.py --engine random --seconds $(CI_FUZZ_SECONDS) --seed $(CI_FUZZ_SEED) --quiet
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -82,6 +82,13 @@ class Result:
     `grads` maps each wanted leaf's name to an array of one gradient per row, or, for a
     row-shared leaf in "sum" mode, to the float sum over the rows."""
 
+    value: np.ndarray  # one per row
+    grads: dict[str, np.ndarray | float]
+    n: int  # rows
+    # With run(check_values=True): False if some node's value may be inf or nan in some
+    # row (a sum over the rows that overflowed is a false alarm, never a miss).
+    values_finite: bool | None
+
     __slots__ = ("value", "grads", "n", "values_finite")
 
     def __init__(self, value: np.ndarray, grads: dict[str, np.ndarray | float], n: int,
@@ -89,8 +96,6 @@ class Result:
         self.value = value
         self.grads = grads
         self.n = n
-        # With run(check_values=True): False if some node's value may be inf or nan in some
-        # row (a sum over the rows that overflowed is a false alarm, never a miss).
         self.values_finite = values_finite
 
     def __repr__(self) -> str:
@@ -100,13 +105,18 @@ class Result:
 class NonFinite:
     """Where inf or nan first appears in a batch: a node and the rows (indices into the batch)."""
 
+    node: int  # the node whose value (kind "value") or local derivative (kind "gradient") went non-finite
+    rows: np.ndarray
+    kind: str  # "value" or "gradient"
+    arg: int | None  # for "gradient": the argument whose gradient it made non-finite
+
     __slots__ = ("node", "rows", "kind", "arg")
 
     def __init__(self, node: int, rows: np.ndarray, kind: str, arg: int | None = None):
-        self.node = node  # the node whose value (kind "value") or local derivative (kind "gradient") went non-finite
+        self.node = node
         self.rows = rows
         self.kind = kind
-        self.arg = arg  # for "gradient": the argument whose gradient it made non-finite
+        self.arg = arg
 
 
 class Plan:
@@ -118,6 +128,25 @@ class Plan:
     wrt       names of the leaves whose gradients are wanted (default: every input and param)
     shared_grads  "rows": a row-shared leaf's gradient per row; "sum": summed over the rows
     """
+
+    graph: Graph
+    output: int  # the node differentiated
+    output_name: str
+    shared_grads: str
+    batched_names: list[str]
+    batched_leaves: list[int]  # their nodes
+    wrt_names: list[str]
+    wrt_leaves: list[int]  # their nodes
+    batched_nodes: int  # needed nodes with a value per row
+    output_batched: bool  # whether the output has a value per row
+    # Compiled once (see __init__): per-node flags, then the forward steps of batched
+    # nodes, the scalar steps of row-shared ones, and the backward steps.
+    _needed: bytearray
+    _batched: bytearray
+    _depends: bytearray
+    _fwd: list[tuple[int, Callable[..., Any], int, int, tuple[int, ...]]]
+    _shared_steps: list[tuple[int, Callable[..., float], tuple[int, ...]]]
+    _bwd: list[tuple[int, Callable[..., tuple], tuple[int, ...], tuple[tuple[int, int, int], ...], int]]
 
     def __init__(self, graph: Graph, batched: Iterable[str], *, output: str | None = None,
                  wrt: Iterable[str] | None = None, shared_grads: str = "rows"):
@@ -148,9 +177,9 @@ class Plan:
             if needed[i]:
                 for a in all_args[i]:
                     needed[a] = 1
-        batched = bytearray(size)
+        is_batched = bytearray(size)
         for i in self.batched_leaves:
-            batched[i] = 1
+            is_batched[i] = 1
         depends = bytearray(size)  # on a leaf in wrt: only those nodes carry gradients
         for i in self.wrt_leaves:
             depends[i] = 1
@@ -159,12 +188,12 @@ class Plan:
             args = all_args[i]
             if not needed[i] or not args:
                 continue
-            if any(batched[a] for a in args):
-                batched[i] = 1
+            if any(is_batched[a] for a in args):
+                is_batched[i] = 1
             if any(depends[a] for a in args):
                 depends[i] = 1
             op = OPS[ops[i]]
-            if batched[i]:
+            if is_batched[i]:
                 a = args[0]
                 b = args[1] if len(args) == 2 else -1
                 fwd.append((i, op.vector_forward, a if len(args) <= 2 else -1, b, args))
@@ -176,12 +205,12 @@ class Plan:
             if not needed[i] or not args or not depends[i]:
                 continue
             op = OPS[ops[i]]
-            targets = tuple((k, a, batched[a]) for k, a in enumerate(args) if depends[a])
-            bwd.append((i, op.vector_local if batched[i] else op.local, args, targets, batched[i]))
-        self._needed, self._batched, self._depends = needed, batched, depends
+            targets = tuple((k, a, is_batched[a]) for k, a in enumerate(args) if depends[a])
+            bwd.append((i, op.vector_local if is_batched[i] else op.local, args, targets, is_batched[i]))
+        self._needed, self._batched, self._depends = needed, is_batched, depends
         self._fwd, self._shared_steps, self._bwd = fwd, shared_steps, bwd
-        self.batched_nodes = sum(1 for i in range(size) if needed[i] and batched[i])
-        self.output_batched = bool(batched[out])
+        self.batched_nodes = sum(1 for i in range(size) if needed[i] and is_batched[i])
+        self.output_batched = bool(is_batched[out])
 
     def uses(self, name: str) -> bool:
         """Whether the output depends on this input or param at all."""
@@ -317,7 +346,7 @@ class Plan:
                     ds = local(values[i], values[args[0]])
                 else:
                     ds = local(values[i], *[values[a] for a in args])
-                if diagnosing:
+                if diagnose is not None:
                     self._diagnose_step(found, i, g, ds, targets, diagnose, n)
                 for k, j, target_batched in targets:
                     d = ds[k]

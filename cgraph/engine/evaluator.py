@@ -22,7 +22,7 @@ import math
 from array import array
 from itertools import compress, repeat
 from operator import is_not
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence, cast
 
 from ..errors import InputError, NumericError, clip, did_you_mean
 from ..ir.graph import Graph
@@ -42,15 +42,22 @@ _FLAT_FROM = 1 << 18
 class Evaluation:
     """The values and gradients of every node, for one set of inputs."""
 
+    graph: Graph
+    values: list[float]
+    grads: list[float]  # d output / d node; 0 for nodes the output does not depend on
+    output: int
+    output_name: str  # as the user named it (a node may have several names)
+    warnings: tuple[str, ...]
+
     __slots__ = ("graph", "values", "grads", "output", "output_name", "warnings")
 
     def __init__(self, graph: Graph, values: list[float], grads: list[float], output: int, output_name: str,
                  warnings: tuple[str, ...]):
         self.graph = graph
         self.values = values
-        self.grads = grads  # d output / d node; 0 for nodes the output does not depend on
+        self.grads = grads
         self.output = output
-        self.output_name = output_name  # as the user named it (a node may have several names)
+        self.output_name = output_name
         self.warnings = warnings
 
     def __repr__(self) -> str:
@@ -117,8 +124,9 @@ def output_node(graph: Graph, name: str | None) -> int:
     return graph.names[name]
 
 
-def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
-    """The initial value list: constants, declared defaults, then the given inputs."""
+def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float | None]:
+    """The initial value list: constants, declared defaults, then the given inputs (None
+    for the operations' nodes, which the forward pass fills)."""
     values = list(graph.values)
     names, ops = graph.names, graph.ops
     unknown = []
@@ -135,7 +143,7 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float]:
         computed = [names[name] for name in unknown if name in names]
         raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
     if None in values and (missing := [i for i in graph.leaves if values[i] is None]):
-        listed = _list_names([graph.name_of(i) for i in missing])
+        listed = _list_names([graph.node_names.primary(i) for i in missing])
         raise InputError(
             f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
             graph.location(missing[0]),  # where the first one is first used
@@ -189,7 +197,7 @@ def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
             values[i] = fn(values[a])
         elif b == -2:
             values[i] = fn(*[values[j] for j in all_args[i]])
-    return values
+    return cast("list[float]", values)  # every node's slot is filled now
 
 
 def backward(graph: Graph, values: Sequence[float], output: int | None = None) -> list[float]:
@@ -212,9 +220,10 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
         # would lose 0.11, hence `_scattered`). Same doubles, same arithmetic, same bits.
         # The arrays cannot tell reached nodes apart (below), so the nodes on a path to
         # the output are flagged beforehand.
-        grads = memoryview(array("d", [0.0]) * n)
-        arg_values = memoryview(array("d", values))
-        on_path = reversed(_on_path(graph, out))
+        # (The casts tell the type checker what the format "d" means: floats.)
+        grads: list[float] | memoryview[float] = cast("memoryview[float]", memoryview(array("d", [0.0]) * n))
+        arg_values: Sequence[float] = cast("memoryview[float]", memoryview(array("d", values)))
+        on_path: Iterable[object] = reversed(_on_path(graph, out))
     else:
         # A node is on a path exactly when a consumer has added to its gradient, and `+=`
         # always stores a new float object: a slot still holding the very `zero` object is
@@ -238,7 +247,9 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
             args = all_args[a]  # a is the node itself here
             for j, d in zip(args, local(v, *[arg_values[j] for j in args])):
                 grads[j] += g * d
-    return grads if type(grads) is list else grads.tolist()
+    if isinstance(grads, list):
+        return grads
+    return cast("list[float]", grads.tolist())  # doubles; typeshed's tolist says ints for any format
 
 
 def _scattered(graph: Graph) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Literal
 
 FORMAT = 3  # of the serialised tables; a change makes old cache files stale
 ERROR = "zz_error"  # the lexer's catch-all group (Lark's terminal names are upper case)
@@ -41,6 +41,10 @@ class Rejected(Exception):
 
 class Token:
     """A terminal the callbacks receive, with the attributes of Lark's Token they read."""
+
+    value: str
+    start_pos: int
+    end_pos: int
 
     __slots__ = ("value", "start_pos", "end_pos")
 
@@ -174,23 +178,40 @@ def _nothing(values: list) -> list:
     return []  # a new list each time: a parent may extend it in place
 
 
-def _first(values: list):
+def _first(values: list) -> Any:
     return values[0]
 
 
-def _reducer(callbacks, origin, size, kind, callback, kept, splice):
+def _reducer(callbacks: object, origin: str, size: int, kind: str, callback: str | None, kept: list[int],
+             splice: list[int]) -> tuple[str, int, Callable[..., Any] | None, bool]:
     """(name, size, function, spread): `function(*symbols)` if spread, else `function(symbols)`."""
     if kind == "expand1" and size == 1 and kept == [0] and not splice:
         return origin, size, None, False
-    method = getattr(callbacks, callback) if callback else None
+    if kind == "splice":
+        return origin, size, _splicer(kept, splice), False
+    if callback is None:
+        raise ValueError(f"rule {origin} of kind {kind} names no callback")
+    method = getattr(callbacks, callback)
     if not splice and kind == "call":
         if kept == list(range(size)):
             return origin, size, method, True  # the common case: no wrapper at all
         return origin, size, lambda values: method(*[values[i] for i in kept]), False
-    if kind == "splice" and not kept:  # a separator: nothing to pass on
-        return origin, size, _nothing, False
-    if kind == "splice" and kept == [0] and splice == [0]:  # (sep+ -> sep*): the same list
-        return origin, size, _first, False
+    children = _splicer(kept, splice)
+    if kind == "expand1":
+        def expand1(values: list) -> Any:
+            kids = children(values)
+            return kids[0] if len(kids) == 1 else method(*kids)
+        return origin, size, expand1, False
+    return origin, size, lambda values: method(*children(values)), False
+
+
+def _splicer(kept: list[int], splice: list[int]) -> Callable[[list], list]:
+    """The children a rule passes on, as one list: its kept symbols, with the spliced ones'
+    own lists spread in."""
+    if not kept:  # a separator: nothing to pass on
+        return _nothing
+    if kept == [0] and splice == [0]:  # (sep+ -> sep*): the same list
+        return _first
     spliced = set(splice)
 
     def children(values: list) -> list:
@@ -207,22 +228,15 @@ def _reducer(callbacks, origin, size, kind, callback, kept, splice):
                 out.append(values[i])
         return [] if out is None else out
 
-    if kind == "splice":
-        return origin, size, children, False
-    if kind == "expand1":
-        def expand1(values: list):
-            kids = children(values)
-            return kids[0] if len(kids) == 1 else method(*kids)
-        return origin, size, expand1, False
-    return origin, size, lambda values: method(*children(values)), False
+    return children
 
 
-def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newline: str):
+def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newline: str) -> Iterator[re.Match]:
     """The parser in `state` cannot take the token `m` (of `kind`). If Lark's contextual
     lexer would have read a different token there, go on from that token; else the text
     is refused. (Only the state before any reduction: a token that made the parser reduce
     was one the state could take, which Lark's lexer reads the same way.)"""
-    start = m.start(m.lastgroup)
+    start = m.start(m.lastgroup or 0)  # every match has a group: the lexer ends in catch-alls
     if kind not in tables.actions[state]:
         other = tables.state_lexer(state, newline).match(text, start)
         if other is not None and (other.lastgroup, other.end()) != (m.lastgroup, m.end()):
@@ -234,6 +248,10 @@ class Refusal:
     """Where the tables refuse a text and every terminal they could have taken there;
     `keyword`: (offset, word) of a keyword, at the refused token or just before it, that
     read as a name would have let the parse go on (`for = 3`, `output = y`)."""
+
+    offset: int
+    expected: frozenset[str]
+    keyword: tuple[int, str] | None
 
     __slots__ = ("offset", "expected", "keyword")
 
@@ -299,26 +317,27 @@ def expected(tables: Tables, text: str, newline: str, opening: frozenset[str],
             if before:
                 terminals.discard(newline)  # a line break inside brackets is no token
             found = frozenset(t for t in terminals if _take(tables, states, t) is not None)
-            keyword = None
+            refused_keyword = None
             if m.group(group) in tables.keywords and name in found:
-                keyword = (m.start(group), m.group(group))
+                refused_keyword = (m.start(group), m.group(group))
             elif last_keyword is not None and kind != ERROR:
                 offset, word, stack = last_keyword
                 taken = _take(tables, stack, name) if name else None
                 if taken is not None and taken is not True:
                     base, top = taken
                     if _take(tables, stack[:base] + top, kind) is not None:
-                        keyword = (offset, word)
-            return Refusal(m.start(group), found, keyword)
+                        refused_keyword = (offset, word)
+            return Refusal(m.start(group), found, refused_keyword)
     return None
 
 
-def _take(tables: Tables, states: list[int], kind: str) -> tuple[int, list[int]] | bool | None:
+def _take(tables: Tables, states: list[int], kind: str) -> tuple[int, list[int]] | Literal[True] | None:
     """The parser with `states` given the terminal `kind`, without changing `states`: None
     if it refuses it; True if it accepts the text (`kind` is the end); else (n, top): the
     stack is then states[:n] + top (its reductions pop into states, then it shifts)."""
     actions, gotos, rules = tables.actions, tables.gotos, tables.rules
-    base, top = len(states), []
+    base = len(states)
+    top: list[int] = []
     while True:
         state = top[-1] if top else states[base - 1]
         action = actions[state].get(kind)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 import os
+from typing import Iterator
 
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
 from .parser import parse_program
+from .syntax import Stmt
 
 
 def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
@@ -21,7 +23,7 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
     builder = Builder(source, max_nodes, seed)
     failure: list[CgraphError] = []
 
-    def run(statement) -> None:
+    def run(statement: Stmt) -> None:
         # After an error, keep parsing (without building) so a syntax error further
         # down is still reported first, as if the whole file had been parsed up front.
         if not failure:
@@ -38,7 +40,7 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
 
 
 @contextmanager
-def _no_gc():
+def _no_gc() -> Iterator[None]:
     """Parsing and building allocate millions of objects and free none of them: the cyclic
     garbage collector's passes over them would find nothing and cost ~15% of the time."""
     enabled = gc.isenabled()

@@ -366,7 +366,7 @@ def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 
     line = (getattr(exc, "line", None) or 1) + lines_before
     column = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream + offset
+        pos = (exc.pos_in_stream or 0) + offset  # always set here; Optional on Lark's base class
         char = source.text[pos] if pos < len(source.text) else ""
         if char.isalpha() or char.isdigit():
             message = f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"

@@ -6,12 +6,18 @@ walked only with explicit stacks.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 
 class Expr:
     """Base of expressions. Positions are character offsets into the source: `pos` is the
     anchor errors point at (the operator, the function name, the name), `start`/`end`
     the whole text. Lines and columns are derived from offsets only when needed, which
     keeps a million-node syntax tree small."""
+
+    pos: int
+    start: int
+    end: int
 
     __slots__ = ("pos", "start", "end")
 
@@ -21,7 +27,10 @@ class Expr:
 
 
 class Num(Expr):
-    __slots__ = ("value", "is_int")  # is_int: written as digits only, so usable as an index
+    value: float
+    is_int: bool  # written as digits only, so usable as an index
+
+    __slots__ = ("value", "is_int")
 
     def __init__(self, start: int, end: int, value: float, is_int: bool):
         self.pos = self.start = start
@@ -30,7 +39,10 @@ class Num(Expr):
 
 
 class Ref(Expr):
-    __slots__ = ("name", "indices")  # w[i, j] and w[i][j] both have indices (i, j)
+    name: str
+    indices: tuple[Expr, ...]  # w[i, j] and w[i][j] both have indices (i, j)
+
+    __slots__ = ("name", "indices")
 
     def __init__(self, start: int, end: int, name: str, indices: tuple[Expr, ...] = ()):
         self.pos = self.start = start
@@ -39,7 +51,10 @@ class Ref(Expr):
 
 
 class Unary(Expr):
-    __slots__ = ("op", "operand")  # op: '+' or '-'
+    op: str  # '+' or '-'
+    operand: Expr
+
+    __slots__ = ("op", "operand")
 
     def __init__(self, start: int, end: int, op: str, operand: Expr):
         self.pos = self.start = start
@@ -48,7 +63,11 @@ class Unary(Expr):
 
 
 class Binary(Expr):
-    __slots__ = ("op", "left", "right")  # op: '+', '-', '*', '/', '^'; pos: the operator
+    op: str  # '+', '-', '*', '/', '^'; pos is the operator's offset
+    left: Expr
+    right: Expr
+
+    __slots__ = ("op", "left", "right")
 
     def __init__(self, pos: int, op: str, left: Expr, right: Expr):
         self.pos, self.start, self.end = pos, left.start, right.end
@@ -56,6 +75,9 @@ class Binary(Expr):
 
 
 class Call(Expr):
+    func: str
+    args: tuple[Expr, ...]
+
     __slots__ = ("func", "args")
 
     def __init__(self, start: int, end: int, func: str, args: tuple[Expr, ...]):
@@ -66,6 +88,12 @@ class Call(Expr):
 
 class Reduction(Expr):
     """sum(body for var in lo..hi), and the same for mean."""
+
+    func: str  # 'sum' or 'mean'
+    body: Expr
+    var: str
+    lo: Expr
+    hi: Expr
 
     __slots__ = ("func", "body", "var", "lo", "hi")
 
@@ -78,6 +106,8 @@ class Reduction(Expr):
 class Stmt:
     """Base of statements; `pos` is the offset of the name the statement is about."""
 
+    pos: int
+
     __slots__ = ("pos",)
 
     def __repr__(self) -> str:
@@ -86,6 +116,9 @@ class Stmt:
 
 
 class Assign(Stmt):
+    target: Ref
+    value: Expr
+
     __slots__ = ("target", "value")
 
     def __init__(self, target: Ref, value: Expr):
@@ -93,13 +126,19 @@ class Assign(Stmt):
 
 
 class Declare(Stmt):
-    __slots__ = ("kind", "target", "value")  # kind: 'input' or 'param'; value may be None
+    kind: str  # 'input' or 'param'
+    target: Ref
+    value: Expr | None  # the default, if declared with one
+
+    __slots__ = ("kind", "target", "value")
 
     def __init__(self, kind: str, target: Ref, value: Expr | None):
         self.pos, self.kind, self.target, self.value = target.pos, kind, target, value
 
 
 class Output(Stmt):
+    target: Ref
+
     __slots__ = ("target",)
 
     def __init__(self, target: Ref):
@@ -107,6 +146,10 @@ class Output(Stmt):
 
 
 class Def(Stmt):
+    name: str
+    params: tuple[str, ...]
+    body: Expr
+
     __slots__ = ("name", "params", "body")
 
     def __init__(self, pos: int, name: str, params: tuple[str, ...], body: Expr):
@@ -114,6 +157,11 @@ class Def(Stmt):
 
 
 class For(Stmt):
+    var: str
+    lo: Expr
+    hi: Expr
+    body: list[Stmt]
+
     __slots__ = ("var", "lo", "hi", "body")
 
     def __init__(self, pos: int, var: str, lo: Expr, hi: Expr, body: list[Stmt]):
@@ -121,6 +169,8 @@ class For(Stmt):
 
 
 class ExprStmt(Stmt):
+    value: Expr
+
     __slots__ = ("value",)
 
     def __init__(self, value: Expr):
@@ -128,6 +178,8 @@ class ExprStmt(Stmt):
 
 
 class Program:
+    statements: list[Stmt]
+
     __slots__ = ("statements",)
 
     def __init__(self, statements: list[Stmt]):
@@ -136,19 +188,21 @@ class Program:
 
 def children(e: Expr) -> tuple[Expr, ...]:
     """Sub-expressions evaluated as values (not the indices of a name)."""
+    # One type() and identity tests: twice as fast as isinstance on a leaf, which is most
+    # nodes; mypy does not narrow through `t`, hence the ignores.
     t = type(e)
     if t is Binary:
-        return (e.left, e.right)
+        return (e.left, e.right)  # type: ignore[attr-defined]
     if t is Unary:
-        return (e.operand,)
+        return (e.operand,)  # type: ignore[attr-defined]
     if t is Call:
-        return e.args
+        return e.args  # type: ignore[attr-defined]
     if t is Reduction:
-        return (e.lo, e.hi, e.body)
+        return (e.lo, e.hi, e.body)  # type: ignore[attr-defined]
     return ()
 
 
-def walk(root: Expr):
+def walk(root: Expr) -> Iterator[Expr]:
     """Every sub-expression of `root` in post-order (children first), with a stack, not recursion."""
     stack: list[tuple[Expr, bool]] = [(root, False)]
     while stack:

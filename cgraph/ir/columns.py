@@ -10,12 +10,12 @@ from array import array
 from bisect import bisect_left
 from itertools import chain, repeat
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence, overload
 
 if TYPE_CHECKING:
     from .graph import Tag
 
-class NodeNames(Mapping):
+class NodeNames(Mapping[int, tuple[str, ...]]):
     """node id -> its names, as a read-only mapping (filled by the builder with `name`).
 
     Stored as the first names in the order of their nodes, with those nodes' ids (not
@@ -24,14 +24,20 @@ class NodeNames(Mapping):
     end), and every node's further names (aliases). A dict keyed by node would cost ~40
     bytes a node, a list slot per node 8 bytes for every unnamed node as well."""
 
+    _keys: list[str]
+    _ids: array | None  # None: the nodes of _keys are 0, 1, 2, ...
+    _id_type: str
+    _late: dict[int, str]
+    _more: dict[int, tuple[str, ...]]
+
     __slots__ = ("_keys", "_ids", "_id_type", "_late", "_more")
 
     def __init__(self, id_type: str = "q"):
-        self._keys: list[str] = []
-        self._ids: array | None = None  # None: the nodes of _keys are 0, 1, 2, ...
+        self._keys = []
+        self._ids = None
         self._id_type = id_type
-        self._late: dict[int, str] = {}
-        self._more: dict[int, tuple[str, ...]] = {}
+        self._late = {}
+        self._more = {}
 
     def name(self, i: int, key: str) -> None:
         """Give node `i` one more name (building only: the graph's mapping is read-only)."""
@@ -60,6 +66,13 @@ class NodeNames(Mapping):
                 return keys[k]
         return self._late.get(i)
 
+    def primary(self, i: int) -> str:
+        """The first name of a node that has one (a leaf, a named constant); KeyError if not."""
+        name = self.first(i)
+        if name is None:
+            raise KeyError(i)
+        return name
+
     def __getitem__(self, i: int) -> tuple[str, ...]:
         name = self.first(i)
         if name is None:
@@ -82,7 +95,7 @@ def positions_array(text_length: int) -> array:
     return array("i" if text_length < 2**31 else "q")
 
 
-class Args(Sequence):
+class Args(Sequence[tuple[int, ...]]):
     """node id -> its argument node ids, as a tuple: `graph.args[i]`. Stored as two columns
     of ints, not as a tuple per node (~60 bytes with its ints, scattered over the heap).
     For node i, second[i] is
@@ -92,6 +105,10 @@ class Args(Sequence):
         -3  a node without arguments (a leaf; first[i] is -1)
     Passes over the whole graph read the columns (`Graph.arg_columns`); this view makes
     each tuple when asked."""
+
+    first: memoryview  # read-only, of ints
+    second: memoryview  # read-only, of ints
+    more: Mapping[int, tuple[int, ...]]  # read-only
 
     __slots__ = ("first", "second", "more")
 
@@ -125,7 +142,12 @@ class Args(Sequence):
     def __len__(self) -> int:
         return len(self.second)
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[int, ...], ...]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[int, ...] | tuple[tuple[int, ...], ...]:
         if isinstance(i, slice):
             return tuple(self[j] for j in range(*i.indices(len(self.second))))
         b = self.second[i]
@@ -153,10 +175,13 @@ class Args(Sequence):
         return f"<args of {len(self)} nodes>"
 
 
-class Tags(Sequence):
+class Tags(Sequence[tuple["Tag", ...]]):
     """node id -> where it was built, a tuple of Tags: `graph.tags[i]`. Stored as one index
     per node into the distinct tuples (one per function call and loop iteration that
     built a node; () is the first), not as a pointer per node."""
+
+    ids: memoryview  # read-only, of ints: an index into `sets` per node
+    sets: tuple[tuple[Tag, ...], ...]
 
     __slots__ = ("ids", "sets")
 
@@ -167,7 +192,12 @@ class Tags(Sequence):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> tuple[Tag, ...]: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[tuple[Tag, ...], ...]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[Tag, ...] | tuple[tuple[Tag, ...], ...]:
         if isinstance(i, slice):
             return tuple(map(self.sets.__getitem__, self.ids[i]))
         return self.sets[self.ids[i]]
@@ -186,10 +216,14 @@ class Tags(Sequence):
         return f"<tags of {len(self)} nodes>"
 
 
-class Values(Sequence):
+class Values(Sequence[float | None]):
     """node id -> its value: a constant's, an input's or param's declared default, else
     None: `graph.values[i]`. Stored as a dict of the nodes that have one when they are few
     (most nodes are operations), as a tuple of every node's otherwise."""
+
+    _given: Mapping[int, float] | None  # read-only: the nodes that have a value (when few)
+    _all: tuple[float | None, ...] | None  # else every node's
+    _n: int
 
     __slots__ = ("_given", "_all", "_n")
 
@@ -201,16 +235,23 @@ class Values(Sequence):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i):
+    @overload
+    def __getitem__(self, i: int) -> float | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[float | None, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> float | None | tuple[float | None, ...]:
         if self._all is not None:
             return self._all[i]
+        given = self._given
+        assert given is not None  # one of _all and _given is set
         if isinstance(i, slice):
-            return tuple(self._given.get(j) for j in range(*i.indices(self._n)))
+            return tuple(given.get(j) for j in range(*i.indices(self._n)))
         if i < 0:
             i += self._n
         if not 0 <= i < self._n:
             raise IndexError("node index out of range")
-        return self._given.get(i)
+        return given.get(i)
 
     def __iter__(self) -> Iterator[float | None]:
         if self._all is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar, cast
 
 from .columns import Args, NodeNames, Tags, Values
 from ..errors import Location, Source
@@ -34,6 +34,16 @@ class Tag(NamedTuple):
 class Node:
     """A view of one node of a graph (the graph itself stores columns, not Node objects)."""
 
+    id: int
+    op: str
+    args: tuple[int, ...]
+    value: float | None  # constants: their value; inputs and params: the declared default
+    names: tuple[str, ...]
+    tags: tuple[Tag, ...]
+    line: int
+    column: int
+    text: str  # the source text the node came from
+
     __slots__ = ("id", "op", "args", "value", "names", "tags", "line", "column", "text")
 
     def __init__(self, id: int, op: str, args: tuple[int, ...], value: float | None, names: tuple[str, ...],
@@ -41,12 +51,12 @@ class Node:
         self.id = id
         self.op = op
         self.args = args
-        self.value = value  # constants: their value; inputs and params: the declared default
+        self.value = value
         self.names = names
         self.tags = tags
         self.line = line
         self.column = column
-        self.text = text  # the source text the node came from
+        self.text = text
 
     @property
     def name(self) -> str | None:
@@ -57,12 +67,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.id}, {self.op!r}, args={self.args}, names={self.names}, line={self.line}, text={self.text!r})"
-
-
-_GRAPH_FIELDS = (
-    "source", "ops", "args", "values", "tags", "positions",
-    "names", "node_names", "leaves", "output", "output_name",
-)
 
 
 _COMMENT = re.compile(r"#[^\n]*")
@@ -91,21 +95,43 @@ class Graph:
     node_names  node -> its names (a `NodeNames` mapping), the inverse of `names`
     """
 
-    __slots__ = _GRAPH_FIELDS + ("_cache",)  # _cache: see `cached`
+    # The fields, declared for readers and type checkers; `__slots__` stores them (a slot
+    # is read as fast as a dataclass field, and a Graph has no per-instance dict).
+    source: Source
+    ops: tuple[str, ...]
+    args: Args
+    values: Values
+    tags: Tags
+    positions: memoryview  # read-only
+    names: Mapping[str, int]  # name -> node
+    node_names: NodeNames
+    leaves: tuple[int, ...]  # inputs and params, in order of first appearance
+    output: int  # the node that is differentiated
+    output_name: str
+    _cache: dict[str, Any]  # see `cached`
+
+    __slots__ = ("source", "ops", "args", "values", "tags", "positions", "names", "node_names",
+                 "leaves", "output", "output_name", "_cache")
 
     def __init__(self, *, source: Source, ops: tuple[str, ...], args: Args | Sequence[tuple[int, ...]],
-                 values: Values, tags: Tags, positions: array,
+                 values: Values, tags: Tags, positions: array | memoryview,
                  names: Mapping[str, int], node_names: NodeNames, leaves: tuple[int, ...],
                  output: int, output_name: str):
-        given = dict(locals())
-        if not isinstance(args, Args):
-            given["args"] = Args.of(args)
-        for field in _GRAPH_FIELDS:
-            value = given[field]
-            if isinstance(value, array):
-                value = memoryview(value).toreadonly()
-            object.__setattr__(self, field, value)
-        object.__setattr__(self, "_cache", {})
+        # Graph refuses attribute assignment (it is immutable), so the constructor sets
+        # its slots through object's own __setattr__.
+        init = object.__setattr__
+        init(self, "source", source)
+        init(self, "ops", ops)
+        init(self, "args", args if isinstance(args, Args) else Args.of(args))
+        init(self, "values", values)
+        init(self, "tags", tags)
+        init(self, "positions", memoryview(positions).toreadonly())
+        init(self, "names", names)
+        init(self, "node_names", node_names)
+        init(self, "leaves", leaves)
+        init(self, "output", output)
+        init(self, "output_name", output_name)
+        init(self, "_cache", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a Graph is immutable")
@@ -156,14 +182,16 @@ class Graph:
     def inputs(self) -> dict[str, int]:
         """Inputs and params by name, in order of first appearance."""
         first = self.node_names.first
-        return {first(i): i for i in self.leaves}
+        # Every input and param has a name (`first` is never None here); the cast keeps
+        # the loop free of a per-leaf check.
+        return cast("dict[str, int]", {first(i): i for i in self.leaves})
 
     @property
     def constants(self) -> dict[str, int]:
         """Named constants (`f = 3`) by their first name, in tape order. Each is its own
         node, never shared with a literal `3` elsewhere, so d out/d f is f's alone."""
         ops, first = self.ops, self.node_names.first
-        return {first(i): i for i in sorted(self.node_names) if ops[i] == "const"}
+        return cast("dict[str, int]", {first(i): i for i in sorted(self.node_names) if ops[i] == "const"})  # all named
 
     def is_literal(self, i: int) -> bool:
         """Whether node i is an unnamed constant: a number written in the file (or a loop
@@ -226,7 +254,9 @@ class Graph:
 
     def with_output(self, name: str) -> Graph:
         """The same graph, differentiating another named node."""
-        fields = {field: getattr(self, field) for field in _GRAPH_FIELDS}
-        fields.update(output=self.names[name], output_name=name)
-        return Graph(**fields)
+        return Graph(
+            source=self.source, ops=self.ops, args=self.args, values=self.values, tags=self.tags,
+            positions=self.positions, names=self.names, node_names=self.node_names,
+            leaves=self.leaves, output=self.names[name], output_name=name,
+        )
 
