@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +16,8 @@ from cgraph.engine.evaluator import Evaluation
 from cgraph.frontend import lalr, syntax
 from cgraph.ir import columns
 from cgraph.ir.graph import Graph, Node
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 
 _SLOTTED = [Graph, Node, columns.Args, columns.Tags, columns.Values, columns.NodeNames, Evaluation, batch.Result, batch.NonFinite, lalr.Token, lalr.Refusal,
             *(cls for cls in vars(syntax).values()
