@@ -66,7 +66,10 @@ class Op:
         arity: int | None,  # None: variadic, one or more arguments
         forward: Callable[..., float],
         local: Callable[..., tuple],
-        formulas: tuple[str, ...],  # local derivative per argument, in terms of a, b, n and out (the result)
+        # The local derivative per argument as explanations write it, in a, b, n (the count)
+        # and out (the result); those words are replaced by the operands' names, so a
+        # formula has no other words than if, else and function names.
+        formulas: tuple[str, ...],
         np_forward: Callable[..., Any] | None = None,  # None: `forward` works on arrays as is
         np_local: Callable[..., tuple] | None = None,
         notation: str = CALL,  # INFIX, PREFIX or CALL
@@ -288,9 +291,9 @@ _OPS = [
        np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
        np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero),
-    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b (0.5 on a tie)", "1 if b > a (0.5 on a tie)"),
+    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 if a = b", "1 if b > a, 0.5 if a = b"),
        np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie),
-    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b (0.5 on a tie)", "1 if b < a (0.5 on a tie)"),
+    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 if a = b", "1 if b < a, 0.5 if a = b"),
        np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",)),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",)),

@@ -27,9 +27,10 @@ from hypothesis import strategies as st
 import cgraph
 from cgraph.views import explain, render, report
 from cgraph.engine.evaluator import local_derivatives
+from cgraph.ops import KINKS
 from cgraph.views.render.dot import to_digraph
 from cgraph.views.render.mermaid import to_mermaid
-from programs import programs, token_soup, values
+from support.programs import programs, token_soup, values
 
 MAX_NODES = 50_000
 
@@ -123,16 +124,14 @@ _EPS = 2.2e-16
 
 
 def _kinks(graph: cgraph.Graph, values) -> tuple:
-    """Which side of its kink every relu, abs, max and min is on (-1, 0 or 1)."""
+    """Which side of its kink every op with one (relu, abs, max, min: the op table's
+    `kink`) is on (-1, 0 or 1)."""
     sides = []
     for i, op in enumerate(graph.ops):
-        args = graph.args[i]
-        if op in ("relu", "abs"):
-            a = values[args[0]]
-            sides.append((a > 0) - (a < 0))
-        elif op in ("max", "min"):
-            a, b = values[args[0]], values[args[1]]
-            sides.append((a > b) - (a < b))
+        kink = KINKS.get(op)
+        if kink is not None:
+            offset = kink(*[values[a] for a in graph.args[i]])
+            sides.append((offset > 0) - (offset < 0))
     return tuple(sides)
 
 

@@ -1,0 +1,1 @@
+"""Scaffolding the tests share: generators, parsers and helpers (no tests here)."""
