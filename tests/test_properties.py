@@ -1,5 +1,5 @@
 """Property-based tests: random well-formed programs drawn from the language itself
-(tests/programs.py), random inputs, and random text. Invariants:
+(tests/support/programs.py), random inputs, and random text. Invariants:
 
 1. parsing, building and evaluating raise nothing but cgraph's own errors, and those are located;
 2. where the function is smooth at the point, backprop's gradients match central differences;
