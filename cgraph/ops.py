@@ -4,11 +4,16 @@ Each `Op` has
   forward(*args) -> value                      for Python floats (IEEE results, never raises)
   local(out, *args) -> (d out/d arg, ...)       one entry per argument; may use the output
 and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float versions
-do not already work on arrays. `formulas` spell the local derivatives for explanations.
+do not already work on arrays. Everything else the program knows about an op is on its
+entry too: how diagrams show it (`symbol`), how a file and an explanation write it
+(`notation`), the local derivatives as text for explanations (`formulas`), and where its
+derivative jumps (`kink`). No other module names an op: the parser, evaluator, batch,
+diagrams, explanations, the gradient check and the property tests all read this table.
 (The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
 shared by every row, and 1.0/0.0 raises where NumPy gives inf.)
-Adding an op is one entry here plus its tests (tests/test_ops.py checks every entry
-against central finite differences).
+Adding an op is one entry here (or one `register` call) plus its tests (tests/test_ops.py
+checks every entry against central finite differences; tests/test_op_table.py shows that
+every consumer picks a new entry up).
 
 Conventions at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, and max/min split the
 gradient 0.5/0.5 between equal arguments (as torch.maximum does).
@@ -34,28 +39,53 @@ class _LazyNumpy:
 
 np = _LazyNumpy()
 
+# --- the leaves: nodes with no arguments, whose value comes from outside the op table -----
+
+INPUT = "input"  # `input x`, or a name used before it is assigned: given by the caller
+PARAM = "param"  # `param w = 0.1`: given by the caller too, and what training moves
+CONST = "const"  # a number in the file, or a named constant (`f = 3`)
+LEAF_KINDS: frozenset[str] = frozenset({INPUT, PARAM, CONST})
+INPUT_KINDS: frozenset[str] = frozenset({INPUT, PARAM})  # what Graph.inputs maps: the caller's
+
+# --- how an op is written: `a + b` (infix), `-a` (prefix) or `f(a, ...)` (call) ------------
+
+INFIX, PREFIX, CALL = "infix", "prefix", "call"
+
 
 class Op:
     """One operation. (A plain class: `dataclasses` would cost the command line ~10 ms
     of start-up for importing `inspect`.)"""
 
-    __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "infix")
+    __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
+                 "function", "tight", "kink")
 
     def __init__(
         self,
         name: str,
-        symbol: str,  # how diagrams and tables show it
+        symbol: str,  # how diagrams show it, and the operator an infix or prefix op is written with
         arity: int | None,  # None: variadic, one or more arguments
         forward: Callable[..., float],
         local: Callable[..., tuple],
-        formulas: tuple[str, ...],  # local derivative per argument, in terms of a, b and out (the result)
+        # The local derivative per argument as explanations write it, in a, b, n (the count)
+        # and out (the result); those words are replaced by the operands' names, so a
+        # formula has no other words than if, else and function names.
+        formulas: tuple[str, ...],
         np_forward: Callable[..., Any] | None = None,  # None: `forward` works on arrays as is
         np_local: Callable[..., tuple] | None = None,
-        infix: bool = False,
+        notation: str = CALL,  # INFIX, PREFIX or CALL
+        function: bool | None = None,  # a file may call it by name; None: if its notation is CALL
+        tight: tuple[int, ...] = (),  # arguments a negative number must be parenthesized in: (-2)^2
+        kink: Callable[..., float] | None = None,  # see `Op.kink`
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
-        self.np_forward, self.np_local, self.infix = np_forward, np_local, infix
+        self.np_forward, self.np_local = np_forward, np_local
+        self.notation, self.tight = notation, tight
+        self.function = notation == CALL if function is None else function
+        # kink(*args) -> a signed offset of the arguments from the point where the
+        # derivative jumps: its sign says which branch the op is on (0: on the kink), its
+        # size how far the arguments are from it. None: the derivative never jumps.
+        self.kink = kink
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -220,16 +250,27 @@ def _sum(*args):
     return total
 
 
+def _on_zero(a: float) -> float:
+    """The kink of relu and abs: the argument's sign."""
+    return a
+
+
+def _on_tie(a: float, b: float) -> float:
+    """The kink of max and min: which argument is larger. (a - b is 0 only when a == b:
+    IEEE subtraction does not underflow to 0.)"""
+    return a - b
+
+
 _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
-    Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), infix=True),
-    Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), infix=True),
-    Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), infix=True),
-    Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), infix=True,
+    Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX),
+    Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX),
+    Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX),
+    Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
        np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b))),
-    Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), infix=True,
+    Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
        np_forward=_np_pow,                                    np_local=_np_pow_local),
-    Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",)),
+    Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,)),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
        np_forward=lambda a: np.exp(a)),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
@@ -247,25 +288,58 @@ _OPS = [
     Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
        np_forward=_np_sigmoid),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
-       np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),)),
+       np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
-       np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),)),
-    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b (0.5 on a tie)", "1 if b > a (0.5 on a tie)"),
-       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b)),
-    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b (0.5 on a tie)", "1 if b < a (0.5 on a tie)"),
-       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a)),
+       np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero),
+    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 if a = b", "1 if b > a, 0.5 if a = b"),
+       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie),
+    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 if a = b", "1 if b < a, 0.5 if a = b"),
+       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",)),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",)),
 ]
 
-OPS: dict[str, Op] = {op.name: op for op in _OPS}
+# --- the lookups everything else reads, kept in step with the table by `register` ---------
 
-# Leaves of the graph: no arguments, their value comes from outside the op table.
-LEAF_OPS = ("input", "param", "const")
+OPS: dict[str, Op] = {}
+# What a file may call by name: sqrt(x), pow(a, b).
+FUNCTIONS: dict[str, Op] = {}
+# The operators written between their arguments: "+" -> "add".
+BINARY_SYMBOLS: dict[str, str] = {}
+# Each node kind's forward function and local derivatives (None for the leaves): the
+# evaluator's loops look a node's function up here, one dict read per node.
+FORWARD: dict[str, Callable[..., float] | None] = dict.fromkeys(LEAF_KINDS)
+LOCAL: dict[str, Callable[..., tuple] | None] = dict.fromkeys(LEAF_KINDS)
+# The ops whose derivative jumps somewhere, with the function that says where.
+KINKS: dict[str, Callable[..., float]] = {}
 
-# What a file may call: the op table minus the operators written as symbols.
-FUNCTIONS: dict[str, Op] = {
-    name: op for name, op in OPS.items() if not op.infix and name != "neg"
-} | {"pow": OPS["pow"]}
 
-BINARY_SYMBOLS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow"}
+def register(op: Op) -> None:
+    """Add an op (or replace one of the same name) everywhere the program looks ops up."""
+    if op.name in LEAF_KINDS:
+        raise ValueError(f"'{op.name}' is a leaf kind, not an op name")
+    unregister(op.name)
+    OPS[op.name] = op
+    FORWARD[op.name], LOCAL[op.name] = op.forward, op.local
+    if op.function:
+        FUNCTIONS[op.name] = op
+    if op.notation == INFIX:
+        BINARY_SYMBOLS[op.symbol] = op.name
+    if op.kink is not None:
+        KINKS[op.name] = op.kink
+
+
+def unregister(name: str) -> None:
+    """Take an op out of every lookup (a test that registered one puts things back)."""
+    op = OPS.pop(name, None)
+    if op is None:
+        return
+    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS):
+        table.pop(name, None)
+    if BINARY_SYMBOLS.get(op.symbol) == name:
+        del BINARY_SYMBOLS[op.symbol]
+
+
+for _op in _OPS:
+    register(_op)
+del _op

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 import cgraph
-from cgraph.ops import OPS
+from cgraph.ops import KINKS, OPS
 
 DEEP = 100_000  # what the language promises for nesting and for program length
 DEEPISH = 20_000  # for the other deep shapes: still 20 times Python's recursion limit
@@ -224,35 +224,27 @@ KINK_MARGIN = 1e-3
 
 
 def kink_gaps(result: cgraph.Evaluation) -> list[float]:
-    """For every relu, abs, max and min: how far its arguments are from the kink.
+    """For every op with a kink (relu, abs, max, min): how far its arguments are from it.
 
     Exact ties and exact zeros come from the program's structure (max(v, v) through an
     alias, relu(-abs(x))), where the function is smooth along the tie and the conventions
     give the true derivative, so they count as far away."""
-    graph, values = result.graph, result.values
     gaps = []
-    for i, op in enumerate(graph.ops):
-        args = graph.args[i]
-        if op in ("relu", "abs"):
-            gap = abs(values[args[0]])
-        elif op in ("max", "min"):
-            gap = abs(values[args[0]] - values[args[1]])
-        else:
-            continue
+    for offset in _kink_offsets(result):
+        gap = abs(offset)
         gaps.append(math.inf if gap == 0 else gap)
     return gaps
 
 
 def branch_signature(result: cgraph.Evaluation) -> tuple:
+    """Which branch every op with a kink is on."""
+    return tuple((offset > 0) - (offset < 0) for offset in _kink_offsets(result))
+
+
+def _kink_offsets(result: cgraph.Evaluation) -> list[float]:
+    """The op table's `kink` of every node that has one: signed, 0 on the kink."""
     graph, values = result.graph, result.values
-    signature = []
-    for i, op in enumerate(graph.ops):
-        args = graph.args[i]
-        if op in ("relu", "abs"):
-            signature.append(values[args[0]] > 0)
-        elif op in ("max", "min"):
-            signature.append(values[args[0]] >= values[args[1]])
-    return tuple(signature)
+    return [KINKS[op](*[values[a] for a in graph.args[i]]) for i, op in enumerate(graph.ops) if op in KINKS]
 
 
 def smooth_point(graph: cgraph.Graph, rng: random.Random) -> dict[str, float]:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from cgraph.frontend import lalr, parser
 from cgraph.frontend import syntax as ast
 from cgraph.errors import ParseError, Source
-from programs import TOKENS, programs, token_soup
+from support.programs import TOKENS, programs, token_soup
 
 from support.paths import ROOT
 

@@ -1,5 +1,5 @@
 """Property-based tests: random well-formed programs drawn from the language itself
-(tests/programs.py), random inputs, and random text. Invariants:
+(tests/support/programs.py), random inputs, and random text. Invariants:
 
 1. parsing, building and evaluating raise nothing but cgraph's own errors, and those are located;
 2. where the function is smooth at the point, backprop's gradients match central differences;
@@ -28,9 +28,10 @@ import cgraph
 from support.jsonutil import strict_json
 from cgraph.views import explain, render, report
 from cgraph.engine.evaluator import local_derivatives
+from cgraph.ops import KINKS
 from cgraph.views.render.dot import to_digraph
 from cgraph.views.render.mermaid import to_mermaid
-from programs import programs, token_soup, values
+from support.programs import programs, token_soup, values
 
 MAX_NODES = 50_000
 
@@ -117,16 +118,14 @@ _EPS = 2.2e-16
 
 
 def _kinks(graph: cgraph.Graph, values) -> tuple:
-    """Which side of its kink every relu, abs, max and min is on (-1, 0 or 1)."""
+    """Which side of its kink every op with one (relu, abs, max, min: the op table's
+    `kink`) is on (-1, 0 or 1)."""
     sides = []
     for i, op in enumerate(graph.ops):
-        args = graph.args[i]
-        if op in ("relu", "abs"):
-            a = values[args[0]]
-            sides.append((a > 0) - (a < 0))
-        elif op in ("max", "min"):
-            a, b = values[args[0]], values[args[1]]
-            sides.append((a > b) - (a < b))
+        kink = KINKS.get(op)
+        if kink is not None:
+            offset = kink(*[values[a] for a in graph.args[i]])
+            sides.append((offset > 0) - (offset < 0))
     return tuple(sides)
 
 

@@ -3,8 +3,9 @@ PyTorch's gradcheck does, for every input and param (and named constant).
 
 The numeric derivative of the output f with respect to an input x is
     (f(x + h) - f(x - h)) / 2h,   h = eps * max(1, |x|)
-in float64. Where a kink (relu or abs at 0, a max/min tie) lies within [x - h, x + h]
-the function is not differentiable there and the row says KINK instead of failing.
+in float64. Where a kink (relu or abs at 0, a max/min tie: each op's `kink` in the op
+table) lies within [x - h, x + h] the function is not differentiable there and the row
+says KINK instead of failing.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from typing import Mapping
 
 from .evaluator import evaluate, forward, output_node
 from ..ir.graph import Graph
+from ..ops import KINKS
 
 DEFAULT_EPS = 1e-6
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
 # A step as large as x itself measures a secant, not a derivative: eps stays below 1.
 MAX_EPS = 1.0
-
-# Ops whose derivative jumps where their arguments' order or sign changes.
-_KINKS = {"relu", "abs", "max", "min"}
 
 
 @dataclass(frozen=True)
@@ -93,18 +92,14 @@ def _crosses_kink(graph: Graph, x: int, mid: list[float], up: list[float], down:
     needed = graph.upstream(out)
     moved = graph.downstream(x, out)  # what depends on x
     for i in range(x + 1, out + 1):
-        op = graph.ops[i]
-        if op not in _KINKS or not needed[i] or not moved[i]:
+        kink = KINKS.get(graph.ops[i])
+        if kink is None or not needed[i] or not moved[i]:
             continue
         args = graph.args[i]
         sides = set()
         for values in (down, mid, up):
-            if op in ("relu", "abs"):
-                a = values[args[0]]
-                sides.add((a > 0) - (a < 0))
-            else:
-                a, b = values[args[0]], values[args[1]]
-                sides.add((a > b) - (a < b))
+            offset = kink(*[values[a] for a in args])
+            sides.add((offset > 0) - (offset < 0))
         if len(sides) > 1 or 0 in sides:
             return True
     return False

@@ -22,15 +22,18 @@ import math
 from array import array
 from itertools import compress, repeat
 from operator import is_not
-from typing import Iterable, Mapping, Sequence, cast
+from typing import Callable, Iterable, Mapping, Sequence, cast
 
 from ..errors import InputError, NumericError, clip, did_you_mean
 from ..ir.graph import Graph
-from ..ops import LEAF_OPS, OPS
+from ..ops import CONST, FORWARD, INPUT_KINDS, LOCAL
 
-# Each op's forward function and local derivatives, by op name; None for the leaves.
-_FORWARD = dict.fromkeys(LEAF_OPS) | {name: op.forward for name, op in OPS.items()}
-_LOCAL = dict.fromkeys(LEAF_OPS) | {name: op.local for name, op in OPS.items()}
+# Each op's forward function and local derivatives, by op name: the op table's own dicts,
+# so an op registered later is found. The leaves map to None, but the loops call these
+# only for nodes with arguments (b >= -2), which leaves never have: typed as always
+# callable for the loops' sake.
+_FORWARD = cast("dict[str, Callable[..., float]]", FORWARD)
+_LOCAL = cast("dict[str, Callable[..., tuple]]", LOCAL)
 
 # From this many nodes on, a graph whose arguments reach far back to many different nodes
 # is differentiated on flat arrays of doubles (see `backward`). Below it, the lists of
@@ -132,7 +135,7 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float | None]:
     unknown = []
     for name, value in (given or {}).items():
         i = names.get(name)
-        if i is None or (ops[i] != "input" and ops[i] != "param"):
+        if i is None or ops[i] not in INPUT_KINDS:
             unknown.append(name)
             continue
         try:
@@ -183,7 +186,7 @@ def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
     node), as a gradient check moves them; inputs are given by name in `inputs`."""
     values = bind(graph, inputs)
     for i, value in (constants or {}).items():
-        if graph.ops[i] != "const":
+        if graph.ops[i] != CONST:
             raise ValueError(f"node {i} is a {graph.ops[i]}, not a constant")
         values[i] = float(value)
     first, second = graph.arg_columns()
@@ -299,7 +302,7 @@ def non_finite_origins(graph: Graph, values: Sequence[float]) -> list[int]:
 def _what(graph: Graph, i: int) -> str:
     text = graph.line_text_of(i)
     name = graph.name_of(i)
-    kind = "the input " if graph.ops[i] in ("input", "param") else ""
+    kind = "the input " if graph.ops[i] in INPUT_KINDS else ""
     return f"{kind}'{clip(text)}'" + (f" ({clip(name)})" if name and name != text else "")
 
 

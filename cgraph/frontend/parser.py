@@ -24,6 +24,7 @@ from typing import Any, Callable
 from . import lalr
 from . import syntax as ast
 from ..errors import Location, ParseError, Source, clip
+from ..ops import INPUT, PARAM
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # cgraph/
@@ -94,10 +95,10 @@ class _Callbacks:
         return ast.Assign(target, value)
 
     def input_decl(self, target, value=None):
-        return ast.Declare("input", target, value)
+        return ast.Declare(INPUT, target, value)
 
     def param_decl(self, target, value):
-        return ast.Declare("param", target, value)
+        return ast.Declare(PARAM, target, value)
 
     def output_decl(self, target):
         return ast.Output(target)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, TypeV
 
 from .columns import Args, NodeNames, Tags, Values
 from ..errors import Location, Source
+from ..ops import CONST
 
 _T = TypeVar("_T")
 
@@ -191,13 +192,13 @@ class Graph:
         """Named constants (`f = 3`) by their first name, in tape order. Each is its own
         node, never shared with a literal `3` elsewhere, so d out/d f is f's alone."""
         ops, first = self.ops, self.node_names.first
-        return cast("dict[str, int]", {first(i): i for i in sorted(self.node_names) if ops[i] == "const"})  # all named
+        return cast("dict[str, int]", {first(i): i for i in sorted(self.node_names) if ops[i] == CONST})  # all named
 
     def is_literal(self, i: int) -> bool:
         """Whether node i is an unnamed constant: a number written in the file (or a loop
         variable's value), shared by its uses. Nobody asks for d out/d 3, so reports leave
         its gradient out; a named constant's is shown like any other node's."""
-        return self.ops[i] == "const" and i not in self.node_names
+        return self.ops[i] == CONST and i not in self.node_names
 
     def cached(self, key: str, build: Callable[[Graph], _T]) -> _T:
         """`build(self)`, computed on first use and kept: the graph never changes, so what

@@ -17,12 +17,11 @@ from dataclasses import asdict, dataclass, field
 
 from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
-from ..ops import OPS
+from ..ops import CALL, CONST, LEAF_KINDS, OPS, PREFIX
 from .render.scene import Options, visible_nodes
-from .render.style import number, symbol
+from .render.style import number
 
 DEFAULT_MAX_STEPS = 200
-_INFIX = {"add", "sub", "mul", "div", "pow"}
 
 
 @dataclass
@@ -80,7 +79,7 @@ def steps(
     total = 0
     if only in (None, "forward"):
         for i in shown:
-            if graph.ops[i] in ("input", "param", "const"):
+            if graph.ops[i] in LEAF_KINDS:
                 continue
             total += 1
             if len(result) < max_steps:
@@ -141,25 +140,33 @@ def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None, tight: bool
         text = fmt(numbers[i])
         return f"({text})" if tight and text.startswith("-") else text
     name = graph.name_of(i)
-    if graph.ops[i] == "const" and not name:
+    if graph.ops[i] == CONST and not name:
         return fmt(graph.values[i])
     if name:
         return name
     text = graph.line_text_of(i)
-    return text if graph.ops[i] not in _INFIX and graph.ops[i] != "neg" or text.startswith("(") else f"({text})"
+    return text if not _is_operator(graph.ops[i]) or text.startswith("(") else f"({text})"
+
+
+def _is_operator(kind: str) -> bool:
+    """Written with a symbol (a + b, -a), so its text needs parentheses as an operand."""
+    op = OPS.get(kind)
+    return op is not None and op.notation != CALL
 
 
 def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
     op, args = graph.ops[i], graph.args[i]
+    entry = OPS[op]
 
     def write(numbers):
-        if op in _INFIX or op == "neg":
-            parts = [_operand(graph, a, fmt, numbers, tight=(op == "neg" or (op == "pow" and k == 0)))
-                     for k, a in enumerate(args)]
-            return f"-{parts[0]}" if op == "neg" else f"{parts[0]} {symbol(op)} {parts[1]}"
+        if entry.notation != CALL:
+            parts = [_operand(graph, a, fmt, numbers, tight=k in entry.tight) for k, a in enumerate(args)]
+            if entry.notation == PREFIX:
+                return f"{entry.symbol}{parts[0]}"
+            return f" {entry.symbol} ".join(parts)
         # Inside a function's parentheses an argument needs no more of them.
         parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or (
-                 graph.line_text_of(a) if graph.ops[a] != "const" else fmt(graph.values[a]))) for a in args]
+                 graph.line_text_of(a) if graph.ops[a] != CONST else fmt(graph.values[a]))) for a in args]
         if len(parts) > 6:
             return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"
         return f"{op}({', '.join(parts)})"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import clip
 from ..engine.evaluator import Evaluation
+from ..ops import INPUT_KINDS, PARAM
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 SHOW = ("inputs", "named", "all")
 TABLE_EXPRESSION_WIDTH = 120
 FORMATS = ("table", "plain", "json", "csv")
-LEAVES = ("input", "param")
 
 
 def rows(ev: Evaluation, show: str = "named") -> list[int]:
@@ -96,7 +96,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
         "output": ev.output_name,
         "value": json_number(ev.value),
         "inputs": {k: json_number(v) for k, v in ev.inputs.items()},
-        "params": [graph.name_of(i) for i in graph.leaves if graph.ops[i] == "param"],
+        "params": [graph.name_of(i) for i in graph.leaves if graph.ops[i] == PARAM],
         "gradients": {k: json_number(v) for k, v in ev.gradients.items()},
         "nodes": nodes,
         "warnings": list(ev.warnings),
@@ -160,10 +160,10 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
     table.add_column(Text(f"d{out}/d(node)" if len(out) < 20 else "gradient"), justify="right", no_wrap=True)
     for i, label in labelled_rows(ev, show):
         op = graph.ops[i]
-        style = "bold" if i == ev.output else "cyan" if op in LEAVES else None
+        style = "bold" if i == ev.output else "cyan" if op in INPUT_KINDS else None
         # One line without comments (none reaches the terminal), and cut short: in a long
         # chain every intermediate node's text holds the whole chain so far.
-        expr = "" if op in LEAVES else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
+        expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
         table.add_row(
             Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
             style=style,

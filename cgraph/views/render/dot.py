@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphviz
 
 from ...ir.graph import Tag
+from ...ops import CONST, INPUT, INPUT_KINDS
 from .scene import Scene, SceneEdge, SceneNode
 from .style import THEMES, cluster_id, esc, heat_color
 
@@ -39,10 +40,10 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
     # Inputs and params in the first column (on the left), as in the tutorial's figures.
     # Not with clusters (dot then needs newrank, which makes layout 100x slower and worse),
     # nor collapsed (inputs then sit beside the box that uses them, keeping edges short).
-    leaves = [node for node in scene.nodes if node.kind in ("input", "param") and not node.cluster]
+    leaves = [node for node in scene.nodes if node.kind in INPUT_KINDS and not node.cluster]
     in_column = len(leaves) > 1 and not scene.clusters and not scene.options.collapse
     for node in scene.nodes:
-        if in_column and node.kind in ("input", "param"):
+        if in_column and node.kind in INPUT_KINDS:
             continue
         target = bodies[node.cluster] if node.cluster else dot
         target.node(node.id, **_node_attrs(node, theme))
@@ -88,10 +89,10 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
             shape="circle" if not (name or total) and len(node.title) <= 2 else "ellipse",
             style="filled", fillcolor=theme["op_fill"], margin="0.04",
         )
-    elif node.kind in ("input", "param"):
-        color = theme["leaf"] if node.kind == "input" else theme["param"]
+    elif node.kind in INPUT_KINDS:
+        color = theme["leaf"] if node.kind == INPUT else theme["param"]
         attrs.update(label=f'<<font color="{color}"><b>{esc(node.title)}</b></font>{total}>', shape="plaintext")
-    elif node.kind == "const":
+    elif node.kind == CONST:
         attrs.update(label=f"<{esc(node.title)}{total}>", shape="plaintext", fontcolor=theme["faint"] if not total else theme["fg"])
     elif node.kind == "box":
         attrs.update(label=f"<{esc(node.title)}>", shape="box", style="rounded,filled", fillcolor=theme["cluster"])

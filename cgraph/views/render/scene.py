@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from ...errors import EXIT_USAGE, CgraphError, InputError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
+from ...ops import LEAF_KINDS
 from . import style
 
 DEFAULT_MAX_RENDER_NODES = 2000
 SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
-LEAF_KINDS = ("input", "param", "const")
 
 
 class RenderError(CgraphError):

@@ -7,6 +7,7 @@ import math
 import re
 
 from ...ir.graph import Graph, Tag
+from ...ops import CONST, OPS
 
 THEMES = {
     "light": {
@@ -23,14 +24,11 @@ THEMES = {
 
 ANNOTATIONS = ("values", "grads", "local")
 
-# How each op is drawn: its symbol in the node.
-SYMBOLS = {
-    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "neg": "-",
-}
-
 
 def symbol(op: str) -> str:
-    return SYMBOLS.get(op, op)
+    """How a node of this kind is drawn: the op table's symbol (a leaf kind as itself)."""
+    entry = OPS.get(op)
+    return op if entry is None else entry.symbol
 
 
 def number(v: float, precision: int) -> str:
@@ -64,7 +62,7 @@ def node_ids(graph: Graph) -> list[str]:
         name = graph.name_of(i)
         if name is not None:
             base = "v_" + _clean(name.replace("@", "_at_").replace("=", ""))
-        elif op == "const":
+        elif op == CONST:
             base = "k_" + _clean(repr(graph.values[i]).replace(".", "p"))
         else:
             line, column = graph.line_col(i)

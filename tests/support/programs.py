@@ -1,7 +1,8 @@
 """A hypothesis strategy for random well-formed cgraph programs, built from the language.
 
 `programs()` draws the text of a program statement by statement, tracking what is in
-scope, so every program parses and builds: expressions with every operator and function,
+scope, so every program parses and builds: expressions with every operator and function
+of the op table (read from cgraph/ops.py, so a new op is drawn too),
 names used many times (fan-out), `input` and `param` declarations with constant
 defaults, `def` functions calling earlier ones, `for` loops (nested, with indexed names
 such as `h[t-1]` and `w[i, j]`, loop-local names, params declared inside), `sum`/`mean`
@@ -16,10 +17,30 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-UNARY = ["exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs"]
-BINARY = ["pow", "max", "min"]
-VARIADIC = ["sum", "mean"]
-OPERATORS = ["+", "-", "*", "/", "^", "**"]
+from cgraph import ops
+
+# The ops come from the op table as the program is drawn (not when this module is
+# imported), so an op added to the table reaches every property test with no edit here.
+
+
+def functions(arity: int | None) -> list[str]:
+    """What a file may call with this many arguments (None: any number; 2: two or more)."""
+    if arity == 2:
+        return [name for name, op in ops.FUNCTIONS.items() if op.arity is not None and op.arity >= 2]
+    return [name for name, op in ops.FUNCTIONS.items() if op.arity == arity]
+
+
+def operators() -> list[str]:
+    """The binary operators, and `**`, the grammar's other spelling of `^`."""
+    return [op.symbol for op in ops.OPS.values() if op.notation == ops.INFIX] + ["**"]
+
+
+def signs() -> list[str]:
+    """Prefix operators (negation), and unary plus, which the grammar drops."""
+    prefix = [op.symbol for op in ops.OPS.values() if op.notation == ops.PREFIX]
+    return prefix + ["+"] + prefix
+
+
 FREE = ["a", "b", "c", "d"]  # free names: inputs on first use
 LITERALS = ["0", "1", "2", "3", "0.5", ".25", "1.0", "2.", "1e-3", "2.5E+1", "3e0", "10", "0.1"]
 
@@ -59,20 +80,21 @@ def expression(draw, scope: Scope, depth: int) -> str:
     kind = draw(st.integers(0, 11))
     sub = lambda: expression(draw, scope, depth - 1)  # noqa: E731
     if kind <= 3:
-        op = draw(st.sampled_from(OPERATORS))
+        op = draw(st.sampled_from(operators()))
         left, right = sub(), sub()
         if op in ("^", "**"):
             left = f"({left})"  # a power of a power is fine too, but keep magnitudes sane
         return f"{left} {op} {right}" if draw(st.booleans()) else f"({left}{op}{right})"
     if kind == 4:
-        return f"{draw(st.sampled_from(['-', '+', '-']))}{_leaf(draw, scope) if draw(st.booleans()) else '(' + sub() + ')'}"
+        return f"{draw(st.sampled_from(signs()))}{_leaf(draw, scope) if draw(st.booleans()) else '(' + sub() + ')'}"
     if kind <= 6:
-        return f"{draw(st.sampled_from(UNARY))}({sub()})"
+        return f"{draw(st.sampled_from(functions(1)))}({sub()})"
     if kind == 7:
-        return f"{draw(st.sampled_from(BINARY))}({sub()}, {sub()})"
+        name = draw(st.sampled_from(functions(2)))
+        return f"{name}({', '.join(sub() for _ in range(ops.OPS[name].arity))})"
     if kind == 8:
         args = [sub() for _ in range(draw(st.integers(1, 4)))]
-        return f"{draw(st.sampled_from(VARIADIC))}({', '.join(args)})"
+        return f"{draw(st.sampled_from(functions(None)))}({', '.join(args)})"
     if kind == 9 and scope.defs:
         name = draw(st.sampled_from(sorted(scope.defs)))
         return f"{name}({', '.join(sub() for _ in range(scope.defs[name]))})"
@@ -83,7 +105,7 @@ def expression(draw, scope: Scope, depth: int) -> str:
         inner = Scope(scope.values + [f"q[{var}]", f"q[{var}+1]"], scope.ints + [var], scope.defs, scope.fresh)
         lo = draw(st.integers(0, 2))
         hi = lo + draw(st.integers(0, 3))
-        func = draw(st.sampled_from(VARIADIC))
+        func = draw(st.sampled_from(functions(None)))
         return f"{func}({expression(draw, inner, depth - 1)} for {var} in {lo}..{hi})"
     inner = sub()
     if draw(st.integers(0, 5)) == 0:
