@@ -32,11 +32,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .. import __version__
 from ..engine.batch import Plan
 from ..errors import CgraphError, InputError, NumericError
 from ..ir.graph import Graph
-from .paramsfile import PARAMS_FORMAT, ParamsFile
+from .paramsfile import ParamsFile, params_document  # noqa: F401 (params_document: an entry point here too)
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -520,50 +519,7 @@ def _fmt(v: float) -> str:
     return "nan" if v != v else ("inf" if v > 0 else "-inf")
 
 
-# --- params files --------------------------------------------------------------------
-
-
-def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, rows: int | None = None,
-                    shuffled: bool | None = None, loss_at_params: float | None = None,
-                    complete_loss: float | None = None) -> dict[str, Any]:
-    """The JSON saved by --save: the params, where training stands, and what resuming needs.
-
-    "epoch" is the number of complete epochs; "epoch_loss" is the mean loss over the last
-    one's rows during it (each row at the params of its batch; null if unknown). A run cut
-    short by --max-time in the middle of an epoch says so in "partial_epoch" (null
-    otherwise): that epoch's number, how many rows of its order were trained on (the
-    order that "seed" and "shuffled" give for "rows" rows) and their mean loss, so --init
-    trains on the rest of it first. "loss_at_params" is the mean loss over all rows at the
-    saved params (null if not given). For a partial `epoch`, `complete_loss` is the loss
-    of the last complete epoch; `rows` and `shuffled` default to the epoch's rows and
-    settings.shuffle (Trainer.n and Trainer.shuffled say them exactly)."""
-    partial = None
-    if epoch.partial:
-        partial = {"epoch": epoch.number, "rows_done": epoch.rows, "rows": rows if rows is not None else epoch.rows,
-                   "shuffled": shuffled if shuffled is not None else settings.shuffle, "loss": _real(epoch.loss)}
-    return {
-        "format": PARAMS_FORMAT,
-        "cgraph": __version__,
-        "file": file,
-        "loss": loss,
-        "epoch": epoch.number - 1 if epoch.partial else epoch.number,
-        "epoch_loss": _real(complete_loss if epoch.partial else epoch.loss),
-        "partial_epoch": partial,
-        "loss_at_params": _real(loss_at_params),
-        "params": dict(epoch.params),
-        "optimizer": {"name": settings.optimizer, "lr": settings.lr,
-                      "state": _named_state(epoch.optimizer_state, list(epoch.params))},
-        "seed": settings.seed,
-    }
-
-
-def _real(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _named_state(state: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
-    """An optimizer's per-param vectors as {name: value} (readable, and matched by name on resume)."""
-    return {key: dict(zip(names, value)) if isinstance(value, list) else value for key, value in state.items()}
+# --- resuming from a params file -------------------------------------------------------
 
 
 def resume_point(saved: ParamsFile, trainer: Trainer) -> tuple[int, int, float, str | None]:
