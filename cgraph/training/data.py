@@ -223,6 +223,17 @@ class DataFile:
     def __repr__(self) -> str:
         return f"<DataFile {self.label} ({self.format}, {len(self.columns)} columns)>"
 
+    def row_count(self) -> int | None:
+        """The number of rows when the file records it (Parquet's metadata), else None."""
+        if self.format != "parquet":
+            return None
+        try:
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        except Exception:  # only a nicety: without it a progress bar counts rows alone
+            return None
+
     # --- text ----------------------------------------------------------------------------
 
     def _is_stream(self) -> bool:
