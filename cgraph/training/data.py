@@ -551,7 +551,7 @@ class DataFile:
             raw = fields[k]
             value = _strict_number(raw) if raw.strip() else None
             if value is None:
-                column = _field_column(text, k, self.delimiter)
+                column = field_column(text, k, self.delimiter)
                 if column > len(shown) + 1:  # the field starts on a later line of the row
                     column = 1
                 message = (f"missing value for '{name}' (column {k + 1})" if not raw.strip()
@@ -730,7 +730,7 @@ def _csv_problem(exc: Exception) -> str:
     return f"cannot read the row: {text}"
 
 
-def _field_column(text: str, k: int, delimiter: str = ",") -> int:
+def field_column(text: str, k: int, delimiter: str = ",") -> int:
     """The 1-based character column where field k of a CSV record starts (quotes respected)."""
     if k == 0:
         return 1

@@ -66,6 +66,11 @@ def params_document(epoch: "Epoch", *, file: str, loss: str, settings: "Settings
     }
 
 
+def encode_params(document: dict[str, Any]) -> bytes:
+    """A params document as the file's bytes (strict JSON: a non-finite number is an error)."""
+    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
+
+
 def _real(value: float | None) -> float | None:
     """JSON numbers are real or null: an unknown or non-finite loss is null."""
     return value if value is not None and math.isfinite(value) else None

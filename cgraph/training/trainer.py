@@ -123,6 +123,12 @@ class Trainer:
             grad_sum += chunk_grad
         return loss_sum / m, grad_sum / m, None
 
+    def at_params(self, params: Mapping[str, float]) -> tuple[float, np.ndarray] | None:
+        """The mean loss and mean gradient over every row at these params (by name), or
+        None when either is not finite."""
+        loss, grad, failed = self.batch(np.array([params[n] for n in self.names]), slice(0, self.n))
+        return None if failed else (loss, grad)
+
     def loss(self, params: np.ndarray) -> float:
         """The mean loss over every row at these params (a forward pass only)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
