@@ -63,7 +63,6 @@ class _CsvReader(_TextFile):
                 self._header_excerpt = line.rstrip("\r\n")
             yield line
 
-
     def _csv_chunks(self, fields, rows, on_error, skipped) -> Iterator[Chunk]:
         index = {name.strip(): k for k, name in enumerate(self._header)}
         usecols = [index[key] for key, _ in fields]

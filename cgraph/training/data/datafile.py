@@ -69,7 +69,6 @@ class DataFile(_CsvReader, _JsonlReader, _ParquetReader):
         except Exception:  # only a nicety: without it a progress bar counts rows alone
             return None
 
-
     def chunks(self, fields: Sequence[Field], rows: int, on_error: str = "fail",
                skipped: Skipped | None = None) -> Iterator[Chunk]:
         """The rows in chunks of at most `rows`, one array per field."""

@@ -58,7 +58,6 @@ class _JsonlReader(_TextFile):
             raise DataError("expected a JSON object {\"name\": value, ...}", self.label, number, text)
         return first
 
-
     def _jsonl_chunks(self, fields, rows, on_error, skipped) -> Iterator[Chunk]:
         rules = self.rules
         with self._row_lines() as lines:
@@ -87,26 +86,28 @@ class _JsonlReader(_TextFile):
         # indexed input): such rows are read one by one.
         if self.rules is not None and not set().union(*objects) <= self.rules.known:
             return None
+        columns = self._jsonl_columns(objects, fields)
+        if columns is None:
+            return None
+        return Chunk(columns, np.arange(first, first + len(block), dtype=np.int64))
+
+    def _jsonl_columns(self, objects: list[dict], fields) -> list[np.ndarray] | None:
+        """One float64 array per field of a block's objects (a comprehension per column,
+        in C); None when a value is not a number or a list's length is not the first row's."""
         columns = []
         numbers = {int, float}
         try:
             for key, index in fields:
-                if index is None:
-                    values = [o[key] for o in objects]
-                    if not set(map(type, values)) <= numbers:
-                        return None
-                    columns.append(np.array(values, dtype=np.float64))
-                else:
-                    values = [o[key][index] for o in objects]
-                    if not set(map(type, values)) <= numbers:
-                        return None
-                    columns.append(np.array(values, dtype=np.float64))
+                values = [o[key] for o in objects] if index is None else [o[key][index] for o in objects]
+                if not set(map(type, values)) <= numbers:
+                    return None
+                columns.append(np.array(values, dtype=np.float64))
             for key in {key for key, index in fields if index is not None}:
                 if len(set(map(len, (o[key] for o in objects)))) != 1 or len(objects[0][key]) != self.columns[key]:
                     return None
         except (KeyError, IndexError, TypeError, OverflowError):
             return None
-        return Chunk(columns, np.arange(first, first + len(block), dtype=np.int64))
+        return columns
 
     def _jsonl_slow(self, block, first, fields, on_error, skipped, rules) -> Chunk:
         good = _Rows(len(fields))

@@ -46,7 +46,6 @@ class _ParquetReader(_Source):
             numeric = pat.is_integer(field.type) or pat.is_floating(field.type) or pat.is_decimal(field.type)
             self._parquet_types[field.name] = numeric
 
-
     def _parquet_chunks(self, fields, rows, on_error, skipped) -> Iterator[Chunk]:
         pq = _pyarrow_parquet()
 
