@@ -1,5 +1,7 @@
-"""What `cgraph eval --data` and `cgraph train` share: NumPy on demand, data files bound
-to inputs, params files, and `eval --data` itself (rows in, one line per row out).
+"""What `cgraph eval --data` and `cgraph train` share on the command line: NumPy on
+demand, the data options, a data file opened with its notes on stderr, and `eval --data`
+itself: the library's rows (training/rows.py) streamed to stdout or written to -o FILE,
+with a progress line on a terminal.
 
 Nothing here imports NumPy at module level: `cgraph eval` without --data never loads it.
 """

@@ -5,6 +5,7 @@ loss per epoch."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 
@@ -19,17 +20,18 @@ class Callbacks:
 
     def __init__(self, *parts) -> None:
         self.parts = [part for part in parts if part is not None]
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> "Callbacks":
-        for part in self.parts:
-            if hasattr(part, "__enter__"):
-                part.__enter__()
+        with contextlib.ExitStack() as stack:  # a part that fails to start undoes the ones before it
+            for part in self.parts:
+                if hasattr(part, "__enter__"):
+                    stack.enter_context(part)
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc) -> None:
-        for part in reversed(self.parts):
-            if hasattr(part, "__exit__"):
-                part.__exit__(*exc)
+        self._stack.__exit__(*exc)
 
     def on_step(self, step) -> None:
         for part in self.parts:

@@ -10,8 +10,8 @@ the middle of an epoch if need be (the last Epoch record is then partial and say
 many rows of the epoch's order were trained on); `should_stop` ends it with the params
 of the last complete epoch.
 
-The loop reports through callbacks, so the command line draws a progress bar and saves
-params while the library stays free of printing:
+The loop reports through callbacks, so the command line draws a progress bar and the
+saver (saving.py) writes params while the loop stays free of printing and files:
     on_step(Step)    after each update (the --trace output)
     on_epoch(Epoch)  after each epoch (progress, --save)
     should_stop()    between batches: a reason to stop now (Ctrl-C), or None
