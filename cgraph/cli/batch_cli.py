@@ -1,5 +1,7 @@
-"""What `cgraph eval --data` and `cgraph train` share: NumPy on demand, data files bound
-to inputs, params files, and `eval --data` itself (rows in, one line per row out).
+"""What `cgraph eval --data` and `cgraph train` share on the command line: NumPy on
+demand, the data options, a data file opened with its notes on stderr, and `eval --data`
+itself: the library's rows (training/rows.py) streamed to stdout or written to -o FILE,
+with a progress line on a terminal.
 
 Nothing here imports NumPy at module level: `cgraph eval` without --data never loads it.
 """
@@ -12,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from ..errors import InputError, MissingDependency, NumericError, clip_message
+from ..errors import MissingDependency, clip_message
 from ..ir.graph import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
@@ -55,41 +57,16 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
     """The data file and its binding to the graph's inputs; notes about unused columns and
     warnings about inputs left to their defaults to stderr. With `defaults_ok` false
     (training), an input that every row would take from its default is an error."""
-    from ..training import data
+    from ..training import data, rows
 
     datafile = data.DataFile(path, fmt=fmt, delimiter=None if delimiter is None else data.parse_delimiter(delimiter))
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
-    for note in binding.notes:
-        echo_err(f"note: {datafile.label}: {note}")
-    if binding.defaulted:
-        _defaulted(graph, datafile, binding, defaults_ok)
+    for note in rows.data_notes(datafile, binding):
+        echo_err(note)
+    warning = rows.defaulted_warning(graph, datafile, binding, defaults_ok)
+    if warning:
+        echo_err(warning)
     return datafile, binding
-
-
-def _defaulted(graph: Graph, datafile, binding, defaults_ok: bool) -> None:
-    """Inputs the data could give but does not, named in one warning (an error when training)."""
-    names = binding.defaulted
-    shown = ", ".join(f"'{n}'" for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    near = "".join(f"; column '{c}' is not '{n}' (names are case-sensitive)" if c.lower() == n.lower()
-                   else f"; column '{c}' is not '{n}'" for n, c in list(binding.near.items())[:4])
-    their = (f"its default, {graph.values[graph.inputs[names[0]]]!r}" if len(names) == 1 else "their defaults")
-    what = f"input{'s' if len(names) > 1 else ''} {shown}"
-    if not defaults_ok:
-        raise InputError(
-            f"{datafile.label} has no column for {what}: every row would use {their}{near}",
-            hint="add the column, give the value as an option (--NAME VALUE), or pass --allow-defaults",
-        )
-    echo_err(f"warning: {datafile.label} has no column for {what}: every row uses {their}{near}")
-
-
-def bind_shared(plan, values: dict[str, float], data_path: str) -> list:
-    """plan.bind, with a missing input's hint mentioning the data file."""
-    try:
-        return plan.bind(values)
-    except InputError as exc:
-        if exc.message.startswith("missing value"):
-            exc.hint = f"give values as columns of {data_path}, or as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json)"
-        raise
 
 
 def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *, data_path: str, fmt: str,
@@ -102,53 +79,31 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
     the stream, the rows before it written. With -o FILE the rows go to a temporary file
     renamed over FILE only at the end: a failed run leaves FILE as it was."""
     require_numpy()
-    import numpy as np
-
-    from ..engine import batch
     from ..training import data
+    from ..training.rows import evaluate_rows
     from .output import atomic_writer
 
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
-    plan = batch.Plan(graph, binding.names, output=output_name, shared_grads="rows")
-    base = bind_shared(plan, inputs, datafile.label)
-    rows = chunk_rows or plan.chunk_rows()
-    skipped = data.Skipped()
-    row_word = "row" if datafile.format == "parquet" else "line"
-    origins = batch.NonFiniteTally()
-    shared_finite = plan.shared_finite(base)
+    rows = evaluate_rows(graph, datafile, binding, inputs, output=output_name, chunk_rows=chunk_rows,
+                         on_error=on_error, strict=strict)
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out, _Progress(datafile) as progress:
-        writer = data.RowWriter(out, fmt, plan.output_name, plan.wrt_names, row_word)
-        for chunk in datafile.chunks(binding.fields, rows, on_error, skipped):
-            if strict:
-                where = plan.first_non_finite(base, chunk.columns, chunk.n)
-                if where is not None and where.kind == "value":
-                    raise _non_finite_error(graph, plan, binding, where, chunk, datafile.label, row_word)
-            result = plan.run(base, chunk.columns, chunk.n, check_values=True)
-            grads = [result.grads[name] for name in plan.wrt_names]
-            # The common case costs one sum per node and an isfinite pass over the gradients;
-            # the node by node diagnosis runs only on a chunk where something is inf or nan.
-            if not (shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
-                origins.add(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk.lines)
-            _write_rows(writer, out, chunk, result.value, grads, target)
-            progress.advance(chunk.n)
-    summary = skipped.summary(datafile.label)
-    if summary:
-        echo_err(summary)
-    for warning in non_finite_warnings(graph, plan, binding, origins, datafile.label, row_word):
+        writer = data.RowWriter(out, fmt, rows.output_name, rows.wrt_names, rows.row_word)
+        for part in rows:
+            _write_rows(writer, out, part, target)
+            progress.advance(part.n)
+    for warning in rows.warnings():
         echo_err(warning)
-    if writer.rows == 0:
-        echo_err(f"note: {datafile.label} has no rows" + (" left after skipping bad ones" if skipped.count else ""))
     if target != "-":
         echo_err(f"wrote {writer.rows} row{'s' if writer.rows != 1 else ''} to {target}")
 
 
-def _write_rows(writer, out, chunk, value, grads, target: str) -> None:
+def _write_rows(writer, out, part, target: str) -> None:
     """One chunk's lines; to standard output they are flushed at once (the stream)."""
     from .output import OutputError
 
     try:
-        writer.write(chunk.lines, value, grads)
+        writer.write(part.lines, part.value, part.grads)
         if target == "-":
             out.flush()
     except BrokenPipeError:
@@ -229,7 +184,7 @@ class _Progress:
             return self
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        total = _row_count(self.datafile)
+        total = self.datafile.row_count()
         columns = [TextColumn("[bold]evaluating")]
         if total is not None:
             columns += [BarColumn(), MofNCompleteColumn(), TextColumn("rows")]
@@ -255,66 +210,3 @@ def _isatty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _row_count(datafile) -> int | None:
-    """The number of rows when the file records it (Parquet's metadata), else None."""
-    if datafile.format != "parquet":
-        return None
-    try:
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(datafile.path).metadata.num_rows)
-    except Exception:  # only a nicety: without it the bar counts rows alone
-        return None
-
-
-def non_finite_warnings(graph: Graph, plan, binding, origins, data_path: str, row_word: str) -> list[str]:
-    """One warning per place where inf or nan starts, over all rows: a data column that
-    holds inf or nan is the data's (named by column), any other node is the program's."""
-    batched = dict(zip(plan.batched_leaves, range(len(plan.batched_leaves))))
-    data_warnings, node_warnings = [], []  # the data's first, in the file's column order
-    for node, kind, count, first, _arg in origins.items():
-        rows = f"{count} row{'s' if count != 1 else ''} (first at {_row_at(data_path, first, row_word)})"
-        if kind == "value" and node in batched:
-            k = batched[node]
-            data_warnings.append((k, f"warning: {_column(binding, k, data_path)} is inf or nan in {rows}"))
-            continue
-        problem = "is inf or nan" if kind == "value" else "makes a gradient inf or nan"
-        node_warnings.append(f"{graph.location(node)}: warning: {_what(graph, node)} {problem} in {rows}")
-    return [text for _, text in sorted(data_warnings)] + node_warnings
-
-
-def _column(binding, k: int, data_path: str) -> str:
-    """How the data file names the field of batched input k: its column (and item)."""
-    name = binding.names[k]
-    field = binding.fields[k]
-    key, item = (field[0], field[1]) if isinstance(field, tuple) and len(field) == 2 else (name, None)
-    text = f"column '{key}'" if item is None else f"item {item + 1} of '{key}'"
-    if key != name:
-        text += f" (input '{name}')"
-    return f"{text} of {data_path}"
-
-
-def _what(graph: Graph, i: int) -> str:
-    text = graph.text_of(i)
-    name = graph.name_of(i)
-    kind = "the input " if graph.ops[i] in ("input", "param") else ""  # as one evaluation says it
-    return f"{kind}'{text}'" + (f" ({name})" if name and name != text else "")
-
-
-def _row_at(data_path: str, line: int, row_word: str) -> str:
-    return f"{data_path}:{line}" if row_word == "line" else f"{data_path} row {line}"
-
-
-def _non_finite_error(graph: Graph, plan, binding, where, chunk, data_path: str, row_word: str) -> NumericError:
-    at = _row_at(data_path, int(chunk.lines[where.rows[0]]), row_word)
-    if where.node in plan.batched_leaves:
-        what = _column(binding, plan.batched_leaves.index(where.node), data_path)
-        return NumericError(f"{what} is inf or nan in the row at {at}", None,
-                            "--strict stops at the first inf or nan, in the data or computed")
-    return NumericError(
-        f"{_what(graph, where.node)} is inf or nan for the row at {at}",
-        graph.location(where.node),
-        "--strict stops at the first node whose value is inf or nan",
-    )

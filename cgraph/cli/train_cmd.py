@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 import os
-import signal
-import sys
 
 import click
 
@@ -17,6 +12,7 @@ from . import exit_codes_help
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
                         echo_err, one_stdin, open_data, require_numpy)
 from .common import SEED, Count, FiniteFloat, ProgramCommand, with_program
+from .train_display import Callbacks, ProgressView, SigintGuard, TracePrinter, print_summary
 
 EPILOG = f"""\b
 Examples:
@@ -42,7 +38,6 @@ data row with an inf or nan input is a bad row (exit 2, or --on-error skip).
 """
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-SYNC_SECONDS = 2.0  # --save forces the file to disk at most this often (and after the last epoch)
 
 
 @click.command("train", cls=ProgramCommand, epilog=EPILOG, short_help="Learn params by gradient descent over data.")
@@ -95,288 +90,146 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     epoch.
     """
     ctx = click.get_current_context()
+    loss_name = _loss_option(ctx, graph, loss_name, output_name)
+    _check_momentum(ctx, optimizer)
+    if plot_path:
+        _check_plot(plot_path)
+    require_numpy()
+    from ..training import trainer as training
+    from ..training.finite import require_finite
+
+    settings = training.Settings(
+        lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
+        seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
+    )
+    require_finite(inputs, "the value of '{}' is {} (given as an option)")
+    datafile, binding = open_data(graph, data_path, inputs, params_ok=False, fmt=data_format, delimiter=delimiter,
+                                  defaults_ok=allow_defaults)
+    saved, state = _read_init(init_path, graph, inputs, settings) if init_path else (None, None)
+    trainer = _make_trainer(graph, datafile, binding, settings, inputs, saved, loss_name, chunk_rows, on_error)
+    first_epoch, rows_done, loss_so_far = 1, 0, 0.0
+    if saved is not None:
+        first_epoch, rows_done, loss_so_far, note = training.resume_point(saved, trainer)
+        if note:
+            echo_err(f"note: --init {init_path}: {note}")
+    saver = None
+    if save_path:
+        from ..training.saving import ParamsSaver
+
+        saver = ParamsSaver(trainer, _SaveFile(save_path), file=graph.source.filename,
+                            complete_loss=saved.epoch_loss if saved is not None else None)
+    progress = ProgressView(settings.epochs, first_epoch)
+    callbacks = Callbacks(SigintGuard(first_epoch), saver, TracePrinter(trainer, trace, datafile.label, progress),
+                           progress)
+    with callbacks:
+        outcome = trainer.run(callbacks, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
+                              loss_so_far=loss_so_far)
+    print_summary(graph, trainer, outcome)
+    if saver is not None:
+        _report_saved(saver.end(outcome), save_path, trainer.n)
+    if log_path:
+        _write_log(log_path, outcome)
+    if plot_path and outcome.history:
+        _plot(plot_path, outcome, trainer.loss_name)
+    _exit(ctx, outcome, save_path)
+
+
+def _exit(ctx: click.Context, outcome, save_path: str | None) -> None:
+    """Exit 130 after Ctrl-C; a loss or update that became inf or nan is the run's error."""
+    if outcome.stop == "interrupted":
+        saved_to = f"; saved to {save_path}" if save_path and outcome.history else ""
+        kept = f"the params of epoch {outcome.history[-1].number}" if outcome.history else "the starting params"
+        echo_err(f"cgraph: interrupted: stopped with {kept}{saved_to}")
+        ctx.exit(130)
+    if outcome.error is not None:
+        raise outcome.error
+
+
+def _loss_option(ctx: click.Context, graph: Graph, loss_name: str | None, output_name: str | None) -> str | None:
+    """--loss NAME (or --output NAME, the same thing): the node to minimize."""
     if loss_name and output_name and loss_name != output_name:
         raise click.UsageError("--loss and --output name the same thing; give one", ctx)
     if loss_name and loss_name not in graph.names:
         from ..errors import InputError, did_you_mean
 
         raise InputError(f"--loss {loss_name}: no node has that name" + did_you_mean(loss_name, graph.names))
-    loss_name = loss_name or output_name
-    _check_momentum(ctx, optimizer)
-    if plot_path:
-        _check_plot(plot_path)
-    require_numpy()
+    return loss_name or output_name
+
+
+def _read_init(init_path: str, graph: Graph, inputs: dict[str, float], settings):
+    """--init FILE.json: the saved params (and where the run stood), and the optimizer's
+    state when it fits this run (else None, with a note)."""
     from ..training import trainer as training
+    from ..training.finite import require_finite
+    from ..training.paramsfile import read_params
 
-    settings = training.Settings(
-        lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
-        seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
-    )
-    _require_finite(inputs, "the value of '{}' is {} (given as an option)")
-    datafile, binding = open_data(graph, data_path, inputs, params_ok=False, fmt=data_format, delimiter=delimiter,
-                                  defaults_ok=allow_defaults)
-    start: dict[str, float] = {}
-    saved, state = None, None
     names = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
-    if init_path:
-        from ..training.paramsfile import read_params
+    saved = read_params(init_path, graph, "--init")
+    require_finite({n: v for n, v in saved.values.items() if n not in inputs},
+                   f"--init {init_path}: the param '{{}}' is {{}}")
+    missing = [n for n in names if n not in saved.values]
+    if missing:
+        echo_err(f"note: --init {init_path} has no value for {', '.join(missing[:8])}"
+                 f"{', ...' if len(missing) > 8 else ''}; they start from the file's values")
+    state = training.restorable_state(saved, settings, names)
+    if saved.state and state is None:
+        echo_err(f"note: --init {init_path}: the optimizer's state is not resumed "
+                 f"(it was saved by {saved.optimizer or 'another run'}; this run uses {settings.optimizer})")
+    return saved, state
 
-        saved = read_params(init_path, graph, "--init")
-        start = saved.values
-        _require_finite({n: v for n, v in start.items() if n not in inputs},
-                        f"--init {init_path}: the param '{{}}' is {{}}")
-        missing = [n for n in names if n not in start]
-        if missing:
-            echo_err(f"note: --init {init_path} has no value for {', '.join(missing[:8])}"
-                     f"{', ...' if len(missing) > 8 else ''}; they start from the file's values")
-        state = training.restorable_state(saved, settings, names)
-        if saved.state and state is None:
-            echo_err(f"note: --init {init_path}: the optimizer's state is not resumed "
-                     f"(it was saved by {saved.optimizer or 'another run'}; this run uses {optimizer})")
+
+def _make_trainer(graph: Graph, datafile, binding, settings, inputs: dict[str, float], saved,
+                  loss_name: str | None, chunk_rows: int | None, on_error: str):
+    """The data read whole (bad rows and rows with an inf or nan failed or skipped), and
+    the trainer over it."""
+    from ..training import trainer as training
     from ..training.data import Skipped
+    from ..training.finite import finite_rows
 
     skipped = Skipped()
     rows = datafile.read_all(binding.fields, chunk_rows or 65536, on_error, skipped)
-    rows = _finite_rows(rows, binding, data_path, datafile, on_error, skipped)
+    rows = finite_rows(rows, binding, datafile, on_error, skipped)
     summary = skipped.summary(datafile.label)
     if summary:
         echo_err(summary)
     trainer = training.Trainer(
         graph, binding.names, rows.columns, rows.lines, settings=settings, loss=loss_name,
-        given=inputs, start=start, data_path=datafile.label,
+        given=inputs, start=saved.values if saved is not None else {}, data_path=datafile.label,
     )
     if trainer.unused:
         echo_err(f"note: the loss does not depend on {', '.join(trainer.unused[:8])}; "
                  f"{'it stays' if len(trainer.unused) == 1 else 'they stay'} as it starts")
-    first_epoch, rows_done, loss_so_far = 1, 0, 0.0
-    if saved is not None:
-        first_epoch, rows_done, loss_so_far, note = training.resume_point(saved, trainer)
-        if note:
-            echo_err(f"note: --init {init_path}: {note}")
-    display = _Display(trainer, settings, trace, save_path, graph, first_epoch, datafile.label,
-                       saved.epoch_loss if saved is not None else None)
-    with display:
-        outcome = trainer.run(display, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
-                              loss_so_far=loss_so_far)
-    display.finish(outcome)
-    if save_path and outcome.stop == "non-finite" and outcome.history and outcome.kept is not outcome.history[-1]:
-        display.save_kept(outcome)  # the file holds an epoch whose params gave inf or nan: roll it back
-    if log_path:
-        _write_log(log_path, outcome)
-    if plot_path and outcome.history:
-        _plot(plot_path, outcome, trainer.loss_name)
-    if outcome.stop == "interrupted":
-        saved = f"; saved to {save_path}" if save_path and outcome.history else ""
-        kept = f"the params of epoch {outcome.history[-1].number}" if outcome.history else "the starting params"
-        echo_err(f"cgraph: interrupted: stopped with {kept}{saved}")
-        ctx.exit(130)
-    if outcome.error is not None:
-        raise outcome.error
+    return trainer
 
 
-class _Display:
-    """The callbacks of the training loop: progress bar, --trace, --save, Ctrl-C."""
+def _report_saved(saved, save_path: str, rows: int) -> None:
+    """What the params file holds at the end (ParamsSaver.end's answer)."""
+    if saved is None:
+        return
+    what, epoch = saved
+    if what == "rolled back":
+        echo_err(f"saved the params of {'epoch ' + str(epoch.number) if epoch else 'the start'} to {save_path}")
+    elif epoch.partial:
+        echo_err(f"saved the params of epoch {epoch.number} after {epoch.rows} of its {rows} rows "
+                 f"to {save_path} (--init {save_path} trains on the rest of epoch {epoch.number} first)")
+    else:
+        echo_err(f"saved the params of epoch {epoch.number} to {save_path}")
 
-    def __init__(self, trainer, settings, trace: int, save_path: str | None, graph: Graph, first_epoch: int,
-                 data_path: str, complete_loss: float | None = None):
-        from rich.console import Console
 
-        self.trainer = trainer
-        self.data_path = data_path
-        self.settings = settings
-        self.trace = trace
-        self.save_path = save_path
-        self.graph = graph
-        self.first_epoch = first_epoch
-        self.out = Console(soft_wrap=True, highlight=False)
-        self.err = Console(stderr=True)
-        self.progress = None
-        self.task = None
-        self.interrupted: str | None = None
-        self.previous_handler = None
-        self.epoch = first_epoch
-        self.last_loss: float | None = None
-        self.last_sync = -SYNC_SECONDS
-        # The loss of the last complete epoch: a save in the middle of an epoch keeps it.
-        self.start_complete_loss = self.complete_loss = complete_loss
+class _SaveFile:
+    """Where --save writes: atomically (temporary file + rename), never over a file the
+    run reads."""
 
-    # context: the progress bar and the Ctrl-C handler live for the loop only
-    def __enter__(self):
-        if self.err.is_terminal and self.settings.epochs:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    def __init__(self, path: str) -> None:
+        self.path = path
 
-            self.progress = Progress(
-                TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-                TextColumn("loss [cyan]{task.fields[loss]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=self.err, transient=True, redirect_stdout=False, redirect_stderr=False,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("train", total=self.settings.epochs, loss="...")
-        try:
-            self.previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
-        except ValueError:  # not the main thread (an embedding program): no handler
-            self.previous_handler = None
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.previous_handler is not None:
-            signal.signal(signal.SIGINT, self.previous_handler)
-        if self.progress is not None:
-            self.progress.stop()
-
-    def _on_sigint(self, signum, frame) -> None:
-        epoch = self.epoch
-        self.interrupted = f"interrupted (Ctrl-C) in epoch {epoch}"
-        # A second Ctrl-C stops at once.
-        signal.signal(signal.SIGINT, self.previous_handler or signal.default_int_handler)
-
-    # the loop's callbacks
-    def should_stop(self) -> str | None:
-        return self.interrupted
-
-    def on_batch(self, epoch: int, batch: int, batches: int, loss: float) -> None:
-        self.epoch = epoch
-        if self.progress is not None:
-            done = epoch - self.first_epoch + batch / batches
-            self.progress.update(self.task, completed=done, loss=f"{loss:.6g}")
-
-    def on_step(self, step) -> None:
-        self.epoch = step.epoch
-        if step.number > self.trace:
-            return
-        lr = self.settings.lr
-        loss = self.trainer.loss_name
-        rows = f"the row at {self.data_path}:{step.first_line}" if step.rows == 1 else f"{step.rows} rows"
-        where = f"epoch {step.epoch}" + (f", batch {step.batch} of {step.batches}" if step.batches > 1 else "")
-        lines = [f"step {step.number} ({where}, {rows}): {loss} = {step.loss:.10g}"]
-        sgd = self.settings.optimizer == "sgd"
-        # Three columns (the param, its gradient, its update), each as wide as its widest
-        # entry, so they line up whatever the lengths of the names and numbers.
-        width = max(len(n) for n in step.names)
-        grads = [f"d{loss}/d{name} = {step.grad[k]:<14.10g}" for k, name in enumerate(step.names)]
-        grad_width = max(len(g) for g in grads)
-        for k, name in enumerate(step.names):
-            g, before, after, d = step.grad[k], step.before[k], step.after[k], step.direction[k]
-            update = f"{name} - lr * d{loss}/d{name} = {before:.10g} - {lr:g} * {g:.10g}" if sgd else \
-                f"{name} - lr * step = {before:.10g} - {lr:g} * {d:.10g}"
-            lines.append(f"  {name:<{width}}  {grads[k]:<{grad_width}} {name} <- {update} = {after:.10g}")
-        if step.number == 1 and not sgd:
-            lines.insert(1, f"  ({self.settings.optimizer}: W <- {training_explain(self.settings)})")
-        text = "\n".join(lines)
-        if self.progress is not None and sys.stdout.isatty():
-            self.progress.console.print(text, markup=False, highlight=False)
-        else:
-            click.echo(text)
-
-    def on_epoch(self, epoch) -> None:
-        self.epoch = epoch.number + 1
-        self.last_loss = epoch.loss
-        if self.save_path:
-            self._save(self._document(epoch, self.complete_loss))
-        if not epoch.partial:
-            self.complete_loss = epoch.loss
-        if self.progress is not None:
-            self.progress.update(self.task, completed=epoch.number - self.first_epoch + 1, loss=f"{epoch.loss:.6g}")
-
-    def _document(self, epoch, complete_loss: float | None) -> dict:
-        """The params file of an epoch, with the loss at its params (one forward pass)."""
-        import numpy as np
-
-        from ..training import trainer as training
-
-        trainer = self.trainer
-        at_params = trainer.loss(np.array([epoch.params[n] for n in trainer.names], dtype=np.float64))
-        return training.params_document(
-            epoch, file=self.graph.source.filename, loss=trainer.loss_name, settings=self.settings,
-            rows=trainer.n, shuffled=trainer.shuffled, loss_at_params=at_params, complete_loss=complete_loss,
-        )
-
-    def _save(self, document) -> None:
-        """Atomically (temporary file + rename), after every epoch; forced to disk at most
-        every SYNC_SECONDS, since an fsync per epoch would cost more than a small epoch."""
-        import time
-
+    def write(self, data: bytes, fsync: bool) -> None:
         from .output import write_output
 
-        now = time.monotonic()
-        sync = now - self.last_sync >= SYNC_SECONDS
-        write_output(self.save_path, (json.dumps(document, indent=2, allow_nan=False) + "\n").encode(), fsync=sync,
-                     option="--save")
-        if sync:
-            self.last_sync = now
+        write_output(self.path, data, fsync=fsync, option="--save")
 
-    def save_kept(self, outcome) -> None:
-        from ..training import trainer as training
-
-        kept = outcome.kept or outcome.start or training.Epoch(0, math.nan, 0.0, dict(outcome.initial), self.trainer.n)
-        if outcome.kept is None and not kept.partial and self.start_complete_loss is not None:
-            kept = dataclasses.replace(kept, loss=self.start_complete_loss)  # the --init file's epoch
-        self._save(self._document(kept, self.start_complete_loss))
-        _sync_file(self.save_path)
-        echo_err(f"saved the params of {'epoch ' + str(kept.number) if outcome.kept else 'the start'} to {self.save_path}")
-
-    def finish(self, outcome) -> None:
-        """The summary: how the run went, the learned params, the loss per epoch."""
-        from rich.table import Table
-
-        from ..training import trainer as training
-        from ..views.report import short_number
-        from .output import print_rich
-
-        trainer, s = self.trainer, self.settings
-        loss = trainer.loss_name
-        batch = "full batch" if not s.batch_size or s.batch_size >= trainer.n else f"batches of {s.batch_size}"
-        seconds = outcome.history[-1].seconds if outcome.history else 0.0
-        span = ""
-        if outcome.history and outcome.first_epoch > 1:  # resumed with --init
-            span = f" ({outcome.history[0].number}-{outcome.history[-1].number})"
-        if outcome.history and outcome.history[-1].partial:  # --max-time stopped in the middle of it
-            span += f", the last partial ({outcome.history[-1].rows} of {trainer.n} rows)"
-        self.out.print(
-            f"trained {self.graph.source.filename} on {trainer.n} rows: {outcome.epochs} epoch"
-            f"{'s' if outcome.epochs != 1 else ''}{span} ({batch}, {s.optimizer}, lr {s.lr:g}) in {seconds:.2f} s",
-            markup=False,
-        )
-        self.out.print(f"stopped: {outcome.reason}", markup=False)
-        import numpy as np
-
-        # The loss and its gradient at the learned params, over every row (one more pass;
-        # not after Ctrl-C, which asked to stop now).
-        final_loss, final_grad, failed = math.nan, None, True
-        if outcome.stop != "interrupted":
-            final_loss, final_grad, failed = trainer.batch(np.array([outcome.params[n] for n in outcome.names]),
-                                                           slice(0, trainer.n))
-        table = Table(title="params", title_justify="left",
-                      caption=None if failed else f"d{loss}/d(param): mean over all {trainer.n} rows at the learned params")
-        table.add_column("param", no_wrap=True)
-        table.add_column("initial", justify="right")
-        table.add_column("learned", justify="right")
-        table.add_column(f"d{loss}/d(param)", justify="right")
-        for k, name in enumerate(outcome.names):
-            table.add_row(name, short_number(outcome.initial[name]), short_number(outcome.params[name]),
-                          "" if failed else short_number(final_grad[k]))
-        print_rich(self.out, table)
-        if outcome.history:
-            best = min(outcome.history, key=lambda e: e.loss)
-            losses = Table(title=f"{loss} per epoch (mean over the epoch's rows; best: epoch {best.number})",
-                           title_justify="left")
-            losses.add_column("epoch", justify="right")
-            losses.add_column(loss, justify="right")
-            losses.add_column("seconds", justify="right")
-            for e in training.summarize(outcome.history):
-                losses.add_row(str(e.number) + (" (partial)" if e.partial else ""), short_number(e.loss), f"{e.seconds:.2f}")
-            print_rich(self.out, losses)
-        if not failed:
-            self.out.print(f"{loss} at the learned params: {short_number(final_loss)} (mean over {trainer.n} row{'s' if trainer.n != 1 else ''})",
-                           markup=False)
-        if self.save_path and outcome.history and outcome.stop != "non-finite":
-            _sync_file(self.save_path)
-            last = outcome.history[-1]
-            if last.partial:
-                echo_err(f"saved the params of epoch {last.number} after {last.rows} of its {trainer.n} rows "
-                         f"to {self.save_path} (--init {self.save_path} trains on the rest of epoch {last.number} first)")
-            else:
-                echo_err(f"saved the params of epoch {last.number} to {self.save_path}")
+    def sync(self) -> None:
+        _sync_file(self.path)
 
 
 def _check_momentum(ctx: click.Context, optimizer: str) -> None:
@@ -390,86 +243,6 @@ def _check_momentum(ctx: click.Context, optimizer: str) -> None:
                                f"{optimizer} (add --optimizer momentum, or leave --momentum out)", ctx)
 
 
-def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped):
-    """Training needs finite data: a row with an inf or nan input would make the loss or
-    its gradient inf or nan whatever the learning rate. Such a row is a bad row, found
-    before epoch 1: an error naming its line and column (exit 2), or with --on-error skip
-    left out and counted with the other bad rows."""
-    import numpy as np
-
-    from ..training.data import Chunk, DataError
-
-    if not rows.columns:
-        return rows
-    bad = np.zeros(len(rows.lines), dtype=bool)
-    for column in rows.columns:
-        bad |= ~np.isfinite(column)
-    if not bad.any():
-        return rows
-    row_word = "row" if getattr(datafile, "format", None) == "parquet" else "line"
-    for r in np.flatnonzero(bad):
-        k = next(k for k, column in enumerate(rows.columns) if not np.isfinite(column[r]))
-        key, index = binding.fields[k]
-        what = f"column '{key}'" if index is None else f"'{binding.names[k]}' (in the list '{key}')"
-        line = int(rows.lines[r])
-        text = _line_text(data_path, line, row_word) if on_error != "skip" else None
-        column, width = _field_span(text, datafile, key)
-        error = DataError(
-            f"{what} is {_non_finite_word(rows.columns[k][r])}: training needs finite values",
-            datafile.label, line, text, column, width, row_word=row_word,
-            hint="correct or remove the row; --on-error skip leaves out the rows with an inf or nan",
-        )
-        if on_error != "skip":
-            raise error
-        skipped.add(error)
-    keep = ~bad
-    return Chunk([column[keep] for column in rows.columns], rows.lines[keep])
-
-
-def _field_span(text: str | None, datafile, key: str) -> tuple[int, int]:
-    """Where the caret goes under a CSV line: the field of column `key` (the whole line
-    for JSON Lines, or when the line cannot be read again)."""
-    from ..training.data import _field_column
-
-    if not text:
-        return 1, 1
-    if datafile.format != "csv" or key not in datafile.columns:
-        return 1, len(text)
-    delimiter = getattr(datafile, "delimiter", ",") or ","
-    start = _field_column(text, list(datafile.columns).index(key), delimiter)
-    end = text.find(delimiter, start - 1)
-    return start, max(1, (len(text) if end < 0 else end) - start + 1)
-
-
-def _require_finite(values: dict[str, float], message: str) -> None:
-    """Values that hold for every row (options, --init params) must be finite, or every
-    row's loss would be inf or nan whatever the learning rate."""
-    from ..errors import InputError
-
-    for name, value in values.items():
-        if not math.isfinite(value):
-            raise InputError(message.format(name, _non_finite_word(value)) + ": training needs finite values")
-
-
-def _non_finite_word(value: float) -> str:
-    return "nan" if value != value else ("inf" if value > 0 else "-inf")
-
-
-def _line_text(path: str, line: int, row_word: str) -> str | None:
-    """The text of a line of a data file, for the error's excerpt (None when it cannot be
-    read again: Parquet has rows, not lines)."""
-    if row_word != "line" or not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-            for number, text in enumerate(f, 1):
-                if number == line:
-                    return text.rstrip("\r\n")
-    except OSError:
-        return None
-    return None
-
-
 def _sync_file(path: str) -> None:
     """Force a file (and its directory entry) to disk; failures here lose nothing written."""
     try:
@@ -480,12 +253,6 @@ def _sync_file(path: str) -> None:
             os.close(fd)
     except OSError:
         pass
-
-
-def training_explain(settings) -> str:
-    from ..training import trainer as training
-
-    return training.make_optimizer(settings, 0).explain()
 
 
 def _check_plot(path: str) -> None:

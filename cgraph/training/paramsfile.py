@@ -1,5 +1,6 @@
-"""Params files: the JSON `cgraph train --save` writes, read back by `--init` and by
-`cgraph eval --params`.
+"""Params files: the JSON `cgraph train --save` writes (params_document), read back by
+`--init` and by `cgraph eval --params` (read_params). Both sides live here, so the
+schema below is stated once.
 
 The file is {"format": "cgraph-params/2", "params": {"w": 0.5, "b[1]": 0.1}, "epoch": 12,
 "partial_epoch": null, "optimizer": {"name": ..., "state": ...}, ...}, where "epoch"
@@ -13,13 +14,74 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+from .. import __version__
 from ..errors import InputError, clip
 from ..ir.graph import Graph
 
-PARAMS_FORMAT = "cgraph-params/2"
-READ_FORMATS = ("cgraph-params/1", PARAMS_FORMAT)
+if TYPE_CHECKING:  # the trainer imports this module; these are for the annotations only
+    from .trainer import Epoch, Settings
+
+PARAMS_FORMAT = "cgraph-params/2"  # what params_document writes
+READ_FORMATS = ("cgraph-params/1", PARAMS_FORMAT)  # what read_params takes as ours
+PARTIAL_KEYS = ("epoch", "rows_done", "rows", "shuffled", "loss")  # of "partial_epoch"
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+def params_document(epoch: "Epoch", *, file: str, loss: str, settings: "Settings", rows: int | None = None,
+                    shuffled: bool | None = None, loss_at_params: float | None = None,
+                    complete_loss: float | None = None) -> dict[str, Any]:
+    """The JSON saved by --save: the params, where training stands, and what resuming needs.
+
+    "epoch" is the number of complete epochs; "epoch_loss" is the mean loss over the last
+    one's rows during it (each row at the params of its batch; null if unknown). A run cut
+    short by --max-time in the middle of an epoch says so in "partial_epoch" (null
+    otherwise): that epoch's number, how many rows of its order were trained on (the
+    order that "seed" and "shuffled" give for "rows" rows) and their mean loss, so --init
+    trains on the rest of it first. "loss_at_params" is the mean loss over all rows at the
+    saved params (null if not given). For a partial `epoch`, `complete_loss` is the loss
+    of the last complete epoch; `rows` and `shuffled` default to the epoch's rows and
+    settings.shuffle (Trainer.n and Trainer.shuffled say them exactly)."""
+    partial = None
+    if epoch.partial:
+        values = (epoch.number, epoch.rows, rows if rows is not None else epoch.rows,
+                  shuffled if shuffled is not None else settings.shuffle, _real(epoch.loss))
+        partial = dict(zip(PARTIAL_KEYS, values))
+    return {
+        "format": PARAMS_FORMAT,
+        "cgraph": __version__,
+        "file": file,
+        "loss": loss,
+        "epoch": epoch.number - 1 if epoch.partial else epoch.number,
+        "epoch_loss": _real(complete_loss if epoch.partial else epoch.loss),
+        "partial_epoch": partial,
+        "loss_at_params": _real(loss_at_params),
+        "params": dict(epoch.params),
+        "optimizer": {"name": settings.optimizer, "lr": settings.lr,
+                      "state": _named_state(epoch.optimizer_state, list(epoch.params))},
+        "seed": settings.seed,
+    }
+
+
+def encode_params(document: dict[str, Any]) -> bytes:
+    """A params document as the file's bytes (strict JSON: a non-finite number is an error)."""
+    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode()
+
+
+def _real(value: float | None) -> float | None:
+    """JSON numbers are real or null: an unknown or non-finite loss is null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _named_state(state: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """An optimizer's per-param vectors as {name: value} (readable, and matched by name on resume)."""
+    return {key: dict(zip(names, value)) if isinstance(value, list) else value for key, value in state.items()}
+
+
+# --- reading --------------------------------------------------------------------------
 
 
 class ParamsFile:
@@ -86,8 +148,7 @@ def _partial_epoch(document: Mapping[str, Any], epoch: int, what: str) -> tuple[
     if partial is None:
         return None
     ok = isinstance(partial, dict)
-    number, done, rows, shuffled, loss = (partial.get(k) for k in ("epoch", "rows_done", "rows", "shuffled", "loss")) \
-        if ok else (None,) * 5
+    number, done, rows, shuffled, loss = (partial.get(k) for k in PARTIAL_KEYS) if ok else (None,) * 5
     if not (ok and _is_int(number) and number == epoch + 1 and _is_int(done) and _is_int(rows) and 0 <= done < rows
             and isinstance(shuffled, bool)):
         raise InputError(f"{what}: \"partial_epoch\" is not readable: it needs \"epoch\" (the one after "
@@ -124,24 +185,33 @@ def param_values(graph: Graph, raw: Mapping[str, object], what: str) -> dict[str
             name = key
         items = raw_value if isinstance(raw_value, list) else [raw_value]
         numbers = [_param_number(item, key, what) for item in items]
-        if name in leaves and len(numbers) == 1:
-            targets = [name]
-        else:
-            targets = input_values.indexed_names(graph, name, leaves) if _is_plain(name) else []
-            if not targets and name not in leaves:
-                raise InputError(f"{what}: '{clip(key)}' is not a param of {graph.source.filename}"
-                                 + _did_you_mean_param(params, key))
-            if not targets:
-                raise InputError(f"{what}: the param '{clip(key)}' takes one value, got {len(numbers)}")
-            if len(targets) != len(numbers):
-                shown = ", ".join(targets[:6]) + (", ..." if len(targets) > 6 else "")
-                raise InputError(f"{what}: '{clip(key)}' has {len(targets)} indexed params ({shown}), "
-                                 f"got {len(numbers)} value{'s' if len(numbers) != 1 else ''}")
+        targets = _param_targets(graph, params, key, name, len(numbers), what)
         for target in targets:
             if graph.ops[leaves[target]] != "param":
                 raise InputError(f"{what}: '{target}' is an input of {graph.source.filename}, not a param")
         result.update(zip(targets, numbers))
     return result
+
+
+def _param_targets(graph: Graph, params: list[str], key: str, name: str, count: int, what: str) -> list[str]:
+    """The leaves a params-object key gives `count` values to: itself, or every index of
+    an indexed param (a list)."""
+    from ..engine import inputs as input_values
+
+    leaves = graph.inputs
+    if name in leaves and count == 1:
+        return [name]
+    targets = input_values.indexed_names(graph, name, leaves) if _is_plain(name) else []
+    if not targets and name not in leaves:
+        raise InputError(f"{what}: '{clip(key)}' is not a param of {graph.source.filename}"
+                         + _did_you_mean_param(params, key))
+    if not targets:
+        raise InputError(f"{what}: the param '{clip(key)}' takes one value, got {count}")
+    if len(targets) != count:
+        shown = ", ".join(targets[:6]) + (", ..." if len(targets) > 6 else "")
+        raise InputError(f"{what}: '{clip(key)}' has {len(targets)} indexed params ({shown}), "
+                         f"got {count} value{'s' if count != 1 else ''}")
+    return targets
 
 
 def _param_number(item: object, key: str, what: str) -> float:

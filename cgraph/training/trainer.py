@@ -10,8 +10,8 @@ the middle of an epoch if need be (the last Epoch record is then partial and say
 many rows of the epoch's order were trained on); `should_stop` ends it with the params
 of the last complete epoch.
 
-The loop reports through callbacks, so the command line draws a progress bar and saves
-params while the library stays free of printing:
+The loop reports through callbacks, so the command line draws a progress bar and the
+saver (saving.py) writes params while the loop stays free of printing and files:
     on_step(Step)    after each update (the --trace output)
     on_epoch(Epoch)  after each epoch (progress, --save)
     should_stop()    between batches: a reason to stop now (Ctrl-C), or None
@@ -32,208 +32,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .. import __version__
 from ..engine.batch import Plan
 from ..errors import CgraphError, InputError, NumericError
 from ..ir.graph import Graph
-from .paramsfile import PARAMS_FORMAT, ParamsFile
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
-
-@dataclass
-class Settings:
-    lr: float = 0.01
-    epochs: int = 100
-    batch_size: int | None = None  # None: every row in one batch (full-batch gradient descent)
-    optimizer: str = "sgd"
-    momentum: float = 0.9  # for "momentum"
-    betas: tuple[float, float] = (0.9, 0.999)  # for "adam"
-    eps: float = 1e-8  # for "adam"
-    shuffle: bool = True
-    seed: int = 0
-    tol: float = 0.0  # an epoch improves on the best loss by more than this, or counts against patience
-    patience: int | None = None  # stop after this many epochs in a row without improvement
-    max_time: float | None = None  # seconds
-    chunk_rows: int | None = None  # rows per vectorized pass (default: sized by the plan)
-
-    def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise InputError(f"--lr must be a positive number, not {self.lr!r}")
-        if self.epochs < 0:
-            raise InputError("--epochs must be 0 or more")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError("--batch-size must be 1 or more")
-        if self.tol < 0:
-            raise InputError("--tol must be 0 or more")
-        if self.patience is None and self.tol > 0:
-            self.patience = 1  # --tol alone: stop at the first epoch that improves by less
+# The names the trainer's users import from here (cgraph.train re-exports them):
+from .optimizers import OPTIMIZERS, Adam, Momentum, Optimizer, Settings, make_optimizer  # noqa: F401
+from .paramsfile import params_document  # noqa: F401
+from .records import Callbacks, Epoch, Outcome, Step
+from .resume import restorable_state, resume_point  # noqa: F401
 
 
-# --- optimizers ----------------------------------------------------------------------
-
-
-class Optimizer:
-    """An update rule over the vector of params. `state` is saved with the params, so a
-    resumed run continues with the same momentum / moment estimates."""
-
-    name = "sgd"
-
-    def __init__(self, settings: Settings, size: int):
-        self.lr = settings.lr
-
-    def direction(self, grad: np.ndarray) -> np.ndarray:
-        """The step the params move against: params - lr * direction."""
-        return grad
-
-    def step(self, params: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # A huge --lr may overflow to inf: the loss check after the step reports it, so
-        # NumPy's own RuntimeWarning would only repeat it in Python's words.
-        with np.errstate(all="ignore"):
-            direction = self.direction(grad)
-            return params - self.lr * direction, direction
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        pass
-
-    def explain(self) -> str:
-        return "W - lr * dL/dW"
-
-
-class Momentum(Optimizer):
-    name = "momentum"
-
-    def __init__(self, settings: Settings, size: int):
-        super().__init__(settings, size)
-        self.mu = settings.momentum
-        self.velocity = np.zeros(size)
-
-    def direction(self, grad: np.ndarray) -> np.ndarray:
-        self.velocity = self.mu * self.velocity + grad  # as torch.optim.SGD(momentum=mu)
-        return self.velocity
-
-    def state(self) -> dict[str, Any]:
-        return {"velocity": self.velocity.tolist()}
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        self.velocity = np.array(state["velocity"], dtype=np.float64)
-
-    def explain(self) -> str:
-        return f"W - lr * v, v = {self.mu:g} * v + dL/dW"
-
-
-class Adam(Optimizer):
-    name = "adam"
-
-    def __init__(self, settings: Settings, size: int):
-        super().__init__(settings, size)
-        self.b1, self.b2 = settings.betas
-        self.eps = settings.eps
-        self.m = np.zeros(size)
-        self.v = np.zeros(size)
-        self.t = 0
-
-    def direction(self, grad: np.ndarray) -> np.ndarray:
-        self.t += 1
-        self.m = self.b1 * self.m + (1 - self.b1) * grad
-        self.v = self.b2 * self.v + (1 - self.b2) * grad * grad
-        m_hat = self.m / (1 - self.b1 ** self.t)
-        v_hat = self.v / (1 - self.b2 ** self.t)
-        return m_hat / (np.sqrt(v_hat) + self.eps)
-
-    def state(self) -> dict[str, Any]:
-        return {"t": self.t, "m": self.m.tolist(), "v": self.v.tolist()}
-
-    def load_state(self, state: Mapping[str, Any]) -> None:
-        self.t = int(state["t"])
-        self.m = np.array(state["m"], dtype=np.float64)
-        self.v = np.array(state["v"], dtype=np.float64)
-
-    def explain(self) -> str:
-        return "W - lr * m^ / (sqrt(v^) + eps), Adam's moment estimates of dL/dW"
-
-
-_OPTIMIZER_CLASSES = {"sgd": Optimizer, "momentum": Momentum, "adam": Adam}
-
-
-def make_optimizer(settings: Settings, size: int) -> Optimizer:
-    return _OPTIMIZER_CLASSES[settings.optimizer](settings, size)
-
-
-# --- what the loop reports -----------------------------------------------------------
-
-
-@dataclass
-class Step:
-    """One update (what --trace prints)."""
-
-    number: int  # 1-based, over the whole run
-    epoch: int
-    batch: int  # 1-based within the epoch
-    batches: int
-    rows: int
-    loss: float  # the batch's mean loss, before the update
-    names: list[str]
-    before: np.ndarray
-    grad: np.ndarray  # mean dL/dW over the batch
-    direction: np.ndarray  # what lr multiplies (the gradient, for SGD)
-    after: np.ndarray
-    first_line: int  # where the batch's first row is in the data file (its row, for Parquet)
-
-
-@dataclass
-class Epoch:
-    """Where training stands after an epoch (or, when `partial`, part of one)."""
-
-    number: int
-    loss: float  # mean loss over the epoch's rows trained on, each at the params of its batch
-    seconds: float  # since the start of the run
-    params: dict[str, float]
-    rows: int  # rows of the epoch's order trained on (before a resume too): all of them unless partial
-    partial: bool = False  # cut short by max_time: `rows` rows of the epoch's order were trained on
-    optimizer_state: dict[str, Any] = field(default_factory=dict)  # saved with the params, for resuming
-
-
-@dataclass
-class Outcome:
-    """The end of a run."""
-
-    names: list[str]
-    initial: dict[str, float]
-    params: dict[str, float]  # the learned params (of the last good epoch)
-    history: list[Epoch]
-    reason: str  # why it stopped, for people
-    stop: str  # "epochs", "tol", "patience", "max_time", "interrupted", "non-finite"
-    grad: dict[str, float] = field(default_factory=dict)  # the last batch's mean gradient
-    error: NumericError | None = None  # set when stop == "non-finite"
-    first_epoch: int = 1
-    optimizer_state: dict[str, Any] = field(default_factory=dict)
-    steps: int = 0
-    kept: Epoch | None = None  # stop == "non-finite": the epoch whose params are kept (None: the start)
-    start: Epoch | None = None  # where the run started (epoch first_epoch - 1, or a partial epoch resumed)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.history)
-
-
-class Callbacks:
-    def on_step(self, step: Step) -> None:
-        pass
-
-    def on_epoch(self, epoch: Epoch) -> None:
-        pass
-
-    def on_batch(self, epoch: int, batch: int, batches: int, loss: float) -> None:
-        pass
-
-    def should_stop(self) -> str | None:
-        return None
+__all__ = ["Trainer", "Settings", "OPTIMIZERS", "Optimizer", "Momentum", "Adam", "make_optimizer", "Step", "Epoch",
+           "Outcome", "Callbacks", "params_document", "resume_point", "restorable_state", "summarize"]
 
 
 # --- the loop ------------------------------------------------------------------------
@@ -248,15 +58,7 @@ class Trainer:
                  start: Mapping[str, float] | None = None, data_path: str = "data"):
         self.graph = graph
         self.settings = settings or Settings()
-        self.names = [name for name, i in graph.inputs.items() if graph.ops[i] == "param"]
-        if not self.names:
-            raise CgraphError(
-                f"{graph.source.filename} declares no params to train",
-                hint="declare them with a starting value: param w = 0.1 (or param w = uniform(-1, 1))",
-            )
-        for name in data_names:
-            if graph.ops[graph.inputs[name]] == "param":
-                raise InputError(f"'{name}' is a param; params are learned, not read from data")
+        self.names = _trainable(graph, data_names)
         self.plan = Plan(graph, data_names, output=loss, wrt=self.names, shared_grads="sum")
         self.loss_name = self.plan.output_name
         self.columns = [np.ascontiguousarray(c, dtype=np.float64) for c in columns]
@@ -321,6 +123,12 @@ class Trainer:
             grad_sum += chunk_grad
         return loss_sum / m, grad_sum / m, None
 
+    def at_params(self, params: Mapping[str, float]) -> tuple[float, np.ndarray] | None:
+        """The mean loss and mean gradient over every row at these params (by name), or
+        None when either is not finite."""
+        loss, grad, failed = self.batch(np.array([params[n] for n in self.names]), slice(0, self.n))
+        return None if failed else (loss, grad)
+
     def loss(self, params: np.ndarray) -> float:
         """The mean loss over every row at these params (a forward pass only)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
@@ -346,86 +154,89 @@ class Trainer:
         start = Epoch(first_epoch - (rows_done == 0), loss_so_far / rows_done if rows_done else math.nan, 0.0,
                       dict(zip(self.names, params.tolist())), rows_done or self.n, partial=rows_done > 0,
                       optimizer_state=optimizer.state())
-        good = params.copy()  # the params at the end of the last completed epoch
-        good_state = optimizer.state()
-        batch_size, batches = self.batch_size, self.batches
-        started = _now()
-        history: list[Epoch] = []
-        best, waited = math.inf, 0
-        step_number = 0
-        last_grad = np.zeros(len(self.names))
-        outcome = dict(stop="epochs", reason=f"ran the {s.epochs} epoch{'s' if s.epochs != 1 else ''} asked for")
+        run = _Run(params, optimizer, start, first_epoch, _now(), good=params.copy(), good_state=optimizer.state(),
+                   last_grad=np.zeros(len(self.names)))
+        patience = _Patience(s)
+        stop, reason = "epochs", f"ran the {s.epochs} epoch{'s' if s.epochs != 1 else ''} asked for"
         for epoch in range(first_epoch, first_epoch + s.epochs):
-            order = self.order(epoch)
             first_row = rows_done if epoch == first_epoch else 0
-            epoch_loss, seen, cut = (loss_so_far, first_row, None) if first_row else (0.0, 0, None)
-            for lo in range(first_row, self.n, batch_size):
-                b = lo // batch_size
-                hi = min(lo + batch_size, self.n)
-                rows = order[lo:hi] if order is not None else slice(lo, hi)
-                loss, grad, failed = self.batch(params, rows)
-                if failed is not None:
-                    # The params that end the previous epoch are good only if a loss at them
-                    # was finite: with the first batch of this epoch failing, they were not.
-                    kept = self._kept(history, confirmed=b > 0)
-                    error = self._non_finite(epoch, b + 1, batches, failed, kept, stepped=step_number > 0)
-                    reason = f"the loss became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
-                    return self._failed(kept, start, history, last_grad, first_epoch, step_number, error, reason)
-                new_params, direction = optimizer.step(params, grad)
-                if not np.isfinite(new_params).all():
-                    k = int(np.flatnonzero(~np.isfinite(new_params))[0])
-                    kept = self._kept(history, confirmed=True)
-                    error = NumericError(
-                        f"in epoch {epoch}, the update made the param '{self.names[k]}' "
-                        f"{_fmt(new_params[k])} (its gradient is {grad[k]:.6g}); the params of {_epoch_name(kept)} are kept",
-                        self.graph.location(self.param_ids[k]),
-                        "a smaller --lr keeps the steps finite",
-                    )
-                    reason = f"an update became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
-                    return self._failed(kept, start, history, last_grad, first_epoch, step_number, error, reason)
-                step_number += 1
-                line = int(self.lines[lo if order is None else int(order[lo])])
-                cb.on_step(Step(step_number, epoch, b + 1, batches, hi - lo, loss, self.names, params,
-                                grad, direction, new_params, line))
-                params, last_grad = new_params, grad
-                epoch_loss += loss * (hi - lo)
-                seen += hi - lo
-                cb.on_batch(epoch, b + 1, batches, loss)
-                interrupt = cb.should_stop()
-                if interrupt:
-                    return self._outcome(good, history, "interrupted", interrupt, last_grad, first_epoch,
-                                         good_state, step_number, start=start)
-                if s.max_time is not None and _now() - started >= s.max_time:
-                    cut = f"--max-time {s.max_time:g}s reached in epoch {epoch}"
-                    if hi < self.n:
-                        cut += f" (after {b + 1} of {batches} batches)"
-                    break
-            good, good_state = params.copy(), optimizer.state()
-            record = Epoch(epoch, epoch_loss / seen, _now() - started,
-                           dict(zip(self.names, params.tolist())), seen, partial=seen < self.n,
-                           optimizer_state=good_state)
-            history.append(record)
-            cb.on_epoch(record)
-            if cut:
-                outcome = dict(stop="max_time", reason=cut)
+            ended = self._epoch(run, cb, epoch, first_row, loss_so_far if first_row else 0.0)
+            if isinstance(ended, Outcome):
+                return ended
+            record, cut = ended
+            verdict = ("max_time", cut) if cut else patience.after(record, epoch)
+            if verdict is not None:
+                stop, reason = verdict
                 break
-            if s.patience is not None:
-                if record.loss < best - s.tol:
-                    best, waited = record.loss, 0
-                else:
-                    waited += 1
-                    if waited >= s.patience:
-                        if s.tol > 0 and s.patience == 1:
-                            outcome = dict(stop="tol", reason=(
-                                f"the loss improved by less than --tol {s.tol:g} in epoch {epoch}"))
-                        else:
-                            outcome = dict(stop="patience", reason=(
-                                f"no improvement of more than {s.tol:g} for {s.patience} epoch"
-                                f"{'s' if s.patience != 1 else ''} (--patience) by epoch {epoch}"))
-                        break
-                best = min(best, record.loss)
-        return self._outcome(good, history, outcome["stop"], outcome["reason"], last_grad, first_epoch,
-                             good_state, step_number, start=start)
+        return self._outcome(run.good, run.history, stop, reason, run.last_grad, first_epoch, run.good_state,
+                             run.steps, start=start)
+
+    def _epoch(self, run: "_Run", cb: Callbacks, epoch: int, first_row: int,
+               loss_so_far: float) -> "Outcome | tuple[Epoch, str | None]":
+        """One epoch's batches from row `first_row` of its order: the epoch's record and why
+        --max-time cut it (or None), or the run's Outcome when it ends here."""
+        s = self.settings
+        order = self.order(epoch)
+        epoch_loss, seen, cut = loss_so_far, first_row, None
+        for lo in range(first_row, self.n, self.batch_size):
+            b = lo // self.batch_size
+            hi = min(lo + self.batch_size, self.n)
+            loss, failure = self._step(run, cb, epoch, b, lo, hi, order)
+            if failure is not None:
+                return failure
+            epoch_loss += loss * (hi - lo)
+            seen += hi - lo
+            cb.on_batch(epoch, b + 1, self.batches, loss)
+            interrupt = cb.should_stop()
+            if interrupt:
+                return self._outcome(run.good, run.history, "interrupted", interrupt, run.last_grad, run.first_epoch,
+                                     run.good_state, run.steps, start=run.start)
+            if s.max_time is not None and _now() - run.started >= s.max_time:
+                cut = f"--max-time {s.max_time:g}s reached in epoch {epoch}"
+                if hi < self.n:
+                    cut += f" (after {b + 1} of {self.batches} batches)"
+                break
+        run.good, run.good_state = run.params.copy(), run.optimizer.state()
+        record = Epoch(epoch, epoch_loss / seen, _now() - run.started,
+                       dict(zip(self.names, run.params.tolist())), seen, partial=seen < self.n,
+                       optimizer_state=run.good_state)
+        run.history.append(record)
+        cb.on_epoch(record)
+        return record, cut
+
+    def _step(self, run: "_Run", cb: Callbacks, epoch: int, b: int, lo: int, hi: int,
+              order: np.ndarray | None) -> "tuple[float, Outcome | None]":
+        """Batch b (rows lo..hi of the epoch's order): the batch's loss, and the run's
+        Outcome when the loss or the update is not finite (else None)."""
+        rows = order[lo:hi] if order is not None else slice(lo, hi)
+        loss, grad, failed = self.batch(run.params, rows)
+        if failed is not None:
+            # The params that end the previous epoch are good only if a loss at them
+            # was finite: with the first batch of this epoch failing, they were not.
+            kept = self._kept(run.history, confirmed=b > 0)
+            error = self._non_finite(epoch, b + 1, self.batches, failed, kept, stepped=run.steps > 0)
+            reason = f"the loss became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
+            return loss, self._failed(kept, run.start, run.history, run.last_grad, run.first_epoch, run.steps,
+                                      error, reason)
+        new_params, direction = run.optimizer.step(run.params, grad)
+        if not np.isfinite(new_params).all():
+            k = int(np.flatnonzero(~np.isfinite(new_params))[0])
+            kept = self._kept(run.history, confirmed=True)
+            error = NumericError(
+                f"in epoch {epoch}, the update made the param '{self.names[k]}' "
+                f"{_fmt(new_params[k])} (its gradient is {grad[k]:.6g}); the params of {_epoch_name(kept)} are kept",
+                self.graph.location(self.param_ids[k]),
+                "a smaller --lr keeps the steps finite",
+            )
+            reason = f"an update became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
+            return loss, self._failed(kept, run.start, run.history, run.last_grad, run.first_epoch, run.steps,
+                                      error, reason)
+        run.steps += 1
+        line = int(self.lines[lo if order is None else int(order[lo])])
+        cb.on_step(Step(run.steps, epoch, b + 1, self.batches, hi - lo, loss, self.names, run.params,
+                        grad, direction, new_params, line))
+        run.params, run.last_grad = new_params, grad
+        return loss, None
 
     def _kept(self, history: list[Epoch], confirmed: bool) -> Epoch | None:
         """The last epoch whose params gave a finite loss (None: the starting params)."""
@@ -507,6 +318,62 @@ class Trainer:
         return "; inf or nan also starts at " + ", ".join(parts)
 
 
+def _trainable(graph: Graph, data_names: Sequence[str]) -> list[str]:
+    """The graph's params, which the data may not give."""
+    names = [name for name, i in graph.inputs.items() if graph.ops[i] == "param"]
+    if not names:
+        raise CgraphError(
+            f"{graph.source.filename} declares no params to train",
+            hint="declare them with a starting value: param w = 0.1 (or param w = uniform(-1, 1))",
+        )
+    for name in data_names:
+        if graph.ops[graph.inputs[name]] == "param":
+            raise InputError(f"'{name}' is a param; params are learned, not read from data")
+    return names
+
+
+@dataclass
+class _Run:
+    """What a run carries from batch to batch."""
+
+    params: np.ndarray
+    optimizer: Optimizer
+    start: Epoch  # where the run started (epoch first_epoch - 1, or a partial epoch resumed)
+    first_epoch: int
+    started: float  # _now() at the start
+    good: np.ndarray  # the params at the end of the last completed epoch
+    good_state: dict[str, Any]  # the optimizer's state then
+    last_grad: np.ndarray
+    history: list[Epoch] = field(default_factory=list)
+    steps: int = 0
+
+
+class _Patience:
+    """--patience and --tol: after each epoch, whether the run stops for lack of progress."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.best = math.inf
+        self.waited = 0
+
+    def after(self, record: Epoch, epoch: int) -> tuple[str, str] | None:
+        """(stop, reason) when the run stops after this epoch, else None."""
+        s = self.settings
+        if s.patience is None:
+            return None
+        if record.loss < self.best - s.tol:
+            self.best, self.waited = record.loss, 0
+        else:
+            self.waited += 1
+            if self.waited >= s.patience:
+                if s.tol > 0 and s.patience == 1:
+                    return "tol", f"the loss improved by less than --tol {s.tol:g} in epoch {epoch}"
+                return "patience", (f"no improvement of more than {s.tol:g} for {s.patience} epoch"
+                                    f"{'s' if s.patience != 1 else ''} (--patience) by epoch {epoch}")
+        self.best = min(self.best, record.loss)
+        return None
+
+
 def _now() -> float:
     """The clock of --max-time (a module function, so tests can stop a run at a chosen batch)."""
     return time.perf_counter()
@@ -518,99 +385,6 @@ def _epoch_name(epoch: Epoch | None) -> str:
 
 def _fmt(v: float) -> str:
     return "nan" if v != v else ("inf" if v > 0 else "-inf")
-
-
-# --- params files --------------------------------------------------------------------
-
-
-def params_document(epoch: Epoch, *, file: str, loss: str, settings: Settings, rows: int | None = None,
-                    shuffled: bool | None = None, loss_at_params: float | None = None,
-                    complete_loss: float | None = None) -> dict[str, Any]:
-    """The JSON saved by --save: the params, where training stands, and what resuming needs.
-
-    "epoch" is the number of complete epochs; "epoch_loss" is the mean loss over the last
-    one's rows during it (each row at the params of its batch; null if unknown). A run cut
-    short by --max-time in the middle of an epoch says so in "partial_epoch" (null
-    otherwise): that epoch's number, how many rows of its order were trained on (the
-    order that "seed" and "shuffled" give for "rows" rows) and their mean loss, so --init
-    trains on the rest of it first. "loss_at_params" is the mean loss over all rows at the
-    saved params (null if not given). For a partial `epoch`, `complete_loss` is the loss
-    of the last complete epoch; `rows` and `shuffled` default to the epoch's rows and
-    settings.shuffle (Trainer.n and Trainer.shuffled say them exactly)."""
-    partial = None
-    if epoch.partial:
-        partial = {"epoch": epoch.number, "rows_done": epoch.rows, "rows": rows if rows is not None else epoch.rows,
-                   "shuffled": shuffled if shuffled is not None else settings.shuffle, "loss": _real(epoch.loss)}
-    return {
-        "format": PARAMS_FORMAT,
-        "cgraph": __version__,
-        "file": file,
-        "loss": loss,
-        "epoch": epoch.number - 1 if epoch.partial else epoch.number,
-        "epoch_loss": _real(complete_loss if epoch.partial else epoch.loss),
-        "partial_epoch": partial,
-        "loss_at_params": _real(loss_at_params),
-        "params": dict(epoch.params),
-        "optimizer": {"name": settings.optimizer, "lr": settings.lr,
-                      "state": _named_state(epoch.optimizer_state, list(epoch.params))},
-        "seed": settings.seed,
-    }
-
-
-def _real(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _named_state(state: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
-    """An optimizer's per-param vectors as {name: value} (readable, and matched by name on resume)."""
-    return {key: dict(zip(names, value)) if isinstance(value, list) else value for key, value in state.items()}
-
-
-def resume_point(saved: ParamsFile, trainer: Trainer) -> tuple[int, int, float, str | None]:
-    """Where a run with --init goes on: (first epoch, rows of it already done, the sum of
-    their losses, a note or None). A file saved in the middle of an epoch resumes that
-    epoch after its rows done, in the same order when the rows, the seed and shuffling
-    are the same (the order is a function of them); otherwise the note says so."""
-    if saved.complete:
-        return saved.epoch + 1, 0, 0.0, None
-    done, epoch = saved.rows_done or 0, saved.epoch + 1
-    note = None
-    differences = []
-    if saved.rows != trainer.n:
-        differences.append(f"{trainer.n} rows, not {saved.rows}")
-    if saved.shuffled != trainer.shuffled:
-        differences.append("rows in the file's order" if not trainer.shuffled else "shuffled rows")
-    elif trainer.shuffled and saved.seed != trainer.settings.seed:
-        differences.append(f"--seed {trainer.settings.seed}, not {saved.seed}")
-    if differences:
-        rest = (f"the rest of epoch {epoch} is rows {done + 1}-{trainer.n} of this run's order"
-                if done < trainer.n else f"epoch {epoch + 1} starts now")
-        note = (f"epoch {epoch} stopped after {done} of its {saved.rows} rows, but this run has "
-                f"{' and '.join(differences)}: {rest}")
-    if done >= trainer.n:
-        return epoch + 1, 0, 0.0, note
-    return epoch, done, (saved.partial_loss or 0.0) * done, note
-
-
-def restorable_state(params_file: ParamsFile, settings: Settings, names: Sequence[str]) -> dict[str, Any] | None:
-    """The saved optimizer state if it fits this run (the same optimizer, a value for every
-    param), as the optimizer's own vectors in this run's param order; else None."""
-    if params_file.optimizer != settings.optimizer or not params_file.state:
-        return None
-    state: dict[str, Any] = {}
-    for key, value in params_file.state.items():
-        if isinstance(value, dict):
-            if sorted(value) != sorted(names):
-                return None
-            value = [value[name] for name in names]
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-                return None
-        state[key] = value
-    try:
-        make_optimizer(settings, len(names)).load_state(state)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return state
 
 
 def summarize(history: Sequence[Epoch], rows: int = 10) -> list[Epoch]:

@@ -1,0 +1,198 @@
+"""A graph evaluated on every row of a data file: what `cgraph eval --data` computes, as a
+library (`evaluate_rows`), with the command line left to write the rows and the messages.
+
+    rows = evaluate_rows(graph, datafile, binding, given, output=None, on_error="fail")
+    for part in rows:                 # one vectorized chunk at a time, bounded memory
+        write(part.lines, part.value, part.grads)
+    for message in rows.warnings():   # after the last chunk: skipped rows, inf/nan origins
+        print(message)
+
+Each row gives the output's value and its gradient w.r.t. every input and param
+(`rows.wrt_names`). Nothing here prints or writes a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from ..engine import batch
+from ..errors import InputError, NumericError
+from ..ir.graph import Graph
+from .data import Binding, DataFile, Skipped
+
+
+@dataclass
+class RowResults:
+    """One chunk's rows: each row's line in the data file (row number for Parquet), the
+    output's value and one gradient array per name of `RowEvaluation.wrt_names`."""
+
+    lines: np.ndarray
+    value: np.ndarray
+    grads: list[np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return len(self.lines)
+
+
+def data_notes(datafile: DataFile, binding: Binding) -> list[str]:
+    """Notes about columns that bind nothing (an id or a label column is fine)."""
+    return [f"note: {datafile.label}: {note}" for note in binding.notes]
+
+
+def defaulted_warning(graph: Graph, datafile: DataFile, binding: Binding, defaults_ok: bool) -> str | None:
+    """Inputs the data could give but does not, named in one warning; with `defaults_ok`
+    false (training) an input that every row would take from its default is an error."""
+    names = binding.defaulted
+    if not names:
+        return None
+    shown = ", ".join(f"'{n}'" for n in names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    near = "".join(f"; column '{c}' is not '{n}' (names are case-sensitive)" if c.lower() == n.lower()
+                   else f"; column '{c}' is not '{n}'" for n, c in list(binding.near.items())[:4])
+    their = (f"its default, {graph.values[graph.inputs[names[0]]]!r}" if len(names) == 1 else "their defaults")
+    what = f"input{'s' if len(names) > 1 else ''} {shown}"
+    if not defaults_ok:
+        raise InputError(
+            f"{datafile.label} has no column for {what}: every row would use {their}{near}",
+            hint="add the column, give the value as an option (--NAME VALUE), or pass --allow-defaults",
+        )
+    return f"warning: {datafile.label} has no column for {what}: every row uses {their}{near}"
+
+
+def bind_shared(plan: batch.Plan, values: Mapping[str, float], data_label: str) -> list:
+    """plan.bind, with a missing input's hint mentioning the data file."""
+    try:
+        return plan.bind(dict(values))
+    except InputError as exc:
+        if exc.message.startswith("missing value"):
+            exc.hint = (f"give values as columns of {data_label}, or as --NAME VALUE (or --input NAME=VALUE, "
+                        "or --inputs FILE.json)")
+        raise
+
+
+class RowEvaluation:
+    """The rows of `datafile` evaluated in chunks; iterate once for the results.
+
+    Built eagerly (the plan, the values every row shares), so a missing input is an error
+    before any row is read or any output opened. `strict` stops at the first inf or nan
+    value (a NumericError naming the row); otherwise where inf or nan starts is tallied
+    over all rows and said by `warnings()`."""
+
+    def __init__(self, graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
+                 output: str | None = None, chunk_rows: int | None = None, on_error: str = "fail",
+                 strict: bool = False):
+        self.graph = graph
+        self.datafile = datafile
+        self.binding = binding
+        self.on_error = on_error
+        self.strict = strict
+        self.plan = batch.Plan(graph, binding.names, output=output, shared_grads="rows")
+        self.base = bind_shared(self.plan, given, datafile.label)
+        self.chunk_rows = chunk_rows or self.plan.chunk_rows()
+        self.skipped = Skipped()
+        self.row_word = "row" if datafile.format == "parquet" else "line"
+        self.origins = batch.NonFiniteTally()
+        self.shared_finite = self.plan.shared_finite(self.base)
+        self.rows = 0  # rows evaluated so far
+
+    @property
+    def output_name(self) -> str:
+        return self.plan.output_name
+
+    @property
+    def wrt_names(self) -> list[str]:
+        return self.plan.wrt_names
+
+    def __iter__(self) -> Iterator[RowResults]:
+        plan, base = self.plan, self.base
+        for chunk in self.datafile.chunks(self.binding.fields, self.chunk_rows, self.on_error, self.skipped):
+            if self.strict:
+                where = plan.first_non_finite(base, chunk.columns, chunk.n)
+                if where is not None and where.kind == "value":
+                    raise self._non_finite_error(where, chunk)
+            result = plan.run(base, chunk.columns, chunk.n, check_values=True)
+            grads = [result.grads[name] for name in plan.wrt_names]
+            # The common case costs one sum per node and an isfinite pass over the gradients;
+            # the node by node diagnosis runs only on a chunk where something is inf or nan.
+            if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
+                self.origins.add(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk.lines)
+            self.rows += chunk.n
+            yield RowResults(chunk.lines, result.value, grads)
+
+    def warnings(self) -> list[str]:
+        """After the last chunk, in order: the rows skipped, each place where inf or nan
+        starts, and a note when no row was evaluated."""
+        messages = []
+        summary = self.skipped.summary(self.datafile.label)
+        if summary:
+            messages.append(summary)
+        messages += non_finite_warnings(self.graph, self.plan, self.binding, self.origins, self.datafile.label,
+                                        self.row_word)
+        if self.rows == 0:
+            left = " left after skipping bad ones" if self.skipped.count else ""
+            messages.append(f"note: {self.datafile.label} has no rows{left}")
+        return messages
+
+    def _non_finite_error(self, where, chunk) -> NumericError:
+        graph, plan, label = self.graph, self.plan, self.datafile.label
+        at = _row_at(label, int(chunk.lines[where.rows[0]]), self.row_word)
+        if where.node in plan.batched_leaves:
+            what = _column(self.binding, plan.batched_leaves.index(where.node), label)
+            return NumericError(f"{what} is inf or nan in the row at {at}", None,
+                                "--strict stops at the first inf or nan, in the data or computed")
+        return NumericError(
+            f"{_what(graph, where.node)} is inf or nan for the row at {at}",
+            graph.location(where.node),
+            "--strict stops at the first node whose value is inf or nan",
+        )
+
+
+def evaluate_rows(graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
+                  output: str | None = None, chunk_rows: int | None = None, on_error: str = "fail",
+                  strict: bool = False) -> RowEvaluation:
+    """Every row of `datafile` (bound to `graph`'s inputs by `binding`; `given` holds the
+    values every row shares), ready to iterate chunk by chunk."""
+    return RowEvaluation(graph, datafile, binding, given, output=output, chunk_rows=chunk_rows,
+                         on_error=on_error, strict=strict)
+
+
+def non_finite_warnings(graph: Graph, plan: batch.Plan, binding: Binding, origins, data_label: str,
+                        row_word: str) -> list[str]:
+    """One warning per place where inf or nan starts, over all rows: a data column that
+    holds inf or nan is the data's (named by column), any other node is the program's."""
+    batched = dict(zip(plan.batched_leaves, range(len(plan.batched_leaves))))
+    data_warnings, node_warnings = [], []  # the data's first, in the file's column order
+    for node, kind, count, first, _arg in origins.items():
+        rows = f"{count} row{'s' if count != 1 else ''} (first at {_row_at(data_label, first, row_word)})"
+        if kind == "value" and node in batched:
+            k = batched[node]
+            data_warnings.append((k, f"warning: {_column(binding, k, data_label)} is inf or nan in {rows}"))
+            continue
+        problem = "is inf or nan" if kind == "value" else "makes a gradient inf or nan"
+        node_warnings.append(f"{graph.location(node)}: warning: {_what(graph, node)} {problem} in {rows}")
+    return [text for _, text in sorted(data_warnings)] + node_warnings
+
+
+def _column(binding: Binding, k: int, data_label: str) -> str:
+    """How the data file names the field of batched input k: its column (and item)."""
+    name = binding.names[k]
+    field: Sequence = binding.fields[k]
+    key, item = (field[0], field[1]) if isinstance(field, tuple) and len(field) == 2 else (name, None)
+    text = f"column '{key}'" if item is None else f"item {item + 1} of '{key}'"
+    if key != name:
+        text += f" (input '{name}')"
+    return f"{text} of {data_label}"
+
+
+def _what(graph: Graph, i: int) -> str:
+    text = graph.text_of(i)
+    name = graph.name_of(i)
+    kind = "the input " if graph.ops[i] in ("input", "param") else ""  # as one evaluation says it
+    return f"{kind}'{text}'" + (f" ({name})" if name and name != text else "")
+
+
+def _row_at(data_label: str, line: int, row_word: str) -> str:
+    return f"{data_label}:{line}" if row_word == "line" else f"{data_label} row {line}"
