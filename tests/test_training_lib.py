@@ -8,7 +8,6 @@ import ast
 import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,7 @@ from cgraph.training.data import DataFile, RowWriter, bind_columns
 from cgraph.training.rows import evaluate_rows
 from cgraph.training.saving import ParamsSaver
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "cgraph"
+from support.paths import PACKAGE, ROOT
 LINREG, LINREG_CSV = str(ROOT / "samples" / "linreg.cg"), str(ROOT / "samples" / "linreg.csv")
 
 
