@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from typing import Any
 
 import click
 
@@ -76,7 +77,7 @@ class SigintGuard(Part):
     def __init__(self, first_epoch: int) -> None:
         self.epoch = first_epoch  # the epoch under way, for the message
         self.interrupted: str | None = None
-        self.previous_handler = None
+        self.previous_handler: Any = None  # whatever signal.signal returned: a handler, SIG_DFL or None
 
     def __enter__(self) -> "SigintGuard":
         try:
@@ -116,8 +117,8 @@ class ProgressView(Part):
         self.epochs = epochs
         self.first_epoch = first_epoch
         self.err = Console(stderr=True)
-        self.progress = None
-        self.task = None
+        self.progress: Any = None  # a rich Progress on a terminal (rich is imported only then)
+        self.task: Any = None
 
     def __enter__(self) -> "ProgressView":
         if self.err.is_terminal and self.epochs:

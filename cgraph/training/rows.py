@@ -31,7 +31,7 @@ class RowResults:
 
     lines: np.ndarray
     value: np.ndarray
-    grads: list[np.ndarray]
+    grads: list[np.ndarray | float]  # a float where a gradient is the same in every row
 
     @property
     def n(self) -> int:

@@ -65,6 +65,7 @@ class _KeyRules:
             base = input_values.canonical(key)
         except InputError:
             return f"column '{clip(key)}' is not an input name; ignored"
+        targets: list[tuple[str, tuple[str, int | None]]]
         if length is None:
             targets = [(base, (key, None))]
         else:
@@ -173,7 +174,8 @@ class _KeyRules:
                     "the first row gives", key)
         return None  # the other form of inputs the first row gives
 
-    def row(self, obj: dict, fields: Sequence[Field], line: int, text: str):
+    def row(self, obj: dict, fields: Sequence[Field], line: int,
+            text: str) -> tuple[list[float] | None, tuple[str, str | None] | None]:
         """One row's values: (values, None), or (None, (message, key)) for a bad row."""
         for key in obj:
             if key not in self.known:
@@ -189,16 +191,16 @@ class _KeyRules:
             if name in by_name and (name in self.source or name in self.bases):
                 return None, (f"'{name}' is given twice: as '{by_name[name]}' and as '{clip(key)}'", key)
             by_name.setdefault(name, key)
-        row = []
+        row: list[float] = []
         for field in fields:
-            name = self.name_of.get(field)
-            if name is None:  # a field the binding does not know: read as given
-                values, problem = self.data._jsonl_row(obj, [field])
-                if problem is not None:
-                    return None, problem
+            bound = self.name_of.get(field)
+            if bound is None:  # a field the binding does not know: read as given
+                values, bare_problem = self.data._jsonl_row(obj, [field])
+                if values is None:
+                    return None, bare_problem
                 row.extend(values)
                 continue
-            value, problem = self._value(obj, by_name, name, field)
+            value, problem = self._value(obj, by_name, bound, field)
             if problem is not None:
                 return None, problem
             row.append(value)

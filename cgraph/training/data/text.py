@@ -72,10 +72,13 @@ class _TextFile(_Source):
             yield iter(f)
 
     def _release_stream(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
         if self.path == STDIN:
-            self._stream.detach()  # standard input itself stays open for whoever owns it
+            stream.detach()  # type: ignore[attr-defined]  # a TextIOWrapper; standard input stays open for its owner
         else:
-            self._stream.close()
+            stream.close()
 
     def _check_text(self, block: list[str], first: int) -> None:
         """Invalid UTF-8 is an error naming its line (read with surrogateescape, it shows as U+DCxx)."""
@@ -102,6 +105,7 @@ class _TextFile(_Source):
 
     def _undecoded_error(self, line: str, number: int) -> DataError:
         found = _UNDECODED.search(line)
+        assert found is not None  # the caller found the line by this search
         byte = ord(found.group()) - 0xDC00
         return DataError(
             f"invalid UTF-8 (byte 0x{byte:02x}): data files are UTF-8 text", self.label,
