@@ -107,6 +107,12 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def non_finite(v: float) -> str:
+    """How every message and every view spells a value that is not a finite number:
+    "inf", "-inf" or "nan" (also the strings JSON output uses, since RFC 8259 has none)."""
+    return "nan" if v != v else ("inf" if v > 0 else "-inf")
+
+
 PATH_LIMIT = 200  # file paths are kept whole up to this: a clipped path cannot be opened
 
 

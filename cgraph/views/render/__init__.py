@@ -93,21 +93,17 @@ def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, 
     n = len(graph)
     for k, (label, first, last) in enumerate(units):
         s = build_scene(graph, evaluation, o, Step(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
-        what = label or _what(graph, last)
+        what = label or graph.label(last)
         s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {style.number(evaluation.values[last], o.precision)}"
         yield f"{k + 1:0{width}d}-forward", s
     for k, (label, first, last) in enumerate(reversed(units)):
         s = build_scene(graph, evaluation, o, Step(values_upto=n, grads_from=first, current=first, phase="backward"))
-        what = label or _what(graph, first)
+        what = label or graph.label(first)
         s.caption = (
             f"backward pass, step {k + 1} of {steps}: d{evaluation.output_name}/d({what}) = "
             f"{style.number(evaluation.grads[first], o.precision)}"
         )
         yield f"{steps + k + 1:0{width}d}-backward", s
-
-
-def _what(graph: Graph, i: int) -> str:
-    return graph.name_of(i) or graph.text_of(i)
 
 
 def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DEFAULT_DPI) -> bytes:
