@@ -10,7 +10,7 @@ from ..engine import check as checking
 from ..views import explain as explaining
 from ..engine.evaluator import evaluate
 from ..ir.graph import Graph
-from ..views.report import json_number, short_number
+from ..views.numbers import json_number, short_number
 from . import EXIT_CODES_HELP
 from .common import PRECISION, Count, FiniteFloat, ProgramCommand, evaluation_options, with_program
 

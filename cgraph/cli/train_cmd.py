@@ -320,7 +320,7 @@ class _Display:
         from rich.table import Table
 
         from ..training import trainer as training
-        from ..views.report import short_number
+        from ..views.numbers import short_number
         from .output import print_rich
 
         trainer, s = self.trainer, self.settings

@@ -19,7 +19,8 @@ from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
 from ..ops import OPS
 from .render.scene import Options, visible_nodes
-from .render.style import number, symbol
+from .numbers import json_number, number
+from .render.style import symbol
 
 DEFAULT_MAX_STEPS = 200
 _INFIX = {"add", "sub", "mul", "div", "pow"}
@@ -325,8 +326,6 @@ def _tex_chain(out: str, name: str, c: Contribution, fmt) -> str:
 
 
 def to_dict(exp: Explanation) -> dict:
-    from .report import json_number
-
     def clean(obj):
         if isinstance(obj, float):
             return json_number(obj)

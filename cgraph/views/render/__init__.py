@@ -19,6 +19,7 @@ from typing import Iterator
 
 from ...engine.evaluator import Evaluation
 from ...ir.graph import Graph
+from ..numbers import number
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
 from .scene import DEFAULT_MAX_RENDER_NODES, OptionError, Options, RenderError, Scene, Step, build_scene, drawn_units
@@ -94,14 +95,14 @@ def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, 
     for k, (label, first, last) in enumerate(units):
         s = build_scene(graph, evaluation, o, Step(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
         what = label or graph.label(last)
-        s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {style.number(evaluation.values[last], o.precision)}"
+        s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {number(evaluation.values[last], o.precision)}"
         yield f"{k + 1:0{width}d}-forward", s
     for k, (label, first, last) in enumerate(reversed(units)):
         s = build_scene(graph, evaluation, o, Step(values_upto=n, grads_from=first, current=first, phase="backward"))
         what = label or graph.label(first)
         s.caption = (
             f"backward pass, step {k + 1} of {steps}: d{evaluation.output_name}/d({what}) = "
-            f"{style.number(evaluation.grads[first], o.precision)}"
+            f"{number(evaluation.grads[first], o.precision)}"
         )
         yield f"{steps + k + 1:0{width}d}-backward", s
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ...errors import EXIT_USAGE, CgraphError, InputError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
+from ..numbers import number
 from . import style
 
 DEFAULT_MAX_RENDER_NODES = 2000
@@ -170,7 +171,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         line, _ = graph.line_col(i)
         node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
         if graph.is_literal(i):
-            node.title = style.number(graph.values[i], p)
+            node.title = number(graph.values[i], p)
         elif op in LEAF_KINDS:
             node.title = name or graph.text_of(i)
         else:
@@ -178,7 +179,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             node.name = name
         node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.line_text_of(i)} (line {line})"
         if show_grads and consumers[i] > 1 and grads_known(i) and not graph.is_literal(i):
-            node.total_grad = style.number(ev.grads[i], p)
+            node.total_grad = number(ev.grads[i], p)
         node.highlight = step is not None and step.current == i
         scene.nodes.append(node)
         node_by_id[node.id] = node
@@ -245,18 +246,18 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             if group is not None:
                 box_edges[(u, head)] = edge
             if show_values and values_known(u):
-                edge.value = style.number(ev.values[u], p)
+                edge.value = number(ev.values[u], p)
             if local is not None and grads_known(v) and not graph.is_literal(u):  # no one asks d out/d 2
                 contribution = ev.grads[v] * local[k]
                 if merged:  # several uses inside one box: the edge carries their sum; no single local
                     contribution += box_sums[(u, head)]
                     edge.local = None
                 elif show_local:
-                    edge.local = style.number(local[k], p)
+                    edge.local = number(local[k], p)
                 if group is not None:
                     box_sums[(u, head)] = contribution
                 if show_grads:
-                    edge.grad = style.number(contribution, p)
+                    edge.grad = number(contribution, p)
                 if options.heat:
                     edge.heat = contribution  # normalised below
                     magnitudes.append(abs(contribution))
@@ -269,7 +270,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         tail = group[out][0] if group is not None and out in group else ids[out]
         edge = SceneEdge(tail, sink.id, label_name=ev.output_name if ev is not None else graph.output_name)
         if show_values and values_known(out):
-            edge.value = style.number(ev.values[out], p)
+            edge.value = number(ev.values[out], p)
         if show_grads and grads_known(out):
             edge.grad = "1"
         scene.edges.append(edge)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import math
 import re
 
 from ...ir.graph import Graph, Tag
@@ -31,15 +30,6 @@ SYMBOLS = {
 
 def symbol(op: str) -> str:
     return SYMBOLS.get(op, op)
-
-
-def number(v: float, precision: int) -> str:
-    if v != v:
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    text = format(v, f".{precision}g")
-    return "0" if text == "-0" else text
 
 
 def esc(text: str) -> str:
