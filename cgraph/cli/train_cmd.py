@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from ..errors import non_finite
 from ..frontend.builder import DEFAULT_SEED
 from ..ir.graph import Graph
 from . import exit_codes_help
@@ -415,7 +416,7 @@ def _finite_rows(rows, binding, data_path: str, datafile, on_error: str, skipped
         text = _line_text(data_path, line, row_word) if on_error != "skip" else None
         column, width = _field_span(text, datafile, key)
         error = DataError(
-            f"{what} is {_non_finite_word(rows.columns[k][r])}: training needs finite values",
+            f"{what} is {non_finite(rows.columns[k][r])}: training needs finite values",
             datafile.label, line, text, column, width, row_word=row_word,
             hint="correct or remove the row; --on-error skip leaves out the rows with an inf or nan",
         )
@@ -448,11 +449,7 @@ def _require_finite(values: dict[str, float], message: str) -> None:
 
     for name, value in values.items():
         if not math.isfinite(value):
-            raise InputError(message.format(name, _non_finite_word(value)) + ": training needs finite values")
-
-
-def _non_finite_word(value: float) -> str:
-    return "nan" if value != value else ("inf" if value > 0 else "-inf")
+            raise InputError(message.format(name, non_finite(value)) + ": training needs finite values")
 
 
 def _line_text(path: str, line: int, row_word: str) -> str | None:

@@ -34,8 +34,8 @@ from typing import IO, Iterator, Sequence
 
 import numpy as np
 
-from ..engine import inputs as input_values
-from ..errors import InputError, Location, MissingDependency, Source, clip, did_you_mean
+from ..engine import input_values
+from ..errors import DataError, InputError, MissingDependency, clip, did_you_mean
 from ..ir.graph import Graph
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -49,41 +49,6 @@ _NOT_DELIMITERS = '"\r\n.+-_[]'  # quotes, line ends, and what numbers and names
 # Invalid UTF-8 read with errors="surrogateescape" becomes U+DC80..U+DCFF: a block of lines is
 # checked for these with one isascii() (ASCII data, the usual case, costs nothing more).
 _UNDECODED = re.compile("[\udc80-\udcff]")
-
-
-class DataError(InputError):
-    """A data file cannot be read, or one of its rows is bad (exit code 2).
-
-    Printed as `rows.csv:17:5: error: ...` with the line and a caret when the row is known."""
-
-    def __init__(self, message: str, path: str, line: int | None = None, text: str | None = None,
-                 column: int = 1, width: int = 1, hint: str | None = None, row_word: str = "line"):
-        location = None
-        if line is not None and text is not None:
-            location = Location(_OneLine(text, path, line), line, column, width)
-        super().__init__(message, location, hint)
-        self.path = path
-        self.line = line
-        self.row_word = row_word
-
-    def __str__(self) -> str:
-        if self.location is None and self.line is not None:  # parquet: rows, no lines
-            head = f"{self.path}: {self.row_word} {self.line}: error: {self.message}"
-            return head + (f"\n  hint: {self.hint}" if self.hint else "")
-        if self.location is None:
-            return f"{self.path}: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
-        return super().__str__()
-
-
-class _OneLine(Source):
-    """A Source that knows one line of a data file, enough for an error's excerpt."""
-
-    def __init__(self, text: str, filename: str, line: int):
-        super().__init__(text, filename)
-        self._line = line
-
-    def line_text(self, line: int) -> str:
-        return self.text if line == self._line else ""
 
 
 class Skipped:

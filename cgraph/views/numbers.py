@@ -34,3 +34,8 @@ def number(v: float, precision: int) -> str:
         return non_finite(v)
     text = format(v, f".{precision}g")
     return "0" if text == "-0" else text
+
+
+def error_number(v: float) -> str:
+    """Three significant digits in scientific notation, for an error's size (1.23e-08)."""
+    return format(v, ".2e") if math.isfinite(v) else non_finite(v)

@@ -18,11 +18,12 @@ import zlib
 from typing import Iterator
 
 from ...engine.evaluator import Evaluation
+from ...errors import OptionError, RenderError
 from ...ir.graph import Graph
 from ..numbers import number
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
-from .scene import DEFAULT_MAX_RENDER_NODES, OptionError, Options, RenderError, Scene, Step, build_scene, drawn_units
+from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, Step, build_scene, drawn_units
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "mermaid")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ...errors import EXIT_USAGE, CgraphError, InputError
+from ...errors import InputError, RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
 from ..numbers import number
@@ -20,16 +20,6 @@ from . import style
 DEFAULT_MAX_RENDER_NODES = 2000
 SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
 LEAF_KINDS = ("input", "param", "const")
-
-
-class RenderError(CgraphError):
-    """The diagram cannot be drawn as asked (too large, Graphviz missing, ...)."""
-
-
-class OptionError(RenderError):
-    """A render option has a value it cannot take: a usage error."""
-
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""How diagrams look: themes, number formatting, escaping, stable node ids."""
+"""How diagrams look: themes, escaping, stable node ids (numbers are views/numbers.py's)."""
 
 from __future__ import annotations
 
