@@ -128,3 +128,24 @@ def test_explain_text_is_laid_out_once():
     assert {kind for _, kind in explain.layout(exp)} == set(explain.STYLES)
     cli = (PACKAGE / "cli" / "explain_cmd.py").read_text(encoding="utf-8")
     assert "Forward pass" not in cli and "more steps" not in cli
+
+
+def test_no_two_public_classes_share_a_name():
+    where: dict[str, list[str]] = {}
+    for path, text in _sources().items():
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(path)
+    assert not {name: paths for name, paths in where.items() if len(paths) > 1}
+
+
+def test_no_import_of_a_cgraph_module_needs_an_alias():
+    """A module named after a value (inputs, check) forced `inputs as input_values`."""
+    aliased = []
+    for path, text in _sources().items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.level and any(
+                    a.asname and not a.asname.startswith("_") and a.asname != "ast" for a in node.names):
+                aliased.append(f"{path}:{node.lineno}")
+    # cli/train_cmd.py (`trainer as training`) is being reshaped separately.
+    assert [a for a in aliased if not a.startswith("cgraph/cli/train_cmd.py")] == [], aliased

@@ -12,7 +12,7 @@ of the last complete epoch.
 
 The loop reports through callbacks, so the command line draws a progress bar and saves
 params while the library stays free of printing:
-    on_step(Step)    after each update (the --trace output)
+    on_step(Update)    after each update (the --trace output)
     on_epoch(Epoch)  after each epoch (progress, --save)
     should_stop()    between batches: a reason to stop now (Ctrl-C), or None
 
@@ -169,7 +169,7 @@ def make_optimizer(settings: Settings, size: int) -> Optimizer:
 
 
 @dataclass
-class Step:
+class Update:
     """One update (what --trace prints)."""
 
     number: int  # 1-based, over the whole run
@@ -223,7 +223,7 @@ class Outcome:
 
 
 class Callbacks:
-    def on_step(self, step: Step) -> None:
+    def on_step(self, step: Update) -> None:
         pass
 
     def on_epoch(self, epoch: Epoch) -> None:
@@ -385,7 +385,7 @@ class Trainer:
                     return self._failed(kept, start, history, last_grad, first_epoch, step_number, error, reason)
                 step_number += 1
                 line = int(self.lines[lo if order is None else int(order[lo])])
-                cb.on_step(Step(step_number, epoch, b + 1, batches, hi - lo, loss, self.names, params,
+                cb.on_step(Update(step_number, epoch, b + 1, batches, hi - lo, loss, self.names, params,
                                 grad, direction, new_params, line))
                 params, last_grad = new_params, grad
                 epoch_loss += loss * (hi - lo)

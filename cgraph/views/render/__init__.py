@@ -23,7 +23,7 @@ from ...ir.graph import Graph
 from ..numbers import number
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
-from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, Step, build_scene, drawn_units
+from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, Frame, build_scene, drawn_units
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "mermaid")
@@ -94,12 +94,12 @@ def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, 
     width = len(str(2 * steps))
     n = len(graph)
     for k, (label, first, last) in enumerate(units):
-        s = build_scene(graph, evaluation, o, Step(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
+        s = build_scene(graph, evaluation, o, Frame(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
         what = label or graph.label(last)
         s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {number(evaluation.values[last], o.precision)}"
         yield f"{k + 1:0{width}d}-forward", s
     for k, (label, first, last) in enumerate(reversed(units)):
-        s = build_scene(graph, evaluation, o, Step(values_upto=n, grads_from=first, current=first, phase="backward"))
+        s = build_scene(graph, evaluation, o, Frame(values_upto=n, grads_from=first, current=first, phase="backward"))
         what = label or graph.label(first)
         s.caption = (
             f"backward pass, step {k + 1} of {steps}: d{evaluation.output_name}/d({what}) = "

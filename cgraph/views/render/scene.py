@@ -70,7 +70,7 @@ class Scene:
 
 
 @dataclass(frozen=True)
-class Step:
+class Frame:
     """One frame of the passes: the values of the first `values_upto` nodes are known,
     and the gradients of nodes >= `grads_from`; `current` is the node just done."""
 
@@ -118,7 +118,7 @@ def style_hint(graph: Graph, name: str) -> str:
     return did_you_mean(name, graph.names)
 
 
-def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Step | None = None) -> Scene:
+def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None) -> Scene:
     p = options.precision
     out = ev.output if ev is not None else graph.output
     shown = visible_nodes(graph, options, out)
