@@ -149,3 +149,14 @@ def test_no_import_of_a_cgraph_module_needs_an_alias():
                 aliased.append(f"{path}:{node.lineno}")
     # cli/train_cmd.py (`trainer as training`) is being reshaped separately.
     assert [a for a in aliased if not a.startswith("cgraph/cli/train_cmd.py")] == [], aliased
+
+
+def test_docstring_examples_still_run(monkeypatch):
+    import doctest
+
+    monkeypatch.chdir(PACKAGE.parent)  # the examples load samples/ from the checkout
+    for path, text in _sources().items():
+        if ">>>" in text:
+            name = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            result = doctest.testmod(importlib.import_module(name), verbose=False)
+            assert result.attempted and not result.failed, path

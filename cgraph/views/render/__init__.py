@@ -3,7 +3,9 @@
     >>> import cgraph, cgraph.render
     >>> g = cgraph.load("samples/intro.cg")
     >>> ev = cgraph.evaluate(g, {"x": 1, "y": 3, "z": -3})
-    >>> cgraph.render.diagram(g, ev)          # a graphviz.Digraph: shows inline in Jupyter
+    >>> dot = cgraph.render.diagram(g, ev)    # a graphviz.Digraph: shows inline in Jupyter
+    >>> type(dot).__name__, dot.source.startswith("digraph")
+    ('Digraph', True)
 
 Without an evaluation the diagram shows the structure alone.
 """
