@@ -1,4 +1,5 @@
-"""Errors: a small hierarchy the CLI maps to exit codes in one place.
+"""Errors: every exception cgraph raises on purpose, and every exit code, are defined
+here; the CLI maps the one to the other in one place (cgraph/cli/__init__.py's `main`).
 
 Errors in a file carry a `Location` and print as
 
@@ -18,6 +19,7 @@ EXIT_OK = 0
 EXIT_FILE_ERROR = 1  # the file does not parse, build or evaluate (or --strict found inf/nan)
 EXIT_USAGE = 2  # bad options or input values
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70  # a bug: anything raised that is not a CgraphError (EX_SOFTWARE in sysexits.h)
 
 _SHOWN_LINE_WIDTH = 100  # long lines are cut to a window around the error
 
@@ -107,6 +109,12 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def non_finite(v: float) -> str:
+    """How every message and every view spells a value that is not a finite number:
+    "inf", "-inf" or "nan" (also the strings JSON output uses, since RFC 8259 has none)."""
+    return "nan" if v != v else ("inf" if v > 0 else "-inf")
+
+
 PATH_LIMIT = 200  # file paths are kept whole up to this: a clipped path cannot be opened
 
 
@@ -191,3 +199,58 @@ class NumericError(CgraphError):
 class MissingDependency(CgraphError):
     """An optional package is not installed: NumPy (batches, training), pyarrow (.parquet),
     matplotlib (train --plot). The message says which `pip install` fixes it."""
+
+
+class DataError(InputError):
+    """A data file cannot be read, or one of its rows is bad (exit code 2).
+
+    Printed as `rows.csv:17:5: error: ...` with the line and a caret when the row is known."""
+
+    def __init__(self, message: str, path: str, line: int | None = None, text: str | None = None,
+                 column: int = 1, width: int = 1, hint: str | None = None, row_word: str = "line"):
+        location = None
+        if line is not None and text is not None:
+            location = Location(_OneLine(text, path, line), line, column, width)
+        super().__init__(message, location, hint)
+        self.path = path
+        self.line = line
+        self.row_word = row_word
+
+    def __str__(self) -> str:
+        if self.location is None and self.line is not None:  # parquet: rows, no lines
+            head = f"{self.path}: {self.row_word} {self.line}: error: {self.message}"
+            return head + (f"\n  hint: {self.hint}" if self.hint else "")
+        if self.location is None:
+            return f"{self.path}: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
+        return super().__str__()
+
+
+class _OneLine(Source):
+    """A Source that knows one line of a data file, enough for an error's excerpt."""
+
+    def __init__(self, text: str, filename: str, line: int):
+        super().__init__(text, filename)
+        self._line = line
+
+    def line_text(self, line: int) -> str:
+        return self.text if line == self._line else ""
+
+
+class RenderError(CgraphError):
+    """The diagram cannot be drawn as asked (too large, Graphviz missing, ...)."""
+
+
+class OptionError(RenderError):
+    """A render option has a value it cannot take: a usage error."""
+
+    exit_code = EXIT_USAGE
+
+
+class OutputError(CgraphError):
+    """The output cannot be written where asked."""
+
+
+class OutputClash(OutputError):
+    """An output names a file the run reads, or another of its outputs: a usage error."""
+
+    exit_code = EXIT_USAGE

@@ -58,7 +58,7 @@ cgraph = CgraphError = None
 def load_target() -> None:
     global cgraph, CgraphError
     import cgraph as _cgraph
-    import cgraph.engine.check
+    import cgraph.engine.gradient_check
     import cgraph.cli
     import cgraph.views.explain
     import cgraph.views.render
@@ -149,7 +149,7 @@ def check_parsers_agree(text: str) -> None:
 
 def exercise(data: bytes) -> str:
     """Run one input through everything. Returns an outcome signature; raises on a crash."""
-    from cgraph.engine import check
+    from cgraph.engine import gradient_check as check
     from cgraph.views import explain, render, report
     from cgraph.cli import run
     from cgraph.frontend.loading import decode, parse

@@ -22,7 +22,7 @@ import pytest
 
 import cgraph
 from cgraph.views import explain
-from cgraph.engine.check import gradcheck
+from cgraph.engine.gradient_check import gradcheck
 from cgraph.engine.evaluator import forward
 
 H = 1e-5

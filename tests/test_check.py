@@ -1,6 +1,6 @@
 """`cgraph check`: backprop's gradients against central finite differences, against the issue.
 
-Library: `cgraph.check.gradcheck(graph, inputs, output=, eps=, rtol=, atol=) -> [CheckRow]`.
+Library: `cgraph.engine.gradient_check.gradcheck(graph, inputs, output=, eps=, rtol=, atol=) -> [CheckRow]`.
 CLI in-process through `cgraph.cli.run`. A wrong derivative is injected by replacing the
 rule the backward pass reads (`cgraph.evaluate._LOCAL`; note that the package attribute
 `cgraph.evaluate` is the function, so the module is taken from importlib).
@@ -14,7 +14,7 @@ import math
 import pytest
 
 import cgraph
-from cgraph.engine import check
+from cgraph.engine import gradient_check
 
 from support.jsonutil import strict_json
 from support.runner import run_script
@@ -57,7 +57,7 @@ def table(text: str) -> tuple[list[str], dict[str, list[str]]]:
 @pytest.mark.parametrize("name,inputs,_args", SAMPLE_CASES, ids=SAMPLE_IDS)
 def test_gradcheck_passes_on_every_sample(name, inputs, _args):
     graph = load(name)
-    rows = check.gradcheck(graph, inputs)
+    rows = gradient_check.gradcheck(graph, inputs)
     assert [r.name for r in rows] == list(graph.inputs)  # every input and param, in order
     grads = cgraph.evaluate(graph, inputs).gradients
     for r in rows:
@@ -87,7 +87,7 @@ def test_cli_check_json_on_every_sample(cg, name, inputs, args):
     assert code == 0, err
     data = strict_json(out)
     assert data["passed"] is True
-    assert (data["eps"], data["rtol"], data["atol"]) == (check.DEFAULT_EPS, check.DEFAULT_RTOL, check.DEFAULT_ATOL)
+    assert (data["eps"], data["rtol"], data["atol"]) == (gradient_check.DEFAULT_EPS, gradient_check.DEFAULT_RTOL, gradient_check.DEFAULT_ATOL)
     graph = load(name)
     assert [r["name"] for r in data["rows"]] == list(graph.inputs)
     grads = cgraph.evaluate(graph, inputs).gradients
@@ -131,7 +131,7 @@ def test_wrong_tanh_rule_fails_exactly_the_tanh_samples(cg, broken_tanh, name, i
 
 def test_wrong_tanh_rule_rows(broken_tanh):
     graph = load("neuron")
-    rows = {r.name: r for r in check.gradcheck(graph)}
+    rows = {r.name: r for r in gradient_check.gradcheck(graph)}
     assert {n for n, r in rows.items() if r.status == "FAIL"} == {"w", "b", "x1", "x2", "x3"}
     assert not any(r.passed for r in rows.values())
     # analytic: what the (broken) backward pass says; numeric: the truth
@@ -141,7 +141,7 @@ def test_wrong_tanh_rule_rows(broken_tanh):
     assert rows["b"].numeric == pytest.approx(2.085346617, rel=1e-6)
     for r in rows.values():
         assert r.abs_error == abs(r.analytic - r.numeric)
-        assert r.abs_error > check.DEFAULT_ATOL + check.DEFAULT_RTOL * abs(r.numeric)
+        assert r.abs_error > gradient_check.DEFAULT_ATOL + gradient_check.DEFAULT_RTOL * abs(r.numeric)
 
 
 def test_wrong_tanh_rule_json(cg, broken_tanh):
@@ -182,9 +182,9 @@ def test_unrelated_kink_does_not_hide_a_wrong_derivative(cg, broken_tanh):
     """x's gradient is wrong (the tanh rule); relu(z) sits at its kink z = 0, but z does not
     move when x is perturbed, so x's row must stay FAIL, and the exit code 1."""
     graph = cgraph.parse("y = tanh(x) + relu(z)")
-    rows = {r.name: r for r in check.gradcheck(graph, {"x": 0.5, "z": 1.0})}
+    rows = {r.name: r for r in gradient_check.gradcheck(graph, {"x": 0.5, "z": 1.0})}
     assert rows["x"].status == "FAIL"  # without a kink anywhere
-    rows = {r.name: r for r in check.gradcheck(graph, {"x": 0.5, "z": 0.0})}
+    rows = {r.name: r for r in gradient_check.gradcheck(graph, {"x": 0.5, "z": 0.0})}
     assert rows["z"].status == "KINK"
     assert rows["x"].status == "FAIL", f"x reported {rows['x'].status}: a wrong derivative hidden by relu(z) at z = 0"
     code, out, _ = cg("check", "-e", "y = tanh(x) + relu(z)", "--x", "0.5", "--z", "0")
@@ -200,7 +200,7 @@ def test_relu_at_zero_is_a_kink_not_a_failure(cg):
     _, rows = table(out)
     assert rows["x"][-1] == "KINK"
     assert rows["y"][-1] == "OK"
-    rows = {r.name: r for r in check.gradcheck(cgraph.parse("relu(x) * y"), {"x": 0, "y": 2})}
+    rows = {r.name: r for r in gradient_check.gradcheck(cgraph.parse("relu(x) * y"), {"x": 0, "y": 2})}
     assert rows["x"].status == "KINK" and rows["x"].passed
     assert rows["x"].analytic == 0.0  # relu'(0) = 0, as PyTorch
     assert rows["x"].numeric == pytest.approx(1.0)
@@ -213,7 +213,7 @@ def test_relu_at_zero_is_a_kink_not_a_failure(cg):
 ], ids=["abs-at-0", "max-tie", "min-tie"])
 def test_kinks_are_flagged(expr, inputs, kinked):
     """The issue: kinks (relu at 0, abs at 0, max/min ties) are flagged as such, status KINK."""
-    rows = {r.name: r for r in check.gradcheck(cgraph.parse(expr), inputs)}
+    rows = {r.name: r for r in gradient_check.gradcheck(cgraph.parse(expr), inputs)}
     assert all(r.passed for r in rows.values())
     assert {n: rows[n].status for n in kinked} == {n: "KINK" for n in kinked}
 
@@ -242,11 +242,11 @@ def test_kinks_in_json(cg):
 def test_step_is_relative_to_the_input():
     """h = eps * max(1, |x|): for x^3 at x = 100 with eps = 1e-3, h = 0.1 and the central
     difference is 3x^2 + h^2 = 30000.01."""
-    rows = check.gradcheck(cgraph.parse("x^3"), {"x": 100.0}, eps=1e-3)
+    rows = gradient_check.gradcheck(cgraph.parse("x^3"), {"x": 100.0}, eps=1e-3)
     (r,) = rows
     assert r.analytic == 30000.0
     assert r.numeric == pytest.approx(30000.01, rel=1e-9)
-    rows = check.gradcheck(cgraph.parse("x^3"), {"x": 0.5}, eps=1e-2)  # |x| < 1: h = eps
+    rows = gradient_check.gradcheck(cgraph.parse("x^3"), {"x": 0.5}, eps=1e-2)  # |x| < 1: h = eps
     assert rows[0].numeric == pytest.approx(3 * 0.25 + 1e-4, rel=1e-9)
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cgraph.engine import inputs as input_values
+from cgraph.engine import input_values
 
 GRID = "for i in 1..2 { for j in 1..3 { input w[i, j] = 0 } }\ny = w[1, 2] * 2 + w[2, 3]\n"
 

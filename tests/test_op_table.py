@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, find, settings
 import cgraph
 from cgraph import ops
 from cgraph.batch import Plan
-from cgraph.engine.check import gradcheck
+from cgraph.engine.gradient_check import gradcheck
 from cgraph.errors import CgraphError
 from cgraph.views import explain, render
 from cgraph.views.render import style

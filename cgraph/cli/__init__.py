@@ -23,12 +23,10 @@ try:
     import click
 
     from .. import __version__
-    from ..errors import EXIT_FILE_ERROR, EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
+    from ..errors import EXIT_FILE_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, CgraphError, clip_message
 except KeyboardInterrupt:
     sys.stderr.write("cgraph: interrupted\n")
     raise SystemExit(130) from None
-
-EXIT_INTERNAL = 70
 
 
 class _Interrupted(Exception):
@@ -121,7 +119,7 @@ COMMANDS = {
     "eval": "eval_cmd:eval_command",
     "render": "render_cmd:render_command",
     "explain": "explain_cmd:explain_command",
-    "check": "explain_cmd:check_command",
+    "check": "check_cmd:check_command",
     "train": "train_cmd:train_command",
 }
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import click
 
-from ..engine import inputs as input_values
+from ..engine import input_values
 from ..frontend.builder import DEFAULT_MAX_NODES, DEFAULT_SEED
 from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph

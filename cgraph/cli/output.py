@@ -20,17 +20,7 @@ import sys
 import tempfile
 from typing import IO, Iterator
 
-from ..errors import EXIT_USAGE, CgraphError
-
-
-class OutputError(CgraphError):
-    """The output cannot be written where asked."""
-
-
-class OutputClash(OutputError):
-    """An output names a file the run reads, or another of its outputs: a usage error."""
-
-    exit_code = EXIT_USAGE
+from ..errors import OutputClash, OutputError
 
 
 _OUT_OF_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}

@@ -12,7 +12,7 @@ from . import exit_codes_help
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
                         echo_err, one_stdin, open_data, require_numpy)
 from .common import SEED, Count, FiniteFloat, ProgramCommand, with_program
-from .train_display import Callbacks, ProgressView, SigintGuard, TracePrinter, print_summary
+from .train_display import CallbackFanout, ProgressView, SigintGuard, TracePrinter, print_summary
 
 EPILOG = f"""\b
 Examples:
@@ -95,10 +95,10 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     if plot_path:
         _check_plot(plot_path)
     require_numpy()
-    from ..training import trainer as training
+    from ..training.trainer import Settings, resume_point
     from ..training.finite import require_finite
 
-    settings = training.Settings(
+    settings = Settings(
         lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
         seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
     )
@@ -109,7 +109,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     trainer = _make_trainer(graph, datafile, binding, settings, inputs, saved, loss_name, chunk_rows, on_error)
     first_epoch, rows_done, loss_so_far = 1, 0, 0.0
     if saved is not None:
-        first_epoch, rows_done, loss_so_far, note = training.resume_point(saved, trainer)
+        first_epoch, rows_done, loss_so_far, note = resume_point(saved, trainer)
         if note:
             echo_err(f"note: --init {init_path}: {note}")
     saver = None
@@ -119,7 +119,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         saver = ParamsSaver(trainer, _SaveFile(save_path), file=graph.source.filename,
                             complete_loss=saved.epoch_loss if saved is not None else None)
     progress = ProgressView(settings.epochs, first_epoch)
-    callbacks = Callbacks(SigintGuard(first_epoch), saver, TracePrinter(trainer, trace, datafile.label, progress),
+    callbacks = CallbackFanout(SigintGuard(first_epoch), saver, TracePrinter(trainer, trace, datafile.label, progress),
                            progress)
     with callbacks:
         outcome = trainer.run(callbacks, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
@@ -159,7 +159,7 @@ def _loss_option(ctx: click.Context, graph: Graph, loss_name: str | None, output
 def _read_init(init_path: str, graph: Graph, inputs: dict[str, float], settings):
     """--init FILE.json: the saved params (and where the run stood), and the optimizer's
     state when it fits this run (else None, with a note)."""
-    from ..training import trainer as training
+    from ..training.trainer import restorable_state
     from ..training.finite import require_finite
     from ..training.paramsfile import read_params
 
@@ -171,7 +171,7 @@ def _read_init(init_path: str, graph: Graph, inputs: dict[str, float], settings)
     if missing:
         echo_err(f"note: --init {init_path} has no value for {', '.join(missing[:8])}"
                  f"{', ...' if len(missing) > 8 else ''}; they start from the file's values")
-    state = training.restorable_state(saved, settings, names)
+    state = restorable_state(saved, settings, names)
     if saved.state and state is None:
         echo_err(f"note: --init {init_path}: the optimizer's state is not resumed "
                  f"(it was saved by {saved.optimizer or 'another run'}; this run uses {settings.optimizer})")
@@ -182,7 +182,7 @@ def _make_trainer(graph: Graph, datafile, binding, settings, inputs: dict[str, f
                   loss_name: str | None, chunk_rows: int | None, on_error: str):
     """The data read whole (bad rows and rows with an inf or nan failed or skipped), and
     the trainer over it."""
-    from ..training import trainer as training
+    from ..training.trainer import Trainer
     from ..training.data import Skipped
     from ..training.finite import finite_rows
 
@@ -192,7 +192,7 @@ def _make_trainer(graph: Graph, datafile, binding, settings, inputs: dict[str, f
     summary = skipped.summary(datafile.label)
     if summary:
         echo_err(summary)
-    trainer = training.Trainer(
+    trainer = Trainer(
         graph, binding.names, rows.columns, rows.lines, settings=settings, loss=loss_name,
         given=inputs, start=saved.values if saved is not None else {}, data_path=datafile.label,
     )

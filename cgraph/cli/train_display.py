@@ -1,5 +1,5 @@
 """What `cgraph train` shows while and after it trains, one job per part: the loop's
-callbacks fanned out (Callbacks) to a Ctrl-C guard, a progress bar, a --trace printer
+callbacks fanned out (CallbackFanout) to a Ctrl-C guard, a progress bar, a --trace printer
 (and the library's params saver), then the summary: a headline, the params table and the
 loss per epoch."""
 
@@ -15,7 +15,7 @@ import click
 from ..ir.graph import Graph
 
 
-class Callbacks:
+class CallbackFanout:
     """The loop's callbacks handed to every part in turn (a part may be None: not asked
     for); the parts that are context managers live for the loop only."""
 
@@ -23,7 +23,7 @@ class Callbacks:
         self.parts = [part for part in parts if part is not None]
         self._stack = contextlib.ExitStack()
 
-    def __enter__(self) -> "Callbacks":
+    def __enter__(self) -> "CallbackFanout":
         with contextlib.ExitStack() as stack:  # a part that fails to start undoes the ones before it
             for part in self.parts:
                 if hasattr(part, "__enter__"):
@@ -209,7 +209,7 @@ def print_summary(graph: Graph, trainer, outcome) -> None:
     if outcome.history:
         print_rich(out, _loss_table(trainer.loss_name, outcome.history))
     if final is not None:
-        from ..views.report import short_number
+        from ..views.numbers import short_number
 
         out.print(f"{trainer.loss_name} at the learned params: {short_number(final[0])} "
                   f"(mean over {trainer.n} row{'s' if trainer.n != 1 else ''})", markup=False)
@@ -233,7 +233,7 @@ def _params_table(trainer, outcome, final):
     (`final`: (loss, gradient) over all rows, or None when not computed or not finite)."""
     from rich.table import Table
 
-    from ..views.report import short_number
+    from ..views.numbers import short_number
 
     loss = trainer.loss_name
     table = Table(title="params", title_justify="left",
@@ -252,8 +252,8 @@ def _loss_table(loss: str, history):
     """The loss per epoch: the first, the last, the best and some between."""
     from rich.table import Table
 
-    from ..training import trainer as training
-    from ..views.report import short_number
+    from ..training.trainer import summarize
+    from ..views.numbers import short_number
 
     best = min(history, key=lambda e: e.loss)
     losses = Table(title=f"{loss} per epoch (mean over the epoch's rows; best: epoch {best.number})",
@@ -261,13 +261,13 @@ def _loss_table(loss: str, history):
     losses.add_column("epoch", justify="right")
     losses.add_column(loss, justify="right")
     losses.add_column("seconds", justify="right")
-    for e in training.summarize(history):
+    for e in summarize(history):
         losses.add_row(str(e.number) + (" (partial)" if e.partial else ""), short_number(e.loss), f"{e.seconds:.2f}")
     return losses
 
 
 
 def training_explain(settings) -> str:
-    from ..training import trainer as training
+    from ..training.trainer import make_optimizer
 
-    return training.make_optimizer(settings, 0).explain()
+    return make_optimizer(settings, 0).explain()

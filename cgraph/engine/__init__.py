@@ -1,3 +1,3 @@
 """Running a graph: forward and backward over the tape (evaluator.py), over many rows at
-once (batch.py), binding input values (inputs.py) and the finite-difference check
-(check.py)."""
+once (batch.py), input values read from text and JSON (input_values.py) and the finite-difference
+check (gradient_check.py)."""

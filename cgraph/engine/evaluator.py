@@ -24,7 +24,7 @@ from itertools import compress, repeat
 from operator import is_not
 from typing import Callable, Iterable, Mapping, Sequence, cast
 
-from ..errors import InputError, NumericError, clip, did_you_mean
+from ..errors import InputError, NumericError, did_you_mean, non_finite
 from ..ir.graph import Graph
 from ..ops import CONST, FORWARD, INPUT_KINDS, LOCAL
 
@@ -110,12 +110,12 @@ def evaluate(
         first = origins[0]
         more = f" (and {len(origins) - 1} more node{'s' if len(origins) > 2 else ''})" if len(origins) > 1 else ""
         raise NumericError(
-            f"{_what(graph, first)} is {_fmt(values[first])}{more}",
+            f"{graph.describe(first)} is {non_finite(values[first])}{more}",
             graph.location(first),
             "--strict stops at the first node whose value is inf or nan",
         )
     grads = backward(graph, values, out)
-    warnings = tuple(f"{graph.location(i)}: warning: {_what(graph, i)} is {_fmt(values[i])}" for i in origins)
+    warnings = tuple(f"{graph.location(i)}: warning: {graph.describe(i)} is {non_finite(values[i])}" for i in origins)
     return Evaluation(graph, values, grads, out, output or graph.output_name, warnings)
 
 
@@ -297,14 +297,3 @@ def non_finite_origins(graph: Graph, values: Sequence[float]) -> list[int]:
         if all(isfinite(values[j]) for j in graph.args[i]):
             origins.append(i)
     return origins
-
-
-def _what(graph: Graph, i: int) -> str:
-    text = graph.line_text_of(i)
-    name = graph.name_of(i)
-    kind = "the input " if graph.ops[i] in INPUT_KINDS else ""
-    return f"{kind}'{clip(text)}'" + (f" ({clip(name)})" if name and name != text else "")
-
-
-def _fmt(v: float) -> str:
-    return "nan" if v != v else ("inf" if v > 0 else "-inf")

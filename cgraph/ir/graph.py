@@ -14,8 +14,8 @@ from array import array
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar, cast
 
 from .columns import Args, NodeNames, Tags, Values
-from ..errors import Location, Source
-from ..ops import CONST
+from ..errors import Location, Source, clip
+from ..ops import CONST, INPUT_KINDS
 
 _T = TypeVar("_T")
 
@@ -169,6 +169,22 @@ class Graph:
         if "\n" in text or "#" in text or "\\" in text or "\r" in text or "\f" in text:
             return one_line(text)
         return text
+
+    def label(self, i: int) -> str:
+        """What a line of output calls node i: its name, or its source text on one line,
+        clipped (a 5 KB expression must not become a 5 KB caption)."""
+        name = self.name_of(i)
+        return clip(name) if name else clip(self.line_text_of(i))
+
+    def describe(self, i: int) -> str:
+        """Node i as every message names it: `'log(w*x)' (r)`, or `the input 'x'`. The text
+        is on one line and clipped, so a multi-line expression with comments, or one of
+        several kilobytes, still gives a one-line warning; this is the only spelling, so
+        the evaluator, batches, training and diagrams agree."""
+        text = self.line_text_of(i)
+        name = self.name_of(i)
+        kind = "the input " if self.ops[i] in INPUT_KINDS else ""
+        return f"{kind}'{clip(text)}'" + (f" ({clip(name)})" if name and name != text else "")
 
     def line_col(self, i: int) -> tuple[int, int]:
         return self.source.line_col(self.positions[3 * i])

@@ -4,7 +4,7 @@ data/          data files: CSV, JSON Lines, Parquet read in chunks, columns boun
                inputs, rows written out
 rows.py        a graph evaluated on every row of a data file (`cgraph eval --data`)
 optimizers.py  the run's settings and the update rules
-records.py     what the loop reports (Step, Epoch, Outcome) and its callbacks
+records.py     what the loop reports (Update, Epoch, Outcome) and its callbacks
 trainer.py     the training loop
 finite.py      training's refusal of inf and nan in the data, options and --init
 resume.py      where a run resumed from a params file goes on

@@ -10,7 +10,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, non_finite
 from .data import Binding, Chunk, DataError, DataFile, Skipped, field_column
 
 
@@ -19,11 +19,7 @@ def require_finite(values: Mapping[str, float], message: str) -> None:
     has two {} slots: the name and the value's word (inf, -inf, nan)."""
     for name, value in values.items():
         if not math.isfinite(value):
-            raise InputError(message.format(name, non_finite_word(value)) + ": training needs finite values")
-
-
-def non_finite_word(value: float) -> str:
-    return "nan" if value != value else ("inf" if value > 0 else "-inf")
+            raise InputError(message.format(name, non_finite(value)) + ": training needs finite values")
 
 
 def finite_rows(rows: Chunk, binding: Binding, datafile: DataFile, on_error: str, skipped: Skipped) -> Chunk:
@@ -55,7 +51,7 @@ def _bad_row(rows: Chunk, r: int, binding: Binding, datafile: DataFile, with_tex
     text = _line_text(datafile.path, line, row_word) if with_text else None
     column, width = _field_span(text, datafile, key)
     return DataError(
-        f"{what} is {non_finite_word(rows.columns[k][r])}: training needs finite values",
+        f"{what} is {non_finite(rows.columns[k][r])}: training needs finite values",
         datafile.label, line, text, column, width, row_word=row_word,
         hint="correct or remove the row; --on-error skip leaves out the rows with an inf or nan",
     )

@@ -115,7 +115,7 @@ class ParamsFile:
 def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
     """Read params saved by --save, or a plain JSON object {"w": 0.5, "b[1]": 0.1}.
     Every name must be a param of the graph; values are numbers (or "inf"/"nan")."""
-    from ..engine import inputs as input_values
+    from ..engine import input_values
 
     document = input_values.read_json_object(path, what)
     ours = document.get("format") in READ_FORMATS
@@ -172,7 +172,7 @@ def param_values(graph: Graph, raw: Mapping[str, object], what: str) -> dict[str
     """{name: value} of a params object, every name a param of the graph: `"w": 0.5`,
     `"b[1]": 0.1`, or a list for every index of an indexed param, `"b": [0.1, 0.2]`.
     Errors name params as params (an input of the same name is said to be one)."""
-    from ..engine import inputs as input_values
+    from ..engine import input_values
 
     leaves = graph.inputs
     params = [name for name, i in leaves.items() if graph.ops[i] == "param"]
@@ -196,7 +196,7 @@ def param_values(graph: Graph, raw: Mapping[str, object], what: str) -> dict[str
 def _param_targets(graph: Graph, params: list[str], key: str, name: str, count: int, what: str) -> list[str]:
     """The leaves a params-object key gives `count` values to: itself, or every index of
     an indexed param (a list)."""
-    from ..engine import inputs as input_values
+    from ..engine import input_values
 
     leaves = graph.inputs
     if name in leaves and count == 1:

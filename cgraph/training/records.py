@@ -1,4 +1,4 @@
-"""What the training loop reports: each update (Step), each epoch (Epoch), the end of a
+"""What the training loop reports: each update (Update), each epoch (Epoch), the end of a
 run (Outcome), and the callbacks that receive them (Callbacks)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from ..errors import NumericError
 
 
 @dataclass
-class Step:
+class Update:
     """One update (what --trace prints)."""
 
     number: int  # 1-based, over the whole run
@@ -66,7 +66,7 @@ class Outcome:
 
 
 class Callbacks:
-    def on_step(self, step: Step) -> None:
+    def on_step(self, step: Update) -> None:
         pass
 
     def on_epoch(self, epoch: Epoch) -> None:

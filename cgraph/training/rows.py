@@ -144,7 +144,7 @@ class RowEvaluation:
             return NumericError(f"{what} is inf or nan in the row at {at}", None,
                                 "--strict stops at the first inf or nan, in the data or computed")
         return NumericError(
-            f"{_what(graph, where.node)} is inf or nan for the row at {at}",
+            f"{graph.describe(where.node)} is inf or nan for the row at {at}",
             graph.location(where.node),
             "--strict stops at the first node whose value is inf or nan",
         )
@@ -172,7 +172,7 @@ def non_finite_warnings(graph: Graph, plan: batch.Plan, binding: Binding, origin
             data_warnings.append((k, f"warning: {_column(binding, k, data_label)} is inf or nan in {rows}"))
             continue
         problem = "is inf or nan" if kind == "value" else "makes a gradient inf or nan"
-        node_warnings.append(f"{graph.location(node)}: warning: {_what(graph, node)} {problem} in {rows}")
+        node_warnings.append(f"{graph.location(node)}: warning: {graph.describe(node)} {problem} in {rows}")
     return [text for _, text in sorted(data_warnings)] + node_warnings
 
 
@@ -185,13 +185,6 @@ def _column(binding: Binding, k: int, data_label: str) -> str:
     if key != name:
         text += f" (input '{name}')"
     return f"{text} of {data_label}"
-
-
-def _what(graph: Graph, i: int) -> str:
-    text = graph.text_of(i)
-    name = graph.name_of(i)
-    kind = "the input " if graph.ops[i] in ("input", "param") else ""  # as one evaluation says it
-    return f"{kind}'{text}'" + (f" ({name})" if name and name != text else "")
 
 
 def _row_at(data_label: str, line: int, row_word: str) -> str:

@@ -12,7 +12,7 @@ of the last complete epoch.
 
 The loop reports through callbacks, so the command line draws a progress bar and the
 saver (saving.py) writes params while the loop stays free of printing and files:
-    on_step(Step)    after each update (the --trace output)
+    on_step(Update)    after each update (the --trace output)
     on_epoch(Epoch)  after each epoch (progress, --save)
     should_stop()    between batches: a reason to stop now (Ctrl-C), or None
 
@@ -33,16 +33,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..engine.batch import Plan
-from ..errors import CgraphError, InputError, NumericError
+from ..errors import CgraphError, InputError, NumericError, clip, non_finite
 from ..ir.graph import Graph
 # The names the trainer's users import from here (cgraph.train re-exports them):
 from .optimizers import OPTIMIZERS, Adam, Momentum, Optimizer, Settings, make_optimizer  # noqa: F401
 from .paramsfile import params_document  # noqa: F401
-from .records import Callbacks, Epoch, Outcome, Step
+from .records import Callbacks, Epoch, Outcome, Update
 from .resume import restorable_state, resume_point  # noqa: F401
 
 
-__all__ = ["Trainer", "Settings", "OPTIMIZERS", "Optimizer", "Momentum", "Adam", "make_optimizer", "Step", "Epoch",
+__all__ = ["Trainer", "Settings", "OPTIMIZERS", "Optimizer", "Momentum", "Adam", "make_optimizer", "Update", "Epoch",
            "Outcome", "Callbacks", "params_document", "resume_point", "restorable_state", "summarize"]
 
 
@@ -94,7 +94,7 @@ class Trainer:
             bad = np.flatnonzero(~np.isfinite(column))
             if len(bad):
                 r = int(bad[0])
-                raise InputError(f"{self.data_path}:{int(self.lines[r])}: the input '{name}' is {_fmt(column[r])}: "
+                raise InputError(f"{self.data_path}:{int(self.lines[r])}: the input '{name}' is {non_finite(column[r])}: "
                                  f"training needs finite values")
 
     def batch(self, params: np.ndarray, rows: slice | np.ndarray) -> tuple[float, np.ndarray, tuple | None]:
@@ -224,7 +224,7 @@ class Trainer:
             kept = self._kept(run.history, confirmed=True)
             error = NumericError(
                 f"in epoch {epoch}, the update made the param '{self.names[k]}' "
-                f"{_fmt(new_params[k])} (its gradient is {grad[k]:.6g}); the params of {_epoch_name(kept)} are kept",
+                f"{non_finite(new_params[k])} (its gradient is {grad[k]:.6g}); the params of {_epoch_name(kept)} are kept",
                 self.graph.location(self.param_ids[k]),
                 "a smaller --lr keeps the steps finite",
             )
@@ -233,7 +233,7 @@ class Trainer:
                                       error, reason)
         run.steps += 1
         line = int(self.lines[lo if order is None else int(order[lo])])
-        cb.on_step(Step(run.steps, epoch, b + 1, self.batches, hi - lo, loss, self.names, run.params,
+        cb.on_step(Update(run.steps, epoch, b + 1, self.batches, hi - lo, loss, self.names, run.params,
                         grad, direction, new_params, line))
         run.params, run.last_grad = new_params, grad
         return loss, None
@@ -282,16 +282,14 @@ class Trainer:
         graph = self.graph
         rows = where.rows
         first_line = int(self.lines[index[int(rows[0])]]) if len(rows) else None
-        text = graph.text_of(where.node)
-        name = graph.name_of(where.node)
-        what = f"'{text}'" + (f" ({name})" if name and name != text else "")
+        what = graph.describe(where.node)
         count = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
         at = f" (first at {self.data_path}:{first_line})" if first_line is not None else ""
         if where.kind == "value":
             detail = f"{what} is the first node to go non-finite, in {count}{at}"
         else:
-            arg = graph.text_of(where.arg) if where.arg is not None else "its argument"
-            detail = (f"the gradient went non-finite at {what}: its local derivative w.r.t. '{arg}' "
+            arg = f"'{clip(graph.line_text_of(where.arg))}'" if where.arg is not None else "its argument"
+            detail = (f"the gradient went non-finite at {what}: its local derivative w.r.t. {arg} "
                       f"makes it inf or nan in {count}{at}")
         detail += self._other_origins(origins[1:], index)
         # Before the first update the learning rate has played no part: the starting params
@@ -310,8 +308,7 @@ class Trainer:
             return ""
         graph, parts = self.graph, []
         for o in others:
-            text, name = graph.text_of(o.node), graph.name_of(o.node)
-            what = f"'{text}'" + (f" ({name})" if name and name != text else "")
+            what = graph.describe(o.node)
             verb = "" if o.kind == "value" else " (its local derivative)"
             parts.append(f"{what}{verb} in {len(o.rows)} row{'s' if len(o.rows) != 1 else ''} "
                          f"(first at {self.data_path}:{int(self.lines[index[int(o.rows[0])]])})")
@@ -383,10 +380,6 @@ def _epoch_name(epoch: Epoch | None) -> str:
     return f"epoch {epoch.number}" if epoch else "the start"
 
 
-def _fmt(v: float) -> str:
-    return "nan" if v != v else ("inf" if v > 0 else "-inf")
-
-
 def summarize(history: Sequence[Epoch], rows: int = 10) -> list[Epoch]:
     """At most `rows` + 1 epochs of a run for a table: the first, the last, the best, and
     geometrically spaced ones between (the loss falls fast early and slowly later)."""
@@ -396,5 +389,3 @@ def summarize(history: Sequence[Epoch], rows: int = 10) -> list[Epoch]:
     picked = {0, n - 1, min(range(n), key=lambda j: history[j].loss)}
     picked.update(int(round(x)) - 1 for x in np.geomspace(1, n, rows - 1))
     return [history[j] for j in sorted(picked)]
-
-

@@ -2,11 +2,14 @@
 
     Forward pass
       1. p = x + y = 1 + 3 = 4
+      2. g = p * z = 4 * -3 = -12
     Backward pass
       1. dg/dg = 1
-      2. dg/dz = dg/dg * dg/dz = 1 * p = 1 * 4 = 4
+      2. dg/dz = dg/dg * dg/dz|local = 1 * p = 1 * 4 = 4
+      ...
 
-`steps()` gives the steps as data; `to_text`, `to_markdown` (LaTeX math) and `to_json`
+(`cgraph explain` of `p = x + y; g = p * z` at x = 1, y = 3, z = -3.) `steps()` gives the
+steps as data; `layout` and `to_text`, `to_markdown` (LaTeX math) and `to_dict` (JSON)
 write them. A node used by several consumers gets one line per contribution and their sum.
 """
 
@@ -19,7 +22,7 @@ from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
 from ..ops import CALL, CONST, LEAF_KINDS, OPS, PREFIX
 from .render.scene import Options, visible_nodes
-from .render.style import number
+from .numbers import json_number, number
 
 DEFAULT_MAX_STEPS = 200
 
@@ -239,17 +242,28 @@ def _chain(out: str, name: str, c: Contribution, fmt) -> str:
     return f"{head} = {fmt(c.value)}"
 
 
-def to_text(exp: Explanation) -> str:
+# The style of each kind of line on a terminal (rich style names).
+STYLES = {"heading": "bold", "forward": "green", "backward": "red", "note": "dim"}
+
+
+def layout(exp: Explanation) -> list[tuple[str, str]]:
+    """The text explanation as (line, kind) pairs, kind a key of STYLES: a heading per
+    pass, its steps indented, and a note when steps were left out. `to_text` joins the
+    lines; the CLI prints each in its kind's style, so both show the same layout."""
     out = []
     section = None
     for phase, line in lines(exp):
         if phase != section:
-            out.append("Forward pass" if phase == "forward" else "Backward pass")
+            out.append(("Forward pass" if phase == "forward" else "Backward pass", "heading"))
             section = phase
-        out.append("  " + line)
+        out.append(("  " + line, phase))
     if exp.omitted:
-        out.append(f"  ... and {exp.omitted} more steps (raise --max-steps to see them)")
-    return "\n".join(out) + "\n"
+        out.append((f"  ... and {exp.omitted} more steps (raise --max-steps to see them)", "note"))
+    return out
+
+
+def to_text(exp: Explanation) -> str:
+    return "\n".join(line for line, _ in layout(exp)) + "\n"
 
 
 _TEX = {"\\": r"\backslash{}", "_": r"\_", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
@@ -332,8 +346,6 @@ def _tex_chain(out: str, name: str, c: Contribution, fmt) -> str:
 
 
 def to_dict(exp: Explanation) -> dict:
-    from .report import json_number
-
     def clean(obj):
         if isinstance(obj, float):
             return json_number(obj)

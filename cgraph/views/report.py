@@ -7,13 +7,13 @@ a name), "all" (anonymous intermediate nodes too).
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import clip
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS, PARAM
+from .numbers import json_number, short_number, text_number
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -54,23 +54,6 @@ def labelled_rows(ev: Evaluation, show: str = "named") -> list[tuple[int, str]]:
             labels.append(ev.output_name)
         result.extend((i, label) for label in labels)
     return result
-
-
-def json_number(v: float) -> float | str:
-    """RFC 8259 has no inf or nan: they are written as the strings "inf", "-inf", "nan"."""
-    if math.isfinite(v):
-        return v
-    return "nan" if v != v else ("inf" if v > 0 else "-inf")
-
-
-def text_number(v: float) -> str:
-    """Full precision (round-trips through float()), for scripts."""
-    return repr(float(v)) if math.isfinite(v) else json_number(v)
-
-
-def short_number(v: float) -> str:
-    """Ten significant digits, for people."""
-    return format(v, ".10g") if math.isfinite(v) else json_number(v)
 
 
 def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:

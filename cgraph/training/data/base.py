@@ -1,5 +1,5 @@
 """What every reader of a data file shares: the formats, DataError (a bad file or row,
-located), the rows skipped, a chunk of rows, and numbers as the readers read them."""
+located; defined with the other errors in cgraph/errors.py), the rows skipped, a chunk of rows, and numbers as the readers read them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from ...errors import InputError, Location, Source
+from ...errors import DataError, InputError  # noqa: F401  DataError: the readers take it from here
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 DATA_FORMATS = ("csv", "jsonl", "parquet")
@@ -17,41 +17,6 @@ ON_ERROR = ("fail", "skip")
 SHOWN_SKIPS = 5  # skipped rows listed by message; the rest are counted
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t"}  # a tab is hard to type as an option's value
 _NOT_DELIMITERS = '"\r\n.+-_[]'  # quotes, line ends, and what numbers and names are made of
-
-
-class DataError(InputError):
-    """A data file cannot be read, or one of its rows is bad (exit code 2).
-
-    Printed as `rows.csv:17:5: error: ...` with the line and a caret when the row is known."""
-
-    def __init__(self, message: str, path: str, line: int | None = None, text: str | None = None,
-                 column: int = 1, width: int = 1, hint: str | None = None, row_word: str = "line"):
-        location = None
-        if line is not None and text is not None:
-            location = Location(_OneLine(text, path, line), line, column, width)
-        super().__init__(message, location, hint)
-        self.path = path
-        self.line = line
-        self.row_word = row_word
-
-    def __str__(self) -> str:
-        if self.location is None and self.line is not None:  # parquet: rows, no lines
-            head = f"{self.path}: {self.row_word} {self.line}: error: {self.message}"
-            return head + (f"\n  hint: {self.hint}" if self.hint else "")
-        if self.location is None:
-            return f"{self.path}: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
-        return super().__str__()
-
-
-class _OneLine(Source):
-    """A Source that knows one line of a data file, enough for an error's excerpt."""
-
-    def __init__(self, text: str, filename: str, line: int):
-        super().__init__(text, filename)
-        self._line = line
-
-    def line_text(self, line: int) -> str:
-        return self.text if line == self._line else ""
 
 
 class Skipped:

@@ -7,7 +7,7 @@ import json
 from typing import Sequence
 
 
-from ...engine import inputs as input_values
+from ...engine import input_values
 from ...errors import InputError, clip, did_you_mean
 from ...ir.graph import Graph
 from .base import DataError, Field, json_number

@@ -3,7 +3,9 @@
     >>> import cgraph, cgraph.render
     >>> g = cgraph.load("samples/intro.cg")
     >>> ev = cgraph.evaluate(g, {"x": 1, "y": 3, "z": -3})
-    >>> cgraph.render.diagram(g, ev)          # a graphviz.Digraph: shows inline in Jupyter
+    >>> dot = cgraph.render.diagram(g, ev)    # a graphviz.Digraph: shows inline in Jupyter
+    >>> type(dot).__name__, dot.source.startswith("digraph")
+    ('Digraph', True)
 
 Without an evaluation the diagram shows the structure alone.
 """
@@ -18,10 +20,12 @@ import zlib
 from typing import Iterator
 
 from ...engine.evaluator import Evaluation
+from ...errors import OptionError, RenderError
 from ...ir.graph import Graph
+from ..numbers import number
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
-from .scene import DEFAULT_MAX_RENDER_NODES, OptionError, Options, RenderError, Scene, Step, build_scene, drawn_units
+from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, Frame, build_scene, drawn_units
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "mermaid")
@@ -92,22 +96,18 @@ def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, 
     width = len(str(2 * steps))
     n = len(graph)
     for k, (label, first, last) in enumerate(units):
-        s = build_scene(graph, evaluation, o, Step(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
-        what = label or _what(graph, last)
-        s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {style.number(evaluation.values[last], o.precision)}"
+        s = build_scene(graph, evaluation, o, Frame(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
+        what = label or graph.label(last)
+        s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {number(evaluation.values[last], o.precision)}"
         yield f"{k + 1:0{width}d}-forward", s
     for k, (label, first, last) in enumerate(reversed(units)):
-        s = build_scene(graph, evaluation, o, Step(values_upto=n, grads_from=first, current=first, phase="backward"))
-        what = label or _what(graph, first)
+        s = build_scene(graph, evaluation, o, Frame(values_upto=n, grads_from=first, current=first, phase="backward"))
+        what = label or graph.label(first)
         s.caption = (
             f"backward pass, step {k + 1} of {steps}: d{evaluation.output_name}/d({what}) = "
-            f"{style.number(evaluation.grads[first], o.precision)}"
+            f"{number(evaluation.grads[first], o.precision)}"
         )
         yield f"{steps + k + 1:0{width}d}-backward", s
-
-
-def _what(graph: Graph, i: int) -> str:
-    return graph.name_of(i) or graph.text_of(i)
 
 
 def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DEFAULT_DPI) -> bytes:

@@ -11,24 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ...errors import EXIT_USAGE, CgraphError, InputError
+from ...errors import InputError, RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
 from ...ops import LEAF_KINDS
+from ..numbers import number
 from . import style
 
 DEFAULT_MAX_RENDER_NODES = 2000
 SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
-
-
-class RenderError(CgraphError):
-    """The diagram cannot be drawn as asked (too large, Graphviz missing, ...)."""
-
-
-class OptionError(RenderError):
-    """A render option has a value it cannot take: a usage error."""
-
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ class Scene:
 
 
 @dataclass(frozen=True)
-class Step:
+class Frame:
     """One frame of the passes: the values of the first `values_upto` nodes are known,
     and the gradients of nodes >= `grads_from`; `current` is the node just done."""
 
@@ -127,7 +118,7 @@ def style_hint(graph: Graph, name: str) -> str:
     return did_you_mean(name, graph.names)
 
 
-def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Step | None = None) -> Scene:
+def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None) -> Scene:
     p = options.precision
     out = ev.output if ev is not None else graph.output
     shown = visible_nodes(graph, options, out)
@@ -170,7 +161,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         line, _ = graph.line_col(i)
         node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
         if graph.is_literal(i):
-            node.title = style.number(graph.values[i], p)
+            node.title = number(graph.values[i], p)
         elif op in LEAF_KINDS:
             node.title = name or graph.text_of(i)
         else:
@@ -178,7 +169,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             node.name = name
         node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.line_text_of(i)} (line {line})"
         if show_grads and consumers[i] > 1 and grads_known(i) and not graph.is_literal(i):
-            node.total_grad = style.number(ev.grads[i], p)
+            node.total_grad = number(ev.grads[i], p)
         node.highlight = step is not None and step.current == i
         scene.nodes.append(node)
         node_by_id[node.id] = node
@@ -245,18 +236,18 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
             if group is not None:
                 box_edges[(u, head)] = edge
             if show_values and values_known(u):
-                edge.value = style.number(ev.values[u], p)
+                edge.value = number(ev.values[u], p)
             if local is not None and grads_known(v) and not graph.is_literal(u):  # no one asks d out/d 2
                 contribution = ev.grads[v] * local[k]
                 if merged:  # several uses inside one box: the edge carries their sum; no single local
                     contribution += box_sums[(u, head)]
                     edge.local = None
                 elif show_local:
-                    edge.local = style.number(local[k], p)
+                    edge.local = number(local[k], p)
                 if group is not None:
                     box_sums[(u, head)] = contribution
                 if show_grads:
-                    edge.grad = style.number(contribution, p)
+                    edge.grad = number(contribution, p)
                 if options.heat:
                     edge.heat = contribution  # normalised below
                     magnitudes.append(abs(contribution))
@@ -269,7 +260,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Ste
         tail = group[out][0] if group is not None and out in group else ids[out]
         edge = SceneEdge(tail, sink.id, label_name=ev.output_name if ev is not None else graph.output_name)
         if show_values and values_known(out):
-            edge.value = style.number(ev.values[out], p)
+            edge.value = number(ev.values[out], p)
         if show_grads and grads_known(out):
             edge.grad = "1"
         scene.edges.append(edge)

@@ -1,9 +1,8 @@
-"""How diagrams look: themes, number formatting, escaping, stable node ids."""
+"""How diagrams look: themes, escaping, stable node ids (numbers are views/numbers.py's)."""
 
 from __future__ import annotations
 
 import html
-import math
 import re
 
 from ...ir.graph import Graph, Tag
@@ -29,15 +28,6 @@ def symbol(op: str) -> str:
     """How a node of this kind is drawn: the op table's symbol (a leaf kind as itself)."""
     entry = OPS.get(op)
     return op if entry is None else entry.symbol
-
-
-def number(v: float, precision: int) -> str:
-    if v != v:
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    text = format(v, f".{precision}g")
-    return "0" if text == "-0" else text
 
 
 def esc(text: str) -> str:

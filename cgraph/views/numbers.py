@@ -1,0 +1,41 @@
+"""How every view writes a number: the only place that formats one.
+
+Three audiences, three forms: JSON (a real number, or the string "inf", "-inf", "nan",
+since RFC 8259 has no such numbers), scripts (full precision: the text round-trips
+through float()), people (ten significant digits in tables, `precision` digits on a
+diagram or in an explanation). A value that is not finite is always spelled the way
+messages spell it (cgraph.errors.non_finite)."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import non_finite
+
+
+def json_number(v: float) -> float | str:
+    """A number for JSON: itself when finite, else "inf", "-inf" or "nan"."""
+    return v if math.isfinite(v) else non_finite(v)
+
+
+def text_number(v: float) -> str:
+    """Full precision (round-trips through float()), for scripts."""
+    return repr(float(v)) if math.isfinite(v) else non_finite(v)
+
+
+def short_number(v: float) -> str:
+    """Ten significant digits, for people."""
+    return format(v, ".10g") if math.isfinite(v) else non_finite(v)
+
+
+def number(v: float, precision: int) -> str:
+    """`precision` significant digits, for a diagram or an explanation; never "-0"."""
+    if not math.isfinite(v):
+        return non_finite(v)
+    text = format(v, f".{precision}g")
+    return "0" if text == "-0" else text
+
+
+def error_number(v: float) -> str:
+    """Three significant digits in scientific notation, for an error's size (1.23e-08)."""
+    return format(v, ".2e") if math.isfinite(v) else non_finite(v)
