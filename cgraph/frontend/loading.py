@@ -9,7 +9,7 @@ import os
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
-from .parser import parse_program
+from .parser import parse_syntax
 
 
 def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
@@ -31,7 +31,7 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
                 failure.append(exc)
 
     with _no_gc():
-        parse_program(source, sink=run)
+        parse_syntax(source, sink=run)
         if failure:
             raise failure[0]
         return builder.finish()

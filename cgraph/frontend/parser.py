@@ -7,7 +7,7 @@ nested expression parses like a flat one. The callbacks only build the syntax tr
 `cgraph.syntax`; the builder gives it meaning.
 
 A file that does not parse is parsed again by Lark itself (the same grammar, the same
-callbacks), whose exception says where and what was expected; `parse_program_lark` is
+callbacks), whose exception says where and what was expected; `parse_syntax_lark` is
 also what the tests compare the fast loop with.
 """
 
@@ -257,8 +257,9 @@ def _reducers() -> list:
     return _tables().reducers(_CALLBACKS)
 
 
-def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
-    """Parse a whole file. Raises ParseError with the location and what was expected.
+def parse_syntax(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+    """Parse a whole file into its syntax tree (`loading.parse` goes on to the Graph).
+    Raises ParseError with the location and what was expected.
 
     With a `sink`, top-level statements go to it one by one as they are parsed, and the
     returned Program is empty."""
@@ -297,8 +298,8 @@ def _lark_error(source: Source, text: str, resume: int) -> ParseError:
     raise AssertionError(f"{source.filename}: cgraph's LALR loop refused a text that Lark parses")
 
 
-def parse_program_lark(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
-    """`parse_program` with Lark's own parser loop: slower, the reference."""
+def parse_syntax_lark(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+    """`parse_syntax` with Lark's own parser loop: slower, the reference."""
     from lark.exceptions import UnexpectedInput
 
     text = _with_final_newline(source.text)

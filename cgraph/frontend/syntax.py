@@ -14,6 +14,9 @@ class Expr:
     keeps a million-node syntax tree small."""
 
     __slots__ = ("pos", "start", "end")
+    pos: int
+    start: int
+    end: int
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in (*Expr.__slots__, *self.__slots__))
@@ -22,6 +25,8 @@ class Expr:
 
 class Num(Expr):
     __slots__ = ("value", "is_int")  # is_int: written as digits only, so usable as an index
+    value: float
+    is_int: bool
 
     def __init__(self, start: int, end: int, value: float, is_int: bool):
         self.pos = self.start = start
@@ -31,6 +36,8 @@ class Num(Expr):
 
 class Ref(Expr):
     __slots__ = ("name", "indices")  # w[i, j] and w[i][j] both have indices (i, j)
+    name: str
+    indices: tuple[Expr, ...]
 
     def __init__(self, start: int, end: int, name: str, indices: tuple[Expr, ...] = ()):
         self.pos = self.start = start
@@ -40,6 +47,8 @@ class Ref(Expr):
 
 class Unary(Expr):
     __slots__ = ("op", "operand")  # op: '+' or '-'
+    op: str
+    operand: Expr
 
     def __init__(self, start: int, end: int, op: str, operand: Expr):
         self.pos = self.start = start
@@ -49,6 +58,9 @@ class Unary(Expr):
 
 class Binary(Expr):
     __slots__ = ("op", "left", "right")  # op: '+', '-', '*', '/', '^'; pos: the operator
+    op: str
+    left: Expr
+    right: Expr
 
     def __init__(self, pos: int, op: str, left: Expr, right: Expr):
         self.pos, self.start, self.end = pos, left.start, right.end
@@ -57,6 +69,8 @@ class Binary(Expr):
 
 class Call(Expr):
     __slots__ = ("func", "args")
+    func: str
+    args: tuple[Expr, ...]
 
     def __init__(self, start: int, end: int, func: str, args: tuple[Expr, ...]):
         self.pos = self.start = start
@@ -68,6 +82,11 @@ class Reduction(Expr):
     """sum(body for var in lo..hi), and the same for mean."""
 
     __slots__ = ("func", "body", "var", "lo", "hi")
+    func: str
+    body: Expr
+    var: str
+    lo: Expr
+    hi: Expr
 
     def __init__(self, start: int, end: int, func: str, body: Expr, var: str, lo: Expr, hi: Expr):
         self.pos = self.start = start
@@ -79,6 +98,7 @@ class Stmt:
     """Base of statements; `pos` is the offset of the name the statement is about."""
 
     __slots__ = ("pos",)
+    pos: int
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in ("pos", *self.__slots__))
@@ -87,6 +107,8 @@ class Stmt:
 
 class Assign(Stmt):
     __slots__ = ("target", "value")
+    target: Ref
+    value: Expr
 
     def __init__(self, target: Ref, value: Expr):
         self.pos, self.target, self.value = target.pos, target, value
@@ -94,6 +116,9 @@ class Assign(Stmt):
 
 class Declare(Stmt):
     __slots__ = ("kind", "target", "value")  # kind: 'input' or 'param'; value may be None
+    kind: str
+    target: Ref
+    value: Expr | None
 
     def __init__(self, kind: str, target: Ref, value: Expr | None):
         self.pos, self.kind, self.target, self.value = target.pos, kind, target, value
@@ -101,6 +126,7 @@ class Declare(Stmt):
 
 class Output(Stmt):
     __slots__ = ("target",)
+    target: Ref
 
     def __init__(self, target: Ref):
         self.pos, self.target = target.pos, target
@@ -108,6 +134,9 @@ class Output(Stmt):
 
 class Def(Stmt):
     __slots__ = ("name", "params", "body")
+    name: str
+    params: tuple[str, ...]
+    body: Expr
 
     def __init__(self, pos: int, name: str, params: tuple[str, ...], body: Expr):
         self.pos, self.name, self.params, self.body = pos, name, params, body
@@ -115,6 +144,10 @@ class Def(Stmt):
 
 class For(Stmt):
     __slots__ = ("var", "lo", "hi", "body")
+    var: str
+    lo: Expr
+    hi: Expr
+    body: list[Stmt]
 
     def __init__(self, pos: int, var: str, lo: Expr, hi: Expr, body: list[Stmt]):
         self.pos, self.var, self.lo, self.hi, self.body = pos, var, lo, hi, body
@@ -122,6 +155,7 @@ class For(Stmt):
 
 class ExprStmt(Stmt):
     __slots__ = ("value",)
+    value: Expr
 
     def __init__(self, value: Expr):
         self.pos, self.value = value.pos, value
@@ -129,6 +163,7 @@ class ExprStmt(Stmt):
 
 class Program:
     __slots__ = ("statements",)
+    statements: list[Stmt]
 
     def __init__(self, statements: list[Stmt]):
         self.statements = statements
