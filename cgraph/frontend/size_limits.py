@@ -106,20 +106,24 @@ class SizeLimits:
         a, b = known_integer(lo, ints, self.source), known_integer(hi, ints, self.source)
         if a is not None and b is not None:
             return (times * (b - a + 1), {**inside, var: (a, b)}) if b >= a else None
-        free = {sub.name for bound in (lo, hi) for sub in ast.walk(bound) if isinstance(sub, ast.Ref) and sub.name not in ints}
-        if len(free) != 1 or (v := free.pop()) not in ranges or not (_affine(lo, v) and _affine(hi, v)):
+        v = _affine_variable(lo, hi, ints, ranges)
+        if v is None:
             return None
-        counts = [self._trip_count(lo, hi, {**ints, v: x}) for x in ranges[v]]
-        if None in counts or min(c for c in counts if c is not None) <= 0:
-            return None  # an empty run somewhere: no simple lower bound but none
-        first, last = counts
-        assert first is not None and last is not None
-        # An affine count's sum over first..last is the range's length times its mean; `times`
-        # holds the length of v's range as a factor.
-        total = times * (first + last) // 2
+        total = self._affine_runs(lo, hi, times, ints, v, ranges[v])
         # Below, `times` no longer holds v's range as a factor: a count that depends on v
         # again would not be bounded by the mean (`for w in 1..t { for u in t..n {...} }`).
         return (total, {k: r for k, r in inside.items() if k != v}) if total > 0 else None
+
+    def _affine_runs(self, lo: ast.Expr, hi: ast.Expr, times: int, ints: Mapping[str, int], v: str,
+                     v_range: tuple[int, int]) -> int:
+        """The runs of a body over lo..hi, bounds affine in `v`, when its enclosing body runs
+        `times` times (v's range as a factor); 0 if a run is empty somewhere."""
+        counts = [self._trip_count(lo, hi, {**ints, v: x}) for x in v_range]
+        first, last = counts
+        if first is None or last is None or min(first, last) <= 0:
+            return 0  # an empty run somewhere: no simple lower bound but none
+        # An affine count's sum over first..last is the range's length times its mean.
+        return times * (first + last) // 2
 
     def _trip_count(self, lo: ast.Expr, hi: ast.Expr, ints: Mapping[str, int]) -> int | None:
         a, b = known_integer(lo, ints, self.source), known_integer(hi, ints, self.source)
@@ -164,17 +168,24 @@ class SizeLimits:
                     if e.var not in ints:  # (its variable hiding a loop's: its body is not sized)
                         stack.append((e.body, runs, inside, (e.var, runs // times) if e.var in inside else None))
                 continue
-            if isinstance(e, ast.Call) and e.func in self.functions.defs:
-                body_nodes, body_steps = self.function_size(e.func)
-                nodes += times * body_nodes
-                steps += times * (body_steps + 1)
-            elif isinstance(e, (ast.Binary, ast.Call)) or (isinstance(e, ast.Unary) and e.op == "-"):
-                nodes += times
-            elif new_names and reduction is not None and isinstance(e, ast.Ref) and e.indices:
-                if any(_runs_with(index, reduction[0]) for index in e.indices):
+            if new_names and reduction is not None and isinstance(e, ast.Ref):
+                if _name_runs_with(e, reduction[0]):
                     names = max(names, reduction[1])  # distinct names, one per term
+            else:
+                e_nodes, e_steps = self._operation_size(e)
+                nodes += times * e_nodes
+                steps += times * e_steps
             stack.extend((child, times, known, reduction) for child in ast.children(e))
         return nodes + max(0, names - len(self.tape.names)), steps
+
+    def _operation_size(self, e: ast.Expr) -> Size:
+        """What one run of an expression's own operation adds and runs (not its operands')."""
+        if isinstance(e, ast.Call) and e.func in self.functions.defs:
+            body_nodes, body_steps = self.function_size(e.func)
+            return body_nodes, body_steps + 1
+        if isinstance(e, (ast.Binary, ast.Call)) or (isinstance(e, ast.Unary) and e.op == "-"):
+            return 1, 0
+        return 0, 0
 
     def function_size(self, name: str) -> Size:
         """`expression_size` of a user function's body, calls included, worked out once per
@@ -196,6 +207,20 @@ class SizeLimits:
     def release(self) -> None:
         """Let go of what only building needed (before the graph is frozen, when a big build peaks)."""
         self._per_run, self._function_sizes = {}, {}
+
+
+def _affine_variable(lo: ast.Expr, hi: ast.Expr, ints: Mapping[str, int], ranges: _Ranges) -> str | None:
+    """The one variable of `ranges` bounds not known from `ints` depend on, if affinely."""
+    free = {sub.name for bound in (lo, hi) for sub in ast.walk(bound) if isinstance(sub, ast.Ref) and sub.name not in ints}
+    if len(free) != 1:
+        return None
+    v = free.pop()
+    return v if v in ranges and _affine(lo, v) and _affine(hi, v) else None
+
+
+def _name_runs_with(ref: ast.Ref, var: str) -> bool:
+    """Whether an indexed name (`x[i]`, `w[2*i+1, j]`) is another name for each value of `var`."""
+    return any(_runs_with(index, var) for index in ref.indices)
 
 
 def _runs_with(index: ast.Expr, var: str) -> bool:
