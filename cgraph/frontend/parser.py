@@ -367,31 +367,37 @@ def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 
     line = (getattr(exc, "line", None) or 1) + lines_before
     column = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream + offset
-        char = source.text[pos] if pos < len(source.text) else ""
-        if char.isalpha() or char.isdigit():
-            message = f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"
-        elif char == "\x00":
-            message = "unexpected NUL byte"
-        else:
-            message = f"unexpected character {char!r}"
+        message = _unexpected_character(source, (exc.pos_in_stream or 0) + offset)
         expected = _expected(exact if exact is not None else exc.allowed or ())
         return ParseError(message + (f"; {expected}" if expected else ""), Location(source, line, column))
     if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        names = exact if exact is not None else exc.accepts or exc.expected
-        if tok.type == "$END":
-            return _at_end(source, _expected(names))
-        if tok.type == "_NL":
-            what = "end of line"
-            line, column = tok.line + lines_before, tok.column
-        else:
-            what = repr(clip(str(tok)))
-        width = max(len(str(tok)), 1) if tok.type != "_NL" else 1
-        return ParseError(f"unexpected {what}; {_expected(names)}", Location(source, line, column, width))
+        return _unexpected_token(exc, source, exact, lines_before, Location(source, line, column))
     if isinstance(exc, UnexpectedEOF):
         return _at_end(source, _expected(exc.expected))
     return ParseError(str(exc), Location(source, line, column))
+
+
+def _unexpected_character(source: Source, pos: int) -> str:
+    char = source.text[pos] if pos < len(source.text) else ""
+    if char.isalpha() or char.isdigit():
+        return f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"
+    if char == "\x00":
+        return "unexpected NUL byte"
+    return f"unexpected character {char!r}"
+
+
+def _unexpected_token(exc: Any, source: Source, exact: frozenset[str] | None, lines_before: int,
+                      at: Location) -> ParseError:
+    """The error for a token the parser could not take (`at`: where Lark says it is)."""
+    tok = exc.token
+    names = exact if exact is not None else exc.accepts or exc.expected
+    if tok.type == "$END":
+        return _at_end(source, _expected(names))
+    if tok.type == "_NL":
+        return ParseError(f"unexpected end of line; {_expected(names)}",
+                          Location(source, tok.line + lines_before, tok.column, 1))
+    width = max(len(str(tok)), 1)
+    return ParseError(f"unexpected {clip(str(tok))!r}; {_expected(names)}", Location(source, at.line, at.column, width))
 
 
 def _refusal(exc: Any, text: str | None) -> lalr.Refusal | None:

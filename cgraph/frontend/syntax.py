@@ -171,14 +171,13 @@ class Program:
 
 def children(e: Expr) -> tuple[Expr, ...]:
     """Sub-expressions evaluated as values (not the indices of a name)."""
-    t = type(e)
-    if t is Binary:
+    if isinstance(e, Binary):
         return (e.left, e.right)
-    if t is Unary:
+    if isinstance(e, Unary):
         return (e.operand,)
-    if t is Call:
+    if isinstance(e, Call):
         return e.args
-    if t is Reduction:
+    if isinstance(e, Reduction):
         return (e.lo, e.hi, e.body)
     return ()
 
