@@ -18,6 +18,10 @@ table also spares the start-up of every command the import of Lark.
 
 Syntax errors are not described here: `run` raises `Rejected` and the caller asks Lark
 to parse the text again for its full error (what was expected, where).
+
+Why one module of ~470 lines: the tables' format (FORMAT, cached on disk), the loop that
+runs them and `expected`, which runs the same loop on the error path, must change
+together; split, a change to one would silently break the cache or the other loop.
 """
 
 from __future__ import annotations

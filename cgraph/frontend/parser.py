@@ -9,6 +9,11 @@ nested expression parses like a flat one. The callbacks only build the syntax tr
 A file that does not parse is parsed again by Lark itself (the same grammar, the same
 callbacks), whose exception says where and what was expected; `parse_syntax_lark` is
 also what the tests compare the fast loop with.
+
+Why one module of ~430 lines: the callbacks, the table cache and the wording of syntax
+errors all hang on the one shared callback object and the one Lark parser (`_lark`,
+`_tables`), and each half is only read with the other; split, each would import the
+other's private state.
 """
 
 from __future__ import annotations
