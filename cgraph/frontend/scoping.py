@@ -68,15 +68,13 @@ class GlobalNames:
         if how != "assigned":
             self.declared[key] = (how, st.pos)
 
-    def check_not_used_before(self, key: str, st: ast.Assign) -> None:
-        """An assignment to a name an earlier statement used as a free input is an error."""
-        use = self.implicit.get(key)
-        if use is not None:
-            used = line(self.source, use)
-            raise error(
-                self.source, f"'{key}' is used on line {used} before it is defined here",
-                st, f"move this definition above line {used}", len(st.target.name),
-            )
+    def used_before(self, key: str, st: ast.Assign) -> BuildError:
+        """An assignment to a name an earlier statement used as a free input."""
+        used = line(self.source, self.implicit[key])
+        return error(
+            self.source, f"'{key}' is used on line {used} before it is defined here",
+            st, f"move this definition above line {used}", len(st.target.name),
+        )
 
     def release(self) -> None:
         """Let go of what only building needed (before the graph is frozen)."""

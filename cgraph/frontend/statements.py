@@ -79,10 +79,11 @@ class Statements:
         """The node of an expression to be named: a literal (`f = 3`) gets one of its own
         (see `TapeWriter.own_constant`); any other node is named as it is (`g = f`, `g = x`,
         `h[t] = h[t-1]`), so d out/d g is d out/d f: one node, whatever it computes or holds."""
-        first_new = len(self.tape)
+        tape = self.tape
+        first_new = len(tape.ops)
         node = self.lowering.expression(value, env, self.consume and env is self.top)
-        if self.tape.is_literal(node):
-            node = self.tape.own_constant(node, first_new, value, env)
+        if tape.ops[node] == "const" and tape.is_literal(node):  # (most nodes: no call)
+            node = tape.own_constant(node, first_new, value, env)
         return node
 
     def assign(self, st: ast.Assign, env: Env) -> None:
@@ -94,7 +95,8 @@ class Statements:
         else:
             pos = st.pos
             name = key(target, env.ints, self.source)
-            self.globals.check_not_used_before(name, st)
+            if name in self.globals.implicit:
+                raise self.globals.used_before(name, st)
             self.globals.define(name, "assigned", st)
         self.tape.name(node, name, pos)
         self.last_assigned = (node, name)
