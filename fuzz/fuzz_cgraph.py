@@ -132,11 +132,11 @@ def check_parsers_agree(text: str) -> None:
     """cgraph's LALR loop and Lark's own, on the same tables, give the same tree or the
     same error (tests/test_parser_loop.py does the same on generated programs)."""
     from cgraph.errors import ParseError, Source
-    from cgraph.frontend.parser import parse_program, parse_program_lark
+    from cgraph.frontend.parser import parse_syntax, parse_syntax_lark
     from cgraph.frontend.syntax import flatten
 
     outcomes = []
-    for parse_with in (parse_program, parse_program_lark):
+    for parse_with in (parse_syntax, parse_syntax_lark):
         try:
             outcomes.append(flatten(parse_with(Source(text.replace("\r\n", "\n"), "<fuzz>"))))
         except ParseError as exc:

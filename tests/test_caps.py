@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 import cgraph
-from cgraph.frontend import builder
+from cgraph.frontend.expressions import Lowering
+from cgraph.ir.tape import TapeWriter
 
 F50 = "def f(a) = sum(a*x[i] for i in 1..50)\n"
 
@@ -54,14 +55,14 @@ class Work:
 
     def __init__(self, monkeypatch):
         self.count = 0
-        for method in ("add", "resolve"):
-            original = getattr(builder.Builder, method)
+        for cls, method in ((TapeWriter, "push"), (Lowering, "resolve")):
+            original = getattr(cls, method)
 
             def counted(*args, _original=original, **kwargs):
                 self.count += 1
                 return _original(*args, **kwargs)
 
-            monkeypatch.setattr(builder.Builder, method, counted)
+            monkeypatch.setattr(cls, method, counted)
 
 
 @pytest.mark.parametrize("source,limit", OVER, ids=range(len(OVER)))

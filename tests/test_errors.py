@@ -412,9 +412,9 @@ def test_reserved_words_in_the_lark_reference_parser_agree():
         for place in NAME_PLACES:
             text = place.format(w=word)
             with pytest.raises(cgraph.ParseError) as mine:
-                parser.parse_program(Source(text))
+                parser.parse_syntax(Source(text))
             with pytest.raises(cgraph.ParseError) as larks:
-                parser.parse_program_lark(Source(text))
+                parser.parse_syntax_lark(Source(text))
             assert str(mine.value) == str(larks.value), text
 
 

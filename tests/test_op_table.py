@@ -212,7 +212,6 @@ def test_the_leaf_kinds_are_the_tapes_leaves():
 
 # Modules that still compare node kinds with string literals, and why they may for now.
 NOT_YET = {
-    "frontend/builder": "the builder is being split into its units; its literals go with it",
     "cli/": "the command modules are being reworked; a few compare a node with 'param'",
     "training/": "the trainer and data binding compare a node with 'input'/'param'",
 }

@@ -1,4 +1,4 @@
-"""cgraph's own LALR loop (cgraph/lalr.py) against Lark's (parser.parse_program_lark).
+"""cgraph's own LALR loop (cgraph/lalr.py) against Lark's (parser.parse_syntax_lark).
 
 Both run the tables Lark computes from grammar/cgraph.lark, so on every text they must
 agree: the same syntax tree, or both refuse it at the same place. The texts: the
@@ -44,7 +44,7 @@ def _expected(message: str) -> tuple[str, set[str]]:
 
 
 def assert_agree(text: str) -> str:
-    mine, larks = outcome(parser.parse_program, text), outcome(parser.parse_program_lark, text)
+    mine, larks = outcome(parser.parse_syntax, text), outcome(parser.parse_syntax_lark, text)
     if mine[0] == larks[0] == "error" and mine != larks:
         # The same error at the same place. Lark, parsing from the start of the file, may
         # list more: its LALR states merge contexts, so after `a = 1` at the top level it
@@ -133,7 +133,7 @@ def test_edge_cases_agree(text):
 
 def test_an_error_is_larks_description_located():
     with pytest.raises(ParseError) as info:
-        parser.parse_program(Source("y = x +\n", "t.cg"))
+        parser.parse_syntax(Source("y = x +\n", "t.cg"))
     assert str(info.value).startswith("t.cg:1:8: error: unexpected end of line; expected '(',")
     assert str(info.value).endswith("^")  # the caret under the spot
 
@@ -153,18 +153,18 @@ def test_an_error_after_many_statements_is_found_without_parsing_them_again(monk
 
     monkeypatch.setattr(parser, "_lark", lambda: Spy())
     with pytest.raises(ParseError) as info:
-        parser.parse_program(Source(text, "big.cg"))
+        parser.parse_syntax(Source(text, "big.cg"))
     assert str(info.value).startswith("big.cg:2001:9: error: unexpected end of line; expected")
     assert seen == ["z = x1 +\n"]  # only the statement with the error
 
 
 def test_an_error_after_a_semicolon_keeps_its_column():
     with pytest.raises(ParseError) as info:
-        parser.parse_program(Source("a = 1\nb = 2; c = (b\n", "t.cg"))
+        parser.parse_syntax(Source("a = 1\nb = 2; c = (b\n", "t.cg"))
     # every token that could follow `(b`, not only what is left once `b` is reduced
     assert str(info.value).startswith("t.cg:2:14: error: unexpected end of file; expected '(', ')', '*' or '/', ")
     with pytest.raises(ParseError) as info:
-        parser.parse_program(Source("a = 1\nb = 2; c = $b\n", "t.cg"))
+        parser.parse_syntax(Source("a = 1\nb = 2; c = $b\n", "t.cg"))
     assert str(info.value).startswith("t.cg:2:12: error: unexpected character '$'")
     assert str(info.value).endswith("  2 | b = 2; c = $b\n    |            ^")
 
@@ -176,7 +176,7 @@ def test_a_disagreement_would_be_an_internal_error_not_a_parse_error(monkeypatch
 
     monkeypatch.setattr(lalr, "run", refuse)
     with pytest.raises(AssertionError, match="Lark parses"):
-        parser.parse_program(Source("y = 1", "t.cg"))
+        parser.parse_syntax(Source("y = 1", "t.cg"))
 
 
 # --- the table cache --------------------------------------------------------------------

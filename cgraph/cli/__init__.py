@@ -179,7 +179,7 @@ def run(argv: list[str] | None = None) -> int:
         return code
     except click.ClickException as exc:
         # click echoes the option's value as given: a 10,000-character one is cut short.
-        exc.message = clip_message(exc.message)
+        exc.message = clip_message(exc.message)  # type: ignore[misc]  # click declares it Final, but show() reads it
         exc.show()
         return exc.exit_code
     except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):
@@ -263,8 +263,8 @@ def _quiet_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):
-        if isinstance(getattr(sys.stdout, "buffer", None), io.BufferedWriter) and \
-                isinstance(sys.stdout.buffer.raw, _ClosedFile):
+        buffer = getattr(sys.stdout, "buffer", None)
+        if isinstance(buffer, io.BufferedWriter) and isinstance(buffer.raw, _ClosedFile):
             sys.stdout = open(os.devnull, "w")  # what it holds cannot go anywhere either
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, cast
 
 import click
 
@@ -88,7 +88,7 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
                          on_error=on_error, strict=strict)
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out, _Progress(datafile) as progress:
-        writer = data.RowWriter(out, fmt, rows.output_name, rows.wrt_names, rows.row_word)
+        writer = data.RowWriter(cast("IO[bytes]", out), fmt, rows.output_name, rows.wrt_names, rows.row_word)
         for part in rows:
             _write_rows(writer, out, part, target)
             progress.advance(part.n)
@@ -171,8 +171,8 @@ class _Progress:
 
     def __init__(self, datafile) -> None:
         self.datafile = datafile
-        self.progress = None
-        self.task = None
+        self.progress: Any = None  # a rich Progress on a terminal (rich is imported only then)
+        self.task: Any = None
 
     def __enter__(self) -> "_Progress":
         import sys
@@ -185,7 +185,7 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         total = self.datafile.row_count()
-        columns = [TextColumn("[bold]evaluating")]
+        columns: list[Any] = [TextColumn("[bold]evaluating")]
         if total is not None:
             columns += [BarColumn(), MofNCompleteColumn(), TextColumn("rows")]
         else:

@@ -40,8 +40,8 @@ class FiniteFloat(click.FloatRange):
 
     def _describe_range(self) -> str:
         # click writes its bounds as given (0<x<1.0); %g keeps them short: 0<x<1.
-        shown = click.FloatRange(*(None if b is None else _Short(b) for b in (self.min, self.max)),
-                                 min_open=self.min_open, max_open=self.max_open)
+        low, high = (None if b is None else _Short(b) for b in (self.min, self.max))
+        shown = click.FloatRange(low, high, min_open=self.min_open, max_open=self.max_open)
         return shown._describe_range()
 
 

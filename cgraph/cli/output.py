@@ -231,8 +231,8 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
     cannot = f"cannot write {option} {name}"
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
         try:
-            with open(target, "wb") as f:
-                yield f
+            with open(target, "wb") as device:
+                yield device
         except OSError as exc:
             raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
         return

@@ -66,7 +66,8 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     if dpi is not None and fmt != "png":
         click.echo(f"note: --dpi applies to png only; {fmt} ignores it", err=True)
     dpi = render.DEFAULT_DPI if dpi is None else dpi
-    missing = [graph.name_of(i) for i in graph.leaves if graph.values[i] is None and graph.name_of(i) not in inputs]
+    missing = [graph.node_names.primary(i) for i in graph.leaves
+               if graph.values[i] is None and graph.node_names.primary(i) not in inputs]  # a leaf always has a name
     ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name, strict=strict)
     if ev is not None:
         for warning in ev.warnings:

@@ -125,7 +125,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         outcome = trainer.run(callbacks, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
                               loss_so_far=loss_so_far)
     print_summary(graph, trainer, outcome)
-    if saver is not None:
+    if saver is not None and save_path is not None:
         _report_saved(saver.end(outcome), save_path, trainer.n)
     if log_path:
         _write_log(log_path, outcome)

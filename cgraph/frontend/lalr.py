@@ -18,13 +18,17 @@ table also spares the start-up of every command the import of Lark.
 
 Syntax errors are not described here: `run` raises `Rejected` and the caller asks Lark
 to parse the text again for its full error (what was expected, where).
+
+Why one module of ~470 lines: the tables' format (FORMAT, cached on disk), the loop that
+runs them and `expected`, which runs the same loop on the error path, must change
+together; split, a change to one would silently break the cache or the other loop.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable
 
 FORMAT = 3  # of the serialised tables; a change makes old cache files stale
 ERROR = "zz_error"  # the lexer's catch-all group (Lark's terminal names are upper case)
@@ -95,36 +99,13 @@ class Tables:
     @classmethod
     def from_lark(cls, lark: Any, start: str = "start") -> Tables:
         """Copy the lexer and the LALR tables out of a `Lark(..., parser="lalr")`."""
-        from lark.grammar import NonTerminal
         from lark.parsers.lalr_analysis import Shift
 
         table = lark.parser.parser.parser.parse_table
         states = sorted(table.states)
         if states != list(range(len(states))):
             raise ValueError("Lark's states are not numbered 0..n-1")
-        rule_ids: dict[Any, int] = {}
-        rules: list[list] = []
-        kept_terminals: set[str] = set()
-
-        def rule_id(rule) -> int:
-            if rule not in rule_ids:
-                options = rule.options
-                if options.keep_all_tokens or options.empty_indices or options.template_source:
-                    raise ValueError(f"rule {rule} uses a Lark option this loop does not run")
-                kept = [i for i, sym in enumerate(rule.expansion) if not (sym.is_term and sym.filter_out)]
-                splice = [i for i in kept if isinstance(rule.expansion[i], NonTerminal) and rule.expansion[i].name.startswith("_")]
-                kept_terminals.update(rule.expansion[i].name for i in kept if rule.expansion[i].is_term)
-                origin = rule.origin.name
-                if origin.startswith("_"):
-                    kind, callback = "splice", None  # its children go into the parent's
-                elif options.expand1 and not rule.alias:
-                    kind, callback = "expand1", origin
-                else:
-                    kind, callback = "call", rule.alias or origin
-                rule_ids[rule] = len(rules)
-                rules.append([origin, len(rule.expansion), kind, callback, kept, splice])
-            return rule_ids[rule]
-
+        rules = _Rules()
         actions: list[dict[str, int]] = [{} for _ in states]
         gotos: list[dict[str, int]] = [{} for _ in states]
         for state, row in table.states.items():
@@ -134,18 +115,10 @@ class Tables:
                 elif action is Shift:
                     actions[state][symbol] = arg
                 else:
-                    actions[state][symbol] = ~rule_id(arg)
+                    actions[state][symbol] = ~rules.id(arg)
 
         ignore = list(lark.lexer_conf.ignore)
-        by_regex = [t for t in lark.terminals if t.pattern.type == "re"]
-        keywords: dict[str, str] = {}
-        keyword_like: set[str] = set()
-        for t in lark.terminals:
-            value = t.pattern.value
-            like = [r.name for r in by_regex if t.pattern.type == "str" and re.fullmatch(r.pattern.to_regexp(), value)]
-            if like:
-                keywords[value] = t.name  # "for" is a NAME unless the parser can take the keyword
-                keyword_like.update(like)
+        keywords, keyword_like = _keywords(lark.terminals)
         # Lark's own order of alternatives, so the same text makes the same tokens.
         terminals = sorted(lark.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
         for t in terminals:
@@ -159,10 +132,10 @@ class Tables:
             "ignore": ignore,
             "keywords": keywords,
             "keyword_like": sorted(keyword_like),
-            "kept": sorted(kept_terminals),
+            "kept": sorted(rules.kept_terminals),
             "actions": actions,
             "gotos": gotos,
-            "rules": rules,
+            "rules": rules.rules,
             "start": table.start_states[start],
             "end": table.end_states[start],
         })
@@ -174,44 +147,73 @@ class Tables:
         return [_reducer(callbacks, *rule) for rule in self.rules]
 
 
+class _Rules:
+    """Lark's rules as the loop runs them, numbered as the tables first refer to them:
+    [origin, size, kind, callback, kept, splice] (see `_reducer`)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Any, int] = {}
+        self.rules: list[list[Any]] = []
+        self.kept_terminals: set[str] = set()  # terminals some callback receives
+
+    def id(self, rule: Any) -> int:
+        if rule not in self.ids:
+            self.ids[rule] = len(self.rules)
+            self.rules.append(self._row(rule))
+        return self.ids[rule]
+
+    def _row(self, rule: Any) -> list[Any]:
+        from lark.grammar import NonTerminal
+
+        options = rule.options
+        if options.keep_all_tokens or options.empty_indices or options.template_source:
+            raise ValueError(f"rule {rule} uses a Lark option this loop does not run")
+        expansion = rule.expansion
+        kept = [i for i, sym in enumerate(expansion) if not (sym.is_term and sym.filter_out)]
+        splice = [i for i in kept if isinstance(expansion[i], NonTerminal) and expansion[i].name.startswith("_")]
+        self.kept_terminals.update(expansion[i].name for i in kept if expansion[i].is_term)
+        kind, callback = _callback(rule)
+        return [rule.origin.name, len(expansion), kind, callback, kept, splice]
+
+
+def _callback(rule: Any) -> tuple[str, str | None]:
+    """How a rule's value is made ('splice', 'expand1' or 'call') and the callback's name."""
+    origin = rule.origin.name
+    if origin.startswith("_"):
+        return "splice", None  # its children go into the parent's
+    if rule.options.expand1 and not rule.alias:
+        return "expand1", origin
+    return "call", rule.alias or origin
+
+
+def _keywords(terminals: list[Any]) -> tuple[dict[str, str], set[str]]:
+    """Keywords ("for" -> its terminal) and the terminals they also match (NAME): a
+    keyword is a NAME unless the parser can take the keyword there."""
+    by_regex = [t for t in terminals if t.pattern.type == "re"]
+    keywords: dict[str, str] = {}
+    keyword_like: set[str] = set()
+    for t in terminals:
+        if t.pattern.type != "str":
+            continue
+        value = t.pattern.value
+        like = [r.name for r in by_regex if re.fullmatch(r.pattern.to_regexp(), value)]
+        if like:
+            keywords[value] = t.name
+            keyword_like.update(like)
+    return keywords, keyword_like
+
+
 def _nothing(values: list) -> list:
     return []  # a new list each time: a parent may extend it in place
 
 
-def _first(values: list) -> Any:
+def _first(values: list):
     return values[0]
 
 
-def _reducer(callbacks: object, origin: str, size: int, kind: str, callback: str | None, kept: list[int],
-             splice: list[int]) -> tuple[str, int, Callable[..., Any] | None, bool]:
-    """(name, size, function, spread): `function(*symbols)` if spread, else `function(symbols)`."""
-    if kind == "expand1" and size == 1 and kept == [0] and not splice:
-        return origin, size, None, False
-    if kind == "splice":
-        return origin, size, _splicer(kept, splice), False
-    if callback is None:
-        raise ValueError(f"rule {origin} of kind {kind} names no callback")
-    method = getattr(callbacks, callback)
-    if not splice and kind == "call":
-        if kept == list(range(size)):
-            return origin, size, method, True  # the common case: no wrapper at all
-        return origin, size, lambda values: method(*[values[i] for i in kept]), False
-    children = _splicer(kept, splice)
-    if kind == "expand1":
-        def expand1(values: list) -> Any:
-            kids = children(values)
-            return kids[0] if len(kids) == 1 else method(*kids)
-        return origin, size, expand1, False
-    return origin, size, lambda values: method(*children(values)), False
-
-
-def _splicer(kept: list[int], splice: list[int]) -> Callable[[list], list]:
-    """The children a rule passes on, as one list: its kept symbols, with the spliced ones'
-    own lists spread in."""
-    if not kept:  # a separator: nothing to pass on
-        return _nothing
-    if kept == [0] and splice == [0]:  # (sep+ -> sep*): the same list
-        return _first
+def _children(kept: list[int], splice: list[int]) -> Callable[[list], list]:
+    """What takes a rule's kept symbols out of its popped values, splicing in the lists
+    of the `splice` ones (rules named `_x`)."""
     spliced = set(splice)
 
     def children(values: list) -> list:
@@ -231,17 +233,59 @@ def _splicer(kept: list[int], splice: list[int]) -> Callable[[list], list]:
     return children
 
 
-def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newline: str) -> Iterator[re.Match]:
+def _splicer(kept: list[int], splice: list[int]) -> Callable[[list], list]:
+    """The value of a rule spliced into its parent (`_x`): the list of its kept symbols."""
+    if not kept:  # a separator: nothing to pass on
+        return _nothing
+    if kept == [0] and splice == [0]:  # (sep+ -> sep*): the same list
+        return _first
+    return _children(kept, splice)
+
+
+def _reducer(callbacks: object, origin: str, size: int, kind: str, callback: str | None, kept: list[int],
+             splice: list[int]) -> tuple[str, int, Callable[..., Any] | None, bool]:
+    """(name, size, function, spread): `function(*symbols)` if spread, else `function(symbols)`."""
+    if kind == "expand1" and size == 1 and kept == [0] and not splice:
+        return origin, size, None, False
+    if kind == "splice":
+        return origin, size, _splicer(kept, splice), False
+    if callback is None:
+        raise ValueError(f"rule {origin} of kind {kind} names no callback")
+    method = getattr(callbacks, callback)
+    if not splice and kind == "call":
+        if kept == list(range(size)):
+            return origin, size, method, True  # the common case: no wrapper at all
+        return origin, size, lambda values: method(*[values[i] for i in kept]), False
+    children = _children(kept, splice)
+    if kind == "expand1":
+        def expand1(values: list):
+            kids = children(values)
+            return kids[0] if len(kids) == 1 else method(*kids)
+        return origin, size, expand1, False
+    return origin, size, lambda values: method(*children(values)), False
+
+
+def _relex(tables: Tables, state: int, kind: str, m: re.Match, text: str, newline: str) -> Any:
     """The parser in `state` cannot take the token `m` (of `kind`). If Lark's contextual
     lexer would have read a different token there, go on from that token; else the text
     is refused. (Only the state before any reduction: a token that made the parser reduce
     was one the state could take, which Lark's lexer reads the same way.)"""
-    start = m.start(m.lastgroup or 0)  # every match has a group: the lexer ends in catch-alls
-    if kind not in tables.actions[state]:
-        other = tables.state_lexer(state, newline).match(text, start)
-        if other is not None and (other.lastgroup, other.end()) != (m.lastgroup, m.end()):
-            return itertools.chain([other], tables.lexer.finditer(text, other.end()))
-    raise Rejected(start)
+    matches = _relexed(tables, state, kind, m, text, newline)
+    if matches is None:
+        raise Rejected(m.start(m.lastgroup or 0))
+    return matches
+
+
+def _relexed(tables: Tables, state: int, kind: str, m: re.Match, text: str, newline: str) -> Any:
+    """The tokens from the one `state`'s own lexer reads where `m` is, if it reads another
+    token there than the lexer of every terminal did (see `_relex`); else None."""
+    if kind in tables.actions[state]:
+        return None
+    start = m.start(m.lastgroup or 0)
+    other = tables.state_lexer(state, newline).match(text, start)
+    if other is not None and (other.lastgroup, other.end()) != (m.lastgroup, m.end()):
+        return itertools.chain([other], tables.lexer.finditer(text, other.end()))
+    return None
 
 
 class Refusal:
@@ -271,67 +315,79 @@ def expected(tables: Tables, text: str, newline: str, opening: frozenset[str],
     and '[' could follow `y`). Here each terminal is tried on the stack as it was when the
     refused token came: it could follow exactly when its reductions end in a shift. Only
     for the error path: it runs the loop of `run` again, without values."""
-    actions = tables.actions
     states = [tables.start]
     depth = 0
-    name = next(iter(tables.keyword_like), None)  # the terminal a keyword would be as a name
     last_keyword: tuple[int, str, list[int]] | None = None  # the previous token, if a keyword
     matches: Any = tables.lexer.finditer(text)
     while matches is not None:
         tokens, matches = matches, None
         for m in tokens:
-            kind = group = m.lastgroup
             before = depth
-            if kind == newline:
-                if depth:
-                    continue
-            elif kind in opening:
-                depth += 1
-            elif kind in closing:
-                if depth:
-                    depth -= 1
-            elif kind in tables.keyword_like:
-                keyword = tables.keywords.get(m.group(group))
-                if keyword is not None and keyword in actions[states[-1]]:
-                    kind = keyword
-            elif kind == END:
-                kind = "$END"
+            kind, depth = _kind(tables, m, states[-1], depth, newline, opening, closing)
+            if kind is None:
+                continue  # a line break inside brackets
             if kind != ERROR:
                 taken = _take(tables, states, kind)
                 if taken is True:
                     return None  # accepted
-                if taken is not None:
-                    word = m.group(group)
-                    last_keyword = (m.start(group), word, list(states)) if kind == tables.keywords.get(word) else None
+                if taken is not None and taken is not False:
+                    word = m.group(m.lastgroup or 0)
+                    last_keyword = (m.start(m.lastgroup or 0), word, list(states)) if kind == tables.keywords.get(word) else None
                     base, top = taken
                     del states[base:]
                     states.extend(top)
                     continue
-                if kind not in actions[states[-1]]:  # as `_relex`: the state's own lexer may read another token
-                    start = m.start(group)
-                    other = tables.state_lexer(states[-1], newline).match(text, start)
-                    if other is not None and (other.lastgroup, other.end()) != (m.lastgroup, m.end()):
-                        matches = itertools.chain([other], tables.lexer.finditer(text, other.end()))
-                        break
-            terminals = {t for row in actions for t in row} | {"$END"}
-            if before:
-                terminals.discard(newline)  # a line break inside brackets is no token
-            found = frozenset(t for t in terminals if _take(tables, states, t) is not None)
-            refused_keyword = None
-            if m.group(group) in tables.keywords and name in found:
-                refused_keyword = (m.start(group), m.group(group))
-            elif last_keyword is not None and kind != ERROR:
-                offset, word, stack = last_keyword
-                taken = _take(tables, stack, name) if name else None
-                if taken is not None and taken is not True:
-                    base, top = taken
-                    if _take(tables, stack[:base] + top, kind) is not None:
-                        refused_keyword = (offset, word)
-            return Refusal(m.start(group), found, refused_keyword)
+                matches = _relexed(tables, states[-1], kind, m, text, newline)  # as `run`
+                if matches is not None:
+                    break
+            return _refused(tables, states, m, kind, newline if before else None, last_keyword)
     return None
 
 
-def _take(tables: Tables, states: list[int], kind: str) -> tuple[int, list[int]] | Literal[True] | None:
+def _kind(tables: Tables, m: re.Match, state: int, depth: int, newline: str, opening: frozenset[str],
+          closing: frozenset[str]) -> tuple[str | None, int]:
+    """The terminal the parser in `state` takes token `m` as (None: a line break it skips,
+    inside brackets), and the depth of brackets after it: as in `run`."""
+    kind = group = m.lastgroup or ""
+    if kind == newline:
+        return (None if depth else kind), depth
+    if kind in opening:
+        return kind, depth + 1
+    if kind in closing:
+        return kind, depth - 1 if depth else depth
+    if kind in tables.keyword_like:
+        keyword = tables.keywords.get(m.group(group))
+        if keyword is not None and keyword in tables.actions[state]:
+            return keyword, depth
+    elif kind == END:
+        return "$END", depth
+    return kind, depth
+
+
+def _refused(tables: Tables, states: list[int], m: re.Match, kind: str, skipped: str | None,
+             last_keyword: tuple[int, str, list[int]] | None) -> Refusal:
+    """The refusal of token `m` (taken as `kind`) by the parser with `states`: every
+    terminal it could have taken instead (but `skipped`, a line break inside brackets),
+    and a keyword that read as a name would have let the parse go on."""
+    group = m.lastgroup or 0
+    terminals = {t for row in tables.actions for t in row} | {"$END"}
+    terminals.discard(skipped or "")
+    found = frozenset(t for t in terminals if _take(tables, states, t) is not None)
+    name = next(iter(tables.keyword_like), None)  # the terminal a keyword would be as a name
+    keyword = None
+    if m.group(group) in tables.keywords and name in found:
+        keyword = (m.start(group), m.group(group))
+    elif last_keyword is not None and kind != ERROR and name:
+        offset, word, stack = last_keyword
+        taken = _take(tables, stack, name)
+        if isinstance(taken, tuple):
+            base, top = taken
+            if _take(tables, stack[:base] + top, kind) is not None:
+                keyword = (offset, word)
+    return Refusal(m.start(group), found, keyword)
+
+
+def _take(tables: Tables, states: list[int], kind: str) -> tuple[int, list[int]] | bool | None:
     """The parser with `states` given the terminal `kind`, without changing `states`: None
     if it refuses it; True if it accepts the text (`kind` is the end); else (n, top): the
     stack is then states[:n] + top (its reductions pop into states, then it shifts)."""
@@ -360,7 +416,11 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
 
     A `newline` token inside brackets (an `opening` terminal not yet closed) is skipped,
     as the post-lexer of cgraph/parser.py does for Lark. `lookahead[0]` is kept set to
-    the current token's match, for callbacks that want to know where they are."""
+    the current token's match, for callbacks that want to know where they are.
+
+    One long loop on purpose: it runs once per token and per reduction of every file
+    (millions on a big one), and a function call per step would cost a measurable share
+    of parsing; the error path (`expected`) is the same loop split into functions."""
     actions, gotos = tables.actions, tables.gotos
     keywords, keyword_like, kept = tables.keywords, tables.keyword_like, tables.kept
     end = tables.end

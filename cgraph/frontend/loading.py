@@ -10,7 +10,7 @@ from typing import Iterator
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
-from .parser import parse_program
+from .parser import parse_syntax
 from .syntax import Stmt
 
 
@@ -33,7 +33,7 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
                 failure.append(exc)
 
     with _no_gc():
-        parse_program(source, sink=run)
+        parse_syntax(source, sink=run)
         if failure:
             raise failure[0]
         return builder.finish()

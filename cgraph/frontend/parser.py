@@ -7,8 +7,13 @@ nested expression parses like a flat one. The callbacks only build the syntax tr
 `cgraph.syntax`; the builder gives it meaning.
 
 A file that does not parse is parsed again by Lark itself (the same grammar, the same
-callbacks), whose exception says where and what was expected; `parse_program_lark` is
+callbacks), whose exception says where and what was expected; `parse_syntax_lark` is
 also what the tests compare the fast loop with.
+
+Why one module of ~430 lines: the callbacks, the table cache and the wording of syntax
+errors all hang on the one shared callback object and the one Lark parser (`_lark`,
+`_tables`), and each half is only read with the other; split, each would import the
+other's private state.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from typing import Any, Callable
 from . import lalr
 from . import syntax as ast
 from ..errors import Location, ParseError, Source, clip
-from ..ops import INPUT, PARAM
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # cgraph/
@@ -95,10 +99,10 @@ class _Callbacks:
         return ast.Assign(target, value)
 
     def input_decl(self, target, value=None):
-        return ast.Declare(INPUT, target, value)
+        return ast.Declare("input", target, value)
 
     def param_decl(self, target, value):
-        return ast.Declare(PARAM, target, value)
+        return ast.Declare("param", target, value)
 
     def output_decl(self, target):
         return ast.Output(target)
@@ -258,8 +262,9 @@ def _reducers() -> list:
     return _tables().reducers(_CALLBACKS)
 
 
-def parse_program(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
-    """Parse a whole file. Raises ParseError with the location and what was expected.
+def parse_syntax(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+    """Parse a whole file into its syntax tree (`loading.parse` goes on to the Graph).
+    Raises ParseError with the location and what was expected.
 
     With a `sink`, top-level statements go to it one by one as they are parsed, and the
     returned Program is empty."""
@@ -298,8 +303,8 @@ def _lark_error(source: Source, text: str, resume: int) -> ParseError:
     raise AssertionError(f"{source.filename}: cgraph's LALR loop refused a text that Lark parses")
 
 
-def parse_program_lark(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
-    """`parse_program` with Lark's own parser loop: slower, the reference."""
+def parse_syntax_lark(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+    """`parse_syntax` with Lark's own parser loop: slower, the reference."""
     from lark.exceptions import UnexpectedInput
 
     text = _with_final_newline(source.text)
@@ -367,31 +372,37 @@ def _parse_error(exc: Any, source: Source, lines_before: int = 0, offset: int = 
     line = (getattr(exc, "line", None) or 1) + lines_before
     column = getattr(exc, "column", None) or 1
     if isinstance(exc, UnexpectedCharacters):
-        pos = (exc.pos_in_stream or 0) + offset  # always set here; Optional on Lark's base class
-        char = source.text[pos] if pos < len(source.text) else ""
-        if char.isalpha() or char.isdigit():
-            message = f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"
-        elif char == "\x00":
-            message = "unexpected NUL byte"
-        else:
-            message = f"unexpected character {char!r}"
+        message = _unexpected_character(source, (exc.pos_in_stream or 0) + offset)
         expected = _expected(exact if exact is not None else exc.allowed or ())
         return ParseError(message + (f"; {expected}" if expected else ""), Location(source, line, column))
     if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        names = exact if exact is not None else exc.accepts or exc.expected
-        if tok.type == "$END":
-            return _at_end(source, _expected(names))
-        if tok.type == "_NL":
-            what = "end of line"
-            line, column = tok.line + lines_before, tok.column
-        else:
-            what = repr(clip(str(tok)))
-        width = max(len(str(tok)), 1) if tok.type != "_NL" else 1
-        return ParseError(f"unexpected {what}; {_expected(names)}", Location(source, line, column, width))
+        return _unexpected_token(exc, source, exact, lines_before, Location(source, line, column))
     if isinstance(exc, UnexpectedEOF):
         return _at_end(source, _expected(exc.expected))
     return ParseError(str(exc), Location(source, line, column))
+
+
+def _unexpected_character(source: Source, pos: int) -> str:
+    char = source.text[pos] if pos < len(source.text) else ""
+    if char.isalpha() or char.isdigit():
+        return f"unexpected character {char!r} (U+{ord(char):04X}): names use only ASCII letters, digits and '_'"
+    if char == "\x00":
+        return "unexpected NUL byte"
+    return f"unexpected character {char!r}"
+
+
+def _unexpected_token(exc: Any, source: Source, exact: frozenset[str] | None, lines_before: int,
+                      at: Location) -> ParseError:
+    """The error for a token the parser could not take (`at`: where Lark says it is)."""
+    tok = exc.token
+    names = exact if exact is not None else exc.accepts or exc.expected
+    if tok.type == "$END":
+        return _at_end(source, _expected(names))
+    if tok.type == "_NL":
+        return ParseError(f"unexpected end of line; {_expected(names)}",
+                          Location(source, tok.line + lines_before, tok.column, 1))
+    width = max(len(str(tok)), 1)
+    return ParseError(f"unexpected {clip(str(tok))!r}; {_expected(names)}", Location(source, at.line, at.column, width))
 
 
 def _refusal(exc: Any, text: str | None) -> lalr.Refusal | None:

@@ -103,7 +103,8 @@ class Trainer:
         loss or gradient is not finite (then the first two mean nothing)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
         if isinstance(rows, slice):  # a range: its chunks are views of the columns, not copies
-            parts = [slice(a, min(a + self.chunk, rows.stop)) for a in range(rows.start, rows.stop, self.chunk)]
+            parts: list[slice] | list[np.ndarray] = [
+                slice(a, min(a + self.chunk, rows.stop)) for a in range(rows.start, rows.stop, self.chunk)]
             m = rows.stop - rows.start
         else:
             parts = [rows[a : a + self.chunk] for a in range(0, len(rows), self.chunk)]

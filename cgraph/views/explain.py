@@ -294,7 +294,8 @@ def to_markdown(exp: Explanation) -> str:
         where = f"*{_md(step.where)}*: " if step.where else ""
         if step.phase == "forward":
             md.append(
-                f"{step.number}. {where}${_tex(step.name)} = {_tex(step.expression)} = {_tex(step.numbers)} = {_tex(fmt(step.value))}$"
+                f"{step.number}. {where}${_tex(step.name)} = {_tex(step.expression or '')} = {_tex(step.numbers or '')} "
+                f"= {_tex(fmt(step.value))}$"
                 + _md_aliases(step)
             )
             continue

@@ -137,6 +137,9 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
         for a in graph.args[i]:
             consumers[a] += 1
 
+    # Numbers are shown only with an evaluation (show_values, show_grads say so): empty lists otherwise.
+    ev_values: list[float] = ev.values if ev is not None else []
+    ev_grads: list[float] = ev.grads if ev is not None else []
     values_known = (lambda i: True) if step is None else (lambda i: i < step.values_upto)
     grads_known = (lambda i: True) if step is None else (lambda i: i >= step.grads_from)
     show_values = ev is not None and "values" in options.annotate
@@ -161,7 +164,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
         line, _ = graph.line_col(i)
         node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
         if graph.is_literal(i):
-            node.title = number(graph.values[i], p)
+            node.title = number(graph.values[i] or 0.0, p)  # a literal always has its value
         elif op in LEAF_KINDS:
             node.title = name or graph.text_of(i)
         else:
@@ -169,7 +172,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
             node.name = name
         node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.line_text_of(i)} (line {line})"
         if show_grads and consumers[i] > 1 and grads_known(i) and not graph.is_literal(i):
-            node.total_grad = number(ev.grads[i], p)
+            node.total_grad = number(ev_grads[i], p)
         node.highlight = step is not None and step.current == i
         scene.nodes.append(node)
         node_by_id[node.id] = node
@@ -236,9 +239,9 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
             if group is not None:
                 box_edges[(u, head)] = edge
             if show_values and values_known(u):
-                edge.value = number(ev.values[u], p)
+                edge.value = number(ev_values[u], p)
             if local is not None and grads_known(v) and not graph.is_literal(u):  # no one asks d out/d 2
-                contribution = ev.grads[v] * local[k]
+                contribution = ev_grads[v] * local[k]
                 if merged:  # several uses inside one box: the edge carries their sum; no single local
                     contribution += box_sums[(u, head)]
                     edge.local = None
@@ -260,7 +263,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
         tail = group[out][0] if group is not None and out in group else ids[out]
         edge = SceneEdge(tail, sink.id, label_name=ev.output_name if ev is not None else graph.output_name)
         if show_values and values_known(out):
-            edge.value = number(ev.values[out], p)
+            edge.value = number(ev_values[out], p)
         if show_grads and grads_known(out):
             edge.grad = "1"
         scene.edges.append(edge)
