@@ -138,9 +138,20 @@ def guard_command_files(ctx) -> RunFiles:
     """Register every file the command's options name, refusing clashes; called by the CLI
     before the command runs. Files are recognised by option, so a new command (or a new
     option on one) is guarded by naming its option in READ_OPTIONS or WRITE_OPTIONS."""
+    files = RunFiles()
+    writes = _register_reads(ctx, files)
+    ctx.meta[_META_KEY] = files
+    for option, path in writes:
+        files.write(option, path)
+    _check_writable(writes)
+    return files
+
+
+def _register_reads(ctx, files: RunFiles) -> list[tuple[str, str]]:
+    """Add the files the command's parameters read to `files`; the (option, path) pairs it
+    writes, in the order of its parameters, for the caller to claim."""
     import click
 
-    files = RunFiles()
     writes: list[tuple[str, str]] = []
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
@@ -154,16 +165,16 @@ def guard_command_files(ctx) -> RunFiles:
                 files.read(option, value)
             elif option in WRITE_OPTIONS:
                 writes.append((option, value))
-    ctx.meta[_META_KEY] = files
-    for option, path in writes:
-        files.write(option, path)
-    # A file that cannot be written is found now, not after an hour of training (but the
-    # --frames directory, and what goes into it, exist only once the command makes it).
+    return writes
+
+
+def _check_writable(writes: list[tuple[str, str]]) -> None:
+    """A file that cannot be written is found now, not after an hour of training (but the
+    --frames directory, and what goes into it, exist only once the command makes it)."""
     frames = [os.path.realpath(path) for option, path in writes if option == "--frames"]
     for option, path in writes:
         if option != "--frames" and path != "-" and os.path.dirname(os.path.realpath(path)) not in frames:
             _checked_target(path, option, ())
-    return files
 
 
 def print_rich(console, renderable) -> None:
@@ -220,22 +231,38 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
     (standard output): an anonymous temporary file copied to stdout at the end, so
     nothing is printed by a run that fails halfway."""
     if target == "-":
-        with tempfile.TemporaryFile() as spool:
-            yield spool
-            spool.seek(0)
-            shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
-            sys.stdout.buffer.flush()
+        yield from _spooled_stdout()
         return
     name, option = target, _option_for(target, option)
     target = _checked_target(target, option, inputs)
     cannot = f"cannot write {option} {name}"
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
-        try:
-            with open(target, "wb") as device:
-                yield device
-        except OSError as exc:
-            raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
+        yield from _device(target, cannot)
         return
+    yield from _renamed_into_place(target, cannot, fsync)
+
+
+# The three ways atomic_writer writes, each a generator it delegates to with `yield from`,
+# so an exception from the caller's body arrives at their `yield` exactly as it would in one.
+
+def _spooled_stdout() -> Iterator[IO[bytes]]:
+    with tempfile.TemporaryFile() as spool:
+        yield spool
+        spool.seek(0)
+        shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()
+
+
+def _device(target: str, cannot: str) -> Iterator[IO[bytes]]:
+    try:
+        with open(target, "wb") as device:
+            yield device
+    except OSError as exc:
+        raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
+
+
+def _renamed_into_place(target: str, cannot: str, fsync: bool) -> Iterator[IO[bytes]]:
+    """A temporary file in the target's directory, renamed over it once the body succeeded."""
     directory = os.path.dirname(os.path.abspath(target))
     try:
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
@@ -250,13 +277,7 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
                 if exc.errno in _OUT_OF_SPACE:  # from writing to f: a full disk, ulimit -f
                     raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
                 raise
-            try:
-                f.flush()
-                if fsync:
-                    os.fsync(f.fileno())
-                os.fchmod(f.fileno(), _mode_for(target))
-            except OSError as exc:
-                raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
+            _finish(f, target, cannot, fsync)
         finally:
             try:
                 f.close()
@@ -270,6 +291,17 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
     finally:
         if temp and os.path.exists(temp):
             os.unlink(temp)
+
+
+def _finish(f: IO[bytes], target: str, cannot: str, fsync: bool) -> None:
+    """Flush (and fsync) the temporary file and give it the target's mode, before the rename."""
+    try:
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+        os.fchmod(f.fileno(), _mode_for(target))
+    except OSError as exc:
+        raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
 
 
 def _option_for(target: str, option: str | None) -> str:

@@ -8,7 +8,7 @@ import click
 
 from ..views import render
 from ..errors import InputError
-from ..engine.evaluator import evaluate
+from ..engine.evaluator import Evaluation, evaluate
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
@@ -63,15 +63,8 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     iterations are drawn as labelled clusters.
     """
     fmt = _format(out, fmt)
-    if dpi is not None and fmt != "png":
-        click.echo(f"note: --dpi applies to png only; {fmt} ignores it", err=True)
-    dpi = render.DEFAULT_DPI if dpi is None else dpi
-    missing = [graph.node_names.primary(i) for i in graph.leaves
-               if graph.values[i] is None and graph.node_names.primary(i) not in inputs]  # a leaf always has a name
-    ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name, strict=strict)
-    if ev is not None:
-        for warning in ev.warnings:
-            click.echo(warning, err=True)
+    dpi = _dpi(dpi, fmt)
+    ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
                 heat=heat, collapse=collapse, max_render_nodes=max_render_nodes)
     source_file = graph.source.filename
@@ -86,6 +79,26 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     write_output(target, _encode(render.scene(graph, ev, **opts), fmt, dpi), option="-o")
     if target != "-":
         click.echo(f"wrote {target}", err=True)
+
+
+def _dpi(dpi: int | None, fmt: str) -> int:
+    if dpi is not None and fmt != "png":
+        click.echo(f"note: --dpi applies to png only; {fmt} ignores it", err=True)
+    return render.DEFAULT_DPI if dpi is None else dpi
+
+
+def _evaluate_if_given(graph: Graph, inputs: dict[str, float], output_name: str | None,
+                       strict: bool) -> tuple[Evaluation | None, list[str]]:
+    """The evaluation (its warnings printed), or None when no input value is given and
+    some are needed: the diagram then shows the structure alone. Also the leaves without
+    a value, for --frames' message."""
+    missing = [graph.node_names.primary(i) for i in graph.leaves
+               if graph.values[i] is None and graph.node_names.primary(i) not in inputs]  # a leaf always has a name
+    ev = None if (missing and not inputs) else evaluate(graph, inputs, output=output_name, strict=strict)
+    if ev is not None:
+        for warning in ev.warnings:
+            click.echo(warning, err=True)
+    return ev, missing
 
 
 def _format(out: str | None, fmt: str | None) -> str:

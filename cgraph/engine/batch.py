@@ -20,6 +20,11 @@ Backward is the scalar backward's loop over the same tape, with arrays:
 
 The property the tests check: row i of a batch equals the scalar evaluation of row i.
 NumPy is imported by this module: import it only on the batch paths.
+
+Why one module of ~450 lines: compiling a plan, the forward loop and the backward loop
+share the per-node flags and the step tuples `Plan.__init__` builds (their layout is what
+the loops unpack), so they change together. What can live apart does: the diagnosis of
+where inf or nan starts is in non_finite.py.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from ..errors import InputError
 from .evaluator import bind, output_node
 from ..ir.graph import Graph
 from ..ops import OPS
+# NonFinite and NonFiniteTally are also reached as batch.NonFinite(Tally) by their users.
+from .non_finite import NonFinite, NonFiniteTally, diagnose_step, value_origins
+
+__all__ = ["Plan", "Result", "NonFinite", "NonFiniteTally", "SHARED_GRADS", "CHUNK_BUDGET_BYTES",
+           "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"]
 
 SHARED_GRADS = ("rows", "sum")
 _ndarray = np.ndarray
@@ -102,23 +112,6 @@ class Result:
         return f"<batch.Result of {self.n} rows, gradients of {len(self.grads)} leaves>"
 
 
-class NonFinite:
-    """Where inf or nan first appears in a batch: a node and the rows (indices into the batch)."""
-
-    node: int  # the node whose value (kind "value") or local derivative (kind "gradient") went non-finite
-    rows: np.ndarray
-    kind: str  # "value" or "gradient"
-    arg: int | None  # for "gradient": the argument whose gradient it made non-finite
-
-    __slots__ = ("node", "rows", "kind", "arg")
-
-    def __init__(self, node: int, rows: np.ndarray, kind: str, arg: int | None = None):
-        self.node = node
-        self.rows = rows
-        self.kind = kind
-        self.arg = arg
-
-
 class Plan:
     """A graph compiled for evaluation over rows.
 
@@ -159,57 +152,21 @@ class Plan:
         self.shared_grads = shared_grads
         leaves = graph.inputs
         self.batched_names = list(batched)
-        for name in self.batched_names:
-            if name not in leaves:
-                raise InputError(f"'{name}' is not an input of this graph")
+        _check_leaves(leaves, self.batched_names, "an input")
         self.wrt_names = list(leaves) if wrt is None else list(wrt)
-        for name in self.wrt_names:
-            if name not in leaves:
-                raise InputError(f"'{name}' is not an input or param of this graph")
+        _check_leaves(leaves, self.wrt_names, "an input or param")
         self.batched_leaves = [leaves[name] for name in self.batched_names]
         self.wrt_leaves = [leaves[name] for name in self.wrt_names]
 
-        ops, all_args, size = graph.ops, list(graph.args), len(graph)  # the tuples, made once
         # Only the output's ancestors matter (the scalar backward skips the rest too).
-        needed = bytearray(size)
-        needed[out] = 1
-        for i in range(out, -1, -1):
-            if needed[i]:
-                for a in all_args[i]:
-                    needed[a] = 1
-        is_batched = bytearray(size)
-        for i in self.batched_leaves:
-            is_batched[i] = 1
-        depends = bytearray(size)  # on a leaf in wrt: only those nodes carry gradients
-        for i in self.wrt_leaves:
-            depends[i] = 1
-        fwd, shared_steps = [], []
-        for i in range(out + 1):
-            args = all_args[i]
-            if not needed[i] or not args:
-                continue
-            if any(is_batched[a] for a in args):
-                is_batched[i] = 1
-            if any(depends[a] for a in args):
-                depends[i] = 1
-            op = OPS[ops[i]]
-            if is_batched[i]:
-                a = args[0]
-                b = args[1] if len(args) == 2 else -1
-                fwd.append((i, op.vector_forward, a if len(args) <= 2 else -1, b, args))
-            else:
-                shared_steps.append((i, op.forward, args))
-        bwd = []
-        for i in range(out, -1, -1):
-            args = all_args[i]
-            if not needed[i] or not args or not depends[i]:
-                continue
-            op = OPS[ops[i]]
-            targets = tuple((k, a, is_batched[a]) for k, a in enumerate(args) if depends[a])
-            bwd.append((i, op.vector_local if is_batched[i] else op.local, args, targets, is_batched[i]))
+        needed = graph.upstream(out)
+        is_batched = _flags(len(graph), self.batched_leaves)
+        depends = _flags(len(graph), self.wrt_leaves)  # on a leaf in wrt: only those nodes carry gradients
+        all_args = list(graph.args)  # the tuples, made once
+        self._fwd, self._shared_steps = _plan_forward(graph.ops, all_args, out, needed, is_batched, depends)
+        self._bwd = _plan_backward(graph.ops, all_args, out, needed, is_batched, depends)
         self._needed, self._batched, self._depends = needed, is_batched, depends
-        self._fwd, self._shared_steps, self._bwd = fwd, shared_steps, bwd
-        self.batched_nodes = sum(1 for i in range(size) if needed[i] and is_batched[i])
+        self.batched_nodes = sum(1 for i in range(len(graph)) if needed[i] and is_batched[i])
         self.output_batched = bool(is_batched[out])
 
     def uses(self, name: str) -> bool:
@@ -323,7 +280,13 @@ class Plan:
 
         With `diagnose` (a mask of the rows to look at), nothing is freed or modified in
         place, and every node whose local derivative turns a finite gradient non-finite in
-        one of those rows is returned instead, in the order of the backward pass."""
+        one of those rows is returned instead, in the order of the backward pass.
+
+        One long loop on purpose: it is a measured hot loop (bench/bench_batch.py), run for
+        every node of every chunk. The per-node work (calling the local derivative by arity,
+        the summing and pass-through cases, accumulating in place into arrays this pass
+        owns) is inlined, since a helper call per node and argument costs more than the
+        NumPy operation itself on cache-sized chunks."""
         diagnosing = diagnose is not None
         found: list[NonFinite] = []
         size = len(values)
@@ -347,7 +310,7 @@ class Plan:
                 else:
                     ds = local(values[i], *[values[a] for a in args])
                 if diagnose is not None:
-                    self._diagnose_step(found, i, g, ds, targets, diagnose, n)
+                    diagnose_step(found, i, g, ds, targets, diagnose, n)
                 for k, j, target_batched in targets:
                     d = ds[k]
                     d_array = type(d) is ndarray
@@ -380,19 +343,6 @@ class Plan:
                 if not diagnosing:
                     values[i] = None  # no node still to visit needs it
         return found if diagnosing else (grads, owned)
-
-    @staticmethod
-    def _diagnose_step(found: list, i: int, g, ds, targets, rows: np.ndarray, n: int) -> None:
-        """Record node i if its local derivatives turn its finite gradient non-finite in
-        some of `rows`: one entry per node (the rows of all its arguments together)."""
-        bad_rows, first_arg = None, None
-        for k, j, _ in targets:
-            bad = _non_finite_rows(g * ds[k], g, n, rows)
-            if bad is not None:
-                bad_rows = bad if bad_rows is None else bad_rows | bad
-                first_arg = j if first_arg is None else first_arg
-        if bad_rows is not None:
-            found.append(NonFinite(i, np.flatnonzero(bad_rows), "gradient", first_arg))
 
     def _wanted(self, grads: list, owned: bytearray, n: int) -> dict[str, np.ndarray | float]:
         result: dict[str, np.ndarray | float] = {}
@@ -432,64 +382,66 @@ class Plan:
         found non-finite."""
         n = self._rows(columns, n)
         values = self._forward(base, columns)
-        origins, finite_rows = self._value_origins(values, n)
+        origins, finite_rows = value_origins(self.graph.args, self._needed, values, self.output, n)
         if finite_rows.any():
             origins += self._backward(values, n, diagnose=finite_rows)
         return origins
 
-    def _value_origins(self, values: list, n: int) -> tuple[list[NonFinite], np.ndarray]:
-        """The "value" origins, and the mask of the rows where every value is finite."""
-        args = self.graph.args
-        finite_rows = np.ones(n, dtype=bool)
-        origins: list[NonFinite] = []
-        with np.errstate(all="ignore"):
-            for i in range(self.output + 1):
-                v = values[i]
-                if not self._needed[i] or v is None:
-                    continue
-                finite = np.isfinite(v)
-                if finite.all():
-                    continue
-                bad = ~np.broadcast_to(finite, (n,))
-                finite_rows &= ~bad
-                for a in args[i]:
-                    bad = bad & np.isfinite(values[a])
-                if bad.any():
-                    origins.append(NonFinite(i, np.flatnonzero(bad), "value"))
-        return origins, finite_rows
 
 
-class NonFiniteTally:
-    """The origins of inf and nan summed over the chunks of a run: for each (node, kind),
-    the number of rows where it is an origin and the first of them (chunks come in order,
-    so the first chunk that names a node holds its first row)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[int, str], list] = {}  # -> [rows, first row id, arg]
-
-    def add(self, origins: Sequence[NonFinite], row_ids: Sequence[int] | np.ndarray) -> None:
-        """Count one chunk's origins; `row_ids[k]` names the chunk's row k (a line number)."""
-        for o in origins:
-            entry = self._seen.get((o.node, o.kind))
-            if entry is None:
-                self._seen[(o.node, o.kind)] = [len(o.rows), int(row_ids[int(o.rows[0])]), o.arg]
-            else:
-                entry[0] += len(o.rows)
-
-    def __bool__(self) -> bool:
-        return bool(self._seen)
-
-    def items(self) -> list[tuple[int, str, int, int, int | None]]:
-        """(node, kind, rows, first row id, arg): values in tape order, then gradients."""
-        order = sorted(self._seen, key=lambda key: (key[1] != "value", key[0] if key[1] == "value" else -key[0]))
-        return [(node, kind, *self._seen[(node, kind)]) for node, kind in order]
+# --- compiling a plan (once per Plan; the loops below run per chunk) -------------------
 
 
-def _non_finite_rows(contribution, g, n: int, rows: np.ndarray) -> np.ndarray | None:
-    """A mask of `rows` where grad * local derivative is inf or nan although the gradient is finite."""
-    bad = ~np.isfinite(np.broadcast_to(contribution, (n,)))
-    bad &= rows
-    if not bad.any():
-        return None
-    bad &= np.isfinite(np.broadcast_to(g, (n,)))
-    return bad if bad.any() else None
+def _check_leaves(leaves: Mapping[str, int], names: list[str], what: str) -> None:
+    for name in names:
+        if name not in leaves:
+            raise InputError(f"'{name}' is not {what} of this graph")
+
+
+def _flags(size: int, nodes: Iterable[int]) -> bytearray:
+    flags = bytearray(size)
+    for i in nodes:
+        flags[i] = 1
+    return flags
+
+
+def _plan_forward(ops: Sequence[str], all_args: list[tuple[int, ...]], out: int, needed: bytearray,
+                  is_batched: bytearray, depends: bytearray):
+    """The forward steps of the batched nodes and the scalar steps of the row-shared ones,
+    in tape order. Marks `is_batched` (a batched argument) and `depends` (an argument
+    depending on a wanted leaf) for every needed operation on the way."""
+    fwd: list[tuple[int, Callable[..., Any], int, int, tuple[int, ...]]] = []
+    shared_steps: list[tuple[int, Callable[..., float], tuple[int, ...]]] = []
+    for i in range(out + 1):
+        args = all_args[i]
+        if not needed[i] or not args:
+            continue
+        if any(is_batched[a] for a in args):
+            is_batched[i] = 1
+        if any(depends[a] for a in args):
+            depends[i] = 1
+        op = OPS[ops[i]]
+        if is_batched[i]:
+            a = args[0]
+            b = args[1] if len(args) == 2 else -1
+            fwd.append((i, op.vector_forward, a if len(args) <= 2 else -1, b, args))
+        else:
+            shared_steps.append((i, op.forward, args))
+    return fwd, shared_steps
+
+
+def _plan_backward(ops: Sequence[str], all_args: list[tuple[int, ...]], out: int, needed: bytearray,
+                   is_batched: bytearray, depends: bytearray):
+    """The backward steps, output first: each needed operation on a path from a wanted leaf,
+    with its local-derivative function and the arguments that carry a gradient."""
+    bwd = []
+    for i in range(out, -1, -1):
+        if not needed[i] or not depends[i]:
+            continue
+        args = all_args[i]
+        if not args:
+            continue
+        op = OPS[ops[i]]
+        targets = tuple((k, a, is_batched[a]) for k, a in enumerate(args) if depends[a])
+        bwd.append((i, op.vector_local if is_batched[i] else op.local, args, targets, is_batched[i]))
+    return bwd

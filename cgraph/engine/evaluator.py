@@ -131,6 +131,19 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float | None]:
     """The initial value list: constants, declared defaults, then the given inputs (None
     for the operations' nodes, which the forward pass fills)."""
     values = list(graph.values)
+    unknown = _set_given(graph, values, given)
+    if unknown:
+        names = graph.names
+        computed = [names[name] for name in unknown if name in names]
+        raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
+    if None in values:
+        _refuse_missing(graph, values)
+    return values
+
+
+def _set_given(graph: Graph, values: list[float | None], given: Mapping[str, float] | None) -> list[str]:
+    """Put the given inputs' values into `values`; the names that are no input, to report
+    them all at once. A value that is not a number is refused at once."""
     names, ops = graph.names, graph.ops
     unknown = []
     for name, value in (given or {}).items():
@@ -142,17 +155,18 @@ def bind(graph: Graph, given: Mapping[str, float] | None) -> list[float | None]:
             values[i] = float(value)
         except (TypeError, ValueError, OverflowError):
             raise InputError(f"the value of '{name}' must be a number, not {value!r}") from None
-    if unknown:
-        computed = [names[name] for name in unknown if name in names]
-        raise InputError(_unknown_message(graph, unknown), graph.location(computed[0]) if computed else None)
-    if None in values and (missing := [i for i in graph.leaves if values[i] is None]):
+    return unknown
+
+
+def _refuse_missing(graph: Graph, values: list[float | None]) -> None:
+    """Raise InputError naming every leaf still without a value, if any."""
+    if missing := [i for i in graph.leaves if values[i] is None]:
         listed = _list_names([graph.node_names.primary(i) for i in missing])
         raise InputError(
             f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
             graph.location(missing[0]),  # where the first one is first used
             "give values as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json)",
         )
-    return values
 
 
 def _list_names(names: list[str]) -> str:

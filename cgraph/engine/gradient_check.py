@@ -52,10 +52,7 @@ def gradcheck(
     """One row per input and param, in the order of graph.inputs, then one per named
     constant (`f = 3`: moved like an input, since d out/d f is reported like any other).
     `strict`: an inf or nan value at the given inputs raises NumericError, as `evaluate` does."""
-    if not (math.isfinite(eps) and 0 < eps < MAX_EPS):
-        raise ValueError(f"eps must be a finite number in (0, {MAX_EPS}), not {eps}")
-    if not (math.isfinite(rtol) and rtol >= 0 and math.isfinite(atol) and atol >= 0):
-        raise ValueError(f"rtol and atol must be finite and >= 0, not {rtol} and {atol}")
+    _check_tolerances(eps, rtol, atol)
     out = output_node(graph, output)
     base = dict(inputs or {})
     ev = evaluate(graph, base, output=output, strict=strict)
@@ -76,14 +73,26 @@ def gradcheck(
         rel_error = abs_error / abs(numeric) if numeric else (0.0 if abs_error == 0 else math.inf)
         if _crosses_kink(graph, i, ev.values, up, down, out):
             status = "KINK"  # not differentiable here: neither number is the derivative
-        elif not (math.isfinite(analytic) and math.isfinite(numeric)):
-            status = "NONFINITE"
-        elif abs_error <= atol + rtol * abs(numeric):
-            status = "OK"
         else:
-            status = "FAIL"
+            status = _status(analytic, numeric, abs_error, rtol, atol)
         rows.append(CheckRow(name, analytic, numeric, abs_error, rel_error, status))
     return rows
+
+
+def _check_tolerances(eps: float, rtol: float, atol: float) -> None:
+    if not (math.isfinite(eps) and 0 < eps < MAX_EPS):
+        raise ValueError(f"eps must be a finite number in (0, {MAX_EPS}), not {eps}")
+    if not (math.isfinite(rtol) and rtol >= 0 and math.isfinite(atol) and atol >= 0):
+        raise ValueError(f"rtol and atol must be finite and >= 0, not {rtol} and {atol}")
+
+
+def _status(analytic: float, numeric: float, abs_error: float, rtol: float, atol: float) -> str:
+    """NONFINITE, OK or FAIL for a row away from any kink."""
+    if not (math.isfinite(analytic) and math.isfinite(numeric)):
+        return "NONFINITE"
+    if abs_error <= atol + rtol * abs(numeric):
+        return "OK"
+    return "FAIL"
 
 
 def _crosses_kink(graph: Graph, x: int, mid: list[float], up: list[float], down: list[float], out: int) -> bool:
