@@ -4,7 +4,6 @@ writes and when (training/saving.py), the params file written and read in one mo
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import math
@@ -136,46 +135,3 @@ def test_only_paramsfile_knows_the_params_format():
     assert training.params_document is paramsfile.params_document
     knowing = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if "cgraph-params" in p.read_text()]
     assert knowing == ["training/paramsfile.py"]
-
-
-# --- small units --------------------------------------------------------------------------
-
-OWN = [*sorted((PACKAGE / "training").rglob("*.py")),
-       *(PACKAGE / "cli" / name for name in ("batch_cli.py", "train_cmd.py", "train_display.py"))]
-LIMIT = 15
-LONG_MODULE = 400
-
-
-def complexity(function: ast.AST) -> int:
-    """McCabe's number as radon counts it, near enough: one, plus one per branch, loop,
-    handler, comprehension clause, conditional expression and extra boolean operand
-    (nested functions and classes counted on their own)."""
-    count, stack = 1, list(ast.iter_child_nodes(function))
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, (ast.If, ast.For, ast.While, ast.IfExp, ast.ExceptHandler, ast.Assert)):
-            count += 1
-        elif isinstance(node, ast.comprehension):
-            count += 1 + len(node.ifs)
-        elif isinstance(node, ast.BoolOp):
-            count += len(node.values) - 1
-        stack.extend(ast.iter_child_nodes(node))
-    return count
-
-
-@pytest.mark.parametrize("path", OWN, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_functions_stay_simple_and_modules_short(path):
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    tangled = [f"{f.name} ({complexity(f)})" for f in functions if complexity(f) > LIMIT
-               and "hot loop" not in (ast.get_docstring(f) or "")]
-    assert not tangled, f"{path.name}: above {LIMIT}: {', '.join(tangled)}"
-    lines = len(path.read_text(encoding="utf-8").splitlines())
-    assert lines <= LONG_MODULE or "long because" in (ast.get_docstring(tree) or ""), f"{path.name}: {lines} lines"
-
-
-def test_the_complexity_count_sees_a_tangle():
-    source = "def f(a, b):\n" + "".join(f"    if a == {k} and b:\n        return {k}\n" for k in range(8))
-    assert complexity(ast.parse(source).body[0]) == 17
