@@ -4,6 +4,7 @@ A `Scene` is computed once from a graph (and an evaluation, if there are values)
 then written as DOT or Mermaid. Every edge u -> v carries u's forward value and the
 gradient flowing back along it, d out/d v * d v/d u (for a node with one consumer that
 is its whole gradient; a node with several shows their sum, its accumulated gradient).
+The order that keeps a loop's iterations in reading order is worked out in layout.py.
 """
 
 from __future__ import annotations
