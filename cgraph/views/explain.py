@@ -284,41 +284,52 @@ def _partial(top: str, bottom: str) -> str:
 
 def to_markdown(exp: Explanation) -> str:
     fmt = lambda v: number(v, exp.precision)  # noqa: E731
-    out = exp.output
-    md = [f"# Backpropagation through {_md(out)}"]
+    md = [f"# Backpropagation through {_md(exp.output)}"]
     section = None
     for step in exp.steps:
         if step.phase != section:
             md += ["", "## Forward pass" if step.phase == "forward" else "## Backward pass", ""]
             section = step.phase
-        where = f"*{_md(step.where)}*: " if step.where else ""
         if step.phase == "forward":
-            md.append(
-                f"{step.number}. {where}${_tex(step.name)} = {_tex(step.expression or '')} = {_tex(step.numbers or '')} "
-                f"= {_tex(fmt(step.value))}$"
-                + _md_aliases(step)
-            )
-            continue
-        d = _partial(out, step.name)
-        if not step.contributions:
-            md.append(f"{step.number}. {where}${d} = 1$" + _md_aliases(step, out, fmt))
-            continue
-        parts = [_tex_chain(out, step.name, c, fmt) for c in step.contributions]
-        if len(parts) == 1:
-            md.append(f"{step.number}. {where}${d} = {parts[0]}$" + _md_aliases(step, out, fmt))
+            md.append(_md_forward(step, fmt))
         else:
-            indent = " " * len(f"{step.number}. ")  # a sub-list must start under the item's text
-            md.append(f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up"
-                      + (_md_aliases(step, out, fmt) + ":" if step.aliases else ":"))
-            for c, part in zip(step.contributions, parts):
-                via = c.consumer.split(" [", 1)
-                label = f" *({_md(via[1][:-1])})*" if len(via) > 1 else ""
-                md.append(f"{indent}- ${part}${label}")
-            total = " + ".join(_tex(fmt(c.value)) for c in step.contributions)
-            md.append(f"{indent}- ${d} = {total} = {_tex(fmt(step.grad))}$")
+            md += _md_backward(step, exp.output, fmt)
     if exp.omitted:
         md += ["", f"*... and {exp.omitted} more steps (raise --max-steps to see them).*"]
     return "\n".join(md).strip() + "\n"
+
+
+def _md_where(step: Step) -> str:
+    return f"*{_md(step.where)}*: " if step.where else ""
+
+
+def _md_forward(step: Step, fmt) -> str:
+    return (
+        f"{step.number}. {_md_where(step)}${_tex(step.name)} = {_tex(step.expression or '')} = {_tex(step.numbers or '')} "
+        f"= {_tex(fmt(step.value))}$"
+        + _md_aliases(step)
+    )
+
+
+def _md_backward(step: Step, out: str, fmt) -> list[str]:
+    """A backward step's item: its chain rule, or with several consumers a sub-list of
+    their contributions and their sum."""
+    where, d = _md_where(step), _partial(out, step.name)
+    if not step.contributions:
+        return [f"{step.number}. {where}${d} = 1$" + _md_aliases(step, out, fmt)]
+    parts = [_tex_chain(out, step.name, c, fmt) for c in step.contributions]
+    if len(parts) == 1:
+        return [f"{step.number}. {where}${d} = {parts[0]}$" + _md_aliases(step, out, fmt)]
+    indent = " " * len(f"{step.number}. ")  # a sub-list must start under the item's text
+    md = [f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up"
+          + (_md_aliases(step, out, fmt) + ":" if step.aliases else ":")]
+    for c, part in zip(step.contributions, parts):
+        via = c.consumer.split(" [", 1)
+        label = f" *({_md(via[1][:-1])})*" if len(via) > 1 else ""
+        md.append(f"{indent}- ${part}${label}")
+    total = " + ".join(_tex(fmt(c.value)) for c in step.contributions)
+    md.append(f"{indent}- ${d} = {total} = {_tex(fmt(step.grad))}$")
+    return md
 
 
 def _md_aliases(step: Step, out: str | None = None, fmt=None) -> str:

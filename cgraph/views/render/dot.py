@@ -27,7 +27,18 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
         node_attr={"fontname": FONT, "fontcolor": theme["fg"], "color": theme["edge"], "fontsize": "12"},
         edge_attr={"fontname": FONT, "fontsize": "10", "color": theme["edge"], "arrowsize": "0.6"},
     )
+    bodies = _cluster_bodies(scene, theme)
+    _add_nodes(dot, bodies, scene, theme)
     # Clusters: built innermost first, since a subgraph is copied into its parent.
+    for path in sorted(bodies, key=len, reverse=True):
+        parent = bodies[path[:-1]] if len(path) > 1 else dot
+        parent.subgraph(bodies[path])
+    _add_edges(dot, scene, theme)
+    return dot
+
+
+def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...], graphviz.Digraph]:
+    """One empty subgraph per cluster, filled with its nodes before being nested in its parent."""
     bodies: dict[tuple[Tag, ...], graphviz.Digraph] = {}
     for path, label in scene.clusters.items():
         bodies[path] = graphviz.Digraph(
@@ -37,6 +48,11 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
                 "color": theme["cluster_border"], "fontcolor": theme["fg"], "labeljust": "l", "fontsize": "10",
             },
         )
+    return bodies
+
+
+def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
+               theme: dict[str, str]) -> None:
     # Inputs and params in the first column (on the left), as in the tutorial's figures.
     # Not with clusters (dot then needs newrank, which makes layout 100x slower and worse),
     # nor collapsed (inputs then sit beside the box that uses them, keeping edges short).
@@ -51,9 +67,9 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
         with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as column:
             for node in leaves:
                 column.node(node.id, **_node_attrs(node, theme))
-    for path in sorted(bodies, key=len, reverse=True):
-        parent = bodies[path[:-1]] if len(path) > 1 else dot
-        parent.subgraph(bodies[path])
+
+
+def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> None:
     # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
     # shared weight feeding every step) make layout take minutes. There the labels are
     # placed after layout instead (xlabel), which keeps it to seconds. Long edges also keep
@@ -76,7 +92,6 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
         dot.edge(edge.tail, edge.head, **attrs)
-    return dot
 
 
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...ir.graph import Tag
-from .scene import Scene, SceneNode
+from .scene import Scene, SceneEdge, SceneNode
 from .style import THEMES, cluster_id, heat_color
 
 _PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,+-*/^=_:")
@@ -30,6 +30,14 @@ def to_mermaid(scene: Scene) -> str:
     out.append("  classDef sink fill:none,stroke:none")
     out.append(f"  classDef now fill:{theme['highlight']},stroke-width:2px")
 
+    out += _nodes(scene)
+    out += _edges(scene)
+    return "\n".join(out) + "\n"
+
+
+def _nodes(scene: Scene) -> list[str]:
+    """The nodes, inside nested subgraphs for the clusters."""
+    out = []
     by_cluster: dict[tuple[Tag, ...], list[SceneNode]] = {}
     for node in scene.nodes:
         by_cluster.setdefault(node.cluster, []).append(node)
@@ -49,26 +57,34 @@ def to_mermaid(scene: Scene) -> str:
     while open_paths:
         open_paths.pop()
         out.append("  " * (len(open_paths) + 1) + "end")
+    return out
 
-    styles = []
+
+def _edges(scene: Scene) -> list[str]:
+    """The drawn edges with their labels, then the heat colours (linkStyle, by edge index)."""
+    out, styles = [], []
     for n, edge in enumerate(scene.edges):
         if edge.invisible:  # a hint for Graphviz's layout (they come last: n stays each drawn edge's index)
             continue
-        parts = []
-        if edge.value is not None:
-            parts.append(text((f"{edge.label_name} = " if edge.label_name else "") + edge.value))
-        elif edge.label_name:
-            parts.append(text(edge.label_name))
-        if edge.grad is not None:
-            parts.append(text(f"grad {edge.grad}"))
-        if edge.local is not None:
-            parts.append(text(f"local {edge.local}"))
+        parts = _edge_label(edge)
         label = f'|"{"<br/>".join(parts)}"|' if parts else ""
         out.append(f"  {edge.tail} -->{label} {edge.head}")
         if edge.heat is not None:
             styles.append(f"  linkStyle {n} stroke:{heat_color(edge.heat)},stroke-width:{1 + 2.5 * edge.heat:.1f}px")
-    out.extend(styles)
-    return "\n".join(out) + "\n"
+    return out + styles
+
+
+def _edge_label(edge: SceneEdge) -> list[str]:
+    parts = []
+    if edge.value is not None:
+        parts.append(text((f"{edge.label_name} = " if edge.label_name else "") + edge.value))
+    elif edge.label_name:
+        parts.append(text(edge.label_name))
+    if edge.grad is not None:
+        parts.append(text(f"grad {edge.grad}"))
+    if edge.local is not None:
+        parts.append(text(f"local {edge.local}"))
+    return parts
 
 
 def _node(node: SceneNode) -> str:

@@ -4,6 +4,7 @@ A `Scene` is computed once from a graph (and an evaluation, if there are values)
 then written as DOT or Mermaid. Every edge u -> v carries u's forward value and the
 gradient flowing back along it, d out/d v * d v/d u (for a node with one consumer that
 is its whole gradient; a node with several shows their sum, its accumulated gradient).
+The order that keeps a loop's iterations in reading order is worked out in layout.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ...ir.graph import Graph, Tag
 from ...ops import LEAF_KINDS
 from ..numbers import number
 from . import style
+from .layout import innermost_iteration, iteration_order, loosen_shared_feeds, recurrent_loops
 
 DEFAULT_MAX_RENDER_NODES = 2000
 SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
@@ -119,67 +121,114 @@ def style_hint(graph: Graph, name: str) -> str:
 
 
 def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None) -> Scene:
-    p = options.precision
-    out = ev.output if ev is not None else graph.output
-    shown = visible_nodes(graph, options, out)
-    keep = set(shown)
-    group = _groups(graph, shown) if options.collapse else None
-    count = len(shown) - len(group) + len({box for box, _ in group.values()}) if group is not None else len(shown)
-    if count > options.max_render_nodes:  # before any per-node work: a huge graph is refused at once
-        raise RenderError(
-            f"the diagram would have {count:,} nodes, over the limit of {options.max_render_nodes:,}",
-            hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
-            "--focus NAME, or raise --max-render-nodes",
-        )
-    ids = style.node_ids(graph)
-    consumers = [0] * len(graph)
-    for i in shown:
-        for a in graph.args[i]:
-            consumers[a] += 1
+    builder = _SceneBuilder(graph, ev, options, step)
+    builder.add_nodes()
+    builder.find_copies()
+    builder.add_edges()
+    builder.add_sink()
+    return builder.finish()
 
-    # Numbers are shown only with an evaluation (show_values, show_grads say so): empty lists otherwise.
-    ev_values: list[float] = ev.values if ev is not None else []
-    ev_grads: list[float] = ev.grads if ev is not None else []
-    values_known = (lambda i: True) if step is None else (lambda i: i < step.values_upto)
-    grads_known = (lambda i: True) if step is None else (lambda i: i >= step.grads_from)
-    show_values = ev is not None and "values" in options.annotate
-    show_grads = ev is not None and "grads" in options.annotate
-    show_local = ev is not None and "local" in options.annotate
 
-    scene = Scene(options=options)
-    boxes: dict[str, SceneNode] = {}
-    node_by_id: dict[str, SceneNode] = {}
-    for i in shown:
-        op = graph.ops[i]
+class _SceneBuilder:
+    """Builds one Scene, one concern per method: the nodes (and collapsed boxes), the shared
+    leaves drawn beside each box or iteration, the edges with their numbers, the output's
+    sink, then heat and loop order. A frame (`step`) limits which numbers are known."""
+
+    def __init__(self, graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None) -> None:
+        self.graph, self.ev, self.options, self.step = graph, ev, options, step
+        self.p = options.precision
+        self.out = ev.output if ev is not None else graph.output
+        self.shown = visible_nodes(graph, options, self.out)
+        self.keep = set(self.shown)
+        self.group = _groups(graph, self.shown) if options.collapse else None
+        self._refuse_if_too_large()
+        self.ids = style.node_ids(graph)
+        self.consumers = [0] * len(graph)
+        for i in self.shown:
+            for a in graph.args[i]:
+                self.consumers[a] += 1
+        # Numbers are shown only with an evaluation (show_values, show_grads say so): empty lists otherwise.
+        self.ev_values: list[float] = ev.values if ev is not None else []
+        self.ev_grads: list[float] = ev.grads if ev is not None else []
+        self.show_values = ev is not None and "values" in options.annotate
+        self.show_grads = ev is not None and "grads" in options.annotate
+        self.show_local = ev is not None and "local" in options.annotate
+        self.scene = Scene(options=options)
+        self.boxes: dict[str, SceneNode] = {}
+        self.node_by_id: dict[str, SceneNode] = {}
+        self.spread = False
+        self.copied: dict[int, SceneNode] = {}
+        self.copies_made: set[str] = set()
+        self.fed: dict[int, dict[str, None]] = {}  # leaf -> the boxes or iterations it feeds, in tape order
+        self.magnitudes: list[float] = []
+        self.box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
+        self.box_sums: dict[tuple[int, str], float] = {}
+
+    def _refuse_if_too_large(self) -> None:
+        """Before any per-node work: a huge graph is refused at once."""
+        group, count = self.group, len(self.shown)
+        if group is not None:
+            count = count - len(group) + len({box for box, _ in group.values()})
+        if count > self.options.max_render_nodes:
+            raise RenderError(
+                f"the diagram would have {count:,} nodes, over the limit of {self.options.max_render_nodes:,}",
+                hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
+                "--focus NAME, or raise --max-render-nodes",
+            )
+
+    def values_known(self, i: int) -> bool:
+        return self.step is None or i < self.step.values_upto
+
+    def grads_known(self, i: int) -> bool:
+        return self.step is None or i >= self.step.grads_from
+
+    def _is_current(self, i: int) -> bool:
+        return self.step is not None and self.step.current == i
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def add_nodes(self) -> None:
+        for i in self.shown:
+            if self.group is not None and i in self.group:
+                self._add_to_box(i)
+            else:
+                self._add_node(i)
+
+    def _add_to_box(self, i: int) -> None:
+        """Collapsed: node i is drawn as (part of) the box of its outermost call or iteration."""
+        assert self.group is not None
+        box_id, tag = self.group[i]
+        if box_id not in self.boxes:
+            label = style.cluster_label(tag)
+            self.boxes[box_id] = SceneNode(box_id, "box", label, tooltip=f"{label}", unit=(tag,))
+            self.scene.nodes.append(self.boxes[box_id])
+        if self._is_current(i):
+            self.boxes[box_id].highlight = True
+
+    def _add_node(self, i: int) -> None:
+        graph, op = self.graph, self.graph.ops[i]
         name = graph.name_of(i)
-        if group is not None and i in group:
-            box_id, tag = group[i]
-            if box_id not in boxes:
-                boxes[box_id] = SceneNode(box_id, "box", style.cluster_label(tag), tooltip=f"{style.cluster_label(tag)}",
-                                          unit=(tag,))
-                scene.nodes.append(boxes[box_id])
-            if step is not None and step.current == i:
-                boxes[box_id].highlight = True
-            continue
         line, _ = graph.line_col(i)
-        node = SceneNode(ids[i], op if op in LEAF_KINDS else "op", "", cluster=graph.tags[i] if group is None else ())
+        leaf = op in LEAF_KINDS
+        node = SceneNode(self.ids[i], op if leaf else "op", "", cluster=graph.tags[i] if self.group is None else ())
         if graph.is_literal(i):
-            node.title = number(graph.values[i] or 0.0, p)  # a literal always has its value
-        elif op in LEAF_KINDS:
+            node.title = number(graph.values[i] or 0.0, self.p)  # a literal always has its value
+        elif leaf:
             node.title = name or graph.text_of(i)
         else:
             node.title = style.symbol(op)
             node.name = name
-        node.tooltip = f"{name + ' = ' if name and op not in LEAF_KINDS else ''}{graph.line_text_of(i)} (line {line})"
-        if show_grads and consumers[i] > 1 and grads_known(i) and not graph.is_literal(i):
-            node.total_grad = number(ev_grads[i], p)
-        node.highlight = step is not None and step.current == i
-        scene.nodes.append(node)
-        node_by_id[node.id] = node
-        if node.cluster:
-            for depth in range(1, len(node.cluster) + 1):
-                path = node.cluster[:depth]
-                scene.clusters.setdefault(path, style.cluster_label(path[-1]))
+        node.tooltip = f"{name + ' = ' if name and not leaf else ''}{graph.line_text_of(i)} (line {line})"
+        if self.show_grads and self.consumers[i] > 1 and self.grads_known(i) and not graph.is_literal(i):
+            node.total_grad = number(self.ev_grads[i], self.p)
+        node.highlight = self._is_current(i)
+        self.scene.nodes.append(node)
+        self.node_by_id[node.id] = node
+        for depth in range(1, len(node.cluster) + 1):
+            path = node.cluster[:depth]
+            self.scene.clusters.setdefault(path, style.cluster_label(path[-1]))
+
+    # --- shared leaves drawn beside each box or iteration --------------------------------
 
     # Collapsed: an input, param or constant feeding several boxes (a shared weight in every step of
     # an RNN) is drawn once beside each box, as unrolled RNNs are drawn, instead of one node
@@ -188,221 +237,126 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
     # used three times a step over 25 steps took Graphviz 55 s, drawn beside each step 1 s.
     # The node itself (with its accumulated gradient) feeds the first box or iteration, so
     # the Σ sits on a drawing joined to the graph, at the left; the copies feed the later ones.
-    spread = group is None and sum(u in keep for v in shown for u in graph.args[v]) > SPREAD_SHARED_ABOVE_EDGES
 
-    def unit_of(v: int) -> str | None:
+    def unit_of(self, v: int) -> str | None:
         """The box, or (spread) the innermost loop iteration, that node v is drawn in."""
-        if group is not None:
-            return group[v][0] if v in group else None
-        path = _innermost_iteration(graph.tags[v]) if spread else ()
+        if self.group is not None:
+            return self.group[v][0] if v in self.group else None
+        path = innermost_iteration(self.graph.tags[v]) if self.spread else ()
         if not path:
             return None
         return "box" + style.cluster_id(path)[len("cluster"):]  # copies stay out of clusters: inside, dot misplaces them
 
-    copied: dict[int, SceneNode] = {}
-    copies_made: set[str] = set()
-    fed: dict[int, dict[str, None]] = {}  # leaf -> the boxes or iterations it feeds, in tape order
-    if group is not None or spread:
-        for v in shown:
-            unit = unit_of(v)
+    def find_copies(self) -> None:
+        graph, keep = self.graph, self.keep
+        self.spread = self.group is None and sum(u in keep for v in self.shown for u in graph.args[v]) > SPREAD_SHARED_ABOVE_EDGES
+        if self.group is None and not self.spread:
+            return
+        self._find_feeds()
+        ids = self.ids
+        self.copied = {u: self.node_by_id[ids[u]] for u, heads in self.fed.items() if len(heads) > 1 and ids[u] in self.node_by_id}
+        where = "boxes" if self.group is not None else "loop steps"
+        for u, node in self.copied.items():
+            node.tooltip += f"; drawn beside each of the {len(self.fed[u])} {where} it feeds"
+
+    def _find_feeds(self) -> None:
+        """Each leaf drawn outside every box (or iteration) -> the ones it feeds, in tape order."""
+        graph, keep = self.graph, self.keep
+        for v in self.shown:
+            unit = self.unit_of(v)
             if unit is not None:
                 for u in graph.args[v]:
-                    if u in keep and unit_of(u) is None and graph.ops[u] in LEAF_KINDS:
-                        fed.setdefault(u, {})[unit] = None
-        copied = {u: node_by_id[ids[u]] for u, heads in fed.items() if len(heads) > 1 and ids[u] in node_by_id}
-        for u, node in copied.items():
-            node.tooltip += f"; drawn beside each of the {len(fed[u])} {'boxes' if group is not None else 'loop steps'} it feeds"
-    magnitudes: list[float] = []
-    box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
-    box_sums: dict[tuple[int, str], float] = {}
-    for v in shown:
-        args = graph.args[v]
-        if not args:
-            continue
-        local = local_derivatives(graph, ev.values, v) if ev is not None else None
-        for k, u in enumerate(args):
-            if u not in keep:
+                    if u in keep and self.unit_of(u) is None and graph.ops[u] in LEAF_KINDS:
+                        self.fed.setdefault(u, {})[unit] = None
+
+    def _copy_tail(self, u: int, v: int, tail: str) -> str:
+        """The tail of u's edge into v: u itself, or its copy beside v's box or iteration."""
+        unit = self.unit_of(v) if u in self.copied else None
+        if unit is None or unit == next(iter(self.fed[u])):
+            return tail
+        tail = f"{self.ids[u]}__{unit}"
+        if tail not in self.copies_made:
+            self.copies_made.add(tail)
+            original = self.copied[u]
+            self.scene.nodes.append(SceneNode(tail, original.kind, original.title, tooltip=original.tooltip))
+        return tail
+
+    # --- edges and their numbers ---------------------------------------------------------
+
+    def _drawn_id(self, i: int) -> str:
+        """Node i's drawing: its collapsed box, or itself."""
+        return self.group[i][0] if self.group is not None and i in self.group else self.ids[i]
+
+    def add_edges(self) -> None:
+        graph, keep = self.graph, self.keep
+        for v in self.shown:
+            args = graph.args[v]
+            if not args:
                 continue
-            tail = group[u][0] if group is not None and u in group else ids[u]
-            head = group[v][0] if group is not None and v in group else ids[v]
-            if tail == head:
-                continue  # inside one collapsed box
-            unit = unit_of(v) if u in copied else None
-            if unit is not None and unit != next(iter(fed[u])):
-                tail = f"{ids[u]}__{unit}"
-                if tail not in copies_made:
-                    copies_made.add(tail)
-                    original = copied[u]
-                    scene.nodes.append(SceneNode(tail, original.kind, original.title, tooltip=original.tooltip))
-            merged = group is not None and (u, head) in box_edges
-            edge = box_edges[(u, head)] if merged else SceneEdge(tail, head)
-            if group is not None:
-                box_edges[(u, head)] = edge
-            if show_values and values_known(u):
-                edge.value = number(ev_values[u], p)
-            if local is not None and grads_known(v) and not graph.is_literal(u):  # no one asks d out/d 2
-                contribution = ev_grads[v] * local[k]
-                if merged:  # several uses inside one box: the edge carries their sum; no single local
-                    contribution += box_sums[(u, head)]
-                    edge.local = None
-                elif show_local:
-                    edge.local = number(local[k], p)
-                if group is not None:
-                    box_sums[(u, head)] = contribution
-                if show_grads:
-                    edge.grad = number(contribution, p)
-                if options.heat:
-                    edge.heat = contribution  # normalised below
-                    magnitudes.append(abs(contribution))
-            if not merged:
-                scene.edges.append(edge)
+            local = local_derivatives(graph, self.ev.values, v) if self.ev is not None else None
+            for k, u in enumerate(args):
+                if u not in keep:
+                    continue
+                tail, head = self._drawn_id(u), self._drawn_id(v)
+                if tail == head:
+                    continue  # inside one collapsed box
+                self._add_edge(u, v, self._copy_tail(u, v, tail), head, local[k] if local is not None else None)
 
-    if out in keep:  # the output's own edge, to the right: its value and d out/d out = 1
+    def _add_edge(self, u: int, v: int, tail: str, head: str, local: float | None) -> None:
+        """The edge u -> v (drawn tail -> head) with u's value and the gradient along it;
+        collapsed, several uses of u in one box share one edge carrying their sum."""
+        collapsed = self.group is not None
+        merged = collapsed and (u, head) in self.box_edges
+        edge = self.box_edges[(u, head)] if merged else SceneEdge(tail, head)
+        if collapsed:
+            self.box_edges[(u, head)] = edge
+        if self.show_values and self.values_known(u):
+            edge.value = number(self.ev_values[u], self.p)
+        if local is not None and self.grads_known(v) and not self.graph.is_literal(u):  # no one asks d out/d 2
+            self._add_gradient(edge, u, v, head, local, merged)
+        if not merged:
+            self.scene.edges.append(edge)
+
+    def _add_gradient(self, edge: SceneEdge, u: int, v: int, head: str, local: float, merged: bool) -> None:
+        contribution = self.ev_grads[v] * local
+        if merged:  # several uses inside one box: the edge carries their sum; no single local
+            contribution += self.box_sums[(u, head)]
+            edge.local = None
+        elif self.show_local:
+            edge.local = number(local, self.p)
+        if self.group is not None:
+            self.box_sums[(u, head)] = contribution
+        if self.show_grads:
+            edge.grad = number(contribution, self.p)
+        if self.options.heat:
+            edge.heat = contribution  # normalised below
+            self.magnitudes.append(abs(contribution))
+
+    # --- the output's sink, then heat and loop order -------------------------------------
+
+    def add_sink(self) -> None:
+        """The output's own edge, to the right: its value and d out/d out = 1."""
+        out, ev = self.out, self.ev
+        if out not in self.keep:
+            return
         sink = SceneNode("output", "sink", "")
-        scene.nodes.append(sink)
-        tail = group[out][0] if group is not None and out in group else ids[out]
-        edge = SceneEdge(tail, sink.id, label_name=ev.output_name if ev is not None else graph.output_name)
-        if show_values and values_known(out):
-            edge.value = number(ev_values[out], p)
-        if show_grads and grads_known(out):
+        self.scene.nodes.append(sink)
+        edge = SceneEdge(self._drawn_id(out), sink.id, label_name=ev.output_name if ev is not None else self.graph.output_name)
+        if self.show_values and self.values_known(out):
+            edge.value = number(self.ev_values[out], self.p)
+        if self.show_grads and self.grads_known(out):
             edge.grad = "1"
-        scene.edges.append(edge)
+        self.scene.edges.append(edge)
 
-    if options.heat:
-        _normalise_heat(scene.edges, magnitudes)
-    recurrent = recurrent_loops(scene)
-    loosen_shared_feeds(scene, recurrent)
-    # After the drawn edges, so that those keep their positions (Mermaid styles edges by index).
-    scene.edges += [SceneEdge(a, b, invisible=True) for a, b in iteration_order(scene, recurrent)]
-    return scene
-
-
-MAX_ORDER_PAIRS = 64  # per pair of iterations; wider bodies are tied by fewer, chosen pairs
-
-
-def iteration_order(scene: Scene, recurrent: set[tuple]) -> list[tuple[str, str]]:
-    """Pairs (a, b) that put each iteration of a loop wholly before the next one, for every
-    loop whose iterations pass values on (a recurrence): every last node of iteration k (one
-    with no edge to another node of k) before every first node of iteration k+1. The scene
-    holds them as invisible edges.
-
-    Graphviz ranks the nodes of a cluster apart and then treats an edge between two clusters
-    as a wish, not a rule: a shared weight pulling every iteration towards itself outweighs
-    the recurrent edges of ten or more steps, which then stack up and run backwards. These
-    pairs, drawn as heavy invisible edges, outweigh any such pull. Collapsed, each iteration
-    is one box and the pairs chain the boxes. Iterations that share nothing (a layer's
-    neurons, the terms of a sum) are left side by side: chained, a 100-term sum would draw
-    as a 100-step staircase with 100 long edges into the sum, in 200 times the time."""
-    path_of = {node.id: _loop_path(node) for node in scene.nodes}
-    members: dict[tuple[Tag, ...], list[str]] = {}  # each loop iteration -> its nodes, nested ones too
-    for node in scene.nodes:
-        path = path_of[node.id]
-        for depth in range(1, len(path) + 1):
-            if path[depth - 1].kind == "loop":
-                members.setdefault(path[:depth], []).append(node.id)
-    loops: dict[tuple, list[tuple[Tag, ...]]] = {}  # one loop statement in one place -> its iterations, in tape order
-    for path in members:
-        loops.setdefault(_loop_key(path), []).append(path)
-    succ: dict[str, list[str]] = {}
-    for edge in scene.edges:
-        succ.setdefault(edge.tail, []).append(edge.head)
-    def at_edge(node: str, depth: int, end: int) -> bool:
-        """Whether a node below an iteration (at `depth`) lies in the first (end 0) or last
-        (end -1) iteration of every recurrent loop nested in it: the others follow those."""
-        path = path_of[node]
-        for d in range(depth + 1, len(path) + 1):
-            inner = _loop_key(path[:d]) if path[d - 1].kind == "loop" else None
-            if inner in recurrent and loops[inner][end] != path[:d]:
-                return False
-        return True
-
-    order: list[tuple[str, str]] = []
-    for key, iterations in loops.items():
-        if key not in recurrent:
-            continue
-        ends = []
-        for path in iterations:
-            first, last = _ends(members[path], succ)
-            # Tied to a nested loop's first (last) iteration only: tying all of them would
-            # draw an edge from one step of the outer loop to every step of the inner one.
-            ends.append(([n for n in first if at_edge(n, len(path), 0)] or first,
-                         [n for n in last if at_edge(n, len(path), -1)] or last))
-        for (_, last), (first, _) in zip(ends, ends[1:]):
-            if len(last) * len(first) > MAX_ORDER_PAIRS:  # every last node before one first node, and one last before all first
-                order += [(a, first[0]) for a in last] + [(last[-1], b) for b in first[1:]]
-            else:
-                order += [(a, b) for a in last for b in first]
-    return order
-
-
-def recurrent_loops(scene: Scene) -> set[tuple]:
-    """The loops (as _loop_key) with an edge from one of their iterations into another:
-    those whose iterations must read in order (`recurrent` in the two functions above)."""
-    path_of = {node.id: _loop_path(node) for node in scene.nodes}
-    recurrent: set[tuple] = set()
-    for edge in scene.edges:
-        tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
-        split = _common(tail, head)
-        if split < min(len(tail), len(head)) and tail[split].kind == head[split].kind == "loop":
-            if _loop_key(tail[: split + 1]) == _loop_key(head[: split + 1]):
-                recurrent.add(_loop_key(head[: split + 1]))
-    return recurrent
-
-
-def _loop_key(path: tuple[Tag, ...]) -> tuple:
-    """The loop an iteration belongs to: the same loop statement in the same place."""
-    return (path[:-1], path[-1].name, path[-1].line)
-
-
-def _common(a: tuple[Tag, ...], b: tuple[Tag, ...]) -> int:
-    """How many outermost calls and iterations two nodes share."""
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
-
-
-def _loop_path(node: SceneNode) -> tuple[Tag, ...]:
-    return node.unit if node.kind == "box" else node.cluster
-
-
-def loosen_shared_feeds(scene: Scene, recurrent: set[tuple]) -> None:
-    """Mark loose the edges by which one node feeds the second and later iterations of a
-    recurrent loop it is outside of (a shared weight used at every step): its edge into the
-    first iteration places it, and iteration_order keeps the later ones after the first.
-    Pulled by all of them, Graphviz crams the iterations together, and ranking with them
-    takes 25 times longer on a 50-step loop. Iterations left side by side keep every edge:
-    nothing else would keep them after a shared constant."""
-    path_of = {node.id: _loop_path(node) for node in scene.nodes}
-    first: dict[tuple[str, tuple], tuple[Tag, ...]] = {}  # (tail, loop) -> the first iteration it feeds
-    for edge in scene.edges:  # in the order of their heads on the tape
-        tail, head = path_of.get(edge.tail, ()), path_of.get(edge.head, ())
-        for depth in range(_common(tail, head) + 1, len(head) + 1):
-            if head[depth - 1].kind == "loop" and _loop_key(head[:depth]) in recurrent:
-                key = (edge.tail, _loop_key(head[:depth]))
-                if first.setdefault(key, head[:depth]) != head[:depth]:
-                    edge.loose = True
-
-
-def _ends(nodes: list[str], succ: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """The first nodes (no edge from inside) and the last nodes (no edge to inside) of a group."""
-    inside = set(nodes)
-    has_pred: set[str] = set()
-    has_succ: set[str] = set()
-    for a in nodes:
-        for b in succ.get(a, ()):
-            if b in inside:
-                has_succ.add(a)
-                has_pred.add(b)
-    return [n for n in nodes if n not in has_pred], [n for n in nodes if n not in has_succ]
-
-
-def _innermost_iteration(tags: tuple[Tag, ...]) -> tuple[Tag, ...]:
-    """The calls and iterations down to the innermost loop iteration; () outside loops."""
-    for depth in range(len(tags), 0, -1):
-        if tags[depth - 1].kind == "loop":
-            return tags[:depth]
-    return ()
+    def finish(self) -> Scene:
+        scene = self.scene
+        if self.options.heat:
+            _normalise_heat(scene.edges, self.magnitudes)
+        recurrent = recurrent_loops(scene)
+        loosen_shared_feeds(scene, recurrent)
+        # After the drawn edges, so that those keep their positions (Mermaid styles edges by index).
+        scene.edges += [SceneEdge(a, b, invisible=True) for a, b in iteration_order(scene, recurrent)]
+        return scene
 
 
 def _groups(graph: Graph, shown: list[int]) -> dict[int, tuple[str, Tag]]:
