@@ -341,3 +341,17 @@ def test_a_large_unrolled_loop_draws_a_shared_weight_beside_each_step(laid, step
             assert k > 1 and layout.at[n] < layout.at[head]
     joined = {t for t, _ in layout.edges} | {h for _, h in layout.edges}
     assert not [n for n, text in layout.label.items() if text and n not in joined]
+
+
+def test_frames_of_a_collapsed_loop_with_calls(cg, tmp_path):
+    """Collapsed frames whose box edges gather several uses, only some of whose gradients
+    are known in a frame, draw (the known part of the sum)."""
+    program = tmp_path / "calls.cg"
+    program.write_text(with_calls(12))
+    for fmt, ext in (("mermaid", "mmd"), ("dot", "dot")):
+        frames = tmp_path / f"frames-{fmt}"
+        code, out, err = cg("render", program, "--collapse", "--frames", frames, "--format", fmt,
+                            "-o", tmp_path / f"all.{ext}")
+        assert code == 0, err
+        names = sorted(p.name for p in frames.iterdir())
+        assert len(names) > 2 and names[-1].endswith(f"-backward.{ext}") and names[0].endswith(f"-forward.{ext}")

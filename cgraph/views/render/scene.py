@@ -320,7 +320,8 @@ class _SceneBuilder:
     def _add_gradient(self, edge: SceneEdge, u: int, v: int, head: str, local: float, merged: bool) -> None:
         contribution = self.ev_grads[v] * local
         if merged:  # several uses inside one box: the edge carries their sum; no single local
-            contribution += self.box_sums[(u, head)]
+            # (in a frame of the backward pass, the sum of the uses whose gradient is known yet)
+            contribution += self.box_sums.get((u, head), 0.0)
             edge.local = None
         elif self.show_local:
             edge.local = number(local, self.p)
