@@ -8,6 +8,7 @@ import click
 
 from ..frontend.builder import DEFAULT_SEED
 from ..ir.graph import Graph
+from ..ops import PARAM
 from . import exit_codes_help
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
                         echo_err, one_stdin, open_data, require_numpy)
@@ -163,7 +164,7 @@ def _read_init(init_path: str, graph: Graph, inputs: dict[str, float], settings)
     from ..training.finite import require_finite
     from ..training.paramsfile import read_params
 
-    names = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
+    names = [n for n, i in graph.inputs.items() if graph.ops[i] == PARAM]
     saved = read_params(init_path, graph, "--init")
     require_finite({n: v for n, v in saved.values.items() if n not in inputs},
                    f"--init {init_path}: the param '{{}}' is {{}}")

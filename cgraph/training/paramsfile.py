@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, TypeGuard
 from .. import __version__
 from ..errors import InputError, clip
 from ..ir.graph import Graph
+from ..ops import PARAM
 
 if TYPE_CHECKING:  # the trainer imports this module; these are for the annotations only
     from .trainer import Epoch, Settings
@@ -175,7 +176,7 @@ def param_values(graph: Graph, raw: Mapping[str, object], what: str) -> dict[str
     from ..engine import input_values
 
     leaves = graph.inputs
-    params = [name for name, i in leaves.items() if graph.ops[i] == "param"]
+    params = [name for name, i in leaves.items() if graph.ops[i] == PARAM]
     result: dict[str, float] = {}
     for raw_name, raw_value in raw.items():
         key = str(raw_name)
@@ -187,7 +188,7 @@ def param_values(graph: Graph, raw: Mapping[str, object], what: str) -> dict[str
         numbers = [_param_number(item, key, what) for item in items]
         targets = _param_targets(graph, params, key, name, len(numbers), what)
         for target in targets:
-            if graph.ops[leaves[target]] != "param":
+            if graph.ops[leaves[target]] != PARAM:
                 raise InputError(f"{what}: '{target}' is an input of {graph.source.filename}, not a param")
         result.update(zip(targets, numbers))
     return result

@@ -35,6 +35,7 @@ import numpy as np
 from ..engine.batch import Plan
 from ..errors import CgraphError, InputError, NumericError, clip, non_finite
 from ..ir.graph import Graph
+from ..ops import PARAM
 # The names the trainer's users import from here (cgraph.train re-exports them):
 from .optimizers import OPTIMIZERS, Adam, Momentum, Optimizer, Settings, make_optimizer  # noqa: F401
 from .paramsfile import params_document  # noqa: F401
@@ -318,14 +319,14 @@ class Trainer:
 
 def _trainable(graph: Graph, data_names: Sequence[str]) -> list[str]:
     """The graph's params, which the data may not give."""
-    names = [name for name, i in graph.inputs.items() if graph.ops[i] == "param"]
+    names = [name for name, i in graph.inputs.items() if graph.ops[i] == PARAM]
     if not names:
         raise CgraphError(
             f"{graph.source.filename} declares no params to train",
             hint="declare them with a starting value: param w = 0.1 (or param w = uniform(-1, 1))",
         )
     for name in data_names:
-        if graph.ops[graph.inputs[name]] == "param":
+        if graph.ops[graph.inputs[name]] == PARAM:
             raise InputError(f"'{name}' is a param; params are learned, not read from data")
     return names
 

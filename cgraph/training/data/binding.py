@@ -10,6 +10,7 @@ from typing import Sequence
 from ...engine import input_values
 from ...errors import InputError, clip, did_you_mean
 from ...ir.graph import Graph
+from ...ops import INPUT, PARAM
 from .base import DataError, Field, json_number
 from .datafile import DataFile
 
@@ -91,7 +92,7 @@ class _KeyRules:
         graph = self.graph
         if name in self.leaves:
             i = self.leaves[name]
-            if graph.ops[i] == "param" and not self.params_ok:
+            if graph.ops[i] == PARAM and not self.params_ok:
                 raise self._error(
                     f"{self._where(key, line)} is the param '{name}'; params are learned, not read from data",
                     line, text, key, "rename or drop the column; --init FILE.json sets params' starting values",
@@ -276,7 +277,7 @@ def bind_columns(graph: Graph, data: DataFile, *, given: Sequence[str] = (), par
     if not names:
         raise _binds_nothing(graph, data, notes)
     defaulted = [n for n, i in graph.inputs.items()
-                 if graph.ops[i] == "input" and n not in owner and n not in rules.given and graph.values[i] is not None]
+                 if graph.ops[i] == INPUT and n not in owner and n not in rules.given and graph.values[i] is not None]
     near = _near_columns(defaulted[:8], data.columns, set(owner.values()))  # messages name the first few
     return Binding(names, fields, notes, defaulted, near)
 
@@ -308,7 +309,7 @@ def _near_columns(inputs: Sequence[str], columns, used, cutoff: float = 0.75) ->
 
 def _binds_nothing(graph: Graph, data: DataFile, notes: list[str]) -> DataError:
     """The error for a file that gives no input, with the likeliest reason as its hint."""
-    inputs = [n for n, i in graph.inputs.items() if graph.ops[i] == "input"] or list(graph.inputs)
+    inputs = [n for n, i in graph.inputs.items() if graph.ops[i] == INPUT] or list(graph.inputs)
     shown = ", ".join(inputs[:6]) + (", ..." if len(inputs) > 6 else "")
     columns = list(data.columns)
     listed = ", ".join(f"'{clip(c, 30)}'" for c in columns[:6]) + (", ..." if len(columns) > 6 else "") or "none"
