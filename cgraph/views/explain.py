@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
 from ..ops import CALL, CONST, LEAF_KINDS, OPS, PREFIX
-from .render.scene import Options, visible_nodes
+from .focus import focus_nodes
 from .numbers import json_number, number
 
 DEFAULT_MAX_STEPS = 200
@@ -73,7 +73,7 @@ def steps(
     """The steps of both passes (or `only` one), for every node or for those on the paths
     from `node` to the output."""
     graph = ev.graph
-    shown = visible_nodes(graph, Options(focus=node), ev.output, "--node") if node else list(range(ev.output + 1))
+    shown = focus_nodes(graph, node, ev.output, "--node") if node else list(range(ev.output + 1))
     needed = graph.upstream(ev.output)
     shown = [i for i in shown if needed[i]]
     fmt = lambda v: number(v, precision)  # noqa: E731

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ...errors import InputError, RenderError
+from ...errors import RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
 from ...ops import LEAF_KINDS
+from ..focus import focus_nodes
 from ..numbers import number
 from . import style
 from .layout import innermost_iteration, iteration_order, loosen_shared_feeds, recurrent_loops
@@ -84,17 +85,9 @@ class Frame:
 
 def visible_nodes(graph: Graph, options: Options, output: int | None = None, option: str = "--focus") -> list[int]:
     """The nodes drawn: all of them, or with --focus those on a path from NAME to the output."""
-    n = len(graph)
     if options.focus is None:
-        return list(range(n))
-    if options.focus not in graph.names:
-        raise InputError(f"{option} {options.focus}: no node has that name" + style_hint(graph, options.focus))
-    start, out = graph.names[options.focus], graph.output if output is None else output
-    downstream, upstream = graph.downstream(start, out), graph.upstream(out)
-    keep = [i for i in range(n) if downstream[i] and upstream[i]]
-    if not keep:
-        raise InputError(f"{option} {options.focus}: the output does not depend on it")
-    return keep
+        return list(range(len(graph)))
+    return focus_nodes(graph, options.focus, graph.output if output is None else output, option)
 
 
 def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str | None, int, int]]:
@@ -112,12 +105,6 @@ def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str |
         else:
             units[key] = [style.cluster_label(group[i][1]) if i in group else None, i, i]
     return sorted((tuple(u) for u in units.values()), key=lambda u: u[2])
-
-
-def style_hint(graph: Graph, name: str) -> str:
-    from ...errors import did_you_mean
-
-    return did_you_mean(name, graph.names)
 
 
 def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None) -> Scene:
