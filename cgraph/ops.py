@@ -11,9 +11,18 @@ derivative jumps (`kink`). No other module names an op: the parser, evaluator, b
 diagrams, explanations, the gradient check and the property tests all read this table.
 (The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
 shared by every row, and 1.0/0.0 raises where NumPy gives inf.)
+Each op also has a graph `rule(w, out, *args) -> (node id, ...)`: the same local
+derivatives written as new nodes of the graph (through a `NodeWriter`, which speaks node
+ids, not values), so a derivative can itself be a graph, evaluated, drawn and
+differentiated again. A rule mirrors its float `local` exactly, inf and nan included; the
+kinks are written with the ops `step`, `sign`, `eq` and `zero_if`, which are in the table
+like any other op (piecewise constant: their derivatives are 0).
 Adding an op is one entry here (or one `register` call) plus its tests (tests/test_ops.py
 checks every entry against central finite differences; tests/test_op_table.py shows that
 every consumer picks a new entry up).
+
+Why one module: an op's forward, its float derivatives and its graph rule must agree
+bit for bit, so they are written a few lines apart, not in a module per pass.
 
 Conventions at kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, and max/min split the
 gradient 0.5/0.5 between equal arguments (as torch.maximum does).
@@ -22,7 +31,7 @@ gradient 0.5/0.5 between equal arguments (as torch.maximum does).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 inf = math.inf
 nan = math.nan
@@ -47,6 +56,24 @@ CONST = "const"  # a number in the file, or a named constant (`f = 3`)
 LEAF_KINDS: frozenset[str] = frozenset({INPUT, PARAM, CONST})
 INPUT_KINDS: frozenset[str] = frozenset({INPUT, PARAM})  # what Graph.inputs maps: the caller's
 
+# --- what a graph rule writes with --------------------------------------------------------
+
+
+class NodeWriter(Protocol):
+    """Appends nodes to a graph being written and answers their ids (cgraph.ir.tape's
+    RuleWriter is one). The op table cannot import the IR, so it names only this."""
+
+    def const(self, value: float) -> int:
+        """A constant node of this value."""
+        ...
+
+    def op(self, name: str, *args: int) -> int:
+        """A node of op `name` (a table entry) applied to the nodes `args`."""
+        ...
+
+
+Rule = Callable[..., tuple[int, ...]]  # rule(w: NodeWriter, out: int, *args: int) -> one id per argument
+
 # --- how an op is written: `a + b` (infix), `-a` (prefix) or `f(a, ...)` (call) ------------
 
 INFIX, PREFIX, CALL = "infix", "prefix", "call"
@@ -57,7 +84,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink")
+                 "function", "tight", "kink", "rule")
 
     def __init__(
         self,
@@ -76,6 +103,7 @@ class Op:
         function: bool | None = None,  # a file may call it by name; None: if its notation is CALL
         tight: tuple[int, ...] = (),  # arguments a negative number must be parenthesized in: (-2)^2
         kink: Callable[..., float] | None = None,  # see `Op.kink`
+        rule: Rule | None = None,  # `local` written as graph nodes (see the module's docstring)
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -86,6 +114,7 @@ class Op:
         # derivative jumps: its sign says which branch the op is on (0: on the kink), its
         # size how far the arguments are from it. None: the derivative never jumps.
         self.kink = kink
+        self.rule = rule
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -133,6 +162,17 @@ def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
         db = 0.0
     else:
         db = out * _log(a)
+    return da, db
+
+
+def _pow_rule(w: NodeWriter, o: int, a: int, b: int) -> tuple[int, int]:
+    """_pow_local as nodes: zero_if(b == 0, b*a^(b-1)) and zero_if(a == 0 and b >= 0,
+    out*log(a)). A select, not a product with 0/1: 0*inf would be nan."""
+    zero = w.const(0.0)
+    da = w.op("zero_if", w.op("eq", b, zero), w.op("mul", b, w.op("pow", a, w.op("sub", b, w.const(1.0)))))
+    b_at_least_0 = w.op("add", w.op("step", b), w.op("eq", b, zero))  # 0 or 1, and 0 for nan
+    on_zero = w.op("mul", w.op("eq", a, zero), b_at_least_0)
+    db = w.op("zero_if", on_zero, w.op("mul", o, w.op("log", a)))
     return da, db
 
 
@@ -204,6 +244,15 @@ def _pick(a: float, b: float) -> tuple[float, float]:
     return (0.5, 0.5) if a == b else (0.0, 0.0)
 
 
+def _pick_rule(w: NodeWriter, a: int, b: int) -> tuple[int, int]:
+    """_pick as nodes: step(a - b) + 0.5*eq(a, b). The difference is 0 or nan only on a
+    tie (IEEE subtraction does not underflow to 0; inf - inf is nan) or for a nan, where
+    step gives 0 and eq decides."""
+    half_on_tie = w.op("mul", w.const(0.5), w.op("eq", a, b))
+    return (w.op("add", w.op("step", w.op("sub", a, b)), half_on_tie),
+            w.op("add", w.op("step", w.op("sub", b, a)), half_on_tie))
+
+
 def _np_pick(a, b):
     da = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0))
     db = np.where(b > a, 1.0, np.where(a == b, 0.5, 0.0))
@@ -242,6 +291,19 @@ def _ones(out: float, *args: float) -> tuple[float, ...]:
     return (1.0,) * len(args)
 
 
+def _ones_rule(w: NodeWriter, o: int, *args: int) -> tuple[int, ...]:
+    return (w.const(1.0),) * len(args)
+
+
+def _zeros(out: float, *args: float) -> tuple[float, ...]:
+    """The local derivatives of a piecewise constant op (where it jumps: see its kink)."""
+    return (0.0,) * len(args)
+
+
+def _zeros_rule(w: NodeWriter, o: int, *args: int) -> tuple[int, ...]:
+    return (w.const(0.0),) * len(args)
+
+
 def _sum(*args):
     """Left to right, so a batch (NumPy) sum of each row gives the same bits as a scalar one."""
     total = args[0]
@@ -263,40 +325,77 @@ def _on_tie(a: float, b: float) -> float:
 
 _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
-    Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX),
-    Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX),
-    Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX),
+    #  and under it rule(w, out, args...): the same derivatives as nodes of the graph
+    Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX,
+       rule=_ones_rule),
+    Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
+       rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0))),
+    Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
+       rule=lambda w, o, a, b: (b, a)),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
-       np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b))),
+       np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b)),
+       rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b))),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
-       np_forward=_np_pow,                                    np_local=_np_pow_local),
-    Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,)),
+       np_forward=_np_pow,                                    np_local=_np_pow_local,
+       rule=_pow_rule),
+    Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,),
+       rule=lambda w, o, a: (w.const(-1.0),)),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
-       np_forward=lambda a: np.exp(a)),
+       np_forward=lambda a: np.exp(a),
+       rule=lambda w, o, a: (o,)),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
-       np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),)),
+       np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),),
+       rule=lambda w, o, a: (w.op("div", w.const(1.0), a),)),
     Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
-       np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),)),
+       np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),),
+       rule=lambda w, o, a: (w.op("div", w.const(0.5), o),)),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
-       np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),)),
+       np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),),
+       rule=lambda w, o, a: (w.op("cos", a),)),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
-       np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),)),
+       np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),),
+       rule=lambda w, o, a: (w.op("neg", w.op("sin", a)),)),
     Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + out^2",),
-       np_forward=lambda a: np.tan(a)),
+       np_forward=lambda a: np.tan(a),
+       rule=lambda w, o, a: (w.op("add", w.const(1.0), w.op("mul", o, o)),)),
     Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - out^2",),
-       np_forward=lambda a: np.tanh(a)),
+       np_forward=lambda a: np.tanh(a),
+       rule=lambda w, o, a: (w.op("sub", w.const(1.0), w.op("mul", o, o)),)),
     Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
-       np_forward=_np_sigmoid),
+       np_forward=_np_sigmoid,
+       rule=lambda w, o, a: (w.op("mul", o, w.op("sub", w.const(1.0), o)),)),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
-       np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero),
+       np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero,
+       rule=lambda w, o, a: (w.op("step", a),)),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
-       np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero),
+       np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero,
+       rule=lambda w, o, a: (w.op("sign", a),)),
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 if a = b", "1 if b > a, 0.5 if a = b"),
-       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie),
+       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
+       rule=lambda w, o, a, b: _pick_rule(w, a, b)),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 if a = b", "1 if b < a, 0.5 if a = b"),
-       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie),
-    Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",)),
-    Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",)),
+       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
+       rule=lambda w, o, a, b: _pick_rule(w, b, a)),
+    Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
+       rule=_ones_rule),
+    Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),
+       rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs)),
+    # The kinks of the ops above, as ops of their own so that a derivative graph can say
+    # them: each is piecewise constant, so its derivatives are 0 (where it jumps: its kink).
+    Op("step",    "step", 1, lambda a: 1.0 if a > 0 else 0.0, _zeros,                                                 ("0",),  # 0 for nan, as relu'
+       np_forward=lambda a: np.where(np.greater(a, 0), 1.0, 0.0), kink=_on_zero,
+       rule=_zeros_rule),
+    Op("sign",    "sign", 1, _sign,                           _zeros,                                                 ("0",),  # sign(0) = 0, as abs'
+       np_forward=lambda a: np.sign(a) + 0.0, kink=_on_zero,  # + 0.0: sign(-0.0) is 0.0, as the scalar's
+       rule=_zeros_rule),
+    Op("eq",      "eq",   2, lambda a, b: 1.0 if a == b else 0.0, _zeros,                                             ("0", "0"),  # max/min's tie
+       np_forward=lambda a, b: np.where(np.equal(a, b), 1.0, 0.0), kink=_on_tie,
+       rule=_zeros_rule),
+    # zero_if(c, x) = 0 if c > 0 else x: a select (where a product with a 0/1 condition would turn inf into nan)
+    Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
+       np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
+       kink=lambda c, x: c,
+       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0)))),
 ]
 
 # --- the lookups everything else reads, kept in step with the table by `register` ---------

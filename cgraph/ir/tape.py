@@ -285,3 +285,32 @@ class TapeWriter:
             raise self.too_large("the graph grows past the limit", site.pos)
         release_free_memory()
         self._check_at = min(i + RELEASE_EVERY, self.max_nodes)
+
+
+class Span:
+    """A site given explicitly: the offsets of the spot and of the text a node comes from."""
+
+    __slots__ = ("pos", "start", "end")
+
+    def __init__(self, pos: int = 0, start: int = 0, end: int = 0):
+        self.pos, self.start, self.end = pos, start, end
+
+
+class RuleWriter:
+    """The op table's graph rules (`Op.rule`) write their nodes onto a tape through this:
+    it is the `ops.NodeWriter` of a `TapeWriter`. Constants are the tape's shared literals
+    (one node per value); every node gets the same site and scope, those of the node
+    being differentiated, so an error or a diagram can point at it."""
+
+    __slots__ = ("tape", "site", "scope")
+
+    def __init__(self, tape: TapeWriter, site: Site | None = None, scope: Scope | None = None):
+        self.tape = tape
+        self.site: Site = site if site is not None else Span()
+        self.scope = scope if scope is not None else tape.root
+
+    def const(self, value: float) -> int:
+        return self.tape.literal(value, self.site)
+
+    def op(self, name: str, *args: int) -> int:
+        return self.tape.append(name, args, self.site, self.scope)
