@@ -150,8 +150,8 @@ SQUASH_ABOVE = 8.0
 
 # (template, arity, bound of the result from the bounds of the arguments)
 # Arguments are kept inside each op's smooth domain by construction: denominators >= 1,
-# log, sqrt and pow of positive numbers, tan of values in (-1, 1). Kinks of relu, abs, max
-# and min depend on the values, so points near them are avoided at evaluation time.
+# log, sqrt and pow of positive numbers, tan of values in (-1, 1). Kinks of relu, abs, max,
+# min, step, sign, eq and zero_if depend on the values, so points near them are avoided at evaluation time.
 TEMPLATES = [
     ("{0} + {1}", 2, lambda a, b: a + b),
     ("{0} - {1}", 2, lambda a, b: a + b),
@@ -180,6 +180,14 @@ TEMPLATES = [
     ("mean({0}, {1}, {2}, {3})", 4, lambda *bs: max(bs)),
     ("mix({0}, {1})", 2, lambda a, b: b + 1.0),  # def mix(a, b) = tanh(a) * b + p0
 ]
+# The piecewise constant ops, written once each after the random statements (so that
+# those stay what they were: the draws from `rng` before them do not change).
+LAST_TEMPLATES = [
+    ("step({0}) * {1}", 2, lambda a, b: b),
+    ("sign({0}) * {1}", 2, lambda a, b: b),
+    ("eq({0}, {1}) + {0}", 2, lambda a, b: a + 1.0),
+    ("zero_if({0}, {1})", 2, lambda a, b: b),
+]
 
 FREE_INPUTS = ["x0", "x1", "x2", "x3", "x4"]
 PARAMS = {"p0": 0.5, "p1": -0.25, "p2": 1.0}
@@ -201,8 +209,13 @@ def random_program(seed: int, statements: int = 200) -> str:
             if var.name not in exclude:
                 return var
 
-    for k in range(statements):
-        template, arity, bound = TEMPLATES[k % len(TEMPLATES)] if k < len(TEMPLATES) else rng.choice(TEMPLATES)
+    for k in range(statements + len(LAST_TEMPLATES)):
+        if k >= statements:
+            template, arity, bound = LAST_TEMPLATES[k - statements]
+        elif k < len(TEMPLATES):
+            template, arity, bound = TEMPLATES[k]
+        else:
+            template, arity, bound = rng.choice(TEMPLATES)
         args: list[Var] = []
         for _ in range(arity):
             args.append(pick(exclude={a.name for a in args}))
