@@ -17,6 +17,7 @@ ALLOWED = {
     "ir": {"ops", "errors"},  # the tape names its nodes' kinds as the op table does
     "frontend": {"ir", "ops", "errors"},
     "engine": {"ir", "ops", "errors"},
+    "transform": {"ir", "ops", "errors"},  # builds graphs from graphs, beside the engine that evaluates them
     "views": {"engine", "ir", "ops", "errors"},
     "training": {"engine", "ir", "ops", "errors"},
     "cli": {"frontend", "engine", "views", "training", "ir", "ops", "errors", "facade", "root"},

@@ -133,6 +133,31 @@ class TapeWriter:
     def __len__(self) -> int:
         return len(self.ops)
 
+    @classmethod
+    def reopen(cls, graph: Graph, max_nodes: int) -> TapeWriter:
+        """A writer holding a copy of `graph`'s nodes (the same ids, names, values, tags and
+        sites), to append more: a pass that extends a graph, with its gradient say."""
+        tape = cls(graph.source, max_nodes)
+        scopes: dict[tuple[Tag, ...], Scope] = {(): tape.root}
+        positions = graph.positions
+        for i, op in enumerate(graph.ops):
+            tags = graph.tags[i]
+            scope = scopes.get(tags)
+            if scope is None:
+                scope = scopes[tags] = Scope(tags)
+            site = Span(positions[3 * i], positions[3 * i + 1], positions[3 * i + 2])
+            value = graph.values[i]
+            tape.append(op, graph.args[i], site, scope, value)
+            if value is not None and graph.is_literal(i):
+                tape._literals[_literal_key(value)] = i  # so a pass's constants share them
+        tape._leaves = list(graph.leaves)
+        for node, names in graph.node_names.items():
+            for name in names:
+                tape._node_names.name(node, name)
+        tape.names = dict(graph.names)  # in the graph's order; a name given again maps to its last node
+        tape._name_pos.extend([-1] * len(tape.names))
+        return tape
+
     # --- appending ---------------------------------------------------------------------
 
     def push(self, op: str, first: int, second: int, site: Site, scope: Scope, value: float | None = None) -> int:

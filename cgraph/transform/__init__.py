@@ -1,0 +1,1 @@
+"""Passes that turn a graph into another graph (the derivative of a graph, as a graph)."""
