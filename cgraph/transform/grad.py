@@ -17,7 +17,7 @@ from typing import Sequence
 from ..errors import InputError
 from ..ir.graph import Graph
 from ..ir.tape import RuleWriter, Span, TapeWriter
-from ..ops import OPS
+from ..ops import OPS, NodeWriter
 
 
 def grad_nodes(graph: Graph, wrt: Sequence[str] | None = None) -> tuple[Graph, dict[str, int]]:
@@ -44,6 +44,7 @@ def _backward(graph: Graph, tape: TapeWriter) -> dict[int, int]:
     out = graph.output
     on_path = graph.upstream(out)
     w = RuleWriter(tape)
+    writer: NodeWriter = w  # what the rules write through (the type checker checks it is one)
     grads: dict[int, int] = {out: w.const(1.0)}
     for v in range(out, -1, -1):
         g = grads.get(v)
@@ -53,7 +54,7 @@ def _backward(graph: Graph, tape: TapeWriter) -> dict[int, int]:
         assert op.rule is not None, f"the op {op.name} has no graph rule"
         w.site = _site(graph, v)
         args = graph.args[v]
-        for a, d in zip(args, op.rule(w, v, *args)):
+        for a, d in zip(args, op.rule(writer, v, *args)):
             contribution = w.op("mul", g, d)
             before = grads.get(a)
             grads[a] = contribution if before is None else w.op("add", before, contribution)
