@@ -99,27 +99,18 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
 
 
 def _write_rows(writer, out, part, target: str) -> None:
-    """One chunk's lines; to standard output they are flushed at once (the stream)."""
+    """One chunk's lines; to standard output they are flushed at once (the stream). A
+    closed pipe or a full disk there ends the run as for every command (cli.run does)."""
+    if target == "-":
+        writer.write(part.lines, part.value, part.grads)
+        out.flush()
+        return
     from .output import OutputError
 
     try:
         writer.write(part.lines, part.value, part.grads)
-        if target == "-":
-            out.flush()
-    except BrokenPipeError:
-        _reader_gone()
     except OSError as exc:
-        where = "standard output" if target == "-" else target
-        raise OutputError(f"cannot write {where}: {exc.strerror or exc}") from None
-
-
-def _reader_gone() -> None:
-    """The reader of standard output went away (`| head -1`): stop quietly, exit 0.
-    (Handled here: click turns a broken pipe into exit 1 before the CLI's own handler.)"""
-    from . import _quiet_stdout
-
-    _quiet_stdout()
-    raise click.exceptions.Exit(0)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 class _StdoutStream:
@@ -149,19 +140,7 @@ class _StdoutStream:
 def _stdout_stream() -> Iterator[_StdoutStream]:
     stream = _StdoutStream()
     yield stream
-    _write_rows_end(stream)
-
-
-def _write_rows_end(stream: _StdoutStream) -> None:
-    """The last flush: the header alone when there were no rows."""
-    from .output import OutputError
-
-    try:
-        stream.flush()
-    except BrokenPipeError:
-        _reader_gone()
-    except OSError as exc:
-        raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+    stream.flush()  # the last flush: the header alone when there were no rows
 
 
 class _Progress:

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import fnmatch
 import os
-import shutil
 import stat
 import sys
 import tempfile
@@ -224,15 +223,11 @@ def write_output(target: str, data: bytes, *, inputs: tuple[str, ...] = (), fsyn
 @contextlib.contextmanager
 def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = True,
                   option: str | None = None) -> Iterator[IO[bytes]]:
-    """A binary file to stream a large output into, made visible only on success.
-
-    For a file: a temporary file in the same directory, renamed over `target` at the end
-    (deleted on an error, so a failed run leaves the old file or none). For '-'
-    (standard output): an anonymous temporary file copied to stdout at the end, so
-    nothing is printed by a run that fails halfway."""
-    if target == "-":
-        yield from _spooled_stdout()
-        return
+    """A binary file to stream a large output into, made visible only on success: a
+    temporary file in the same directory, renamed over `target` at the end (deleted on an
+    error, so a failed run leaves the old file or none); a device or pipe is written to
+    as it is. (Standard output is not written through here: `write_output` writes it
+    directly, and `eval --data` streams it.)"""
     name, option = target, _option_for(target, option)
     target = _checked_target(target, option, inputs)
     cannot = f"cannot write {option} {name}"
@@ -242,16 +237,8 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
     yield from _renamed_into_place(target, cannot, fsync)
 
 
-# The three ways atomic_writer writes, each a generator it delegates to with `yield from`,
+# The two ways atomic_writer writes, each a generator it delegates to with `yield from`,
 # so an exception from the caller's body arrives at their `yield` exactly as it would in one.
-
-def _spooled_stdout() -> Iterator[IO[bytes]]:
-    with tempfile.TemporaryFile() as spool:
-        yield spool
-        spool.seek(0)
-        shutil.copyfileobj(spool, sys.stdout.buffer, 1 << 20)
-        sys.stdout.buffer.flush()
-
 
 def _device(target: str, cannot: str) -> Iterator[IO[bytes]]:
     try:
