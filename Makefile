@@ -38,25 +38,25 @@ fuzz: $(STAMP) system-packages
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py
 
+# A Debian package a target needs: installed with apt-get when run as root and the command
+# is missing, else a note saying how. $(call apt_install,COMMAND,PACKAGE,WHAT NEEDS IT)
+define apt_install
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $(2) with apt-get"; \
+	    apt-get update -qq >/dev/null && apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "note: $(1) is not installed; $(3) need it: sudo apt-get install $(2)"; \
+	  fi; }
+endef
+
 # Graphviz's `dot` turns diagrams into images; text formats work without it.
 graphviz:
-	@command -v dot >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Graphviz (dot) with apt-get"; \
-	    apt-get update -qq >/dev/null && apt-get install -y -qq graphviz >/dev/null; \
-	  else \
-	    echo "note: Graphviz 'dot' is not installed; image output needs it: sudo apt-get install graphviz"; \
-	  fi; }
+	$(call apt_install,dot,graphviz,images (svg/png/pdf))
 
 # The tests also run the README's `... | jq` examples, so they need jq beside Graphviz.
 system-packages: graphviz
-	@command -v jq >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing jq with apt-get"; \
-	    apt-get update -qq >/dev/null && apt-get install -y -qq jq >/dev/null; \
-	  else \
-	    echo "note: jq is not installed; the README example tests need it: sudo apt-get install jq"; \
-	  fi; }
+	$(call apt_install,jq,jq,the README example tests)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
