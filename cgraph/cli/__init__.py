@@ -184,7 +184,7 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):
         # One line; on a terminal it starts on a fresh line, after the echoed ^C.
-        _say("cgraph: interrupted", newline_first=_isatty(sys.stderr))
+        _say("cgraph: interrupted", newline_first=isatty(sys.stderr))
         return EXIT_INTERRUPTED
     except CgraphError as exc:
         _say(str(exc))
@@ -268,7 +268,8 @@ def _quiet_stdout() -> None:
             sys.stdout = open(os.devnull, "w")  # what it holds cannot go anywhere either
 
 
-def _isatty(stream) -> bool:
+def isatty(stream) -> bool:
+    """Whether `stream` is a terminal; False for a closed or replaced stream."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

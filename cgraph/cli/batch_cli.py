@@ -158,8 +158,10 @@ class _Progress:
 
         from rich.console import Console
 
+        from . import isatty
+
         console = Console(stderr=True)
-        if not console.is_terminal or _isatty(sys.stdout):
+        if not console.is_terminal or isatty(sys.stdout):
             return self
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -182,10 +184,3 @@ class _Progress:
     def __exit__(self, *exc) -> None:
         if self.progress is not None:
             self.progress.stop()
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
