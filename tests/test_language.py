@@ -936,3 +936,20 @@ def test_strict_raises_numeric_error():
 )
 def test_kink_conventions_end_to_end(source, inputs, expected):
     assert run(source, inputs).gradients == expected
+
+
+def test_an_output_statement_may_name_several_outputs_in_order():
+    g = cgraph.parse("p = x + y\ng = p * z\noutput g, p")
+    assert g.output_names == ("g", "p")
+    assert g.outputs == (g.names["g"], g.names["p"])
+    assert (g.output, g.output_name) == (g.names["g"], "g")  # the first is the one differentiated
+
+
+@pytest.mark.parametrize("text, message", [
+    ("p = x + y\noutput p, p", "'p' is already an output"),
+    ("p = x + y\noutput p, q", "output 'q' is not a name in this file"),
+])
+def test_a_bad_list_of_outputs_is_a_located_error(text, message):
+    with pytest.raises(cgraph.BuildError, match=message) as caught:
+        cgraph.parse(text)
+    assert caught.value.location.line == 2

@@ -17,7 +17,7 @@ from .constants import DEFAULT_SEED, RANDOM_INITS, Constants
 from .expressions import REDUCTIONS, Lowering
 from .functions import Functions
 from .located import error, line
-from .output import BARE_OUTPUT_NAME, choose_output
+from .output import BARE_OUTPUT_NAME, choose_outputs
 from .scoping import Env, GlobalNames
 from .size_limits import DEFAULT_MAX_NODES, STEPS_PER_NODE, SizeLimits
 from .statements import Statements
@@ -77,7 +77,7 @@ class Builder:
             self.functions.define(st)
         elif isinstance(st, ast.Output):
             if self.output_stmt is not None:
-                raise error(self.source, f"the output is already chosen on line {line(self.source, self.output_stmt)}", st)
+                raise error(self.source, f"the outputs are already chosen on line {line(self.source, self.output_stmt)}", st)
             self.output_stmt = st
         elif isinstance(st, ast.ExprStmt):  # the output, if nothing follows it
             self.limits.spend(1, st)
@@ -88,10 +88,10 @@ class Builder:
 
     def finish(self) -> Graph:
         """The graph, once every statement has run."""
-        output, output_name = choose_output(self.source, self.tape, self.names, self.output_stmt,
-                                            self.bare_output, self.statements.last_assigned)
+        outputs = choose_outputs(self.source, self.tape, self.names, self.output_stmt,
+                                 self.bare_output, self.statements.last_assigned)
         # What only building needed goes before the columns are copied into the graph's
         # tuples, which is when a big build peaks.
         self.names.release()
         self.limits.release()
-        return self.tape.finish(output, output_name)
+        return self.tape.finish_outputs(outputs)

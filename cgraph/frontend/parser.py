@@ -104,8 +104,8 @@ class _Callbacks:
     def param_decl(self, target, value):
         return ast.Declare("param", target, value)
 
-    def output_decl(self, target):
-        return ast.Output(target)
+    def output_decl(self, *targets):
+        return ast.Output(targets)
 
     def name(self, token) -> str:
         """A name token's text; a keyword read as a name is refused (see _ReservedWord)."""

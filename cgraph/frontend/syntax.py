@@ -137,12 +137,12 @@ class Declare(Stmt):
 
 
 class Output(Stmt):
-    target: Ref
+    targets: tuple[Ref, ...]  # `output a, b`: one or more, in the order written
 
-    __slots__ = ("target",)
+    __slots__ = ("targets",)
 
-    def __init__(self, target: Ref):
-        self.pos, self.target = target.pos, target
+    def __init__(self, targets: tuple[Ref, ...]):
+        self.pos, self.targets = targets[0].pos, targets
 
 
 class Def(Stmt):

@@ -107,17 +107,20 @@ class Graph:
     names: Mapping[str, int]  # name -> node
     node_names: NodeNames
     leaves: tuple[int, ...]  # inputs and params, in order of first appearance
-    output: int  # the node that is differentiated
+    outputs: tuple[int, ...]  # `output a, b`: one or more nodes, in declared order
+    output_names: tuple[str, ...]  # their names
+    output: int  # the first output: the node that is differentiated
     output_name: str
     _cache: dict[str, Any]  # see `cached`
 
     __slots__ = ("source", "ops", "args", "values", "tags", "positions", "names", "node_names",
-                 "leaves", "output", "output_name", "_cache")
+                 "leaves", "outputs", "output_names", "output", "output_name", "_cache")
 
     def __init__(self, *, source: Source, ops: tuple[str, ...], args: Args | Sequence[tuple[int, ...]],
                  values: Values, tags: Tags, positions: array | memoryview,
                  names: Mapping[str, int], node_names: NodeNames, leaves: tuple[int, ...],
-                 output: int, output_name: str):
+                 outputs: tuple[int, ...], output_names: tuple[str, ...]):
+        assert outputs and len(outputs) == len(output_names), "a graph has one or more outputs, each named"
         # Graph refuses attribute assignment (it is immutable), so the constructor sets
         # its slots through object's own __setattr__.
         init = object.__setattr__
@@ -130,15 +133,18 @@ class Graph:
         init(self, "names", names)
         init(self, "node_names", node_names)
         init(self, "leaves", leaves)
-        init(self, "output", output)
-        init(self, "output_name", output_name)
+        init(self, "outputs", outputs)
+        init(self, "output_names", output_names)
+        init(self, "output", outputs[0])
+        init(self, "output_name", output_names[0])
         init(self, "_cache", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a Graph is immutable")
 
     def __repr__(self) -> str:
-        return f"<Graph of {len(self.ops)} nodes from {self.source.filename}, output {self.output_name!r}>"
+        outputs = ", ".join(repr(n) for n in self.output_names)
+        return f"<Graph of {len(self.ops)} nodes from {self.source.filename}, output{'s' if len(self.outputs) > 1 else ''} {outputs}>"
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -270,10 +276,14 @@ class Graph:
         return flags
 
     def with_output(self, name: str) -> Graph:
-        """The same graph, differentiating another named node."""
+        """The same graph, with the named node its one output."""
+        return self.with_outputs([name])
+
+    def with_outputs(self, names: Sequence[str]) -> Graph:
+        """The same graph, with the named nodes its outputs (the first differentiated)."""
         return Graph(
             source=self.source, ops=self.ops, args=self.args, values=self.values, tags=self.tags,
             positions=self.positions, names=self.names, node_names=self.node_names,
-            leaves=self.leaves, output=self.names[name], output_name=name,
+            leaves=self.leaves, outputs=tuple(self.names[n] for n in names), output_names=tuple(names),
         )
 

@@ -19,7 +19,7 @@ import math
 import sys
 from array import array
 from types import MappingProxyType
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 from ..errors import GraphTooLarge, Location, Source
 from ..ops import CONST
@@ -273,8 +273,12 @@ class TapeWriter:
         )
 
     def finish(self, output: int, output_name: str) -> Graph:
-        """The immutable graph of every node appended. The writer is spent: its columns
-        move into the graph (a big graph is not held twice)."""
+        """The immutable graph of every node appended, with one output. The writer is
+        spent: its columns move into the graph (a big graph is not held twice)."""
+        return self.finish_outputs([(output, output_name)])
+
+    def finish_outputs(self, outputs: Sequence[tuple[int, str]]) -> Graph:
+        """`finish`, with one or more outputs (node, name), the first the one differentiated."""
         # What only writing needed goes before the columns are copied into the graph's
         # tuples, which is when a big build peaks.
         self._literals = {}
@@ -292,8 +296,8 @@ class TapeWriter:
             names=MappingProxyType(self.names),
             node_names=self._node_names,
             leaves=tuple(self._leaves),
-            output=output,
-            output_name=output_name,
+            outputs=tuple(node for node, _ in outputs),
+            output_names=tuple(name for _, name in outputs),
         )
 
     def _give_value(self, i: int, value: float) -> None:
