@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 from ..errors import GraphTooLarge, Location, Source
-from ..ops import CONST
+from ..ops import CONST, INPUT_KINDS
 from .columns import Args, NodeNames, Tags, Values, positions_array
 from .graph import Graph, Tag
 
@@ -137,26 +137,45 @@ class TapeWriter:
     def reopen(cls, graph: Graph, max_nodes: int) -> TapeWriter:
         """A writer holding a copy of `graph`'s nodes (the same ids, names, values, tags and
         sites), to append more: a pass that extends a graph, with its gradient say."""
+        return cls.copy_of(graph, max_nodes)[0]
+
+    @classmethod
+    def copy_of(cls, graph: Graph, max_nodes: int, keep: bytearray | None = None) -> tuple[TapeWriter, list[int]]:
+        """A writer holding a copy of `graph`'s nodes flagged in `keep` (default: all), in
+        order, with their names, values, tags and sites, and the old id -> new id map (-1
+        for a node not kept). Every leaf is kept (a graph keeps its declarations), and a
+        kept node's arguments must be kept too. Dropping dead nodes is a copy of the live."""
         tape = cls(graph.source, max_nodes)
         scopes: dict[tuple[Tag, ...], Scope] = {(): tape.root}
         positions = graph.positions
+        new_id = [-1] * len(graph)
         for i, op in enumerate(graph.ops):
+            if keep is not None and not keep[i] and op not in INPUT_KINDS:
+                continue
             tags = graph.tags[i]
             scope = scopes.get(tags)
             if scope is None:
                 scope = scopes[tags] = Scope(tags)
             site = Span(positions[3 * i], positions[3 * i + 1], positions[3 * i + 2])
             value = graph.values[i]
-            tape.append(op, graph.args[i], site, scope, value)
+            args = graph.args[i]
+            j = new_id[i] = tape.append(op, tuple(new_id[a] for a in args) if keep is not None else args,
+                                        site, scope, value)
             if value is not None and graph.is_literal(i):
-                tape._literals[_literal_key(value)] = i  # so a pass's constants share them
-        tape._leaves = list(graph.leaves)
+                tape._literals[_literal_key(value)] = j  # so a pass's constants share them
+        tape._leaves = [new_id[i] for i in graph.leaves]
+        tape._copy_names(graph, new_id)
+        return tape, new_id
+
+    def _copy_names(self, graph: Graph, new_id: list[int]) -> None:
+        """The names of `graph`'s nodes that were copied, under their new ids."""
         for node, names in graph.node_names.items():
-            for name in names:
-                tape._node_names.name(node, name)
-        tape.names = dict(graph.names)  # in the graph's order; a name given again maps to its last node
-        tape._name_pos.extend([-1] * len(tape.names))
-        return tape
+            if new_id[node] >= 0:
+                for name in names:
+                    self._node_names.name(new_id[node], name)
+        # In the graph's order; a name given again maps to its last node.
+        self.names = {name: new_id[node] for name, node in graph.names.items() if new_id[node] >= 0}
+        self._name_pos.extend([-1] * len(self.names))
 
     # --- appending ---------------------------------------------------------------------
 
@@ -250,6 +269,15 @@ class TapeWriter:
             assert self._given_values is not None
             return self._given_values.get(node)
         return self._all_values[node]
+
+    def args_of(self, node: int) -> tuple[int, ...]:
+        """The argument ids of a node appended so far (as `Graph.args[node]`)."""
+        b = self._second[node]
+        if b >= 0:
+            return (self._first[node], b)
+        if b == ONE:
+            return (self._first[node],)
+        return () if b == NONE else self._more_args[node]
 
     def is_literal(self, node: int) -> bool:
         """Whether `node` is an unnamed constant (as `Graph.is_literal`)."""
