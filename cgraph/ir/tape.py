@@ -270,6 +270,11 @@ class TapeWriter:
             return self._given_values.get(node)
         return self._all_values[node]
 
+    def site_of(self, node: int) -> Span:
+        """The site a node appended so far was given."""
+        p = self._positions
+        return Span(p[3 * node], p[3 * node + 1], p[3 * node + 2])
+
     def args_of(self, node: int) -> tuple[int, ...]:
         """The argument ids of a node appended so far (as `Graph.args[node]`)."""
         b = self._second[node]
