@@ -473,6 +473,25 @@ _OPS = [
        rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0)))),
 ]
 
+# --- the chain rule's own arithmetic, for the passes that write derivatives as nodes -----
+
+
+def chain_product(w: NodeWriter, grad: int, local: int) -> int:
+    """A contribution: a gradient (or tangent) times a local derivative."""
+    return w.op("mul", grad, local)
+
+
+def chain_sum(w: NodeWriter, terms: list[int]) -> int:
+    """The sum of a node's contributions, left to right as the backward pass adds them:
+    one `sum` node for three or more (a weight used at every step of a loop gets one
+    node, not one `add` per use: what keeps a gradient graph within 3x its program)."""
+    if len(terms) == 1:
+        return terms[0]
+    if len(terms) == 2:
+        return w.op("add", terms[0], terms[1])
+    return w.op("sum", *terms)
+
+
 # --- the lookups everything else reads, kept in step with the table by `register` ---------
 
 OPS: dict[str, Op] = {}

@@ -11,6 +11,11 @@ f's alone (`Graph.is_literal`, `Graph.constants`).
 
 `push` is the hot path (once per node of a million-node build): it takes the arguments
 as the columns store them, so it neither builds nor unpacks a tuple.
+
+Why one module of ~450 lines: appending (`push`), copying a graph back into a writer
+column by column (`copy_of`, for the passes) and finishing into a Graph all read and
+write the same private columns in the same encodings (ONE/NONE/_MORE, values given or
+all, tag sets); split, a change to one encoding would silently break the others.
 """
 
 from __future__ import annotations
@@ -144,28 +149,77 @@ class TapeWriter:
         """A writer holding a copy of `graph`'s nodes flagged in `keep` (default: all), in
         order, with their names, values, tags and sites, and the old id -> new id map (-1
         for a node not kept). Every leaf is kept (a graph keeps its declarations), and a
-        kept node's arguments must be kept too. Dropping dead nodes is a copy of the live."""
+        kept node's arguments must be kept too. Dropping dead nodes is a copy of the live.
+        Column by column, not node by node through `append`: a pass over a big graph
+        copies it once or twice, and appending was half of a gradient's time."""
         tape = cls(graph.source, max_nodes)
-        scopes: dict[tuple[Tag, ...], Scope] = {(): tape.root}
+        n = len(graph)
+        ops = graph.ops
+        if keep is None:
+            kept: Sequence[int] = range(n)
+            new_id = list(kept)
+        else:
+            kept = [i for i in range(n) if keep[i] or ops[i] in INPUT_KINDS]
+            new_id = [-1] * n
+            for j, i in enumerate(kept):
+                new_id[i] = j
+        if len(kept) > max_nodes:
+            raise tape.too_large("the graph grows past the limit", graph.positions[3 * graph.output])
+        tape.ops = [ops[i] for i in kept]
+        tape._copy_args(graph, kept, new_id)
+        tape._copy_values(graph, kept, new_id)
+        tag_ids = graph.tags.ids
+        tape._tag_ids.extend(tag_ids[i] for i in kept)
+        tape._tag_sets = list(graph.tags.sets)
         positions = graph.positions
-        new_id = [-1] * len(graph)
-        for i, op in enumerate(graph.ops):
-            if keep is not None and not keep[i] and op not in INPUT_KINDS:
-                continue
-            tags = graph.tags[i]
-            scope = scopes.get(tags)
-            if scope is None:
-                scope = scopes[tags] = Scope(tags)
-            site = Span(positions[3 * i], positions[3 * i + 1], positions[3 * i + 2])
-            value = graph.values[i]
-            args = graph.args[i]
-            j = new_id[i] = tape.append(op, tuple(new_id[a] for a in args) if keep is not None else args,
-                                        site, scope, value)
+        if keep is None:
+            tape._positions.frombytes(positions.tobytes())
+        else:
+            for i in kept:
+                tape._positions.extend(positions[3 * i : 3 * i + 3])
+        values = graph.values
+        for j, i in enumerate(kept):
+            value = values[i]
             if value is not None and graph.is_literal(i):
                 tape._literals[_literal_key(value)] = j  # so a pass's constants share them
         tape._leaves = [new_id[i] for i in graph.leaves]
         tape._copy_names(graph, new_id)
+        tape._check_at = min(len(tape.ops) + RELEASE_EVERY, max_nodes)
         return tape, new_id
+
+    def _copy_args(self, graph: Graph, kept: Sequence[int], new_id: list[int]) -> None:
+        first, second = graph.arg_columns()
+        more = graph.args.more
+        if isinstance(kept, range):
+            self._first.frombytes(first.tobytes()) if first.format == self._first.typecode else self._first.extend(first)
+            self._second.frombytes(second.tobytes()) if second.format == self._second.typecode else self._second.extend(second)
+            self._more_args = dict(more)
+            return
+        new_first, new_second = self._first, self._second
+        for j, i in enumerate(kept):
+            b = second[i]
+            if b >= 0:
+                new_first.append(new_id[first[i]])
+                new_second.append(new_id[b])
+            elif b == ONE:
+                new_first.append(new_id[first[i]])
+                new_second.append(ONE)
+            elif b == NONE:
+                new_first.append(NO_ARG)
+                new_second.append(NONE)
+            else:
+                new_first.append(j)
+                new_second.append(_MORE)
+                self._more_args[j] = tuple(new_id[a] for a in more[i])
+
+    def _copy_values(self, graph: Graph, kept: Sequence[int], new_id: list[int]) -> None:
+        values = graph.values
+        given = {new_id[i]: v for i, v in enumerate(values) if v is not None and new_id[i] >= 0}
+        if len(given) > 1024 and 4 * len(given) > len(kept):
+            self._all_values = [given.get(j) for j in range(len(kept))]
+            self._given_values = None
+        else:
+            self._given_values = given
 
     def _copy_names(self, graph: Graph, new_id: list[int]) -> None:
         """The names of `graph`'s nodes that were copied, under their new ids."""

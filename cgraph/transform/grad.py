@@ -26,7 +26,7 @@ from typing import Sequence
 from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph
 from ..ir.tape import RuleWriter, Span, TapeWriter
-from ..ops import CONST, INPUT_KINDS, OPS, NodeWriter
+from ..ops import CONST, INPUT_KINDS, OPS, NodeWriter, chain_product, chain_sum
 from .naming import DerivativeNames
 from .simplify import SimplifyingWriter, live_nodes
 from .tangent import Tangents
@@ -147,7 +147,14 @@ def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_name
     # Raw, the seed is a constant of its own, so a program shows `dg_dg = 1` and its uses.
     seed = tape.push(CONST, -1, -3, w.site, tape.root, 1.0) if seed_named else w.const(1.0)
     grads: dict[int, int] = {out: seed}
+    # A node's contributions wait here until the walk reaches it: by then every consumer
+    # (later on the tape) has given its own, and one sum node adds them.
+    waiting: dict[int, list[int]] = {}
     for v in range(out, -1, -1):
+        terms = waiting.pop(v, None)
+        if terms is not None:
+            w.site = _site(graph, v)
+            grads[v] = chain_sum(writer, terms)
         g = grads.get(v)
         op = OPS.get(graph.ops[v])
         if g is None or op is None or not on_path[v]:  # the leaves pass nothing on
@@ -156,9 +163,7 @@ def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_name
         w.site = _site(graph, v)
         args = graph.args[v]
         for a, d in zip(args, op.rule(writer, v, *args)):
-            contribution = w.op("mul", g, d)
-            before = grads.get(a)
-            grads[a] = contribution if before is None else w.op("add", before, contribution)
+            waiting.setdefault(a, []).append(chain_product(writer, g, d))
     return grads
 
 

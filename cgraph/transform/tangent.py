@@ -14,7 +14,7 @@ over reverse (cgraph/transform/grad.py).
 from __future__ import annotations
 
 from ..ir.tape import RuleWriter, TapeWriter
-from ..ops import OPS, NodeWriter
+from ..ops import OPS, NodeWriter, chain_product, chain_sum
 
 
 class Tangents:
@@ -58,9 +58,5 @@ class Tangents:
         w = self.writer
         w.site = self.tape.site_of(v)
         writer: NodeWriter = w
-        total: int | None = None
-        for t, d in zip(tangents, op.rule(writer, v, *args)):
-            if t is not None:
-                term = w.op("mul", t, d)
-                total = term if total is None else w.op("add", total, term)
-        return total
+        terms = [chain_product(writer, t, d) for t, d in zip(tangents, op.rule(writer, v, *args)) if t is not None]
+        return chain_sum(writer, terms)
