@@ -10,7 +10,7 @@ from ..engine.evaluator import evaluate
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
-from .common import Count, ProgramCommand, evaluation_options, with_program
+from .common import Count, ProgramCommand, evaluation_options, output_list, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -71,6 +71,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     FILE may be - for standard input.
     """
     ctx = click.get_current_context()
+    outputs = output_list(output_name)  # --output a,b: several outputs, a Jacobian
     if data_path is not None:
         if fmt is not None and fmt not in DATA_FORMATS:
             raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
@@ -81,7 +82,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
                 f"--show {show} goes with one evaluation; with --data each row has the output's value and "
                 "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
         eval_data(
-            graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
+            graph, inputs, outputs, data_path=data_path, fmt=fmt or "csv", target=out,
             chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
             program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
         )
@@ -93,7 +94,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if fmt == "jsonl":
         raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
     fmt = fmt or "table"
-    result = evaluate(graph, inputs, output=output_name, strict=strict)
+    result = evaluate(graph, inputs, output=outputs, strict=strict)
     for warning in result.warnings:
         click.echo(warning, err=True)
     if out != "-":
