@@ -69,6 +69,10 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     indexed input takes a list: --x 1,2,3 binds x[1], x[2], x[3]. Names
     declared with a default (input x = 1.5, param w = 0.1) may be left out.
     FILE may be - for standard input.
+
+    Several outputs (output a, b in the file, or --output a,b) give the
+    Jacobian: a gradient column per output (JSON adds "outputs" and
+    "jacobian"; with --data, every output's value and gradients per row).
     """
     ctx = click.get_current_context()
     outputs = output_list(output_name)  # --output a,b: several outputs, a Jacobian
