@@ -130,9 +130,12 @@ def evaluate(
     names) than the file's outputs. Each output after the first costs one more backward
     sweep (`Evaluation.jacobian`). Raises InputError for missing or unknown inputs or
     outputs, NumericError (strict) on inf/nan."""
-    chosen = output_names(graph, output)
-    out = output_node(graph, chosen[0])
-    further = [(output_node(graph, name), name) for name in chosen[1:]]
+    if output is None and len(graph.outputs) == 1:  # the common case, kept as cheap as it was
+        out, name, further = graph.output, graph.output_name, None
+    else:
+        chosen = output_names(graph, output)
+        out, name = output_node(graph, chosen[0]), chosen[0]
+        further = [(output_node(graph, other), other) for other in chosen[1:]]
     values = forward(graph, inputs)
     origins = non_finite_origins(graph, values)
     if strict and origins:
@@ -145,7 +148,9 @@ def evaluate(
         )
     grads = backward(graph, values, out)
     warnings = tuple(f"{graph.location(i)}: warning: {graph.describe(i)} is {non_finite(values[i])}" for i in origins)
-    return Evaluation(graph, values, grads, out, chosen[0], warnings, _more_sweeps(graph, values, out, grads, further))
+    if not further:
+        return Evaluation(graph, values, grads, out, name, warnings)
+    return Evaluation(graph, values, grads, out, name, warnings, _more_sweeps(graph, values, out, grads, further))
 
 
 def output_names(graph: Graph, output: str | Sequence[str] | None) -> list[str]:
