@@ -243,3 +243,17 @@ def test_explain_check_and_train_use_the_first_output(cg, tmp_path):
     assert "loss at the learned params" in trained.out
     for command in ("explain", "check", "train"):
         assert "several outputs" in cg(command, "--help").out
+
+
+def test_rows_say_once_where_inf_or_nan_starts_in_any_output(cg, tmp_path):
+    # b's log is no node of a's; c's is also under d: each origin is counted once, its rows right.
+    prog = write(tmp_path, "a = x * 2\nb = log(x)\nl = log(x - 1)\nc = l * 3\nd = c + b\noutput a, b, d, c")
+    data = write(tmp_path, "x\n1\n0\n-1\n2\n", "rows.csv")
+    result = cg("eval", prog, "--data", data)
+    assert result.code == 0
+    assert result.err.splitlines() == [
+        f"{prog}:2:5: warning: 'log(x)' (b) is inf or nan in 2 rows (first at {data}:3)",
+        f"{prog}:3:5: warning: 'log(x - 1)' (l) is inf or nan in 3 rows (first at {data}:2)",
+    ]
+    strict = cg("eval", prog, "--data", data, "--strict")
+    assert strict.code == 1 and "'log(x)' (b) is inf or nan for the row at" in strict.err
