@@ -171,7 +171,7 @@ def test_output_option_takes_a_list(cg, tmp_path):
         result = cg("eval", prog, "--x", "2", "--output", bad)
         assert result.code == 2 and "empty name" in result.err and "Traceback" not in result.err
     result = cg("eval", prog, "--x", "2", "--output", "y,y")
-    assert result.code == 2 and "'y' twice" in result.err
+    assert result.code == 2 and "'y' is named twice" in result.err
     result = cg("eval", prog, "--x", "2", "--output", "y,nope")
     assert result.code == 2 and "nope" in result.err
 

@@ -163,7 +163,7 @@ def output_names(graph: Graph, output: str | Sequence[str] | None) -> list[str]:
         raise InputError("no output named: give one or more names")
     if len(set(output)) < len(output):
         twice = next(name for k, name in enumerate(output) if name in output[:k])
-        raise InputError(f"--output names '{twice}' twice")
+        raise InputError(f"the output '{twice}' is named twice")
     return list(output)
 
 
