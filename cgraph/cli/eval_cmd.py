@@ -10,7 +10,7 @@ from ..engine.evaluator import evaluate
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
-from .common import Count, ProgramCommand, evaluation_options, with_program
+from .common import Count, ProgramCommand, evaluation_options, output_list, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -69,8 +69,13 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     indexed input takes a list: --x 1,2,3 binds x[1], x[2], x[3]. Names
     declared with a default (input x = 1.5, param w = 0.1) may be left out.
     FILE may be - for standard input.
+
+    Several outputs (output a, b in the file, or --output a,b) give the
+    Jacobian: a gradient column per output (JSON adds "outputs" and
+    "jacobian"; with --data, every output's value and gradients per row).
     """
     ctx = click.get_current_context()
+    outputs = output_list(output_name)  # --output a,b: several outputs, a Jacobian
     if data_path is not None:
         if fmt is not None and fmt not in DATA_FORMATS:
             raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
@@ -81,7 +86,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
                 f"--show {show} goes with one evaluation; with --data each row has the output's value and "
                 "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
         eval_data(
-            graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
+            graph, inputs, outputs, data_path=data_path, fmt=fmt or "csv", target=out,
             chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
             program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
         )
@@ -93,7 +98,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if fmt == "jsonl":
         raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
     fmt = fmt or "table"
-    result = evaluate(graph, inputs, output=output_name, strict=strict)
+    result = evaluate(graph, inputs, output=outputs, strict=strict)
     for warning in result.warnings:
         click.echo(warning, err=True)
     if out != "-":

@@ -35,6 +35,7 @@ def rows(ev: Evaluation, show: str = "named") -> list[int]:
     else:
         raise ValueError(f"show must be one of {SHOW}, not {show!r}")
     ids.add(ev.output)
+    ids.update(node for node, _, _ in ev.more)  # every output is a row
     return sorted(ids)
 
 
@@ -75,7 +76,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
             "expr": graph.text_of(i),
             "tags": [{"kind": t.kind, "name": t.name, "value": t.value, "line": t.line} for t in graph.tags[i]],
         })
-    return {
+    result = {
         "output": ev.output_name,
         "value": json_number(ev.value),
         "inputs": {k: json_number(v) for k, v in ev.inputs.items()},
@@ -84,6 +85,11 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
         "nodes": nodes,
         "warnings": list(ev.warnings),
     }
+    if ev.more:  # several outputs: `outputs` and `jacobian` added, nothing else changed
+        from .jacobian import add_to_dict
+
+        return add_to_dict(result, ev)
+    return result
 
 
 def to_json(ev: Evaluation, show: str = "named") -> str:
@@ -93,6 +99,10 @@ def to_json(ev: Evaluation, show: str = "named") -> str:
 
 
 def to_csv(ev: Evaluation, show: str = "named") -> str:
+    if ev.more:  # several outputs: a gradient column per output
+        from . import jacobian
+
+        return jacobian.to_csv(ev, show)
     import csv
     import io
 
@@ -109,6 +119,10 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
 
 def to_plain(ev: Evaluation, show: str = "named") -> str:
     """One `name value grad` line per row (anonymous nodes are #id), for awk and friends."""
+    if ev.more:  # several outputs: a gradient per output on each line
+        from . import jacobian
+
+        return jacobian.to_plain(ev, show)
     return "".join(
         f"{label or ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n"
         for i, label in labelled_rows(ev, show)
@@ -126,6 +140,10 @@ def strip_line_ends(text: str) -> str:
 
 
 def to_table(ev: Evaluation, show: str = "named") -> Table:
+    if ev.more:  # several outputs: a gradient column per output
+        from . import jacobian
+
+        return jacobian.to_table(ev, show)
     from rich.table import Table
     from rich.text import Text
 
