@@ -259,3 +259,43 @@ def test_an_unnamed_node_with_a_note_gets_a_statement():
     inner = graph.args[graph.args[graph.names["y"]][0]][0]
     text = program_text(graph, notes={inner: "the product"})
     assert "t1 = x * 2  # the product\ny = tanh(t1) + 1\n" in text
+
+
+# --- a written program through every command, from standard input -------------------------
+
+INTRO_GRAD = program_text(grad_nodes(cgraph.load(SAMPLES / "intro.cg"))[0], header="the gradient of intro.cg")
+INTRO_POINT = ("--x", "1", "--y", "3", "--z", "-3")
+
+
+def test_eval_reads_a_written_program_from_standard_input(cg):
+    code, out, err = cg("eval", "-", *INTRO_POINT, "--format", "json", stdin=INTRO_GRAD)
+    assert code == 0, err
+    assert '"value": -3' in out  # dg/dx = z
+
+
+def test_render_reads_a_written_program_from_standard_input(cg):
+    code, out, err = cg("render", "-", *INTRO_POINT, "--format", "dot", "-o", "-", stdin=INTRO_GRAD)
+    assert code == 0, err
+    assert out.startswith("digraph") and "dg_dx" in out
+
+
+def test_explain_reads_a_written_program_from_standard_input(cg):
+    code, out, err = cg("explain", "-", *INTRO_POINT, stdin=INTRO_GRAD)
+    assert code == 0, err
+    assert "Forward pass" in out and "dg_dx" in out
+
+
+def test_check_reads_a_written_program_from_standard_input(cg):
+    code, out, err = cg("check", "-", *INTRO_POINT, stdin=INTRO_GRAD)
+    assert code == 0, err
+    assert "all passed" in out
+
+
+def test_train_reads_a_written_program_from_standard_input(cg):
+    linreg = SAMPLES / "linreg.cg"
+    argv = ("--data", SAMPLES / "linreg.csv", "--lr", "0.5", "--epochs", "5")
+    code, direct, err = cg("train", linreg, *argv)
+    assert code == 0, err
+    code, piped, err = cg("train", "-", *argv, stdin=program_text(cgraph.load(linreg)))
+    assert code == 0, err
+    assert piped.replace("<stdin>", str(linreg)) == direct

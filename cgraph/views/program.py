@@ -241,7 +241,7 @@ class _Writer:
         """Node i's expression, its binding level and its nesting depth of inlined text."""
         g = self.graph
         op = OPS[g.ops[i]]
-        operands = []
+        operands: list[tuple[str, int]] = []
         depth = 0
         for a in g.args[i]:
             ref = refs.get(a)
@@ -253,13 +253,13 @@ class _Writer:
                 depth = max(depth, d)
         if op.notation == INFIX and op.symbol in _INFIX:
             level, left, right = _INFIX[op.symbol]
-            (a, la), (b, lb) = operands
+            (first, first_level), (second, second_level) = operands
             sep = f" {op.symbol} " if op.symbol in _SPACED else op.symbol
-            return f"{_wrap(a, la, left)}{sep}{_wrap(b, lb, right)}", level, depth + 1
+            return f"{_wrap(first, first_level, left)}{sep}{_wrap(second, second_level, right)}", level, depth + 1
         if op.notation == PREFIX:
-            (a, la), = operands
+            (only, only_level), = operands
             # Parenthesized when it starts with a minus too: -(-x), not --x.
-            inner = f"({a})" if la < _UNARY or a.startswith("-") else a
+            inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
             return f"{op.symbol}{inner}", _UNARY, depth + 1
         return f"{op.name}({', '.join(text for text, _ in operands)})", _ATOM, depth + 1
 
