@@ -44,8 +44,9 @@ _SPACED = frozenset("+-*/")  # written `a + b`; `^` is written tight, `x^2`
 KEYWORDS = frozenset({"input", "param", "output", "def", "for", "in"})
 
 # A name the parser gives back unchanged: an identifier, and integer indices in the
-# canonical spelling (`w[1,2]`: no spaces, no leading zeros, no -0).
-_INDEX = r"(?:0|-?[1-9][0-9]*)"
+# canonical spelling (`w[1,2]`: no spaces, no leading zeros, no -0), of at most 15 digits
+# (the parser takes integers up to 2^53).
+_INDEX = r"(?:0|-?[1-9][0-9]{0,14})"
 _NAME = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*(?:\[{_INDEX}(?:,{_INDEX})*\])?")
 _IDENT_JUNK = re.compile(r"[^A-Za-z0-9_]+")
 
@@ -136,19 +137,25 @@ class _Writer:
     def _written_names(self) -> dict[int, list[str]]:
         """Each named node's names as written: a name is written by the node the graph
         finally binds it to, if the grammar reads it back; a node left with none gets one
-        made from its first name. An output's name is its node's too."""
+        made from its first name. An output's name is its node's too (one made from it, if
+        the node has no other: its first name's, else the output's, made safe)."""
         g = self.graph
         written: dict[int, list[str]] = {}
         for node, names in g.node_names.items():
             written[node] = [n for n in names if g.names.get(n) == node and is_writable_name(n)]
+        claimed: set[str] = set()
         for node, name in zip(g.outputs, g.output_names):
             own = written.setdefault(node, [])
-            if name not in own and name not in g.names and is_writable_name(name):
+            if name in own:
+                continue
+            if is_writable_name(name) and name not in g.names and name not in claimed:
                 own.append(name)
+                claimed.add(name)
+            elif not own:
+                own.append(self._fresh(g.name_of(node) or name))
         for node, own in written.items():
             if not own:
-                first = g.name_of(node) or (g.output_names[g.outputs.index(node)] if node in g.outputs else "t")
-                own.append(self._fresh(first))
+                own.append(self._fresh(g.name_of(node) or "t"))
         return written
 
     def _fresh(self, wanted: str) -> str:
@@ -271,7 +278,7 @@ class _Writer:
 
     def _output_refs(self) -> list[str]:
         """The names the `output` statement lists: each output's name if its node was
-        written with it, else the node's own; one listed twice gets an alias."""
+        written with it, else the node's own; a name listed twice gets an alias."""
         g = self.graph
         listed: list[str] = []
         for node, name in zip(g.outputs, g.output_names):
