@@ -124,6 +124,8 @@ def test_constants_without_a_literal_are_written_exactly():
         nodes.append(tape.append("mul", (x, c), SITE, tape.root))
         nodes.append(tape.append("pow", (c, x), SITE, tape.root))  # the base: an atom
         nodes.append(tape.append("neg", (c,), SITE, tape.root))
+    for k, v in enumerate(specials):  # as declared defaults too
+        nodes.append(tape.append("add", (x, tape.leaf("param" if k % 2 else "input", f"d{k}", SITE, v)), SITE, tape.root))
     named = tape.own_constant(tape.literal(math.inf, SITE), len(tape), SITE, tape.root)
     tape.name(named, "f")
     total = tape.append("sum", tuple(nodes) + (named,), SITE, tape.root)
