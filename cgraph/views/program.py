@@ -143,6 +143,8 @@ class _Writer:
         written: dict[int, list[str]] = {}
         for node, names in g.node_names.items():
             written[node] = [n for n in names if g.names.get(n) == node and is_writable_name(n)]
+        for leaf in g.leaves:  # declared by name, even one whose every name is another node's
+            written.setdefault(leaf, [])
         claimed: set[str] = set()
         for node, name in zip(g.outputs, g.output_names):
             own = written.setdefault(node, [])
