@@ -137,14 +137,23 @@ class _Writer:
     def _written_names(self) -> dict[int, list[str]]:
         """Each named node's names as written: a name is written by the node the graph
         finally binds it to, if the grammar reads it back; a node left with none gets one
-        made from its first name. An output's name is its node's too (one made from it, if
-        the node has no other: its first name's, else the output's, made safe)."""
+        made from its first name. An output's name is its node's too (see _name_outputs)."""
         g = self.graph
         written: dict[int, list[str]] = {}
         for node, names in g.node_names.items():
             written[node] = [n for n in names if g.names.get(n) == node and is_writable_name(n)]
         for leaf in g.leaves:  # declared by name, even one whose every name is another node's
             written.setdefault(leaf, [])
+        self._name_outputs(written)
+        for node, own in written.items():
+            if not own:
+                own.append(self._fresh(g.name_of(node) or "t"))
+        return written
+
+    def _name_outputs(self, written: dict[int, list[str]]) -> None:
+        """Give each output its name where the grammar can say it and no other node has it;
+        an output with no name to write gets one made from its node's, or its own."""
+        g = self.graph
         claimed: set[str] = set()
         for node, name in zip(g.outputs, g.output_names):
             own = written.setdefault(node, [])
@@ -155,10 +164,6 @@ class _Writer:
                 claimed.add(name)
             elif not own:
                 own.append(self._fresh(g.name_of(node) or name))
-        for node, own in written.items():
-            if not own:
-                own.append(self._fresh(g.name_of(node) or "t"))
-        return written
 
     def _fresh(self, wanted: str) -> str:
         """A name like `wanted` that no other node has and the grammar reads back."""
