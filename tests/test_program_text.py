@@ -79,7 +79,10 @@ def test_every_sample_file_round_trips_with_its_defaults_and_its_gradient_graph(
 def test_generated_programs_round_trip(source, data):
     graph = cgraph.parse(source, max_nodes=50_000)
     note(program_text(graph))
-    round_trip(graph, data.draw(values(list(graph.inputs))))
+    point = data.draw(values(list(graph.inputs)))
+    round_trip(graph, point)
+    if graph.inputs:  # and its gradient graph: shared forward nodes, numbers, unnamed sums
+        round_trip(grad_nodes(graph)[0], point)
 
 
 def test_several_outputs_in_their_order():
