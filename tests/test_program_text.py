@@ -17,7 +17,7 @@ import cgraph
 from cgraph.errors import Source
 from cgraph.frontend.parser import _tables
 from cgraph.ir.tape import Span, TapeWriter
-from cgraph.transform.grad import grad_nodes
+from cgraph.transform.grad import grad
 from cgraph.views.program import KEYWORDS, MAX_DEPTH, comment, is_writable_name, number, program_text
 from support.paths import SAMPLES
 from support.programs import programs, values
@@ -71,7 +71,7 @@ def test_every_sample_file_round_trips_with_its_defaults_and_its_gradient_graph(
     graph = cgraph.load(path)
     inputs = {name: 0.7 for name, i in graph.inputs.items() if graph.values[i] is None}
     round_trip(graph, inputs)
-    round_trip(grad_nodes(graph)[0], inputs)
+    round_trip(grad(graph, simplify=False), inputs)
 
 
 @given(programs(), st.data())
@@ -82,7 +82,7 @@ def test_generated_programs_round_trip(source, data):
     point = data.draw(values(list(graph.inputs)))
     round_trip(graph, point)
     if graph.inputs:  # and its gradient graph: shared forward nodes, numbers, unnamed sums
-        round_trip(grad_nodes(graph)[0], point)
+        round_trip(grad(graph, simplify=False), point)
 
 
 def test_several_outputs_in_their_order():
@@ -270,7 +270,7 @@ def test_an_unnamed_node_with_a_note_gets_a_statement():
 
 # --- a written program through every command, from standard input -------------------------
 
-INTRO_GRAD = program_text(grad_nodes(cgraph.load(SAMPLES / "intro.cg"))[0], header="the gradient of intro.cg")
+INTRO_GRAD = program_text(grad(cgraph.load(SAMPLES / "intro.cg"), simplify=False), header="the gradient of intro.cg")
 INTRO_POINT = ("--x", "1", "--y", "3", "--z", "-3")
 
 
@@ -310,9 +310,8 @@ def test_train_reads_a_written_program_from_standard_input(cg):
 
 def test_outputs_that_are_numbers_leaves_or_listed_twice():
     graph = cgraph.parse("input x = 3\ninput u\ny = x * x + 0")
-    grads, _ = grad_nodes(graph)  # d y/d u is the number 0, shared with the program's 0
-    zero, x = grads.args[graph.names["y"]][1], graph.names["x"]
-    tape = TapeWriter.reopen(grads, 1000)
+    zero, x = graph.args[graph.names["y"]][1], graph.names["x"]  # the program's shared 0
+    tape = TapeWriter.reopen(graph, 1000)
     both = tape.finish_outputs([(zero, "dy/du"), (zero, "also_zero"), (x, "the_x"), (x, "the_x"),
                                 (graph.names["y"], "x")])  # "x" names another node
     text = program_text(both)

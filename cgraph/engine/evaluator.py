@@ -132,6 +132,9 @@ def evaluate(
     outputs, NumericError (strict) on inf/nan."""
     if output is None and len(graph.outputs) == 1:  # the common case, kept as cheap as it was
         out, name, further = graph.output, graph.output_name, None
+    elif output is None:  # the graph's own outputs, by node (a built graph's need not be names)
+        out, name = graph.output, graph.output_name
+        further = list(zip(graph.outputs[1:], graph.output_names[1:]))
     else:
         chosen = output_names(graph, output)
         out, name = output_node(graph, chosen[0]), chosen[0]
