@@ -393,6 +393,13 @@ def _sub_identities(args, values, op_of, args_of):
     return None
 
 
+def _select_identities(args, values, op_of, args_of):
+    """zero_if(c, x) with a constant condition: 0 or x, whatever x is (a select)."""
+    if values[0] is None:
+        return None
+    return ("const", 0.0) if values[0] > 0 else args[1]
+
+
 def _neg_identities(args, values, op_of, args_of):
     """--x -> x."""
     return args_of(args[0])[0] if op_of(args[0]) == "neg" else None
@@ -470,7 +477,7 @@ _OPS = [
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
-       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0)))),
+       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0))), simplify=_select_identities),
 ]
 
 # --- the chain rule's own arithmetic, for the passes that write derivatives as nodes -----

@@ -234,7 +234,7 @@ def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
         raise click.UsageError(f"no such option: --{clip(name)}{suggestion}", ctx)
 
 
-def output_list(text: str | None) -> str | list[str] | None:
+def output_list(text: str | None, option: str = "--output") -> str | list[str] | None:
     """`--output a,b` as the names it lists; one name (`h[2]`, or `w[1,2]`: a comma inside
     brackets is part of the name) stays as it was given."""
     if text is None:
@@ -253,5 +253,5 @@ def output_list(text: str | None) -> str | list[str] | None:
     names.append(text[start:].strip())
     if "" in names:
         raise click.BadParameter(f"{text!r}: an empty name in the list (give NAME or NAME,NAME,...)",
-                                 param_hint="'--output'")
+                                 param_hint=f"'{option}'")
     return names

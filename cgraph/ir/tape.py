@@ -338,6 +338,11 @@ class TapeWriter:
             return (self._first[node],)
         return () if b == NONE else self._more_args[node]
 
+    def is_shared_literal(self, node: int) -> bool:
+        """Whether `node` is the one node of its value that `literal` hands out."""
+        value = self.value_of(node) if self.ops[node] == CONST else None
+        return value is not None and self._literals.get(_literal_key(value)) == node
+
     def is_literal(self, node: int) -> bool:
         """Whether `node` is an unnamed constant (as `Graph.is_literal`)."""
         return self.ops[node] == CONST and node not in self._node_names

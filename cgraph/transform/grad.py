@@ -44,14 +44,14 @@ def grad(graph: Graph, wrt: Sequence[str] | None = None, order: int = 1, *, simp
 
 
 def gradient_program(graph: Graph, wrt: Sequence[str] | None = None, order: int = 1, *, simplify: bool = True,
-                     max_nodes: int = 10_000_000) -> tuple[Graph, dict[int, str]]:
-    """`grad`, and a note per named gradient node: which forward node it is the derivative
-    of, and where that node is in the source."""
+                     max_nodes: int = 10_000_000) -> tuple[Graph, dict[str, str]]:
+    """`grad`, and a note per gradient name: which forward node it is the derivative of,
+    and where that node is in the source."""
     names = _wrt_names(graph, wrt)
     if not 1 <= order <= MAX_ORDER:
         raise InputError(f"the order must be between 1 and {MAX_ORDER}, not {order}")
     derivative_names = DerivativeNames(graph, names)
-    notes: dict[int, str] = {}
+    notes: dict[str, str] = {}
     derivative_names.take(graph.names)
     graph, notes = _one_order(graph, names, derivative_names, simplify, max_nodes)
     if order > 1:
@@ -73,7 +73,7 @@ def _wrt_names(graph: Graph, wrt: Sequence[str] | None) -> list[str]:
 
 
 def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, simplify: bool,
-               max_nodes: int) -> tuple[Graph, dict[int, str]]:
+               max_nodes: int) -> tuple[Graph, dict[str, str]]:
     """One application: the derivative of every output of `graph` w.r.t. every wrt name."""
     tape = TapeWriter.reopen(graph, max_nodes=max_nodes)
     writer: RuleWriter = SimplifyingWriter(tape) if simplify else RuleWriter(tape)
@@ -98,7 +98,7 @@ def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, 
 
 
 def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: DerivativeNames, simplify: bool,
-                   max_nodes: int) -> tuple[Graph, dict[int, str]]:
+                   max_nodes: int) -> tuple[Graph, dict[str, str]]:
     """`more` further orders of the gradient graph `graph`, by forward mode: each output's
     tangent along each wrt name (forward over reverse). Reverse again would walk every
     node of the last order's graph per output, doubling the graph at each order (tanh's
@@ -168,7 +168,7 @@ def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_name
 
 
 def _finish(graph: Graph, tape: TapeWriter, outputs: list[tuple[int, str]], naming: list[tuple[int, str, str]],
-            simplify: bool) -> tuple[Graph, dict[int, str]]:
+            simplify: bool) -> tuple[Graph, dict[str, str]]:
     """The written tape as a graph: dead nodes dropped (simplifying), gradients named."""
     new_id: list[int] | None = None
     if simplify:
@@ -176,19 +176,19 @@ def _finish(graph: Graph, tape: TapeWriter, outputs: list[tuple[int, str]], nami
         tape, new_id = TapeWriter.copy_of(draft, tape.max_nodes, keep=live_nodes(draft))
         outputs = [(new_id[node], name) for node, name in outputs]
         naming = [(new_id[node], name, note) for node, name, note in naming if new_id[node] >= 0]
-    notes: dict[int, str] = {}
+    notes: dict[str, str] = {}
     output_names = {name for _, name in outputs}
     for node, name, note in naming:
         if name in tape.names:
             continue  # a leaf's gradient is also an output
-        if tape.is_literal(node):
+        if tape.is_shared_literal(node):
             if name not in output_names:
                 continue  # a constant gradient is written where it is used
             # A named constant is a node of its own (naming the shared literal would name
             # every use of the value), and an output needs a name.
             node = tape.own_constant(node, len(tape), Span(), tape.root)
         tape.name(node, name)
-        notes.setdefault(node, note)
+        notes[name] = note
     outputs = [(tape.names[name], name) for _, name in outputs]
     return tape.finish_outputs(outputs), notes
 

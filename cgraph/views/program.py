@@ -59,9 +59,10 @@ MAX_LENGTH = 100
 _INF, _NEG_INF, _NAN, _NEG_ZERO = "1e999", "-1e999", "0/0", "-0"
 
 
-def program_text(graph: Graph, notes: Mapping[int, str] | None = None, header: str | None = None) -> str:
+def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, header: str | None = None) -> str:
     """The graph as a cgraph program. `notes`: node -> a comment after its statement (a
-    node with a note gets a statement of its own, unless it is an unnamed number);
+    node with a note gets a statement of its own, unless it is an unnamed number), or
+    name -> a comment after the statement that gives that name;
     `header`: comment lines at the top."""
     return _Writer(graph, notes or {}).write(header)
 
@@ -93,7 +94,7 @@ def number(value: float) -> tuple[str, int]:
 
 
 class _Writer:
-    def __init__(self, graph: Graph, notes: Mapping[int, str]):
+    def __init__(self, graph: Graph, notes: Mapping[int | str, str]):
         self.graph = graph
         self.notes = notes
         self.taken: set[str] = set(graph.names) | set(graph.output_names)
@@ -197,25 +198,26 @@ class _Writer:
         self.lines.append("output " + ", ".join(self._output_refs()))
         return "\n".join(self.lines) + "\n"
 
-    def _line(self, text: str, node: int) -> None:
-        note = self.notes.get(node)
+    def _line(self, text: str, node: int, name: str | None = None) -> None:
+        note = self.notes.get(name) if name is not None and name in self.notes else self.notes.get(node)
         self.lines.append(f"{text}  # {comment(note)}" if note else text)
 
     def _declarations(self) -> None:
         g = self.graph
-        aliases: list[str] = []
+        aliases: list[tuple[str, str]] = []  # (statement, the name it gives)
         for leaf in g.leaves:
             name, *others = self.written[leaf]
             value = g.values[leaf]
             if value is None:
                 # A param always has a value in a file; one without (a graph built by hand)
                 # is given by the caller, as an input is.
-                self._line(f"input {name}", leaf)
+                self._line(f"input {name}", leaf, name)
             else:
                 kind = PARAM if g.ops[leaf] == PARAM else INPUT  # the leaf kinds are the keywords
-                self._line(f"{kind} {name} = {number(value)[0]}", leaf)
-            aliases += [f"{other} = {name}" for other in others]
-        self.lines += aliases
+                self._line(f"{kind} {name} = {number(value)[0]}", leaf, name)
+            aliases += [(f"{other} = {name}", other) for other in others]
+        for text, other in aliases:
+            self._line(text, -1, other)
 
     def _statements(self) -> None:
         """One pass over the tape: each node's text is built from its arguments' (a name,
@@ -247,8 +249,9 @@ class _Writer:
 
     def _assign(self, node: int, names: list[str], text: str, refs: dict[int, str]) -> None:
         name = names[0]
-        self._line(f"{name} = {text}", node)
-        self.lines += [f"{other} = {name}" for other in names[1:]]
+        self._line(f"{name} = {text}", node, name)
+        for other in names[1:]:
+            self._line(f"{other} = {name}", -1, other)
         refs[node] = name
 
     def _expression(self, i: int, refs: dict[int, str], inline: dict[int, tuple[str, int, int]]) -> tuple[str, int, int]:
