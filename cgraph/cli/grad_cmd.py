@@ -7,7 +7,7 @@ import click
 from ..errors import InputError
 from ..transform.grad import MAX_ORDER, gradient_program
 from ..views.program import program_text
-from . import EXIT_CODES_HELP
+from . import exit_codes_help
 from .common import Count, ProgramCommand, output_list, program_options, read_graph
 
 EPILOG = f"""\b
@@ -28,7 +28,7 @@ mode (backprop written out); each further order is forward mode over it
 equal nodes shared, exact identities (x*1 -> x, never x*0 -> 0), unused
 nodes dropped; --no-simplify shows the transformation as it is.
 
-{EXIT_CODES_HELP}
+{exit_codes_help("the graph grows past --max-nodes")}
 """
 
 
@@ -73,3 +73,5 @@ def grad_command(file: str | None, expr: str | None, input_pairs: tuple[str, ...
     by_name: dict[int | str, str] = dict(notes.items())
     text = program_text(derivative, notes=by_name, header=header)
     write_output(out, text.encode("utf-8"), option="-o")
+    if out != "-":
+        click.echo(f"wrote {out}", err=True)
