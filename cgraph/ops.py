@@ -31,7 +31,7 @@ gradient 0.5/0.5 between equal arguments (as torch.maximum does).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 inf = math.inf
 nan = math.nan
@@ -74,11 +74,11 @@ class NodeWriter(Protocol):
 
 Rule = Callable[..., tuple[int, ...]]  # rule(w: NodeWriter, out: int, *args: int) -> one id per argument
 
-# simplify(args, values, op_of, args_of) -> None, or a node id equal to op(args), or
+# simplify(args, values, ops, args_of) -> None, or a node id equal to op(args), or
 # (op name, *args) to write instead: an identity exact in IEEE arithmetic (x*1 -> x), never
 # one that changes an inf or a nan (x*0 -> 0 does). `values` has each argument's value if it
-# is a constant, else None; op_of and args_of read other nodes of the graph being written.
-Simplify = Callable[[tuple[int, ...], list, Callable[[int], str], Callable[[int], tuple[int, ...]]],
+# is a constant, else None; `ops` (every node's op) and args_of read the graph being written.
+Simplify = Callable[[tuple[int, ...], list, Sequence[str], Callable[[int], tuple[int, ...]]],
                     "int | tuple | None"]
 
 # --- how an op is written: `a + b` (infix), `-a` (prefix) or `f(a, ...)` (call) ------------
@@ -332,17 +332,17 @@ def _on_tie(a: float, b: float) -> float:
     return a - b
 
 
-def _unit_right(args, values, op_of, args_of):
+def _unit_right(args, values, ops, args_of):
     """x op 1 -> x (x*1, x/1, x^1)."""
     return args[0] if values[1] == 1.0 else None
 
 
-def _negated(a, op_of, args_of):
+def _negated(a, ops, args_of):
     """x if node a is -x, else None."""
-    return args_of(a)[0] if op_of(a) == "neg" else None
+    return args_of(a)[0] if ops[a] == "neg" else None
 
 
-def _mul_identities(args, values, op_of, args_of):
+def _mul_identities(args, values, ops, args_of):
     """x*1, 1*x -> x; x*(-1), (-1)*x -> -x; (-x)*y, x*(-y) -> -(x*y); (-x)*(-y) -> x*y;
     c*(-x) -> (-c)*x. Exact: IEEE rounding is symmetric, so negation commutes with products."""
     a, b = args
@@ -351,7 +351,7 @@ def _mul_identities(args, values, op_of, args_of):
             return args[1 - k]
         if values[k] == -1.0:
             return ("neg", args[1 - k])
-    na, nb = _negated(a, op_of, args_of), _negated(b, op_of, args_of)
+    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
     if na is not None and nb is not None:
         return ("mul", na, nb)
     if na is not None or nb is not None:
@@ -359,7 +359,7 @@ def _mul_identities(args, values, op_of, args_of):
     return ("mul", b, a) if a > b else None  # one order of a commutative op's arguments: one node
 
 
-def _add_identities(args, values, op_of, args_of):
+def _add_identities(args, values, ops, args_of):
     """x + 0, 0 + x -> x; x + x -> 2*x; x + (-y) -> x - y; (-x) + y -> y - x;
     (-x) + (-y) -> -(x + y). Each exact in IEEE arithmetic."""
     a, b = args
@@ -369,7 +369,7 @@ def _add_identities(args, values, op_of, args_of):
         return b
     if a == b:
         return ("mul", ("const", 2.0), a)
-    na, nb = _negated(a, op_of, args_of), _negated(b, op_of, args_of)
+    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
     if na is not None and nb is not None:
         return ("neg", ("add", na, nb))
     if nb is not None:
@@ -379,13 +379,13 @@ def _add_identities(args, values, op_of, args_of):
     return ("add", b, a) if a > b else None  # one order of a commutative op's arguments: one node
 
 
-def _sub_identities(args, values, op_of, args_of):
+def _sub_identities(args, values, ops, args_of):
     """x - 0 -> x; x - (-y) -> x + y; (-x) - y -> -(x + y). (0 - x stays: it is +0 where
     -x is -0.)"""
     a, b = args
     if values[1] == 0.0:
         return a
-    na, nb = _negated(a, op_of, args_of), _negated(b, op_of, args_of)
+    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
     if nb is not None:
         return ("add", a, nb)
     if na is not None:
@@ -393,16 +393,16 @@ def _sub_identities(args, values, op_of, args_of):
     return None
 
 
-def _select_identities(args, values, op_of, args_of):
+def _select_identities(args, values, ops, args_of):
     """zero_if(c, x) with a constant condition: 0 or x, whatever x is (a select)."""
     if values[0] is None:
         return None
     return ("const", 0.0) if values[0] > 0 else args[1]
 
 
-def _neg_identities(args, values, op_of, args_of):
+def _neg_identities(args, values, ops, args_of):
     """--x -> x."""
-    return args_of(args[0])[0] if op_of(args[0]) == "neg" else None
+    return args_of(args[0])[0] if ops[args[0]] == "neg" else None
 
 
 _OPS = [

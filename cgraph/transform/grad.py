@@ -31,7 +31,10 @@ from .naming import DerivativeNames
 from .simplify import SimplifyingWriter, live_nodes
 from .tangent import Tangents
 
-MAX_ORDER = 16  # the node count of an n-th derivative grows with n: past this it is a typo
+MAX_ORDER = 16
+# A gradient's note: its text, or (the forward graph, the output's name, the forward node),
+# worded by `_note` once the gradient is known to be kept.
+Note = str | tuple[Graph, str, int]  # the node count of an n-th derivative grows with n: past this it is a typo
 
 
 def grad(graph: Graph, wrt: Sequence[str] | None = None, order: int = 1, *, simplify: bool = True,
@@ -79,22 +82,24 @@ def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, 
     writer: RuleWriter = SimplifyingWriter(tape) if simplify else RuleWriter(tape)
     inputs = graph.inputs
     outputs: list[tuple[int, str]] = []
-    naming: list[tuple[int, str, str]] = []  # (node, name, note) for each gradient to name
+    naming: list[tuple[int, str, Note]] = []  # (node, name, note) for each gradient to name
+    first, ops, of = graph.node_names.first, graph.ops, derivative_names.of
     for out, out_name in zip(graph.outputs, graph.output_names):
         grads = _backward(graph, tape, writer, out, seed_named=not simplify)
         zero = writer.const(0.0)
         for v, g in grads.items():
-            if graph.is_literal(v):
+            name = first(v)
+            if name is None and ops[v] == CONST:
                 continue  # nobody asks for d out/d 3
-            name = derivative_names.of(out_name, _label(graph, v))
-            naming.append((g, name, _note(graph, out_name, v)))
+            # A gradient's name says the forward node's name, else its op and id.
+            naming.append((g, of(out_name, f"{ops[v]}{v}" if name is None else name), (graph, out_name, v)))
         for w in wrt:
             node = grads.get(inputs[w], zero)
-            name = derivative_names.of(out_name, w)
+            name = of(out_name, w)
             outputs.append((node, name))
             if node == zero:  # w does not reach this output: the derivative is 0
                 naming.append((node, name, f"d {out_name}/d {w}: {out_name} does not depend on {w}"))
-    return _finish(graph, tape, outputs, naming, simplify)
+    return _finish(tape, outputs, naming, simplify)
 
 
 def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: DerivativeNames, simplify: bool,
@@ -109,7 +114,7 @@ def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: De
     inputs = graph.inputs
     tangents = {w: Tangents(tape, writer, inputs[w]) for w in wrt}
     outputs = list(zip(graph.outputs, graph.output_names))
-    naming: list[tuple[int, str, str]] = []
+    naming: list[tuple[int, str, Note]] = []
     for _ in range(more):
         zero = writer.const(0.0)
         following: list[tuple[int, str]] = []
@@ -120,7 +125,7 @@ def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: De
                 following.append((zero if node is None else node, name))
                 naming.append((following[-1][0], name, f"d/d {w} of {y_name}"))
         outputs = following
-    return _finish(graph, tape, outputs, naming, simplify)
+    return _finish(tape, outputs, naming, simplify)
 
 
 def _note(graph: Graph, out_name: str, v: int) -> str:
@@ -131,12 +136,6 @@ def _note(graph: Graph, out_name: str, v: int) -> str:
     text = graph.line_text_of(v)
     where = f"({clip(text)})" if name is None else f"{name}, {name} = {clip(text)}"
     return f"d {out_name}/d {where} (line {graph.line_of(v)})"
-
-
-def _label(graph: Graph, v: int) -> str:
-    """What a gradient's name says of forward node v: its name, else its op and a count."""
-    name = graph.name_of(v)
-    return name if name is not None else f"{graph.ops[v]}{v}"
 
 
 def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_named: bool) -> dict[int, int]:
@@ -150,24 +149,26 @@ def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_name
     # A node's contributions wait here until the walk reaches it: by then every consumer
     # (later on the tape) has given its own, and one sum node adds them.
     waiting: dict[int, list[int]] = {}
+    ops, all_args = graph.ops, graph.args
     for v in range(out, -1, -1):
         terms = waiting.pop(v, None)
         if terms is not None:
             w.site = _site(graph, v)
             grads[v] = chain_sum(writer, terms)
         g = grads.get(v)
-        op = OPS.get(graph.ops[v])
+        op = OPS.get(ops[v])
         if g is None or op is None or not on_path[v]:  # the leaves pass nothing on
             continue
         assert op.rule is not None, f"the op {op.name} has no graph rule"
-        w.site = _site(graph, v)
-        args = graph.args[v]
+        if terms is None:
+            w.site = _site(graph, v)
+        args = all_args[v]
         for a, d in zip(args, op.rule(writer, v, *args)):
             waiting.setdefault(a, []).append(chain_product(writer, g, d))
     return grads
 
 
-def _finish(graph: Graph, tape: TapeWriter, outputs: list[tuple[int, str]], naming: list[tuple[int, str, str]],
+def _finish(tape: TapeWriter, outputs: list[tuple[int, str]], naming: list[tuple[int, str, Note]],
             simplify: bool) -> tuple[Graph, dict[str, str]]:
     """The written tape as a graph: dead nodes dropped (simplifying), gradients named."""
     new_id: list[int] | None = None
@@ -188,7 +189,8 @@ def _finish(graph: Graph, tape: TapeWriter, outputs: list[tuple[int, str]], nami
             # every use of the value), and an output needs a name.
             node = tape.own_constant(node, len(tape), Span(), tape.root)
         tape.name(node, name)
-        notes[name] = note
+        # Notes are worded only for the gradients that are kept and named.
+        notes[name] = note if isinstance(note, str) else _note(*note)
     outputs = [(tape.names[name], name) for _, name in outputs]
     return tape.finish_outputs(outputs), notes
 

@@ -32,6 +32,7 @@ class DerivativeNames:
         # A derivative's name -> (what was differentiated, the nodes, in order), so that
         # differentiating it again extends the list: dg_dx -> d2g_dx_dy.
         self._parts: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._heads: dict[str, tuple[str, str, tuple[str, ...]]] = {}
         self._wrt = sorted({_flat(w) for w in wrt}, key=len, reverse=True)
 
     def take(self, names: Iterable[str]) -> None:
@@ -43,21 +44,33 @@ class DerivativeNames:
         made = self._made.get((out, node))
         if made is not None:
             return made
-        base, parts = self._parts.get(out) or self._parse(out) or (out, ())
-        parts = parts + (node,)
-        order = len(parts)
-        head = f"d{order if order > 1 else ''}{_flat(base)}_"
-        head += "".join(f"d{_flat(p)}_" for p in parts[:-1])
-        last = _INDEXED.match(parts[-1])
-        word, index = (f"d{last.group(1)}", last.group(2) or "") if last else (f"d{_flat(parts[-1])}", "")
-        name = head + word
-        while name + index in self._taken:
+        head = self._heads.get(out)
+        if head is None:
+            head = self._heads[out] = self._head(out)
+        prefix, base, parts = head
+        if "[" in node or "-" in node:
+            last = _INDEXED.match(node)
+            word, index = (f"d{last.group(1)}", last.group(2) or "") if last else (f"d{_flat(node)}", "")
+        else:  # a plain name (the common case, once per node of a big program: no regex)
+            word, index = "d" + node, ""
+        name = prefix + word
+        taken = self._taken
+        while name + index in taken:
             name += "_"
         name += index
-        self._taken.add(name)
+        taken.add(name)
         self._made[(out, node)] = name
-        self._parts[name] = (base, parts)
+        self._parts[name] = (base, parts + (node,))
         return name
+
+    def _head(self, out: str) -> tuple[str, str, tuple[str, ...]]:
+        """What every derivative of `out` starts with: `d2g_dx_` for out = dg_dx; and out's
+        (what was differentiated, the nodes)."""
+        known = self._parts.get(out)
+        base, parts = known if known is not None else self._parse(out) or (out, ())
+        order = len(parts) + 1
+        prefix = f"d{order if order > 1 else ''}{_flat(base)}_" + "".join(f"d{_flat(p)}_" for p in parts)
+        return prefix, base, parts
 
     def _parse(self, name: str) -> tuple[str, tuple[str, ...]] | None:
         """Read `d2g_dx_dy` (from a program `cgraph grad` wrote) as (g, (x, y)), where x and

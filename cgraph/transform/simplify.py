@@ -39,7 +39,8 @@ class SimplifyingWriter(RuleWriter):
 
     def op(self, name: str, *args: int) -> int:
         tape = self.tape
-        values = [tape.value_of(a) if tape.ops[a] == CONST else None for a in args]
+        ops = tape.ops
+        values: list[float | None] = [tape.value_of(a) if ops[a] == CONST else None for a in args]
         if None not in values:
             return self.const(OPS[name].forward(*values))
         rewrite = SIMPLIFICATIONS.get(name)
@@ -47,7 +48,7 @@ class SimplifyingWriter(RuleWriter):
         # a program's own chain of negations could take that deep, so past a few levels
         # the node is written as it is.
         if rewrite is not None and self._depth < _MAX_DEPTH:
-            found = rewrite(args, values, tape.ops.__getitem__, tape.args_of)
+            found = rewrite(args, values, ops, tape.args_of)
             if found is not None:
                 if isinstance(found, int):
                     return found
