@@ -221,3 +221,17 @@ def test_a_deep_chain_is_differentiated_without_recursion():
     assert text.count("\n") > 30_000
     assert cgraph.evaluate(g, {"x": 0.1}).values[g.output] == pytest.approx(
         cgraph.evaluate(graph, {"x": 0.1}).gradients["x"], rel=1e-12)
+
+
+def test_the_readme_node_counts_are_what_grad_makes():
+    from support.paths import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| cgraph grad |"))
+    shown = [int(cell) for cell in row.strip("|").split("|")[1:]]
+    tanh = cgraph.parse("y = tanh(x)")
+    assert shown == [operations(grad(tanh, order=k)) for k in range(1, 9)]
+    again = tanh
+    for _ in range(8):
+        again = grad(again)
+    assert f"{operations(again)} operation nodes at order 8" in readme
