@@ -80,14 +80,16 @@ def check_to_dict(check: HessianCheck, eps: float, rtol: float, atol: float) -> 
     return document
 
 
-def check_table(check: HessianCheck) -> Table:
+def check_table(check: HessianCheck) -> RenderableType:
+    """The order-1 check's table with a row per entry of H, then a line on its symmetry."""
+    from rich.console import Group
+    from rich.text import Text
+
     verdict = "all passed" if check.passed else "FAILED"
     result = gradient_table(check.rows)
     result.title = f"Hessian check: {verdict}"
     result.columns[0].header = "entry"
-    from rich.text import Text
-
-    result.caption = Text(f"entry x, y: d/dy (d out/dx); symmetry: max |H[i][j] - H[j][i]| = {error_number(check.asymmetry)} "
-                      f"({'OK' if check.symmetric else 'FAIL'}; tolerance {error_number(check.symmetry_tolerance)})")  # a Text: the brackets are no markup
-    result.caption_justify = "left"
-    return result
+    # Text, not markup: the brackets of H[i][j] are not style tags.
+    symmetry = Text(f"symmetry: max |H[i][j] - H[j][i]| = {error_number(check.asymmetry)} "
+                    f"({'OK' if check.symmetric else 'FAIL'}; tolerance {error_number(check.symmetry_tolerance)})")
+    return Group(result, Text("entry x, y: d/dy (d out/dx)"), symmetry)
