@@ -19,9 +19,9 @@ Examples:
 
 \b
 The Hessian is computed from the gradient graph, reverse over reverse:
-the program `cgraph grad FILE --order 2` writes (whose outputs are
-d/dy (dg/dx) for every pair) is evaluated at the given inputs. The value
-and the gradient come from the ordinary forward and backward pass.
+the gradient program of the gradient program (order 2, whose outputs are
+d/dy (dg/dx) for every pair x, y) is evaluated at the given inputs. The
+value and the gradient come from the ordinary forward and backward pass.
 
 {EXIT_CODES_HELP}
 """
@@ -29,7 +29,9 @@ and the gradient come from the ordinary forward and backward pass.
 
 def split_names(text: str) -> list[str]:
     """`x,y,w[1,2]`: names separated by commas outside brackets."""
-    names, depth, current = [], 0, []
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += (char == "[") - (char == "]")
         if char == "," and depth <= 0:

@@ -37,9 +37,10 @@ from ..errors import CgraphError, InputError, NumericError, clip, non_finite
 from ..ir.graph import Graph
 from ..ops import PARAM
 # The names the trainer's users import from here (cgraph.train re-exports them):
-from .newton import HessianRows, refuse_too_many
+from .newton import HessianRows
 from .optimizers import OPTIMIZERS, Adam, Momentum, Newton, Optimizer, Settings, make_optimizer  # noqa: F401
 from .paramsfile import params_document  # noqa: F401
+from .patience import Patience
 from .records import Callbacks, Epoch, Outcome, Update
 from .resume import restorable_state, resume_point  # noqa: F401
 
@@ -63,19 +64,18 @@ class Trainer:
         self.graph = graph
         self.settings = settings or Settings()
         self.names = _trainable(graph, data_names)
-        if self.settings.optimizer == "newton":
-            refuse_too_many(len(self.names))  # before building anything
+        newton = self.settings.optimizer == "newton"  # (HessianRows refuses too many params)
         self.plan = Plan(graph, data_names, output=loss, wrt=self.names, shared_grads="sum")
         self.loss_name = self.plan.output_name
         self.columns = [np.ascontiguousarray(c, dtype=np.float64) for c in columns]
-        self.from_data = bool(self.columns) or rows is None
-        self.n = len(self.columns[0]) if self.columns else (rows or 0)
+        self.from_data, self.n = _row_count(self.columns, rows)
         self.lines = lines if lines is not None else np.arange(1, self.n + 1)
         self.data_path = data_path
         if self.n == 0:
             raise InputError(f"{data_path} has no rows to train on")
         self._require_finite(data_names)
-        self.base = self.plan.bind({**(start or {}), **(given or {})})  # options win over --init
+        values = {**(start or {}), **(given or {})}  # options win over --init
+        self.base = self.plan.bind(values)
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
         self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
@@ -85,8 +85,7 @@ class Trainer:
         # Rows are shuffled only when there is more than one batch: one batch's mean does
         # not depend on the order.
         self.shuffled = self.settings.shuffle and self.batches > 1
-        self.curvature = (HessianRows(graph, self.names, data_names, loss, {**(start or {}), **(given or {})})
-                          if self.settings.optimizer == "newton" else None)
+        self.curvature = HessianRows(graph, self.names, data_names, loss, values) if newton else None
 
     def order(self, epoch: int) -> np.ndarray | None:
         """The order of epoch `epoch`'s rows (None: the file's order). A function of the seed
@@ -144,7 +143,7 @@ class Trainer:
         (a forward pass only)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
         columns = self.columns if rows is None else [c[rows] for c in self.columns]
-        m = self.n if rows is None else (rows.stop - rows.start if isinstance(rows, slice) else len(rows))
+        m = self.n if rows is None else _size(rows)
         total = 0.0
         for start in range(0, m, self.chunk):
             stop = min(m, start + self.chunk)
@@ -155,9 +154,7 @@ class Trainer:
                     rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A damped Newton step on the mean loss over these rows."""
         assert self.curvature is not None
-        columns = [c[rows] for c in self.columns]
-        m = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
-        hessian = self.curvature.mean(params, columns, m)
+        hessian = self.curvature.mean(params, [c[rows] for c in self.columns], _size(rows))
         return optimizer.newton_step(params, grad, loss, hessian, lambda p: self.loss(p, rows))
 
     def run(self, callbacks: Callbacks | None = None, *, first_epoch: int = 1,
@@ -179,7 +176,7 @@ class Trainer:
                       optimizer_state=optimizer.state())
         run = _Run(params, optimizer, start, first_epoch, _now(), good=params.copy(), good_state=optimizer.state(),
                    last_grad=np.zeros(len(self.names)))
-        patience = _Patience(s)
+        patience = Patience(s)
         stop, reason = "epochs", f"ran the {s.epochs} epoch{'s' if s.epochs != 1 else ''} asked for"
         for epoch in range(first_epoch, first_epoch + s.epochs):
             first_row = rows_done if epoch == first_epoch else 0
@@ -341,6 +338,18 @@ class Trainer:
         return "; inf or nan also starts at " + ", ".join(parts)
 
 
+def _size(rows: slice | np.ndarray) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _row_count(columns: Sequence[np.ndarray], rows: int | None) -> tuple[bool, int]:
+    """(whether the rows come from data, how many): without columns, `rows` of them (the
+    given input values), else the columns' length."""
+    if columns:
+        return True, len(columns[0])
+    return rows is None, rows or 0
+
+
 def _trainable(graph: Graph, data_names: Sequence[str]) -> list[str]:
     """The graph's params, which the data may not give."""
     names = [name for name, i in graph.inputs.items() if graph.ops[i] == PARAM]
@@ -369,32 +378,6 @@ class _Run:
     last_grad: np.ndarray
     history: list[Epoch] = field(default_factory=list)
     steps: int = 0
-
-
-class _Patience:
-    """--patience and --tol: after each epoch, whether the run stops for lack of progress."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.best = math.inf
-        self.waited = 0
-
-    def after(self, record: Epoch, epoch: int) -> tuple[str, str] | None:
-        """(stop, reason) when the run stops after this epoch, else None."""
-        s = self.settings
-        if s.patience is None:
-            return None
-        if record.loss < self.best - s.tol:
-            self.best, self.waited = record.loss, 0
-        else:
-            self.waited += 1
-            if self.waited >= s.patience:
-                if s.tol > 0 and s.patience == 1:
-                    return "tol", f"the loss improved by less than --tol {s.tol:g} in epoch {epoch}"
-                return "patience", (f"no improvement of more than {s.tol:g} for {s.patience} epoch"
-                                    f"{'s' if s.patience != 1 else ''} (--patience) by epoch {epoch}")
-        self.best = min(self.best, record.loss)
-        return None
 
 
 def _now() -> float:
