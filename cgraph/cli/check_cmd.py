@@ -11,7 +11,7 @@ from ..errors import EXIT_FILE_ERROR
 from ..ir.graph import Graph
 from ..views import checkview
 from . import EXIT_CODES_HELP
-from .common import FiniteFloat, ProgramCommand, evaluation_options, with_program
+from .common import Count, FiniteFloat, ProgramCommand, evaluation_options, with_program
 
 
 CHECK_EPILOG = f"""\b
@@ -41,7 +41,7 @@ KINK), 1 when one does not. {EXIT_CODES_HELP[len(chr(8)) + 1:]}
 @click.option("--atol", type=FiniteFloat(min=0), default=gradient_check.DEFAULT_ATOL, show_default=True,
               help="Absolute tolerance.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True, help="How to print the result.")
-@click.option("--order", type=click.IntRange(1, 2), default=1, show_default=True,
+@click.option("--order", type=Count(1, 2), default=1, show_default=True,
               help="1: the gradient; 2: the Hessian against differences of the gradient, and its symmetry.")
 def check_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, eps: float,
                   rtol: float, atol: float, fmt: str, order: int = 1) -> None:

@@ -174,10 +174,22 @@ def _check_no_data_options(ctx: click.Context) -> None:
 
 def _no_data_trainer(graph: Graph, settings, inputs: dict[str, float], saved, loss_name: str | None):
     """Without --data: one row, the given input values (options, then declared defaults)."""
+    from ..errors import InputError
     from ..training.trainer import Trainer
 
-    trainer = Trainer(graph, [], [], settings=settings, loss=loss_name, given=inputs,
-                      start=saved.values if saved is not None else {}, data_path="the input values", rows=1)
+    try:
+        trainer = Trainer(graph, [], [], settings=settings, loss=loss_name, given=inputs,
+                          start=saved.values if saved is not None else {}, data_path="the input values", rows=1)
+    except InputError as exc:
+        if exc.hint and exc.message.startswith("missing value"):
+            exc.hint += "; or train on the rows of a file with --data FILE"
+        raise
+    defaulted = [n for n, i in graph.inputs.items() if graph.ops[i] != PARAM and n not in inputs]
+    if defaulted:
+        # Without --data a forgotten data file would otherwise go unnoticed.
+        echo_err(f"note: no --data: training on the input values, {', '.join(defaulted[:8])}"
+                 f"{', ...' if len(defaulted) > 8 else ''} from {'its' if len(defaulted) == 1 else 'their'} "
+                 "declared default" + ("s" if len(defaulted) > 1 else ""))
     if trainer.unused:
         echo_err(f"note: the loss does not depend on {', '.join(trainer.unused[:8])}; "
                  f"{'it stays' if len(trainer.unused) == 1 else 'they stay'} as it starts")
