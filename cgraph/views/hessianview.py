@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..engine.hessian import Hessian, HessianCheck
-from .checkview import table as gradient_table, to_dict as gradient_dict
+from . import checkview
 from .numbers import error_number, json_number, number, text_number
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def table(h: Hessian, precision: int = 10) -> RenderableType:
 def check_to_dict(check: HessianCheck, eps: float, rtol: float, atol: float) -> dict[str, Any]:
     """The order-1 check's document with the entries of H as rows ("x, y": H[x][y]), the
     order and the symmetry."""
-    document = gradient_dict(check.rows, eps, rtol, atol)
+    document = checkview.to_dict(check.rows, eps, rtol, atol)
     document["passed"] = check.passed
     document["order"] = 2
     document["symmetry"] = {"max_abs_difference": json_number(check.asymmetry),
@@ -86,7 +86,7 @@ def check_table(check: HessianCheck) -> RenderableType:
     from rich.text import Text
 
     verdict = "all passed" if check.passed else "FAILED"
-    result = gradient_table(check.rows)
+    result = checkview.table(check.rows)
     result.title = f"Hessian check: {verdict}"
     result.columns[0].header = "entry"
     # Text, not markup: the brackets of H[i][j] are not style tags.
