@@ -30,7 +30,7 @@ except KeyboardInterrupt:
     raise
 
 __all__ = [
-    "parse", "load", "evaluate", "gradients", "forward", "backward", "grad",
+    "parse", "load", "evaluate", "gradients", "grad", "hessian", "forward", "backward",
     "Graph", "Node", "Tag", "Evaluation", "Source",
     "CgraphError", "ParseError", "BuildError", "GraphTooLarge", "InputError", "NumericError",
     "DEFAULT_MAX_NODES",
@@ -61,3 +61,12 @@ def __dir__() -> list[str]:
 def gradients(graph: Graph, inputs=None, *, output: str | None = None) -> dict[str, float]:
     """d output / d input for every input and param of `graph`."""
     return evaluate(graph, inputs, output=output).gradients
+
+
+def hessian(graph: Graph, inputs=None, wrt=None, *, output: str | None = None):
+    """The value, gradient and Hessian of `graph`'s output w.r.t. `wrt` (default: every
+    input and param), as `cgraph hessian` computes them: an object with .value,
+    .gradient, .hessian (rows in the order of .wrt)."""
+    from .engine.hessian import hessian as _hessian  # imported on use: it brings the grad transformation
+
+    return _hessian(graph, inputs, wrt, output=output)

@@ -307,3 +307,24 @@ def test_installed_script_exit_code_on_failure():
     good = run_script("check", "-e", "y = x^3", "--x", "1", env={"NO_COLOR": "1"}, timeout=60)
     assert good.returncode == 0 and "OK" in good.stdout.decode()
     assert bad.returncode == 1, f"exit {bad.returncode} with a FAIL row:\n{bad.stdout.decode()}"
+
+
+# --- --order 2 (more in test_hessian.py) ---
+
+
+def test_order_2_fails_when_the_backward_pass_is_wrong(cg, broken_tanh):
+    """The Hessian comes from the graph rules, its reference from differences of the
+    backward pass's gradient: a wrong local derivative there shows up as a mismatch."""
+    code, out, err = cg("check", "-e", "tanh(x * y)", "--x", "0.5", "--y", "0.8", "--order", "2")
+    assert code == 1 and "FAILED" in out
+
+
+@pytest.mark.parametrize("name, inputs, args", SAMPLE_CASES, ids=SAMPLE_IDS)
+def test_order_2_passes_on_every_sample_in_the_table_format(cg, name, inputs, args):
+    code, out, err = cg("check", str(SAMPLES / f"{name}.cg"), *args, "--order", "2")
+    assert code == 0 and out.startswith("Hessian check: all passed") and "symmetry:" in out
+
+
+def test_order_is_1_or_2(cg):
+    code, out, err = cg("check", "-e", "x * y", "--x", "1", "--y", "2", "--order", "3")
+    assert code == 2 and "--order" in err

@@ -16,7 +16,7 @@ ALLOWED = {
     "errors": set(),
     "ir": {"ops", "errors"},  # the tape names its nodes' kinds as the op table does
     "frontend": {"ir", "ops", "errors"},
-    "engine": {"ir", "ops", "errors"},
+    "engine": {"ir", "ops", "errors", "transform"},  # the Hessian: a forward pass of the second-order graph
     "transform": {"ir", "ops", "errors"},  # builds graphs from graphs, beside the engine that evaluates them
     "views": {"engine", "ir", "ops", "errors"},
     "training": {"engine", "ir", "ops", "errors"},

@@ -122,6 +122,7 @@ COMMANDS = {
     "check": "check_cmd:check_command",
     "train": "train_cmd:train_command",
     "grad": "grad_cmd:grad_command",
+    "hessian": "hessian_cmd:hessian_command",
 }
 
 

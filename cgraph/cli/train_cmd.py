@@ -20,6 +20,7 @@ Examples:
   cgraph train samples/linreg.cg --data samples/linreg.csv --lr 0.5 --epochs 200
   cgraph train samples/linreg.cg --data samples/linreg.csv --batch-size 1 --epochs 3 --trace 2
   cgraph train samples/xor.cg --data samples/xor.csv --optimizer adam --lr 0.3 --epochs 500 --save xor.json
+  cgraph train -e 'param x = 2; y = x^4 - 2*x^2' --optimizer newton --epochs 8
 
 
 Then `cgraph eval samples/xor.cg --data samples/xor.csv --params xor.json`
@@ -28,7 +29,17 @@ evaluates every row with the learned params, and --init xor.json resumes.
 \b
 The loss is the file's output (or --loss NAME), averaged over the rows of
 each batch. Each step is a forward pass, a backward pass and the update
-W = W - lr * dL/dW (sgd; momentum and adam refine the step). --save writes
+W = W - lr * dL/dW (sgd; momentum and adam refine the step). Without
+--data the given input values (options and declared defaults) are the one
+row: the loss is a function of the params, minimized step by step.
+
+newton is damped Newton's method (Levenberg-Marquardt): the step d solves
+(H + lam I) d = dL/dW with H the Hessian of the batch's loss w.r.t. the
+params (from the second-order gradient graph, as `cgraph hessian`
+computes it); lam is 0 (a pure Newton step) while H is positive definite
+and the step lowers the loss, else raised tenfold until it does, which
+turns the step into a short gradient step; --lr scales the step (default
+1). For up to 500 params. --save writes
 the params after every epoch (atomically: an interrupt loses at most one
 epoch); Ctrl-C stops after the current batch with the last epoch saved
 (exit 130). A loss that becomes inf or nan stops the run, names the node
@@ -44,19 +55,22 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 @click.command("train", cls=ProgramCommand, epilog=EPILOG, short_help="Learn params by gradient descent over data.")
 @one_stdin
 @with_program
-@click.option("--data", "data_path", required=True, metavar="FILE",
-              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+@click.option("--data", "data_path", metavar="FILE",
+              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input). "
+                   "Without it the input values given (and defaults) are the one row.")
 @click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
 @click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
 @click.option("--allow-defaults", is_flag=True,
               help="Train even if an input the data lacks takes its declared default in every row.")
 @click.option("--loss", "loss_name", metavar="NAME", help="The node to minimize (default: the file's output).")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.01, show_default=True, help="Learning rate.")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=None,
+              help="Learning rate (default 0.01); for newton the scale of Newton's step (default 1).")
 @click.option("--epochs", type=Count(min=0), default=100, show_default=True, help="Passes over the data (at most).")
 @click.option("--batch-size", type=Count(min=1), default=None,
               help="Rows per step (default: all rows, full-batch; 1 is per-row SGD).")
-@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd", show_default=True,
-              help="sgd: W -= lr*g; momentum: v = m*v + g, W -= lr*v; adam: Adam (betas 0.9, 0.999).")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "newton"]), default="sgd", show_default=True,
+              help="sgd: W -= lr*g; momentum: v = m*v + g, W -= lr*v; adam: Adam (betas 0.9, 0.999); "
+                   "newton: W -= lr*d, (H + lam I) d = g, H the Hessian (up to 500 params).")
 @click.option("--momentum", type=FiniteFloat(0, 1, max_open=True), default=0.9, show_default=True,
               help="The momentum factor of --optimizer momentum (an error with another optimizer).")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True, help="A new row order every epoch (with batches).")
@@ -76,13 +90,14 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 @click.option("--plot", "plot_path", metavar="FILE", help="Draw the loss curve (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP)
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help=ON_ERROR_HELP)
-def train_command(graph: Graph, inputs: dict[str, float], output_name: str | None, data_path: str,
-                  loss_name: str | None, lr: float, epochs: int, batch_size: int | None, optimizer: str,
+def train_command(graph: Graph, inputs: dict[str, float], output_name: str | None, data_path: str | None,
+                  loss_name: str | None, lr: float | None, epochs: int, batch_size: int | None, optimizer: str,
                   momentum: float, shuffle: bool, seed: int, tol: float, patience: int | None,
                   max_time: float | None, trace: int, save_path: str | None, init_path: str | None,
                   log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str,
                   data_format: str | None = None, delimiter: str | None = None, allow_defaults: bool = False) -> None:
-    """Train FILE's params by gradient descent on the rows of --data.
+    """Train FILE's params by gradient descent on the rows of --data (or on
+    the given input values).
 
     FILE declares its params (param w = 0.1, or param w = uniform(-1, 1) or
     normal(0, 0.5), drawn from --seed) and a loss, its output. Columns of
@@ -102,14 +117,25 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     from ..training.finite import require_finite
 
     settings = Settings(
-        lr=lr, epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
+        lr=lr,  # type: ignore[arg-type]  # None: the optimizer's default
+        epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
         seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
     )
     require_finite(inputs, "the value of '{}' is {} (given as an option)")
-    datafile, binding = open_data(graph, data_path, inputs, params_ok=False, fmt=data_format, delimiter=delimiter,
-                                  defaults_ok=allow_defaults)
-    saved, state = _read_init(init_path, graph, inputs, settings) if init_path else (None, None)
-    trainer = _make_trainer(graph, datafile, binding, settings, inputs, saved, loss_name, chunk_rows, on_error)
+    saved, state = None, None
+    if data_path is None:
+        _check_no_data_options(ctx)
+        data_label = None
+        if init_path:
+            saved, state = _read_init(init_path, graph, inputs, settings)
+        trainer = _no_data_trainer(graph, settings, inputs, saved, loss_name)
+    else:
+        datafile, binding = open_data(graph, data_path, inputs, params_ok=False, fmt=data_format,
+                                      delimiter=delimiter, defaults_ok=allow_defaults)
+        data_label = datafile.label
+        if init_path:
+            saved, state = _read_init(init_path, graph, inputs, settings)
+        trainer = _make_trainer(graph, datafile, binding, settings, inputs, saved, loss_name, chunk_rows, on_error)
     first_epoch, rows_done, loss_so_far = 1, 0, 0.0
     if saved is not None:
         first_epoch, rows_done, loss_so_far, note = resume_point(saved, trainer)
@@ -122,7 +148,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         saver = ParamsSaver(trainer, _SaveFile(save_path), file=graph.source.filename,
                             complete_loss=saved.epoch_loss if saved is not None else None)
     progress = ProgressView(settings.epochs, first_epoch)
-    callbacks = CallbackFanout(SigintGuard(first_epoch), saver, TracePrinter(trainer, trace, datafile.label, progress),
+    callbacks = CallbackFanout(SigintGuard(first_epoch), saver, TracePrinter(trainer, trace, data_label, progress),
                            progress)
     with callbacks:
         outcome = trainer.run(callbacks, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
@@ -135,6 +161,41 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     if plot_path and outcome.history:
         _plot(plot_path, outcome, trainer.loss_name)
     _exit(ctx, outcome, save_path)
+
+
+def _check_no_data_options(ctx: click.Context) -> None:
+    """Options about the data file, given without one, would be ignored without a word."""
+    from click.core import ParameterSource
+
+    for name, option in (("data_format", "--data-format"), ("delimiter", "--delimiter"), ("chunk_rows", "--chunk-rows"),
+                         ("on_error", "--on-error"), ("allow_defaults", "--allow-defaults")):
+        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+            raise click.UsageError(f"{option} goes with --data FILE; without --data the input values given "
+                                   "(and declared defaults) are the one row", ctx)
+
+
+def _no_data_trainer(graph: Graph, settings, inputs: dict[str, float], saved, loss_name: str | None):
+    """Without --data: one row, the given input values (options, then declared defaults)."""
+    from ..errors import InputError
+    from ..training.trainer import Trainer
+
+    try:
+        trainer = Trainer(graph, [], [], settings=settings, loss=loss_name, given=inputs,
+                          start=saved.values if saved is not None else {}, data_path="the input values", rows=1)
+    except InputError as exc:
+        if exc.hint and exc.message.startswith("missing value"):
+            exc.hint += "; or train on the rows of a file with --data FILE"
+        raise
+    defaulted = [n for n, i in graph.inputs.items() if graph.ops[i] != PARAM and n not in inputs]
+    if defaulted:
+        # Without --data a forgotten data file would otherwise go unnoticed.
+        echo_err(f"note: no --data: training on the input values, {', '.join(defaulted[:8])}"
+                 f"{', ...' if len(defaulted) > 8 else ''} from {'its' if len(defaulted) == 1 else 'their'} "
+                 "declared default" + ("s" if len(defaulted) > 1 else ""))
+    if trainer.unused:
+        echo_err(f"note: the loss does not depend on {', '.join(trainer.unused[:8])}; "
+                 f"{'it stays' if len(trainer.unused) == 1 else 'they stay'} as it starts")
+    return trainer
 
 
 def _exit(ctx: click.Context, outcome, save_path: str | None) -> None:

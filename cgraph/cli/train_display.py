@@ -157,7 +157,8 @@ class ProgressView(Part):
 class TracePrinter(Part):
     """--trace N: the first N steps, each param's gradient and update."""
 
-    def __init__(self, trainer, limit: int, data_label: str, view: ProgressView) -> None:
+    def __init__(self, trainer, limit: int, data_label: str | None, view: ProgressView) -> None:
+        """`data_label`: the data file (None: trained on the given input values)."""
         self.trainer = trainer
         self.settings = trainer.settings
         self.limit = limit
@@ -171,7 +172,8 @@ class TracePrinter(Part):
     def text(self, step) -> str:
         lr = self.settings.lr
         loss = self.trainer.loss_name
-        rows = f"the row at {self.data_label}:{step.first_line}" if step.rows == 1 else f"{step.rows} rows"
+        rows = f"{step.rows} rows" if step.rows != 1 else \
+            f"the row at {self.data_label}:{step.first_line}" if self.data_label else "the input values"
         where = f"epoch {step.epoch}" + (f", batch {step.batch} of {step.batches}" if step.batches > 1 else "")
         lines = [f"step {step.number} ({where}, {rows}): {loss} = {step.loss:.10g}"]
         sgd = self.settings.optimizer == "sgd"
@@ -211,8 +213,8 @@ def print_summary(graph: Graph, trainer, outcome) -> None:
     if final is not None:
         from ..views.numbers import short_number
 
-        out.print(f"{trainer.loss_name} at the learned params: {short_number(final[0])} "
-                  f"(mean over {trainer.n} row{'s' if trainer.n != 1 else ''})", markup=False)
+        over = f" (mean over {trainer.n} row{'s' if trainer.n != 1 else ''})" if trainer.from_data else ""
+        out.print(f"{trainer.loss_name} at the learned params: {short_number(final[0])}{over}", markup=False)
 
 
 def _headline(graph: Graph, trainer, outcome) -> str:
@@ -224,7 +226,8 @@ def _headline(graph: Graph, trainer, outcome) -> str:
         span = f" ({outcome.history[0].number}-{outcome.history[-1].number})"
     if outcome.history and outcome.history[-1].partial:  # --max-time stopped in the middle of it
         span += f", the last partial ({outcome.history[-1].rows} of {trainer.n} rows)"
-    return (f"trained {graph.source.filename} on {trainer.n} rows: {outcome.epochs} epoch"
+    data = f"{trainer.n} rows" if trainer.from_data else "the input values"
+    return (f"trained {graph.source.filename} on {data}: {outcome.epochs} epoch"
             f"{'s' if outcome.epochs != 1 else ''}{span} ({batch}, {s.optimizer}, lr {s.lr:g}) in {seconds:.2f} s")
 
 
@@ -236,8 +239,9 @@ def _params_table(trainer, outcome, final):
     from ..views.numbers import short_number
 
     loss = trainer.loss_name
+    over = f"mean over all {trainer.n} rows " if trainer.from_data else ""
     table = Table(title="params", title_justify="left",
-                  caption=None if final is None else f"d{loss}/d(param): mean over all {trainer.n} rows at the learned params")
+                  caption=None if final is None else f"d{loss}/d(param): {over}at the learned params")
     table.add_column("param", no_wrap=True)
     table.add_column("initial", justify="right")
     table.add_column("learned", justify="right")

@@ -37,13 +37,15 @@ from ..errors import CgraphError, InputError, NumericError, clip, non_finite
 from ..ir.graph import Graph
 from ..ops import PARAM
 # The names the trainer's users import from here (cgraph.train re-exports them):
-from .optimizers import OPTIMIZERS, Adam, Momentum, Optimizer, Settings, make_optimizer  # noqa: F401
+from .newton import HessianRows
+from .optimizers import OPTIMIZERS, Adam, Momentum, Newton, Optimizer, Settings, make_optimizer  # noqa: F401
 from .paramsfile import params_document  # noqa: F401
+from .patience import Patience
 from .records import Callbacks, Epoch, Outcome, Update
 from .resume import restorable_state, resume_point  # noqa: F401
 
 
-__all__ = ["Trainer", "Settings", "OPTIMIZERS", "Optimizer", "Momentum", "Adam", "make_optimizer", "Update", "Epoch",
+__all__ = ["Trainer", "Settings", "OPTIMIZERS", "Optimizer", "Momentum", "Adam", "Newton", "make_optimizer", "Update", "Epoch",
            "Outcome", "Callbacks", "params_document", "resume_point", "restorable_state", "summarize"]
 
 
@@ -56,20 +58,24 @@ class Trainer:
     def __init__(self, graph: Graph, data_names: Sequence[str], columns: Sequence[np.ndarray],
                  lines: np.ndarray | None = None, *, settings: Settings | None = None,
                  loss: str | None = None, given: Mapping[str, float] | None = None,
-                 start: Mapping[str, float] | None = None, data_path: str = "data"):
+                 start: Mapping[str, float] | None = None, data_path: str = "data", rows: int | None = None):
+        """`rows`: without data columns, how many rows (1: the given input values are the
+        one row, and the loss is a function of the params alone)."""
         self.graph = graph
         self.settings = settings or Settings()
         self.names = _trainable(graph, data_names)
+        newton = self.settings.optimizer == "newton"  # (HessianRows refuses too many params)
         self.plan = Plan(graph, data_names, output=loss, wrt=self.names, shared_grads="sum")
         self.loss_name = self.plan.output_name
         self.columns = [np.ascontiguousarray(c, dtype=np.float64) for c in columns]
-        self.n = len(self.columns[0]) if self.columns else 0
+        self.from_data, self.n = _row_count(self.columns, rows)
         self.lines = lines if lines is not None else np.arange(1, self.n + 1)
         self.data_path = data_path
         if self.n == 0:
             raise InputError(f"{data_path} has no rows to train on")
         self._require_finite(data_names)
-        self.base = self.plan.bind({**(start or {}), **(given or {})})  # options win over --init
+        values = {**(start or {}), **(given or {})}  # options win over --init
+        self.base = self.plan.bind(values)
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
         self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
@@ -79,6 +85,7 @@ class Trainer:
         # Rows are shuffled only when there is more than one batch: one batch's mean does
         # not depend on the order.
         self.shuffled = self.settings.shuffle and self.batches > 1
+        self.curvature = HessianRows(graph, self.names, data_names, loss, values) if newton else None
 
     def order(self, epoch: int) -> np.ndarray | None:
         """The order of epoch `epoch`'s rows (None: the file's order). A function of the seed
@@ -131,13 +138,24 @@ class Trainer:
         loss, grad, failed = self.batch(np.array([params[n] for n in self.names]), slice(0, self.n))
         return None if failed else (loss, grad)
 
-    def loss(self, params: np.ndarray) -> float:
-        """The mean loss over every row at these params (a forward pass only)."""
+    def loss(self, params: np.ndarray, rows: slice | np.ndarray | None = None) -> float:
+        """The mean loss over every row (or some rows: a range or indices) at these params
+        (a forward pass only)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
+        columns = self.columns if rows is None else [c[rows] for c in self.columns]
+        m = self.n if rows is None else _size(rows)
         total = 0.0
-        for start in range(0, self.n, self.chunk):
-            total += float(self.plan.forward(base, [c[start : start + self.chunk] for c in self.columns]).sum())
-        return total / self.n
+        for start in range(0, m, self.chunk):
+            stop = min(m, start + self.chunk)
+            total += float(self.plan.forward(base, [c[start:stop] for c in columns], stop - start).sum())
+        return total / m
+
+    def newton_step(self, optimizer: Newton, params: np.ndarray, grad: np.ndarray, loss: float,
+                    rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A damped Newton step on the mean loss over these rows."""
+        assert self.curvature is not None
+        hessian = self.curvature.mean(params, [c[rows] for c in self.columns], _size(rows))
+        return optimizer.newton_step(params, grad, loss, hessian, lambda p: self.loss(p, rows))
 
     def run(self, callbacks: Callbacks | None = None, *, first_epoch: int = 1,
             optimizer_state: Mapping[str, Any] | None = None, rows_done: int = 0,
@@ -158,7 +176,7 @@ class Trainer:
                       optimizer_state=optimizer.state())
         run = _Run(params, optimizer, start, first_epoch, _now(), good=params.copy(), good_state=optimizer.state(),
                    last_grad=np.zeros(len(self.names)))
-        patience = _Patience(s)
+        patience = Patience(s)
         stop, reason = "epochs", f"ran the {s.epochs} epoch{'s' if s.epochs != 1 else ''} asked for"
         for epoch in range(first_epoch, first_epoch + s.epochs):
             first_row = rows_done if epoch == first_epoch else 0
@@ -220,7 +238,10 @@ class Trainer:
             reason = f"the loss became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
             return loss, self._failed(kept, run.start, run.history, run.last_grad, run.first_epoch, run.steps,
                                       error, reason)
-        new_params, direction = run.optimizer.step(run.params, grad)
+        if isinstance(run.optimizer, Newton):
+            new_params, direction = self.newton_step(run.optimizer, run.params, grad, loss, rows)
+        else:
+            new_params, direction = run.optimizer.step(run.params, grad)
         if not np.isfinite(new_params).all():
             k = int(np.flatnonzero(~np.isfinite(new_params))[0])
             kept = self._kept(run.history, confirmed=True)
@@ -286,7 +307,7 @@ class Trainer:
         first_line = int(self.lines[index[int(rows[0])]]) if len(rows) else None
         what = graph.describe(where.node)
         count = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
-        at = f" (first at {self.data_path}:{first_line})" if first_line is not None else ""
+        at = f" (first at {self.data_path}:{first_line})" if first_line is not None and self.from_data else ""
         if where.kind == "value":
             detail = f"{what} is the first node to go non-finite, in {count}{at}"
         else:
@@ -312,9 +333,21 @@ class Trainer:
         for o in others:
             what = graph.describe(o.node)
             verb = "" if o.kind == "value" else " (its local derivative)"
-            parts.append(f"{what}{verb} in {len(o.rows)} row{'s' if len(o.rows) != 1 else ''} "
-                         f"(first at {self.data_path}:{int(self.lines[index[int(o.rows[0])]])})")
+            where = f" (first at {self.data_path}:{int(self.lines[index[int(o.rows[0])]])})" if self.from_data else ""
+            parts.append(f"{what}{verb} in {len(o.rows)} row{'s' if len(o.rows) != 1 else ''}{where}")
         return "; inf or nan also starts at " + ", ".join(parts)
+
+
+def _size(rows: slice | np.ndarray) -> int:
+    return rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+
+
+def _row_count(columns: Sequence[np.ndarray], rows: int | None) -> tuple[bool, int]:
+    """(whether the rows come from data, how many): without columns, `rows` of them (the
+    given input values), else the columns' length."""
+    if columns:
+        return True, len(columns[0])
+    return rows is None, rows or 0
 
 
 def _trainable(graph: Graph, data_names: Sequence[str]) -> list[str]:
@@ -345,32 +378,6 @@ class _Run:
     last_grad: np.ndarray
     history: list[Epoch] = field(default_factory=list)
     steps: int = 0
-
-
-class _Patience:
-    """--patience and --tol: after each epoch, whether the run stops for lack of progress."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.best = math.inf
-        self.waited = 0
-
-    def after(self, record: Epoch, epoch: int) -> tuple[str, str] | None:
-        """(stop, reason) when the run stops after this epoch, else None."""
-        s = self.settings
-        if s.patience is None:
-            return None
-        if record.loss < self.best - s.tol:
-            self.best, self.waited = record.loss, 0
-        else:
-            self.waited += 1
-            if self.waited >= s.patience:
-                if s.tol > 0 and s.patience == 1:
-                    return "tol", f"the loss improved by less than --tol {s.tol:g} in epoch {epoch}"
-                return "patience", (f"no improvement of more than {s.tol:g} for {s.patience} epoch"
-                                    f"{'s' if s.patience != 1 else ''} (--patience) by epoch {epoch}")
-        self.best = min(self.best, record.loss)
-        return None
 
 
 def _now() -> float:
