@@ -17,7 +17,6 @@ try:
     from .frontend.builder import DEFAULT_MAX_NODES
     from .frontend.loading import load, parse
     from .ir import Graph, Node, Tag
-    from .transform.grad import grad
 except KeyboardInterrupt:
     # The `cgraph` command imports this package before its own handler is in place (some
     # 30 ms): a Ctrl-C then ends the command as one a moment later would, without a
@@ -61,6 +60,14 @@ def __dir__() -> list[str]:
 def gradients(graph: Graph, inputs=None, *, output: str | None = None) -> dict[str, float]:
     """d output / d input for every input and param of `graph`."""
     return evaluate(graph, inputs, output=output).gradients
+
+
+def grad(graph: Graph, wrt=None, order: int = 1, *, simplify: bool = True) -> Graph:
+    """The derivatives of `graph`'s outputs w.r.t. `wrt` (default: every input and param),
+    as a graph, as `cgraph grad` writes them: outputs dg_dx, ... (order 2: d2g_dx_dy, ...)."""
+    from .transform.grad import grad as _grad  # imported on use: a command that does not differentiate graphs never needs it
+
+    return _grad(graph, wrt, order, simplify=simplify)
 
 
 def hessian(graph: Graph, inputs=None, wrt=None, *, output: str | None = None):
