@@ -29,7 +29,7 @@ except KeyboardInterrupt:
     raise
 
 __all__ = [
-    "parse", "load", "evaluate", "gradients", "forward", "backward",
+    "parse", "load", "evaluate", "gradients", "jvp", "forward", "backward",
     "Graph", "Node", "Tag", "Evaluation", "Source",
     "CgraphError", "ParseError", "BuildError", "GraphTooLarge", "InputError", "NumericError",
     "DEFAULT_MAX_NODES",
@@ -60,3 +60,13 @@ def __dir__() -> list[str]:
 def gradients(graph: Graph, inputs=None, *, output: str | None = None) -> dict[str, float]:
     """d output / d input for every input and param of `graph`."""
     return evaluate(graph, inputs, output=output).gradients
+
+
+def jvp(graph: Graph, inputs=None, direction=None, *, output: str | None = None):
+    """Forward mode: every node's value and tangent (its derivative along `direction`,
+    input or param name -> number, names left out 0) and the output's directional
+    derivative, gradient · direction: `cgraph.jvp(g, {"x": 1}, {"x": 1}).directional_derivative`.
+    Returns a cgraph.engine.tangent.JVP (imported on first use)."""
+    from .engine.tangent import jvp as forward_mode
+
+    return forward_mode(graph, inputs, direction, output=output)
