@@ -134,19 +134,19 @@ def jvp(graph: Graph, inputs: Mapping[str, float] | None = None, direction: Mapp
     return JVP(graph, cast("list[float]", values), tangents, full, out, output or graph.output_name, warnings)
 
 
-def direction_seeds(graph: Graph, direction: Mapping[str, float]) -> dict[int, float]:
+def direction_seeds(graph: Graph, direction: Mapping[str, float], what: str = "direction") -> dict[int, float]:
     """Input node -> its non-zero direction component. Every name must be an input or a
     param and every value a finite number (an inf direction has no derivative along it)."""
     inputs, seeds = graph.inputs, {}
     for name, value in direction.items():
         if name not in inputs:
-            raise InputError(_not_an_input(graph, name))
+            raise InputError(f"{what}: " + _not_an_input(graph, name))
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise InputError(f"the direction's '{clip(name)}' must be a number, not {clip(repr(value))}") from None
+            raise InputError(f"{what}: the value of '{clip(name)}' must be a number, not {clip(repr(value))}") from None
         if not math.isfinite(number):
-            raise InputError(f"the direction's '{clip(name)}' is {number}: a direction is finite numbers")
+            raise InputError(f"{what}: the value of '{clip(name)}' is {number}; a direction is finite numbers")
         if number != 0:
             seeds[inputs[name]] = number
     return seeds
@@ -200,17 +200,20 @@ def parse_direction(graph: Graph, texts: tuple[str, ...] | list[str], what: str 
             name_text, eq, value_text = item.partition("=")
             if not eq or not name_text.strip():
                 # `--tangent 3` meant for an input called tangent: the option takes that spelling now
-                hint = " (an input called tangent takes --input tangent=VALUE)" if "=" not in text else ""
+                option = what.lstrip("-")
+                hint = f" (the input {option} takes --input {option}=VALUE)" if option in graph.inputs and "=" not in text else ""
                 raise InputError(f"{what} {clip(item)!r}: expected NAME=VALUE, as in {what} x=1,y=0.5{hint}")
             name = canonical(name_text)
             if name in result:
                 raise InputError(f"{what}: '{clip(name)}' is given twice")
             result[name] = _component(what, name, value_text)
-    direction_seeds(graph, result)  # names and values checked now, with did-you-mean
+    direction_seeds(graph, result, what)  # names checked now, with did-you-mean
     return result
 
 
 def _component(what: str, name: str, text: str) -> float:
+    if not text.strip():
+        raise InputError(f"{what}: '{clip(name)}=' has no value")
     try:
         value = float(text.strip())
     except ValueError:
