@@ -401,3 +401,29 @@ def test_tangent_with_data_is_a_usage_error(cg):
 
 def test_commas_inside_brackets_belong_to_the_name():
     assert split_items("w[1,2]=1, b=0,x[1][2]=3") == ["w[1,2]=1", "b=0", "x[1][2]=3"]
+
+
+def test_eval_with_a_tangent_does_not_import_numpy():
+    code = (
+        "import sys\nfrom cgraph.cli import run\n"
+        f"code = run(['eval', {str(SAMPLES / 'intro.cg')!r}, '--x', '1', '--y', '3', '--z', '-3', '--tangent', 'x=1'])\n"
+        "assert code == 0, code\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
+
+
+# --- a new op needs no edit here ----------------------------------------------------------------
+
+def test_a_registered_op_is_carried_forward_by_its_table_entry():
+    slope = 0.1
+    leaky = ops.Op("leaky_relu", "LReLU", 1, lambda a: a if a > 0 else slope * a,
+                   lambda o, a: (1.0 if a > 0 else slope,), ("1 if a > 0 else 0.1",))
+    ops.register(leaky)
+    try:
+        graph = cgraph.parse("y = leaky_relu(x) * 3")
+        assert cgraph.jvp(graph, {"x": -2.0}, {"x": 2.0}).directional_derivative == pytest.approx(0.6)
+        assert cgraph.jvp(graph, {"x": 2.0}, {"x": 2.0}).directional_derivative == 6.0
+    finally:
+        ops.unregister(leaky.name)
