@@ -18,6 +18,7 @@ import cgraph
 from cgraph import ops
 from cgraph.engine.tangent import JVP, split_items
 from cgraph.errors import InputError
+from support.numeric import graph_directional_difference
 from support.paths import ROOT, SAMPLES
 from support.programs import programs
 from support.samples import INTRO_ARGS, INTRO_INPUTS, SAMPLE_CASES, SAMPLE_IDS
@@ -139,18 +140,6 @@ def test_generated_programs_along_every_input_at_once(source):
 
 # --- an independent reference: central differences of f(x + h·d) -----------------------------
 
-def central_difference(graph: cgraph.Graph, point: dict[str, float], direction: dict[str, float],
-                       h: float = 1e-6) -> float:
-    def f(t: float) -> float:
-        moved = {n: v + t * direction.get(n, 0.0) for n, v in {**_defaults(graph), **point}.items()}
-        return cgraph.evaluate(graph, moved).value
-    return (f(h) - f(-h)) / (2 * h)
-
-
-def _defaults(graph: cgraph.Graph) -> dict[str, float]:
-    return {n: graph.values[i] for n, i in graph.inputs.items() if graph.values[i] is not None}
-
-
 @pytest.mark.parametrize(("name", "inputs"), [(c[0], c[1]) for c in SAMPLE_CASES], ids=SAMPLE_IDS)
 def test_the_samples_against_central_differences(name, inputs):
     import random
@@ -159,7 +148,7 @@ def test_the_samples_against_central_differences(name, inputs):
     rng = random.Random(7)
     direction = {n: rng.uniform(-1, 1) for n in graph.inputs}
     got = cgraph.jvp(graph, inputs, direction).directional_derivative
-    assert got == pytest.approx(central_difference(graph, inputs, direction), rel=1e-6, abs=1e-8)
+    assert got == pytest.approx(graph_directional_difference(graph, inputs, direction), rel=1e-6, abs=1e-8)
 
 
 SMOOTH = [  # one program per op (and a few together), at smooth points
@@ -177,7 +166,7 @@ SMOOTH = [  # one program per op (and a few together), at smooth points
 def test_each_op_off_its_kinks_against_central_differences(source, point, direction):
     graph = cgraph.parse(source)
     got = cgraph.jvp(graph, point, direction).directional_derivative
-    assert got == pytest.approx(central_difference(graph, point, direction), rel=1e-7, abs=1e-9)
+    assert got == pytest.approx(graph_directional_difference(graph, point, direction), rel=1e-7, abs=1e-9)
     assert_tangents_are_gradient_dot_direction(graph, point, direction)
 
 
