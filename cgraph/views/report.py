@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import clip
 from ..engine.evaluator import Evaluation
-from ..engine.tangent import JVP
 from ..ops import INPUT_KINDS, PARAM
 from .numbers import json_number, short_number, text_number
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from ..engine.tangent import JVP
 
 SHOW = ("inputs", "named", "all")
 TABLE_EXPRESSION_WIDTH = 120
