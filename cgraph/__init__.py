@@ -17,6 +17,7 @@ try:
     from .frontend.builder import DEFAULT_MAX_NODES
     from .frontend.loading import load, parse
     from .ir import Graph, Node, Tag
+    from .transform.grad import grad
 except KeyboardInterrupt:
     # The `cgraph` command imports this package before its own handler is in place (some
     # 30 ms): a Ctrl-C then ends the command as one a moment later would, without a
@@ -29,7 +30,7 @@ except KeyboardInterrupt:
     raise
 
 __all__ = [
-    "parse", "load", "evaluate", "gradients", "jvp", "forward", "backward",
+    "parse", "load", "evaluate", "gradients", "jvp", "forward", "backward", "grad",
     "Graph", "Node", "Tag", "Evaluation", "Source",
     "CgraphError", "ParseError", "BuildError", "GraphTooLarge", "InputError", "NumericError",
     "DEFAULT_MAX_NODES",
@@ -41,7 +42,7 @@ __all__ = [
 # NumPy, and `cgraph eval` of a scalar file must start without either.
 _LAZY_SUBMODULES = frozenset({
     "batch", "data", "train", "render",  # the public entry points
-    "ir", "ops", "errors", "frontend", "engine", "views", "training",  # the stages
+    "ir", "ops", "errors", "frontend", "engine", "transform", "views", "training",  # the stages
 })
 
 

@@ -31,7 +31,7 @@ gradient 0.5/0.5 between equal arguments (as torch.maximum does).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 inf = math.inf
 nan = math.nan
@@ -74,6 +74,13 @@ class NodeWriter(Protocol):
 
 Rule = Callable[..., tuple[int, ...]]  # rule(w: NodeWriter, out: int, *args: int) -> one id per argument
 
+# simplify(args, values, ops, args_of) -> None, or a node id equal to op(args), or
+# (op name, *args) to write instead: an identity exact in IEEE arithmetic (x*1 -> x), never
+# one that changes an inf or a nan (x*0 -> 0 does). `values` has each argument's value if it
+# is a constant, else None; `ops` (every node's op) and args_of read the graph being written.
+Simplify = Callable[[tuple[int, ...], list, Sequence[str], Callable[[int], tuple[int, ...]]],
+                    "int | tuple | None"]
+
 # --- how an op is written: `a + b` (infix), `-a` (prefix) or `f(a, ...)` (call) ------------
 
 INFIX, PREFIX, CALL = "infix", "prefix", "call"
@@ -84,7 +91,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule")
+                 "function", "tight", "kink", "rule", "simplify")
 
     def __init__(
         self,
@@ -104,6 +111,7 @@ class Op:
         tight: tuple[int, ...] = (),  # arguments a negative number must be parenthesized in: (-2)^2
         kink: Callable[..., float] | None = None,  # see `Op.kink`
         rule: Rule | None = None,  # `local` written as graph nodes (see the module's docstring)
+        simplify: Simplify | None = None,  # identities exact in IEEE arithmetic (see `Simplify`)
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -115,6 +123,7 @@ class Op:
         # size how far the arguments are from it. None: the derivative never jumps.
         self.kink = kink
         self.rule = rule
+        self.simplify = simplify
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -323,23 +332,96 @@ def _on_tie(a: float, b: float) -> float:
     return a - b
 
 
+def _unit_right(args, values, ops, args_of):
+    """x op 1 -> x (x*1, x/1, x^1)."""
+    return args[0] if values[1] == 1.0 else None
+
+
+def _negated(a, ops, args_of):
+    """x if node a is -x, else None."""
+    return args_of(a)[0] if ops[a] == "neg" else None
+
+
+def _mul_identities(args, values, ops, args_of):
+    """x*1, 1*x -> x; x*(-1), (-1)*x -> -x; (-x)*y, x*(-y) -> -(x*y); (-x)*(-y) -> x*y;
+    c*(-x) -> (-c)*x. Exact: IEEE rounding is symmetric, so negation commutes with products."""
+    a, b = args
+    for k in (0, 1):
+        if values[k] == 1.0:
+            return args[1 - k]
+        if values[k] == -1.0:
+            return ("neg", args[1 - k])
+    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
+    if na is not None and nb is not None:
+        return ("mul", na, nb)
+    if na is not None or nb is not None:
+        return ("neg", ("mul", a if na is None else na, b if nb is None else nb))
+    return ("mul", b, a) if a > b else None  # one order of a commutative op's arguments: one node
+
+
+def _add_identities(args, values, ops, args_of):
+    """x + 0, 0 + x -> x; x + x -> 2*x; x + (-y) -> x - y; (-x) + y -> y - x;
+    (-x) + (-y) -> -(x + y). Each exact in IEEE arithmetic."""
+    a, b = args
+    if values[1] == 0.0:
+        return a
+    if values[0] == 0.0:
+        return b
+    if a == b:
+        return ("mul", ("const", 2.0), a)
+    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
+    if na is not None and nb is not None:
+        return ("neg", ("add", na, nb))
+    if nb is not None:
+        return ("sub", a, nb)
+    if na is not None:
+        return ("sub", b, na)
+    return ("add", b, a) if a > b else None  # one order of a commutative op's arguments: one node
+
+
+def _sub_identities(args, values, ops, args_of):
+    """x - 0 -> x; x - (-y) -> x + y; (-x) - y -> -(x + y). (0 - x stays: it is +0 where
+    -x is -0.)"""
+    a, b = args
+    if values[1] == 0.0:
+        return a
+    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
+    if nb is not None:
+        return ("add", a, nb)
+    if na is not None:
+        return ("neg", ("add", na, b))
+    return None
+
+
+def _select_identities(args, values, ops, args_of):
+    """zero_if(c, x) with a constant condition: 0 or x, whatever x is (a select)."""
+    if values[0] is None:
+        return None
+    return ("const", 0.0) if values[0] > 0 else args[1]
+
+
+def _neg_identities(args, values, ops, args_of):
+    """--x -> x."""
+    return args_of(args[0])[0] if ops[args[0]] == "neg" else None
+
+
 _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
     #  and under it rule(w, out, args...): the same derivatives as nodes of the graph
     Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX,
-       rule=_ones_rule),
+       rule=_ones_rule,                                       simplify=_add_identities),
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
-       rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0))),
+       rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
-       rule=lambda w, o, a, b: (b, a)),
+       rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
        np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b)),
-       rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b))),
+       rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
        np_forward=_np_pow,                                    np_local=_np_pow_local,
-       rule=_pow_rule),
+       rule=_pow_rule,                                        simplify=_unit_right),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,),
-       rule=lambda w, o, a: (w.const(-1.0),)),
+       rule=lambda w, o, a: (w.const(-1.0),),                 simplify=_neg_identities),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
        np_forward=lambda a: np.exp(a),
        rule=lambda w, o, a: (o,)),
@@ -395,8 +477,27 @@ _OPS = [
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
-       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0)))),
+       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0))), simplify=_select_identities),
 ]
+
+# --- the chain rule's own arithmetic, for the passes that write derivatives as nodes -----
+
+
+def chain_product(w: NodeWriter, grad: int, local: int) -> int:
+    """A contribution: a gradient (or tangent) times a local derivative."""
+    return w.op("mul", grad, local)
+
+
+def chain_sum(w: NodeWriter, terms: list[int]) -> int:
+    """The sum of a node's contributions, left to right as the backward pass adds them:
+    one `sum` node for three or more (a weight used at every step of a loop gets one
+    node, not one `add` per use: what keeps a gradient graph within 3x its program)."""
+    if len(terms) == 1:
+        return terms[0]
+    if len(terms) == 2:
+        return w.op("add", terms[0], terms[1])
+    return w.op("sum", *terms)
+
 
 # --- the lookups everything else reads, kept in step with the table by `register` ---------
 
@@ -411,6 +512,8 @@ FORWARD: dict[str, Callable[..., float] | None] = dict.fromkeys(LEAF_KINDS)
 LOCAL: dict[str, Callable[..., tuple] | None] = dict.fromkeys(LEAF_KINDS)
 # The ops whose derivative jumps somewhere, with the function that says where.
 KINKS: dict[str, Callable[..., float]] = {}
+# The ops with exact identities a simplifying pass may apply (Op.simplify).
+SIMPLIFICATIONS: dict[str, Simplify] = {}
 
 
 def register(op: Op) -> None:
@@ -426,6 +529,8 @@ def register(op: Op) -> None:
         BINARY_SYMBOLS[op.symbol] = op.name
     if op.kink is not None:
         KINKS[op.name] = op.kink
+    if op.simplify is not None:
+        SIMPLIFICATIONS[op.name] = op.simplify
 
 
 def unregister(name: str) -> None:
@@ -433,7 +538,7 @@ def unregister(name: str) -> None:
     op = OPS.pop(name, None)
     if op is None:
         return
-    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS):
+    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS, SIMPLIFICATIONS):
         table.pop(name, None)
     if BINARY_SYMBOLS.get(op.symbol) == name:
         del BINARY_SYMBOLS[op.symbol]

@@ -11,7 +11,7 @@ from hypothesis import given, note
 
 import cgraph
 from cgraph.errors import InputError
-from cgraph.transform.grad import grad_nodes
+from cgraph.transform.grad import grad
 from support.paths import SAMPLES
 from support.programs import programs, values
 from support.samples import SAMPLE_CASES, SAMPLE_IDS
@@ -26,20 +26,31 @@ def agree(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-12 * max(abs(a), abs(b))
 
 
+def gradient_values(graph: cgraph.Graph, point: dict[str, float], simplify: bool = True,
+                    wrt: list[str] | None = None) -> dict[str, float]:
+    """wrt name -> the value of the gradient graph's output for it."""
+    derivative = grad(graph, wrt, simplify=simplify)
+    values = cgraph.evaluate(derivative, point).values
+    names = list(graph.inputs) if wrt is None else wrt
+    assert len(derivative.outputs) == len(names)
+    return {name: values[node] for name, node in zip(names, derivative.outputs)}
+
+
 def assert_same_gradients(graph: cgraph.Graph, point: dict[str, float]) -> None:
     expected = cgraph.evaluate(graph, point).gradients
     if not graph.inputs:  # nothing to differentiate with respect to
         with pytest.raises(InputError, match="no inputs or params"):
-            grad_nodes(graph)
+            grad(graph)
         return
-    extended, nodes = grad_nodes(graph)
-    assert list(nodes) == list(graph.inputs)
-    values = cgraph.evaluate(extended, point).values
-    got = {name: values[node] for name, node in nodes.items()}
-    assert all(agree(got[n], expected[n]) for n in expected), (got, expected)
-    # The forward nodes are the original's, unchanged, and the output is the first gradient.
-    assert extended.ops[:len(graph)] == graph.ops and extended.names == graph.names
-    assert extended.output == nodes[next(iter(nodes))]
+    for simplify in (True, False):
+        got = gradient_values(graph, point, simplify)
+        assert all(agree(got[n], expected[n]) for n in expected), (simplify, got, expected)
+    # Raw, the forward nodes are the original's, unchanged, and the inputs keep their defaults.
+    raw = grad(graph, simplify=False)
+    assert raw.ops[:len(graph)] == graph.ops
+    assert {n: raw.values[i] for n, i in raw.inputs.items()} == {n: graph.values[i] for n, i in graph.inputs.items()}
+    out = graph.output_name
+    assert raw.output_names == tuple(f"d{out}_d{name}" for name in graph.inputs) or not out.isidentifier()
 
 
 @pytest.mark.parametrize(("name", "inputs"), [(c[0], c[1]) for c in SAMPLE_CASES], ids=SAMPLE_IDS)
@@ -70,15 +81,14 @@ def test_the_gradient_graph_keeps_the_kinks_and_the_non_finite_values(source, po
 
 def test_an_input_off_every_path_to_the_output_gets_a_zero_node():
     graph = cgraph.parse("input x = 1\ninput z = 2\nunused = log(z)\ny = x * 3\noutput y")
-    extended, nodes = grad_nodes(graph, ["z", "x"])
-    values = cgraph.evaluate(extended).values
-    assert (values[nodes["z"]], values[nodes["x"]]) == (0.0, 3.0)
-    assert extended.output == nodes["z"]
+    derivative = grad(graph, ["z", "x"])
+    assert derivative.output_names == ("dy_dz", "dy_dx")
+    assert [cgraph.evaluate(derivative).values[i] for i in derivative.outputs] == [0.0, 3.0]
 
 
 def test_an_unknown_name_is_refused():
     with pytest.raises(InputError, match="not an input or param of the graph: q"):
-        grad_nodes(cgraph.parse("y = x * 2"), ["q"])
+        grad(cgraph.parse("y = x * 2"), ["q"])
 
 
 @given(programs())

@@ -7,6 +7,7 @@ added later is checked without touching this file.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shlex
 import subprocess
@@ -14,6 +15,8 @@ import shutil
 import sys
 
 import click
+from pathlib import Path
+
 import pytest
 
 import cgraph
@@ -146,8 +149,10 @@ def test_examples_in_the_help_run(capsys, monkeypatch, tmp_path, where, example)
         words = shlex.split(producer)
         if words[0] == "echo":
             stdin = " ".join(words[1:]) + "\n"
-        else:  # a shell command making the data (tr ... < samples/linreg.csv)
-            made = subprocess.run(["bash", "-c", producer], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        else:  # a shell command making the data (tr ... < samples/linreg.csv, or cgraph grad ...)
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+            made = subprocess.run(["bash", "-c", producer], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                                  env=env)
             assert made.returncode == 0, f"the example's producer failed: {producer}\n{made.stderr}"
             stdin = made.stdout
     argv = shlex.split(example)

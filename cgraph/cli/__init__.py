@@ -121,6 +121,7 @@ COMMANDS = {
     "explain": "explain_cmd:explain_command",
     "check": "check_cmd:check_command",
     "train": "train_cmd:train_command",
+    "grad": "grad_cmd:grad_command",
 }
 
 

@@ -69,7 +69,7 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
     return datafile, binding
 
 
-def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *, data_path: str, fmt: str,
+def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[str] | None, *, data_path: str, fmt: str,
               target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None,
               data_format: str | None = None, delimiter: str | None = None) -> None:
     """`cgraph eval FILE --data rows.csv`: one output line per data row, in chunks.
@@ -88,7 +88,8 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | None, *
                          on_error=on_error, strict=strict)
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out, _Progress(datafile) as progress:
-        writer = data.RowWriter(cast("IO[bytes]", out), fmt, rows.output_name, rows.wrt_names, rows.row_word)
+        writer = data.RowWriter(cast("IO[bytes]", out), fmt, rows.output_name, rows.wrt_names, rows.row_word,
+                                more_outputs=rows.more_output_names)
         for part in rows:
             _write_rows(writer, out, part, target)
             progress.advance(part.n)
@@ -102,13 +103,13 @@ def _write_rows(writer, out, part, target: str) -> None:
     """One chunk's lines; to standard output they are flushed at once (the stream). A
     closed pipe or a full disk there ends the run as for every command (cli.run does)."""
     if target == "-":
-        writer.write(part.lines, part.value, part.grads)
+        writer.write(part.lines, part.value, part.grads, part.more)
         out.flush()
         return
     from .output import OutputError
 
     try:
-        writer.write(part.lines, part.value, part.grads)
+        writer.write(part.lines, part.value, part.grads, part.more)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
 

@@ -41,7 +41,9 @@ def check_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     as PyTorch's gradcheck does, for every input and param: a row per
     input with the analytic and numeric gradient, their absolute and
     relative error, and OK, FAIL or KINK (relu/abs at 0, a max/min tie:
-    not differentiable there, so not a failure)."""
+    not differentiable there, so not a failure).
+
+    A file with several outputs (output a, b) is checked for the first."""
     rows = gradient_check.gradcheck(graph, inputs, output=output_name, eps=eps, rtol=rtol, atol=atol, strict=strict)
     if fmt == "json":
         click.echo(json.dumps(checkview.to_dict(rows, eps, rtol, atol), indent=2, allow_nan=False))

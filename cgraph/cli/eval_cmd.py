@@ -11,7 +11,7 @@ from ..engine.tangent import JVP, jvp, parse_direction
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
-from .common import Count, ProgramCommand, evaluation_options, with_program
+from .common import Count, ProgramCommand, evaluation_options, output_list, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -81,8 +81,13 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     indexed input takes a list: --x 1,2,3 binds x[1], x[2], x[3]. Names
     declared with a default (input x = 1.5, param w = 0.1) may be left out.
     FILE may be - for standard input.
+
+    Several outputs (output a, b in the file, or --output a,b) give the
+    Jacobian: a gradient column per output (JSON adds "outputs" and
+    "jacobian"; with --data, every output's value and gradients per row).
     """
     ctx = click.get_current_context()
+    outputs = output_list(output_name)  # --output a,b: several outputs, a Jacobian
     _refuse_tangent_with_data(ctx, tangent_texts, data_path)
     if data_path is not None:
         if fmt is not None and fmt not in DATA_FORMATS:
@@ -94,7 +99,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
                 f"--show {show} goes with one evaluation; with --data each row has the output's value and "
                 "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
         eval_data(
-            graph, inputs, output_name, data_path=data_path, fmt=fmt or "csv", target=out,
+            graph, inputs, outputs, data_path=data_path, fmt=fmt or "csv", target=out,
             chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
             program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
         )
@@ -106,8 +111,8 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if fmt == "jsonl":
         raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
     fmt = fmt or "table"
-    tangent = _forward_mode(graph, inputs, output_name, tangent_texts)  # a bad direction fails before any work
-    result = evaluate(graph, inputs, output=output_name, strict=strict)
+    tangent = _forward_mode(graph, inputs, outputs, tangent_texts)  # a bad direction fails before any work
+    result = evaluate(graph, inputs, output=outputs, strict=strict)
     for warning in result.warnings:
         click.echo(warning, err=True)
     if out != "-":
@@ -133,12 +138,14 @@ def _refuse_tangent_with_data(ctx: click.Context, texts: tuple[str, ...], data_p
         raise click.UsageError("--tangent goes with one evaluation, not with --data", ctx)
 
 
-def _forward_mode(graph: Graph, inputs: dict[str, float], output_name: str | None,
+def _forward_mode(graph: Graph, inputs: dict[str, float], outputs: str | list[str] | None,
                   texts: tuple[str, ...]) -> JVP | None:
-    """The tangents along --tangent's direction, None without it."""
+    """The tangents along --tangent's direction, None without it. (Every node's tangent
+    comes from the one sweep; the outputs only pick the headline, the first.)"""
     if not texts:
         return None
-    return jvp(graph, inputs, parse_direction(graph, texts), output=output_name)
+    headline = outputs[0] if isinstance(outputs, list) else outputs
+    return jvp(graph, inputs, parse_direction(graph, texts), output=headline)
 
 
 def _render(result, fmt: str, show: str, tangent: JVP | None = None) -> str:

@@ -37,7 +37,9 @@ def explain_command(graph: Graph, inputs: dict[str, float], output_name: str | N
     """Explain FILE's forward and backward passes in the words of a backprop
     lecture: each node's value from its arguments, then each gradient as the
     chain rule's product of the upstream gradient and the local derivative.
-    A value used several times shows the sum of its contributions."""
+    A value used several times shows the sum of its contributions.
+
+    A file with several outputs (output a, b) is explained for the first."""
     ev = evaluate(graph, inputs, output=output_name, strict=strict)
     for warning in ev.warnings:
         click.echo(warning, err=True)

@@ -89,6 +89,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     the data bind inputs by name; other inputs come from options (or,
     with --allow-defaults, their defaults). At the end a table shows the learned params and the loss per
     epoch.
+
+    A file with several outputs (output a, b) minimizes the first.
     """
     ctx = click.get_current_context()
     loss_name = _loss_option(ctx, graph, loss_name, output_name)

@@ -51,26 +51,51 @@ class Evaluation:
     output: int
     output_name: str  # as the user named it (a node may have several names)
     warnings: tuple[str, ...]
+    # The outputs after the first (`output a, b`), each (node, name, d it / d node): one
+    # backward sweep each. Empty for one output, which is all `value` and `grads` describe.
+    more: tuple[tuple[int, str, list[float]], ...]
 
-    __slots__ = ("graph", "values", "grads", "output", "output_name", "warnings")
+    __slots__ = ("graph", "values", "grads", "output", "output_name", "warnings", "more")
 
     def __init__(self, graph: Graph, values: list[float], grads: list[float], output: int, output_name: str,
-                 warnings: tuple[str, ...]):
+                 warnings: tuple[str, ...], more: tuple[tuple[int, str, list[float]], ...] = ()):
         self.graph = graph
         self.values = values
         self.grads = grads
         self.output = output
         self.output_name = output_name
         self.warnings = warnings
+        self.more = more
 
     def __repr__(self) -> str:
         return f"Evaluation({self.output_name} = {self.value!r}, {len(self.values)} nodes)"
 
     def label(self, i: int) -> str:
-        """How a node is called in reports: the output by the name asked for, others by their first name."""
+        """How a node is called in reports: an output by the name asked for, others by their first name."""
         if i == self.output:
             return self.output_name
+        for node, name, _ in self.more:
+            if node == i:
+                return name
         return self.graph.name_of(i) or f"#{i}"
+
+    @property
+    def per_output(self) -> list[tuple[int, str, list[float]]]:
+        """(node, name, d output / d node for every node) per output, in declared order."""
+        return [(self.output, self.output_name, self.grads), *self.more]
+
+    @property
+    def outputs(self) -> dict[str, float]:
+        """Every output's value, by name, in declared order."""
+        values = self.values
+        return {name: values[node] for node, name, _ in self.per_output}
+
+    @property
+    def jacobian(self) -> dict[str, dict[str, float]]:
+        """d output / d input for every output and every input and param: output name ->
+        input name -> derivative (the first output's row is `gradients`)."""
+        leaves = self.graph.inputs.items()
+        return {name: {leaf: grads[i] for leaf, i in leaves} for _, name, grads in self.per_output}
 
     @property
     def value(self) -> float:
@@ -97,13 +122,23 @@ def evaluate(
     graph: Graph,
     inputs: Mapping[str, float] | None = None,
     *,
-    output: str | None = None,
+    output: str | Sequence[str] | None = None,
     strict: bool = False,
 ) -> Evaluation:
     """Forward and backward pass. `inputs` maps names (`x`, `x[2]`) to values and overrides
-    declared defaults; `output` differentiates another named node than the file's output.
-    Raises InputError for missing or unknown inputs, NumericError (strict) on inf/nan."""
-    out = output_node(graph, output)
+    declared defaults; `output` differentiates another named node (or several, a list of
+    names) than the file's outputs. Each output after the first costs one more backward
+    sweep (`Evaluation.jacobian`). Raises InputError for missing or unknown inputs or
+    outputs, NumericError (strict) on inf/nan."""
+    if output is None and len(graph.outputs) == 1:  # the common case, kept as cheap as it was
+        out, name, further = graph.output, graph.output_name, None
+    elif output is None:  # the graph's own outputs, by node (a built graph's need not be names)
+        out, name = graph.output, graph.output_name
+        further = list(zip(graph.outputs[1:], graph.output_names[1:]))
+    else:
+        chosen = output_names(graph, output)
+        out, name = output_node(graph, chosen[0]), chosen[0]
+        further = [(output_node(graph, other), other) for other in chosen[1:]]
     values = forward(graph, inputs)
     origins = non_finite_origins(graph, values)
     if strict and origins:
@@ -116,7 +151,36 @@ def evaluate(
         )
     grads = backward(graph, values, out)
     warnings = tuple(f"{graph.location(i)}: warning: {graph.describe(i)} is {non_finite(values[i])}" for i in origins)
-    return Evaluation(graph, values, grads, out, output or graph.output_name, warnings)
+    if not further:
+        return Evaluation(graph, values, grads, out, name, warnings)
+    return Evaluation(graph, values, grads, out, name, warnings, _more_sweeps(graph, values, out, grads, further))
+
+
+def output_names(graph: Graph, output: str | Sequence[str] | None) -> list[str]:
+    """The names of the outputs to differentiate: the file's, or those asked for."""
+    if output is None:
+        return list(graph.output_names)
+    if isinstance(output, str):
+        return [output]
+    if not output:
+        raise InputError("no output named: give one or more names")
+    if len(set(output)) < len(output):
+        twice = next(name for k, name in enumerate(output) if name in output[:k])
+        raise InputError(f"the output '{twice}' is named twice")
+    return list(output)
+
+
+def _more_sweeps(graph: Graph, values: list[float], first: int, first_grads: list[float],
+                 further: list[tuple[int, str]]) -> tuple[tuple[int, str, list[float]], ...]:
+    """One backward sweep for each output after the first; an output that is the same node
+    as an earlier one (two names of it) shares that one's gradients."""
+    done = {first: first_grads}
+    more = []
+    for node, name in further:
+        if node not in done:
+            done[node] = backward(graph, values, node)
+        more.append((node, name, done[node]))
+    return tuple(more)
 
 
 def output_node(graph: Graph, name: str | None) -> int:

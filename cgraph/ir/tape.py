@@ -11,6 +11,11 @@ f's alone (`Graph.is_literal`, `Graph.constants`).
 
 `push` is the hot path (once per node of a million-node build): it takes the arguments
 as the columns store them, so it neither builds nor unpacks a tuple.
+
+Why one module of ~450 lines: appending (`push`), copying a graph back into a writer
+column by column (`copy_of`, for the passes) and finishing into a Graph all read and
+write the same private columns in the same encodings (ONE/NONE/_MORE, values given or
+all, tag sets); split, a change to one encoding would silently break the others.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 from ..errors import GraphTooLarge, Location, Source
-from ..ops import CONST
+from ..ops import CONST, INPUT_KINDS
 from .columns import Args, NodeNames, Tags, Values, positions_array
 from .graph import Graph, Tag
 
@@ -137,26 +142,94 @@ class TapeWriter:
     def reopen(cls, graph: Graph, max_nodes: int) -> TapeWriter:
         """A writer holding a copy of `graph`'s nodes (the same ids, names, values, tags and
         sites), to append more: a pass that extends a graph, with its gradient say."""
+        return cls.copy_of(graph, max_nodes)[0]
+
+    @classmethod
+    def copy_of(cls, graph: Graph, max_nodes: int, keep: bytearray | None = None) -> tuple[TapeWriter, list[int]]:
+        """A writer holding a copy of `graph`'s nodes flagged in `keep` (default: all), in
+        order, with their names, values, tags and sites, and the old id -> new id map (-1
+        for a node not kept). Every leaf is kept (a graph keeps its declarations), and a
+        kept node's arguments must be kept too. Dropping dead nodes is a copy of the live.
+        Column by column, not node by node through `append`: a pass over a big graph
+        copies it once or twice, and appending was half of a gradient's time."""
         tape = cls(graph.source, max_nodes)
-        scopes: dict[tuple[Tag, ...], Scope] = {(): tape.root}
+        n = len(graph)
+        ops = graph.ops
+        if keep is None:
+            kept: Sequence[int] = range(n)
+            new_id = list(kept)
+        else:
+            kept = [i for i in range(n) if keep[i] or ops[i] in INPUT_KINDS]
+            new_id = [-1] * n
+            for j, i in enumerate(kept):
+                new_id[i] = j
+        if len(kept) > max_nodes:
+            raise tape.too_large("the graph grows past the limit", graph.positions[3 * graph.output])
+        tape.ops = [ops[i] for i in kept]
+        tape._copy_args(graph, kept, new_id)
+        tape._copy_values(graph, kept, new_id)
+        tag_ids = graph.tags.ids
+        tape._tag_ids.extend(tag_ids[i] for i in kept)
+        tape._tag_sets = list(graph.tags.sets)
         positions = graph.positions
-        for i, op in enumerate(graph.ops):
-            tags = graph.tags[i]
-            scope = scopes.get(tags)
-            if scope is None:
-                scope = scopes[tags] = Scope(tags)
-            site = Span(positions[3 * i], positions[3 * i + 1], positions[3 * i + 2])
-            value = graph.values[i]
-            tape.append(op, graph.args[i], site, scope, value)
+        if keep is None:
+            tape._positions.frombytes(positions.tobytes())
+        else:
+            for i in kept:
+                tape._positions.extend(positions[3 * i : 3 * i + 3])
+        values = graph.values
+        for j, i in enumerate(kept):
+            value = values[i]
             if value is not None and graph.is_literal(i):
-                tape._literals[_literal_key(value)] = i  # so a pass's constants share them
-        tape._leaves = list(graph.leaves)
+                tape._literals[_literal_key(value)] = j  # so a pass's constants share them
+        tape._leaves = [new_id[i] for i in graph.leaves]
+        tape._copy_names(graph, new_id)
+        tape._check_at = min(len(tape.ops) + RELEASE_EVERY, max_nodes)
+        return tape, new_id
+
+    def _copy_args(self, graph: Graph, kept: Sequence[int], new_id: list[int]) -> None:
+        first, second = graph.arg_columns()
+        more = graph.args.more
+        if isinstance(kept, range):
+            self._first.frombytes(first.tobytes()) if first.format == self._first.typecode else self._first.extend(first)
+            self._second.frombytes(second.tobytes()) if second.format == self._second.typecode else self._second.extend(second)
+            self._more_args = dict(more)
+            return
+        new_first, new_second = self._first, self._second
+        for j, i in enumerate(kept):
+            b = second[i]
+            if b >= 0:
+                new_first.append(new_id[first[i]])
+                new_second.append(new_id[b])
+            elif b == ONE:
+                new_first.append(new_id[first[i]])
+                new_second.append(ONE)
+            elif b == NONE:
+                new_first.append(NO_ARG)
+                new_second.append(NONE)
+            else:
+                new_first.append(j)
+                new_second.append(_MORE)
+                self._more_args[j] = tuple(new_id[a] for a in more[i])
+
+    def _copy_values(self, graph: Graph, kept: Sequence[int], new_id: list[int]) -> None:
+        values = graph.values
+        given = {new_id[i]: v for i, v in enumerate(values) if v is not None and new_id[i] >= 0}
+        if len(given) > 1024 and 4 * len(given) > len(kept):
+            self._all_values = [given.get(j) for j in range(len(kept))]
+            self._given_values = None
+        else:
+            self._given_values = given
+
+    def _copy_names(self, graph: Graph, new_id: list[int]) -> None:
+        """The names of `graph`'s nodes that were copied, under their new ids."""
         for node, names in graph.node_names.items():
-            for name in names:
-                tape._node_names.name(node, name)
-        tape.names = dict(graph.names)  # in the graph's order; a name given again maps to its last node
-        tape._name_pos.extend([-1] * len(tape.names))
-        return tape
+            if new_id[node] >= 0:
+                for name in names:
+                    self._node_names.name(new_id[node], name)
+        # In the graph's order; a name given again maps to its last node.
+        self.names = {name: new_id[node] for name, node in graph.names.items() if new_id[node] >= 0}
+        self._name_pos.extend([-1] * len(self.names))
 
     # --- appending ---------------------------------------------------------------------
 
@@ -250,6 +323,25 @@ class TapeWriter:
             assert self._given_values is not None
             return self._given_values.get(node)
         return self._all_values[node]
+
+    def site_of(self, node: int) -> Span:
+        """The site a node appended so far was given."""
+        p = self._positions
+        return Span(p[3 * node], p[3 * node + 1], p[3 * node + 2])
+
+    def args_of(self, node: int) -> tuple[int, ...]:
+        """The argument ids of a node appended so far (as `Graph.args[node]`)."""
+        b = self._second[node]
+        if b >= 0:
+            return (self._first[node], b)
+        if b == ONE:
+            return (self._first[node],)
+        return () if b == NONE else self._more_args[node]
+
+    def is_shared_literal(self, node: int) -> bool:
+        """Whether `node` is the one node of its value that `literal` hands out."""
+        value = self.value_of(node) if self.ops[node] == CONST else None
+        return value is not None and self._literals.get(_literal_key(value)) == node
 
     def is_literal(self, node: int) -> bool:
         """Whether `node` is an unnamed constant (as `Graph.is_literal`)."""

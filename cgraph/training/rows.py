@@ -13,12 +13,13 @@ Each row gives the output's value and its gradient w.r.t. every input and param
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ..engine import batch
+from ..engine.evaluator import output_names
 from ..errors import InputError, NumericError
 from ..ir.graph import Graph
 from .data import Binding, DataFile, Skipped
@@ -32,6 +33,8 @@ class RowResults:
     lines: np.ndarray
     value: np.ndarray
     grads: list[np.ndarray | float]  # a float where a gradient is the same in every row
+    # The outputs after the first (`output g, p`): each one's value and gradients, alike.
+    more: list[tuple[np.ndarray, list[np.ndarray | float]]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -82,15 +85,18 @@ class RowEvaluation:
     over all rows and said by `warnings()`."""
 
     def __init__(self, graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
-                 output: str | None = None, chunk_rows: int | None = None, on_error: str = "fail",
+                 output: str | Sequence[str] | None = None, chunk_rows: int | None = None, on_error: str = "fail",
                  strict: bool = False):
         self.graph = graph
         self.datafile = datafile
         self.binding = binding
         self.on_error = on_error
         self.strict = strict
-        self.plan = batch.Plan(graph, binding.names, output=output, shared_grads="rows")
+        chosen = output_names(graph, output)
+        self.plan = batch.Plan(graph, binding.names, output=chosen[0], shared_grads="rows")
         self.base = bind_shared(self.plan, given, datafile.label)
+        # Several outputs: a plan each (its own forward and backward pass over the chunk).
+        self.more = [_OtherOutput(graph, binding.names, name, given, datafile.label) for name in chosen[1:]]
         self.chunk_rows = chunk_rows or self.plan.chunk_rows()
         self.skipped = Skipped()
         self.row_word = "row" if datafile.format == "parquet" else "line"
@@ -106,6 +112,11 @@ class RowEvaluation:
     def wrt_names(self) -> list[str]:
         return self.plan.wrt_names
 
+    @property
+    def more_output_names(self) -> list[str]:
+        """The outputs after the first (none for a file with one output)."""
+        return [other.name for other in self.more]
+
     def __iter__(self) -> Iterator[RowResults]:
         plan, base = self.plan, self.base
         for chunk in self.datafile.chunks(self.binding.fields, self.chunk_rows, self.on_error, self.skipped):
@@ -119,8 +130,9 @@ class RowEvaluation:
             # the node by node diagnosis runs only on a chunk where something is inf or nan.
             if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
                 self.origins.add(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk.lines)
+            more = [other.run(self, chunk) for other in self.more]
             self.rows += chunk.n
-            yield RowResults(chunk.lines, result.value, grads)
+            yield RowResults(chunk.lines, result.value, grads, more)
 
     def warnings(self) -> list[str]:
         """After the last chunk, in order: the rows skipped, each place where inf or nan
@@ -150,9 +162,47 @@ class RowEvaluation:
         )
 
 
+class _OtherOutput:
+    """An output after the first, evaluated on the same chunks by a plan of its own. Where
+    inf or nan starts is tallied only for the nodes no earlier output's plan looks at
+    (those it tallies), so no row is counted twice."""
+
+    def __init__(self, graph: Graph, batched: list[str], name: str, given: Mapping[str, float], label: str):
+        self.name = name
+        self.plan = batch.Plan(graph, batched, output=name, shared_grads="rows")
+        self.base = bind_shared(self.plan, given, label)
+        self.shared_finite = self.plan.shared_finite(self.base)
+        self.new_nodes: bytearray | None = None  # set on the first chunk: its nodes no earlier plan has
+
+    def run(self, rows: RowEvaluation, chunk) -> tuple[np.ndarray, list[np.ndarray | float]]:
+        plan, base = self.plan, self.base
+        if rows.strict:
+            where = plan.first_non_finite(base, chunk.columns, chunk.n)
+            if where is not None and where.kind == "value":
+                raise rows._non_finite_error(where, chunk)
+        result = plan.run(base, chunk.columns, chunk.n, check_values=True)
+        grads = [result.grads[name] for name in plan.wrt_names]
+        if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
+            new = self._new_nodes(rows)
+            origins = plan.non_finite_origins(base, chunk.columns, chunk.n)
+            rows.origins.add([o for o in origins if new[o.node]], chunk.lines)
+        return result.value, grads
+
+    def _new_nodes(self, rows: RowEvaluation) -> bytearray:
+        if self.new_nodes is None:
+            new = self.plan.graph.upstream(self.plan.output)
+            for earlier in [rows.plan, *(other.plan for other in rows.more[:rows.more.index(self)])]:
+                seen = earlier.graph.upstream(earlier.output)
+                for i in range(len(new)):
+                    if seen[i]:
+                        new[i] = 0
+            self.new_nodes = new
+        return self.new_nodes
+
+
 def evaluate_rows(graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
-                  output: str | None = None, chunk_rows: int | None = None, on_error: str = "fail",
-                  strict: bool = False) -> RowEvaluation:
+                  output: str | Sequence[str] | None = None, chunk_rows: int | None = None,
+                  on_error: str = "fail", strict: bool = False) -> RowEvaluation:
     """Every row of `datafile` (bound to `graph`'s inputs by `binding`; `given` holds the
     values every row shares), ready to iterate chunk by chunk."""
     return RowEvaluation(graph, datafile, binding, given, output=output, chunk_rows=chunk_rows,

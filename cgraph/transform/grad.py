@@ -1,5 +1,5 @@
-"""Reverse mode as a graph-to-graph transformation: the gradient of a graph's output,
-written as nodes appended to a copy of the graph.
+"""Reverse mode as a graph-to-graph transformation: `grad(graph)` is a graph whose outputs
+are the derivatives of the graph's outputs, written with the same ops as any program.
 
 The walk is the evaluator's backward pass (cgraph/engine/evaluator.py) with nodes instead
 of numbers: the seed 1 at the output; going back along the tape, each node on a path to
@@ -7,61 +7,199 @@ the output gives each argument the contribution grad(node) * d node/d arg, the l
 derivative written by the op table's graph rule (`Op.rule`); contributions to one node
 are summed in the order the backward pass adds them. Nodes off every path to the output
 pass nothing on (as in the backward pass: 0 times an inf derivative would be nan).
-Nothing is simplified yet: a contribution `g * 1` is a node.
+
+A graph of several outputs (a gradient graph is one) gets a backward walk per output, so
+`grad` applied to its own result gives second derivatives, and so on (`order`). Written
+through a `SimplifyingWriter`, the nodes are folded, shared and rid of exact identities as
+they are written, and the nodes no output needs are dropped after (simplify.py says what
+is exact); raw, every node of the walk stays, the seed and each `g * 1` included.
+
+Every gradient of a named (or op) node gets a name, `dg_dp` for d g/d p, and a note
+saying which forward node it belongs to; `gradient_program` returns both, for a program
+text to show (cgraph/views/program.py).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import InputError
+from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph
 from ..ir.tape import RuleWriter, Span, TapeWriter
-from ..ops import OPS, NodeWriter
+from ..ops import CONST, INPUT_KINDS, OPS, NodeWriter, chain_product, chain_sum
+from .naming import DerivativeNames
+from .simplify import SimplifyingWriter, live_nodes
+from .tangent import Tangents
+
+MAX_ORDER = 16
+# A gradient's note: its text, or (the forward graph, the output's name, the forward node),
+# worded by `_note` once the gradient is known to be kept.
+Note = str | tuple[Graph, str, int]  # the node count of an n-th derivative grows with n: past this it is a typo
 
 
-def grad_nodes(graph: Graph, wrt: Sequence[str] | None = None) -> tuple[Graph, dict[str, int]]:
-    """The graph extended with the first-order gradient of its output with respect to each
-    name of `wrt` (default: every input and param), and those gradients' nodes by name.
-    The extended graph's output is the first gradient (a graph has one output)."""
+def grad(graph: Graph, wrt: Sequence[str] | None = None, order: int = 1, *, simplify: bool = True,
+         max_nodes: int = 10_000_000) -> Graph:
+    """The derivatives of `graph`'s outputs with respect to each name of `wrt` (default:
+    every input and param), as a graph: same inputs and params (declarations and defaults
+    kept), one output per (output, wrt name) pair, `dg_dx`; `order` n applies this n times
+    (outputs `d2g_dx_dy`, ...)."""
+    return gradient_program(graph, wrt, order, simplify=simplify, max_nodes=max_nodes)[0]
+
+
+def gradient_program(graph: Graph, wrt: Sequence[str] | None = None, order: int = 1, *, simplify: bool = True,
+                     max_nodes: int = 10_000_000) -> tuple[Graph, dict[str, str]]:
+    """`grad`, and a note per gradient name: which forward node it is the derivative of,
+    and where that node is in the source."""
+    names = _wrt_names(graph, wrt)
+    if not 1 <= order <= MAX_ORDER:
+        raise InputError(f"the order must be between 1 and {MAX_ORDER}, not {order}")
+    derivative_names = DerivativeNames(graph, names)
+    notes: dict[str, str] = {}
+    derivative_names.take(graph.names)
+    graph, notes = _one_order(graph, names, derivative_names, simplify, max_nodes)
+    if order > 1:
+        derivative_names.take(graph.names)
+        graph, notes = _higher_orders(graph, names, order - 1, derivative_names, simplify, max_nodes)
+    return graph, notes
+
+
+def _wrt_names(graph: Graph, wrt: Sequence[str] | None) -> list[str]:
     inputs = graph.inputs
-    names = list(inputs) if wrt is None else list(wrt)
+    names = list(inputs) if wrt is None else list(dict.fromkeys(wrt))
     unknown = [name for name in names if name not in inputs]
     if unknown:
-        raise InputError(f"not an input or param of the graph: {', '.join(unknown)}")
+        raise InputError(f"not an input or param of the graph: {', '.join(unknown)}"
+                         + did_you_mean(unknown[0], inputs))
     if not names:
         raise InputError("the graph has no inputs or params to differentiate with respect to")
-    # Each node's rule writes a handful of nodes (pow's the most, 11) and its contributions two.
-    tape = TapeWriter.reopen(graph, max_nodes=16 * len(graph) + 64)
-    grads = _backward(graph, tape)
-    zero = RuleWriter(tape).const(0.0)
-    result = {name: grads.get(inputs[name], zero) for name in names}
-    return tape.finish(result[names[0]], f"d{graph.output_name}/d{names[0]}"), result
+    return names
 
 
-def _backward(graph: Graph, tape: TapeWriter) -> dict[int, int]:
-    """Each node on a path to the output -> the node of d output/d that node."""
-    out = graph.output
+def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, simplify: bool,
+               max_nodes: int) -> tuple[Graph, dict[str, str]]:
+    """One application: the derivative of every output of `graph` w.r.t. every wrt name."""
+    tape = TapeWriter.reopen(graph, max_nodes=max_nodes)
+    writer: RuleWriter = SimplifyingWriter(tape) if simplify else RuleWriter(tape)
+    inputs = graph.inputs
+    outputs: list[tuple[int, str]] = []
+    naming: list[tuple[int, str, Note]] = []  # (node, name, note) for each gradient to name
+    first, ops, of = graph.node_names.first, graph.ops, derivative_names.of
+    for out, out_name in zip(graph.outputs, graph.output_names):
+        grads = _backward(graph, tape, writer, out, seed_named=not simplify)
+        zero = writer.const(0.0)
+        for v, g in grads.items():
+            name = first(v)
+            if name is None and ops[v] == CONST:
+                continue  # nobody asks for d out/d 3
+            # A gradient's name says the forward node's name, else its op and id.
+            naming.append((g, of(out_name, f"{ops[v]}{v}" if name is None else name), (graph, out_name, v)))
+        for w in wrt:
+            node = grads.get(inputs[w], zero)
+            name = of(out_name, w)
+            outputs.append((node, name))
+            if node == zero:  # w does not reach this output: the derivative is 0
+                naming.append((node, name, f"d {out_name}/d {w}: {out_name} does not depend on {w}"))
+    return _finish(tape, outputs, naming, simplify)
+
+
+def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: DerivativeNames, simplify: bool,
+                   max_nodes: int) -> tuple[Graph, dict[str, str]]:
+    """`more` further orders of the gradient graph `graph`, by forward mode: each output's
+    tangent along each wrt name (forward over reverse). Reverse again would walk every
+    node of the last order's graph per output, doubling the graph at each order (tanh's
+    8th derivative: 254 operation nodes); tangents remembered per node cost only the new nodes of
+    each order (72). Only the outputs get names: one per node of a derivative would be noise."""
+    tape = TapeWriter.reopen(graph, max_nodes=max_nodes)
+    writer: RuleWriter = SimplifyingWriter(tape) if simplify else RuleWriter(tape)
+    inputs = graph.inputs
+    tangents = {w: Tangents(tape, writer, inputs[w]) for w in wrt}
+    outputs = list(zip(graph.outputs, graph.output_names))
+    naming: list[tuple[int, str, Note]] = []
+    for _ in range(more):
+        zero = writer.const(0.0)
+        following: list[tuple[int, str]] = []
+        for y, y_name in outputs:
+            for w in wrt:
+                node = tangents[w].of(y)
+                name = derivative_names.of(y_name, w)
+                following.append((zero if node is None else node, name))
+                naming.append((following[-1][0], name, f"d/d {w} of {y_name}"))
+        outputs = following
+    return _finish(tape, outputs, naming, simplify)
+
+
+def _note(graph: Graph, out_name: str, v: int) -> str:
+    """Which forward node a gradient belongs to: `d g/d p, p = x + y (line 2)`."""
+    name = graph.name_of(v)
+    if graph.ops[v] in INPUT_KINDS:
+        return f"d {out_name}/d {name}"
+    text = graph.line_text_of(v)
+    if name is not None:
+        where = f"{name}, {name} = {clip(text)}"
+    else:
+        where = clip(text) if text.startswith("(") and text.endswith(")") else f"({clip(text)})"
+    return f"d {out_name}/d {where} (line {graph.line_of(v)})"
+
+
+def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_named: bool) -> dict[int, int]:
+    """Each node on a path to `out` -> the node of d out/d that node."""
     on_path = graph.upstream(out)
-    w = RuleWriter(tape)
     writer: NodeWriter = w  # what the rules write through (the type checker checks it is one)
-    grads: dict[int, int] = {out: w.const(1.0)}
+    w.site = _site(graph, out)
+    # Raw, the seed is a constant of its own, so a program shows `dg_dg = 1` and its uses.
+    seed = tape.push(CONST, -1, -3, w.site, tape.root, 1.0) if seed_named else w.const(1.0)
+    grads: dict[int, int] = {out: seed}
+    # A node's contributions wait here until the walk reaches it: by then every consumer
+    # (later on the tape) has given its own, and one sum node adds them.
+    waiting: dict[int, list[int]] = {}
+    ops, all_args = graph.ops, graph.args
     for v in range(out, -1, -1):
+        terms = waiting.pop(v, None)
+        if terms is not None:
+            w.site = _site(graph, v)
+            grads[v] = chain_sum(writer, terms)
         g = grads.get(v)
-        op = OPS.get(graph.ops[v])
+        op = OPS.get(ops[v])
         if g is None or op is None or not on_path[v]:  # the leaves pass nothing on
             continue
         assert op.rule is not None, f"the op {op.name} has no graph rule"
-        w.site = _site(graph, v)
-        args = graph.args[v]
+        if terms is None:
+            w.site = _site(graph, v)
+        args = all_args[v]
         for a, d in zip(args, op.rule(writer, v, *args)):
-            contribution = w.op("mul", g, d)
-            before = grads.get(a)
-            grads[a] = contribution if before is None else w.op("add", before, contribution)
+            waiting.setdefault(a, []).append(chain_product(writer, g, d))
     return grads
+
+
+def _finish(tape: TapeWriter, outputs: list[tuple[int, str]], naming: list[tuple[int, str, Note]],
+            simplify: bool) -> tuple[Graph, dict[str, str]]:
+    """The written tape as a graph: dead nodes dropped (simplifying), gradients named."""
+    new_id: list[int] | None = None
+    if simplify:
+        draft = tape.finish_outputs(outputs)
+        tape, new_id = TapeWriter.copy_of(draft, tape.max_nodes, keep=live_nodes(draft))
+        outputs = [(new_id[node], name) for node, name in outputs]
+        naming = [(new_id[node], name, note) for node, name, note in naming if new_id[node] >= 0]
+    notes: dict[str, str] = {}
+    output_names = {name for _, name in outputs}
+    for node, name, note in naming:
+        if name in tape.names:
+            continue  # a leaf's gradient is also an output
+        if tape.is_shared_literal(node):
+            if name not in output_names:
+                continue  # a constant gradient is written where it is used
+            # A named constant is a node of its own (naming the shared literal would name
+            # every use of the value), and an output needs a name.
+            node = tape.own_constant(node, len(tape), Span(), tape.root)
+        tape.name(node, name)
+        # Notes are worded only for the gradients that are kept and named.
+        notes[name] = note if isinstance(note, str) else _note(*note)
+    outputs = [(tape.names[name], name) for _, name in outputs]
+    return tape.finish_outputs(outputs), notes
 
 
 def _site(graph: Graph, v: int) -> Span:
     """The site of node v: the gradient nodes of v point where v does."""
     p = graph.positions
     return Span(p[3 * v], p[3 * v + 1], p[3 * v + 2])
+

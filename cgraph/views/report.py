@@ -37,6 +37,7 @@ def rows(ev: Evaluation, show: str = "named") -> list[int]:
     else:
         raise ValueError(f"show must be one of {SHOW}, not {show!r}")
     ids.add(ev.output)
+    ids.update(node for node, _, _ in ev.more)  # every output is a row
     return sorted(ids)
 
 
@@ -77,7 +78,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
             "expr": graph.text_of(i),
             "tags": [{"kind": t.kind, "name": t.name, "value": t.value, "line": t.line} for t in graph.tags[i]],
         })
-    return {
+    result = {
         "output": ev.output_name,
         "value": json_number(ev.value),
         "inputs": {k: json_number(v) for k, v in ev.inputs.items()},
@@ -86,6 +87,11 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
         "nodes": nodes,
         "warnings": list(ev.warnings),
     }
+    if ev.more:  # several outputs: `outputs` and `jacobian` added, nothing else changed
+        from .jacobian import add_to_dict
+
+        return add_to_dict(result, ev)
+    return result
 
 
 def to_json(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
@@ -99,24 +105,28 @@ def to_json(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> 
 
 def tangent_fields(ev: Evaluation, tangent: JVP, show: str = "named") -> dict[str, Any]:
     """JSON's forward-mode keys: `tangents` (the rows --show lists, by the name the text
-    formats give them) and `directional_derivative` (the output's), and with several
+    formats give them) and `directional_derivative` (the first output's), and with several
     outputs `directional_derivatives` (each output's)."""
     t = tangent.node_tangents
     fields: dict[str, Any] = {
         "tangents": {label or ev.label(i): json_number(t[i]) for i, label in labelled_rows(ev, show)},
         "directional_derivative": json_number(tangent.directional_derivative),
     }
-    if len(ev.graph.outputs) > 1:
-        fields["directional_derivatives"] = {k: json_number(v) for k, v in tangent.directional_derivatives.items()}
+    if ev.more:  # several outputs: each one's, as `outputs` lists them
+        fields["directional_derivatives"] = {name: json_number(t[node]) for node, name, _ in ev.per_output}
     return fields
 
 
-def _tangent_cells(tangent: JVP | None, i: int) -> list[str]:
+def tangent_cells(tangent: JVP | None, i: int) -> list[str]:
     """The tangent column's cell for node i, or none without --tangent."""
     return [] if tangent is None else [text_number(tangent.node_tangents[i])]
 
 
 def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
+    if ev.more:  # several outputs: a gradient column per output
+        from . import jacobian
+
+        return jacobian.to_csv(ev, show, tangent)
     import csv
     import io
 
@@ -127,7 +137,7 @@ def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> s
     for i, label in labelled_rows(ev, show):
         writer.writerow([
             i, label, graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]), graph.line_of(i), graph.text_of(i),
-            *_tangent_cells(tangent, i),
+            *tangent_cells(tangent, i),
         ])
     return out.getvalue()
 
@@ -135,9 +145,13 @@ def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> s
 def to_plain(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
     """One `name value grad` line per row (anonymous nodes are #id), for awk and friends;
     `name value grad tangent` with a tangent."""
+    if ev.more:  # several outputs: a gradient per output on each line
+        from . import jacobian
+
+        return jacobian.to_plain(ev, show, tangent)
     return "".join(
         " ".join([f"{label or ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}",
-                  *_tangent_cells(tangent, i)]) + "\n"
+                  *tangent_cells(tangent, i)]) + "\n"
         for i, label in labelled_rows(ev, show)
     )
 
@@ -153,6 +167,10 @@ def strip_line_ends(text: str) -> str:
 
 
 def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> Table:
+    if ev.more:  # several outputs: a gradient column per output
+        from . import jacobian
+
+        return jacobian.to_table(ev, show, tangent)
     from rich.table import Table
     from rich.text import Text
 

@@ -16,9 +16,15 @@ class RowWriter:
 
     CSV: `line,g,dg/dx,dg/dy,...`; JSON Lines: {"line": 2, "value": -12.0, "gradients":
     {"x": -3.0, ...}}. Numbers have full precision (they read back as the same float);
-    inf and nan are written inf/nan in CSV and "inf"/"nan" (strings) in JSON."""
+    inf and nan are written inf/nan in CSV and "inf"/"nan" (strings) in JSON.
 
-    def __init__(self, out: IO[bytes], fmt: str, output: str, names: Sequence[str], row_word: str = "line"):
+    With `more_outputs` (the outputs after the first, `output g, p`), CSV has every
+    output's value, then every output's gradients: `line,g,p,dg/dx,...,dp/dx,...`;
+    JSON Lines adds "outputs" ({"g": ..., "p": ...}) and "jacobian" ({"g": {"x": ...},
+    "p": {...}}) after "gradients", which stay the first output's."""
+
+    def __init__(self, out: IO[bytes], fmt: str, output: str, names: Sequence[str], row_word: str = "line",
+                 more_outputs: Sequence[str] = ()):
         if fmt not in OUT_FORMATS:
             raise ValueError(f"format must be one of {OUT_FORMATS}")
         self.out = out
@@ -29,17 +35,31 @@ class RowWriter:
             import io
 
             header = io.StringIO()
-            csv.writer(header, lineterminator="\n").writerow([row_word, output, *(f"d{output}/d{n}" for n in names)])
+            outputs = [output, *more_outputs]
+            csv.writer(header, lineterminator="\n").writerow(
+                [row_word, *outputs, *(f"d{o}/d{n}" for o in outputs for n in names)])
             out.write(header.getvalue().encode())
-            self.template = ",".join(["{}"] * (2 + len(names))) + "\n"
+            self.template = ",".join(["{}"] * (1 + len(outputs) * (1 + len(names)))) + "\n"
         else:
             parts = ", ".join(f"{_braces(json.dumps(n))}: {{}}" for n in names)
-            self.template = f'{{{{"{row_word}": {{}}, "value": {{}}, "gradients": {{{{{parts}}}}}}}}}\n'
+            jacobian = _jacobian_template([output, *more_outputs], parts) if more_outputs else ""
+            self.template = f'{{{{"{row_word}": {{}}, "value": {{}}, "gradients": {{{{{parts}}}}}{jacobian}}}}}\n'
         self.json = fmt == "jsonl"
 
-    def write(self, lines: np.ndarray, value: np.ndarray, grads: Sequence[np.ndarray]) -> None:
-        columns = [list(map(str, lines.tolist())), self._numbers(value)]
-        columns += [self._numbers(g) for g in grads]
+    def write(self, lines: np.ndarray, value: np.ndarray, grads: Sequence[np.ndarray],
+              more: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]] = ()) -> None:
+        """One line per row; `more` holds each further output's (value, gradients)."""
+        numbers = self._numbers
+        columns = [list(map(str, lines.tolist())), numbers(value)]
+        if not more:
+            columns += [numbers(g) for g in grads]
+        elif self.json:  # "gradients", then the first output again in "outputs" and "jacobian"
+            every = [(value, grads), *more]
+            columns += [numbers(g) for g in grads]
+            columns += [numbers(v) for v, _ in every] + [numbers(g) for _, gs in every for g in gs]
+        else:  # every output's value, then every output's gradients
+            columns += [numbers(v) for v, _ in more]
+            columns += [numbers(g) for _, gs in [(value, grads), *more] for g in gs]
         self.out.write("".join(map(self.template.format, *columns)).encode())
         self.rows += len(lines)
 
@@ -49,6 +69,15 @@ class RowWriter:
             for k in np.flatnonzero(~np.isfinite(values)).tolist():
                 strings[k] = f'"{strings[k]}"'
         return strings
+
+
+def _jacobian_template(outputs: Sequence[str], parts: str) -> str:
+    """JSON Lines' `, "outputs": {...}, "jacobian": {...}` for several outputs, as a
+    format template (each output's gradients are `parts` again)."""
+    names = [_braces(json.dumps(o)) for o in outputs]
+    values = ", ".join(f"{name}: {{}}" for name in names)
+    rows = ", ".join(f"{name}: {{{{{parts}}}}}" for name in names)
+    return f', "outputs": {{{{{values}}}}}, "jacobian": {{{{{rows}}}}}'
 
 
 def _braces(text: str) -> str:

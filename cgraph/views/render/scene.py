@@ -113,6 +113,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
     builder.find_copies()
     builder.add_edges()
     builder.add_sink()
+    builder.add_more_sinks()
     return builder.finish()
 
 
@@ -335,6 +336,22 @@ class _SceneBuilder:
         if self.show_grads and self.grads_known(out):
             edge.grad = "1"
         self.scene.edges.append(edge)
+
+    def add_more_sinks(self) -> None:
+        """The other outputs (`output a, b`) get an edge to a sink of their own, with their
+        name and value; no gradient, since the gradients drawn are the first output's."""
+        ev = self.ev
+        more = [(node, name) for node, name, _ in ev.more] if ev is not None else \
+            list(zip(self.graph.outputs[1:], self.graph.output_names[1:]))
+        for k, (node, name) in enumerate(more, start=2):
+            if node not in self.keep:
+                continue
+            sink = SceneNode(f"output_{k}", "sink", "")
+            self.scene.nodes.append(sink)
+            edge = SceneEdge(self._drawn_id(node), sink.id, label_name=name)
+            if self.show_values and self.values_known(node):
+                edge.value = number(self.ev_values[node], self.p)
+            self.scene.edges.append(edge)
 
     def finish(self) -> Scene:
         scene = self.scene
