@@ -416,3 +416,12 @@ def test_a_registered_op_is_carried_forward_by_its_table_entry():
         assert cgraph.jvp(graph, {"x": 2.0}, {"x": 2.0}).directional_derivative == 6.0
     finally:
         ops.unregister(leaky.name)
+
+
+def test_several_outputs_get_the_tangent_column_after_their_gradient_columns(cg):
+    args = ["eval", "-e", "p = x + y; g = p * z; output g, p", "--x", "1", "--y", "3", "--z", "-3", "--tangent", "x=1"]
+    assert cg(*args, "--format", "csv").out.splitlines()[0] == "id,name,op,value,dg/d(node),dp/d(node),line,expr,tangent"
+    assert cg(*args, "--format", "plain").out.splitlines()[-1] == "g -12.0 1.0 0.0 -3.0"
+    data = json.loads(cg("eval", str(SAMPLES / "intro.cg"), *INTRO_ARGS, "--output", "g,p", "--tangent", "z=1",
+                         "--format", "json").out)
+    assert data["directional_derivative"] == 4.0 and data["directional_derivatives"] == {"g": 4.0, "p": 0.0}
