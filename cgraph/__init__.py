@@ -29,7 +29,7 @@ except KeyboardInterrupt:
     raise
 
 __all__ = [
-    "parse", "load", "evaluate", "gradients", "grad", "hessian", "forward", "backward",
+    "parse", "load", "evaluate", "gradients", "grad", "hessian", "jvp", "forward", "backward",
     "Graph", "Node", "Tag", "Evaluation", "Source",
     "CgraphError", "ParseError", "BuildError", "GraphTooLarge", "InputError", "NumericError",
     "DEFAULT_MAX_NODES",
@@ -77,3 +77,13 @@ def hessian(graph: Graph, inputs=None, wrt=None, *, output: str | None = None):
     from .engine.hessian import hessian as _hessian  # imported on use: it brings the grad transformation
 
     return _hessian(graph, inputs, wrt, output=output)
+
+
+def jvp(graph: Graph, inputs=None, direction=None, *, output: str | None = None):
+    """Forward mode: every node's value and tangent (its derivative along `direction`,
+    input or param name -> number, names left out 0) and the output's directional
+    derivative, gradient · direction: `cgraph.jvp(g, {"x": 1}, {"x": 1}).directional_derivative`.
+    Returns a cgraph.engine.tangent.JVP (imported on first use)."""
+    from .engine.tangent import jvp as forward_mode
+
+    return forward_mode(graph, inputs, direction, output=output)

@@ -7,6 +7,7 @@ from click.core import ParameterSource
 
 from ..views import report
 from ..engine.evaluator import evaluate
+from ..engine.tangent import JVP, jvp, parse_direction
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
@@ -18,6 +19,7 @@ Examples:
   cgraph eval samples/rnn.cg --x 0.1,0.2,0.3,0.4,0.5 --show inputs
   cgraph eval -e 'tanh(w*x + b)' --w 0.5 --x 2 --b 0 --format json
   cgraph eval samples/mlp.cg --output 'h[2]' --format plain
+  cgraph eval samples/intro.cg --x 1 --y 3 --z -3 --tangent x=1,y=0.5
   cgraph eval samples/linreg.cg --data samples/linreg.csv -o predictions.csv
   cgraph eval samples/xor.cg --data samples/xor.csv --format jsonl --seed 0
   tr , ';' < samples/linreg.csv | cgraph eval samples/linreg.cg --data - --data-format csv --delimiter ';'
@@ -34,6 +36,13 @@ error in a later row ends the output there, with exit 2 for a bad row);
 shows the rows done. --show does not apply (every row gives the output
 and all gradients).
 
+\b
+With --tangent (forward mode), every node's derivative along a direction
+in the inputs' space is added: a tangent column, and JSON "tangents" and
+"directional_derivative" (= gradient · direction). Inputs and params the
+direction leaves out move by 0; indexed names are fine: --tangent
+'w[1,2]=1,b=-0.5'. Not with --data.
+
 {EXIT_CODES_HELP}
 """
 
@@ -41,6 +50,8 @@ EVAL_ON_ERROR_HELP = ("A bad row (a missing column, a non-number): fail (exit 2;
                       "stdout, -o FILE is left as it was) or skip it. Needs --data.")
 SCALAR_FORMATS = report.FORMATS
 DATA_FORMATS = ("csv", "jsonl")
+TANGENT_HELP = ("Forward mode: also each node's derivative along this direction (x=1,y=0.5; inputs and params "
+                "left out: 0), gradient · direction. May be repeated. Not with --data.")
 
 
 @click.command("eval", cls=ProgramCommand, epilog=EPILOG, short_help="Values and gradients of every node.")
@@ -60,9 +71,10 @@ DATA_FORMATS = ("csv", "jsonl")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
+@click.option("--tangent", "tangent_texts", multiple=True, metavar="NAME=V,...", help=TANGENT_HELP)
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool,
                  fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None,
-                 data_format: str | None, delimiter: str | None) -> None:
+                 data_format: str | None, delimiter: str | None, tangent_texts: tuple[str, ...] = ()) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -76,6 +88,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     """
     ctx = click.get_current_context()
     outputs = output_list(output_name)  # --output a,b: several outputs, a Jacobian
+    _refuse_tangent_with_data(ctx, tangent_texts, data_path)
     if data_path is not None:
         if fmt is not None and fmt not in DATA_FORMATS:
             raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
@@ -98,35 +111,54 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     if fmt == "jsonl":
         raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
     fmt = fmt or "table"
+    tangent = _forward_mode(graph, inputs, outputs, tangent_texts)  # a bad direction fails before any work
     result = evaluate(graph, inputs, output=outputs, strict=strict)
     for warning in result.warnings:
         click.echo(warning, err=True)
     if out != "-":
         from .output import write_output
 
-        write_output(out, _render(result, fmt, show).encode(), option="-o")
+        write_output(out, _render(result, fmt, show, tangent).encode(), option="-o")
         click.echo(f"wrote {out}", err=True)
     elif fmt == "table":
         from rich.console import Console
 
         from .output import print_rich
 
-        print_rich(Console(soft_wrap=False), report.to_table(result, show))
+        print_rich(Console(soft_wrap=False), report.to_table(result, show, tangent))
     else:
-        click.echo(_render(result, fmt, show), nl=False)
+        click.echo(_render(result, fmt, show, tangent), nl=False)
 
 
-def _render(result, fmt: str, show: str) -> str:
+def _refuse_tangent_with_data(ctx: click.Context, texts: tuple[str, ...], data_path: str | None) -> None:
+    # Tangents per row would be another report (a tangent column beside each row's
+    # gradients, and a direction per row?); forward mode is shown on one evaluation, so
+    # --tangent with --data is refused rather than ignored.
+    if texts and data_path is not None:
+        raise click.UsageError("--tangent goes with one evaluation, not with --data", ctx)
+
+
+def _forward_mode(graph: Graph, inputs: dict[str, float], outputs: str | list[str] | None,
+                  texts: tuple[str, ...]) -> JVP | None:
+    """The tangents along --tangent's direction, None without it. (Every node's tangent
+    comes from the one sweep; the outputs only pick the headline, the first.)"""
+    if not texts:
+        return None
+    headline = outputs[0] if isinstance(outputs, list) else outputs
+    return jvp(graph, inputs, parse_direction(graph, texts), output=headline)
+
+
+def _render(result, fmt: str, show: str, tangent: JVP | None = None) -> str:
     if fmt == "json":
-        return report.to_json(result, show) + "\n"
+        return report.to_json(result, show, tangent) + "\n"
     if fmt == "csv":
-        return report.to_csv(result, show)
+        return report.to_csv(result, show, tangent)
     if fmt == "plain":
-        return report.to_plain(result, show)
+        return report.to_plain(result, show, tangent)
     import io
 
     from rich.console import Console
 
     buffer = io.StringIO()
-    Console(file=buffer, width=200, no_color=True, soft_wrap=False).print(report.to_table(result, show))
+    Console(file=buffer, width=200, no_color=True, soft_wrap=False).print(report.to_table(result, show, tangent))
     return report.strip_line_ends(buffer.getvalue())

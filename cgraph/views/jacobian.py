@@ -14,10 +14,12 @@ from ..errors import clip
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS
 from .numbers import json_number, short_number, text_number
-from .report import TABLE_EXPRESSION_WIDTH, labelled_rows
+from .report import TABLE_EXPRESSION_WIDTH, labelled_rows, tangent_cells
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from ..engine.tangent import JVP
 
 # Longer output names make a column header too wide: it says which output by position.
 _HEADER_NAME_WIDTH = 20
@@ -59,7 +61,7 @@ def _with_grads(node: dict[str, Any], every: list[tuple[int, str, list[float]]])
     return extended
 
 
-def to_csv(ev: Evaluation, show: str = "named") -> str:
+def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
     """report.to_csv with a `dg/d(node)` column per output where one output has `grad`."""
     import csv
     import io
@@ -67,27 +69,28 @@ def to_csv(ev: Evaluation, show: str = "named") -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     every = ev.per_output
-    writer.writerow(["id", "name", "op", "value", *(gradient_header(ev, k) for k in range(len(every))), "line", "expr"])
+    writer.writerow(["id", "name", "op", "value", *(gradient_header(ev, k) for k in range(len(every))), "line", "expr",
+                     *(["tangent"] if tangent is not None else [])])
     graph = ev.graph
     for i, label in labelled_rows(ev, show):
         writer.writerow([
             i, label, graph.ops[i], text_number(ev.values[i]), *(text_number(grads[i]) for _, _, grads in every),
-            graph.line_of(i), graph.text_of(i),
+            graph.line_of(i), graph.text_of(i), *tangent_cells(tangent, i),
         ])
     return out.getvalue()
 
 
-def to_plain(ev: Evaluation, show: str = "named") -> str:
+def to_plain(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
     """One `name value grad1 grad2 ...` line per row: a gradient per output, in declared order."""
     every = ev.per_output
     return "".join(
         f"{label or ev.label(i)} {text_number(ev.values[i])} "
-        + " ".join(text_number(grads[i]) for _, _, grads in every) + "\n"
+        + " ".join([*(text_number(grads[i]) for _, _, grads in every), *tangent_cells(tangent, i)]) + "\n"
         for i, label in labelled_rows(ev, show)
     )
 
 
-def to_table(ev: Evaluation, show: str = "named") -> Table:
+def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> Table:
     """report.to_table with every output in the title and a gradient column per output."""
     from rich.table import Table
     from rich.text import Text
@@ -106,6 +109,8 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
     table.add_column(Text("value"), justify="right", no_wrap=True)
     for k in range(len(every)):
         table.add_column(Text(gradient_header(ev, k)), justify="right", no_wrap=True)
+    if tangent is not None:
+        table.add_column(Text("tangent"), justify="right", no_wrap=True)
     for i, label in labelled_rows(ev, show):
         op = graph.ops[i]
         style = "bold" if i in outputs else "cyan" if op in INPUT_KINDS else None
@@ -113,6 +118,7 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
         table.add_row(
             Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])),
             *(Text(short_number(grads[i])) for _, _, grads in every),
+            *([] if tangent is None else [Text(short_number(tangent.node_tangents[i]))]),
             style=style,
         )
     return table

@@ -18,6 +18,8 @@ from .numbers import json_number, short_number, text_number
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from ..engine.tangent import JVP
+
 SHOW = ("inputs", "named", "all")
 TABLE_EXPRESSION_WIDTH = 120
 FORMATS = ("table", "plain", "json", "csv")
@@ -92,39 +94,64 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
     return result
 
 
-def to_json(ev: Evaluation, show: str = "named") -> str:
+def to_json(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
     import json
 
-    return json.dumps(to_dict(ev, show), indent=2, allow_nan=False)
+    data = to_dict(ev, show)
+    if tangent is not None:
+        data.update(tangent_fields(ev, tangent, show))
+    return json.dumps(data, indent=2, allow_nan=False)
 
 
-def to_csv(ev: Evaluation, show: str = "named") -> str:
+def tangent_fields(ev: Evaluation, tangent: JVP, show: str = "named") -> dict[str, Any]:
+    """JSON's forward-mode keys: `tangents` (the rows --show lists, by the name the text
+    formats give them) and `directional_derivative` (the first output's), and with several
+    outputs `directional_derivatives` (each output's)."""
+    t = tangent.node_tangents
+    fields: dict[str, Any] = {
+        "tangents": {label or ev.label(i): json_number(t[i]) for i, label in labelled_rows(ev, show)},
+        "directional_derivative": json_number(tangent.directional_derivative),
+    }
+    if ev.more:  # several outputs: each one's, as `outputs` lists them
+        fields["directional_derivatives"] = {name: json_number(t[node]) for node, name, _ in ev.per_output}
+    return fields
+
+
+def tangent_cells(tangent: JVP | None, i: int) -> list[str]:
+    """The tangent column's cell for node i, or none without --tangent."""
+    return [] if tangent is None else [text_number(tangent.node_tangents[i])]
+
+
+def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
     if ev.more:  # several outputs: a gradient column per output
         from . import jacobian
 
-        return jacobian.to_csv(ev, show)
+        return jacobian.to_csv(ev, show, tangent)
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "name", "op", "value", "grad", "line", "expr"])
+    writer.writerow(["id", "name", "op", "value", "grad", "line", "expr"] + (["tangent"] if tangent is not None else []))
     graph = ev.graph
     for i, label in labelled_rows(ev, show):
         writer.writerow([
             i, label, graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]), graph.line_of(i), graph.text_of(i),
+            *tangent_cells(tangent, i),
         ])
     return out.getvalue()
 
 
-def to_plain(ev: Evaluation, show: str = "named") -> str:
-    """One `name value grad` line per row (anonymous nodes are #id), for awk and friends."""
+def to_plain(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> str:
+    """One `name value grad` line per row (anonymous nodes are #id), for awk and friends;
+    `name value grad tangent` with a tangent."""
     if ev.more:  # several outputs: a gradient per output on each line
         from . import jacobian
 
-        return jacobian.to_plain(ev, show)
+        return jacobian.to_plain(ev, show, tangent)
     return "".join(
-        f"{label or ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}\n"
+        " ".join([f"{label or ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}",
+                  *tangent_cells(tangent, i)]) + "\n"
         for i, label in labelled_rows(ev, show)
     )
 
@@ -139,11 +166,11 @@ def strip_line_ends(text: str) -> str:
     return _LINE_END_SPACES.sub(r"\1", text)
 
 
-def to_table(ev: Evaluation, show: str = "named") -> Table:
+def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> Table:
     if ev.more:  # several outputs: a gradient column per output
         from . import jacobian
 
-        return jacobian.to_table(ev, show)
+        return jacobian.to_table(ev, show, tangent)
     from rich.table import Table
     from rich.text import Text
 
@@ -159,6 +186,8 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
     table.add_column(Text("expression"), overflow="fold")
     table.add_column(Text("value"), justify="right", no_wrap=True)
     table.add_column(Text(f"d{out}/d(node)" if len(out) < 20 else "gradient"), justify="right", no_wrap=True)
+    if tangent is not None:
+        table.add_column(Text("tangent"), justify="right", no_wrap=True)
     for i, label in labelled_rows(ev, show):
         op = graph.ops[i]
         style = "bold" if i == ev.output else "cyan" if op in INPUT_KINDS else None
@@ -167,6 +196,7 @@ def to_table(ev: Evaluation, show: str = "named") -> Table:
         expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
         table.add_row(
             Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
+            *([] if tangent is None else [Text(short_number(tangent.node_tangents[i]))]),
             style=style,
         )
     return table

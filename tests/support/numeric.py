@@ -30,3 +30,16 @@ def graph_central_difference(graph: cgraph.Graph, point: dict[str, float], name:
     up[name] += h
     down[name] -= h
     return (cgraph.evaluate(graph, up).value - cgraph.evaluate(graph, down).value) / (2 * h)
+
+
+def graph_directional_difference(graph: cgraph.Graph, point: dict[str, float], direction: dict[str, float],
+                                 h: float = 1e-6) -> float:
+    """The output's derivative along `direction` (input name -> component; others 0) at
+    `point` (declared defaults fill the rest), by a central difference of f(x ± h·d)."""
+    start = {n: graph.values[i] for n, i in graph.inputs.items() if graph.values[i] is not None}
+    start.update(point)
+
+    def f(t: float) -> float:
+        return cgraph.evaluate(graph, {n: v + t * direction.get(n, 0.0) for n, v in start.items()}).value
+
+    return (f(h) - f(-h)) / (2 * h)
