@@ -337,6 +337,10 @@ def _unit_right(args, values, ops, args_of):
     return args[0] if values[1] == 1.0 else None
 
 
+def _is_negative_zero(value: float | None) -> bool:
+    return value == 0.0 and math.copysign(1.0, value) < 0  # (None == 0.0 is False)
+
+
 def _negated(a, ops, args_of):
     """x if node a is -x, else None."""
     return args_of(a)[0] if ops[a] == "neg" else None
@@ -360,12 +364,13 @@ def _mul_identities(args, values, ops, args_of):
 
 
 def _add_identities(args, values, ops, args_of):
-    """x + 0, 0 + x -> x; x + x -> 2*x; x + (-y) -> x - y; (-x) + y -> y - x;
-    (-x) + (-y) -> -(x + y). Each exact in IEEE arithmetic."""
+    """x + (-0), (-0) + x -> x; x + x -> 2*x; x + (-y) -> x - y; (-x) + y -> y - x;
+    (-x) + (-y) -> -(x + y). Each exact in IEEE arithmetic, to the sign of a zero: x + 0
+    stays, as -0 + 0 is +0 (and 1/(-0 + 0) is inf where 1/-0 is -inf)."""
     a, b = args
-    if values[1] == 0.0:
+    if _is_negative_zero(values[1]):
         return a
-    if values[0] == 0.0:
+    if _is_negative_zero(values[0]):
         return b
     if a == b:
         return ("mul", ("const", 2.0), a)

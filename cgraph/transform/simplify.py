@@ -4,13 +4,13 @@
 appends `op(args)` it tries, in order:
 - constant folding: every argument a constant -> the constant the op's own forward
   function gives (the evaluator's function, so inf and nan come out as they would);
-- identities exact in IEEE arithmetic: x*1, 1*x, x/1, x+0, 0+x, x-0, x^1 -> x; --x -> x;
+- identities exact in IEEE arithmetic: x*1, 1*x, x/1, x+(-0), x-0, x^1 -> x; --x -> x;
   x*(-1), (-1)*x -> -x. Never x*0 -> 0 (inf*0 and nan*0 are nan) nor x-x -> 0;
 - common subexpressions (hash-consing): one node per op and arguments, the graph's own
   nodes included, so a rule's `cos(a)` reuses the forward pass's `cos(a)`.
 Each is exact, so a simplified graph computes what the raw one does: folding runs the
-same float function at build time that the evaluator would run later. (x + 0 -> x keeps
--0.0 where the sum would give +0.0: equal as numbers, which is all a value is compared by.)
+same float function at build time that the evaluator would run later, and no identity
+changes as much as the sign of a zero (x + 0 stays: -0 + 0 is +0).
 
 `live_nodes` flags what the outputs need; `TapeWriter.copy_of` copies only those.
 """
