@@ -364,9 +364,9 @@ def _mul_identities(args, values, ops, args_of):
 
 
 def _add_identities(args, values, ops, args_of):
-    """x + (-0), (-0) + x -> x; x + x -> 2*x; x + (-y) -> x - y; (-x) + y -> y - x;
-    (-x) + (-y) -> -(x + y). Each exact in IEEE arithmetic, to the sign of a zero: x + 0
-    stays, as -0 + 0 is +0 (and 1/(-0 + 0) is inf where 1/-0 is -inf)."""
+    """x + (-0), (-0) + x -> x; x + x -> 2*x; x + (-y) -> x - y; (-x) + y -> y - x. Each
+    exact in IEEE arithmetic, to the sign of a zero: x + 0 stays, as -0 + 0 is +0 (and
+    1/(-0 + 0) is inf where 1/-0 is -inf), and so does (-x) + (-y), +0 where -(x + y) is -0."""
     a, b = args
     if _is_negative_zero(values[1]):
         return a
@@ -375,27 +375,21 @@ def _add_identities(args, values, ops, args_of):
     if a == b:
         return ("mul", ("const", 2.0), a)
     na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
-    if na is not None and nb is not None:
-        return ("neg", ("add", na, nb))
-    if nb is not None:
+    if nb is not None and na is None:
         return ("sub", a, nb)
-    if na is not None:
+    if na is not None and nb is None:
         return ("sub", b, na)
     return ("add", b, a) if a > b else None  # one order of a commutative op's arguments: one node
 
 
 def _sub_identities(args, values, ops, args_of):
-    """x - 0 -> x; x - (-y) -> x + y; (-x) - y -> -(x + y). (0 - x stays: it is +0 where
-    -x is -0.)"""
+    """x - 0 -> x; x - (-y) -> x + y (IEEE defines x - y as x + (-y)). Not x - (-0), which
+    is +0 where x is -0, nor 0 - x, +0 where -x is -0."""
     a, b = args
-    if values[1] == 0.0:
+    if values[1] == 0.0 and not _is_negative_zero(values[1]):
         return a
-    na, nb = _negated(a, ops, args_of), _negated(b, ops, args_of)
-    if nb is not None:
-        return ("add", a, nb)
-    if na is not None:
-        return ("neg", ("add", na, b))
-    return None
+    nb = _negated(b, ops, args_of)
+    return ("add", a, nb) if nb is not None else None
 
 
 def _select_identities(args, values, ops, args_of):

@@ -107,8 +107,8 @@ def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: De
     """`more` further orders of the gradient graph `graph`, by forward mode: each output's
     tangent along each wrt name (forward over reverse). Reverse again would walk every
     node of the last order's graph per output, doubling the graph at each order (tanh's
-    8th derivative: 254 operation nodes); tangents remembered per node cost only the new nodes of
-    each order (72). Only the outputs get names: one per node of a derivative would be noise."""
+    8th derivative: 253 operation nodes); tangents remembered per node cost only the new nodes of
+    each order (83). Only the outputs get names: one per node of a derivative would be noise."""
     tape = TapeWriter.reopen(graph, max_nodes=max_nodes)
     writer: RuleWriter = SimplifyingWriter(tape) if simplify else RuleWriter(tape)
     inputs = graph.inputs
