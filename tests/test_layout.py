@@ -20,7 +20,7 @@ ALLOWED = {
     "transform": {"ir", "ops", "errors"},  # builds graphs from graphs, beside the engine that evaluates them
     "views": {"engine", "ir", "ops", "errors"},
     "training": {"engine", "ir", "ops", "errors"},
-    "cli": {"frontend", "engine", "views", "training", "ir", "ops", "errors", "facade", "root"},
+    "cli": {"frontend", "engine", "transform", "views", "training", "ir", "ops", "errors", "facade", "root"},
     # the public entry points re-export one stage each
     "facade": {"engine", "views", "training"},
     "root": {"frontend", "engine", "ir", "ops", "errors"},

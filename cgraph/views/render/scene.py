@@ -48,6 +48,9 @@ class SceneNode:
     cluster: tuple[Tag, ...] = ()
     highlight: bool = False
     unit: tuple[Tag, ...] = ()  # a collapsed box: the call or iteration it stands for
+    gradient: bool = False  # a node of the gradient graph (--backward), drawn in its own colour
+    value: str | None = None  # a gradient node's value, on the node: no forward edge carries it
+    also: str | None = None  # a forward node the gradient graph shares as gradients: their names
 
 
 @dataclass
@@ -61,6 +64,7 @@ class SceneEdge:
     label_name: str | None = None  # the output edge says what it is
     loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
     invisible: bool = False  # not drawn: only keeps a loop's iterations in order (see iteration_order)
+    part: str = ""  # --backward: 'gradient' (into a gradient node or output) or 'reuse' (a forward value into one)
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Scene:
     clusters: dict[tuple[Tag, ...], str] = field(default_factory=dict)  # path -> label
     options: Options = field(default_factory=Options)
     caption: str = ""
+    legend: str = ""  # what the colours and dashes mean, where a diagram shows more than the forward graph
 
 
 @dataclass(frozen=True)
@@ -107,13 +112,26 @@ def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str |
     return sorted((tuple(u) for u in units.values()), key=lambda u: u[2])
 
 
-def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None) -> Scene:
-    builder = _SceneBuilder(graph, ev, options, step)
+def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None,
+                more: Part | None = None) -> Scene:
+    """The scene of `graph`; `more`, another part drawn beside it (the gradient graph)."""
+    builder = _SceneBuilder(graph, ev, options, step, more)
     builder.add_nodes()
     builder.find_copies()
     builder.add_edges()
     builder.add_sink()
+    builder.add_more_sinks()
     return builder.finish()
+
+
+class Part:
+    """Another part of a diagram, drawn beside the graph's own (the gradient graph of
+    render --backward): how many nodes it adds, then its drawing, once the graph's is done."""
+
+    nodes: int = 0
+
+    def draw(self, builder: _SceneBuilder) -> None:
+        raise NotImplementedError
 
 
 class _SceneBuilder:
@@ -121,14 +139,15 @@ class _SceneBuilder:
     leaves drawn beside each box or iteration, the edges with their numbers, the output's
     sink, then heat and loop order. A frame (`step`) limits which numbers are known."""
 
-    def __init__(self, graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None) -> None:
-        self.graph, self.ev, self.options, self.step = graph, ev, options, step
+    def __init__(self, graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None,
+                 more: Part | None = None) -> None:
+        self.graph, self.ev, self.options, self.step, self.more = graph, ev, options, step, more
         self.p = options.precision
         self.out = ev.output if ev is not None else graph.output
         self.shown = visible_nodes(graph, options, self.out)
         self.keep = set(self.shown)
         self.group = _groups(graph, self.shown) if options.collapse else None
-        self._refuse_if_too_large()
+        self._refuse_if_too_large(more.nodes if more is not None else 0)
         self.ids = style.node_ids(graph)
         self.consumers = [0] * len(graph)
         for i in self.shown:
@@ -151,17 +170,19 @@ class _SceneBuilder:
         self.box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
         self.box_sums: dict[tuple[int, str], float] = {}
 
-    def _refuse_if_too_large(self) -> None:
-        """Before any per-node work: a huge graph is refused at once."""
+    def _refuse_if_too_large(self, more: int) -> None:
+        """Before any per-node work: a huge graph is refused at once (`more`: the nodes
+        another part adds, the gradient graph's)."""
         group, count = self.group, len(self.shown)
         if group is not None:
             count = count - len(group) + len({box for box, _ in group.values()})
-        if count > self.options.max_render_nodes:
-            raise RenderError(
-                f"the diagram would have {count:,} nodes, over the limit of {self.options.max_render_nodes:,}",
-                hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
-                "--focus NAME, or raise --max-render-nodes",
-            )
+        if count + more > self.options.max_render_nodes:
+            what = f"{count:,} nodes" if not more else f"{count + more:,} nodes ({more:,} of them the gradient graph's)"
+            hint = ("fold function calls and loop iterations into boxes with --collapse, draw a part with "
+                    "--focus NAME, or raise --max-render-nodes") if not more else \
+                "differentiate with respect to fewer names (--wrt), or raise --max-render-nodes"
+            raise RenderError(f"the diagram would have {what}, over the limit of {self.options.max_render_nodes:,}",
+                              hint=hint)
 
     def values_known(self, i: int) -> bool:
         return self.step is None or i < self.step.values_upto
@@ -274,6 +295,10 @@ class _SceneBuilder:
         """Node i's drawing: its collapsed box, or itself."""
         return self.group[i][0] if self.group is not None and i in self.group else self.ids[i]
 
+    def drawn_id(self, i: int) -> str:
+        """Node i's drawing, for another part's edges from it (see `Part`)."""
+        return self._drawn_id(i)
+
     def add_edges(self) -> None:
         graph, keep = self.graph, self.keep
         for v in self.shown:
@@ -336,10 +361,29 @@ class _SceneBuilder:
             edge.grad = "1"
         self.scene.edges.append(edge)
 
+    def add_more_sinks(self) -> None:
+        """The other outputs (`output a, b`) get an edge to a sink of their own, with their
+        name and value; no gradient, since the gradients drawn are the first output's."""
+        ev = self.ev
+        # --output NAME differentiates that node instead of the file's outputs
+        own = ev is None or (ev.output, ev.output_name) == (self.graph.output, self.graph.output_name)
+        more = list(zip(self.graph.outputs[1:], self.graph.output_names[1:])) if own else []
+        for k, (node, name) in enumerate(more, start=2):
+            if node not in self.keep:
+                continue
+            sink = SceneNode(f"output_{k}", "sink", "")
+            self.scene.nodes.append(sink)
+            edge = SceneEdge(self._drawn_id(node), sink.id, label_name=name)
+            if self.show_values and self.values_known(node):
+                edge.value = number(self.ev_values[node], self.p)
+            self.scene.edges.append(edge)
+
     def finish(self) -> Scene:
         scene = self.scene
         if self.options.heat:
             _normalise_heat(scene.edges, self.magnitudes)
+        if self.more is not None:  # before the invisible edges below, which come last
+            self.more.draw(self)
         recurrent = recurrent_loops(scene)
         loosen_shared_feeds(scene, recurrent)
         # After the drawn edges, so that those keep their positions (Mermaid styles edges by index).
