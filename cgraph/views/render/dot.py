@@ -130,10 +130,7 @@ def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str]
 
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     total = f'<br/><font color="{theme["grad"]}" point-size="10">&#931; {esc(node.total_grad)}</font>' if node.total_grad else ""
-    if node.value is not None:  # a gradient node's value: it is a gradient, so in the gradients' colour
-        total += f'<br/><font color="{theme["grad"]}" point-size="10">{esc(node.value)}</font>'
-    if node.also:
-        total += f'<br/><font color="{theme["gradient_line"]}" point-size="9">{esc(node.also)}</font>'
+    total += _gradient_lines(node, theme)
     attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
     if node.gradient and node.kind != "sink":
         return _gradient_node_attrs(node, theme, total, attrs)
@@ -156,6 +153,17 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     if node.highlight:
         attrs.update(style="filled", fillcolor=theme["highlight"], penwidth="2")
     return attrs
+
+
+def _gradient_lines(node: SceneNode, theme: dict[str, str]) -> str:
+    """A gradient node's value (a gradient: in the gradients' colour), and the gradients a
+    forward node also is, in the gradient graph's."""
+    lines = ""
+    if node.value is not None:
+        lines += f'<br/><font color="{theme["grad"]}" point-size="10">{esc(node.value)}</font>'
+    if node.also:
+        lines += f'<br/><font color="{theme["gradient_line"]}" point-size="9">{esc(node.also)}</font>'
+    return lines
 
 
 def _gradient_node_attrs(node: SceneNode, theme: dict[str, str], total: str, attrs: dict[str, str]) -> dict[str, str]:

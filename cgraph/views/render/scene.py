@@ -4,13 +4,13 @@ A `Scene` is computed once from a graph (and an evaluation, if there are values)
 then written as DOT or Mermaid. Every edge u -> v carries u's forward value and the
 gradient flowing back along it, d out/d v * d v/d u (for a node with one consumer that
 is its whole gradient; a node with several shows their sum, its accumulated gradient).
-The order that keeps a loop's iterations in reading order is worked out in layout.py.
+The order that keeps a loop's iterations in reading order is worked out in layout.py;
+what a scene holds is model.py's.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from ...errors import RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
@@ -20,72 +20,12 @@ from ..focus import focus_nodes
 from ..numbers import number
 from . import style
 from .layout import innermost_iteration, iteration_order, loosen_shared_feeds, recurrent_loops
+from .model import DEFAULT_MAX_RENDER_NODES, Frame, Options, Scene, SceneEdge, SceneNode
 
-DEFAULT_MAX_RENDER_NODES = 2000
+__all__ = ["DEFAULT_MAX_RENDER_NODES", "Frame", "Options", "Scene", "SceneEdge", "SceneNode", "build_scene",
+           "drawn_units", "visible_nodes"]  # the model's classes too: where the views have always found them
+
 SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
-
-
-@dataclass(frozen=True)
-class Options:
-    rankdir: str = "LR"
-    annotate: frozenset[str] = frozenset({"values", "grads"})
-    precision: int = 4
-    theme: str = "light"
-    focus: str | None = None
-    heat: bool = False
-    collapse: bool = False
-    max_render_nodes: int = DEFAULT_MAX_RENDER_NODES
-
-
-@dataclass
-class SceneNode:
-    id: str
-    kind: str  # input, param, const, op, box, sink
-    title: str  # the op's symbol, a leaf's name, a box's label
-    name: str | None = None  # an op node's name (p in p = x + y)
-    total_grad: str | None = None  # shown when several consumers share the node
-    tooltip: str = ""
-    cluster: tuple[Tag, ...] = ()
-    highlight: bool = False
-    unit: tuple[Tag, ...] = ()  # a collapsed box: the call or iteration it stands for
-    gradient: bool = False  # a node of the gradient graph (--backward), drawn in its own colour
-    value: str | None = None  # a gradient node's value, on the node: no forward edge carries it
-    also: str | None = None  # a forward node the gradient graph shares as gradients: their names
-
-
-@dataclass
-class SceneEdge:
-    tail: str
-    head: str
-    value: str | None = None
-    grad: str | None = None
-    local: str | None = None
-    heat: float | None = None  # 0..1 on a log scale of |gradient|, with --heat
-    label_name: str | None = None  # the output edge says what it is
-    loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
-    invisible: bool = False  # not drawn: only keeps a loop's iterations in order (see iteration_order)
-    part: str = ""  # --backward: 'gradient' (into a gradient node or output) or 'reuse' (a forward value into one)
-
-
-@dataclass
-class Scene:
-    nodes: list[SceneNode] = field(default_factory=list)
-    edges: list[SceneEdge] = field(default_factory=list)
-    clusters: dict[tuple[Tag, ...], str] = field(default_factory=dict)  # path -> label
-    options: Options = field(default_factory=Options)
-    caption: str = ""
-    legend: str = ""  # what the colours and dashes mean, where a diagram shows more than the forward graph
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame of the passes: the values of the first `values_upto` nodes are known,
-    and the gradients of nodes >= `grads_from`; `current` is the node just done."""
-
-    values_upto: int
-    grads_from: int
-    current: int
-    phase: str  # 'forward' or 'backward'
 
 
 def visible_nodes(graph: Graph, options: Options, output: int | None = None, option: str = "--focus") -> list[int]:
