@@ -27,7 +27,7 @@ from ...ir.graph import Graph
 from ...ops import CONST, LEAF_KINDS
 from ..numbers import number
 from . import style
-from .scene import Options, Part, Scene, SceneEdge, SceneNode, _SceneBuilder, build_scene
+from .scene import DiagramPart, Options, Scene, SceneEdge, SceneNode, _SceneBuilder, build_scene
 
 PREFIX = "bw_"  # gradient nodes' ids: never an id of the forward drawing (those start v_, k_, an op, box, output)
 
@@ -81,7 +81,7 @@ def _legend(output_name: str, count: int, simplified: bool) -> str:
             "the backward pass; dashed: the forward values it reuses")
 
 
-class _GradientPart(Part):
+class _GradientPart(DiagramPart):
     """The gradient graph's nodes and edges, drawn once the forward scene is."""
 
     def __init__(self, graph: Graph, gradient: Graph, values: Sequence[float] | None, precision: int,
@@ -144,13 +144,13 @@ class _GradientPart(Part):
         gradient, head = self.gradient, self.drawn_id(v)
         for u in gradient.args[v]:
             if gradient.is_literal(u):
-                self.scene.edges.append(SceneEdge(self._number(u, head), head, part="gradient"))
+                self.scene.edges.append(SceneEdge(self._literal_beside(u, head), head, part="gradient"))
             elif self.origin[u] >= 0:
                 self.scene.edges.append(SceneEdge(self.drawn_id(u), head, part="reuse"))
             else:
                 self.scene.edges.append(SceneEdge(self.drawn_id(u), head, part="gradient"))
 
-    def _number(self, u: int, head: str) -> str:
+    def _literal_beside(self, u: int, head: str) -> str:
         """The drawing of literal u beside gradient node `head` (one per node using it)."""
         node_id = f"{PREFIX}{self.ids[u]}__{head}"
         if node_id not in self.numbers:

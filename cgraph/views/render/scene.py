@@ -53,7 +53,7 @@ def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str |
 
 
 def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None,
-                more: Part | None = None) -> Scene:
+                more: DiagramPart | None = None) -> Scene:
     """The scene of `graph`; `more`, another part drawn beside it (the gradient graph)."""
     builder = _SceneBuilder(graph, ev, options, step, more)
     builder.add_nodes()
@@ -64,7 +64,7 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
     return builder.finish()
 
 
-class Part:
+class DiagramPart:
     """Another part of a diagram, drawn beside the graph's own (the gradient graph of
     render --backward): how many nodes it adds, then its drawing, once the graph's is done."""
 
@@ -80,7 +80,7 @@ class _SceneBuilder:
     sink, then heat and loop order. A frame (`step`) limits which numbers are known."""
 
     def __init__(self, graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None,
-                 more: Part | None = None) -> None:
+                 more: DiagramPart | None = None) -> None:
         self.graph, self.ev, self.options, self.step, self.more = graph, ev, options, step, more
         self.p = options.precision
         self.out = ev.output if ev is not None else graph.output
@@ -236,7 +236,7 @@ class _SceneBuilder:
         return self.group[i][0] if self.group is not None and i in self.group else self.ids[i]
 
     def drawn_id(self, i: int) -> str:
-        """Node i's drawing, for another part's edges from it (see `Part`)."""
+        """Node i's drawing, for another part's edges from it (see `DiagramPart`)."""
         return self._drawn_id(i)
 
     def add_edges(self) -> None:
