@@ -132,7 +132,7 @@ class _GradientPart(DiagramPart):
         node = SceneNode(self.drawn_id(i), "op" if op not in LEAF_KINDS else op, "", gradient=True)
         node.title = number(gradient.values[i] or 0.0, self.p) if op == CONST else style.symbol(op)
         node.name = names[0] if names else None
-        if self.values is not None:
+        if self.values is not None and op != CONST:  # a constant's value is its title
             node.value = number(self.values[i], self.p)
         line, _ = gradient.line_col(i)
         about = f"in the backward pass of '{gradient.line_text_of(i)}' (line {line})"
