@@ -28,8 +28,8 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
         edge_attr={"fontname": FONT, "fontsize": "10", "color": theme["edge"], "arrowsize": "0.6"},
     )
     backward = any(node.gradient for node in scene.nodes)
-    # With the gradient graph, the forward graph goes in an invisible box of its own: two
-    # boxes, dot keeps them apart and in the order written, forward above backward.
+    # With the gradient graph, the forward graph goes in an invisible box of its own: with
+    # two boxes, dot keeps the passes apart (one above the other) instead of interleaving them.
     root = graphviz.Digraph(name="cluster_forward", graph_attr={"style": "invis"}) if backward else dot
     bodies = _cluster_bodies(scene, theme)
     _add_nodes(root, bodies, scene, theme)
