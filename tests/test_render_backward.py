@@ -362,7 +362,8 @@ def test_render_without_backward_draws_no_gradient_graph(cg):
     (["--wrt", "x"], "--wrt goes with --backward"),
     (["--no-simplify"], "--no-simplify goes with --backward"),
     (["--backward", "--wrt", "q"], "not an input or param"),
-    (["--backward", "--wrt", ","], "--wrt: give one or more"),
+    (["--backward", "--wrt", "x,"], "an empty name in the list"),
+    (["--backward", "--wrt", ""], "give one or more input or param names"),
     (["--backward", "--frames", "frames"], "--frames"),
     (["--backward", "--focus", "p"], "--focus"),
     (["--backward", "--output", "nosuch"], "--output nosuch"),
@@ -381,3 +382,24 @@ def test_too_large_with_the_gradient_graph_is_refused_with_advice(cg, tmp_path):
     g = cgraph.load(INTRO)
     extra = len(_gradient_nodes(g, grad(g, simplify=False)))
     assert f"{len(g) + extra} nodes ({extra} of them the gradient graph's)" in res.err and "--wrt" in res.err
+
+
+def test_a_forward_node_with_many_gradient_names_shows_a_few(backward, tmp_path):
+    """x is d y/d p for each of four products p = x * w_k: three names drawn at most, all in the tooltip."""
+    path = write(tmp_path, "input x = 2\n" + "".join(f"p{k} = x * w{k}\n" for k in range(4))
+                 + "y = p0 + p1 + p2 + p3\n", "many.cg")
+    d, _ = backward(path, "--wrt", "w0,w1,w2,w3")
+    also = _label_parts(d.named("x"))["also"]
+    assert also.startswith("= ") and also.endswith("(+2 more)") and also.count(" = ") == 1
+    assert all(f"dy_dw{k}" in d.named("x").tooltip for k in range(4))
+
+
+def test_a_forward_graph_over_the_limit_is_refused_before_it_is_differentiated(cg, tmp_path, monkeypatch):
+    import cgraph.transform.grad as transform
+
+    def fail(*args, **kwargs):
+        raise AssertionError("differentiated a graph too large to draw")
+
+    monkeypatch.setattr(transform, "grad", fail)
+    res = cg("render", INTRO, "--backward", "--max-render-nodes", "3", "-o", tmp_path / "x.dot")
+    assert res.code == 1 and "over the limit of 3" in res.err

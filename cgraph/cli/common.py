@@ -232,3 +232,26 @@ def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
     suggestion = did_you_mean("--" + name, sorted(ctx.meta.get(_KNOWN, ())), cutoff=0.75)
     if suggestion:
         raise click.UsageError(f"no such option: --{clip(name)}{suggestion}", ctx)
+
+
+def output_list(text: str | None, option: str = "--output") -> str | list[str] | None:
+    """`--output a,b` as the names it lists; one name (`h[2]`, or `w[1,2]`: a comma inside
+    brackets is part of the name) stays as it was given."""
+    if text is None:
+        return None
+    names, depth, start = [], 0, 0
+    for k, char in enumerate(text):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(0, depth - 1)
+        elif char == "," and depth == 0:
+            names.append(text[start:k].strip())
+            start = k + 1
+    if not names:
+        return text
+    names.append(text[start:].strip())
+    if "" in names:
+        raise click.BadParameter(f"{text!r}: an empty name in the list (give NAME or NAME,NAME,...)",
+                                 param_hint=f"'{option}'")
+    return names

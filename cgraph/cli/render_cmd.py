@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..engine.evaluator import Evaluation, evaluate
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
-from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
+from .common import PRECISION, Count, ProgramCommand, evaluation_options, output_list, with_program
 from .output import OutputClash, OutputError, run_files, write_output
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
@@ -58,8 +58,8 @@ dot (DOT text) and mermaid do not.
 @click.option("--backward", is_flag=True,
               help="Also draw the gradient graph, the backward pass as nodes (the program `cgraph grad` writes): "
               "in purple, with its values, and dashed edges from the forward values it reuses.")
-@click.option("--wrt", metavar="NAMES", help="With --backward: the inputs and params to differentiate with respect "
-              "to, comma-separated. [default: all]")
+@click.option("--wrt", metavar="NAME,...", help="With --backward: the inputs and params to differentiate with "
+              "respect to. [default: all]")
 @click.option("--no-simplify", "raw", is_flag=True, help="With --backward: the raw transformation, every node of the "
               "backward pass (the seed 1, each g * 1), not folded or shared.")
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
@@ -120,9 +120,12 @@ def _backward_scene(graph: Graph, ev: Evaluation | None, inputs: dict[str, float
     from ..transform.grad import grad
     from ..views.render.backward import backward_scene
 
-    names = None if wrt is None else [n.strip() for n in wrt.split(",") if n.strip()]
-    if names is not None and not names:
-        raise click.UsageError("--wrt: give one or more input or param names, comma-separated")
+    listed = output_list(wrt, "--wrt")  # as `cgraph grad --wrt` reads it: w[1,2] is one name
+    names = [listed] if isinstance(listed, str) else listed
+    if names == [""]:
+        raise click.BadParameter("give one or more input or param names", param_hint="'--wrt'")
+    if not opts["collapse"] and len(graph) > opts["max_render_nodes"]:
+        render.scene(graph, None, **opts)  # refuses the forward graph alone, before differentiating it
     differentiated = graph
     if output_name is not None:
         output_node(graph, output_name)  # an unknown name: the message eval gives

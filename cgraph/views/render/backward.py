@@ -30,6 +30,7 @@ from . import style
 from .scene import DiagramPart, Options, Scene, SceneEdge, SceneNode, _SceneBuilder, build_scene
 
 PREFIX = "bw_"  # gradient nodes' ids: never an id of the forward drawing (those start v_, k_, an op, box, output)
+MAX_NAMES_SHOWN = 3  # gradient names on a forward node's drawing
 
 
 def backward_scene(graph: Graph, ev: Evaluation | None, gradient: Graph, values: Sequence[float] | None,
@@ -122,7 +123,10 @@ class _GradientPart(DiagramPart):
         names = self._gradient_names(i)
         node = self.builder.node_by_id.get(self.drawn_id(i))
         if names and node is not None:
-            node.also = "= " + " = ".join(names)
+            # a few names on the drawing (a second derivative can give a node a dozen), all in its tooltip
+            shown = names if len(names) <= MAX_NAMES_SHOWN else names[:MAX_NAMES_SHOWN - 1]
+            node.also = "= " + " = ".join(shown) + (f" (+{len(names) - len(shown)} more)" if len(shown) < len(names) else "")
+            node.tooltip += "; also " + " = ".join(names)
             self.marked.add(i)
 
     def _add_node(self, i: int) -> None:
