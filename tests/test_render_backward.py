@@ -114,11 +114,12 @@ def _program(name: str, tanh_file: str, two_outputs: str) -> str:
 # --- which nodes are forward copies -----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [p for p, _ in PROGRAMS])
-def test_the_raw_transformation_is_split_by_id(name, tanh_file, two_outputs):
+@pytest.mark.parametrize("path", sorted(str(p) for p in SAMPLES.glob("*.cg")) + [TANH, TWO_OUTPUTS],
+                         ids=lambda p: p.rsplit("/", 1)[-1] if p.endswith(".cg") else p.splitlines()[0])
+def test_the_raw_transformation_is_split_by_id(path):
     """Raw, the transformation keeps every forward node under its own id and appends the
     gradient nodes: the split the diagram draws must be exactly that one."""
-    g = cgraph.load(_program(name, tanh_file, two_outputs))
+    g = cgraph.load(path) if path.endswith(".cg") else cgraph.parse(path)
     r = grad(g, simplify=False)
     assert forward_copies(g, r) == list(range(len(g))) + [-1] * (len(r) - len(g))
 
@@ -145,6 +146,15 @@ def test_a_node_hash_consed_onto_a_forward_node_is_that_forward_node():
     r = grad(g)
     origin = forward_copies(g, r)
     assert sorted(o for o in origin if o >= 0) == sorted(set(o for o in origin if o >= 0))
+
+
+def test_an_unnamed_forward_node_the_pass_names_as_a_gradient_is_still_a_forward_node():
+    """d y/d tanh(exp(s)) is the second exp(s): the pass names it dy_dtanh2, and it and the
+    forward nodes built on it (y) stay forward nodes."""
+    g = cgraph.parse("input s = 0.3\ny = tanh(exp(s)) * exp(s)\n")
+    r = grad(g)
+    assert any(not g.name_of(i) and r.name_of(i) for i in range(len(g))), "the case this test is about"
+    assert forward_copies(g, r) == list(range(len(g))) + [-1] * (len(r) - len(g))
 
 
 # --- the diagram against the gradient graph ---------------------------------------------

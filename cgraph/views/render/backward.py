@@ -50,27 +50,30 @@ def forward_copies(graph: Graph, gradient: Graph) -> list[int]:
     the backward pass. The transformation copies the forward nodes it keeps first, in tape
     order, with their op, value, names and arguments (renumbered where it dropped dead
     nodes), and appends its own after them, sharing a forward node rather than writing an
-    equal one. So a node is a copy when its op, value, first name and (mapped) arguments are
-    those of a forward node not matched yet, the earliest such: equal forward nodes match
-    their copies in order."""
+    equal one. So a node is a copy when its op, value, forward name and (mapped) arguments
+    are those of a forward node not matched yet, the earliest such: equal forward nodes
+    match their copies in order. (The pass may name a forward node as a gradient too, z as
+    dg_dp, even one the program left unnamed: only the program's own names are compared.)"""
+    names = frozenset(graph.names)
     waiting: dict[tuple, deque[int]] = {}
     for j in range(len(graph)):
-        waiting.setdefault(_key(graph, j, graph.args[j]), deque()).append(j)
+        waiting.setdefault(_key(graph, j, graph.args[j], names), deque()).append(j)
     origin = [-1] * len(gradient)
     for i in range(len(gradient)):
         args = tuple(origin[a] for a in gradient.args[i])
         if -1 in args:  # built on a gradient node: a gradient node itself
             continue
-        queue = waiting.get(_key(gradient, i, args))
+        queue = waiting.get(_key(gradient, i, args, names))
         if queue:
             origin[i] = queue.popleft()
     return origin
 
 
-def _key(graph: Graph, i: int, args: tuple[int, ...]) -> tuple:
+def _key(graph: Graph, i: int, args: tuple[int, ...], forward_names: frozenset[str]) -> tuple:
     value = graph.values[i]
+    name = next((n for n in graph.node_names.get(i, ()) if n in forward_names), None)
     # float.hex: the exact bits (0.0 and -0.0 differ, and nan equals itself, as a key must)
-    return graph.ops[i], None if value is None else value.hex(), graph.name_of(i), args
+    return graph.ops[i], None if value is None else value.hex(), name, args
 
 
 def _legend(output_name: str, count: int, simplified: bool) -> str:
