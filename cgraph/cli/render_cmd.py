@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..engine.evaluator import Evaluation, evaluate
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
-from .common import PRECISION, Count, ProgramCommand, evaluation_options, with_program
+from .common import PRECISION, Count, ProgramCommand, evaluation_options, output_list, with_program
 from .output import OutputClash, OutputError, run_files, write_output
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
@@ -26,9 +26,12 @@ Examples:
   cgraph render samples/neuron.cg --annotate values,grads,local -o - --format dot
   cgraph render samples/mlp.cg --collapse --format mermaid -o mlp.mmd
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --frames frames/
+  cgraph render samples/intro.cg --x 1 --y 3 --z -3 --backward -o intro-backward.png
 
 Without input values (the second example) the diagram shows the
-structure alone. Formats svg, png and pdf need Graphviz's dot program;
+structure alone. --backward adds the gradient graph (`cgraph grad`'s
+program) in purple, read right to left, its dashed edges bringing the
+forward values it reuses. Formats svg, png and pdf need Graphviz's dot program;
 dot (DOT text) and mermaid do not.
 
 {EXIT_CODES_HELP}
@@ -52,9 +55,17 @@ dot (DOT text) and mermaid do not.
 @click.option("--dpi", type=Count(*render.DPI_RANGE), default=None, metavar="N",
               help=f"PNG resolution in pixels per inch, {render.DPI_RANGE[0]} to {render.DPI_RANGE[1]}; "
               f"svg and pdf are vector formats and ignore it. [default: {render.DEFAULT_DPI}, twice Graphviz's 96]")
+@click.option("--backward", is_flag=True,
+              help="Also draw the gradient graph, the backward pass as nodes (the program `cgraph grad` writes): "
+              "in purple, with its values, and dashed edges from the forward values it reuses.")
+@click.option("--wrt", metavar="NAME,...", help="With --backward: the inputs and params to differentiate with "
+              "respect to. [default: all]")
+@click.option("--no-simplify", "raw", is_flag=True, help="With --backward: the raw transformation, every node of the "
+              "backward pass (the seed 1, each g * 1), not folded or shared.")
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
                    rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
-                   collapse: bool, max_render_nodes: int, frames_dir: str | None, dpi: int | None) -> None:
+                   collapse: bool, max_render_nodes: int, frames_dir: str | None, dpi: int | None,
+                   backward: bool, wrt: str | None, raw: bool) -> None:
     """Draw FILE's graph: one node per operation, inputs on the left, and on
     every edge the forward value (green) and the gradient flowing back (red).
 
@@ -64,6 +75,7 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     """
     fmt = _format(out, fmt)
     dpi = _dpi(dpi, fmt)
+    _check_backward_options(backward, wrt, raw, focus, frames_dir)
     ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
                 heat=heat, collapse=collapse, max_render_nodes=max_render_nodes)
@@ -76,9 +88,51 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
         _write_frames(graph, ev, frames_dir, fmt, source_file, opts, dpi)
     if target is None:
         return
-    write_output(target, _encode(render.scene(graph, ev, **opts), fmt, dpi), option="-o")
+    if backward:
+        scene = _backward_scene(graph, ev, inputs, output_name, wrt, not raw, opts)
+    else:
+        scene = render.scene(graph, ev, **opts)
+    write_output(target, _encode(scene, fmt, dpi), option="-o")
     if target != "-":
         click.echo(f"wrote {target}", err=True)
+
+
+def _check_backward_options(backward: bool, wrt: str | None, raw: bool, focus: str | None, frames_dir: str | None) -> None:
+    if not backward:
+        given = [name for name, on in (("--wrt", wrt is not None), ("--no-simplify", raw)) if on]
+        if given:
+            raise click.UsageError(f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} with --backward, "
+                                   "which draws the gradient graph")
+        return
+    if frames_dir is not None:
+        raise click.UsageError("--frames draws the passes step by step on the forward graph; --backward draws the "
+                               "gradient graph: use one or the other")
+    if focus is not None:
+        raise click.UsageError("--focus draws a part of the forward graph; --backward draws all of it with its "
+                               "gradient graph: use one or the other (--wrt NAME draws the gradient of one input)")
+
+
+def _backward_scene(graph: Graph, ev: Evaluation | None, inputs: dict[str, float], output_name: str | None,
+                    wrt: str | None, simplify: bool, opts: dict):
+    """The forward graph with its gradient graph: the derivatives of the output drawn (the
+    first declared, or --output's) with respect to --wrt's names (default: all inputs and params)."""
+    from ..engine.evaluator import forward, output_node
+    from ..transform.grad import grad
+    from ..views.render.backward import backward_scene
+
+    listed = output_list(wrt, "--wrt")  # as `cgraph grad --wrt` reads it: w[1,2] is one name
+    names = [listed] if isinstance(listed, str) else listed
+    if names == [""]:
+        raise click.BadParameter("give one or more input or param names", param_hint="'--wrt'")
+    if not opts["collapse"] and len(graph) > opts["max_render_nodes"]:
+        render.scene(graph, None, **opts)  # refuses the forward graph alone, before differentiating it
+    differentiated = graph
+    if output_name is not None:
+        output_node(graph, output_name)  # an unknown name: the message eval gives
+        differentiated = graph.with_outputs([output_name])
+    gradient = grad(differentiated, names, simplify=simplify)
+    values = forward(gradient, inputs) if ev is not None else None
+    return backward_scene(graph, ev, gradient, values, render.options(**opts), simplified=simplify)
 
 
 def _dpi(dpi: int | None, fmt: str) -> int:

@@ -182,7 +182,9 @@ def _edge_parts(label: str | None) -> dict[str, str]:
             parts["local"] = text[len("local ") :]
             continue
         kind = color_kind(m.group(1)) if m else None
-        if kind == "value" and " = " in text:  # the output's edge: `g = -12`
+        if kind == "local":  # (a local derivative says so, above) a name in a colour of its own
+            kind = "name"
+        if kind in ("value", "grad") and " = " in text:  # an output's edge: `g = -12`, a gradient graph's `dg_dx = -3`
             parts["name"], text = text.rsplit(" = ", 1)
         if kind is None:
             assert m is None, f"an edge label part in an unexpected colour: {piece!r}"
@@ -284,7 +286,7 @@ def dot_to_svg(dot_source: str) -> bytes:
 # --- Mermaid ------------------------------------------------------------------------------
 
 _MERMAID_NODE = re.compile(r'^(\w+)(\(\("(.*)"\)\)|\["(.*)"\]):::(\w+)$')
-_MERMAID_EDGE = re.compile(r'^(\w+) -->(?:\|"(.*)"\|)? (\w+)$')
+_MERMAID_EDGE = re.compile(r'^(\w+) (?:-->|-\.->)(?:\|"(.*)"\|)? (\w+)$')  # -.->: dotted
 
 
 @dataclass
@@ -294,10 +296,16 @@ class Mermaid:
     edges: list[tuple[str, str, str | None]]
     subgraphs: list[str]  # labels
     labels: list[str]
+    title: str | None = None  # the front matter's title (render --backward's legend)
 
 
 def parse_mermaid(text: str) -> Mermaid:
     lines = [ln for ln in text.splitlines() if ln.strip()]
+    title = None
+    if lines[0] == "---":  # front matter: a title
+        end = lines.index("---", 1)
+        title = next((ln[len("title: "):] for ln in lines[1:end] if ln.startswith("title: ")), None)
+        lines = lines[end + 1:]
     body = [ln for ln in lines if not ln.startswith("%%")]
     m = re.fullmatch(r"flowchart (LR|TB|TD)", body[0])
     assert m, f"not a flowchart header: {body[0]!r}"
@@ -325,7 +333,7 @@ def parse_mermaid(text: str) -> Mermaid:
         else:
             raise AssertionError(f"unexpected Mermaid line: {line!r}")
     assert depth == 0, "subgraph ... end not balanced"
-    return Mermaid(m.group(1), nodes, edges, subgraphs, labels)
+    return Mermaid(m.group(1), nodes, edges, subgraphs, labels, title)
 
 
 def mermaid_text(label: str) -> str:

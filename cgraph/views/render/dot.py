@@ -22,17 +22,24 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
             "rankdir": scene.options.rankdir, "bgcolor": theme["bg"], "fontname": FONT, "fontcolor": theme["fg"],
             "ordering": "in",  # a node's arguments in order: x^2 draws x above 2
             "nodesep": "0.3", "ranksep": "0.55", "labelloc": "b", "fontsize": "11",
-            "label": esc(scene.caption) if scene.caption else "",
+            "label": esc(scene.caption or scene.legend),
         },
         node_attr={"fontname": FONT, "fontcolor": theme["fg"], "color": theme["edge"], "fontsize": "12"},
         edge_attr={"fontname": FONT, "fontsize": "10", "color": theme["edge"], "arrowsize": "0.6"},
     )
+    backward = any(node.gradient for node in scene.nodes)
+    # With the gradient graph, the forward graph goes in an invisible box of its own: with
+    # two boxes, dot keeps the passes apart (one above the other) instead of interleaving them.
+    root = graphviz.Digraph(name="cluster_forward", graph_attr={"style": "invis"}) if backward else dot
     bodies = _cluster_bodies(scene, theme)
-    _add_nodes(dot, bodies, scene, theme)
+    _add_nodes(root, bodies, scene, theme)
     # Clusters: built innermost first, since a subgraph is copied into its parent.
     for path in sorted(bodies, key=len, reverse=True):
-        parent = bodies[path[:-1]] if len(path) > 1 else dot
+        parent = bodies[path[:-1]] if len(path) > 1 else root
         parent.subgraph(bodies[path])
+    if backward:
+        dot.subgraph(root)
+        _add_gradient_nodes(dot, scene, theme)
     _add_edges(dot, scene, theme)
     return dot
 
@@ -61,12 +68,24 @@ def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Dig
     for node in scene.nodes:
         if in_column and node.kind in INPUT_KINDS:
             continue
+        if node.gradient:
+            continue
         target = bodies[node.cluster] if node.cluster else dot
         target.node(node.id, **_node_attrs(node, theme))
     if in_column:
         with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as column:
             for node in leaves:
                 column.node(node.id, **_node_attrs(node, theme))
+
+
+def _add_gradient_nodes(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> None:
+    """The gradient graph (--backward) in a box of its own, beside the forward graph's."""
+    nodes = [node for node in scene.nodes if node.gradient]
+    with dot.subgraph(name="cluster_backward", graph_attr={
+            "label": "backward pass", "style": "rounded,dashed", "color": theme["gradient_line"],
+            "fontcolor": theme["gradient_line"], "labeljust": "r", "fontsize": "10"}) as box:
+        for node in nodes:
+            box.node(node.id, **_node_attrs(node, theme))
 
 
 def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> None:
@@ -89,14 +108,32 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> No
         attrs = _edge_attrs(edge, theme)
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
+        if edge.part:
+            _backward_edge(dot, edge, attrs, theme)
+            continue
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
         dot.edge(edge.tail, edge.head, **attrs)
 
 
+def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str]) -> None:
+    """An edge of the gradient graph (--backward). Between gradient nodes it is written from
+    head to tail and drawn with its arrow reversed, so the layout puts a consumer before its
+    arguments: the backward pass reads right to left under the forward pass. An edge that
+    brings a forward value is dashed, and is left to run forward, from the value to its use."""
+    attrs.update({"class": edge.part, "color": theme["gradient_line"]})
+    if edge.part == "reuse":
+        dot.edge(edge.tail, edge.head, style="dashed", **attrs)
+    else:
+        dot.edge(edge.head, edge.tail, dir="back", **attrs)
+
+
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     total = f'<br/><font color="{theme["grad"]}" point-size="10">&#931; {esc(node.total_grad)}</font>' if node.total_grad else ""
+    total += _gradient_lines(node, theme)
     attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
+    if node.gradient and node.kind != "sink":
+        return _gradient_node_attrs(node, theme, total, attrs)
     if node.kind == "op":
         name = f'<br/><font point-size="9">{esc(node.name)}</font>' if node.name else ""
         attrs.update(
@@ -118,11 +155,41 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     return attrs
 
 
+def _gradient_lines(node: SceneNode, theme: dict[str, str]) -> str:
+    """A gradient node's value (a gradient: in the gradients' colour), and the gradients a
+    forward node also is, in the gradient graph's."""
+    lines = ""
+    if node.value is not None:
+        lines += f'<br/><font color="{theme["grad"]}" point-size="10">{esc(node.value)}</font>'
+    if node.also:
+        lines += f'<br/><font color="{theme["gradient_line"]}" point-size="9">{esc(node.also)}</font>'
+    return lines
+
+
+def _gradient_node_attrs(node: SceneNode, theme: dict[str, str], total: str, attrs: dict[str, str]) -> dict[str, str]:
+    """A node of the gradient graph: an operation filled purple, a number in purple type."""
+    name = f'<br/><font point-size="9">{esc(node.name)}</font>' if node.name else ""
+    attrs["class"] = "gradient"
+    if node.kind == "op":
+        attrs.update(
+            label=f"<<b>{esc(node.title)}</b>{name}{total}>",
+            shape="circle" if not (name or total) and len(node.title) <= 2 else "ellipse",
+            style="filled", fillcolor=theme["gradient_fill"], color=theme["gradient_line"], margin="0.04",
+        )
+    else:  # a number: a rule's literal, a named constant gradient (the seed, a 0)
+        attrs.update(label=f"<{esc(node.title)}{name}{total}>", shape="plaintext", fontcolor=theme["gradient_line"])
+    return attrs
+
+
 def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
     lines = []
     if edge.value is not None:
         prefix = f"{esc(edge.label_name)} = " if edge.label_name else ""
-        lines.append(f'<font color="{theme["value"]}">{prefix}{esc(edge.value)}</font>')
+        # a gradient graph's output is a gradient: its value in the gradients' colour
+        color = theme["grad"] if edge.part else theme["value"]
+        lines.append(f'<font color="{color}">{prefix}{esc(edge.value)}</font>')
+    elif edge.label_name and edge.part:  # a gradient graph's output, named in the gradient graph's colour
+        lines.append(f'<font color="{theme["gradient_line"]}">{esc(edge.label_name)}</font>')
     elif edge.label_name:
         lines.append(esc(edge.label_name))
     if edge.grad is not None:

@@ -19,6 +19,9 @@ def to_mermaid(scene: Scene) -> str:
     theme = THEMES[scene.options.theme]
     direction = "LR" if scene.options.rankdir == "LR" else "TB"
     out = []
+    if scene.legend:  # Mermaid draws a title from the front matter (a YAML string, quoted)
+        quoted = scene.legend.replace("\\", "\\\\").replace('"', '\\"')
+        out += ["---", f'title: "{quoted}"', "---"]
     if scene.options.theme == "dark":
         out.append("%%{init: {'theme': 'dark'}}%%")
     out.append(f"flowchart {direction}")
@@ -29,6 +32,9 @@ def to_mermaid(scene: Scene) -> str:
     out.append(f"  classDef box fill:{theme['cluster']},stroke:{theme['cluster_border']},color:{theme['fg']}")
     out.append("  classDef sink fill:none,stroke:none")
     out.append(f"  classDef now fill:{theme['highlight']},stroke-width:2px")
+    if any(node.gradient for node in scene.nodes):
+        out.append(f"  classDef gradient fill:{theme['gradient_fill']},stroke:{theme['gradient_line']},color:{theme['fg']}")
+        out.append(f"  classDef gradient_number fill:none,stroke:none,color:{theme['gradient_line']}")
 
     out += _nodes(scene)
     out += _edges(scene)
@@ -43,7 +49,13 @@ def _nodes(scene: Scene) -> list[str]:
         by_cluster.setdefault(node.cluster, []).append(node)
     # Subgraphs nest by path; walk the paths in order with a stack of open ones.
     for node in by_cluster.get((), []):
-        out.append("  " + _node(node))
+        if not node.gradient:
+            out.append("  " + _node(node))
+    gradient = [node for node in by_cluster.get((), []) if node.gradient]
+    if gradient:  # the gradient graph (--backward) in a box of its own, as in the DOT
+        out.append('  subgraph backward["backward pass"]')
+        out += ["    " + _node(node) for node in gradient]
+        out.append("  end")
     open_paths: list[tuple[Tag, ...]] = []
     for path in sorted(scene.clusters, key=lambda p: [(t.kind, t.name, t.value, t.line) for t in p]):
         while open_paths and path[: len(open_paths[-1])] != open_paths[-1]:
@@ -68,8 +80,11 @@ def _edges(scene: Scene) -> list[str]:
             continue
         parts = _edge_label(edge)
         label = f'|"{"<br/>".join(parts)}"|' if parts else ""
-        out.append(f"  {edge.tail} -->{label} {edge.head}")
-        if edge.heat is not None:
+        arrow = "-.->" if edge.part == "reuse" else "-->"  # a forward value the backward pass reuses: dotted
+        out.append(f"  {edge.tail} {arrow}{label} {edge.head}")
+        if edge.part:
+            styles.append(f"  linkStyle {n} stroke:{THEMES[scene.options.theme]['gradient_line']}")
+        elif edge.heat is not None:
             styles.append(f"  linkStyle {n} stroke:{heat_color(edge.heat)},stroke-width:{1 + 2.5 * edge.heat:.1f}px")
     return out + styles
 
@@ -93,6 +108,10 @@ def _node(node: SceneNode) -> str:
         lines.append(text(node.name))
     if node.total_grad:
         lines.append(text(f"sum grad {node.total_grad}"))
+    if node.value is not None:
+        lines.append(text(node.value))
+    if node.also:
+        lines.append(text(node.also))
     label = "<br/>".join(lines)
     if node.kind == "op":
         shape = f'(("{label}"))'
@@ -101,4 +120,6 @@ def _node(node: SceneNode) -> str:
     else:
         shape = f'["{label}"]'
     cls = "now" if node.highlight else node.kind
+    if node.gradient and node.kind != "sink":
+        cls = "gradient" if node.kind == "op" else "gradient_number"
     return f"{node.id}{shape}:::{cls}"

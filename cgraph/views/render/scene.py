@@ -4,13 +4,13 @@ A `Scene` is computed once from a graph (and an evaluation, if there are values)
 then written as DOT or Mermaid. Every edge u -> v carries u's forward value and the
 gradient flowing back along it, d out/d v * d v/d u (for a node with one consumer that
 is its whole gradient; a node with several shows their sum, its accumulated gradient).
-The order that keeps a loop's iterations in reading order is worked out in layout.py.
+The order that keeps a loop's iterations in reading order is worked out in layout.py;
+what a scene holds is model.py's.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from ...errors import RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
@@ -20,67 +20,12 @@ from ..focus import focus_nodes
 from ..numbers import number
 from . import style
 from .layout import innermost_iteration, iteration_order, loosen_shared_feeds, recurrent_loops
+from .model import DEFAULT_MAX_RENDER_NODES, Frame, Options, Scene, SceneEdge, SceneNode
 
-DEFAULT_MAX_RENDER_NODES = 2000
+__all__ = ["DEFAULT_MAX_RENDER_NODES", "Frame", "Options", "Scene", "SceneEdge", "SceneNode", "build_scene",
+           "drawn_units", "visible_nodes"]  # the model's classes too: where the views have always found them
+
 SPREAD_SHARED_ABOVE_EDGES = 150  # larger diagrams draw a shared input beside each loop step it feeds
-
-
-@dataclass(frozen=True)
-class Options:
-    rankdir: str = "LR"
-    annotate: frozenset[str] = frozenset({"values", "grads"})
-    precision: int = 4
-    theme: str = "light"
-    focus: str | None = None
-    heat: bool = False
-    collapse: bool = False
-    max_render_nodes: int = DEFAULT_MAX_RENDER_NODES
-
-
-@dataclass
-class SceneNode:
-    id: str
-    kind: str  # input, param, const, op, box, sink
-    title: str  # the op's symbol, a leaf's name, a box's label
-    name: str | None = None  # an op node's name (p in p = x + y)
-    total_grad: str | None = None  # shown when several consumers share the node
-    tooltip: str = ""
-    cluster: tuple[Tag, ...] = ()
-    highlight: bool = False
-    unit: tuple[Tag, ...] = ()  # a collapsed box: the call or iteration it stands for
-
-
-@dataclass
-class SceneEdge:
-    tail: str
-    head: str
-    value: str | None = None
-    grad: str | None = None
-    local: str | None = None
-    heat: float | None = None  # 0..1 on a log scale of |gradient|, with --heat
-    label_name: str | None = None  # the output edge says what it is
-    loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
-    invisible: bool = False  # not drawn: only keeps a loop's iterations in order (see iteration_order)
-
-
-@dataclass
-class Scene:
-    nodes: list[SceneNode] = field(default_factory=list)
-    edges: list[SceneEdge] = field(default_factory=list)
-    clusters: dict[tuple[Tag, ...], str] = field(default_factory=dict)  # path -> label
-    options: Options = field(default_factory=Options)
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame of the passes: the values of the first `values_upto` nodes are known,
-    and the gradients of nodes >= `grads_from`; `current` is the node just done."""
-
-    values_upto: int
-    grads_from: int
-    current: int
-    phase: str  # 'forward' or 'backward'
 
 
 def visible_nodes(graph: Graph, options: Options, output: int | None = None, option: str = "--focus") -> list[int]:
@@ -107,8 +52,10 @@ def drawn_units(graph: Graph, options: Options, output: int) -> list[tuple[str |
     return sorted((tuple(u) for u in units.values()), key=lambda u: u[2])
 
 
-def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None) -> Scene:
-    builder = _SceneBuilder(graph, ev, options, step)
+def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None = None,
+                more: DiagramPart | None = None) -> Scene:
+    """The scene of `graph`; `more`, another part drawn beside it (the gradient graph)."""
+    builder = _SceneBuilder(graph, ev, options, step, more)
     builder.add_nodes()
     builder.find_copies()
     builder.add_edges()
@@ -117,19 +64,30 @@ def build_scene(graph: Graph, ev: Evaluation | None, options: Options, step: Fra
     return builder.finish()
 
 
+class DiagramPart:
+    """Another part of a diagram, drawn beside the graph's own (the gradient graph of
+    render --backward): how many nodes it adds, then its drawing, once the graph's is done."""
+
+    nodes: int = 0
+
+    def draw(self, builder: _SceneBuilder) -> None:
+        raise NotImplementedError
+
+
 class _SceneBuilder:
     """Builds one Scene, one concern per method: the nodes (and collapsed boxes), the shared
     leaves drawn beside each box or iteration, the edges with their numbers, the output's
     sink, then heat and loop order. A frame (`step`) limits which numbers are known."""
 
-    def __init__(self, graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None) -> None:
-        self.graph, self.ev, self.options, self.step = graph, ev, options, step
+    def __init__(self, graph: Graph, ev: Evaluation | None, options: Options, step: Frame | None,
+                 more: DiagramPart | None = None) -> None:
+        self.graph, self.ev, self.options, self.step, self.more = graph, ev, options, step, more
         self.p = options.precision
         self.out = ev.output if ev is not None else graph.output
         self.shown = visible_nodes(graph, options, self.out)
         self.keep = set(self.shown)
         self.group = _groups(graph, self.shown) if options.collapse else None
-        self._refuse_if_too_large()
+        self._refuse_if_too_large(more.nodes if more is not None else 0)
         self.ids = style.node_ids(graph)
         self.consumers = [0] * len(graph)
         for i in self.shown:
@@ -152,17 +110,19 @@ class _SceneBuilder:
         self.box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
         self.box_sums: dict[tuple[int, str], float] = {}
 
-    def _refuse_if_too_large(self) -> None:
-        """Before any per-node work: a huge graph is refused at once."""
+    def _refuse_if_too_large(self, more: int) -> None:
+        """Before any per-node work: a huge graph is refused at once (`more`: the nodes
+        another part adds, the gradient graph's)."""
         group, count = self.group, len(self.shown)
         if group is not None:
             count = count - len(group) + len({box for box, _ in group.values()})
-        if count > self.options.max_render_nodes:
-            raise RenderError(
-                f"the diagram would have {count:,} nodes, over the limit of {self.options.max_render_nodes:,}",
-                hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
-                "--focus NAME, or raise --max-render-nodes",
-            )
+        if count + more > self.options.max_render_nodes:
+            what = f"{count:,} nodes" if not more else f"{count + more:,} nodes ({more:,} of them the gradient graph's)"
+            hint = ("fold function calls and loop iterations into boxes with --collapse, draw a part with "
+                    "--focus NAME, or raise --max-render-nodes") if not more else \
+                "differentiate with respect to fewer names (--wrt), or raise --max-render-nodes"
+            raise RenderError(f"the diagram would have {what}, over the limit of {self.options.max_render_nodes:,}",
+                              hint=hint)
 
     def values_known(self, i: int) -> bool:
         return self.step is None or i < self.step.values_upto
@@ -275,6 +235,10 @@ class _SceneBuilder:
         """Node i's drawing: its collapsed box, or itself."""
         return self.group[i][0] if self.group is not None and i in self.group else self.ids[i]
 
+    def drawn_id(self, i: int) -> str:
+        """Node i's drawing, for another part's edges from it (see `DiagramPart`)."""
+        return self._drawn_id(i)
+
     def add_edges(self) -> None:
         graph, keep = self.graph, self.keep
         for v in self.shown:
@@ -357,6 +321,8 @@ class _SceneBuilder:
         scene = self.scene
         if self.options.heat:
             _normalise_heat(scene.edges, self.magnitudes)
+        if self.more is not None:  # before the invisible edges below, which come last
+            self.more.draw(self)
         recurrent = recurrent_loops(scene)
         loosen_shared_feeds(scene, recurrent)
         # After the drawn edges, so that those keep their positions (Mermaid styles edges by index).

@@ -13,11 +13,13 @@ THEMES = {
         "bg": "white", "fg": "#222222", "op_fill": "#f3f3f3", "leaf": "#0b5394", "param": "#7a3d00",
         "value": "#2e7d32", "grad": "#c62828", "local": "#1565c0", "edge": "#555555",
         "cluster": "#fafafa", "cluster_border": "#bbbbbb", "highlight": "#ffd54f", "faint": "#bbbbbb",
+        "gradient_fill": "#ede7f6", "gradient_line": "#5e35b1",  # the gradient graph (--backward): purple
     },
     "dark": {
         "bg": "#1e1e1e", "fg": "#e0e0e0", "op_fill": "#2d2d2d", "leaf": "#8ab4f8", "param": "#f6b26b",
         "value": "#81c784", "grad": "#ef9a9a", "local": "#90caf9", "edge": "#aaaaaa",
         "cluster": "#262626", "cluster_border": "#555555", "highlight": "#8d6e00", "faint": "#555555",
+        "gradient_fill": "#2c2340", "gradient_line": "#b39ddb",
     },
 }
 
