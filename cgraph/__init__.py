@@ -84,6 +84,6 @@ def jvp(graph: Graph, inputs=None, direction=None, *, output: str | None = None)
     input or param name -> number, names left out 0) and the output's directional
     derivative, gradient · direction: `cgraph.jvp(g, {"x": 1}, {"x": 1}).directional_derivative`.
     Returns a cgraph.engine.tangent.JVP (imported on first use)."""
-    from .engine.tangent import jvp as forward_mode
+    from .engine import tangent  # imported on use, as the two above
 
-    return forward_mode(graph, inputs, direction, output=output)
+    return tangent.jvp(graph, inputs, direction, output=output)

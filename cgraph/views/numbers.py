@@ -23,6 +23,20 @@ def text_number(v: float) -> str:
     return repr(float(v)) if math.isfinite(v) else non_finite(v)
 
 
+def program_number(v: float) -> str:
+    """A constant as a program writes it, reading back as exactly this float: the shortest
+    repr (`3`, not `3.0`), and for what the language has no literal of, an expression
+    the parser folds to it: `1e999` (inf), `-1e999`, `-0`, and `0/0` (nan, a division)."""
+    if v != v:
+        return "0/0"
+    if math.isinf(v):
+        return "1e999" if v > 0 else "-1e999"
+    if v == 0 and math.copysign(1.0, v) < 0:
+        return "-0"
+    text = repr(v)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def short_number(v: float) -> str:
     """Ten significant digits, for people."""
     return format(v, ".10g") if math.isfinite(v) else non_finite(v)

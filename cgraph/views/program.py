@@ -26,6 +26,7 @@ from typing import Mapping
 
 from ..ir.graph import Graph
 from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
+from .numbers import program_number
 
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
@@ -54,9 +55,6 @@ _IDENT_JUNK = re.compile(r"[^A-Za-z0-9_]+")
 MAX_DEPTH = 8
 MAX_LENGTH = 100
 
-# Numbers the language has no literal for, as text that reads back as the same value:
-# 1e999 overflows to inf as a literal, `-` before a number makes one negative literal.
-_INF, _NEG_INF, _NAN, _NEG_ZERO = "1e999", "-1e999", "0/0", "-0"
 
 
 def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, header: str | None = None) -> str:
@@ -79,18 +77,13 @@ def is_writable_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None and name.split("[", 1)[0] not in KEYWORDS
 
 
-def number(value: float) -> tuple[str, int]:
-    """A constant as text that reads back as exactly that value, and its binding level."""
+def constant(value: float) -> tuple[str, int]:
+    """A constant as text that reads back as exactly that value (numbers.program_number),
+    and its binding level: `0/0` is a quotient, `-2` and `-0` negations."""
+    text = program_number(value)
     if value != value:
-        return _NAN, _PRODUCT
-    if math.isinf(value):
-        return (_INF, _ATOM) if value > 0 else (_NEG_INF, _UNARY)
-    if value == 0 and math.copysign(1.0, value) < 0:
-        return _NEG_ZERO, _UNARY
-    text = repr(value)  # the shortest text that reads back as this float
-    if text.endswith(".0"):
-        text = text[:-2]
-    return (text, _UNARY) if value < 0 else (text, _ATOM)
+        return text, _PRODUCT
+    return text, (_UNARY if value < 0 or text.startswith("-") else _ATOM)
 
 
 class _Writer:
@@ -214,7 +207,7 @@ class _Writer:
                 self._line(f"input {name}", leaf, name)
             else:
                 kind = PARAM if g.ops[leaf] == PARAM else INPUT  # the leaf kinds are the keywords
-                self._line(f"{kind} {name} = {number(value)[0]}", leaf, name)
+                self._line(f"{kind} {name} = {constant(value)[0]}", leaf, name)
             aliases += [(f"{other} = {name}", other) for other in others]
         for text, other in aliases:
             self._line(text, -1, other)
@@ -283,7 +276,7 @@ class _Writer:
     def _literal(self, node: int) -> tuple[str, int, int]:
         value = self.graph.values[node]
         assert value is not None, "an unnamed argument written in place is a constant"
-        text, level = number(value)
+        text, level = constant(value)
         return text, level, 0
 
     def _output_refs(self) -> list[str]:
