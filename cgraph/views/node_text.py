@@ -15,7 +15,8 @@ from __future__ import annotations
 from ..errors import clip
 from ..ir.graph import Graph
 from ..ops import CONST, LEAF_KINDS, OPS
-from .program import ATOM, number, write_op
+from .numbers import short_number
+from .program import ATOM, UNARY, write_op
 
 TEXT_LIMIT = 60  # characters of a built text: one line of a caption or a step
 _MORE_TERMS = 6  # a sum of more arguments is written with its first three, ... and its last
@@ -95,9 +96,9 @@ def _piece(graph: Graph, a: int, memo: dict[int, tuple[str, int]]) -> tuple[str,
     name = graph.name_of(a)
     if name:
         return clip(name), ATOM
-    if graph.ops[a] == CONST:
-        value = graph.values[a]
-        return number(value if value is not None else 0.0)
+    if graph.ops[a] == CONST:  # a literal, as the table writes a value (a negative one binds as -x)
+        text = short_number(graph.values[a] or 0.0)
+        return text, (UNARY if text.startswith("-") else ATOM)
     return memo[a]
 
 

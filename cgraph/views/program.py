@@ -30,7 +30,7 @@ from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX, Op
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-ATOM = _ATOM  # the level of a name: it never needs parentheses
+ATOM, UNARY = _ATOM, _UNARY  # a name's level (never parenthesized), and a negation's
 # The grammar's infix symbols: (level of the result, level the left operand needs, level
 # the right operand needs). + - * / are left-associative, ^ right-associative and its base
 # is an atom (so (-2)^2 and (a^b)^c keep their parentheses).
