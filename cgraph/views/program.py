@@ -22,15 +22,17 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..ir.graph import Graph
-from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX, Op
+from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
 
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
 ATOM, UNARY = _ATOM, _UNARY  # a name's level (never parenthesized), and a negation's
+if TYPE_CHECKING:
+    from ..ops import Op
 # The grammar's infix symbols: (level of the result, level the left operand needs, level
 # the right operand needs). + - * / are left-associative, ^ right-associative and its base
 # is an atom (so (-2)^2 and (a^b)^c keep their parentheses).

@@ -161,9 +161,7 @@ class _SceneBuilder:
         if count > self.options.max_render_nodes:
             raise RenderError(
                 f"the diagram would have {count:,} nodes, over the limit of {self.options.max_render_nodes:,}",
-                hint="fold function calls and loop iterations into boxes with collapse=True, draw a part with "
-                "focus=NAME, or raise max_render_nodes",
-                cli_hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
+                hint="fold function calls and loop iterations into boxes with --collapse, draw a part with "
                 "--focus NAME, or raise --max-render-nodes",
             )
 
