@@ -157,12 +157,27 @@ class CgraphError(Exception):
 
     exit_code = EXIT_FILE_ERROR
 
-    def __init__(self, message: str, location: Location | None = None, hint: str | None = None):
+    def __init__(self, message: str, location: Location | None = None, hint: str | None = None,
+                 cli_hint: str | None = None):
         message = clip_message(message)  # a 10,000-character name, say, is cut short
         super().__init__(message)
         self.message = message
         self.location = location
         self.hint = hint
+        # What the command line says instead of `hint`: its options (`--NAME VALUE`) mean
+        # nothing to a caller of the Python API, who sees `hint` in str(error).
+        self.cli_hint = cli_hint
+
+    def cli_text(self) -> str:
+        """The error as the command line prints it: with `cli_hint`, if it has one."""
+        if self.cli_hint is None:
+            return str(self)
+        api_hint = self.hint
+        self.hint = self.cli_hint
+        try:
+            return str(self)
+        finally:
+            self.hint = api_hint
 
     def __str__(self) -> str:
         head = f"{self.location}: error: {self.message}" if self.location else f"error: {self.message}"

@@ -136,6 +136,10 @@ def test_input_and_param_aliases():
 # --- eval: every format and --show --------------------------------------------------------
 
 
+def _grad(cell: str) -> float | None:
+    return None if cell in ("", "-") else float(cell)
+
+
 def named_rows_json(out: str) -> dict[str, tuple[float, float]]:
     return {name: (node["value"], node["grad"]) for node in json.loads(out)["nodes"] for name in node["names"]}
 
@@ -148,11 +152,12 @@ def test_eval_reports_every_name_in_every_format(cg, case, show):
     assert code == 0, err
     rows = named_rows_json(out)
     code, plain, _ = cg(*args, "--format", "plain")
-    plain_rows = {line.split()[0]: float(line.split()[2]) for line in plain.splitlines()}
+    # A literal's row (`#id`, with --show all) has no gradient: `-` in plain, blank in CSV and the table.
+    plain_rows = {line.split()[0]: _grad(line.split()[2]) for line in plain.splitlines()}
     code, csv_text, _ = cg(*args, "--format", "csv")
-    csv_rows = {row["name"]: float(row["grad"]) for row in csv.DictReader(io.StringIO(csv_text))}
+    csv_rows = {row["name"]: _grad(row["grad"]) for row in csv.DictReader(io.StringIO(csv_text))}
     code, table, _ = cg(*args, "--format", "table")
-    table_rows = {cells[0]: float(cells[-1]) for line in table.splitlines()
+    table_rows = {cells[0]: _grad(cells[-1]) for line in table.splitlines()
                   if len(cells := [c.strip() for c in line.strip("│ ").split("│")]) == 5 and cells[0] != "node"}
     for name, expected in case.grads.items():
         assert rows[name][1] == pytest.approx(expected, abs=1e-12), ("json", name)

@@ -31,12 +31,13 @@ TUTORIAL = ["eval", INTRO, "--x", "1", "--y", "3", "--z", "-3"]
 # --- helpers -------------------------------------------------------------------------
 
 
-def plain_rows(text: str) -> dict[str, tuple[float, float]]:
+def plain_rows(text: str) -> dict[str, tuple[float, float | None]]:
+    """name -> (value, grad); a literal's grad is `-` (it has none): None."""
     rows = {}
     for line in text.splitlines():
         fields = line.split()
         assert len(fields) == 3, f"not a `name value grad` line: {line!r}"
-        rows[fields[0]] = (float(fields[1]), float(fields[2]))
+        rows[fields[0]] = (float(fields[1]), None if fields[2] == "-" else float(fields[2]))
     return rows
 
 

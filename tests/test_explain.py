@@ -235,7 +235,7 @@ def test_tanh_local_derivative_shown_as_formula_and_number():
         (tanh_node,) = [v for v in range(len(ev.values)) if ev.graph.args[v] == (s.node,)]
         assert c.local == pytest.approx(1 - ev.values[tanh_node] ** 2, rel=1e-15)
     text = explain.to_text(exp)
-    assert re.search(r"\* \(1 - tanh\(w\*a \+ b\)\^2\) = 1 \* 0\.886851 = 0\.886851", text)
+    assert re.search(r"\* \(1 - tanh\(w \* x3 \+ b\)\^2\) = 1 \* 0\.886851 = 0\.886851", text)
 
 
 # --- the RNN: backprop through time ---------------------------------------------------

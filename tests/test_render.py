@@ -632,7 +632,8 @@ def test_diagram_is_a_graphviz_digraph():
         assert cgraph.render.image(d.source, "png").startswith(PNG_SIGNATURE)
     structure = parse_dot(cgraph.render.diagram(graph).source)
     assert all(e.value is None and e.grad is None for e in structure.edges)
-    assert len(list(cgraph.render.frames(graph, ev))) == 2 * len(graph)
+    # the steps explain takes: p and g computed; g, z, p, y and x reached backwards
+    assert len(list(cgraph.render.frames(graph, ev))) == 2 + len(graph)
 
 
 def test_mermaid_api_returns_the_chart_on_every_call(cg, tmp_path):
@@ -905,13 +906,29 @@ def _frames(directory: Path) -> list[Path]:
     return sorted(directory.iterdir(), key=lambda p: p.name)  # as `ls` sorts them
 
 
+def _is_literal(node: DotNode) -> bool:
+    """A number written in the file: drawn as its value, no shape, not bold (a named
+    constant is drawn the same way, with its name)."""
+    if node.is_op or node.is_leaf or node.is_box or node.is_sink:
+        return False
+    try:
+        float(node.lines[0])
+    except ValueError:
+        return False
+    return True
+
+
 def check_frames(files: list[Path], full: Dot) -> None:
-    """Forward steps in topological order, then backward steps in reverse; one node
-    highlighted per frame; values appear as computed, gradients as the backward pass
-    reaches the consumer; the last frame has all the numbers of the full diagram."""
-    drawn = [n.id for n in full.drawn]
-    assert len(files) == 2 * len(drawn), f"{len(files)} frames for {len(drawn)} nodes drawn"
-    half = len(drawn)
+    """The steps `explain` takes: forward, each operation (or box) in topological order;
+    backward, every node but a literal (it has no gradient), in reverse; one node
+    highlighted per frame; values appear as computed (a leaf's with its first consumer),
+    gradients as the backward pass reaches the consumer; the last frame has all the
+    numbers of the full diagram."""
+    computed = [n.id for n in full.drawn if n.is_op or n.is_box]
+    reached_all = [n.id for n in full.drawn if not _is_literal(n)]
+    assert len(files) == len(computed) + len(reached_all), \
+        f"{len(files)} frames for {len(computed)} operations and {len(reached_all)} nodes with a gradient"
+    half = len(computed)
     frames = [parse_dot(f.read_text()) for f in files]
     current = []
     for k, frame in enumerate(frames):
@@ -919,15 +936,19 @@ def check_frames(files: list[Path], full: Dot) -> None:
         assert len(lit) == 1, f"{files[k].name}: highlighted {lit}"
         current.append(lit[0])
     forward, backward = current[:half], current[half:]
-    assert sorted(forward) == sorted(drawn) and backward == forward[::-1]
+    assert sorted(forward) == sorted(computed) and sorted(backward) == sorted(reached_all)
+    assert [n for n in backward if n in set(computed)] == forward[::-1]
     for k, nid in enumerate(forward):
         done = set(forward[: k + 1])
         for e in full.edges:
-            if e.head == nid:
+            if e.head == nid and e.tail in computed:
                 assert e.tail in done, f"forward step {k + 1}: {nid} before its argument {e.tail}"
         for e in frames[k].edges:
             assert e.grad is None, f"a gradient in forward frame {files[k].name}"
-            assert (e.value is not None) == (e.tail in done), f"{files[k].name}: {e.tail} -> {e.head}: {e.label}"
+            if e.tail in computed:
+                assert (e.value is not None) == (e.tail in done), f"{files[k].name}: {e.tail} -> {e.head}: {e.label}"
+            elif e.head in done:  # a leaf's value is there by the time its consumer is computed
+                assert e.value is not None, f"{files[k].name}: {e.tail} -> {e.head}: {e.label}"
     for k, nid in enumerate(backward):
         reached = set(backward[: k + 1])
         frame = frames[half + k]
@@ -953,7 +974,7 @@ def test_frames_in_svg_by_default(cg, tmp_path, monkeypatch):
     res = cg("render", INTRO, *TUTORIAL_INPUTS, "--frames", "steps")
     assert res.code == 0, res.err
     files = _frames(tmp_path / "steps")
-    assert len(files) == 10
+    assert len(files) == 7
     assert all(f.suffix == ".svg" for f in files)
     for f in files:
         svg_root(f.read_bytes())
@@ -989,7 +1010,7 @@ def test_frames_in_mermaid(cg, tmp_path):
     res = cg("render", INTRO, *TUTORIAL_INPUTS, "--frames", tmp_path / "f", "--format", "mermaid")
     assert res.code == 0, res.err
     files = _frames(tmp_path / "f")
-    assert len(files) == 10
+    assert len(files) == 7
     for f in files:
         m = parse_mermaid(f.read_text())
         assert len(m.nodes) == 6
@@ -1141,4 +1162,4 @@ def test_text_formats_work_without_dot(tmp_path, no_dot_env, args, fmt):
 def test_frames_in_dot_format_without_dot(tmp_path, no_dot_env):
     proc = run_script("render", INTRO, *TUTORIAL_INPUTS, "--frames", "f", "--format", "dot", cwd=tmp_path, env=no_dot_env)
     assert proc.returncode == 0, proc.stderr.decode()
-    assert len(list((tmp_path / "f").iterdir())) == 10
+    assert len(list((tmp_path / "f").iterdir())) == 7

@@ -189,7 +189,7 @@ def run(argv: list[str] | None = None) -> int:
         _say("cgraph: interrupted", newline_first=isatty(sys.stderr))
         return EXIT_INTERRUPTED
     except CgraphError as exc:
-        _say(str(exc))
+        _say(exc.cli_text())
         return exc.exit_code
     except (_ClosedPipe, BrokenPipeError):
         # The reader went away (`cgraph eval ... | head -1`): stop quietly, like cat.

@@ -183,8 +183,8 @@ def _no_data_trainer(graph: Graph, settings, inputs: dict[str, float], saved, lo
         trainer = Trainer(graph, [], [], settings=settings, loss=loss_name, given=inputs,
                           start=saved.values if saved is not None else {}, data_path="the input values", rows=1)
     except InputError as exc:
-        if exc.hint and exc.message.startswith("missing value"):
-            exc.hint += "; or train on the rows of a file with --data FILE"
+        if exc.cli_hint and exc.message.startswith("missing value"):
+            exc.cli_hint += "; or train on the rows of a file with --data FILE"
         raise
     defaulted = [n for n, i in graph.inputs.items() if graph.ops[i] != PARAM and n not in inputs]
     if defaulted:

@@ -147,7 +147,8 @@ def evaluate(
         raise NumericError(
             f"{graph.describe(first)} is {non_finite(values[first])}{more}",
             graph.location(first),
-            "--strict stops at the first node whose value is inf or nan",
+            "strict=True stops at the first node whose value is inf or nan",
+            cli_hint="--strict stops at the first node whose value is inf or nan",
         )
     grads = backward(graph, values, out)
     warnings = tuple(f"{graph.location(i)}: warning: {graph.describe(i)} is {non_finite(values[i])}" for i in origins)
@@ -229,7 +230,8 @@ def _refuse_missing(graph: Graph, values: list[float | None]) -> None:
         raise InputError(
             f"missing value{'s' if len(missing) > 1 else ''} for {listed}",
             graph.location(missing[0]),  # where the first one is first used
-            "give values as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json)",
+            "give their values in `inputs`, a dict such as {'x': 1.0, 'w[2]': 0.5}",
+            cli_hint="give values as --NAME VALUE (or --input NAME=VALUE, or --inputs FILE.json)",
         )
 
 

@@ -71,7 +71,7 @@ def bind_shared(plan: batch.Plan, values: Mapping[str, float], data_label: str) 
         return plan.bind(dict(values))
     except InputError as exc:
         if exc.message.startswith("missing value"):
-            exc.hint = (f"give values as columns of {data_label}, or as --NAME VALUE (or --input NAME=VALUE, "
+            exc.cli_hint = (f"give values as columns of {data_label}, or as --NAME VALUE (or --input NAME=VALUE, "
                         "or --inputs FILE.json)")
         raise
 

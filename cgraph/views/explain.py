@@ -22,6 +22,7 @@ from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
 from ..ops import CALL, CONST, LEAF_KINDS, OPS, PREFIX
 from .focus import focus_nodes
+from .node_text import node_text
 from .numbers import json_number, number
 
 DEFAULT_MAX_STEPS = 200
@@ -34,6 +35,7 @@ class Contribution:
     formula: str  # d consumer / d this node, as a formula of the op
     local: float  # ... and its value
     value: float  # upstream * local
+    where: str = ""  # the consumer's loop iterations and calls ('t = 4'), as a step's `where`
 
 
 @dataclass
@@ -106,7 +108,7 @@ def steps(
                 where = _where(graph, v)
                 step.contributions.append(Contribution(
                     _label(graph, v, ev) + (f" [{where}]" if where and len(consumers[i]) > 1 else ""),
-                    ev.grads[v], _formula(graph, v, k, fmt), local, ev.grads[v] * local,
+                    ev.grads[v], _formula(graph, v, k, fmt), local, ev.grads[v] * local, where,
                 ))
             result.append(step)
     return Explanation(out, result, total - len(result), precision)
@@ -123,7 +125,7 @@ def _consumers(graph: Graph, keep: set[int]) -> dict[int, list[tuple[int, int]]]
 def _label(graph: Graph, i: int, ev: Evaluation | None = None) -> str:
     if ev is not None and i == ev.output:
         return ev.output_name
-    return graph.name_of(i) or graph.line_text_of(i)
+    return graph.name_of(i) or node_text(graph, i)
 
 
 def _aliases(graph: Graph, i: int, ev: Evaluation | None = None) -> list[str]:
@@ -147,7 +149,7 @@ def _operand(graph: Graph, i: int, fmt, numbers: list[float] | None, tight: bool
         return fmt(graph.values[i])
     if name:
         return name
-    text = graph.line_text_of(i)
+    text = node_text(graph, i)
     return text if not _is_operator(graph.ops[i]) or text.startswith("(") else f"({text})"
 
 
@@ -169,7 +171,7 @@ def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
             return f" {entry.symbol} ".join(parts)
         # Inside a function's parentheses an argument needs no more of them.
         parts = [fmt(numbers[a]) if numbers is not None else (graph.name_of(a) or (
-                 graph.line_text_of(a) if graph.ops[a] != CONST else fmt(graph.values[a]))) for a in args]
+                 node_text(graph, a) if graph.ops[a] != CONST else fmt(graph.values[a]))) for a in args]
         if len(parts) > 6:
             return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"
         return f"{op}({', '.join(parts)})"
@@ -200,7 +202,9 @@ def lines(exp: Explanation) -> list[tuple[str, str]]:
     for step in exp.steps:
         where = f"[{step.where}] " if step.where else ""
         if step.phase == "forward":
-            result.append(("forward", f"{step.number}. {where}{step.name} = {step.expression} = {step.numbers} = {fmt(step.value)}"))
+            # A node known by its expression (`w * h[3]` in a loop) says it once, not twice.
+            expression = "" if step.expression == step.name else f" = {step.expression}"
+            result.append(("forward", f"{step.number}. {where}{step.name}{expression} = {step.numbers} = {fmt(step.value)}"))
             result.extend(("forward", f"     {alias} is another name of {step.name}") for alias in step.aliases)
             continue
         d = f"d{out}/d{_d(step.name)}"

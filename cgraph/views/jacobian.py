@@ -14,7 +14,8 @@ from ..errors import clip
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS
 from .numbers import json_number, short_number, text_number
-from .report import TABLE_EXPRESSION_WIDTH, labelled_rows, tangent_cells
+from .report import (PLAIN_NO_GRADIENT, TABLE_EXPRESSION_WIDTH, json_grad, labelled_rows, node_grad, short_grad,
+                     tangent_cells, text_grad)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -47,17 +48,17 @@ def add_to_dict(result: dict[str, Any], ev: Evaluation) -> dict[str, Any]:
             extended["outputs"] = {name: json_number(v) for name, v in ev.outputs.items()}
             extended["jacobian"] = {name: {leaf: json_number(g) for leaf, g in row.items()}
                                     for name, row in ev.jacobian.items()}
-    extended["nodes"] = [_with_grads(node, every) for node in result["nodes"]]
+    extended["nodes"] = [_with_grads(ev, node, every) for node in result["nodes"]]
     return extended
 
 
-def _with_grads(node: dict[str, Any], every: list[tuple[int, str, list[float]]]) -> dict[str, Any]:
+def _with_grads(ev: Evaluation, node: dict[str, Any], every: list[tuple[int, str, list[float]]]) -> dict[str, Any]:
     i = node["id"]
     extended: dict[str, Any] = {}
     for key, value in node.items():
         extended[key] = value
         if key == "grad":
-            extended["grads"] = {name: json_number(grads[i]) for _, name, grads in every}
+            extended["grads"] = {name: json_grad(node_grad(ev, i, grads)) for _, name, grads in every}
     return extended
 
 
@@ -74,7 +75,7 @@ def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> s
     graph = ev.graph
     for i, label in labelled_rows(ev, show):
         writer.writerow([
-            i, label, graph.ops[i], text_number(ev.values[i]), *(text_number(grads[i]) for _, _, grads in every),
+            i, label, graph.ops[i], text_number(ev.values[i]), *(text_grad(node_grad(ev, i, grads)) for _, _, grads in every),
             graph.line_of(i), graph.text_of(i), *tangent_cells(tangent, i),
         ])
     return out.getvalue()
@@ -85,7 +86,7 @@ def to_plain(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
     every = ev.per_output
     return "".join(
         f"{label or ev.label(i)} {text_number(ev.values[i])} "
-        + " ".join([*(text_number(grads[i]) for _, _, grads in every), *tangent_cells(tangent, i)]) + "\n"
+        + " ".join([*(text_grad(node_grad(ev, i, grads), PLAIN_NO_GRADIENT) for _, _, grads in every), *tangent_cells(tangent, i)]) + "\n"
         for i, label in labelled_rows(ev, show)
     )
 
@@ -117,7 +118,7 @@ def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
         expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
         table.add_row(
             Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])),
-            *(Text(short_number(grads[i])) for _, _, grads in every),
+            *(Text(short_grad(node_grad(ev, i, grads))) for _, _, grads in every),
             *([] if tangent is None else [Text(short_number(tangent.node_tangents[i]))]),
             style=style,
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from ..ir.graph import Graph
 from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
@@ -31,6 +31,9 @@ from .numbers import program_number
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
+ATOM, UNARY = _ATOM, _UNARY  # a name's level (never parenthesized), and a negation's
+if TYPE_CHECKING:
+    from ..ops import Op
 # The grammar's infix symbols: (level of the result, level the left operand needs, level
 # the right operand needs). + - * / are left-associative, ^ right-associative and its base
 # is an atom (so (-2)^2 and (a^b)^c keep their parentheses).
@@ -261,17 +264,8 @@ class _Writer:
                 text, level, d = inline.pop(a) if a in inline else self._literal(a)
                 operands.append((text, level))
                 depth = max(depth, d)
-        if op.notation == INFIX and op.symbol in _INFIX:
-            level, left, right = _INFIX[op.symbol]
-            (first, first_level), (second, second_level) = operands
-            sep = f" {op.symbol} " if op.symbol in _SPACED else op.symbol
-            return f"{_wrap(first, first_level, left)}{sep}{_wrap(second, second_level, right)}", level, depth + 1
-        if op.notation == PREFIX:
-            (only, only_level), = operands
-            # Parenthesized when it starts with a minus too: -(-x), not --x.
-            inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
-            return f"{op.symbol}{inner}", _UNARY, depth + 1
-        return f"{op.name}({', '.join(text for text, _ in operands)})", _ATOM, depth + 1
+        text, level = write_op(op, operands)
+        return text, level, depth + 1
 
     def _literal(self, node: int) -> tuple[str, int, int]:
         value = self.graph.values[node]
@@ -293,6 +287,22 @@ class _Writer:
                 ref = alias
             listed.append(ref)
         return listed
+
+
+def write_op(op: Op, operands: list[tuple[str, int]]) -> tuple[str, int]:
+    """`op` applied to operands given as (text, binding level), with only the parentheses
+    the grammar needs, and the level of the result."""
+    if op.notation == INFIX and op.symbol in _INFIX:
+        level, left, right = _INFIX[op.symbol]
+        (first, first_level), (second, second_level) = operands
+        sep = f" {op.symbol} " if op.symbol in _SPACED else op.symbol
+        return f"{_wrap(first, first_level, left)}{sep}{_wrap(second, second_level, right)}", level
+    if op.notation == PREFIX:
+        (only, only_level), = operands
+        # Parenthesized when it starts with a minus too: -(-x), not --x.
+        inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
+        return f"{op.symbol}{inner}", _UNARY
+    return f"{op.name}({', '.join(text for text, _ in operands)})", _ATOM
 
 
 def _wrap(text: str, level: int, needed: int) -> str:

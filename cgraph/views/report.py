@@ -59,6 +59,34 @@ def labelled_rows(ev: Evaluation, show: str = "named") -> list[tuple[int, str]]:
     return result
 
 
+# A literal's gradient in the text formats: blank in a table or a CSV cell, a dash in
+# `plain`, whose fields are split on spaces (a blank there would shift the tangent column).
+NO_GRADIENT = ""
+PLAIN_NO_GRADIENT = "-"
+
+
+def node_grad(ev: Evaluation, i: int, grads: list[float] | None = None) -> float | None:
+    """d out/d node as every report gives it: None for a literal (a number written in the
+    file, or a loop variable's value), since nobody can vary a 3 and d out/d 3 is noise (the
+    nan of d/db a^b at a < 0 for the 2 of x^2); a named constant (`f = 3`) keeps its gradient.
+    `grads`: another output's gradients than the first's."""
+    if ev.graph.is_literal(i):
+        return None
+    return (ev.grads if grads is None else grads)[i]
+
+
+def json_grad(g: float | None) -> float | str | None:
+    return None if g is None else json_number(g)
+
+
+def text_grad(g: float | None, blank: str = NO_GRADIENT) -> str:
+    return blank if g is None else text_number(g)
+
+
+def short_grad(g: float | None) -> str:
+    return NO_GRADIENT if g is None else short_number(g)
+
+
 def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
     graph = ev.graph
     nodes = []
@@ -72,7 +100,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
             "op": graph.ops[i],
             "args": list(graph.args[i]),
             "value": json_number(ev.values[i]),
-            "grad": json_number(ev.grads[i]),
+            "grad": json_grad(node_grad(ev, i)),
             "line": line,
             "column": column,
             "expr": graph.text_of(i),
@@ -136,7 +164,7 @@ def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> s
     graph = ev.graph
     for i, label in labelled_rows(ev, show):
         writer.writerow([
-            i, label, graph.ops[i], text_number(ev.values[i]), text_number(ev.grads[i]), graph.line_of(i), graph.text_of(i),
+            i, label, graph.ops[i], text_number(ev.values[i]), text_grad(node_grad(ev, i)), graph.line_of(i), graph.text_of(i),
             *tangent_cells(tangent, i),
         ])
     return out.getvalue()
@@ -150,7 +178,7 @@ def to_plain(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
 
         return jacobian.to_plain(ev, show, tangent)
     return "".join(
-        " ".join([f"{label or ev.label(i)} {text_number(ev.values[i])} {text_number(ev.grads[i])}",
+        " ".join([f"{label or ev.label(i)} {text_number(ev.values[i])} {text_grad(node_grad(ev, i), PLAIN_NO_GRADIENT)}",
                   *tangent_cells(tangent, i)]) + "\n"
         for i, label in labelled_rows(ev, show)
     )
@@ -195,7 +223,7 @@ def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
         # chain every intermediate node's text holds the whole chain so far.
         expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
         table.add_row(
-            Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_number(ev.grads[i])),
+            Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_grad(node_grad(ev, i))),
             *([] if tangent is None else [Text(short_number(tangent.node_tangents[i]))]),
             style=style,
         )

@@ -22,6 +22,8 @@ from typing import Iterator
 from ...engine.evaluator import Evaluation
 from ...errors import OptionError, RenderError
 from ...ir.graph import Graph
+from ...ops import LEAF_KINDS
+from ..node_text import node_label
 from ..numbers import number
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
@@ -91,23 +93,51 @@ def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, 
     """The passes step by step: one scene per node as the forward pass computes it, then
     one per node as the backward pass reaches it (the node just done highlighted)."""
     o = options(**opts)
-    units = drawn_units(graph, o, evaluation.output)  # (label, first node, last node) per thing drawn
-    steps = len(units)
-    width = len(str(2 * steps))
+    forward_units, backward_units = frame_units(graph, o, evaluation.output)
+    steps, back_steps = len(forward_units), len(backward_units)
+    width = len(str(steps + back_steps))
     n = len(graph)
-    for k, (label, first, last) in enumerate(units):
+    for k, (label, first, last) in enumerate(forward_units):
         s = build_scene(graph, evaluation, o, Frame(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
-        what = label or graph.label(last)
-        s.caption = f"forward pass, step {k + 1} of {steps}: {what} = {number(evaluation.values[last], o.precision)}"
+        where, what = _step_label(graph, last, label)
+        s.caption = f"forward pass, step {k + 1} of {steps}: {where}{what} = {number(evaluation.values[last], o.precision)}"
         yield f"{k + 1:0{width}d}-forward", s
-    for k, (label, first, last) in enumerate(reversed(units)):
+    for k, (label, first, last) in enumerate(backward_units):
         s = build_scene(graph, evaluation, o, Frame(values_upto=n, grads_from=first, current=first, phase="backward"))
-        what = label or graph.label(first)
+        where, what = _step_label(graph, first, label)
         s.caption = (
-            f"backward pass, step {k + 1} of {steps}: d{evaluation.output_name}/d({what}) = "
+            f"backward pass, step {k + 1} of {back_steps}: {where}d{evaluation.output_name}/{_d(what)} = "
             f"{number(evaluation.grads[first], o.precision)}"
         )
         yield f"{steps + k + 1:0{width}d}-backward", s
+
+
+def frame_units(graph: Graph, o: Options, output: int) -> tuple[list[tuple[str | None, int, int]], list[tuple[str | None, int, int]]]:
+    """The units the forward frames step over, in tape order, and the backward ones, output
+    first: the steps `explain` takes. The forward pass computes operations (the inputs,
+    params and constants are given, so their values appear with the first step using them);
+    the backward pass reaches every node but a literal, a number written in the file, which
+    has no gradient. Nodes the output does not depend on take no step."""
+    needed = graph.upstream(output)
+    units = [u for u in drawn_units(graph, o, output) if u[0] is not None or needed[u[1]]]
+    forward = [u for u in units if u[0] is not None or graph.ops[u[1]] not in LEAF_KINDS]
+    backward = [u for u in reversed(units) if u[0] is not None or not graph.is_literal(u[1])]
+    return forward, backward
+
+
+def _d(what: str) -> str:
+    """d(what), with no second pair of parentheses around a text that has its own."""
+    return f"d{what}" if what.startswith("(") and what.endswith(")") else f"d({what})"
+
+
+def _step_label(graph: Graph, i: int, box: str | None) -> tuple[str, str]:
+    """How a frame's caption names its node, as `explain` does: its loop iterations and
+    calls (`[t = 4] `, or nothing), and its name or its expression with that iteration's
+    indices (`w * h[3]`); a collapsed box by its label alone."""
+    if box is not None:
+        return "", box
+    where = ", ".join(str(t) for t in graph.tags[i])
+    return (f"[{where}] " if where else ""), node_label(graph, i)
 
 
 def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DEFAULT_DPI) -> bytes:

@@ -17,6 +17,7 @@ from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
 from ...ops import LEAF_KINDS
 from ..focus import focus_nodes
+from ..node_text import node_tooltip
 from ..numbers import number
 from . import style
 from .layout import innermost_iteration, iteration_order, loosen_shared_feeds, recurrent_loops
@@ -156,7 +157,6 @@ class _SceneBuilder:
     def _add_node(self, i: int) -> None:
         graph, op = self.graph, self.graph.ops[i]
         name = graph.name_of(i)
-        line, _ = graph.line_col(i)
         leaf = op in LEAF_KINDS
         node = SceneNode(self.ids[i], op if leaf else "op", "", cluster=graph.tags[i] if self.group is None else ())
         if graph.is_literal(i):
@@ -166,7 +166,7 @@ class _SceneBuilder:
         else:
             node.title = style.symbol(op)
             node.name = name
-        node.tooltip = f"{name + ' = ' if name and not leaf else ''}{graph.line_text_of(i)} (line {line})"
+        node.tooltip = node_tooltip(graph, i)
         if self.show_grads and self.consumers[i] > 1 and self.grads_known(i) and not graph.is_literal(i):
             node.total_grad = number(self.ev_grads[i], self.p)
         node.highlight = self._is_current(i)
