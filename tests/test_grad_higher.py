@@ -17,6 +17,7 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
 import cgraph
+from cgraph import ops
 from cgraph.transform.grad import grad
 from support import jets
 from support.numeric import relative_step
@@ -289,6 +290,16 @@ def assert_symmetric(H: list[list[float]]) -> None:
             assert abs(a - b) <= 1e-10 * max(1.0, abs(a), abs(b)), (i, j, a, b)
 
 
+@given(smooth_programs(("x", "y", "z")), st.tuples(points, points, points))
+def test_generated_hessians_are_symmetric(source, xyz):
+    note(source)
+    graph = cgraph.parse(source)
+    point = dict(zip(("x", "y", "z"), xyz))
+    H = hessian(graph, point, ["x", "y", "z"])
+    assume(all(math.isfinite(h) and abs(h) <= 1e6 for row in H for h in row))
+    assert_symmetric(H)
+
+
 @pytest.mark.parametrize(("name", "inputs"), [(c[0], c[1]) for c in SAMPLE_CASES], ids=SAMPLE_IDS)
 def test_the_samples_hessians_are_symmetric(name, inputs):
     graph = cgraph.parse((SAMPLES / f"{name}.cg").read_text(), filename=f"{name}.cg")
@@ -436,6 +447,58 @@ def test_higher_orders_keep_the_kink_conventions(source, wrt, order, point, expe
     assert all(close(g, e, 1e-15) for g, e in zip(got, expected)), (got, expected)
 
 
+# a^b with a variable base and exponent at a = 0. The first-order convention:
+#   d/da = 0 where b == 0, else b a^(b-1);    d/db = 0 where a == 0 and b >= 0, else a^b log a.
+POW_AT_ZERO = [
+    # (0, 2): d/da d/da = b (b-1) a^(b-2) = 2 * 1 * 0^0 = 2.
+    #   d/db d/da = d/db (b a^(b-1)) = a^(b-1) + b * [d/db a^(b-1)] = 0 + 2 * 0 (the convention
+    #   again: a = 0, b - 1 >= 0) = 0.
+    #   d/da d/db: d/db as a function of a (b = 2) is 0 at a = 0 and a^2 log a for a > 0 (nan
+    #   for a < 0, log of a negative): its derivative from the only side where it is a number
+    #   is lim a log a = 0; and 0 is d/db d/da, which a symmetric Hessian needs.
+    #   d/db d/db: with a = 0, d/db is 0 for every b >= 0, so constant near b = 2: 0.
+    ({"a": 0.0, "b": 2.0}, [2.0, 0.0, 0.0, 0.0]),
+    # (0, 3): d2/da2 = 3 * 2 * 0^1 = 0; the rest as at (0, 2).
+    ({"a": 0.0, "b": 3.0}, [0.0, 0.0, 0.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize(("point", "expected"), POW_AT_ZERO, ids=["a=0,b=2", "a=0,b=3"])
+def test_pow_at_a_zero_base_keeps_the_convention_at_order_2(point, expected):
+    got = derivatives(cgraph.parse("y = a ^ b"), point, ["a", "b"], 2)
+    assert all(close(g, e, 1e-15) for g, e in zip(got, expected)), (got, expected)
+
+
+def test_pow_with_a_zero_exponent_has_a_zero_second_derivative_in_the_base():
+    """At b = 0, d/da = 0 for every a (the convention), so d2/da2 = 0 (a = 0 included)."""
+    for a in (0.0, 1.5, -2.0):
+        assert derivatives(cgraph.parse("y = a ^ b"), {"a": a, "b": 0.0}, ["a"], 2) == [0.0], a
+
+
+# The exponent passing through 0. The convention d/da a^b = 0 where b == 0 is the value
+# b a^(b-1) has there anyway (a != 0), so as a function of b it is differentiable at 0:
+# d/db (b a^(b-1)) = a^(b-1) + b a^(b-1) log a = 1/a at b = 0.
+EXPONENT_AT_ZERO = [
+    # x^p at (1.5, 0): H = [[p (p-1) x^(p-2), 1/x], [1/x, log(x)^2 x^p]] = [[0, 2/3], [2/3, log(1.5)^2]].
+    ("y = x ^ p", ["x", "p"], 2, {"x": 1.5, "p": 0.0}, [0.0, 1 / 1.5, 1 / 1.5, math.log(1.5) ** 2]),
+    # (1 + x)^x = exp(x log(1 + x)) = exp(x^2 - x^3/2 + ...) = 1 + x^2 - x^3/2 + O(x^4):
+    # the second derivative at 0 is 2, the third 6 * (-1/2) = -3.
+    ("y = (x + 1) ^ x", ["x"], 2, {"x": 0.0}, [2.0]),
+    ("y = (x + 1) ^ x", ["x"], 3, {"x": 0.0}, [-3.0]),
+    # x^x at 1: the rule's own power x^(x-1) has the exponent 0 there. f = x^x,
+    # f' = f (1 + ln x), f'' = f ((1 + ln x)^2 + 1/x), the third (1 + ln x)^3 + 3 (1 + ln x)/x
+    # - 1/x^2 times f: 1 + 3 - 1 = 3 at x = 1.
+    ("y = x ^ x", ["x"], 3, {"x": 1.0}, [3.0]),
+]
+
+
+@pytest.mark.parametrize(("source", "wrt", "order", "point", "expected"), EXPONENT_AT_ZERO,
+                         ids=["x^p H at p=0", "(x+1)^x order 2 at 0", "(x+1)^x order 3 at 0", "x^x order 3 at 1"])
+def test_higher_derivatives_of_a_power_whose_exponent_passes_through_zero(source, wrt, order, point, expected):
+    got = derivatives(cgraph.parse(source), point, wrt, order)
+    assert all(close(g, e, 1e-12) for g, e in zip(got, expected)), (got, expected)
+
+
 # --- the size bound: first order <= 3n ---------------------------------------------------------
 
 
@@ -445,9 +508,35 @@ def assert_within_three_n(graph: cgraph.Graph) -> None:
     assert size <= 3 * n, (size, n)
 
 
+def one_op_program(name: str) -> str:
+    """`y = op(a, b, ...)` in the op's own notation (three arguments for sum and mean)."""
+    op = ops.OPS[name]
+    args = ["a", "b", "c"][: op.arity or 3]
+    if op.notation == ops.INFIX:
+        return f"y = a {op.symbol} b"
+    if op.notation == ops.PREFIX:
+        return f"y = {op.symbol}a"
+    return f"y = {op.symbol}({', '.join(args)})"
+
+
+@pytest.mark.parametrize("name", list(ops.OPS))
+def test_each_ops_first_order_gradient_graph_has_at_most_3n_nodes(name):
+    """The bound, program by program, starts with each op alone: its rule's nodes, the
+    contributions and the sums must fit in 3 * (its arguments + 1)."""
+    assert_within_three_n(cgraph.parse(one_op_program(name)))
+
+
 @pytest.mark.parametrize("name", ALL_SAMPLES)
 def test_the_samples_first_order_gradient_graphs_have_at_most_3n_nodes(name):
     assert_within_three_n(cgraph.parse((SAMPLES / f"{name}.cg").read_text(), filename=f"{name}.cg"))
+
+
+@given(programs())
+def test_generated_programs_first_order_gradient_graphs_have_at_most_3n_nodes(source):
+    note(source)
+    graph = cgraph.parse(source, max_nodes=50_000)
+    assume(graph.inputs)
+    assert_within_three_n(graph)
 
 
 # --- deep programs: loops, never recursion -------------------------------------------------------
