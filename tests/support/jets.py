@@ -219,9 +219,17 @@ def power(u: Jet, p: float) -> Jet:
 
 
 def pow(u: Jet, w: Jet) -> Jet:  # noqa: A001 - the op's name
-    """u^w: the power recurrence for a constant exponent, else exp(w log u) (u > 0)."""
+    """u^w: repeated products for a small whole exponent (exact at u = 0, and nothing is
+    divided by a u_0^p that may underflow), the power recurrence for another constant
+    exponent, else exp(w log u) (u > 0)."""
     if w.is_constant():
-        return power(u, w.c[0].v)
+        p = w.c[0].v
+        if p == int(p) and 0 <= p <= 16:
+            out = Jet.constant(1.0, u.order)
+            for _ in range(int(p)):
+                out = out * u
+            return out
+        return power(u, p)
     return exp(w * log(u))
 
 
@@ -269,9 +277,14 @@ FUNCTIONS: dict[str, Callable[..., Jet]] = {
 }
 
 
-def taylor(graph, point: dict[str, float], name: str, order: int) -> Jet:
+PIECEWISE = {"relu": 1, "abs": 1, "max": 2, "min": 2}  # op -> arguments that pick the branch
+
+
+def taylor(graph, point: dict[str, float], name: str, order: int, branches: list[bool] | None = None) -> Jet:
     """The jet of `graph`'s first output along input `name` at `point` (inputs not in
-    `point` take their declared defaults). Raises Kink / ValueError where there is none."""
+    `point` take their declared defaults). Raises Kink / ValueError where there is none.
+    `branches`, if given, receives the branch each relu, abs, max and min took, in order:
+    two points with the same branches are on one smooth piece (as far as these ops go)."""
     jets: list[Jet] = []
     inputs = {i: n for n, i in graph.inputs.items()}
     for i, op in enumerate(graph.ops):
@@ -284,5 +297,9 @@ def taylor(graph, point: dict[str, float], name: str, order: int) -> Jet:
         else:
             if op not in FUNCTIONS:
                 raise NotImplementedError(f"no jet for {op}")
-            jets.append(FUNCTIONS[op](*(jets[a] for a in graph.args[i])))
+            args = [jets[a] for a in graph.args[i]]
+            if branches is not None and op in PIECEWISE:
+                a = args[0].c[0].v
+                branches.append(a > 0 if PIECEWISE[op] == 1 else a > args[1].c[0].v)
+            jets.append(FUNCTIONS[op](*args))
     return jets[graph.outputs[0]]
