@@ -15,7 +15,7 @@ Each op also has a graph `rule(w, out, *args) -> (node id, ...)`: the same local
 derivatives written as new nodes of the graph (through a `NodeWriter`, which speaks node
 ids, not values), so a derivative can itself be a graph, evaluated, drawn and
 differentiated again. A rule mirrors its float `local` exactly, inf and nan included; the
-kinks are written with the ops `step`, `sign`, `eq` and `zero_if`, which are in the table
+kinks are written with the ops `step`, `sign`, `above`, `eq`, `zero_if` and `one_if`, which are in the table
 like any other op (piecewise constant: their derivatives are 0).
 Adding an op is one entry here (or one `register` call) plus its tests (tests/test_ops.py
 checks every entry against central finite differences; tests/test_op_table.py shows that
@@ -165,8 +165,9 @@ def _pow(a: float, b: float) -> float:
 
 
 def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
-    # As PyTorch: d/da is 0 where b == 0, d/db is 0 where a == 0 and b >= 0.
-    da = 0.0 if b == 0 else b * _pow(a, b - 1.0)
+    # As PyTorch: d/da is 0 where b == 0 (where b*a^(b-1) would be 0*inf or 0*nan: a is 0 or
+    # nan; elsewhere it is 0 anyway), d/db is 0 where a == 0 and b >= 0.
+    da = 0.0 if b == 0 and (a == 0 or a != a) else b * _pow(a, b - 1.0)
     if a == 0 and b >= 0:
         db = 0.0
     else:
@@ -175,13 +176,21 @@ def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
 
 
 def _pow_rule(w: NodeWriter, o: int, a: int, b: int) -> tuple[int, int]:
-    """_pow_local as nodes: zero_if(b == 0, b*a^(b-1)) and zero_if(a == 0 and b >= 0,
-    out*log(a)). A select, not a product with 0/1: 0*inf would be nan."""
-    zero = w.const(0.0)
-    da = w.op("zero_if", w.op("eq", b, zero), w.op("mul", b, w.op("pow", a, w.op("sub", b, w.const(1.0)))))
+    """_pow_local as nodes, with selects (0*inf would be nan). Each select covers only the
+    points its convention is about, so elsewhere these nodes' own derivatives are the true
+    ones: d/da is b*a^(b-1), but 0 where b == 0 and a is 0 or nan (a select on b == 0 alone
+    would hide d/db of b*a^(b-1), which is 1/a at b = 0); d/db is out*log(a), but 0 where
+    a == 0 and b >= 0. And a select's other branch is computed where it is not taken, so
+    its arguments are moved there to where it is finite (a base of 1): otherwise a higher
+    derivative would multiply the select's 0 by an inf from that branch, and give nan.
+    A constant b or a folds the conditions away (x^2's derivative is 2*x)."""
+    zero, one = w.const(0.0), w.const(1.0)
+    a_bad = w.op("add", w.op("eq", a, zero), w.op("sub", one, w.op("eq", a, a)))  # 1 where a is 0 or nan
+    bad = w.op("zero_if", w.op("sub", one, w.op("eq", b, zero)), a_bad)  # and b == 0
+    da = w.op("zero_if", bad, w.op("mul", b, w.op("pow", w.op("one_if", bad, a), w.op("sub", b, one))))
     b_at_least_0 = w.op("add", w.op("step", b), w.op("eq", b, zero))  # 0 or 1, and 0 for nan
-    on_zero = w.op("mul", w.op("eq", a, zero), b_at_least_0)
-    db = w.op("zero_if", on_zero, w.op("mul", o, w.op("log", a)))
+    on_zero = w.op("zero_if", w.op("sub", one, w.op("eq", a, zero)), b_at_least_0)
+    db = w.op("zero_if", on_zero, w.op("mul", o, w.op("log", w.op("one_if", on_zero, a))))
     return da, db
 
 
@@ -254,12 +263,13 @@ def _pick(a: float, b: float) -> tuple[float, float]:
 
 
 def _pick_rule(w: NodeWriter, a: int, b: int) -> tuple[int, int]:
-    """_pick as nodes: step(a - b) + 0.5*eq(a, b). The difference is 0 or nan only on a
-    tie (IEEE subtraction does not underflow to 0; inf - inf is nan) or for a nan, where
-    step gives 0 and eq decides."""
-    half_on_tie = w.op("mul", w.const(0.5), w.op("eq", a, b))
-    return (w.op("add", w.op("step", w.op("sub", a, b)), half_on_tie),
-            w.op("add", w.op("step", w.op("sub", b, a)), half_on_tie))
+    """_pick as nodes: the op `above` is _pick's first half, so one node per argument."""
+    return w.op("above", a, b), w.op("above", b, a)
+
+
+def _above(a: float, b: float) -> float:
+    """1 if a > b, 0.5 on a tie, else 0 (and 0 for nan): d max(a, b)/da."""
+    return 1.0 if a > b else 0.5 if a == b else 0.0
 
 
 def _np_pick(a, b):
@@ -279,7 +289,7 @@ def _np_pow(a, b):
 
 
 def _np_pow_local(out, a, b):
-    da = np.where(b == 0, 0.0, b * _np_pow(a, b - 1.0))
+    da = np.where((b == 0) & ((a == 0) | (a != a)), 0.0, b * _np_pow(a, b - 1.0))
     db = np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
     return da, db
 
@@ -399,6 +409,13 @@ def _select_identities(args, values, ops, args_of):
     return ("const", 0.0) if values[0] > 0 else args[1]
 
 
+def _one_if_identities(args, values, ops, args_of):
+    """one_if(c, x) with a constant condition: 1 or x."""
+    if values[0] is None:
+        return None
+    return ("const", 1.0) if values[0] > 0 else args[1]
+
+
 def _neg_identities(args, values, ops, args_of):
     """--x -> x."""
     return args_of(args[0])[0] if ops[args[0]] == "neg" else None
@@ -469,6 +486,9 @@ _OPS = [
     Op("sign",    "sign", 1, _sign,                           _zeros,                                                 ("0",),  # sign(0) = 0, as abs'
        np_forward=lambda a: np.sign(a) + 0.0, kink=_on_zero,  # + 0.0: sign(-0.0) is 0.0, as the scalar's
        rule=_zeros_rule),
+    Op("above",   "above", 2, _above,                         _zeros,                                                 ("0", "0"),  # max/min's pick
+       np_forward=lambda a, b: np.where(np.greater(a, b), 1.0, np.where(np.equal(a, b), 0.5, 0.0)), kink=_on_tie,
+       rule=_zeros_rule),
     Op("eq",      "eq",   2, lambda a, b: 1.0 if a == b else 0.0, _zeros,                                             ("0", "0"),  # max/min's tie
        np_forward=lambda a, b: np.where(np.equal(a, b), 1.0, 0.0), kink=_on_tie,
        rule=_zeros_rule),
@@ -477,6 +497,11 @@ _OPS = [
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
        rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0))), simplify=_select_identities),
+    # one_if(c, x) = 1 if c > 0 else x: a select's other branch moved where it is finite (pow's rule)
+    Op("one_if",  "one_if", 2, lambda c, x: 1.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
+       np_forward=lambda c, x: np.where(np.greater(c, 0), 1.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
+       kink=lambda c, x: c,
+       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0))), simplify=_one_if_identities),
 ]
 
 # --- the chain rule's own arithmetic, for the passes that write derivatives as nodes -----

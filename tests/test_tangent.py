@@ -173,7 +173,7 @@ def test_each_op_off_its_kinks_against_central_differences(source, point, direct
 def test_the_table_covers_every_op():
     covered = {op for source, point in SMOOTH for op in cgraph.parse(source).ops} - ops.LEAF_KINDS
     assert covered >= {name for name, op in ops.OPS.items() if op.function or op.notation != ops.CALL} - {
-        "step", "sign", "eq", "zero_if"}  # the derivative graphs' own ops: piecewise constant, tested below
+        "step", "sign", "above", "eq", "zero_if", "one_if"}  # the derivative graphs' own ops: piecewise constant, tested below
 
 
 # --- hand-worked values -----------------------------------------------------------------------
