@@ -72,7 +72,10 @@ class NodeWriter(Protocol):
         ...
 
 
-Rule = Callable[..., tuple[int, ...]]  # rule(w: NodeWriter, out: int, *args: int) -> one id per argument
+# rule(w: NodeWriter, out: int, *args: int) -> one id per argument, or None for an argument
+# the op's value does not move with at all (a piecewise-constant op's, a select's condition):
+# a tangent pass gives it nothing rather than 0 * its tangent, which is nan for an inf one.
+Rule = Callable[..., tuple["int | None", ...]]
 
 # simplify(args, values, ops, args_of) -> None, or a node id equal to op(args), or
 # (op name, *args) to write instead: an identity exact in IEEE arithmetic (x*1 -> x), never
@@ -91,7 +94,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule", "simplify")
+                 "function", "tight", "kink", "rule", "simplify", "select")
 
     def __init__(
         self,
@@ -112,6 +115,7 @@ class Op:
         kink: Callable[..., float] | None = None,  # see `Op.kink`
         rule: Rule | None = None,  # `local` written as graph nodes (see the module's docstring)
         simplify: Simplify | None = None,  # identities exact in IEEE arithmetic (see `Simplify`)
+        select: bool = False,  # op(c, x): x or a constant as c says (see `select_tangent`)
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -124,6 +128,7 @@ class Op:
         self.kink = kink
         self.rule = rule
         self.simplify = simplify
+        self.select = select
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -319,8 +324,8 @@ def _zeros(out: float, *args: float) -> tuple[float, ...]:
     return (0.0,) * len(args)
 
 
-def _zeros_rule(w: NodeWriter, o: int, *args: int) -> tuple[int, ...]:
-    return (w.const(0.0),) * len(args)
+def _zeros_rule(w: NodeWriter, o: int, *args: int) -> tuple[int | None, ...]:
+    return (None,) * len(args)  # piecewise constant: no argument moves it
 
 
 def _sum(*args):
@@ -496,12 +501,12 @@ _OPS = [
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
-       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0))), simplify=_select_identities),
+       rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_select_identities, select=True),
     # one_if(c, x) = 1 if c > 0 else x: a select's other branch moved where it is finite (pow's rule)
     Op("one_if",  "one_if", 2, lambda c, x: 1.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 1.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
-       rule=lambda w, o, c, x: (w.const(0.0), w.op("zero_if", c, w.const(1.0))), simplify=_one_if_identities),
+       rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_one_if_identities, select=True),
 ]
 
 # --- the chain rule's own arithmetic, for the passes that write derivatives as nodes -----
@@ -521,6 +526,13 @@ def chain_sum(w: NodeWriter, terms: list[int]) -> int:
     if len(terms) == 2:
         return w.op("add", terms[0], terms[1])
     return w.op("sum", *terms)
+
+
+def select_tangent(w: NodeWriter, condition: int, tangent: int) -> int:
+    """The tangent of a select op(c, x) (Op.select) whose x has `tangent`: that tangent where
+    x is taken, 0 where the constant is. A select, not tangent * (0 or 1), so the branch
+    not taken passes on a 0 even where its tangent is inf or nan (as JAX's `where` does)."""
+    return w.op("zero_if", condition, tangent)
 
 
 # --- the lookups everything else reads, kept in step with the table by `register` ---------

@@ -167,7 +167,9 @@ def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_name
             w.site = _site(graph, v)
         args = all_args[v]
         for a, d in zip(args, op.rule(writer, v, *args)):
-            waiting.setdefault(a, []).append(chain_product(writer, g, d))
+            # An argument that moves nothing still gets g * 0, as the evaluator's backward
+            # pass gives it (nan where g is inf): the first order mirrors that pass.
+            waiting.setdefault(a, []).append(chain_product(writer, g, writer.const(0.0) if d is None else d))
     return grads
 
 

@@ -4,7 +4,10 @@ a tape through a NodeWriter with the op table's graph rules (`Op.rule`).
 The tangent of a node is the sum over its arguments of tangent(arg) * d node/d arg; a
 node that does not depend on w has none (None), and passes nothing on, as a node off
 every path passes nothing on in the backward pass (0 times an inf derivative would be
-nan). Tangents are kept per node, so asking for the tangent of a later node, even one
+nan). For the same reason an argument that does not move the node at all (the rule says
+None: a piecewise-constant op's, a select's condition) passes nothing on, and a select
+passes its branch's tangent through a select, not a product with 0 or 1. So a tangent is
+the same whether a simplifier folded a condition to a constant or not. Tangents are kept per node, so asking for the tangent of a later node, even one
 written after the last question (a tangent of a tangent), reuses every tangent already
 written: the n-th derivative of a function of one variable costs what the new nodes of
 the (n-1)-th cost, not a walk over all of them. That is why higher orders are forward
@@ -14,7 +17,7 @@ over reverse (cgraph/transform/grad.py).
 from __future__ import annotations
 
 from ..ir.tape import RuleWriter, TapeWriter
-from ..ops import OPS, NodeWriter, chain_product, chain_sum
+from ..ops import OPS, NodeWriter, chain_product, chain_sum, select_tangent
 
 
 class Tangents:
@@ -58,5 +61,8 @@ class Tangents:
         w = self.writer
         w.site = self.tape.site_of(v)
         writer: NodeWriter = w
-        terms = [chain_product(writer, t, d) for t, d in zip(tangents, op.rule(writer, v, *args)) if t is not None]
-        return chain_sum(writer, terms)
+        if op.select:  # its condition moves nothing; its value is x's or a constant's
+            return None if tangents[1] is None else select_tangent(writer, args[0], tangents[1])
+        terms = [chain_product(writer, t, d) for t, d in zip(tangents, op.rule(writer, v, *args))
+                 if t is not None and d is not None]
+        return chain_sum(writer, terms) if terms else None
