@@ -51,7 +51,7 @@ def blank_kinds(blank: str | None, blank_nodes: str | None, answers: str | None)
 
 
 def make_sheet(ev: Evaluation | None, kinds: frozenset[str] | None, blank_nodes: str | None,
-               missing: list[str] = ()) -> Worksheet | None:
+               missing: tuple[str, ...] | list[str] = ()) -> Worksheet | None:
     """The exercise sheet of this evaluation, or None without --blank/--blank-nodes."""
     if kinds is None:
         return None

@@ -19,6 +19,7 @@ class Blank(float):
     every view that writes it through `number` writes the blank instead, and JSON null."""
 
     __slots__ = ("blank",)
+    blank: int
 
     def __new__(cls, value: float, blank: int = 0) -> Blank:
         self = super().__new__(cls, value)
