@@ -85,7 +85,7 @@ def steps(
     shown = [i for i in shown if needed[i]]
     fmt = lambda v: number(v, precision)  # noqa: E731
     out = ev.output_name
-    values, grads = (blanks.values(), blanks.grads()) if blanks is not None else (ev.values, ev.grads)
+    values, grads = _numbers(ev, blanks)
     result: list[Step] = []
     total = 0
     if only in (None, "forward"):
@@ -116,14 +116,22 @@ def steps(
                     _label(graph, v, ev) + (f" [{where}]" if where and len(consumers[i]) > 1 else ""),
                     grads[v], _formula(graph, v, k, fmt), local, ev.grads[v] * local, where,
                 )
-                step.contributions.append(_blanked(contribution, blanks, i, v, k, fmt) if blanks else contribution)
+                step.contributions.append(_blanked(contribution, blanks, i, v, k, fmt))
             result.append(step)
     return Explanation(out, result, total - len(result), precision)
 
 
-def _blanked(c: Contribution, blanks: Worksheet, u: int, v: int, k: int, fmt) -> Contribution:
+def _numbers(ev: Evaluation, blanks: Worksheet | None) -> tuple[list[float], list[float]]:
+    """The values and gradients the steps show: the evaluation's, or an exercise sheet's
+    (some of them blanks)."""
+    return (blanks.values(), blanks.grads()) if blanks is not None else (ev.values, ev.grads)
+
+
+def _blanked(c: Contribution, blanks: Worksheet | None, u: int, v: int, k: int, fmt) -> Contribution:
     """A contribution with its numbers as the sheet's blanks. A formula that is a number
     (the 1 of a sum) is the local derivative itself: it is blanked with it."""
+    if blanks is None:
+        return c
     local = blanks.local(v, k, c.local)
     formula = fmt(local) if isinstance(local, Blank) and c.formula == fmt(c.local) else c.formula
     return Contribution(c.consumer, c.upstream, formula, local, blanks.share(u, v, k, c.value), c.where)
