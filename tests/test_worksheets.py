@@ -128,6 +128,18 @@ def test_blank_local_draws_the_local_derivatives(cg, tmp_path):
     assert p_to_g.parts == {"value": "4", "grad": "-3", "local": "[2]"}  # [1]: dg/dz|local, the step before
 
 
+def test_a_local_derivative_that_is_a_blanked_value_is_that_blank(cg):
+    """d(p * z)/dz is p: with p's value a blank, the chain rule must not give it away."""
+    dot = parse_dot(run(cg, "render", INTRO, *TUTORIAL, "--blank", "values", "--annotate", "values,grads,local",
+                        "-o", "-", "--format", "dot").out)
+    (z_to_g,) = dot.edges_between("z", "g")
+    (p_to_g,) = dot.edges_between("p", "g")
+    assert z_to_g.parts["local"] == "[1]" and p_to_g.parts["local"] == "-3"  # z's value is given
+    text = run(cg, "explain", INTRO, *TUTORIAL, "--blank", "values").out
+    assert "  2. dg/dz = dg/dg * dg/dz|local = 1 * p = 1 * [1] = 4" in text
+    assert not appears(text.split("Backward pass")[1], "-12") and "= 4\n" in text
+
+
 def test_blank_nodes_blanks_only_those_nodes_numbers(cg, tmp_path):
     key = tmp_path / "key.txt"
     out = run(cg, "render", str(SAMPLES / "rnn.cg"), "--blank-nodes", "h[3],w", "--blank", "values,grads",

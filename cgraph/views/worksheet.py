@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..engine.evaluator import Evaluation, local_derivatives
 from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph
-from ..ops import LEAF_KINDS
+from ..ops import LEAF_KINDS, OPS
 from .node_text import node_label
 from .numbers import Blank, blank_text, json_number, number, text_number
 
@@ -135,7 +135,24 @@ class Worksheet:
         return self._as(("grad", i), self.ev.grads[i] if x is None else x)
 
     def local(self, v: int, k: int, x: float) -> float:
-        return self._as(("local", v, k), x)
+        n = self.local_blank(v, k)
+        return x if n is None else Blank(x, n)
+
+    def local_blank(self, v: int, k: int) -> int | None:
+        """The blank of d v/d (its k-th argument): its own, or, when the op's formula says
+        it is a value (the other factor of a product, `out` for exp) and that value is a
+        blank, that value's: a worksheet of values would give them away in the chain rule."""
+        n = self.numbers.get(("local", v, k))
+        if n is not None:
+            return n
+        same = self._local_is_value(v, k)
+        return None if same is None else self.numbers.get(("value", same))
+
+    def _local_is_value(self, v: int, k: int) -> int | None:
+        op, args = OPS[self.graph.ops[v]], self.graph.args[v]
+        formula = op.formulas[k] if k < len(op.formulas) else op.formulas[0]
+        named = {"a": args[0], "out": v} | ({"b": args[1]} if len(args) > 1 else {})
+        return named.get(formula)
 
     def share(self, u: int, v: int, k: int, x: float) -> float:
         return self._as(self.share_key(u, v, k), x)

@@ -47,7 +47,7 @@ def blank_scene(scene: Scene, graph: Graph, sheet: Worksheet) -> Scene:
 
 def _blank_edge(edge: SceneEdge, sheet: Worksheet, u: int, v: int, k: int) -> None:
     """The use of u as v's k-th argument: u's value, the share of its gradient, the local derivative."""
-    value, share, local = (sheet.blank_of(key) for key in (("value", u), sheet.share_key(u, v, k), ("local", v, k)))
+    value, share, local = sheet.blank_of(("value", u)), sheet.blank_of(sheet.share_key(u, v, k)), sheet.local_blank(v, k)
     if edge.value is not None and value is not None:
         edge.value = blank_text(value)
     if edge.grad is not None and share is not None:
