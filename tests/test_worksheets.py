@@ -150,6 +150,13 @@ def test_blank_nodes_blanks_only_those_nodes_numbers(cg, tmp_path):
     assert "[1]" in out and "0.8<" not in out
 
 
+def test_the_seed_stays_even_when_its_node_is_named(cg, tmp_path):
+    key = tmp_path / "key.txt"
+    text = run(cg, "explain", INTRO, *TUTORIAL, "--blank-nodes", "g", "--answers", key).out
+    assert key.read_text(encoding="utf-8") == "[1] g = -12\n"  # g's numbers: its value, and its gradient, the seed
+    assert "  2. g = p * z = 4 * -3 = [1]" in text and "  1. dg/dg = 1" in text
+
+
 def test_the_numbering_does_not_change_from_run_to_run(cg, tmp_path):
     keys = []
     for k in range(2):

@@ -12,8 +12,8 @@ choice alone, so `render` and `explain` of one program write the same blank for 
 number, and a quantity shown twice (a gradient, then the upstream factor of the next
 step) is the same blank twice.
 
-What is given stays: a literal (a number written in the file), the values of inputs,
-params and named constants, and the seed d out/d out = 1, unless `nodes` names the node.
+What is given stays: a literal (a number written in the file), the seed d out/d out = 1,
+and the values of inputs, params and named constants unless `nodes` names them.
 """
 
 from __future__ import annotations
@@ -63,11 +63,11 @@ class Worksheet:
         computed ones, as opposed to given ones."""
         if kind not in self.kinds or self.graph.is_literal(i):
             return False
+        if kind == "grads" and i == self.ev.output:  # the seed: 1 by definition, where the backward pass starts
+            return False
         if self.nodes is not None:
             return i in self.nodes
-        if kind == "values":
-            return self.graph.ops[i] not in LEAF_KINDS
-        return kind == "local" or i != self.ev.output  # the seed is 1 by definition
+        return kind != "values" or self.graph.ops[i] not in LEAF_KINDS
 
     def _number_all(self) -> None:
         graph, ev = self.graph, self.ev
