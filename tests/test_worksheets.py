@@ -295,3 +295,26 @@ def test_the_key_never_lands_on_the_sheet_or_an_input(cg, tmp_path):
     # Without -o the diagram goes to the program's name with .svg: the key may not go there either.
     res = cg("render", program, "--inputs", inputs, "--blank", "grads", "--answers", "intro.svg")
     assert res.code == 2 and "--answers" in res.err
+
+
+def test_the_key_goes_to_standard_output_only_when_the_sheet_does_not(cg, tmp_path):
+    for argv in (("explain", INTRO, *TUTORIAL), ("render", INTRO, *TUTORIAL, "-o", "-", "--format", "dot")):
+        res = cg(*argv, "--blank", "grads", "--answers", "-")
+        assert res.code == 2 and "--answers -" in res.err and res.out == ""
+    res = run(cg, "render", INTRO, *TUTORIAL, "--blank", "grads", "--answers", "-", "-o", tmp_path / "sheet.dot")
+    assert res.out == "[1] dg/dz = 4\n[2] dg/dp = -3\n[3] dg/dy = -3\n[4] dg/dx = -3\n"
+
+
+def test_a_large_diagram_blanks_the_copies_of_a_shared_input_too(cg, tmp_path):
+    """Over 150 edges an input is drawn beside each loop step it feeds: each copy's edge
+    still carries its own blank, and every blank of the key is in the diagram."""
+    program = "param w = 0.5\nh[0] = 0\nfor t in 1..40 { h[t] = tanh(w*h[t-1] + x) }\nloss = h[40]\n"
+    key = tmp_path / "key.json"
+    sheet = run(cg, "render", "-e", program, "--x", "0.3", "--blank", "grads,local", "--answers", key,
+                "-o", "-", "--format", "dot").out
+    assert "v_x__box" in sheet
+    dot = parse_dot(sheet)
+    grads = [e.parts["grad"] for e in dot.edges if "grad" in e.parts and e not in dot.output_edges()]
+    locals_ = [e.parts["local"] for e in dot.edges if "local" in e.parts]
+    assert len(grads) == len(locals_) > 200 and all(BLANK.fullmatch(t) for t in grads + locals_)
+    assert {int(n) for n in BLANK.findall(sheet)} == {a["blank"] for a in key_of(key)}

@@ -48,7 +48,7 @@ def explain_command(graph: Graph, inputs: dict[str, float], output_name: str | N
     With --blank (or --blank-nodes) the steps are an exercise sheet: numbered
     blanks instead of those numbers, numbered as `render` numbers them for the
     same options, and --answers FILE writes the key."""
-    kinds = blank_kinds(blank, blank_nodes, answers)
+    kinds = blank_kinds(blank, blank_nodes, answers, stdout_taken=True)
     ev = evaluate(graph, inputs, output=output_name, strict=strict)
     for warning in ev.warnings:
         click.echo(warning, err=True)

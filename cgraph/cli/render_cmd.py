@@ -82,7 +82,7 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     fmt = _format(out, fmt)
     dpi = _dpi(dpi, fmt)
     _check_backward_options(backward, wrt, raw, focus, frames_dir)
-    kinds = blank_kinds(blank, blank_nodes, answers)
+    kinds = blank_kinds(blank, blank_nodes, answers, stdout_taken=out == "-")
     annotate = _sheet_annotate(kinds, annotate, collapse, backward, frames_dir)
     ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
     sheet = make_sheet(ev, kinds, blank_nodes, missing)

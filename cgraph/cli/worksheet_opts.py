@@ -33,8 +33,12 @@ def worksheet_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def blank_kinds(blank: str | None, blank_nodes: str | None, answers: str | None) -> frozenset[str] | None:
-    """The kinds of numbers left blank (None: not an exercise sheet), checked before any work."""
+def blank_kinds(blank: str | None, blank_nodes: str | None, answers: str | None,
+                stdout_taken: bool = False) -> frozenset[str] | None:
+    """The kinds of numbers left blank (None: not an exercise sheet), checked before any
+    work. `stdout_taken`: the sheet itself goes to standard output, so the key may not."""
+    if answers == "-" and stdout_taken:
+        raise click.UsageError("--answers - would mix the key into the sheet on standard output: give it a file")
     if blank is None and blank_nodes is None:
         if answers is not None:
             raise click.UsageError("--answers writes the key of an exercise sheet: give --blank values|grads|local "

@@ -57,8 +57,13 @@ def _blank_edge(edge: SceneEdge, sheet: Worksheet, u: int, v: int, k: int) -> No
 
 
 def _node_of(node_id: str, index: dict[str, int]) -> int | None:
-    """The graph node an id draws: itself, or (a copy beside a loop step) the node copied."""
+    """The graph node an id draws: itself, or (a copy beside a loop step or box, whose id
+    is the node's + `__box...`) the node copied."""
     if node_id in index:
         return index[node_id]
-    base, sep, unit = node_id.rpartition("__")
-    return index.get(base) if sep and unit.startswith("box") else None
+    at = node_id.find("__box")
+    while at > 0:
+        if node_id[:at] in index:
+            return index[node_id[:at]]
+        at = node_id.find("__box", at + 1)
+    return None
