@@ -26,7 +26,7 @@ _OUT_OF_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 
 # Options naming files, by the option string (whatever the command calls its parameter).
 READ_OPTIONS = ("--inputs", "--data", "--params", "--init")
-WRITE_OPTIONS = ("-o", "--save", "--log", "--plot", "--frames")
+WRITE_OPTIONS = ("-o", "--save", "--log", "--plot", "--frames", "--answers")
 PROGRAM = "FILE"  # the program, click's argument
 # Resuming into the file it started from is the documented workflow: --init is read in
 # full before the first --save replaces it (atomically), so the pair is no clash.

@@ -7,12 +7,14 @@ import os
 import click
 
 from ..views import render
+from ..views.render.blanks import blank_scene
 from ..errors import InputError
 from ..engine.evaluator import Evaluation, evaluate
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .common import PRECISION, Count, ProgramCommand, evaluation_options, output_list, with_program
 from .output import OutputClash, OutputError, run_files, write_output
+from .worksheet_opts import blank_kinds, make_sheet, worksheet_options, write_answers
 
 _EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
 EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
@@ -27,12 +29,14 @@ Examples:
   cgraph render samples/mlp.cg --collapse --format mermaid -o mlp.mmd
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --frames frames/
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --backward -o intro-backward.png
+  cgraph render samples/intro.cg --x 1 --y 3 --z -3 --blank grads --answers key.txt -o sheet.svg
 
 Without input values (the second example) the diagram shows the
 structure alone. --backward adds the gradient graph (`cgraph grad`'s
 program) in purple, read right to left, its dashed edges bringing the
 forward values it reuses. Formats svg, png and pdf need Graphviz's dot program;
-dot (DOT text) and mermaid do not.
+dot (DOT text) and mermaid do not. --blank makes an exercise sheet: numbered
+blanks instead of the numbers, the key in --answers FILE.
 
 {EXIT_CODES_HELP}
 """
@@ -62,10 +66,12 @@ dot (DOT text) and mermaid do not.
               "respect to. [default: all]")
 @click.option("--no-simplify", "raw", is_flag=True, help="With --backward: the raw transformation, every node of the "
               "backward pass (the seed 1, each g * 1), not folded or shared.")
+@worksheet_options
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
                    rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
                    collapse: bool, max_render_nodes: int, frames_dir: str | None, dpi: int | None,
-                   backward: bool, wrt: str | None, raw: bool) -> None:
+                   backward: bool, wrt: str | None, raw: bool,
+                   blank: str | None, blank_nodes: str | None, answers: str | None) -> None:
     """Draw FILE's graph: one node per operation, inputs on the left, and on
     every edge the forward value (green) and the gradient flowing back (red).
 
@@ -76,7 +82,10 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     fmt = _format(out, fmt)
     dpi = _dpi(dpi, fmt)
     _check_backward_options(backward, wrt, raw, focus, frames_dir)
+    kinds = blank_kinds(blank, blank_nodes, answers, stdout_taken=out == "-")
+    annotate = _sheet_annotate(kinds, annotate, collapse, backward, frames_dir)
     ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
+    sheet = make_sheet(ev, kinds, blank_nodes, missing)
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
                 heat=heat, collapse=collapse, max_render_nodes=max_render_nodes)
     source_file = graph.source.filename
@@ -92,9 +101,27 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
         scene = _backward_scene(graph, ev, inputs, output_name, wrt, not raw, opts)
     else:
         scene = render.scene(graph, ev, **opts)
+    if sheet is not None:
+        blank_scene(scene, graph, sheet)
     write_output(target, _encode(scene, fmt, dpi), option="-o")
     if target != "-":
         click.echo(f"wrote {target}", err=True)
+    write_answers(sheet, answers, precision)
+
+
+def _sheet_annotate(kinds: frozenset[str] | None, annotate: str, collapse: bool, backward: bool,
+                    frames_dir: str | None) -> str:
+    """An exercise sheet draws the numbers it blanks (--blank local adds the local
+    derivatives to --annotate); it blanks single quantities, which a collapsed box's
+    sums, the gradient graph's nodes and the frames' captions are not."""
+    if kinds is None:
+        return annotate
+    clash = [option for option, on in (("--collapse", collapse), ("--backward", backward),
+                                       ("--frames", frames_dir is not None)) if on]
+    if clash:
+        raise click.UsageError(f"--blank draws an exercise sheet of the expanded forward graph: not with {clash[0]}")
+    shown = [a.strip() for a in annotate.split(",") if a.strip()]
+    return ",".join(shown + [kind for kind in sorted(kinds) if kind not in shown])
 
 
 def _check_backward_options(backward: bool, wrt: str | None, raw: bool, focus: str | None, frames_dir: str | None) -> None:

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
 from ..ops import CALL, CONST, LEAF_KINDS, OPS, PREFIX
 from .focus import focus_nodes
 from .node_text import node_text
-from .numbers import json_number, number
+from .numbers import Blank, json_number, number
+
+if TYPE_CHECKING:
+    from .worksheet import Worksheet
 
 DEFAULT_MAX_STEPS = 200
 
@@ -71,15 +75,17 @@ def steps(
     node: str | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     precision: int = 6,
+    blanks: Worksheet | None = None,
 ) -> Explanation:
     """The steps of both passes (or `only` one), for every node or for those on the paths
-    from `node` to the output."""
+    from `node` to the output; with `blanks` (an exercise sheet), its numbers as blanks."""
     graph = ev.graph
     shown = focus_nodes(graph, node, ev.output, "--node") if node else list(range(ev.output + 1))
     needed = graph.upstream(ev.output)
     shown = [i for i in shown if needed[i]]
     fmt = lambda v: number(v, precision)  # noqa: E731
     out = ev.output_name
+    values, grads = _numbers(ev, blanks)
     result: list[Step] = []
     total = 0
     if only in (None, "forward"):
@@ -88,9 +94,9 @@ def steps(
                 continue
             total += 1
             if len(result) < max_steps:
-                names, values = _expression(graph, ev, i, fmt)
-                result.append(Step("forward", total, i, _label(graph, i, ev), _where(graph, i), ev.values[i], ev.grads[i],
-                                   expression=names, numbers=values, aliases=_aliases(graph, i, ev)))
+                names, numbers = _expression(graph, ev, i, fmt, values)
+                result.append(Step("forward", total, i, _label(graph, i, ev), _where(graph, i), values[i], grads[i],
+                                   expression=names, numbers=numbers, aliases=_aliases(graph, i, ev)))
     if only in (None, "backward"):
         consumers = _consumers(graph, set(shown) | {ev.output})
         count = 0
@@ -101,17 +107,34 @@ def steps(
             total += 1
             if len(result) >= max_steps:
                 continue
-            step = Step("backward", count, i, _label(graph, i, ev), _where(graph, i), ev.values[i], ev.grads[i],
+            step = Step("backward", count, i, _label(graph, i, ev), _where(graph, i), values[i], grads[i],
                         aliases=_aliases(graph, i, ev))
             for v, k in consumers.get(i, []):
                 local = local_derivatives(graph, ev.values, v)[k]
                 where = _where(graph, v)
-                step.contributions.append(Contribution(
+                contribution = Contribution(
                     _label(graph, v, ev) + (f" [{where}]" if where and len(consumers[i]) > 1 else ""),
-                    ev.grads[v], _formula(graph, v, k, fmt), local, ev.grads[v] * local, where,
-                ))
+                    grads[v], _formula(graph, v, k, fmt), local, ev.grads[v] * local, where,
+                )
+                step.contributions.append(_blanked(contribution, blanks, i, v, k, fmt))
             result.append(step)
     return Explanation(out, result, total - len(result), precision)
+
+
+def _numbers(ev: Evaluation, blanks: Worksheet | None) -> tuple[list[float], list[float]]:
+    """The values and gradients the steps show: the evaluation's, or an exercise sheet's
+    (some of them blanks)."""
+    return (blanks.values(), blanks.grads()) if blanks is not None else (ev.values, ev.grads)
+
+
+def _blanked(c: Contribution, blanks: Worksheet | None, u: int, v: int, k: int, fmt) -> Contribution:
+    """A contribution with its numbers as the sheet's blanks. A formula that is a number
+    (the 1 of a sum) is the local derivative itself: it is blanked with it."""
+    if blanks is None:
+        return c
+    local = blanks.local(v, k, c.local)
+    formula = fmt(local) if isinstance(local, Blank) and c.formula == fmt(c.local) else c.formula
+    return Contribution(c.consumer, c.upstream, formula, local, blanks.share(u, v, k, c.value), c.where)
 
 
 def _consumers(graph: Graph, keep: set[int]) -> dict[int, list[tuple[int, int]]]:
@@ -159,7 +182,7 @@ def _is_operator(kind: str) -> bool:
     return op is not None and op.notation != CALL
 
 
-def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
+def _expression(graph: Graph, ev: Evaluation, i: int, fmt, values: list[float]) -> tuple[str, str]:
     op, args = graph.ops[i], graph.args[i]
     entry = OPS[op]
 
@@ -176,7 +199,7 @@ def _expression(graph: Graph, ev: Evaluation, i: int, fmt) -> tuple[str, str]:
             return f"{op}({', '.join(parts[:3])}, ..., {parts[-1]})  [{len(parts)} terms]"
         return f"{op}({', '.join(parts)})"
 
-    return write(None), write(ev.values)
+    return write(None), write(values)
 
 
 def _formula(graph: Graph, v: int, k: int, fmt) -> str:
@@ -364,9 +387,11 @@ def _tex_chain(out: str, name: str, c: Contribution, fmt) -> str:
 def to_dict(exp: Explanation) -> dict:
     def clean(obj):
         if isinstance(obj, float):
-            return json_number(obj)
+            return None if isinstance(obj, Blank) else json_number(obj)
         if isinstance(obj, dict):
-            return {k: clean(v) for k, v in obj.items()}
+            # An exercise sheet's number is null, and "blanks" says which blank it is.
+            blanks = {k: v.blank for k, v in obj.items() if isinstance(v, Blank)}
+            return {k: clean(v) for k, v in obj.items()} | ({"blanks": blanks} if blanks else {})
         if isinstance(obj, list):
             return [clean(v) for v in obj]
         return obj

@@ -13,6 +13,29 @@ import math
 from ..errors import non_finite
 
 
+class Blank(float):
+    """A number left for the reader to fill in (an exercise sheet's blank `[3]`): it keeps
+    its value, for arithmetic and for the answer key, and carries its blank's number, so
+    every view that writes it through `number` writes the blank instead, and JSON null."""
+
+    __slots__ = ("blank",)
+    blank: int
+
+    def __new__(cls, value: float, blank: int = 0) -> Blank:
+        self = super().__new__(cls, value)
+        self.blank = blank
+        return self
+
+    def __reduce__(self):  # copies (dataclasses.asdict deep-copies) keep the blank
+        return (Blank, (float(self), self.blank))
+
+
+def blank_text(n: int) -> str:
+    """How a blank is written: `[3]`, plain ASCII, so it reads the same in a diagram, a
+    terminal, Mermaid and LaTeX math (where `___` would be a subscript)."""
+    return f"[{n}]"
+
+
 def json_number(v: float) -> float | str:
     """A number for JSON: itself when finite, else "inf", "-inf" or "nan"."""
     return v if math.isfinite(v) else non_finite(v)
@@ -43,7 +66,10 @@ def short_number(v: float) -> str:
 
 
 def number(v: float, precision: int) -> str:
-    """`precision` significant digits, for a diagram or an explanation; never "-0"."""
+    """`precision` significant digits, for a diagram or an explanation; never "-0".
+    A blank is written as one (`[3]`)."""
+    if isinstance(v, Blank):
+        return blank_text(v.blank)
     if not math.isfinite(v):
         return non_finite(v)
     text = format(v, f".{precision}g")
