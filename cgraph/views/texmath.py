@@ -261,10 +261,11 @@ def _index(value: str) -> str:
             parts.append(identifier(part, []))
         elif kind == "number":
             parts.append(_number(part, False))
-        elif kind == "op" and part in "+-,":
+        elif kind == "op" and part in BINARY_SYMBOLS and "#" not in op_template(OPS[BINARY_SYMBOLS[part]]):
+            tex = op_template(OPS[BINARY_SYMBOLS[part]])
+            parts.append(tex + " " * tex[-1].isalpha())  # \cdot t, not \cdott
+        elif kind == "op" and part == ",":
             parts.append(part)
-        elif kind == "op" and part == "*":
-            parts.append(r"\cdot ")
         elif kind != "space":
             parts.append(text(part))
     return "".join(parts)
