@@ -12,12 +12,15 @@ import ast
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cgraph
 from cgraph import ops
 from cgraph.views import explain, explain_tex, texmath
 
 from support.katex import katex_errors, markdown_math
+from support.programs import programs, values
 from support.samples import INTRO_INPUTS, SAMPLES
 
 INTRO = str(SAMPLES / "intro.cg")
@@ -100,6 +103,23 @@ def test_katex_renders_every_op_of_the_table():
         head = latex.split("#", 1)[0]
         assert head in explain.to_latex(exp), (op.name, head)
         items += katex_items(op.name, exp)
+    assert_katex_renders(items)
+
+
+def test_katex_renders_generated_programs():
+    """The property tests' random programs (every operator and function, loops, defs,
+    comprehensions, ** for ^, odd layouts) through both formats, in one KaTeX run."""
+    items: list[tuple[str, str, bool]] = []
+
+    @settings(max_examples=40, database=None)
+    @given(programs(), st.data())
+    def collect(source, data):
+        graph = cgraph.parse(source)
+        point = data.draw(values(list(graph.inputs)))
+        items.extend(katex_items(f"program {len(items)}: {source!r}", explain.steps(cgraph.evaluate(graph, point))))
+
+    collect()
+    assert len(items) > 40
     assert_katex_renders(items)
 
 

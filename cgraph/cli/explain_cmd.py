@@ -17,7 +17,7 @@ Examples:
   cgraph explain samples/intro.cg --x 1 --y 3 --z -3
   cgraph explain samples/neuron.cg --only backward
   cgraph explain samples/rnn.cg --node 'h[3]' --format markdown
-  cgraph explain samples/intro.cg --x 1 --y 3 --z -3 --format latex > steps.tex
+  cgraph explain samples/intro.cg --x 1 --y 3 --z -3 --format latex
 
 {EXIT_CODES_HELP}
 """

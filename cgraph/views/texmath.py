@@ -26,12 +26,12 @@ from ..ops import BINARY_SYMBOLS, CALL, FUNCTIONS, OPS, Op
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<tie>on a tie\b)"
-    r"|(?P<number>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<number>(?:[0-9]+(?:\.(?!\.)[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"  # the grammar's NUMBER
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<index>\[[^\[\]]*\])"
     r"|(?P<tag>@[A-Za-z0-9_=#+-]+)"
     r"|(?P<range>\.\.)"
-    r"|(?P<op>[-+*/^(),=<>])"
+    r"|(?P<op>\*\*|[-+*/^(),=<>])"
     r"|(?P<other>.)",
     re.S,
 )
@@ -59,7 +59,8 @@ def escape_text(s: str) -> str:
 
 def math(source: str) -> str:
     """`source` (an expression or formula as explain writes it) as TeX math."""
-    tokens = [(t.lastgroup or "other", t.group()) for t in _TOKEN.finditer(source) if t.lastgroup != "space"]
+    tokens = [(t.lastgroup or "other", "^" if t.group() == "**" else t.group())  # ** is the grammar's other ^
+              for t in _TOKEN.finditer(source) if t.lastgroup != "space"]
     return _Writer(tokens).write()
 
 
