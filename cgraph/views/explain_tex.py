@@ -28,7 +28,7 @@ def _md(text: str) -> str:
 
 
 def _operand(name: str) -> str:
-    """A name or expression where it follows \\partial: x, h_{3}, \\left(w \\cdot h_{t-1}\\right)."""
+    """A name or expression where it follows \\partial: x, h_{3}, (w \\cdot h_{t-1})."""
     return texmath.math(_d(name))
 
 
@@ -49,7 +49,7 @@ def _chain(out: str, name: str, c: Contribution, fmt) -> tuple[str, str]:
     local = rf"\left.{_partial(consumer, name)}\right|_{{{LOCAL}}}"
     formula = texmath.math(c.formula)
     if re.search(r"[ +\-*/]", c.formula.lstrip("-")):
-        formula = rf"\left({formula}\right)"
+        formula = f"({formula})"
     up = texmath.number(fmt(c.upstream))
     numbers = rf"{up} \cdot {formula}"
     if c.formula != fmt(c.local):
@@ -129,55 +129,57 @@ def _md_aliases(step: Step, out: str | None = None, fmt=None) -> str:
 
 
 def to_latex(exp: Explanation) -> str:
-    """The steps as an align* environment (amsmath), one aligned row per step, ready to
-    \\input into a document; a comment and a bold row open each pass."""
+    """The steps as an align* environment (amsmath), ready to \\input into a document:
+    a comment and a bold row open each pass, then one row per step in two column pairs,
+    its number (and iteration or call) on the left, its equation aligned at `&=`."""
     fmt = lambda v: number(v, exp.precision)  # noqa: E731
     rows: list[str] = []
     section = None
     for step in exp.steps:
         if step.phase != section:
             title = "Forward pass" if step.phase == "forward" else "Backward pass"
-            rows.append(f"% {title}\n\\textbf{{{title}}} &")
+            rows.append(f"% {title}\n\\textbf{{{title}}} &&")
             section = step.phase
         rows += _tex_forward(step, fmt) if step.phase == "forward" else _tex_backward(step, exp.output, fmt)
     if exp.omitted:
-        rows.append(rf"& {texmath.text(f'... and {exp.omitted} more steps (raise the step limit to see them)')}")
+        rows.append(f"&& & {texmath.text(f'... and {exp.omitted} more steps (raise the step limit to see them)')}")
     head = f"% cgraph explain: backpropagation through {texmath.escape_text(exp.output)} (needs amsmath)"
     body = " \\\\\n".join(rows)
     return f"{head}\n\\begin{{align*}}\n{body}\n\\end{{align*}}\n"
 
 
 def _tex_label(step: Step) -> str:
-    r"""The step's number and iteration or call, left of its row: \text{3. [t = 5]}\quad."""
+    r"""The step's number and iteration or call, its row's first column: \text{3. [t = 5]}."""
     where = f" [{step.where}]" if step.where else ""
-    return texmath.text(f"{step.number}.{where}") + r"\quad "
+    return texmath.text(f"{step.number}.{where}")
+
+
+def _tex_alias(alias: str, equation: str) -> str:
+    """A row for another name of a step's node (`alias` already TeX)."""
+    return rf"&& {alias} &= {equation} \quad {texmath.text('(another name of the same node)')}"
 
 
 def _tex_forward(step: Step, fmt) -> list[str]:
     lhs, rhs = _forward(step, fmt)
-    rows = [f"{_tex_label(step)}{lhs} &= {rhs}"]
-    rows += [f"{texmath.math(alias)} &= {lhs} && {texmath.text('(another name of the same node)')}"
-             for alias in step.aliases]
-    return rows
+    return [f"{_tex_label(step)} && {lhs} &= {rhs}"] + [_tex_alias(texmath.math(alias), lhs) for alias in step.aliases]
 
 
 def _tex_backward(step: Step, out: str, fmt) -> list[str]:
     d = _partial(out, step.name)
     label = _tex_label(step)
     if not step.contributions:
-        rows = [f"{label}{d} &= 1"]
+        rows = [f"{label} && {d} &= 1"]
     elif len(step.contributions) == 1:
         symbols, numbers = _chain(out, step.name, step.contributions[0], fmt)
-        rows = [f"{label}{d} &= {symbols} = {numbers}"]
+        rows = [f"{label} && {d} &= {symbols} = {numbers}"]
     else:
         n = len(step.contributions)
-        rows = [f"{label}{texmath.math(step.name)} {texmath.text(f' is used {n} times; the contributions add up:')} &"]
+        rows = [rf"{label} && & {texmath.math(step.name)}\ {texmath.text(f'is used {n} times; the contributions add up:')}"]
         for c in step.contributions:
             consumer, at = _consumer(c)
             symbols, numbers = _chain(out, step.name, c, fmt)
             via = texmath.text("via ") + texmath.math(consumer) + (r"\ " + texmath.text(f"[{at}]") if at else "")
-            rows.append(rf"{via}:\quad {symbols} &= {numbers}")
-        rows.append(f"{d} &= {_sum(step, fmt)}")
-    rows += [f"{_partial(out, alias)} &= {d} = {texmath.number(fmt(step.grad))} && "
-             f"{texmath.text('(another name of the same node)')}" for alias in step.aliases]
-    return rows
+            rows.append(f"{via} && {symbols} &= {numbers}")
+        rows.append(f"&& {d} &= {_sum(step, fmt)}")
+    grad = texmath.number(fmt(step.grad))
+    return rows + [_tex_alias(_partial(out, alias), f"{d} = {grad}") for alias in step.aliases]

@@ -4,7 +4,7 @@ explain's steps are text in the language of a cgraph file (names, numbers, opera
 calls, `h[t-1]`, `sum(W[j]*x[j] for j in 1..3)`) and the op table's formulas
 ("1 if a > b, 0.5 on a tie, else 0"). `math` writes such a text as TeX, token by token:
 
-    h[t-1]^2 * tanh(z)   ->   h_{t-1}^{2} \\cdot \\tanh\\left(z\\right)
+    h[t-1]^2 * tanh(z)   ->   h_{t-1}^{2} \\cdot \\tanh(z)
 
 How an op is written comes from its table entry (`Op.latex`); names become math
 identifiers (x, x_{1} for x1, \\mathrm{loss}, W_{j,i} for W[j,i]). Everything a program
@@ -88,7 +88,7 @@ def op_template(op: Op) -> str:
         return op.latex
     if op.notation != CALL:
         return escape_text(op.symbol)
-    return r"\operatorname{" + escape_text(op.name) + r"}\left(#\right)"
+    return r"\operatorname{" + escape_text(op.name) + r"}(#)"
 
 
 def _matching(tokens: list[Token]) -> dict[int, int]:
@@ -163,7 +163,7 @@ class _Writer:
             return k + 1
         if self.next_is(k, "(") and k + 1 in self.pairs:  # a call: the op's template around its arguments
             op = FUNCTIONS.get(value)
-            template = op_template(op) if op else r"\operatorname{" + escape_text(value) + r"}\left(#\right)"
+            template = op_template(op) if op else r"\operatorname{" + escape_text(value) + r"}(#)"
             opening, closing = template.split("#", 1)
             self.instead[self.pairs[k + 1]] = closing
             self.emit(k, opening)
@@ -180,9 +180,9 @@ class _Writer:
     def operator(self, k: int) -> None:
         value = self.tokens[k][1]
         if value == "(":
-            self.emit(k, self.instead.get(k, r"\left(" if k in self.pairs else "("))
+            self.emit(k, self.instead.get(k, "("))
         elif value == ")":
-            self.emit(k, self.instead.get(k, r"\right)" if k in self.pairs else ")"))
+            self.emit(k, self.instead.get(k, ")"))
         elif value in "-+" and self.is_sign(k):
             self.emit(k, value)
             self.glue = True
@@ -250,7 +250,7 @@ def _number(value: str, is_base: bool) -> str:
     if not exponent:
         return mantissa
     tex = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return rf"\left({tex}\right)" if is_base else tex
+    return f"({tex})" if is_base else tex
 
 
 def _index(value: str) -> str:
