@@ -219,10 +219,22 @@ def test_names_are_math_identifiers(name, tex):
     ("exp(x) - log(x)", r"\exp(x) - \log(x)"),
     ("max(x, 2*x)", r"\max(x, 2 \cdot x)"),
     ("neuron(x1)", r"\operatorname{neuron}(x_{1})"),
-    ("-inf + nan", r"-\infty + \mathrm{NaN}"),
 ])
 def test_expressions_are_math(text, tex):
     assert texmath.math(text) == tex
+
+
+def test_words_are_words_only_where_they_are_not_names():
+    """inf, nan, if and else are names a program may use; in numbers and formulas they are words."""
+    assert texmath.number("-inf + nan") == r"-\infty + \mathrm{NaN}"
+    assert texmath.math("inf + nan") == r"\mathrm{inf} + \mathrm{nan}"
+    assert texmath.formula("1 if a > 0 else 0") == r"1 \text{ if } a > 0 \text{ else } 0"
+    assert texmath.math("if * else") == r"\mathrm{if} \cdot \mathrm{else}"
+    assert texmath.math("sum(x[i] for i in 1..3)") == r"\operatorname{sum}(x_{i} \text{ for } i \text{ in } 1..3)"
+    exp = explanation("input inf = 2\nif = inf * 3\ny = if + log(0*inf)")
+    md = explain.to_markdown(exp)
+    assert r"$\mathrm{if} = \mathrm{inf} \cdot 3 = 2 \cdot 3 = 6$" in md
+    assert r"= \log(0) = -\infty$" in md
 
 
 def test_max_and_min_formulas_name_their_real_operands():

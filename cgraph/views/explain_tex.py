@@ -47,7 +47,7 @@ def _chain(out: str, name: str, c: Contribution, fmt) -> tuple[str, str]:
     then the same with the formula, then with numbers."""
     consumer, _ = _consumer(c)
     local = rf"\left.{_partial(consumer, name)}\right|_{{{LOCAL}}}"
-    formula = texmath.math(c.formula)
+    formula = texmath.formula(c.formula)
     if re.search(r"[ +\-*/]", c.formula.lstrip("-")):
         formula = f"({formula})"
     up = texmath.number(fmt(c.upstream))
@@ -59,7 +59,8 @@ def _chain(out: str, name: str, c: Contribution, fmt) -> tuple[str, str]:
 
 def _forward(step: Step, fmt) -> tuple[str, str]:
     """(lhs, rhs) of a forward step: name = expression = numbers = value."""
-    rhs = " = ".join(texmath.math(t) for t in (step.expression or "", step.numbers or "", fmt(step.value)))
+    rhs = " = ".join((texmath.math(step.expression or ""), texmath.number(step.numbers or ""),
+                      texmath.number(fmt(step.value))))
     return texmath.math(step.name), rhs
 
 

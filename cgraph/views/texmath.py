@@ -35,9 +35,11 @@ _TOKEN = re.compile(
     r"|(?P<other>.)",
     re.S,
 )
-# The words of the formulas and of a generator expression, written as words.
-_WORDS = {"if": r"\text{ if }", "else": r"\text{ else }", "for": r"\text{ for }", "in": r"\text{ in }"}
-_SPECIAL_NUMBERS = {"inf": r"\infty", "nan": r"\mathrm{NaN}"}
+# Words written as words: the grammar's keywords of a generator expression (never names);
+# in a formula also if and else, and in numbers inf and nan (elsewhere, names like any other).
+_KEYWORDS = {"for": r"\text{ for }", "in": r"\text{ in }"}
+_FORMULA_WORDS = {**_KEYWORDS, "if": r"\text{ if }", "else": r"\text{ else }"}
+_NUMBER_WORDS = {**_KEYWORDS, "inf": r"\infty", "nan": r"\mathrm{NaN}"}
 # TeX's text-mode spelling of the characters that are not themselves there.
 _TEXT_ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#", "$": r"\$",
@@ -57,16 +59,22 @@ def escape_text(s: str) -> str:
     return "".join(_TEXT_ESCAPES.get(c, c) for c in s if c.isprintable())
 
 
-def math(source: str) -> str:
-    """`source` (an expression or formula as explain writes it) as TeX math."""
+def math(source: str, words: dict[str, str] = _KEYWORDS) -> str:
+    """`source` (a name or an expression as explain writes it) as TeX math."""
     tokens = [(t.lastgroup or "other", "^" if t.group() == "**" else t.group())  # ** is the grammar's other ^
               for t in _TOKEN.finditer(source) if t.lastgroup != "space"]
-    return _Writer(tokens).write()
+    return _Writer(tokens, words).write()
+
+
+def formula(source: str) -> str:
+    """A local derivative's formula (`1 if x > 0 else 0`) as TeX math."""
+    return math(source, _FORMULA_WORDS)
 
 
 def number(s: str) -> str:
-    """A number as printed (`-3`, `1.5e-07`, `inf`) as TeX: 1.5 \\times 10^{-7}."""
-    return math(s)
+    """A number or an expression of numbers as printed (`-3`, `1.5e-07`, `inf`,
+    `tanh(0.5)`) as TeX: 1.5 \\times 10^{-7}, \\infty."""
+    return math(s, _NUMBER_WORDS)
 
 
 def identifier(base: str, subscripts: list[str]) -> str:
@@ -108,8 +116,8 @@ class _Writer:
     """One left-to-right pass: a piece of TeX per token, plus what closes after a token
     (`after`) and what a parenthesis is written as instead (`instead`)."""
 
-    def __init__(self, tokens: list[Token]):
-        self.tokens = tokens
+    def __init__(self, tokens: list[Token], words: dict[str, str]):
+        self.tokens, self.words = tokens, words
         self.pairs = _matching(tokens)
         self.after = [""] * len(tokens)
         self.instead: dict[int, str] = {}
@@ -158,8 +166,8 @@ class _Writer:
 
     def name(self, k: int) -> int:
         value = self.tokens[k][1]
-        if value in _WORDS or value in _SPECIAL_NUMBERS:
-            self.emit(k, _WORDS.get(value) or _SPECIAL_NUMBERS[value])
+        if value in self.words:
+            self.emit(k, self.words[value])
             return k + 1
         if self.next_is(k, "(") and k + 1 in self.pairs:  # a call: the op's template around its arguments
             op = FUNCTIONS.get(value)
@@ -196,7 +204,7 @@ class _Writer:
         if k == 0:
             return True
         kind, value = self.tokens[k - 1]
-        return (kind == "op" and value != ")") or kind == "tie" or (kind == "name" and value in _WORDS)
+        return (kind == "op" and value != ")") or kind == "tie" or (kind == "name" and self.words.get(value, "").startswith(r"\text"))
 
     def binary(self, k: int, template: str) -> None:
         """An operator; one whose template has # (^{#}) wraps its right operand."""
