@@ -19,6 +19,7 @@ that closes it is written after its last token.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from ..ops import BINARY_SYMBOLS, CALL, FUNCTIONS, OPS, Op
@@ -80,13 +81,20 @@ def number(s: str) -> str:
 def identifier(base: str, subscripts: list[str]) -> str:
     """A name as a math identifier: one letter as itself, a letter and digits as x_{1},
     longer names upright (\\mathrm{loss}); `subscripts` (already TeX) after it."""
+    if not subscripts:
+        return _plain_identifier(base)
+    head = base if len(base) == 1 and base.isalpha() else r"\mathrm{" + escape_text(base) + "}"
+    return head + "_{" + ",".join(subscripts) + "}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_identifier(base: str) -> str:
+    """identifier(base, []): names repeat in every step, so each is worked out once."""
     if len(base) == 1 and base.isalpha():
-        head = base
-    elif re.fullmatch(r"[A-Za-z][0-9]+", base) and not subscripts:
-        head, subscripts = base[0], [base[1:]]
-    else:
-        head = r"\mathrm{" + escape_text(base) + "}"
-    return head + ("_{" + ",".join(subscripts) + "}" if subscripts else "")
+        return base
+    if re.fullmatch(r"[A-Za-z][0-9]+", base):
+        return f"{base[0]}_{{{base[1:]}}}"
+    return r"\mathrm{" + escape_text(base) + "}"
 
 
 def op_template(op: Op) -> str:
@@ -122,6 +130,7 @@ class _Writer:
         self.after = [""] * len(tokens)
         self.instead: dict[int, str] = {}
         self.pieces: list[str] = []
+        self.last = ""  # the last piece that was not empty
         self.glue = False  # the last piece was a sign: the next one follows it unspaced
 
     def write(self) -> str:
@@ -135,11 +144,12 @@ class _Writer:
         command word) or a reader likes it (around operators)."""
         if not tex:  # a parenthesis whose group is braces now
             self.pieces.append(self.after[k])
+            self.last = self.after[k] or self.last
             return
-        last = next((p for p in reversed(self.pieces) if p), "")
-        if last and not self.glue and _spaced(last, tex):
+        if self.last and not self.glue and _spaced(self.last, tex):
             self.pieces.append(" ")
-        self.pieces.append(tex + self.after[k])
+        self.last = tex + self.after[k]
+        self.pieces.append(self.last)
         self.glue = False
 
     def token(self, k: int) -> int:
