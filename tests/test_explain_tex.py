@@ -187,6 +187,13 @@ def test_latex_is_one_align_environment_with_options(cg):
     assert not body.rstrip().removesuffix("\\end{align*}").rstrip().endswith("\\\\")  # no empty last row
 
 
+def test_a_node_known_by_its_expression_says_it_once():
+    step = explain.Step("forward", 1, 0, "w * h[3]", "t = 4", 0.4, 1.0, expression="w * h[3]", numbers="0.8 * 0.5")
+    exp = explain.Explanation("y", [step], 0, 6)
+    assert "1. *t = 4*: $w \\cdot h_{3} = 0.8 \\cdot 0.5 = 0.4$" in explain.to_markdown(exp)
+    assert "\\text{1. [t = 4]} && w \\cdot h_{3} &= 0.8 \\cdot 0.5 = 0.4" in explain.to_latex(exp)
+
+
 def test_help_documents_latex(cg):
     code, out, _ = cg("explain", "--help")
     assert code == 0 and "latex" in out and "align*" in out
@@ -250,15 +257,17 @@ def test_max_and_min_formulas_name_their_real_operands():
 
 
 def test_local_derivatives_are_marked_and_fan_out_keeps_its_via_labels():
-    md = explain.to_markdown(sample("neuron"))
-    lines = md.splitlines()
-    (k,) = [k for k, line in enumerate(lines) if line.startswith("16. $w$ is used 3 times")]
-    for n in (1, 2, 3):
-        assert lines[k + n].startswith(rf"    - via $w \cdot a$ *(neuron\#{n})*: $\frac{{\partial y}}{{\partial (w \cdot a)}} \cdot \left.")
-        assert r"\right|_{\text{local}} = " in lines[k + n]
-    assert lines[k + 4] == r"    - $\frac{\partial y}{\partial w} = 0.711578 + -0.973835 + 0.443426 = 0.181169$"
-    latex = explain.to_latex(sample("neuron"))
-    assert r"\text{via }w \cdot a\ \text{[neuron\#2]} && \frac{\partial y}{\partial (w \cdot a)}" in latex
+    exp = sample("neuron")
+    (step,) = [s for s in exp.steps if s.phase == "backward" and s.name == "w"]
+    md = explain.to_markdown(exp).splitlines()
+    latex = explain.to_latex(exp)
+    k = md.index(f"{step.number}. $w$ is used 3 times; the contributions add up:")
+    for n, c in enumerate(step.contributions, 1):
+        consumer = texmath.math(c.consumer.split(" [")[0])  # w \cdot a, or with the call's argument
+        assert md[k + n].startswith(rf"    - via ${consumer}$ *(neuron\#{n})*: $\frac{{\partial y}}{{\partial ({consumer})}} "
+                                    rf"\cdot \left.\frac{{\partial ({consumer})}}{{\partial w}}\right|_{{\text{{local}}}} = ")
+        assert rf"\text{{via }}{consumer}\ \text{{[neuron\#{n}]}} && \frac{{\partial y}}{{\partial ({consumer})}}" in latex
+    assert md[k + 4] == r"    - $\frac{\partial y}{\partial w} = 0.711578 + -0.973835 + 0.443426 = 0.181169$"
 
 
 def test_no_op_is_spelled_in_the_math_writers():

@@ -59,9 +59,10 @@ def _chain(out: str, name: str, c: Contribution, fmt) -> tuple[str, str]:
 
 def _forward(step: Step, fmt) -> tuple[str, str]:
     """(lhs, rhs) of a forward step: name = expression = numbers = value."""
-    rhs = " = ".join((texmath.math(step.expression or ""), texmath.number(step.numbers or ""),
-                      texmath.number(fmt(step.value))))
-    return texmath.math(step.name), rhs
+    parts = [texmath.number(step.numbers or ""), texmath.number(fmt(step.value))]
+    if step.expression != step.name:  # a node known by its expression says it once, as in the text
+        parts.insert(0, texmath.math(step.expression or ""))
+    return texmath.math(step.name), " = ".join(parts)
 
 
 def _sum(step: Step, fmt) -> str:
