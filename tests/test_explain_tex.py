@@ -309,7 +309,7 @@ def test_a_new_op_without_latex_is_an_operatorname(monkeypatch):
 
 # What the writers may put in TeX themselves; anything else would have come from a program.
 ALLOWED_COMMANDS = {
-    "text", "textbf", "textbackslash", "textasciitilde", "textasciicircum", "mathrm", "operatorname", "frac",
+    "text", "textbf", "textbackslash", "textasciitilde", "textasciicircum", "textless", "textgreater", "textbar", "mathrm", "operatorname", "frac",
     "partial", "left", "right", "cdot", "quad", "times", "infty", "begin", "end", "sqrt", "exp", "log", "sin",
     "cos", "tan", "tanh", "sigma", "max", "min",
 }

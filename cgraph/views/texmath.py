@@ -45,7 +45,11 @@ _NUMBER_WORDS = {**_KEYWORDS, "inf": r"\infty", "nan": r"\mathrm{NaN}"}
 _TEXT_ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "#": r"\#", "$": r"\$",
     "%": r"\%", "&": r"\&", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    # pdfLaTeX's default font encoding prints these three as other glyphs (¡, ¿, —) in text
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
 }
+# Characters of no token that math mode prints as themselves.
+_MATH_PUNCTUATION = frozenset("|!?:;.")
 
 Token = tuple[str, str]  # (kind, text): a group name of _TOKEN and what it matched
 
@@ -168,7 +172,7 @@ class _Writer:
         elif kind == "range":
             self.emit(k, "..")
         else:
-            self.emit(k, text(value))
+            self.emit(k, value if value in _MATH_PUNCTUATION else text(value))
         return k + 1
 
     def next_is(self, k: int, op: str) -> bool:
