@@ -280,5 +280,11 @@ def to_dict(exp: Explanation) -> dict:
     return {"output": exp.output, "steps": [clean(asdict(s)) for s in exp.steps], "omitted": exp.omitted}
 
 
-# The math formats live beside this module; imported last, as they build on its steps.
-from .explain_tex import to_latex, to_markdown  # noqa: E402, F401
+def __getattr__(name: str):
+    """explain.to_markdown and explain.to_latex, which live in explain_tex.py (they build
+    on this module's steps, so it cannot import them while it loads)."""
+    if name in ("to_markdown", "to_latex"):
+        from . import explain_tex
+
+        return getattr(explain_tex, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
