@@ -84,6 +84,10 @@ Rule = Callable[..., tuple["int | None", ...]]
 Simplify = Callable[[tuple[int, ...], list, Sequence[str], Callable[[int], tuple[int, ...]]],
                     "int | tuple | None"]
 
+# The words of a formula that stand for an operand (group "arg"); "on a tie" is matched
+# as a whole so that its article is not taken for the operand a.
+FORMULA_TERMS = r"on a tie|\b(?P<arg>a|b|out|n)\b"
+
 # --- how an op is written: `a + b` (infix), `-a` (prefix) or `f(a, ...)` (call) ------------
 
 INFIX, PREFIX, CALL = "infix", "prefix", "call"
@@ -94,7 +98,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule", "simplify", "select")
+                 "function", "tight", "kink", "rule", "simplify", "select", "latex")
 
     def __init__(
         self,
@@ -104,8 +108,9 @@ class Op:
         forward: Callable[..., float],
         local: Callable[..., tuple],
         # The local derivative per argument as explanations write it, in a, b, n (the count)
-        # and out (the result); those words are replaced by the operands' names, so a
-        # formula has no other words than if, else and function names.
+        # and out (the result); those words are replaced by the operands' names (see
+        # FORMULA_TERMS), so a formula has no other words than if, else, the phrase
+        # "on a tie" and function names.
         formulas: tuple[str, ...],
         np_forward: Callable[..., Any] | None = None,  # None: `forward` works on arrays as is
         np_local: Callable[..., tuple] | None = None,
@@ -116,6 +121,7 @@ class Op:
         rule: Rule | None = None,  # `local` written as graph nodes (see the module's docstring)
         simplify: Simplify | None = None,  # identities exact in IEEE arithmetic (see `Simplify`)
         select: bool = False,  # op(c, x): x or a constant as c says (see `select_tangent`)
+        latex: str | None = None,  # see `Op.latex`
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -129,6 +135,11 @@ class Op:
         self.rule = rule
         self.simplify = simplify
         self.select = select
+        # How LaTeX math writes it: an operator's TeX (r"\cdot"), or a template in which #
+        # stands for what the op applies to: r"\tanh(#)" for a function's
+        # arguments, r"^{#}" for an operator's right operand (an exponent). None: the
+        # symbol, or \operatorname{name}(...) for a function.
+        self.latex = latex
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -434,51 +445,64 @@ _OPS = [
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
        rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
-       rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities),
+       rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities,
+       latex=r"\cdot"),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
        np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b)),
        rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
        np_forward=_np_pow,                                    np_local=_np_pow_local,
-       rule=_pow_rule,                                        simplify=_unit_right),
+       rule=_pow_rule,                                        simplify=_unit_right,
+       latex=r"^{#}"),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,),
        rule=lambda w, o, a: (w.const(-1.0),),                 simplify=_neg_identities),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
        np_forward=lambda a: np.exp(a),
-       rule=lambda w, o, a: (o,)),
+       rule=lambda w, o, a: (o,),
+       latex=r"\exp(#)"),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
        np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),),
-       rule=lambda w, o, a: (w.op("div", w.const(1.0), a),)),
+       rule=lambda w, o, a: (w.op("div", w.const(1.0), a),),
+       latex=r"\log(#)"),
     Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
        np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),),
-       rule=lambda w, o, a: (w.op("div", w.const(0.5), o),)),
+       rule=lambda w, o, a: (w.op("div", w.const(0.5), o),),
+       latex=r"\sqrt{#}"),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
        np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),),
-       rule=lambda w, o, a: (w.op("cos", a),)),
+       rule=lambda w, o, a: (w.op("cos", a),),
+       latex=r"\sin(#)"),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
        np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),),
-       rule=lambda w, o, a: (w.op("neg", w.op("sin", a)),)),
+       rule=lambda w, o, a: (w.op("neg", w.op("sin", a)),),
+       latex=r"\cos(#)"),
     Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + out^2",),
        np_forward=lambda a: np.tan(a),
-       rule=lambda w, o, a: (w.op("add", w.const(1.0), w.op("mul", o, o)),)),
+       rule=lambda w, o, a: (w.op("add", w.const(1.0), w.op("mul", o, o)),),
+       latex=r"\tan(#)"),
     Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - out^2",),
        np_forward=lambda a: np.tanh(a),
-       rule=lambda w, o, a: (w.op("sub", w.const(1.0), w.op("mul", o, o)),)),
+       rule=lambda w, o, a: (w.op("sub", w.const(1.0), w.op("mul", o, o)),),
+       latex=r"\tanh(#)"),
     Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
        np_forward=_np_sigmoid,
-       rule=lambda w, o, a: (w.op("mul", o, w.op("sub", w.const(1.0), o)),)),
+       rule=lambda w, o, a: (w.op("mul", o, w.op("sub", w.const(1.0), o)),),
+       latex=r"\sigma(#)"),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
        np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero,
        rule=lambda w, o, a: (w.op("step", a),)),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
        np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero,
-       rule=lambda w, o, a: (w.op("sign", a),)),
-    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 if a = b", "1 if b > a, 0.5 if a = b"),
+       rule=lambda w, o, a: (w.op("sign", a),),
+       latex=r"\left|#\right|"),
+    Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
        np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
-       rule=lambda w, o, a, b: _pick_rule(w, a, b)),
-    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 if a = b", "1 if b < a, 0.5 if a = b"),
+       rule=lambda w, o, a, b: _pick_rule(w, a, b),
+       latex=r"\max(#)"),
+    Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
        np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
-       rule=lambda w, o, a, b: _pick_rule(w, b, a)),
+       rule=lambda w, o, a, b: _pick_rule(w, b, a),
+       latex=r"\min(#)"),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
        rule=_ones_rule),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),

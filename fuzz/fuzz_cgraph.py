@@ -221,6 +221,9 @@ def exercise(data: bytes) -> str:
         exp = explain.steps(ev, node=rng.choice(list(graph.names)) if graph.names and rng.random() < 0.3 else None)
         explain.to_text(exp)
         explain.to_markdown(exp)
+        latex = explain.to_latex(exp)
+        if latex.count("\\begin{align*}") != 1 or not latex.endswith("\\end{align*}\n"):
+            raise Broken("explain's LaTeX is not one align* environment")
         json.dumps(explain.to_dict(exp), allow_nan=False)
     except CgraphError as exc:
         signature.append("explain:" + _shape(exc))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import cgraph
-from cgraph.views import explain, render
+from cgraph.views import explain_tex, render, texmath
 from cgraph.views.render import style
 from cgraph.views.render.mermaid import _PLAIN, text as mermaid_text
 from support.files import write
@@ -285,12 +285,15 @@ def test_mermaid_text_keeps_only_plain_characters():
 
 
 def test_markdown_and_latex_escape_everything():
-    md = explain._md(HOSTILE)
-    assert re.search(r"[\\`*_{}\[\]<>()#+!|~]", re.sub(r"\\.", "", md)) is None, md  # each one escaped
-    tex = explain._tex(HOSTILE)
+    md = explain_tex._md(HOSTILE)
+    assert re.search(r"[\\`*_{}\[\]<>()#+!|~$]", re.sub(r"\\.", "", md)) is None, md  # each one escaped
+    tex = texmath.text(HOSTILE)
     assert tex.startswith("\\text{") and tex.endswith("}")
-    inner = re.sub(r"\\(backslash\{\}|\^\{\}|~\{\}|.)", "", tex[len("\\text{") : -1])
+    inner = re.sub(r"\\(text(backslash|asciicircum|asciitilde|less|greater|bar)\{\}|.)", "", tex[len("\\text{") : -1])
     assert re.search(r"[\\{}$#%&_^~]", inner) is None, tex
+    # in math, a name or text is letters, digits and escaped characters (tests/test_explain_tex.py
+    # renders it with KaTeX)
+    assert "\\back" not in texmath.math(HOSTILE) and "$" not in re.sub(r"\\\$", "", texmath.math(HOSTILE))
 
 
 def test_hostile_file_names_in_messages_and_default_outputs(tmp_path):
@@ -388,5 +391,5 @@ def test_markdown_of_a_multi_line_expression_stays_in_its_list_item(tmp_path):
     assert proc.returncode == 0
     for line in proc.stdout.decode().splitlines():
         assert line.count("$") % 2 == 0, line
-        assert not re.match(r"\s*[-+*] [^$]", line), line
+        assert not re.match(r"\s*[-+*] (?!via \$)[^$]", line), line  # only the contributions' bullets
     assert "x + 1" in proc.stdout.decode()

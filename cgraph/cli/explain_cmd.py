@@ -19,6 +19,7 @@ Examples:
   cgraph explain samples/neuron.cg --only backward
   cgraph explain samples/rnn.cg --node 'h[3]' --format markdown
   cgraph explain samples/intro.cg --x 1 --y 3 --z -3 --blank grads --answers key.txt
+  cgraph explain samples/intro.cg --x 1 --y 3 --z -3 --format latex
 
 {EXIT_CODES_HELP}
 """
@@ -27,8 +28,9 @@ Examples:
 @click.command("explain", cls=ProgramCommand, epilog=EXPLAIN_EPILOG, short_help="Both passes, step by step.")
 @with_program
 @evaluation_options
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
-              help="text for the terminal, markdown (with LaTeX math) for notes, json for programs.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "latex", "json"]), default="text",
+              show_default=True, help="text for the terminal, markdown (with LaTeX math) for notes, latex (an "
+              "align* environment to \\input into a .tex file), json for programs.")
 @click.option("--only", type=click.Choice(["forward", "backward"]), help="Just one of the passes.")
 @click.option("--node", metavar="NAME", help="Just the steps on the paths from NAME to the output.")
 @click.option("--max-steps", type=Count(min=1), default=explain.DEFAULT_MAX_STEPS, show_default=True,
@@ -59,6 +61,8 @@ def explain_command(graph: Graph, inputs: dict[str, float], output_name: str | N
         click.echo(json.dumps(explain.to_dict(exp), indent=2, allow_nan=False))
     elif fmt == "markdown":
         click.echo(explain.to_markdown(exp), nl=False)
+    elif fmt == "latex":
+        click.echo(explain.to_latex(exp), nl=False)
     else:
         from rich.console import Console
         from rich.text import Text

@@ -9,8 +9,9 @@
       ...
 
 (`cgraph explain` of `p = x + y; g = p * z` at x = 1, y = 3, z = -3.) `steps()` gives the
-steps as data; `layout` and `to_text`, `to_markdown` (LaTeX math) and `to_dict` (JSON)
-write them. A node used by several consumers gets one line per contribution and their sum.
+steps as data; `layout` and `to_text` and `to_dict` (JSON) write them, and
+explain_tex.py `to_markdown` and `to_latex` (as math). A node used by several consumers
+gets one line per contribution and their sum.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..engine.evaluator import Evaluation, local_derivatives
 from ..ir.graph import Graph
-from ..ops import CALL, CONST, LEAF_KINDS, OPS, PREFIX
+from ..ops import CALL, CONST, FORMULA_TERMS, LEAF_KINDS, OPS, PREFIX
 from .focus import focus_nodes
 from .node_text import node_text
 from .numbers import Blank, json_number, number
@@ -211,7 +212,7 @@ def _formula(graph: Graph, v: int, k: int, fmt) -> str:
     if len(args) > 1:
         names["b"] = _operand(graph, args[1], fmt, None)
     names["n"] = str(len(args))
-    return re.sub(r"\b(a|b|out|n)\b", lambda m: names.get(m.group(1), m.group(1)), formula)
+    return re.sub(FORMULA_TERMS, lambda m: names[m["arg"]] if m["arg"] in names else m[0], formula)
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -293,97 +294,6 @@ def to_text(exp: Explanation) -> str:
     return "\n".join(line for line, _ in layout(exp)) + "\n"
 
 
-_TEX = {"\\": r"\backslash{}", "_": r"\_", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
-
-
-def _tex(text: str) -> str:
-    return r"\text{" + "".join(_TEX.get(c, c) for c in text) + "}"
-
-
-def _md(text: str) -> str:
-    """Text outside math: Markdown's special characters escaped."""
-    return re.sub(r"([\\`*_{}\[\]<>()#+!|~])", r"\\\1", text)
-
-
-def _partial(top: str, bottom: str) -> str:
-    return rf"\frac{{\partial {_tex(top)}}}{{\partial {_tex(bottom)}}}"
-
-
-def to_markdown(exp: Explanation) -> str:
-    fmt = lambda v: number(v, exp.precision)  # noqa: E731
-    md = [f"# Backpropagation through {_md(exp.output)}"]
-    section = None
-    for step in exp.steps:
-        if step.phase != section:
-            md += ["", "## Forward pass" if step.phase == "forward" else "## Backward pass", ""]
-            section = step.phase
-        if step.phase == "forward":
-            md.append(_md_forward(step, fmt))
-        else:
-            md += _md_backward(step, exp.output, fmt)
-    if exp.omitted:
-        md += ["", f"*... and {exp.omitted} more steps (raise --max-steps to see them).*"]
-    return "\n".join(md).strip() + "\n"
-
-
-def _md_where(step: Step) -> str:
-    return f"*{_md(step.where)}*: " if step.where else ""
-
-
-def _md_forward(step: Step, fmt) -> str:
-    return (
-        f"{step.number}. {_md_where(step)}${_tex(step.name)} = {_tex(step.expression or '')} = {_tex(step.numbers or '')} "
-        f"= {_tex(fmt(step.value))}$"
-        + _md_aliases(step)
-    )
-
-
-def _md_backward(step: Step, out: str, fmt) -> list[str]:
-    """A backward step's item: its chain rule, or with several consumers a sub-list of
-    their contributions and their sum."""
-    where, d = _md_where(step), _partial(out, step.name)
-    if not step.contributions:
-        return [f"{step.number}. {where}${d} = 1$" + _md_aliases(step, out, fmt)]
-    parts = [_tex_chain(out, step.name, c, fmt) for c in step.contributions]
-    if len(parts) == 1:
-        return [f"{step.number}. {where}${d} = {parts[0]}$" + _md_aliases(step, out, fmt)]
-    indent = " " * len(f"{step.number}. ")  # a sub-list must start under the item's text
-    md = [f"{step.number}. {where}{_md(step.name)} is used {len(parts)} times; the contributions add up"
-          + (_md_aliases(step, out, fmt) + ":" if step.aliases else ":")]
-    for c, part in zip(step.contributions, parts):
-        via = c.consumer.split(" [", 1)
-        label = f" *({_md(via[1][:-1])})*" if len(via) > 1 else ""
-        md.append(f"{indent}- ${part}${label}")
-    total = " + ".join(_tex(fmt(c.value)) for c in step.contributions)
-    md.append(f"{indent}- ${d} = {total} = {_tex(fmt(step.grad))}$")
-    return md
-
-
-def _md_aliases(step: Step, out: str | None = None, fmt=None) -> str:
-    """The step's other names, after its line: ' (g is another name of f, so ∂y/∂g = 2)'."""
-    notes = []
-    for alias in step.aliases:
-        note = f"{_md(alias)} is another name of {_md(step.name)}"
-        if out is not None:
-            note += f", so ${_partial(out, alias)} = {_tex(fmt(step.grad))}$"
-        notes.append(note)
-    return f" ({'; '.join(notes)})" if notes else ""
-
-
-def _tex_chain(out: str, name: str, c: Contribution, fmt) -> str:
-    consumer = c.consumer.split(" [", 1)[0]
-    formula = _tex(c.formula)
-    if re.search(r"[ +\-*/]", c.formula.lstrip("-")):
-        formula = rf"\left({formula}\right)"
-    # The local derivative carries its |local mark, as in the text: written bare, d consumer/d name
-    # would read as the chain's own symbol (d out/d name) when the consumer is the output.
-    local = rf"\left.{_partial(consumer, name)}\right|_{{\text{{local}}}}"
-    text = rf"{_partial(out, consumer)} \cdot {local} = {_tex(fmt(c.upstream))} \cdot {formula}"
-    if c.formula != fmt(c.local):
-        text += rf" = {_tex(fmt(c.upstream))} \cdot {_tex(fmt(c.local))}"
-    return text + f" = {_tex(fmt(c.value))}"
-
-
 def to_dict(exp: Explanation) -> dict:
     def clean(obj):
         if isinstance(obj, float):
@@ -397,3 +307,13 @@ def to_dict(exp: Explanation) -> dict:
         return obj
 
     return {"output": exp.output, "steps": [clean(asdict(s)) for s in exp.steps], "omitted": exp.omitted}
+
+
+def __getattr__(name: str):
+    """explain.to_markdown and explain.to_latex, which live in explain_tex.py (they build
+    on this module's steps, so it cannot import them while it loads)."""
+    if name in ("to_markdown", "to_latex"):
+        from . import explain_tex
+
+        return getattr(explain_tex, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
