@@ -151,7 +151,7 @@ SQUASH_ABOVE = 8.0
 # (template, arity, bound of the result from the bounds of the arguments)
 # Arguments are kept inside each op's smooth domain by construction: denominators >= 1,
 # log, sqrt and pow of positive numbers, tan of values in (-1, 1). Kinks of relu, abs, max,
-# min, step, sign, eq and zero_if depend on the values, so points near them are avoided at evaluation time.
+# min, step, sign, eq, above, zero_if and one_if depend on the values, so points near them are avoided at evaluation time.
 TEMPLATES = [
     ("{0} + {1}", 2, lambda a, b: a + b),
     ("{0} - {1}", 2, lambda a, b: a + b),
@@ -187,6 +187,8 @@ LAST_TEMPLATES = [
     ("sign({0}) * {1}", 2, lambda a, b: b),
     ("eq({0}, {1}) + {0}", 2, lambda a, b: a + 1.0),
     ("zero_if({0}, {1})", 2, lambda a, b: b),
+    ("above({0}, {1}) * {1}", 2, lambda a, b: b),
+    ("one_if({0}, {1})", 2, lambda a, b: max(b, 1.0)),
 ]
 
 FREE_INPUTS = ["x0", "x1", "x2", "x3", "x4"]

@@ -233,7 +233,7 @@ def test_expressions_are_math(text, tex):
 
 def test_words_are_words_only_where_they_are_not_names():
     """inf, nan, if and else are names a program may use; in numbers and formulas they are words."""
-    assert texmath.number("-inf + nan") == r"-\infty + \mathrm{NaN}"
+    assert texmath.numerals("-inf + nan") == r"-\infty + \mathrm{NaN}"
     assert texmath.math("inf + nan") == r"\mathrm{inf} + \mathrm{nan}"
     assert texmath.formula("1 if a > 0 else 0") == r"1 \text{ if } a > 0 \text{ else } 0"
     assert texmath.math("if * else") == r"\mathrm{if} \cdot \mathrm{else}"

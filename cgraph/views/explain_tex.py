@@ -50,23 +50,23 @@ def _chain(out: str, name: str, c: Contribution, fmt) -> tuple[str, str]:
     formula = texmath.formula(c.formula)
     if re.search(r"[ +\-*/]", c.formula.lstrip("-")):
         formula = f"({formula})"
-    up = texmath.number(fmt(c.upstream))
+    up = texmath.numerals(fmt(c.upstream))
     numbers = rf"{up} \cdot {formula}"
     if c.formula != fmt(c.local):
-        numbers += rf" = {up} \cdot {texmath.number(fmt(c.local))}"
-    return rf"{_partial(out, consumer)} \cdot {local}", f"{numbers} = {texmath.number(fmt(c.value))}"
+        numbers += rf" = {up} \cdot {texmath.numerals(fmt(c.local))}"
+    return rf"{_partial(out, consumer)} \cdot {local}", f"{numbers} = {texmath.numerals(fmt(c.value))}"
 
 
 def _forward(step: Step, fmt) -> tuple[str, str]:
     """(lhs, rhs) of a forward step: name = expression = numbers = value."""
-    parts = [texmath.number(step.numbers or ""), texmath.number(fmt(step.value))]
+    parts = [texmath.numerals(step.numbers or ""), texmath.numerals(fmt(step.value))]
     if step.expression != step.name:  # a node known by its expression says it once, as in the text
         parts.insert(0, texmath.math(step.expression or ""))
     return texmath.math(step.name), " = ".join(parts)
 
 
 def _sum(step: Step, fmt) -> str:
-    return " + ".join(texmath.number(fmt(c.value)) for c in step.contributions) + " = " + texmath.number(fmt(step.grad))
+    return " + ".join(texmath.numerals(fmt(c.value)) for c in step.contributions) + " = " + texmath.numerals(fmt(step.grad))
 
 
 # --- Markdown ------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def _md_aliases(step: Step, out: str | None = None, fmt=None) -> str:
     for alias in step.aliases:
         note = f"${texmath.math(alias)}$ is another name of ${texmath.math(step.name)}$"
         if out is not None:
-            note += f", so ${_partial(out, alias)} = {texmath.number(fmt(step.grad))}$"
+            note += f", so ${_partial(out, alias)} = {texmath.numerals(fmt(step.grad))}$"
         notes.append(note)
     return f" ({'; '.join(notes)})" if notes else ""
 
@@ -183,5 +183,5 @@ def _tex_backward(step: Step, out: str, fmt) -> list[str]:
             via = texmath.text("via ") + texmath.math(consumer) + (r"\ " + texmath.text(f"[{at}]") if at else "")
             rows.append(f"{via} && {symbols} &= {numbers}")
         rows.append(f"&& {d} &= {_sum(step, fmt)}")
-    grad = texmath.number(fmt(step.grad))
+    grad = texmath.numerals(fmt(step.grad))
     return rows + [_tex_alias(_partial(out, alias), f"{d} = {grad}") for alias in step.aliases]

@@ -76,7 +76,7 @@ def formula(source: str) -> str:
     return math(source, _FORMULA_WORDS)
 
 
-def number(s: str) -> str:
+def numerals(s: str) -> str:
     """A number or an expression of numbers as printed (`-3`, `1.5e-07`, `inf`,
     `tanh(0.5)`) as TeX: 1.5 \\times 10^{-7}, \\infty."""
     return math(s, _NUMBER_WORDS)
@@ -164,7 +164,7 @@ class _Writer:
         if kind == "op":
             self.operator(k)
         elif kind == "number":
-            self.emit(k, _number(value, self.next_is(k, "^")))
+            self.emit(k, _times_ten(value, self.next_is(k, "^")))
         elif kind == "tie":
             self.emit(k, r"\text{ on a tie}")
         elif kind == "index":
@@ -266,7 +266,7 @@ def _spaced(before: str, tex: str) -> bool:
     return not tex.startswith(("^", "_", "}", r"\right", ")", ",", "]", "[", ".."))
 
 
-def _number(value: str, is_base: bool) -> str:
+def _times_ten(value: str, is_base: bool) -> str:
     """1.5e-07 as 1.5 \\times 10^{-7} (in parentheses as the base of a power)."""
     mantissa, _, exponent = value.lower().partition("e")
     if not exponent:
@@ -283,7 +283,7 @@ def _index(value: str) -> str:
         if kind == "name":
             parts.append(identifier(part, []))
         elif kind == "number":
-            parts.append(_number(part, False))
+            parts.append(_times_ten(part, False))
         elif kind == "op" and part in BINARY_SYMBOLS and "#" not in op_template(OPS[BINARY_SYMBOLS[part]]):
             tex = op_template(OPS[BINARY_SYMBOLS[part]])
             parts.append(tex + " " * tex[-1].isalpha())  # \cdot t, not \cdott
