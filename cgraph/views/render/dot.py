@@ -108,6 +108,8 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> No
         attrs = _edge_attrs(edge, theme)
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
+        if edge.operand:
+            attrs.update(_operand_attrs(edge, scene.options.rankdir, theme))
         if edge.part:
             _backward_edge(dot, edge, attrs, theme)
             continue
@@ -124,7 +126,10 @@ def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str]
     attrs.update({"class": edge.part, "color": theme["gradient_line"]})
     if edge.part == "reuse":
         dot.edge(edge.tail, edge.head, style="dashed", **attrs)
-    else:
+    else:  # written reversed: the operand's mark goes at DOT's tail end, our head
+        attrs.update({key.replace("head", "tail"): value for key, value in attrs.items() if key.startswith("head")})
+        for key in [key for key in attrs if key.startswith("head")]:
+            del attrs[key]
         dot.edge(edge.head, edge.tail, dir="back", **attrs)
 
 
@@ -199,4 +204,28 @@ def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
     attrs = {"label": f"<{'<br/>'.join(lines)}>"} if lines else {}
     if edge.heat is not None:
         attrs.update(color=heat_color(edge.heat), penwidth=f"{1 + 2.5 * edge.heat:.2f}")
+    return attrs
+
+
+# Where an operand's edge enters its node: in the order of the arguments, top to bottom
+# (LR) or left to right (TB), on the side the arguments come from: the first, last and
+# any middle operand. A port also makes dot order the operands' tails so (its mincross
+# weighs port positions), where `ordering=in` alone is overruled by clusters and long edges.
+OPERAND_PORTS = {"LR": ("nw", "w", "sw"), "TB": ("nw", "n", "ne")}
+
+
+def _operand_attrs(edge: SceneEdge, rankdir: str, theme: dict[str, str]) -> dict[str, str]:
+    """Which argument of a non-commutative op an edge is: a small italic mark (a, b, ...) by
+    its head, and, in the forward graph, a port in the arguments' order. The gradient
+    graph's edges come from both sides of a node (gradients from after it, forward values
+    from before), so there they get the mark alone."""
+    k, count = edge.operand_at
+    # Off the line, on the side away from the other operands: the first one's outside is
+    # clockwise of its edge seen from the head in LR (above it), counterclockwise in TB (left of it).
+    outside = 0 if 0 < k < count - 1 else (-1 if k == 0 else 1) * (1 if rankdir == "LR" else -1)
+    attrs = {"headlabel": f'<<font color="{theme["fg"]}" point-size="9"><i>{esc(edge.operand)}</i></font>>',
+             "labeldistance": "1.6", "labelangle": str(40 * outside)}
+    if not edge.part:
+        first, middle, last = OPERAND_PORTS[rankdir]
+        attrs["headport"] = first if k == 0 else last if k == count - 1 else middle
     return attrs
