@@ -106,6 +106,8 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> No
             dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT))
             continue
         attrs = _edge_attrs(edge, theme)
+        if "label" in attrs:
+            attrs["label"] = _with_margin(attrs["label"])
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
         if edge.operand:
@@ -229,3 +231,15 @@ def _operand_attrs(edge: SceneEdge, rankdir: str, theme: dict[str, str]) -> dict
         first, middle, last = OPERAND_PORTS[rankdir]
         attrs["headport"] = first if k == 0 else last if k == count - 1 else middle
     return attrs
+
+
+LABEL_MARGIN = 4  # points of clear space around an edge label's text
+
+
+def _with_margin(label: str) -> str:
+    """An edge label with clear space around its text. Dot lays a label out as a box that
+    its edge runs along, and puts the next edge's box `nodesep` beside it: with no space
+    inside the box, the text touches its own edge and, top to bottom, the next label
+    reads on from this one ("-0.2699-0.05398") across the edge between them."""
+    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="{LABEL_MARGIN}"><tr><td>'
+            f"{label[1:-1]}</td></tr></table>>")
