@@ -210,27 +210,29 @@ def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
 
 
 # Where an operand's edge enters its node: in the order of the arguments, top to bottom
-# (LR) or left to right (TB), on the side the arguments come from: the first, last and
-# any middle operand. A port also makes dot order the operands' tails so (its mincross
-# weighs port positions), where `ordering=in` alone is overruled by clusters and long edges.
+# (LR) or left to right (TB), on the side the arguments come from (first, middle, last).
+# A port also makes dot order the operands' tails so (its mincross weighs port
+# positions), where `ordering=in` alone is overruled by clusters and long edges.
 OPERAND_PORTS = {"LR": ("nw", "w", "sw"), "TB": ("nw", "n", "ne")}
+# The gradient graph's own edges run backwards (a node before its arguments), so its
+# gradient arguments come from the other side.
+REVERSED_OPERAND_PORTS = {"LR": ("ne", "e", "se"), "TB": ("sw", "s", "se")}
 
 
 def _operand_attrs(edge: SceneEdge, rankdir: str, theme: dict[str, str]) -> dict[str, str]:
     """Which argument of a non-commutative op an edge is: a small italic mark (a, b, ...) by
-    its head, and, in the forward graph, a port in the arguments' order. The gradient
-    graph's edges come from both sides of a node (gradients from after it, forward values
-    from before), so there they get the mark alone."""
+    its head, and a port in the arguments' order. (_backward_edge turns head into tail
+    for the edges it writes reversed.)"""
     k, count = edge.operand_at
+    reversed_ = edge.part == "gradient"
     # Off the line, on the side away from the other operands: the first one's outside is
-    # clockwise of its edge seen from the head in LR (above it), counterclockwise in TB (left of it).
-    outside = 0 if 0 < k < count - 1 else (-1 if k == 0 else 1) * (1 if rankdir == "LR" else -1)
-    attrs = {"headlabel": f'<<font color="{theme["fg"]}" point-size="9"><i>{esc(edge.operand)}</i></font>>',
-             "labeldistance": "1.6", "labelangle": str(40 * outside)}
-    if not edge.part:
-        first, middle, last = OPERAND_PORTS[rankdir]
-        attrs["headport"] = first if k == 0 else last if k == count - 1 else middle
-    return attrs
+    # above it in LR and left of it in TB, which is clockwise of the edge seen from the
+    # head for an edge coming from before the node, counterclockwise for one from after.
+    outside = 0 if 0 < k < count - 1 else (-1 if k == 0 else 1) * (1 if rankdir == "LR" else -1) * (-1 if reversed_ else 1)
+    first, middle, last = (REVERSED_OPERAND_PORTS if reversed_ else OPERAND_PORTS)[rankdir]
+    return {"headlabel": f'<<font color="{theme["fg"]}" point-size="9"><i>{esc(edge.operand)}</i></font>>',
+            "labeldistance": "1.6", "labelangle": str(40 * outside),
+            "headport": first if k == 0 else last if k == count - 1 else middle}
 
 
 LABEL_MARGIN = 4  # points of clear space around an edge label's text
