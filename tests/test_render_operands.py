@@ -236,6 +236,15 @@ def test_edge_labels_stay_apart_and_by_their_edges(name, inputs, _args, rankdir,
     assert label_problems(layout) == []
 
 
+@pytest.mark.parametrize("opts", [{"annotate": "values,grads,local"}, {"collapse": True}, {"heat": True}],
+                         ids=["local", "collapse", "heat"])
+@pytest.mark.parametrize("name,inputs,_args", SAMPLE_CASES, ids=SAMPLE_IDS)
+def test_top_to_bottom_labels_stay_apart_with_every_annotation(name, inputs, _args, opts):
+    graph = cgraph.load(SAMPLES / f"{name}.cg")
+    source = cgraph.render.diagram(graph, cgraph.evaluate(graph, inputs), rankdir="TB", **opts).source
+    assert label_problems(drawing(source)) == []
+
+
 @pytest.mark.parametrize("rankdir", RANKDIRS)
 def test_the_output_label_is_off_its_edge(rankdir):
     graph = cgraph.load(SAMPLES / "mlp.cg")
