@@ -17,6 +17,7 @@ import cgraph
 from cgraph.engine import gradient_check
 
 from support.jsonutil import strict_json
+from support.paths import ROOT
 from support.runner import run_script
 from support.samples import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 
@@ -340,8 +341,6 @@ def test_nonfinite_status_is_what_help_and_readme_document(cg, expr, value, anal
     assert "FAILED" in out.splitlines()[0] and code == 1
     _, help_text, _ = cg("check", "--help")
     assert "NONFINITE" in help_text and "exit 1" in " ".join(help_text.split())
-    from support.paths import ROOT
-
     manual = ROOT.joinpath("README.md").read_text(encoding="utf-8")
     section = manual[manual.index("## `cgraph check`"):]
     assert "NONFINITE and counts as a failure (exit 1)" in " ".join(section.split())
