@@ -98,7 +98,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule", "simplify", "select", "latex")
+                 "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative")
 
     def __init__(
         self,
@@ -122,6 +122,10 @@ class Op:
         simplify: Simplify | None = None,  # identities exact in IEEE arithmetic (see `Simplify`)
         select: bool = False,  # op(c, x): x or a constant as c says (see `select_tangent`)
         latex: str | None = None,  # see `Op.latex`
+        # Whether the arguments may be swapped without changing the result. An op that is
+        # not (a - b, a / b, a ^ b) has its operands marked a, b, ... in diagrams, which
+        # draw them in order: without the marks, y - t and t - y look the same.
+        commutative: bool = False,
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -140,6 +144,7 @@ class Op:
         # arguments, r"^{#}" for an operator's right operand (an exponent). None: the
         # symbol, or \operatorname{name}(...) for a function.
         self.latex = latex
+        self.commutative = commutative
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -441,12 +446,12 @@ _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
     #  and under it rule(w, out, args...): the same derivatives as nodes of the graph
     Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX,
-       rule=_ones_rule,                                       simplify=_add_identities),
+       rule=_ones_rule,                                       simplify=_add_identities, commutative=True),
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
        rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
        rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities,
-       latex=r"\cdot"),
+       latex=r"\cdot", commutative=True),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
        np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b)),
        rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right),
@@ -498,15 +503,15 @@ _OPS = [
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
        np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, a, b),
-       latex=r"\max(#)"),
+       latex=r"\max(#)", commutative=True),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
        np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, b, a),
-       latex=r"\min(#)"),
+       latex=r"\min(#)", commutative=True),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
-       rule=_ones_rule),
+       rule=_ones_rule, commutative=True),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),
-       rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs)),
+       rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs), commutative=True),
     # The kinks of the ops above, as ops of their own so that a derivative graph can say
     # them: each is piecewise constant, so its derivatives are 0 (where it jumps: its kink).
     Op("step",    "step", 1, lambda a: 1.0 if a > 0 else 0.0, _zeros,                                                 ("0",),  # 0 for nan, as relu'
@@ -520,7 +525,7 @@ _OPS = [
        rule=_zeros_rule),
     Op("eq",      "eq",   2, lambda a, b: 1.0 if a == b else 0.0, _zeros,                                             ("0", "0"),  # max/min's tie
        np_forward=lambda a, b: np.where(np.equal(a, b), 1.0, 0.0), kink=_on_tie,
-       rule=_zeros_rule),
+       rule=_zeros_rule, commutative=True),
     # zero_if(c, x) = 0 if c > 0 else x: a select (where a product with a 0/1 condition would turn inf into nan)
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),

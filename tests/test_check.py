@@ -17,6 +17,7 @@ import cgraph
 from cgraph.engine import gradient_check
 
 from support.jsonutil import strict_json
+from support.paths import ROOT
 from support.runner import run_script
 from support.samples import INTRO_ARGS, SAMPLE_CASES, SAMPLE_IDS, SAMPLES
 
@@ -328,3 +329,18 @@ def test_order_2_passes_on_every_sample_in_the_table_format(cg, name, inputs, ar
 def test_order_is_1_or_2(cg):
     code, out, err = cg("check", "-e", "x * y", "--x", "1", "--y", "2", "--order", "3")
     assert code == 2 and "--order" in err
+
+
+@pytest.mark.parametrize("expr,value,analytic", [("sqrt(x)", "0", "inf"), ("log(x)", "-1", "-1")])
+def test_nonfinite_status_is_what_help_and_readme_document(cg, expr, value, analytic):
+    """An inf or nan gradient (analytic or numeric) is NONFINITE, a failure: exit 1, as
+    `check --help` and the README say."""
+    code, out, _ = cg("check", "-e", expr, "--x", value)
+    _, rows = table(out)
+    assert rows["x"][0] == analytic and rows["x"][-1] == "NONFINITE"
+    assert "FAILED" in out.splitlines()[0] and code == 1
+    _, help_text, _ = cg("check", "--help")
+    assert "NONFINITE" in help_text and "exit 1" in " ".join(help_text.split())
+    manual = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    section = manual[manual.index("## `cgraph check`"):]
+    assert "NONFINITE and counts as a failure (exit 1)" in " ".join(section.split())

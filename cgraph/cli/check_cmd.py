@@ -27,7 +27,7 @@ pass's gradient, entry by entry (row x, column y: d/dy (dg/dx)), and for
 symmetry: max |H[i][j] - H[j][i]| within atol + rtol * max |H|.
 
 Exit code 0 when every gradient matches (or sits on a kink, flagged
-KINK), 1 when one does not. {EXIT_CODES_HELP[len(chr(8)) + 1:]}
+KINK), 1 when one does not (FAIL) or is inf or nan (NONFINITE). {EXIT_CODES_HELP[len(chr(8)) + 1:]}
 """
 
 
@@ -48,8 +48,10 @@ def check_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     """Check FILE's backprop gradients against central finite differences,
     as PyTorch's gradcheck does, for every input and param: a row per
     input with the analytic and numeric gradient, their absolute and
-    relative error, and OK, FAIL or KINK (relu/abs at 0, a max/min tie:
-    not differentiable there, so not a failure).
+    relative error, and OK, FAIL, KINK (relu/abs at 0, a max/min tie:
+    not differentiable there, so not a failure) or NONFINITE (the
+    analytic or the numeric gradient is inf or nan, as sqrt's at 0: no
+    number to compare, so it counts as a failure, exit 1).
 
     A file with several outputs (output a, b) is checked for the first."""
     if order == 2:

@@ -171,6 +171,13 @@ class Dot:
         return [e for e in self.edges if self.nodes[e.head].is_sink]
 
 
+def _unwrapped(label: str | None) -> str | None:
+    """An edge label's lines, without the one-cell table that gives them a margin."""
+    if label is None:
+        return None
+    return re.sub(r"^<table[^>]*><tr><td[^>]*>(.*)</td></tr></table>$", r"\1", label)
+
+
 def _edge_parts(label: str | None) -> dict[str, str]:
     parts: dict[str, str] = {}
     if not label:
@@ -233,6 +240,7 @@ def parse_dot(source: str) -> Dot:
             if attr(rest, "style") == "invis":  # layout only: keeps loop iterations in order
                 invisible.append((m.group(1), m.group(2)))
                 continue
+            label = _unwrapped(label)
             edges.append(DotEdge(m.group(1), m.group(2), label, rest, _edge_parts(label)))
         elif m := re.fullmatch(r"(\w+)(?: \[(.*)\])?", s):
             label, rest = _split_label(m.group(2) or "")

@@ -149,13 +149,16 @@ class _GradientPart(DiagramPart):
     def _add_edges(self, v: int) -> None:
         """Node v's arguments: gradient nodes, forward values (dashed), numbers beside it."""
         gradient, head = self.gradient, self.drawn_id(v)
-        for u in gradient.args[v]:
+        marks = style.operand_marks(gradient.ops[v], len(gradient.args[v]))
+        for k, u in enumerate(gradient.args[v]):
             if gradient.is_literal(u):
-                self.scene.edges.append(SceneEdge(self._literal_beside(u, head), head, part="gradient"))
+                edge = SceneEdge(self._literal_beside(u, head), head, part="gradient")
             elif self.origin[u] >= 0:
-                self.scene.edges.append(SceneEdge(self.drawn_id(u), head, part="reuse"))
+                edge = SceneEdge(self.drawn_id(u), head, part="reuse")
             else:
-                self.scene.edges.append(SceneEdge(self.drawn_id(u), head, part="gradient"))
+                edge = SceneEdge(self.drawn_id(u), head, part="gradient")
+            edge.operand, edge.operand_at = marks[k], (k, len(marks))  # which operand of a - b, a / b
+            self.scene.edges.append(edge)
 
     def _literal_beside(self, u: int, head: str) -> str:
         """The drawing of literal u beside gradient node `head` (one per node using it)."""

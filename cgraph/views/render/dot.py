@@ -106,8 +106,12 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> No
             dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT))
             continue
         attrs = _edge_attrs(edge, theme)
+        if "label" in attrs:
+            attrs["label"] = _with_margin(attrs["label"])
         if outside and "label" in attrs:
             attrs["xlabel"] = attrs.pop("label")
+        if edge.operand:
+            attrs.update(_operand_attrs(edge, scene.options.rankdir, theme))
         if edge.part:
             _backward_edge(dot, edge, attrs, theme)
             continue
@@ -124,7 +128,10 @@ def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str]
     attrs.update({"class": edge.part, "color": theme["gradient_line"]})
     if edge.part == "reuse":
         dot.edge(edge.tail, edge.head, style="dashed", **attrs)
-    else:
+    else:  # written reversed: the operand's mark goes at DOT's tail end, our head
+        attrs.update({key.replace("head", "tail"): value for key, value in attrs.items() if key.startswith("head")})
+        for key in [key for key in attrs if key.startswith("head")]:
+            del attrs[key]
         dot.edge(edge.head, edge.tail, dir="back", **attrs)
 
 
@@ -200,3 +207,41 @@ def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
     if edge.heat is not None:
         attrs.update(color=heat_color(edge.heat), penwidth=f"{1 + 2.5 * edge.heat:.2f}")
     return attrs
+
+
+# Where an operand's edge enters its node: in the order of the arguments, top to bottom
+# (LR) or left to right (TB), on the side the arguments come from (first, middle, last).
+# A port also makes dot order the operands' tails so (its mincross weighs port
+# positions), where `ordering=in` alone is overruled by clusters and long edges.
+OPERAND_PORTS = {"LR": ("nw", "w", "sw"), "TB": ("nw", "n", "ne")}
+# The gradient graph's own edges run backwards (a node before its arguments), so its
+# gradient arguments come from the other side.
+REVERSED_OPERAND_PORTS = {"LR": ("ne", "e", "se"), "TB": ("sw", "s", "se")}
+
+
+def _operand_attrs(edge: SceneEdge, rankdir: str, theme: dict[str, str]) -> dict[str, str]:
+    """Which argument of a non-commutative op an edge is: a small italic mark (a, b, ...) by
+    its head, and a port in the arguments' order. (_backward_edge turns head into tail
+    for the edges it writes reversed.)"""
+    k, count = edge.operand_at
+    reversed_ = edge.part == "gradient"
+    # Off the line, on the side away from the other operands: the first one's outside is
+    # above it in LR and left of it in TB, which is clockwise of the edge seen from the
+    # head for an edge coming from before the node, counterclockwise for one from after.
+    outside = 0 if 0 < k < count - 1 else (-1 if k == 0 else 1) * (1 if rankdir == "LR" else -1) * (-1 if reversed_ else 1)
+    first, middle, last = (REVERSED_OPERAND_PORTS if reversed_ else OPERAND_PORTS)[rankdir]
+    return {"headlabel": f'<<font color="{theme["fg"]}" point-size="9"><i>{esc(edge.operand)}</i></font>>',
+            "labeldistance": "1.6", "labelangle": str(40 * outside),
+            "headport": first if k == 0 else last if k == count - 1 else middle}
+
+
+LABEL_MARGIN = 4  # points of clear space around an edge label's text
+
+
+def _with_margin(label: str) -> str:
+    """An edge label with clear space around its text. Dot lays a label out as a box that
+    its edge runs along, and puts the next edge's box `nodesep` beside it: with no space
+    inside the box, the text touches its own edge and, top to bottom, the next label
+    reads on from this one ("-0.2699-0.05398") across the edge between them."""
+    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="{LABEL_MARGIN}"><tr><td>'
+            f"{label[1:-1]}</td></tr></table>>")

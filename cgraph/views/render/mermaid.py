@@ -99,7 +99,17 @@ def _edge_label(edge: SceneEdge) -> list[str]:
         parts.append(text(f"grad {edge.grad}"))
     if edge.local is not None:
         parts.append(text(f"local {edge.local}"))
-    return parts
+    return _with_operand(edge, parts)
+
+
+def _with_operand(edge: SceneEdge, parts: list[str]) -> list[str]:
+    """Which argument of a non-commutative op an edge is (a - b): Mermaid has no ports or
+    head labels, so the mark leads the edge's label, `a: 2`, Mermaid keeping the
+    arguments in the order the edges are written (mostly: its layout may swap them)."""
+    if not edge.operand:
+        return parts
+    mark = text(edge.operand)
+    return [f"{mark}: {parts[0]}"] + parts[1:] if parts else [mark]
 
 
 def _node(node: SceneNode) -> str:

@@ -50,6 +50,8 @@ class SceneEdge:
     loose: bool = False  # drawn, but not pulling its head's iteration towards its tail (see loosen_shared_feeds)
     invisible: bool = False  # not drawn: only keeps a loop's iterations in order (see iteration_order)
     part: str = ""  # --backward: 'gradient' (into a gradient node or output) or 'reuse' (a forward value into one)
+    operand: str = ""  # which argument of its head this edge is (a, b, ...), where the order matters (a - b)
+    operand_at: tuple[int, int] = (0, 0)  # with an operand mark: (its argument's index, the number of arguments)
 
 
 @dataclass

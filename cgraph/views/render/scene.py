@@ -246,15 +246,18 @@ class _SceneBuilder:
             if not args:
                 continue
             local = local_derivatives(graph, self.ev.values, v) if self.ev is not None else None
+            marks = style.operand_marks(graph.ops[v], len(args))
             for k, u in enumerate(args):
                 if u not in keep:
                     continue
                 tail, head = self._drawn_id(u), self._drawn_id(v)
                 if tail == head:
                     continue  # inside one collapsed box
-                self._add_edge(u, v, self._copy_tail(u, v, tail), head, local[k] if local is not None else None)
+                edge = self._add_edge(u, v, self._copy_tail(u, v, tail), head, local[k] if local is not None else None)
+                if marks[k] and head == self.ids[v]:  # (into a collapsed box, not one op's operand)
+                    edge.operand, edge.operand_at = marks[k], (k, len(args))
 
-    def _add_edge(self, u: int, v: int, tail: str, head: str, local: float | None) -> None:
+    def _add_edge(self, u: int, v: int, tail: str, head: str, local: float | None) -> SceneEdge:
         """The edge u -> v (drawn tail -> head) with u's value and the gradient along it;
         collapsed, several uses of u in one box share one edge carrying their sum."""
         collapsed = self.group is not None
@@ -268,6 +271,7 @@ class _SceneBuilder:
             self._add_gradient(edge, u, v, head, local, merged)
         if not merged:
             self.scene.edges.append(edge)
+        return edge
 
     def _add_gradient(self, edge: SceneEdge, u: int, v: int, head: str, local: float, merged: bool) -> None:
         contribution = self.ev_grads[v] * local

@@ -32,6 +32,15 @@ def symbol(op: str) -> str:
     return op if entry is None else entry.symbol
 
 
+def operand_marks(op: str, count: int) -> tuple[str, ...]:
+    """How a diagram tells a node's arguments apart: a, b, ... (the letters of the op
+    table's formulas) for an op whose arguments may not be swapped, none for one whose may."""
+    entry = OPS.get(op)
+    if entry is None or entry.commutative or count < 2:
+        return ("",) * count
+    return tuple(chr(ord("a") + k) if k < 26 else f"#{k + 1}" for k in range(count))
+
+
 def esc(text: str) -> str:
     """Text for an HTML-like Graphviz label: nothing in it can close the label or add markup."""
     return html.escape(text, quote=True)
