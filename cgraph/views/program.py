@@ -15,6 +15,12 @@ a header) are cleaned to one line, so no text given can end a comment and become
 One loop over the tape, and text built per statement, so a 1e5-node chain is written in
 linear time with no recursion. The op table says how each op is written (infix, prefix,
 or a call); this module knows only the grammar's precedence of the symbols.
+
+Speed: `cgraph grad` writes programs of a few 1e5 nodes with a note on most statements, and
+the writer's time is per node, so the per-node loops read the graph's columns directly
+(not a tuple view per node), look an op's spelling up once per op (not per node), and
+skip the character-by-character work for the common name and comment (plain ASCII).
+bench/bench_program_text.py measures it; tests/test_program_text.py pins the output.
 """
 
 from __future__ import annotations
@@ -22,10 +28,11 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Mapping
+from itertools import chain
+from typing import Mapping, NamedTuple
 
 from ..ir.graph import Graph
-from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
+from ..ops import CALL, CONST, INFIX, INPUT, OPS, PARAM, PREFIX, Op
 
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
@@ -70,12 +77,21 @@ def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, hea
 def comment(text: str) -> str:
     """`text` as one line that cannot leave a comment: line breaks and other control or
     separator characters become spaces."""
+    if text.isascii() and text.isprintable():
+        # Nearly every note: printable ASCII has no control or separator character but the
+        # space itself, so only runs of spaces are squeezed, without the per-character
+        # Unicode lookup below (which took most of the writer's time on a gradient program).
+        return " ".join(text.split())
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
     return " ".join(cleaned.split())
 
 
 def is_writable_name(name: str) -> bool:
     """Whether the grammar reads `name` back as itself, a name (not a keyword)."""
+    if name.isascii() and name.isidentifier():
+        # Most names: an ASCII identifier is exactly `[A-Za-z_][A-Za-z0-9_]*`, the pattern's
+        # part without an index, and a string method is cheaper than the regex.
+        return name not in KEYWORDS
     return _NAME.fullmatch(name) is not None and name.split("[", 1)[0] not in KEYWORDS
 
 
@@ -93,56 +109,95 @@ def number(value: float) -> tuple[str, int]:
     return (text, _UNARY) if value < 0 else (text, _ATOM)
 
 
+class _Form(NamedTuple):
+    """How one op is written: `kind` INFIX (one of the grammar's infix symbols), PREFIX or
+    CALL; `text` its symbol, spaced as written, or its function name; `level` the result's
+    binding level; `left` and `right` the levels its operands need (INFIX only)."""
+
+    kind: str
+    text: str
+    level: int
+    left: int = 0
+    right: int = 0
+
+
+def _form(op: Op) -> _Form:
+    if op.notation == INFIX and op.symbol in _INFIX:
+        level, left, right = _INFIX[op.symbol]
+        return _Form(INFIX, f" {op.symbol} " if op.symbol in _SPACED else op.symbol, level, left, right)
+    if op.notation == PREFIX:
+        return _Form(PREFIX, op.symbol, _UNARY)
+    return _Form(CALL, op.name, _ATOM)
+
+
+def _expression(form: _Form, operands: list[tuple[str, int, int]]) -> tuple[str, int, int]:
+    """A node's expression from its operands' (text, binding level, nesting depth): its
+    text, binding level and nesting depth of inlined text."""
+    kind, text, level, left, right = form
+    depth = max([d for _, _, d in operands], default=0) + 1
+    if kind == INFIX:
+        (first, first_level, _), (second, second_level, _) = operands
+        return f"{_wrap(first, first_level, left)}{text}{_wrap(second, second_level, right)}", level, depth
+    if kind == PREFIX:
+        (only, only_level, _), = operands
+        # Parenthesized when it starts with a minus too: -(-x), not --x.
+        inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
+        return f"{text}{inner}", _UNARY, depth
+    return f"{text}({', '.join(t for t, _, _ in operands)})", _ATOM, depth
+
+
 class _Writer:
     def __init__(self, graph: Graph, notes: Mapping[int | str, str]):
         self.graph = graph
         self.notes = notes
         self.taken: set[str] = set(graph.names) | set(graph.output_names)
         self.temps = 0
-        self.live = self._live()
-        self.uses = self._uses()
+        self.live, self.uses = self._live_and_uses()
         self.written = self._written_names()  # node -> the names its statements give it
         self.lines: list[str] = []
 
     # --- what to write -----------------------------------------------------------------
 
-    def _live(self) -> bytearray:
+    def _live_and_uses(self) -> tuple[bytearray, list[int]]:
         """Flags: 1 for every node a named node or an output depends on (an unnamed node
-        nothing uses is not written)."""
+        nothing uses is not written); and how often each node's text is mentioned: once per
+        argument of a live node. One pass back over the tape: a node's consumers all come
+        after it, so whether it is live is settled when the pass reaches it."""
         g = self.graph
         live = bytearray(len(g))
-        for node in g.node_names:
-            live[node] = 1
-        for node in g.outputs:
-            live[node] = 1
-        for node in g.leaves:
-            live[node] = 1
-        args = g.args
-        for i in range(len(g) - 1, -1, -1):
-            if live[i]:
-                for a in args[i]:
-                    live[a] = 1
-        return live
-
-    def _uses(self) -> list[int]:
-        """How often each node's text is mentioned: once per argument of a live node."""
-        g = self.graph
         uses = [0] * len(g)
-        live, args = self.live, g.args
-        for i in range(len(g)):
-            if live[i]:
-                for a in args[i]:
+        for node in chain(g.node_names, g.outputs, g.leaves):
+            live[node] = 1
+        # The argument columns, not `g.args[i]`: a tuple made per node cost a third of this pass.
+        first, second = g.arg_columns()
+        more = g.args.more
+        for i in range(len(g) - 1, -1, -1):
+            if not live[i]:
+                continue
+            b = second[i]
+            if b >= 0:
+                a = first[i]
+                live[a] = live[b] = 1
+                uses[a] += 1
+                uses[b] += 1
+            elif b == -1:
+                live[first[i]] = 1
+                uses[first[i]] += 1
+            elif b == -2:
+                for a in more[i]:
+                    live[a] = 1
                     uses[a] += 1
-        return uses
+        return live, uses
 
     def _written_names(self) -> dict[int, list[str]]:
         """Each named node's names as written: a name is written by the node the graph
         finally binds it to, if the grammar reads it back; a node left with none gets one
         made from its first name. An output's name is its node's too (see _name_outputs)."""
         g = self.graph
+        bound = g.names.get
         written: dict[int, list[str]] = {}
         for node, names in g.node_names.items():
-            written[node] = [n for n in names if g.names.get(n) == node and is_writable_name(n)]
+            written[node] = [n for n in names if bound(n) == node and is_writable_name(n)]
         for leaf in g.leaves:  # declared by name, even one whose every name is another node's
             written.setdefault(leaf, [])
         self._name_outputs(written)
@@ -196,10 +251,12 @@ class _Writer:
         self._declarations()
         self._statements()
         self.lines.append("output " + ", ".join(self._output_refs()))
-        return "\n".join(self.lines) + "\n"
+        self.lines.append("")  # the final line break, without copying the whole text again
+        return "\n".join(self.lines)
 
-    def _line(self, text: str, node: int, name: str | None = None) -> None:
-        note = self.notes.get(name) if name is not None and name in self.notes else self.notes.get(node)
+    def _line(self, text: str, node: int, name: str) -> None:
+        notes = self.notes
+        note = notes.get(name) if name in notes else notes.get(node)
         self.lines.append(f"{text}  # {comment(note)}" if note else text)
 
     def _declarations(self) -> None:
@@ -224,22 +281,36 @@ class _Writer:
         or the inlined text of a node used only here), and a statement is written for a
         named node, a node used more than once, and the head of a long inlined chain."""
         g = self.graph
-        live, uses, written, notes = self.live, self.uses, self.written, self.notes
+        live, uses, written, notes, ops = self.live, self.uses, self.written, self.notes, g.ops
+        # Read per node, so taken out of the graph once: the argument columns (see
+        # _live_and_uses) and each op's spelling (the op table's entry, looked at once per op).
+        first, second = g.arg_columns()
+        more = g.args.more
+        forms = {name: _form(op) for name, op in OPS.items()}
         leaves = set(g.leaves)
         inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
-        refs: dict[int, str] = {}  # node -> the name its statement gave it
+        # node -> (the name its statement gave it, _ATOM, 0): an operand ready to use
+        refs: dict[int, tuple[str, int, int]] = {leaf: (written[leaf][0], _ATOM, 0) for leaf in g.leaves}
+
+        def operand(a: int) -> tuple[str, int, int]:
+            ref = refs.get(a)
+            if ref is not None:
+                return ref
+            text = inline.pop(a, None)
+            return text if text is not None else self._literal(a)
+
         for i in range(len(g)):
             if not live[i] or i in leaves:
-                if i in leaves:
-                    refs[i] = written[i][0]
                 continue
-            if g.ops[i] == CONST:
+            if ops[i] == CONST:
                 if i in written:  # a named constant (`f = 3`), or a number that is an output
                     self._assign(i, written[i], self._literal(i)[0], refs)
                     if i not in g.node_names:
                         del refs[i]  # a shared number: its other uses still write it as a number
                 continue
-            text, level, depth = self._expression(i, refs, inline)
+            b = second[i]  # the arguments as `Args` stores them (cgraph/ir/columns.py)
+            args = (first[i], b) if b >= 0 else (first[i],) if b == -1 else more[i] if b == -2 else ()
+            text, level, depth = _expression(forms[ops[i]], [operand(a) for a in args])
             if i in written:
                 self._assign(i, written[i], text, refs)
             elif uses[i] != 1 or i in notes or depth >= MAX_DEPTH or len(text) > MAX_LENGTH:
@@ -247,38 +318,12 @@ class _Writer:
             else:
                 inline[i] = (text, level, depth)
 
-    def _assign(self, node: int, names: list[str], text: str, refs: dict[int, str]) -> None:
+    def _assign(self, node: int, names: list[str], text: str, refs: dict[int, tuple[str, int, int]]) -> None:
         name = names[0]
         self._line(f"{name} = {text}", node, name)
         for other in names[1:]:
             self._line(f"{other} = {name}", -1, other)
-        refs[node] = name
-
-    def _expression(self, i: int, refs: dict[int, str], inline: dict[int, tuple[str, int, int]]) -> tuple[str, int, int]:
-        """Node i's expression, its binding level and its nesting depth of inlined text."""
-        g = self.graph
-        op = OPS[g.ops[i]]
-        operands: list[tuple[str, int]] = []
-        depth = 0
-        for a in g.args[i]:
-            ref = refs.get(a)
-            if ref is not None:
-                operands.append((ref, _ATOM))
-            else:
-                text, level, d = inline.pop(a) if a in inline else self._literal(a)
-                operands.append((text, level))
-                depth = max(depth, d)
-        if op.notation == INFIX and op.symbol in _INFIX:
-            level, left, right = _INFIX[op.symbol]
-            (first, first_level), (second, second_level) = operands
-            sep = f" {op.symbol} " if op.symbol in _SPACED else op.symbol
-            return f"{_wrap(first, first_level, left)}{sep}{_wrap(second, second_level, right)}", level, depth + 1
-        if op.notation == PREFIX:
-            (only, only_level), = operands
-            # Parenthesized when it starts with a minus too: -(-x), not --x.
-            inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
-            return f"{op.symbol}{inner}", _UNARY, depth + 1
-        return f"{op.name}({', '.join(text for text, _ in operands)})", _ATOM, depth + 1
+        refs[node] = (name, _ATOM, 0)
 
     def _literal(self, node: int) -> tuple[str, int, int]:
         value = self.graph.values[node]
@@ -291,14 +336,16 @@ class _Writer:
         written with it, else the node's own; a name listed twice gets an alias."""
         g = self.graph
         listed: list[str] = []
+        seen: set[str] = set()  # `listed` as a set: a gradient program may list 1e5 outputs
         for node, name in zip(g.outputs, g.output_names):
             own = self.written[node]
             ref = name if name in own else own[0]
-            if ref in listed:
+            if ref in seen:
                 alias = self._fresh(name)
                 self.lines.append(f"{alias} = {ref}")
                 ref = alias
             listed.append(ref)
+            seen.add(ref)
         return listed
 
 
