@@ -25,11 +25,13 @@ bench/bench_program_text.py measures it; tests/test_program_text.py pins the out
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 import unicodedata
-from itertools import chain
-from typing import Mapping, NamedTuple
+from contextlib import contextmanager
+from itertools import chain, compress
+from typing import Iterator, Mapping, NamedTuple
 
 from ..ir.graph import Graph
 from ..ops import CALL, CONST, INFIX, INPUT, OPS, PARAM, PREFIX, Op
@@ -71,7 +73,23 @@ def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, hea
     node with a note gets a statement of its own, unless it is an unnamed number), or
     name -> a comment after the statement that gives that name;
     `header`: comment lines at the top."""
-    return _Writer(graph, notes or {}).write(header)
+    with _no_gc():
+        return _Writer(graph, notes or {}).write(header)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The writer makes a few objects per node (names, texts, operand tuples) and no cycles:
+    the cyclic garbage collector's passes, which go over the whole heap (the graph, the
+    notes) again and again as those objects pile up, would find nothing and cost ~20% of
+    the time. (As frontend/loading.py does for parsing.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def comment(text: str) -> str:
@@ -80,7 +98,10 @@ def comment(text: str) -> str:
     if text.isascii() and text.isprintable():
         # Nearly every note: printable ASCII has no control or separator character but the
         # space itself, so only runs of spaces are squeezed, without the per-character
-        # Unicode lookup below (which took most of the writer's time on a gradient program).
+        # Unicode lookup below (which took most of the writer's time on a gradient program),
+        # and most often there are none and the text is kept as it is.
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
         return " ".join(text.split())
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
     return " ".join(cleaned.split())
@@ -132,18 +153,21 @@ def _form(op: Op) -> _Form:
 
 def _expression(form: _Form, operands: list[tuple[str, int, int]]) -> tuple[str, int, int]:
     """A node's expression from its operands' (text, binding level, nesting depth): its
-    text, binding level and nesting depth of inlined text."""
+    text, binding level and nesting depth of inlined text. (Called once per node: the
+    common shapes unpack their operands and wrap them inline, without a call each.)"""
     kind, text, level, left, right = form
-    depth = max([d for _, _, d in operands], default=0) + 1
     if kind == INFIX:
-        (first, first_level, _), (second, second_level, _) = operands
-        return f"{_wrap(first, first_level, left)}{text}{_wrap(second, second_level, right)}", level, depth
+        (a, a_level, a_depth), (b, b_level, b_depth) = operands
+        a = a if a_level >= left else f"({a})"
+        b = b if b_level >= right else f"({b})"
+        return f"{a}{text}{b}", level, (a_depth if a_depth > b_depth else b_depth) + 1
     if kind == PREFIX:
-        (only, only_level, _), = operands
+        (only, only_level, depth), = operands
         # Parenthesized when it starts with a minus too: -(-x), not --x.
         inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
-        return f"{text}{inner}", _UNARY, depth
-    return f"{text}({', '.join(t for t, _, _ in operands)})", _ATOM, depth
+        return f"{text}{inner}", _UNARY, depth + 1
+    depth = max([d for _, _, d in operands], default=0)
+    return f"{text}({', '.join(t for t, _, _ in operands)})", _ATOM, depth + 1
 
 
 class _Writer:
@@ -256,7 +280,9 @@ class _Writer:
 
     def _line(self, text: str, node: int, name: str) -> None:
         notes = self.notes
-        note = notes.get(name) if name in notes else notes.get(node)
+        note = notes.get(name)
+        if note is None and name not in notes:  # one lookup when the name has a note
+            note = notes.get(node)
         self.lines.append(f"{text}  # {comment(note)}" if note else text)
 
     def _declarations(self) -> None:
@@ -287,30 +313,39 @@ class _Writer:
         first, second = g.arg_columns()
         more = g.args.more
         forms = {name: _form(op) for name, op in OPS.items()}
-        leaves = set(g.leaves)
         inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
-        # node -> (the name its statement gave it, _ATOM, 0): an operand ready to use
+        # node -> (text, level, depth) of an operand written the same at every use: the
+        # name its statement gave it, or a number (kept, as one 0 or 1 is used thousands of times)
         refs: dict[int, tuple[str, int, int]] = {leaf: (written[leaf][0], _ATOM, 0) for leaf in g.leaves}
+        todo = bytearray(live)  # the live nodes but the leaves (declared already), as flags
+        for leaf in g.leaves:
+            todo[leaf] = 0
 
-        def operand(a: int) -> tuple[str, int, int]:
-            ref = refs.get(a)
-            if ref is not None:
-                return ref
-            text = inline.pop(a, None)
-            return text if text is not None else self._literal(a)
+        def number_at(a: int) -> tuple[str, int, int]:
+            """An argument seen for the first time that is neither named nor inlined."""
+            text = refs[a] = self._literal(a)
+            return text
 
-        for i in range(len(g)):
-            if not live[i] or i in leaves:
-                continue
-            if ops[i] == CONST:
+        for i in compress(range(len(g)), todo):  # picked out in C, not by a test per node
+            op = ops[i]
+            if op == CONST:
                 if i in written:  # a named constant (`f = 3`), or a number that is an output
                     self._assign(i, written[i], self._literal(i)[0], refs)
                     if i not in g.node_names:
                         del refs[i]  # a shared number: its other uses still write it as a number
                 continue
-            b = second[i]  # the arguments as `Args` stores them (cgraph/ir/columns.py)
-            args = (first[i], b) if b >= 0 else (first[i],) if b == -1 else more[i] if b == -2 else ()
-            text, level, depth = _expression(forms[ops[i]], [operand(a) for a in args])
+            # The arguments as `Args` stores them (cgraph/ir/columns.py), two (most nodes)
+            # without a loop; each argument's text is its name or number, else its inlined
+            # text (used here only, so taken out), else a number seen for the first time. (A
+            # text tuple is never false: each `or` looks further only where the last found none.)
+            x, y = first[i], second[i]
+            if y >= 0:
+                operands = [refs.get(x) or inline.pop(x, None) or number_at(x),
+                            refs.get(y) or inline.pop(y, None) or number_at(y)]
+            else:
+                operands = [refs.get(a) or inline.pop(a, None) or number_at(a)
+                            for a in ((x,) if y == -1 else more[i] if y == -2 else ())]
+            text, level, depth = _expression(forms[op], operands)
             if i in written:
                 self._assign(i, written[i], text, refs)
             elif uses[i] != 1 or i in notes or depth >= MAX_DEPTH or len(text) > MAX_LENGTH:
@@ -321,8 +356,9 @@ class _Writer:
     def _assign(self, node: int, names: list[str], text: str, refs: dict[int, tuple[str, int, int]]) -> None:
         name = names[0]
         self._line(f"{name} = {text}", node, name)
-        for other in names[1:]:
-            self._line(f"{other} = {name}", -1, other)
+        if len(names) > 1:  # rare: a node with aliases
+            for other in names[1:]:
+                self._line(f"{other} = {name}", -1, other)
         refs[node] = (name, _ATOM, 0)
 
     def _literal(self, node: int) -> tuple[str, int, int]:
@@ -348,6 +384,3 @@ class _Writer:
             seen.add(ref)
         return listed
 
-
-def _wrap(text: str, level: int, needed: int) -> str:
-    return text if level >= needed else f"({text})"
