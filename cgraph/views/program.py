@@ -134,7 +134,6 @@ class _Form(NamedTuple):
     """How one op is written: `kind` INFIX (one of the grammar's infix symbols), PREFIX or
     CALL; `text` its symbol, spaced as written, or its function name; `level` the result's
     binding level; `left` and `right` the levels its operands need (INFIX only)."""
-
     kind: str
     text: str
     level: int
@@ -152,9 +151,8 @@ def _form(op: Op) -> _Form:
 
 
 def _expression(form: _Form, operands: list[tuple[str, int, int]]) -> tuple[str, int, int]:
-    """A node's expression from its operands' (text, binding level, nesting depth): its
-    text, binding level and nesting depth of inlined text. (Called once per node: the
-    common shapes unpack their operands and wrap them inline, without a call each.)"""
+    """A node's expression from its operands' (text, binding level, nesting depth): its text,
+    level and depth of inlined text (once per node: no call per operand for the usual shapes)."""
     kind, text, level, left, right = form
     if kind == INFIX:
         (a, a_level, a_depth), (b, b_level, b_depth) = operands
@@ -166,8 +164,11 @@ def _expression(form: _Form, operands: list[tuple[str, int, int]]) -> tuple[str,
         # Parenthesized when it starts with a minus too: -(-x), not --x.
         inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
         return f"{text}{inner}", _UNARY, depth + 1
+    if len(operands) == 1:  # f(x), most calls
+        (only, _, depth), = operands
+        return f"{text}({only})", _ATOM, depth + 1
     depth = max([d for _, _, d in operands], default=0)
-    return f"{text}({', '.join(t for t, _, _ in operands)})", _ATOM, depth + 1
+    return f"{text}({', '.join([t for t, _, _ in operands])})", _ATOM, depth + 1
 
 
 class _Writer:
@@ -305,7 +306,11 @@ class _Writer:
     def _statements(self) -> None:
         """One pass over the tape: each node's text is built from its arguments' (a name,
         or the inlined text of a node used only here), and a statement is written for a
-        named node, a node used more than once, and the head of a long inlined chain."""
+        named node, a node used more than once, and the head of a long inlined chain.
+
+        One long loop on purpose: it runs once per node of programs of 1e5 nodes and more,
+        and is measured (bench/bench_program_text.py): a helper call per node or per argument
+        cost a measurable share, so only the rare case, a constant, is a helper."""
         g = self.graph
         live, uses, written, notes, ops = self.live, self.uses, self.written, self.notes, g.ops
         # Read per node, so taken out of the graph once: the argument columns (see
@@ -314,49 +319,56 @@ class _Writer:
         more = g.args.more
         forms = {name: _form(op) for name, op in OPS.items()}
         inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
-        # node -> (text, level, depth) of an operand written the same at every use: the
-        # name its statement gave it, or a number (kept, as one 0 or 1 is used thousands of times)
-        refs: dict[int, tuple[str, int, int]] = {leaf: (written[leaf][0], _ATOM, 0) for leaf in g.leaves}
+        # node -> (text, level, depth) where it is the same at every use: the name its statement
+        # gave it, or a number (one 0 or 1 may be used thousands of times). A list, not a dict:
+        # indexing a list is the cheapest lookup there is, and there are about two per node.
+        refs: list[tuple[str, int, int] | None] = [None] * len(g)
         todo = bytearray(live)  # the live nodes but the leaves (declared already), as flags
         for leaf in g.leaves:
-            todo[leaf] = 0
+            refs[leaf], todo[leaf] = (written[leaf][0], _ATOM, 0), 0
 
-        def number_at(a: int) -> tuple[str, int, int]:
-            """An argument seen for the first time that is neither named nor inlined."""
+        def number_at(a: int) -> tuple[str, int, int]:  # an argument neither named nor inlined
             text = refs[a] = self._literal(a)
             return text
 
         for i in compress(range(len(g)), todo):  # picked out in C, not by a test per node
             op = ops[i]
             if op == CONST:
-                if i in written:  # a named constant (`f = 3`), or a number that is an output
-                    self._assign(i, written[i], self._literal(i)[0], refs)
-                    if i not in g.node_names:
-                        del refs[i]  # a shared number: its other uses still write it as a number
+                self._constant(i, refs)
                 continue
-            # The arguments as `Args` stores them (cgraph/ir/columns.py), two (most nodes)
-            # without a loop; each argument's text is its name or number, else its inlined
-            # text (used here only, so taken out), else a number seen for the first time. (A
-            # text tuple is never false: each `or` looks further only where the last found none.)
+            # The arguments as `Args` stores them (cgraph/ir/columns.py), two (most nodes) without
+            # a loop; each one's text is its name or number, else its inlined text (used here only,
+            # so taken out), else a new number (a text tuple is never false: `or` looks no further).
             x, y = first[i], second[i]
             if y >= 0:
-                operands = [refs.get(x) or inline.pop(x, None) or number_at(x),
-                            refs.get(y) or inline.pop(y, None) or number_at(y)]
+                operands = [refs[x] or inline.pop(x, None) or number_at(x),
+                            refs[y] or inline.pop(y, None) or number_at(y)]
+            elif y == -1:
+                operands = [refs[x] or inline.pop(x, None) or number_at(x)]
             else:
-                operands = [refs.get(a) or inline.pop(a, None) or number_at(a)
-                            for a in ((x,) if y == -1 else more[i] if y == -2 else ())]
-            text, level, depth = _expression(forms[op], operands)
-            if i in written:
-                self._assign(i, written[i], text, refs)
+                operands = [refs[a] or inline.pop(a, None) or number_at(a) for a in (more[i] if y == -2 else ())]
+            expression = _expression(forms[op], operands)
+            text, _, depth = expression
+            names = written.get(i)
+            if names is not None:
+                self._assign(i, names, text, refs)
             elif uses[i] != 1 or i in notes or depth >= MAX_DEPTH or len(text) > MAX_LENGTH:
                 self._assign(i, [self._temp()], text, refs)
             else:
-                inline[i] = (text, level, depth)
+                inline[i] = expression
 
-    def _assign(self, node: int, names: list[str], text: str, refs: dict[int, tuple[str, int, int]]) -> None:
+    def _constant(self, node: int, refs: list[tuple[str, int, int] | None]) -> None:
+        """A named constant (`f = 3`), or a number that is an output, gets a statement; any
+        other number is written in place at each use."""
+        if node in self.written:
+            self._assign(node, self.written[node], self._literal(node)[0], refs)
+            if node not in self.graph.node_names:
+                refs[node] = None  # a shared number: its other uses still write it as a number
+
+    def _assign(self, node: int, names: list[str], text: str, refs: list[tuple[str, int, int] | None]) -> None:
         name = names[0]
         self._line(f"{name} = {text}", node, name)
-        if len(names) > 1:  # rare: a node with aliases
+        if len(names) > 1:  # a node with aliases (most have none: no list is sliced for them)
             for other in names[1:]:
                 self._line(f"{other} = {name}", -1, other)
         refs[node] = (name, _ATOM, 0)
