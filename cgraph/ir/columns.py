@@ -108,6 +108,8 @@ class _NodeNameItems(ItemsView[int, tuple[str, ...]]):
 
     _mapping: NodeNames
 
+    __slots__ = ()
+
     def __iter__(self) -> Iterator[tuple[int, tuple[str, ...]]]:
         return self._mapping._pairs()
 
