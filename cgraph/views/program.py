@@ -175,7 +175,8 @@ class _Writer:
     def __init__(self, graph: Graph, notes: Mapping[int | str, str]):
         self.graph = graph
         self.notes = notes
-        self.taken: set[str] = set(graph.names) | set(graph.output_names)
+        self.taken: set[str] = set(graph.names)
+        self.taken.update(graph.output_names)  # (not `|`: no copy of a 1e5-name set)
         self.temps = 0
         self.live, self.uses = self._live_and_uses()
         self.written = self._written_names()  # node -> the names its statements give it
