@@ -83,7 +83,7 @@ def _no_gc() -> Iterator[None]:
     """The writer makes a few objects per node (names, texts, operand tuples) and no cycles:
     the cyclic garbage collector's passes, which go over the whole heap (the graph, the
     notes) again and again as those objects pile up, would find nothing and cost ~7-10% of
-    the time (measured on a 266,669-node gradient program). As frontend/loading.py does."""
+    the time (a 266,669-node gradient program). As frontend/loading.py does."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -98,9 +98,8 @@ def comment(text: str) -> str:
     separator characters become spaces."""
     if text.isascii() and text.isprintable():
         # Nearly every note: printable ASCII has no control or separator character but the
-        # space itself, so only runs of spaces are squeezed, without the per-character
-        # Unicode lookup below (which took most of the writer's time on a gradient program),
-        # and most often there are none and the text is kept as it is.
+        # space, so only runs of spaces are squeezed (most often none), without the per-
+        # character Unicode lookup below, which took most of the writer's time on a gradient program.
         if "  " not in text and text[:1] != " " and text[-1:] != " ":
             return text
         return " ".join(text.split())
@@ -176,8 +175,7 @@ class _Writer:
     def __init__(self, graph: Graph, notes: Mapping[int | str, str]):
         self.graph = graph
         self.notes = notes
-        self.taken: set[str] = set(graph.names)
-        self.taken.update(graph.output_names)  # (not `|`: no copy of a 1e5-name set)
+        self.taken: set[str] = {*graph.names, *graph.output_names}  # one set built, not three
         self.temps = 0
         self.live, self.uses = self._live_and_uses()
         self.written = self._written_names()  # node -> the names its statements give it
