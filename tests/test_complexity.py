@@ -25,6 +25,7 @@ HOT_LOOPS = {
     ("frontend/lalr.py", "run"),  # one step per token and reduction of every file
     ("frontend/expressions.py", "Lowering.expression"),  # one step per syntax node
     ("engine/batch.py", "Plan._backward"),  # one step per node of every chunk
+    ("views/program.py", "_Writer._statements"),  # one step per node of a written program
 }
 # Parts being split on another branch at the time of writing; each entry goes when it lands.
 PENDING: tuple[str, ...] = ()

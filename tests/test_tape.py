@@ -10,6 +10,7 @@ import pytest
 
 import cgraph
 from cgraph.errors import GraphTooLarge, Source
+from cgraph.ir.columns import NodeNames
 from cgraph.ir.graph import Tag
 from cgraph.ir.tape import NO_ARG, NONE, ONE, RELEASE_EVERY, Scope, TapeWriter
 
@@ -157,3 +158,21 @@ def test_the_finished_graph_is_immutable():
         graph.output = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         graph.names["z"] = 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize("ids", [(0, 1, 2, 3), (0, 1, 3, 6)], ids=["dense", "sparse"])
+def test_node_names_items_are_what_the_mapping_says(ids):
+    """NodeNames.items() is read off its columns, not looked up per node: it must give what
+    Mapping's own items() would, aliases and names given late (after a later node's) too."""
+    names = NodeNames()
+    for k, i in enumerate(ids):
+        names.name(i, f"n{k}")
+    names.name(ids[1], "alias")
+    assert list(names.items()) == [(i, names[i]) for i in names]  # ids 0, 1, 2, ... not stored when dense
+    names.name(ids[-1] + 2, "last")
+    names.name(ids[-1] + 1, "late")  # a node named after a later one was
+    names.name(ids[-1] + 1, "late_alias")
+    expected = [(i, names[i]) for i in names]
+    assert list(names.items()) == expected
+    assert len(names.items()) == len(expected) and (ids[-1] + 1, ("late", "late_alias")) in names.items()
+    assert dict(names.items())[ids[1]] == ("n1", "alias")

@@ -15,25 +15,32 @@ a header) are cleaned to one line, so no text given can end a comment and become
 One loop over the tape, and text built per statement, so a 1e5-node chain is written in
 linear time with no recursion. The op table says how each op is written (infix, prefix,
 or a call); this module knows only the grammar's precedence of the symbols.
+
+Speed: `cgraph grad` writes programs of a few 1e5 nodes with a note on most statements, and
+the writer's time is per node, so the per-node loops read the graph's columns directly
+(not a tuple view per node), look an op's spelling up once per op (not per node), and
+skip the character-by-character work for the common name and comment (plain ASCII).
+bench/bench_program_text.py measures it; tests/test_program_text_pinned.py pins the
+output byte for byte.
 """
 
 from __future__ import annotations
 
-import math
+import gc
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Mapping
+from contextlib import contextmanager
+from itertools import chain, compress
+from typing import Iterator, Mapping, NamedTuple
 
 from ..ir.graph import Graph
-from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
+from ..ops import CALL, CONST, INFIX, INPUT, OPS, PARAM, PREFIX, Op
 from .numbers import program_number
 
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
 ATOM, UNARY = _ATOM, _UNARY  # a name's level (never parenthesized), and a negation's
-if TYPE_CHECKING:
-    from ..ops import Op
 # The grammar's infix symbols: (level of the result, level the left operand needs, level
 # the right operand needs). + - * / are left-associative, ^ right-associative and its base
 # is an atom (so (-2)^2 and (a^b)^c keep their parentheses).
@@ -65,18 +72,45 @@ def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, hea
     node with a note gets a statement of its own, unless it is an unnamed number), or
     name -> a comment after the statement that gives that name;
     `header`: comment lines at the top."""
-    return _Writer(graph, notes or {}).write(header)
+    with _no_gc():
+        return _Writer(graph, notes or {}).write(header)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The writer makes a few objects per node (names, texts, operand tuples) and no cycles:
+    the cyclic garbage collector's passes, which go over the whole heap (the graph, the
+    notes) again and again as those objects pile up, would find nothing and cost ~7-10% of
+    the time (a 266,669-node gradient program). As frontend/loading.py does."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def comment(text: str) -> str:
     """`text` as one line that cannot leave a comment: line breaks and other control or
     separator characters become spaces."""
+    if text.isascii() and text.isprintable():
+        # Nearly every note: printable ASCII has no control or separator character but the
+        # space, so only runs of spaces are squeezed (most often none), without the per-
+        # character Unicode lookup below, which took most of the writer's time on a gradient program.
+        if "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+        return " ".join(text.split())
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
     return " ".join(cleaned.split())
 
 
 def is_writable_name(name: str) -> bool:
     """Whether the grammar reads `name` back as itself, a name (not a keyword)."""
+    if name.isascii() and name.isidentifier():
+        # Most names: an ASCII identifier is exactly `[A-Za-z_][A-Za-z0-9_]*`, the pattern's
+        # part without an index, and a string method is cheaper than the regex.
+        return name not in KEYWORDS
     return _NAME.fullmatch(name) is not None and name.split("[", 1)[0] not in KEYWORDS
 
 
@@ -89,56 +123,106 @@ def constant(value: float) -> tuple[str, int]:
     return text, (_UNARY if value < 0 or text.startswith("-") else _ATOM)
 
 
+class _Form(NamedTuple):
+    """How one op is written: `kind` INFIX (one of the grammar's infix symbols), PREFIX or
+    CALL; `text` its symbol, spaced as written, or its function name; `level` the result's
+    binding level; `left` and `right` the levels its operands need (INFIX only)."""
+    kind: str
+    text: str
+    level: int
+    left: int = 0
+    right: int = 0
+
+
+def _form(op: Op) -> _Form:
+    if op.notation == INFIX and op.symbol in _INFIX:
+        level, left, right = _INFIX[op.symbol]
+        return _Form(INFIX, f" {op.symbol} " if op.symbol in _SPACED else op.symbol, level, left, right)
+    if op.notation == PREFIX:
+        return _Form(PREFIX, op.symbol, _UNARY)
+    return _Form(CALL, op.name, _ATOM)
+
+
+def _expression(form: _Form, operands: list[tuple[str, int, int]]) -> tuple[str, int, int]:
+    """A node's expression from its operands' (text, binding level, nesting depth): its text,
+    level and depth of inlined text (once per node: no call per operand for the usual shapes)."""
+    kind, text, level, left, right = form
+    if kind == INFIX:
+        (a, a_level, a_depth), (b, b_level, b_depth) = operands
+        a = a if a_level >= left else f"({a})"
+        b = b if b_level >= right else f"({b})"
+        return f"{a}{text}{b}", level, (a_depth if a_depth > b_depth else b_depth) + 1
+    if kind == PREFIX:
+        (only, only_level, depth), = operands
+        # Parenthesized when it starts with a minus too: -(-x), not --x.
+        inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
+        return f"{text}{inner}", _UNARY, depth + 1
+    if len(operands) == 1:  # f(x), most calls
+        (only, _, depth), = operands
+        return f"{text}({only})", _ATOM, depth + 1
+    depth = max([d for _, _, d in operands], default=0)
+    return f"{text}({', '.join([t for t, _, _ in operands])})", _ATOM, depth + 1
+
+
+def write_op(op: Op, operands: list[tuple[str, int]]) -> tuple[str, int]:
+    """`op` applied to operands given as (text, binding level), with only the parentheses
+    the grammar needs, and the level of the result (for one-line texts of nodes)."""
+    text, level, _depth = _expression(_form(op), [(t, lvl, 0) for t, lvl in operands])
+    return text, level
+
+
 class _Writer:
     def __init__(self, graph: Graph, notes: Mapping[int | str, str]):
         self.graph = graph
         self.notes = notes
-        self.taken: set[str] = set(graph.names) | set(graph.output_names)
+        self.taken: set[str] = {*graph.names, *graph.output_names}  # one set built, not three
         self.temps = 0
-        self.live = self._live()
-        self.uses = self._uses()
+        self.live, self.uses = self._live_and_uses()
         self.written = self._written_names()  # node -> the names its statements give it
         self.lines: list[str] = []
 
     # --- what to write -----------------------------------------------------------------
 
-    def _live(self) -> bytearray:
+    def _live_and_uses(self) -> tuple[bytearray, list[int]]:
         """Flags: 1 for every node a named node or an output depends on (an unnamed node
-        nothing uses is not written)."""
+        nothing uses is not written); and how often each node's text is mentioned: once per
+        argument of a live node. One pass back over the tape: a node's consumers all come
+        after it, so whether it is live is settled when the pass reaches it."""
         g = self.graph
         live = bytearray(len(g))
-        for node in g.node_names:
-            live[node] = 1
-        for node in g.outputs:
-            live[node] = 1
-        for node in g.leaves:
-            live[node] = 1
-        args = g.args
-        for i in range(len(g) - 1, -1, -1):
-            if live[i]:
-                for a in args[i]:
-                    live[a] = 1
-        return live
-
-    def _uses(self) -> list[int]:
-        """How often each node's text is mentioned: once per argument of a live node."""
-        g = self.graph
         uses = [0] * len(g)
-        live, args = self.live, g.args
-        for i in range(len(g)):
-            if live[i]:
-                for a in args[i]:
+        for node in chain(g.node_names, g.outputs, g.leaves):
+            live[node] = 1
+        # The argument columns, not `g.args[i]`: a tuple made per node cost a third of this pass.
+        first, second = g.arg_columns()
+        more = g.args.more
+        for i in range(len(g) - 1, -1, -1):
+            if not live[i]:
+                continue
+            b = second[i]
+            if b >= 0:
+                a = first[i]
+                live[a] = live[b] = 1
+                uses[a] += 1
+                uses[b] += 1
+            elif b == -1:
+                live[first[i]] = 1
+                uses[first[i]] += 1
+            elif b == -2:
+                for a in more[i]:
+                    live[a] = 1
                     uses[a] += 1
-        return uses
+        return live, uses
 
     def _written_names(self) -> dict[int, list[str]]:
         """Each named node's names as written: a name is written by the node the graph
         finally binds it to, if the grammar reads it back; a node left with none gets one
         made from its first name. An output's name is its node's too (see _name_outputs)."""
         g = self.graph
+        bound = g.names.get
         written: dict[int, list[str]] = {}
         for node, names in g.node_names.items():
-            written[node] = [n for n in names if g.names.get(n) == node and is_writable_name(n)]
+            written[node] = [n for n in names if bound(n) == node and is_writable_name(n)]
         for leaf in g.leaves:  # declared by name, even one whose every name is another node's
             written.setdefault(leaf, [])
         self._name_outputs(written)
@@ -192,10 +276,14 @@ class _Writer:
         self._declarations()
         self._statements()
         self.lines.append("output " + ", ".join(self._output_refs()))
-        return "\n".join(self.lines) + "\n"
+        self.lines.append("")  # the final line break, without copying the whole text again
+        return "\n".join(self.lines)
 
-    def _line(self, text: str, node: int, name: str | None = None) -> None:
-        note = self.notes.get(name) if name is not None and name in self.notes else self.notes.get(node)
+    def _line(self, text: str, node: int, name: str) -> None:
+        notes = self.notes
+        note = notes.get(name)
+        if note is None and name not in notes:  # one lookup when the name has a note
+            note = notes.get(node)
         self.lines.append(f"{text}  # {comment(note)}" if note else text)
 
     def _declarations(self) -> None:
@@ -218,54 +306,72 @@ class _Writer:
     def _statements(self) -> None:
         """One pass over the tape: each node's text is built from its arguments' (a name,
         or the inlined text of a node used only here), and a statement is written for a
-        named node, a node used more than once, and the head of a long inlined chain."""
+        named node, a node used more than once, and the head of a long inlined chain.
+
+        One long loop on purpose: it runs once per node of programs of 1e5 nodes and more,
+        and is measured (bench/bench_program_text.py): a helper call per node or per argument
+        cost a measurable share, so only the rare case, a constant, is a helper."""
         g = self.graph
-        live, uses, written, notes = self.live, self.uses, self.written, self.notes
-        leaves = set(g.leaves)
+        live, uses, written, notes, ops = self.live, self.uses, self.written, self.notes, g.ops
+        # Read per node, so taken out of the graph once: the argument columns (see
+        # _live_and_uses) and each op's spelling (the op table's entry, looked at once per op).
+        first, second = g.arg_columns()
+        more = g.args.more
+        forms = {name: _form(op) for name, op in OPS.items()}
         inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
-        refs: dict[int, str] = {}  # node -> the name its statement gave it
-        for i in range(len(g)):
-            if not live[i] or i in leaves:
-                if i in leaves:
-                    refs[i] = written[i][0]
+        # node -> (text, level, depth) where it is the same at every use: the name its statement
+        # gave it, or a number (one 0 or 1 may be used thousands of times). A list, not a dict:
+        # indexing a list is the cheapest lookup there is, and there are about two per node.
+        refs: list[tuple[str, int, int] | None] = [None] * len(g)
+        todo = bytearray(live)  # the live nodes but the leaves (declared already), as flags
+        for leaf in g.leaves:
+            refs[leaf], todo[leaf] = (written[leaf][0], _ATOM, 0), 0
+
+        def literal_at(a: int) -> tuple[str, int, int]:  # an argument neither named nor inlined
+            text = refs[a] = self._literal(a)
+            return text
+
+        for i in compress(range(len(g)), todo):  # picked out in C, not by a test per node
+            op = ops[i]
+            if op == CONST:
+                self._constant(i, refs)
                 continue
-            if g.ops[i] == CONST:
-                if i in written:  # a named constant (`f = 3`), or a number that is an output
-                    self._assign(i, written[i], self._literal(i)[0], refs)
-                    if i not in g.node_names:
-                        del refs[i]  # a shared number: its other uses still write it as a number
-                continue
-            text, level, depth = self._expression(i, refs, inline)
-            if i in written:
-                self._assign(i, written[i], text, refs)
+            # The arguments as `Args` stores them (cgraph/ir/columns.py), two (most nodes) without
+            # a loop; each one's text is its name or number, else its inlined text (used here only,
+            # so taken out), else a new number (a text tuple is never false: `or` looks no further).
+            x, y = first[i], second[i]
+            if y >= 0:
+                operands = [refs[x] or inline.pop(x, None) or literal_at(x),
+                            refs[y] or inline.pop(y, None) or literal_at(y)]
+            elif y == -1:
+                operands = [refs[x] or inline.pop(x, None) or literal_at(x)]
+            else:
+                operands = [refs[a] or inline.pop(a, None) or literal_at(a) for a in (more[i] if y == -2 else ())]
+            expression = _expression(forms[op], operands)
+            text, _, depth = expression
+            names = written.get(i)
+            if names is not None:
+                self._assign(i, names, text, refs)
             elif uses[i] != 1 or i in notes or depth >= MAX_DEPTH or len(text) > MAX_LENGTH:
                 self._assign(i, [self._temp()], text, refs)
             else:
-                inline[i] = (text, level, depth)
+                inline[i] = expression
 
-    def _assign(self, node: int, names: list[str], text: str, refs: dict[int, str]) -> None:
+    def _constant(self, node: int, refs: list[tuple[str, int, int] | None]) -> None:
+        """A named constant (`f = 3`), or a number that is an output, gets a statement; any
+        other number is written in place at each use."""
+        if node in self.written:
+            self._assign(node, self.written[node], self._literal(node)[0], refs)
+            if node not in self.graph.node_names:
+                refs[node] = None  # a shared number: its other uses still write it as a number
+
+    def _assign(self, node: int, names: list[str], text: str, refs: list[tuple[str, int, int] | None]) -> None:
         name = names[0]
         self._line(f"{name} = {text}", node, name)
-        for other in names[1:]:
-            self._line(f"{other} = {name}", -1, other)
-        refs[node] = name
-
-    def _expression(self, i: int, refs: dict[int, str], inline: dict[int, tuple[str, int, int]]) -> tuple[str, int, int]:
-        """Node i's expression, its binding level and its nesting depth of inlined text."""
-        g = self.graph
-        op = OPS[g.ops[i]]
-        operands: list[tuple[str, int]] = []
-        depth = 0
-        for a in g.args[i]:
-            ref = refs.get(a)
-            if ref is not None:
-                operands.append((ref, _ATOM))
-            else:
-                text, level, d = inline.pop(a) if a in inline else self._literal(a)
-                operands.append((text, level))
-                depth = max(depth, d)
-        text, level = write_op(op, operands)
-        return text, level, depth + 1
+        if len(names) > 1:  # a node with aliases (most have none: no list is sliced for them)
+            for other in names[1:]:
+                self._line(f"{other} = {name}", -1, other)
+        refs[node] = (name, _ATOM, 0)
 
     def _literal(self, node: int) -> tuple[str, int, int]:
         value = self.graph.values[node]
@@ -278,32 +384,15 @@ class _Writer:
         written with it, else the node's own; a name listed twice gets an alias."""
         g = self.graph
         listed: list[str] = []
+        seen: set[str] = set()  # `listed` as a set: a gradient program may list 1e5 outputs
         for node, name in zip(g.outputs, g.output_names):
             own = self.written[node]
             ref = name if name in own else own[0]
-            if ref in listed:
+            if ref in seen:
                 alias = self._fresh(name)
                 self.lines.append(f"{alias} = {ref}")
                 ref = alias
             listed.append(ref)
+            seen.add(ref)
         return listed
 
-
-def write_op(op: Op, operands: list[tuple[str, int]]) -> tuple[str, int]:
-    """`op` applied to operands given as (text, binding level), with only the parentheses
-    the grammar needs, and the level of the result."""
-    if op.notation == INFIX and op.symbol in _INFIX:
-        level, left, right = _INFIX[op.symbol]
-        (first, first_level), (second, second_level) = operands
-        sep = f" {op.symbol} " if op.symbol in _SPACED else op.symbol
-        return f"{_wrap(first, first_level, left)}{sep}{_wrap(second, second_level, right)}", level
-    if op.notation == PREFIX:
-        (only, only_level), = operands
-        # Parenthesized when it starts with a minus too: -(-x), not --x.
-        inner = f"({only})" if only_level < _UNARY or only.startswith("-") else only
-        return f"{op.symbol}{inner}", _UNARY
-    return f"{op.name}({', '.join(text for text, _ in operands)})", _ATOM
-
-
-def _wrap(text: str, level: int, needed: int) -> str:
-    return text if level >= needed else f"({text})"
