@@ -91,8 +91,10 @@ def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, 
             name = first(v)
             if name is None and ops[v] == CONST:
                 continue  # nobody asks for d out/d 3
-            # A gradient's name says the forward node's name, else its op and id.
-            naming.append((g, of(out_name, f"{ops[v]}{v}" if name is None else name), (graph, out_name, v)))
+            # A gradient's name says the forward node's name, else its op and id; a leaf's
+            # is asked for again below, as an output's.
+            label = f"{ops[v]}{v}" if name is None else name
+            naming.append((g, of(out_name, label, ops[v] in INPUT_KINDS), (graph, out_name, v)))
         for w in wrt:
             node = grads.get(inputs[w], zero)
             name = of(out_name, w)

@@ -39,11 +39,14 @@ class DerivativeNames:
         """Names that a new name must not be (those of the graph about to be transformed)."""
         self._taken.update(names)
 
-    def of(self, out: str, node: str) -> str:
-        """The name of d out/d node."""
-        made = self._made.get((out, node))
-        if made is not None:
-            return made
+    def of(self, out: str, node: str, again: bool = True) -> str:
+        """The name of d out/d node. `again=False`: a name that is asked for once and never
+        differentiated again (an intermediate gradient's: one per node of a big program, so
+        nothing is kept for it)."""
+        if again:
+            made = self._made.get((out, node))
+            if made is not None:
+                return made
         head = self._heads.get(out)
         if head is None:
             head = self._heads[out] = self._head(out)
@@ -59,8 +62,9 @@ class DerivativeNames:
             name += "_"
         name += index
         taken.add(name)
-        self._made[(out, node)] = name
-        self._parts[name] = (base, parts + (node,))
+        if again:
+            self._made[(out, node)] = name
+            self._parts[name] = (base, parts + (node,))
         return name
 
     def _head(self, out: str) -> tuple[str, str, tuple[str, ...]]:
