@@ -78,6 +78,8 @@ def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...]
             graph_attr={
                 "label": esc(label), "style": "rounded,filled", "fillcolor": theme["cluster"],
                 "color": theme["cluster_border"], "fontcolor": theme["fg"], "labeljust": "l", "fontsize": "10",
+                # at the top: at the bottom (the graph's labelloc) an input's long edge beside it put its numbers on it
+                "labelloc": "t",
             },
         )
     return bodies

@@ -14,7 +14,7 @@ THEMES = {
         "value": "#2e7d32", "grad": "#c62828", "local": "#1565c0", "edge": "#555555",
         "cluster": "#fafafa", "cluster_border": "#bbbbbb", "highlight": "#ffd54f", "faint": "#bbbbbb",
         "gradient_fill": "#ede7f6", "gradient_line": "#5e35b1",  # the gradient graph (--backward): purple
-        "heat_low": "#2166ac", "heat_mid": "#ffb300", "heat_high": "#c62828",  # --heat: vanishing .. exploding
+        "heat_low": "#2166ac", "heat_mid": "#cc7a00", "heat_high": "#c62828",  # --heat: vanishing .. exploding (each 3:1 on white)
     },
     "dark": {
         "bg": "#1e1e1e", "fg": "#e0e0e0", "op_fill": "#2d2d2d", "leaf": "#8ab4f8", "param": "#f6b26b",
