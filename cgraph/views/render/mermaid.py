@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ...ir.graph import Tag
 from .scene import Scene, SceneEdge, SceneNode
 from .heat import heat_color, legend_text
@@ -21,9 +23,9 @@ def to_mermaid(scene: Scene) -> str:
     direction = "LR" if scene.options.rankdir == "LR" else "TB"
     out = []
     title = "; ".join(t for t in (scene.caption or scene.legend, _heat_legend(scene)) if t)
-    if title:  # Mermaid draws a title from the front matter (a YAML string, quoted): a frame's caption too
-        quoted = title.replace("\\", "\\\\").replace('"', '\\"')
-        out += ["---", f'title: "{quoted}"', "---"]
+    if title:  # Mermaid draws a title from the front matter: a frame's caption too
+        # a JSON string is a YAML double-quoted one: quotes, backslashes, newlines all escaped
+        out += ["---", f"title: {json.dumps(title, ensure_ascii=False)}", "---"]
     if scene.options.theme == "dark":
         out.append("%%{init: {'theme': 'dark'}}%%")
     out.append(f"flowchart {direction}")
