@@ -178,6 +178,11 @@ def test_bad_heat_scale_is_a_usage_error(cg):
     assert res.code == 2 and "--heat-scale" in res.err
 
 
+def test_heat_scale_without_heat_is_a_usage_error(cg):
+    res = cg("render", INTRO, "--heat-scale", "absolute", "--format", "dot", "-o", "-")
+    assert res.code == 2 and "--heat-scale goes with --heat" in res.err
+
+
 def test_heat_frames_share_one_scale():
     graph = cgraph.load(str(SAMPLES / "rnn.cg"))
     ev = cgraph.evaluate(graph, {})

@@ -22,6 +22,7 @@ Examples:
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 -o intro.svg
   cgraph render samples/intro.cg
   cgraph render samples/rnn.cg --heat -o rnn.png
+  cgraph render samples/mlp.cg --heat --heat-scale absolute -o mlp.png
   cgraph render samples/rnn.cg --dpi 96 -o rnn-small.png
   cgraph render samples/neuron.cg --annotate values,grads,local -o - --format dot
   cgraph render samples/mlp.cg --collapse --format mermaid -o mlp.mmd
@@ -49,9 +50,9 @@ dot (DOT text) and mermaid do not.
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours.")
 @click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output.")
 @click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red, with a legend.")
-@click.option("--heat-scale", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
+@click.option("--heat-scale", type=click.Choice(["relative", "absolute"]), default=None,
               help="With --heat: relative spreads this diagram's smallest..largest |gradient| over the colours; "
-              "absolute is fixed, 0.001 (blue) to 10 (red), so diagrams compare.")
+              "absolute is fixed, 0.001 (blue) to 10 (red), so diagrams compare. [default: relative]")
 @click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
 @click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
@@ -66,7 +67,7 @@ dot (DOT text) and mermaid do not.
 @click.option("--no-simplify", "raw", is_flag=True, help="With --backward: the raw transformation, every node of the "
               "backward pass (the seed 1, each g * 1), not folded or shared.")
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
-                   rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool, heat_scale: str,
+                   rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool, heat_scale: str | None,
                    collapse: bool, max_render_nodes: int, frames_dir: str | None, dpi: int | None,
                    backward: bool, wrt: str | None, raw: bool) -> None:
     """Draw FILE's graph: one node per operation, inputs on the left, and on
@@ -79,9 +80,12 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     fmt = _format(out, fmt)
     dpi = _dpi(dpi, fmt)
     _check_backward_options(backward, wrt, raw, focus, frames_dir)
+    if heat_scale is not None and not heat:
+        raise click.UsageError("--heat-scale goes with --heat, which colours the edges")
     ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
-                heat=heat, collapse=collapse, max_render_nodes=max_render_nodes, heat_scale=heat_scale)
+                heat=heat, collapse=collapse, max_render_nodes=max_render_nodes,
+                heat_scale=heat_scale or "relative")
     source_file = graph.source.filename
     target = out or (None if frames_dir is not None else _default_name(source_file, fmt))
     _claim_targets(target, out, frames_dir, source_file, fmt)

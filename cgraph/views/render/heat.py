@@ -74,7 +74,7 @@ def legend_html(span: tuple[float, float], scale: str, colours: dict[str, str]) 
     """The legend as an HTML-like table for a Graphviz label: a colour bar with, under each
     colour, the gradient magnitude it stands for."""
     cells = ticks(span)
-    bar = "".join(f'<td bgcolor="{heat_color(t, colours)}" width="44" height="8"></td>' for t, _ in cells)
+    bar = "".join(f'<td bgcolor="{heat_color(t, colours)}" width="56" height="8"></td>' for t, _ in cells)
     numbers = "".join(f'<td><font point-size="9">{esc(text)}</font></td>' for _, text in cells)
     ends = "clipped at both ends" if scale == "absolute" else "this diagram's range"
     title = f"|gradient| ({scale} log scale, {ends})"
