@@ -25,7 +25,7 @@ from ...ir.graph import Graph
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
 from .frameset import frame_scenes, frame_sources, frame_units  # noqa: F401  frame_units: where it always was
-from .heat import SCALES as HEAT_SCALES
+from .heat import HEAT_SCALES
 from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, build_scene
 from .svg import svg_titles
 

@@ -18,7 +18,7 @@ from .style import esc
 if TYPE_CHECKING:
     from .model import SceneEdge
 
-SCALES = ("relative", "absolute")
+HEAT_SCALES = ("relative", "absolute")
 ABSOLUTE = (-3.0, 1.0)  # log10 |gradient|: 0.001 (blue) .. 10 (red)
 LEGEND_STEPS = 5  # colour cells in the legend's bar
 
