@@ -37,12 +37,13 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def heat_range(scale: str, magnitudes: list[float]) -> tuple[float, float]:
-    """The scale's ends, log10 |gradient|: fixed, or the finite nonzero magnitudes' own."""
+def heat_range(scale: str, magnitudes: list[float]) -> tuple[float, float] | None:
+    """The scale's ends, log10 |gradient|: fixed, or the finite nonzero magnitudes' own
+    (None if there is none: every gradient 0, inf or nan, drawn at the ends, no legend)."""
     if scale == "absolute":
         return ABSOLUTE
     logs = [math.log10(m) for m in magnitudes if m > 0 and math.isfinite(m)]
-    return (min(logs), max(logs)) if logs else (0.0, 0.0)
+    return (min(logs), max(logs)) if logs else None
 
 
 def normalise(edges: list[SceneEdge], span: tuple[float, float]) -> None:

@@ -324,7 +324,7 @@ class _SceneBuilder:
         if self.options.heat and self.ev is not None:
             given = self.step.heat_range if self.step is not None else None
             scene.heat_range = given or heat.heat_range(self.options.heat_scale, self.magnitudes)
-            heat.normalise(scene.edges, scene.heat_range)
+            heat.normalise(scene.edges, scene.heat_range or (0.0, 0.0))
         if self.more is not None:  # before the invisible edges below, which come last
             self.more.draw(self)
         recurrent = recurrent_loops(scene)
