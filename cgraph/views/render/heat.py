@@ -24,11 +24,13 @@ LEGEND_STEPS = 5  # colour cells in the legend's bar
 
 
 def heat_color(norm: float, theme: dict[str, str]) -> str:
-    """The colour of a place 0..1 on the scale: 0 the theme's blue, 0.5 amber, 1 red
-    (the dark theme's are lighter, to stand out on its near-black as these do on white)."""
-    low, mid, high = (_rgb(theme[k]) for k in ("heat_low", "heat_mid", "heat_high"))
-    norm = min(max(norm, 0.0), 1.0)
-    c0, c1, t = (low, mid, norm * 2) if norm <= 0.5 else (mid, high, norm * 2 - 1)
+    """The colour of a place 0..1 on the scale, between the theme's heat colours (blue,
+    teal, amber, orange, red; the dark theme's lighter, to stand out on its near-black as
+    the light theme's do on white)."""
+    stops = [_rgb(c) for c in theme["heat"].split()]
+    at = min(max(norm, 0.0), 1.0) * (len(stops) - 1)
+    k = min(int(at), len(stops) - 2)
+    c0, c1, t = stops[k], stops[k + 1], at - k
     r, g, b = (round(a + (b_ - a) * t) for a, b_ in zip(c0, c1))
     return f"#{r:02x}{g:02x}{b:02x}"
 

@@ -14,14 +14,14 @@ THEMES = {
         "value": "#2e7d32", "grad": "#c62828", "local": "#1565c0", "edge": "#555555",
         "cluster": "#fafafa", "cluster_border": "#bbbbbb", "highlight": "#ffd54f", "faint": "#bbbbbb",
         "gradient_fill": "#ede7f6", "gradient_line": "#5e35b1",  # the gradient graph (--backward): purple
-        "heat_low": "#2166ac", "heat_mid": "#cc7a00", "heat_high": "#c62828",  # --heat: vanishing .. exploding (each 3:1 on white)
+        "heat": "#2166ac #15857a #b07d00 #d2601a #c62828",  # --heat, vanishing .. exploding: all over 3.5:1 on white
     },
     "dark": {
         "bg": "#1e1e1e", "fg": "#e0e0e0", "op_fill": "#2d2d2d", "leaf": "#8ab4f8", "param": "#f6b26b",
         "value": "#81c784", "grad": "#ef9a9a", "local": "#90caf9", "edge": "#aaaaaa",
         "cluster": "#262626", "cluster_border": "#555555", "highlight": "#8d6e00", "faint": "#555555",
         "gradient_fill": "#2c2340", "gradient_line": "#b39ddb",
-        "heat_low": "#64aaf0", "heat_mid": "#ffc428", "heat_high": "#ff6363",  # lighter: they stand out on near-black
+        "heat": "#64aaf0 #4fd1bd #ffc428 #ff9a3c #ff6363",  # lighter: they stand out on near-black
     },
 }
 
