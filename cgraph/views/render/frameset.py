@@ -12,7 +12,6 @@ from ...ir.graph import Graph
 from ...ops import LEAF_KINDS
 from ..node_text import node_label
 from ..numbers import number
-from .dot import FONT, to_digraph
 from .placement import Placement, placement_from_json
 from .scene import Frame, Options, Scene, build_scene, drawn_units
 from .style import esc
@@ -85,6 +84,8 @@ def frame_sources(graph: Graph, evaluation: Evaluation, o: Options, frames: list
     """Each frame's DOT text with every position pinned, for `neato -n2`: the positions
     of one `dot` layout of the whole diagram (every number known, so every label as wide
     as in any frame) captioned with the widest caption of the sequence."""
+    from .dot import to_digraph  # graphviz's module: imported when a diagram is drawn, not at start-up
+
     whole = build_scene(graph, evaluation, o)
     whole.caption = _widest([s.caption for _, s in frames], run_dot)
     placed = placement_from_json(run_dot(to_digraph(whole).source, "json"))
@@ -97,6 +98,8 @@ def _widest(captions: list[str], run_dot: RunDot) -> str:
     if len(captions) <= 1:
         return captions[0] if captions else ""
     import graphviz
+
+    from .dot import FONT
 
     probe = graphviz.Digraph(node_attr={"shape": "plaintext", "fontname": FONT, "fontsize": "11", "margin": "0"})
     for k, caption in enumerate(captions):

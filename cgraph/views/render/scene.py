@@ -10,7 +10,6 @@ what a scene holds is model.py's.
 
 from __future__ import annotations
 
-
 from ...errors import RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
