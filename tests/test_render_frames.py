@@ -95,6 +95,16 @@ def test_svg_frames_written_by_the_cli_do_not_move(cg, tmp_path):
             if outline:  # a name or number is outlined only while highlighted
                 assert outlines.setdefault(node, outline) == outline, f"{node} moved"
     assert len(outlines) >= 5
+    # an edge's value stays put when its gradient appears under it
+    values: dict[tuple[int, str], tuple] = {}
+    for f in files:
+        edges = [g for g in svg_root(f.read_bytes()).iter(SVG_NS + "g") if g.get("class") == "edge"]
+        for k, g in enumerate(edges):
+            first = g.find(SVG_NS + "text")
+            if first is not None:
+                where = (first.get("x"), first.get("y"))
+                assert values.setdefault((k, first.text or ""), where) == where, f"{f.name}: {first.text} moved"
+    assert len(values) >= 4
     captions = [re.findall(rb"(?:forward|backward) pass, step \d+ of \d+", f.read_bytes()) for f in files]
     assert all(len(c) == 1 for c in captions), captions
 

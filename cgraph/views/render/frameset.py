@@ -13,7 +13,7 @@ from ...ops import LEAF_KINDS
 from ..node_text import node_label
 from ..numbers import number
 from .placement import Placement, placement_from_json
-from .scene import Frame, Options, Scene, build_scene, drawn_units
+from .scene import Frame, Options, Scene, SceneEdge, build_scene, drawn_units
 from .style import esc
 
 Unit = tuple[str | None, int, int]  # (a collapsed box's label or None, first node, last node)
@@ -89,7 +89,19 @@ def frame_sources(graph: Graph, evaluation: Evaluation, o: Options, frames: list
     whole = build_scene(graph, evaluation, o)
     whole.caption = _widest([s.caption for _, s in frames], run_dot)
     placed = placement_from_json(run_dot(to_digraph(whole).source, "json"))
-    return [(label, to_digraph(s, placed).source) for label, s in frames]
+    full = [_label_lines(e) for e in whole.edges]
+    out = []
+    for label, s in frames:  # a frame has the whole diagram's edges, in its order
+        ends = [(e.tail, e.head) for e in s.edges]
+        missing = [f - _label_lines(e) for f, e in zip(full, s.edges)]
+        out.append((label, to_digraph(s, placed.with_fewer_lines(ends, missing)).source))
+    return out
+
+
+def _label_lines(edge: SceneEdge) -> int:
+    """How many lines an edge's label has (as dot.py writes it): its value or name, its
+    gradient, its local derivative. A frame lacks the last ones until they are known."""
+    return (edge.value is not None or bool(edge.label_name)) + (edge.grad is not None) + (edge.local is not None)
 
 
 def _widest(captions: list[str], run_dot: RunDot) -> str:
