@@ -29,9 +29,19 @@ def _json(source: str, *argv: str) -> dict:
     return json.loads(done.stdout)
 
 
+def _title(o: dict) -> tuple[float, float] | None:
+    """Where a node's first line of text (its title) starts, left and baseline (Graphviz
+    gives a line's left end or its centre, as it pleases: the same place)."""
+    op = next((op for op in o.get("_ldraw_", []) if op["op"] == "T"), None)
+    if op is None:
+        return None
+    shift = {"l": 0.0, "c": 0.5, "r": 1.0}[op["align"]] * op["width"]
+    return round(op["pt"][0] - shift, 1), op["pt"][1]
+
+
 def _geometry(data: dict) -> tuple:
-    """Every node's centre and size, every cluster's box, the canvas."""
-    nodes = {o["name"]: (o["pos"], o["width"], o["height"]) for o in data["objects"] if "pos" in o}
+    """Every node's centre, size and title, every cluster's box, the canvas."""
+    nodes = {o["name"]: (o["pos"], o["width"], o["height"], _title(o)) for o in data["objects"] if "pos" in o}
     clusters = {o["name"]: o["bb"] for o in data["objects"] if "bb" in o}
     return data["bb"], nodes, clusters
 

@@ -160,7 +160,7 @@ def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str]
 
 
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
-    total = f'<br/><font color="{theme["grad"]}" point-size="10">&#931; {esc(node.total_grad)}</font>' if node.total_grad else ""
+    total = _total_line(node, theme)
     total += _gradient_lines(node, theme)
     attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
     if node.gradient and node.kind != "sink":
@@ -184,6 +184,15 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     if node.highlight:
         attrs.update(style="filled", fillcolor=theme["highlight"], penwidth="2")
     return attrs
+
+
+def _total_line(node: SceneNode, theme: dict[str, str]) -> str:
+    """A shared node's accumulated gradient, Σ; "" (a frame before it is known) keeps its
+    line blank, so that the node's title stays where the whole diagram has it."""
+    if node.total_grad is None:
+        return ""
+    shown = f"&#931; {esc(node.total_grad)}" if node.total_grad else " "
+    return f'<br/><font color="{theme["grad"]}" point-size="10">{shown}</font>'
 
 
 def _gradient_lines(node: SceneNode, theme: dict[str, str]) -> str:

@@ -90,8 +90,12 @@ def frame_sources(graph: Graph, evaluation: Evaluation, o: Options, frames: list
     whole.caption = _widest([s.caption for _, s in frames], run_dot)
     placed = placement_from_json(run_dot(to_digraph(whole).source, "json"))
     full = [_label_lines(e) for e in whole.edges]
+    sums = {n.id for n in whole.nodes if n.total_grad is not None}
     out = []
     for label, s in frames:  # a frame has the whole diagram's edges, in its order
+        for node in s.nodes:  # a Σ not known yet: its line kept, blank (dot.py), the title in place
+            if node.id in sums and node.total_grad is None:
+                node.total_grad = ""
         ends = [(e.tail, e.head) for e in s.edges]
         missing = [f - _label_lines(e) for f, e in zip(full, s.edges)]
         out.append((label, to_digraph(s, placed.with_fewer_lines(ends, missing)).source))
