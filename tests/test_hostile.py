@@ -380,6 +380,9 @@ def test_render_escapes_everything_it_is_given():
         texts = [t.text for t in ET.fromstring(done.stdout).iter("{http://www.w3.org/2000/svg}text") if t.text]
         assert any("<b>angle</b>" in t for t in texts)
     chart = to_mermaid(scene)
+    front, title, chart = chart.split("\n", 2)[0], chart.split("\n", 2)[1], chart.split("\n", 2)[2]
+    # the caption is the title, in the front matter: one YAML (JSON) string, its text intact
+    assert front == "---" and json.loads(title[len("title: "):]) == HOSTILE and chart.startswith("---\n")
     for label in re.findall(r'"([^"]*)"', chart):
         assert not re.search(r"[<>`|{}$\\'\[\]]", label.replace("<br/>", "")), label
 

@@ -24,6 +24,7 @@ Examples:
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 -o intro.svg
   cgraph render samples/intro.cg
   cgraph render samples/rnn.cg --heat -o rnn.png
+  cgraph render samples/mlp.cg --heat --heat-scale absolute -o mlp.png
   cgraph render samples/rnn.cg --dpi 96 -o rnn-small.png
   cgraph render samples/neuron.cg --annotate values,grads,local -o - --format dot
   cgraph render samples/mlp.cg --collapse --format mermaid -o mlp.mmd
@@ -52,7 +53,10 @@ blanks instead of the numbers, the key in --answers FILE.
 @click.option("--precision", type=PRECISION, default=4, show_default=True, help="Significant digits of the numbers.")
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours.")
 @click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output.")
-@click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red.")
+@click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red, with a legend.")
+@click.option("--heat-scale", type=click.Choice(["relative", "absolute"]), default=None,
+              help="With --heat: relative spreads this diagram's smallest..largest |gradient| over the colours; "
+              "absolute is fixed, 0.001 (blue) to 10 (red), so diagrams compare. [default: relative]")
 @click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
 @click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
 @click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
@@ -68,7 +72,7 @@ blanks instead of the numbers, the key in --answers FILE.
               "backward pass (the seed 1, each g * 1), not folded or shared.")
 @worksheet_options
 def render_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None, fmt: str | None,
-                   rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
+                   rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool, heat_scale: str | None,
                    collapse: bool, max_render_nodes: int, frames_dir: str | None, dpi: int | None,
                    backward: bool, wrt: str | None, raw: bool,
                    blank: str | None, blank_nodes: str | None, answers: str | None) -> None:
@@ -82,12 +86,15 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     fmt = _format(out, fmt)
     dpi = _dpi(dpi, fmt)
     _check_backward_options(backward, wrt, raw, focus, frames_dir)
+    if heat_scale is not None and not heat:
+        raise click.UsageError("--heat-scale goes with --heat, which colours the edges")
     kinds = blank_kinds(blank, blank_nodes, answers, stdout_taken=out == "-")
     annotate = _sheet_annotate(kinds, annotate, collapse, backward, frames_dir)
     ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
     sheet = make_sheet(ev, kinds, blank_nodes, missing)
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
-                heat=heat, collapse=collapse, max_render_nodes=max_render_nodes)
+                heat=heat, collapse=collapse, max_render_nodes=max_render_nodes,
+                heat_scale=heat_scale or "relative")
     source_file = graph.source.filename
     target = out or (None if frames_dir is not None else _default_name(source_file, fmt))
     _claim_targets(target, out, frames_dir, source_file, fmt)
@@ -240,7 +247,17 @@ def _write_frames(graph: Graph, ev, directory: str, fmt: str, source_file: str, 
     stem = _frame_stem(source_file)
     ext = _EXTENSION[fmt]
     count = 0
-    for label, scene in render.frames(graph, ev, **opts):
-        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), _encode(scene, fmt, dpi), option="--frames")
+    for label, data in _frame_files(graph, ev, fmt, opts, dpi):
+        write_output(os.path.join(directory, f"{stem}-{label}.{ext}"), data, option="--frames")
         count += 1
     click.echo(f"wrote {count} frames to {directory}", err=True)
+
+
+def _frame_files(graph: Graph, ev: Evaluation, fmt: str, opts: dict, dpi: int):
+    """Each frame's file label and contents: images all drawn at one layout; DOT and
+    Mermaid text as they are (laid out by whoever draws them)."""
+    if fmt in render.IMAGE_FORMATS:
+        yield from render.frame_images(graph, ev, fmt, dpi=dpi, **opts)
+        return
+    for label, scene in render.frames(graph, ev, **opts):
+        yield label, _encode(scene, fmt, dpi)

@@ -22,12 +22,12 @@ from typing import Iterator
 from ...engine.evaluator import Evaluation
 from ...errors import OptionError, RenderError
 from ...ir.graph import Graph
-from ...ops import LEAF_KINDS
-from ..node_text import node_label
-from ..numbers import number
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
-from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, Frame, build_scene, drawn_units
+from .frameset import frame_scenes, frame_sources, frame_units  # noqa: F401  frame_units: where it always was
+from .heat import HEAT_SCALES
+from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, build_scene
+from .svg import svg_titles
 
 IMAGE_FORMATS = ("svg", "png", "pdf")
 TEXT_FORMATS = ("dot", "mermaid")
@@ -37,7 +37,7 @@ DEFAULT_DPI = 192  # PNG pixels per inch: twice Graphviz's 96, sharp on high-den
 DPI_RANGE = (36, 1200)
 
 __all__ = [
-    "diagram", "mermaid", "scene", "frames", "image", "options", "Options", "RenderError", "OptionError",
+    "diagram", "mermaid", "scene", "frames", "frame_images", "pinned_frames", "image", "options", "Options", "RenderError", "OptionError",
     "FORMATS", "IMAGE_FORMATS", "DEFAULT_MAX_RENDER_NODES", "DEFAULT_DPI", "DPI_RANGE",
 ]
 
@@ -51,6 +51,7 @@ def options(
     heat: bool = False,
     collapse: bool = False,
     max_render_nodes: int = DEFAULT_MAX_RENDER_NODES,
+    heat_scale: str = "relative",
 ) -> Options:
     """Checked options; `annotate` is a set or a comma-separated string of values, grads, local."""
     if annotate is None:
@@ -68,7 +69,9 @@ def options(
         raise OptionError(f"--theme must be one of {', '.join(style.THEMES)}, not {theme}")
     if not 1 <= precision <= 17:
         raise OptionError("--precision must be between 1 and 17 significant digits")
-    return Options(rankdir, frozenset(chosen), precision, theme, focus, heat, collapse, max_render_nodes)
+    if heat_scale not in HEAT_SCALES:
+        raise OptionError(f"--heat-scale must be one of {', '.join(HEAT_SCALES)}, not {heat_scale}")
+    return Options(rankdir, frozenset(chosen), precision, theme, focus, heat, collapse, max_render_nodes, heat_scale)
 
 
 def scene(graph: Graph, evaluation: Evaluation | None = None, **opts) -> Scene:
@@ -92,61 +95,46 @@ def mermaid(graph: Graph, evaluation: Evaluation | None = None, **opts) -> str:
 def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, Scene]]:
     """The passes step by step: one scene per node as the forward pass computes it, then
     one per node as the backward pass reaches it (the node just done highlighted)."""
+    yield from frame_scenes(graph, evaluation, options(**opts))
+
+
+def frame_images(graph: Graph, evaluation: Evaluation, fmt: str, dpi: int = DEFAULT_DPI,
+                 timeout: float = DOT_TIMEOUT, **opts) -> Iterator[tuple[str, bytes]]:
+    """The frames as svg, png or pdf, every one drawn at the same node positions on the
+    same canvas: Graphviz lays the diagram out once, then draws each frame at that layout."""
+    for label, source in pinned_frames(graph, evaluation, timeout, **opts):
+        yield label, image(source, fmt, timeout, dpi, pinned=True)
+
+
+def pinned_frames(graph: Graph, evaluation: Evaluation, timeout: float = DOT_TIMEOUT, **opts) -> list[tuple[str, str]]:
+    """Each frame's DOT text with every position pinned (one `dot` layout for them all),
+    as `neato -n2` draws it: what frame_images draws."""
     o = options(**opts)
-    forward_units, backward_units = frame_units(graph, o, evaluation.output)
-    steps, back_steps = len(forward_units), len(backward_units)
-    width = len(str(steps + back_steps))
-    n = len(graph)
-    for k, (label, first, last) in enumerate(forward_units):
-        s = build_scene(graph, evaluation, o, Frame(values_upto=last + 1, grads_from=n + 1, current=last, phase="forward"))
-        where, what = _step_label(graph, last, label)
-        s.caption = f"forward pass, step {k + 1} of {steps}: {where}{what} = {number(evaluation.values[last], o.precision)}"
-        yield f"{k + 1:0{width}d}-forward", s
-    for k, (label, first, last) in enumerate(backward_units):
-        s = build_scene(graph, evaluation, o, Frame(values_upto=n, grads_from=first, current=first, phase="backward"))
-        where, what = _step_label(graph, first, label)
-        s.caption = (
-            f"backward pass, step {k + 1} of {back_steps}: {where}d{evaluation.output_name}/{_d(what)} = "
-            f"{number(evaluation.grads[first], o.precision)}"
-        )
-        yield f"{steps + k + 1:0{width}d}-backward", s
+
+    def run_dot(source: str, out: str) -> bytes:
+        return _graphviz(source, out, timeout)
+
+    return frame_sources(graph, evaluation, o, frame_scenes(graph, evaluation, o), run_dot)
 
 
-def frame_units(graph: Graph, o: Options, output: int) -> tuple[list[tuple[str | None, int, int]], list[tuple[str | None, int, int]]]:
-    """The units the forward frames step over, in tape order, and the backward ones, output
-    first: the steps `explain` takes. The forward pass computes operations (the inputs,
-    params and constants are given, so their values appear with the first step using them);
-    the backward pass reaches every node but a literal, a number written in the file, which
-    has no gradient. Nodes the output does not depend on take no step."""
-    needed = graph.upstream(output)
-    units = [u for u in drawn_units(graph, o, output) if u[0] is not None or needed[u[1]]]
-    forward = [u for u in units if u[0] is not None or graph.ops[u[1]] not in LEAF_KINDS]
-    backward = [u for u in reversed(units) if u[0] is not None or not graph.is_literal(u[1])]
-    return forward, backward
-
-
-def _d(what: str) -> str:
-    """d(what), with no second pair of parentheses around a text that has its own."""
-    return f"d{what}" if what.startswith("(") and what.endswith(")") else f"d({what})"
-
-
-def _step_label(graph: Graph, i: int, box: str | None) -> tuple[str, str]:
-    """How a frame's caption names its node, as `explain` does: its loop iterations and
-    calls (`[t = 4] `, or nothing), and its name or its expression with that iteration's
-    indices (`w * h[3]`); a collapsed box by its label alone."""
-    if box is not None:
-        return "", box
-    where = ", ".join(str(t) for t in graph.tags[i])
-    return (f"[{where}] " if where else ""), node_label(graph, i)
-
-
-def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DEFAULT_DPI) -> bytes:
+def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DEFAULT_DPI,
+          pinned: bool = False) -> bytes:
     """Run Graphviz's `dot` on DOT text. Raises RenderError (never hangs past `timeout`).
 
     `dpi` sets a PNG's resolution (its pixel size is the drawing's size in inches times
-    `dpi`, recorded in its pHYs chunk); svg and pdf are vector formats and ignore it."""
+    `dpi`, recorded in its pHYs chunk); svg and pdf are vector formats and ignore it.
+    `pinned`: the text holds every position already (a frame), drawn as it is by `neato -n2`.
+    An SVG's tooltips are <title> elements (see svg.py)."""
     if not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
         raise OptionError(f"--dpi must be between {DPI_RANGE[0]} and {DPI_RANGE[1]}, not {dpi}")
+    # Given on the command line, not in the DOT text: there it would also scale an SVG's size.
+    extra = ([f"-Gdpi={dpi}"] if fmt == "png" else []) + (["-Kneato", "-n2"] if pinned else [])
+    data = _graphviz(dot_source, fmt, timeout, extra)
+    return svg_titles(data) if fmt == "svg" else data
+
+
+def _graphviz(dot_source: str, fmt: str, timeout: float, extra: list[str] | None = None) -> bytes:
+    """Graphviz's output for DOT text, or a RenderError saying why there is none."""
     exe = shutil.which("dot")
     if exe is None:
         raise RenderError(
@@ -155,8 +143,7 @@ def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DE
             "or write DOT text (-o FILE.dot) or a Mermaid chart (--format mermaid), which need no Graphviz",
         )
     try:
-        # Given on the command line, not in the DOT text: there it would also scale an SVG's size.
-        argv = [exe, f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
+        argv = [exe, f"-T{fmt}"] + (extra or [])
         done = subprocess.run(argv, input=dot_source.encode("utf-8"), capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RenderError(
@@ -174,6 +161,7 @@ def image(dot_source: str, fmt: str, timeout: float = DOT_TIMEOUT, dpi: int = DE
     if fmt == "png":
         # A drawing too large for a cairo bitmap is scaled down to fit, and says so.
         shrunk = re.search(rb"Scaling by ([0-9.]+) to fit", done.stderr)
+        dpi = float(next((a[len("-Gdpi="):] for a in extra or [] if a.startswith("-Gdpi=")), DEFAULT_DPI))
         return _png_with_dpi(done.stdout, dpi * float(shrunk.group(1)) if shrunk else dpi)
     return done.stdout
 

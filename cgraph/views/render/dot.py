@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import graphviz
 
 from ...ir.graph import Tag
 from ...ops import CONST, INPUT, INPUT_KINDS
 from .scene import Scene, SceneEdge, SceneNode
-from .style import THEMES, cluster_id, esc, heat_color
+from .heat import heat_color, legend_html
+from .style import THEMES, cluster_id, esc
+
+if TYPE_CHECKING:
+    from .placement import Placement
 
 FONT = "Helvetica"
 ORDER_WEIGHT = 1000  # the invisible edges that keep loop iterations in order (see to_digraph)
 INLINE_EDGE_LABELS = 150  # more edges than this: labels placed after layout (see to_digraph)
 
 
-def to_digraph(scene: Scene) -> graphviz.Digraph:
+def to_digraph(scene: Scene, placed: Placement | None = None) -> graphviz.Digraph:
+    """The scene as DOT; `placed`: the positions of a layout made before (a frame of
+    --frames), for `neato -n2` to draw it at them."""
     theme = THEMES[scene.options.theme]
     dot = graphviz.Digraph(
         "cgraph",
@@ -22,7 +30,7 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
             "rankdir": scene.options.rankdir, "bgcolor": theme["bg"], "fontname": FONT, "fontcolor": theme["fg"],
             "ordering": "in",  # a node's arguments in order: x^2 draws x above 2
             "nodesep": "0.3", "ranksep": "0.55", "labelloc": "b", "fontsize": "11",
-            "label": esc(scene.caption or scene.legend),
+            "label": _graph_label(scene, theme),
         },
         node_attr={"fontname": FONT, "fontcolor": theme["fg"], "color": theme["edge"], "fontsize": "12"},
         edge_attr={"fontname": FONT, "fontsize": "10", "color": theme["edge"], "arrowsize": "0.6"},
@@ -32,6 +40,10 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
     # two boxes, dot keeps the passes apart (one above the other) instead of interleaving them.
     root = graphviz.Digraph(name="cluster_forward", graph_attr={"style": "invis"}) if backward else dot
     bodies = _cluster_bodies(scene, theme)
+    if placed is not None:
+        dot.graph_attr.update(placed.graph)
+        for path, body in bodies.items():
+            body.graph_attr.update(placed.clusters.get(cluster_id(path), {}))
     _add_nodes(root, bodies, scene, theme)
     # Clusters: built innermost first, since a subgraph is copied into its parent.
     for path in sorted(bodies, key=len, reverse=True):
@@ -40,8 +52,21 @@ def to_digraph(scene: Scene) -> graphviz.Digraph:
     if backward:
         dot.subgraph(root)
         _add_gradient_nodes(dot, scene, theme)
-    _add_edges(dot, scene, theme)
+    _add_edges(dot, scene, theme, placed)
+    if placed is not None:  # a node statement again only adds attributes: the node stays in its cluster
+        for node_id, attrs in placed.nodes.items():
+            dot.node(node_id, **attrs)
     return dot
+
+
+def _graph_label(scene: Scene, theme: dict[str, str]) -> str:
+    """Under the diagram: a frame's caption or the legend of --backward, and --heat's colour bar."""
+    text = scene.caption or scene.legend
+    if scene.heat_range is None:
+        return esc(text)
+    bar = legend_html(scene.heat_range, scene.options.heat_scale, theme)
+    above = f"<tr><td>{esc(text)}</td></tr>" if text else ""
+    return f'<<table border="0" cellspacing="2">{above}<tr><td>{bar}</td></tr></table>>'
 
 
 def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...], graphviz.Digraph]:
@@ -53,6 +78,8 @@ def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...]
             graph_attr={
                 "label": esc(label), "style": "rounded,filled", "fillcolor": theme["cluster"],
                 "color": theme["cluster_border"], "fontcolor": theme["fg"], "labeljust": "l", "fontsize": "10",
+                # at the top: at the bottom (the graph's labelloc) an input's long edge beside it put its numbers on it
+                "labelloc": "t",
             },
         )
     return bodies
@@ -60,11 +87,13 @@ def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...]
 
 def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
                theme: dict[str, str]) -> None:
-    # Inputs and params in the first column (on the left), as in the tutorial's figures.
-    # Not with clusters (dot then needs newrank, which makes layout 100x slower and worse),
-    # nor collapsed (inputs then sit beside the box that uses them, keeping edges short).
+    # Inputs and params in the first column (on the left), as in the tutorial's figures,
+    # loops and calls or not (a rank=min subgraph of nodes outside every cluster needs no
+    # newrank, which would make layout 100x slower). Not collapsed, nor on a large diagram:
+    # there a shared input is drawn beside each box or step it feeds, keeping edges short.
     leaves = [node for node in scene.nodes if node.kind in INPUT_KINDS and not node.cluster]
-    in_column = len(leaves) > 1 and not scene.clusters and not scene.options.collapse
+    drawn = sum(not edge.invisible for edge in scene.edges)
+    in_column = len(leaves) > 1 and not scene.options.collapse and drawn <= INLINE_EDGE_LABELS
     for node in scene.nodes:
         if in_column and node.kind in INPUT_KINDS:
             continue
@@ -88,7 +117,7 @@ def _add_gradient_nodes(dot: graphviz.Digraph, scene: Scene, theme: dict[str, st
             box.node(node.id, **_node_attrs(node, theme))
 
 
-def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> None:
+def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], placed: Placement | None = None) -> None:
     # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
     # shared weight feeding every step) make layout take minutes. There the labels are
     # placed after layout instead (xlabel), which keeps it to seconds. Long edges also keep
@@ -98,12 +127,14 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> No
     outside = sum(not edge.invisible for edge in scene.edges) > INLINE_EDGE_LABELS
     if outside:
         dot.attr("graph", forcelabels="true", nslimit="2")
-    for edge in scene.edges:
+    pins = placed.edge_pins([(e.tail, e.head) for e in scene.edges]) if placed is not None else None
+    for k, edge in enumerate(scene.edges):
+        pinned = pins[k] if pins is not None else {}
         if edge.invisible:
             # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
             # it costs ten times its weight per rank), so these must outweigh every edge pulling
             # the other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
-            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT))
+            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT), **pinned)
             continue
         attrs = _edge_attrs(edge, theme)
         if "label" in attrs:
@@ -117,7 +148,7 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> No
             continue
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
-        dot.edge(edge.tail, edge.head, **attrs)
+        dot.edge(edge.tail, edge.head, **attrs, **pinned)
 
 
 def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str]) -> None:
@@ -136,7 +167,7 @@ def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str]
 
 
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
-    total = f'<br/><font color="{theme["grad"]}" point-size="10">&#931; {esc(node.total_grad)}</font>' if node.total_grad else ""
+    total = _total_line(node, theme)
     total += _gradient_lines(node, theme)
     attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
     if node.gradient and node.kind != "sink":
@@ -160,6 +191,15 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     if node.highlight:
         attrs.update(style="filled", fillcolor=theme["highlight"], penwidth="2")
     return attrs
+
+
+def _total_line(node: SceneNode, theme: dict[str, str]) -> str:
+    """A shared node's accumulated gradient, Σ; "" (a frame before it is known) keeps its
+    line blank, so that the node's title stays where the whole diagram has it."""
+    if node.total_grad is None:
+        return ""
+    shown = f"&#931; {esc(node.total_grad)}" if node.total_grad else " "
+    return f'<br/><font color="{theme["grad"]}" point-size="10">{shown}</font>'
 
 
 def _gradient_lines(node: SceneNode, theme: dict[str, str]) -> str:
@@ -205,7 +245,7 @@ def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
         lines.append(f'<font color="{theme["local"]}" point-size="9">local {esc(edge.local)}</font>')
     attrs = {"label": f"<{'<br/>'.join(lines)}>"} if lines else {}
     if edge.heat is not None:
-        attrs.update(color=heat_color(edge.heat), penwidth=f"{1 + 2.5 * edge.heat:.2f}")
+        attrs.update(color=heat_color(edge.heat, theme), penwidth=f"{1 + 2.5 * edge.heat:.2f}")
     return attrs
 
 

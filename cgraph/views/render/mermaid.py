@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from ...ir.graph import Tag
 from .scene import Scene, SceneEdge, SceneNode
-from .style import THEMES, cluster_id, heat_color
+from .heat import heat_color, legend_text
+from .style import THEMES, cluster_id
 
 _PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,+-*/^=_:")
 
@@ -19,9 +22,10 @@ def to_mermaid(scene: Scene) -> str:
     theme = THEMES[scene.options.theme]
     direction = "LR" if scene.options.rankdir == "LR" else "TB"
     out = []
-    if scene.legend:  # Mermaid draws a title from the front matter (a YAML string, quoted)
-        quoted = scene.legend.replace("\\", "\\\\").replace('"', '\\"')
-        out += ["---", f'title: "{quoted}"', "---"]
+    title = "; ".join(t for t in (scene.caption or scene.legend, _heat_legend(scene)) if t)
+    if title:  # Mermaid draws a title from the front matter: a frame's caption too
+        # a JSON string is a YAML double-quoted one: quotes, backslashes, newlines all escaped
+        out += ["---", f"title: {json.dumps(title, ensure_ascii=False)}", "---"]
     if scene.options.theme == "dark":
         out.append("%%{init: {'theme': 'dark'}}%%")
     out.append(f"flowchart {direction}")
@@ -39,6 +43,10 @@ def to_mermaid(scene: Scene) -> str:
     out += _nodes(scene)
     out += _edges(scene)
     return "\n".join(out) + "\n"
+
+
+def _heat_legend(scene: Scene) -> str:
+    return legend_text(scene.heat_range, scene.options.heat_scale) if scene.heat_range is not None else ""
 
 
 def _nodes(scene: Scene) -> list[str]:
@@ -85,7 +93,7 @@ def _edges(scene: Scene) -> list[str]:
         if edge.part:
             styles.append(f"  linkStyle {n} stroke:{THEMES[scene.options.theme]['gradient_line']}")
         elif edge.heat is not None:
-            styles.append(f"  linkStyle {n} stroke:{heat_color(edge.heat)},stroke-width:{1 + 2.5 * edge.heat:.1f}px")
+            styles.append(f"  linkStyle {n} stroke:{heat_color(edge.heat, THEMES[scene.options.theme])},stroke-width:{1 + 2.5 * edge.heat:.1f}px")
     return out + styles
 
 

@@ -20,6 +20,7 @@ class Options:
     heat: bool = False
     collapse: bool = False
     max_render_nodes: int = DEFAULT_MAX_RENDER_NODES
+    heat_scale: str = "relative"  # or absolute: see heat.py
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Scene:
     options: Options = field(default_factory=Options)
     caption: str = ""
     legend: str = ""  # what the colours and dashes mean, where a diagram shows more than the forward graph
+    heat_range: tuple[float, float] | None = None  # --heat: the colours' ends, log10 |gradient|
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,4 @@ class Frame:
     grads_from: int
     current: int
     phase: str  # 'forward' or 'backward'
+    heat_range: tuple[float, float] | None = None  # --heat: the whole sequence's scale, not the frame's own

@@ -10,8 +10,6 @@ what a scene holds is model.py's.
 
 from __future__ import annotations
 
-import math
-
 from ...errors import RenderError
 from ...engine.evaluator import Evaluation, local_derivatives
 from ...ir.graph import Graph, Tag
@@ -19,7 +17,7 @@ from ...ops import LEAF_KINDS
 from ..focus import focus_nodes
 from ..node_text import node_tooltip
 from ..numbers import number
-from . import style
+from . import heat, style
 from .layout import innermost_iteration, iteration_order, loosen_shared_feeds, recurrent_loops
 from .model import DEFAULT_MAX_RENDER_NODES, Frame, Options, Scene, SceneEdge, SceneNode
 
@@ -303,6 +301,9 @@ class _SceneBuilder:
             edge.value = number(self.ev_values[out], self.p)
         if self.show_grads and self.grads_known(out):
             edge.grad = "1"
+        if self.options.heat and self.ev is not None and self.grads_known(out):  # d out/d out = 1 has a colour too
+            edge.heat = 1.0
+            self.magnitudes.append(1.0)
         self.scene.edges.append(edge)
 
     def add_more_sinks(self) -> None:
@@ -323,8 +324,10 @@ class _SceneBuilder:
 
     def finish(self) -> Scene:
         scene = self.scene
-        if self.options.heat:
-            _normalise_heat(scene.edges, self.magnitudes)
+        if self.options.heat and self.ev is not None:
+            given = self.step.heat_range if self.step is not None else None
+            scene.heat_range = given or heat.heat_range(self.options.heat_scale, self.magnitudes)
+            heat.normalise(scene.edges, scene.heat_range or (0.0, 0.0))
         if self.more is not None:  # before the invisible edges below, which come last
             self.more.draw(self)
         recurrent = recurrent_loops(scene)
@@ -343,18 +346,3 @@ def _groups(graph: Graph, shown: list[int]) -> dict[int, tuple[str, Tag]]:
         if tags:
             group[i] = ("box" + style.cluster_id(tags[:1])[len("cluster"):], tags[0])
     return group
-
-
-def _normalise_heat(edges: list[SceneEdge], magnitudes: list[float]) -> None:
-    logs = [math.log10(m) for m in magnitudes if m > 0 and math.isfinite(m)]
-    lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
-    for edge in edges:
-        if edge.heat is None:
-            continue
-        m = abs(edge.heat)
-        if not math.isfinite(m):
-            edge.heat = 1.0
-        elif m == 0:
-            edge.heat = 0.0
-        else:
-            edge.heat = 0.5 if hi == lo else (math.log10(m) - lo) / (hi - lo)

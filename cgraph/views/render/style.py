@@ -14,12 +14,14 @@ THEMES = {
         "value": "#2e7d32", "grad": "#c62828", "local": "#1565c0", "edge": "#555555",
         "cluster": "#fafafa", "cluster_border": "#bbbbbb", "highlight": "#ffd54f", "faint": "#bbbbbb",
         "gradient_fill": "#ede7f6", "gradient_line": "#5e35b1",  # the gradient graph (--backward): purple
+        "heat": "#2166ac #15857a #b07d00 #d2601a #c62828",  # --heat, vanishing .. exploding: all over 3.5:1 on white
     },
     "dark": {
         "bg": "#1e1e1e", "fg": "#e0e0e0", "op_fill": "#2d2d2d", "leaf": "#8ab4f8", "param": "#f6b26b",
         "value": "#81c784", "grad": "#ef9a9a", "local": "#90caf9", "edge": "#aaaaaa",
         "cluster": "#262626", "cluster_border": "#555555", "highlight": "#8d6e00", "faint": "#555555",
         "gradient_fill": "#2c2340", "gradient_line": "#b39ddb",
+        "heat": "#64aaf0 #4fd1bd #ffc428 #ff9a3c #ff6363",  # lighter: they stand out on near-black
     },
 }
 
@@ -92,15 +94,3 @@ def cluster_label(tag: Tag) -> str:
 
 def cluster_id(path: tuple[Tag, ...]) -> str:
     return "cluster_" + "".join(_tag_suffix(t) for t in path)
-
-
-def heat_color(norm: float) -> str:
-    """0 -> blue (vanishing), 0.5 -> amber, 1 -> red (exploding)."""
-    stops = [(0.0, (33, 102, 172)), (0.5, (255, 179, 0)), (1.0, (198, 40, 40))]
-    norm = min(max(norm, 0.0), 1.0)
-    for (x0, c0), (x1, c1) in zip(stops, stops[1:]):
-        if norm <= x1:
-            t = (norm - x0) / (x1 - x0)
-            r, g, b = (round(a + (b_ - a) * t) for a, b_ in zip(c0, c1))
-            return f"#{r:02x}{g:02x}{b:02x}"
-    return "#c62828"
