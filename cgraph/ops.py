@@ -577,6 +577,8 @@ FORWARD: dict[str, Callable[..., float] | None] = dict.fromkeys(LEAF_KINDS)
 LOCAL: dict[str, Callable[..., tuple] | None] = dict.fromkeys(LEAF_KINDS)
 # The ops whose derivative jumps somewhere, with the function that says where.
 KINKS: dict[str, Callable[..., float]] = {}
+# Each op's graph rule (Op.rule), for the passes that write derivatives as nodes.
+RULES: dict[str, Rule] = {}
 # The ops with exact identities a simplifying pass may apply (Op.simplify).
 SIMPLIFICATIONS: dict[str, Simplify] = {}
 
@@ -596,6 +598,8 @@ def register(op: Op) -> None:
         KINKS[op.name] = op.kink
     if op.simplify is not None:
         SIMPLIFICATIONS[op.name] = op.simplify
+    if op.rule is not None:
+        RULES[op.name] = op.rule
 
 
 def unregister(name: str) -> None:
@@ -603,7 +607,7 @@ def unregister(name: str) -> None:
     op = OPS.pop(name, None)
     if op is None:
         return
-    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS, SIMPLIFICATIONS):
+    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS, SIMPLIFICATIONS, RULES):
         table.pop(name, None)
     if BINARY_SYMBOLS.get(op.symbol) == name:
         del BINARY_SYMBOLS[op.symbol]

@@ -26,7 +26,7 @@ from typing import Sequence
 from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph
 from ..ir.tape import RuleWriter, Span, TapeWriter
-from ..ops import CONST, INPUT_KINDS, OPS, NodeWriter, chain_product, chain_sum
+from ..ops import CONST, INPUT_KINDS, LEAF_KINDS, RULES, NodeWriter, chain_product, chain_sum
 from .naming import DerivativeNames
 from .simplify import SimplifyingWriter, live_nodes
 from .tangent import Tangents
@@ -144,31 +144,34 @@ def _note(graph: Graph, out_name: str, v: int) -> str:
 
 
 def _backward(graph: Graph, tape: TapeWriter, w: RuleWriter, out: int, seed_named: bool) -> dict[int, int]:
-    """Each node on a path to `out` -> the node of d out/d that node."""
-    on_path = graph.upstream(out)
+    """Each node on a path to `out` -> the node of d out/d that node. (A node gets a
+    gradient only from a consumer that has one, so every node reached is on such a path.)"""
     writer: NodeWriter = w  # what the rules write through (the type checker checks it is one)
-    w.site = _site(graph, out)
+    # One site, moved from node to node: the nodes written for node v point where v does
+    # (the tape copies a site's offsets when it appends, so one object serves them all).
+    site = w.site = Span()
+    positions = graph.positions
+    site.pos, site.start, site.end = positions[3 * out : 3 * out + 3]
     # Raw, the seed is a constant of its own, so a program shows `dg_dg = 1` and its uses.
-    seed = tape.push(CONST, -1, -3, w.site, tape.root, 1.0) if seed_named else w.const(1.0)
+    seed = tape.push(CONST, -1, -3, site, tape.root, 1.0) if seed_named else w.const(1.0)
     grads: dict[int, int] = {out: seed}
     # A node's contributions wait here until the walk reaches it: by then every consumer
     # (later on the tape) has given its own, and one sum node adds them.
     waiting: dict[int, list[int]] = {}
-    ops, all_args = graph.ops, graph.args
+    ops, all_args, rules = graph.ops, graph.args, RULES
     for v in range(out, -1, -1):
         terms = waiting.pop(v, None)
-        if terms is not None:
-            w.site = _site(graph, v)
-            grads[v] = chain_sum(writer, terms)
-        g = grads.get(v)
-        op = OPS.get(ops[v])
-        if g is None or op is None or not on_path[v]:  # the leaves pass nothing on
-            continue
-        assert op.rule is not None, f"the op {op.name} has no graph rule"
-        if terms is None:
-            w.site = _site(graph, v)
+        if terms is None and v != out:
+            continue  # not on a path to the output (or a leaf, which passes nothing on)
+        site.pos, site.start, site.end = positions[3 * v : 3 * v + 3]
+        g = grads[v] = seed if terms is None else chain_sum(writer, terms)
+        rule = rules.get(ops[v])
+        if rule is None:
+            if ops[v] in LEAF_KINDS:
+                continue  # passes nothing on
+            raise ValueError(f"the op {ops[v]!r} has no graph rule (Op.rule)")
         args = all_args[v]
-        for a, d in zip(args, op.rule(writer, v, *args)):
+        for a, d in zip(args, rule(writer, v, *args)):
             # An argument that moves nothing still gets g * 0, as the evaluator's backward
             # pass gives it (nan where g is inf): the first order mirrors that pass.
             waiting.setdefault(a, []).append(chain_product(writer, g, writer.const(0.0) if d is None else d))
@@ -200,10 +203,3 @@ def _finish(tape: TapeWriter, outputs: list[tuple[int, str]], naming: list[tuple
         notes[name] = note if isinstance(note, str) else _note(*note)
     outputs = [(tape.names[name], name) for _, name in outputs]
     return tape.finish_outputs(outputs), notes
-
-
-def _site(graph: Graph, v: int) -> Span:
-    """The site of node v: the gradient nodes of v point where v does."""
-    p = graph.positions
-    return Span(p[3 * v], p[3 * v + 1], p[3 * v + 2])
-
