@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Callable, Container, Iterable, Mapping
 
 from ..ir.graph import Graph
 from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
@@ -31,13 +31,18 @@ from .numbers import program_number
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-ATOM, UNARY = _ATOM, _UNARY  # a name's level (never parenthesized), and a negation's
+# The levels by name, for the other writers that fold expressions (export_latex):
+# a name is an atom (never parenthesized), a negation is unary.
+SUM, PRODUCT, UNARY, POWER, ATOM = _SUM, _PRODUCT, _UNARY, _POWER, _ATOM
 if TYPE_CHECKING:
     from ..ops import Op
+# How a writer spells an op applied to operands given as (text, binding level): the text
+# and the result's level (`write_op` for program text).
+WriteOp = Callable[["Op", list[tuple[str, int]]], tuple[str, int]]
 # The grammar's infix symbols: (level of the result, level the left operand needs, level
 # the right operand needs). + - * / are left-associative, ^ right-associative and its base
 # is an atom (so (-2)^2 and (a^b)^c keep their parentheses).
-_INFIX = {
+INFIX_LEVELS = _INFIX = {
     "+": (_SUM, _SUM, _PRODUCT), "-": (_SUM, _SUM, _PRODUCT),
     "*": (_PRODUCT, _PRODUCT, _UNARY), "/": (_PRODUCT, _PRODUCT, _UNARY),
     "^": (_POWER, _ATOM, _UNARY),
@@ -106,30 +111,10 @@ class _Writer:
         """Flags: 1 for every node a named node or an output depends on (an unnamed node
         nothing uses is not written)."""
         g = self.graph
-        live = bytearray(len(g))
-        for node in g.node_names:
-            live[node] = 1
-        for node in g.outputs:
-            live[node] = 1
-        for node in g.leaves:
-            live[node] = 1
-        args = g.args
-        for i in range(len(g) - 1, -1, -1):
-            if live[i]:
-                for a in args[i]:
-                    live[a] = 1
-        return live
+        return reach(g, [*g.node_names, *g.outputs, *g.leaves])
 
     def _uses(self) -> list[int]:
-        """How often each node's text is mentioned: once per argument of a live node."""
-        g = self.graph
-        uses = [0] * len(g)
-        live, args = self.live, g.args
-        for i in range(len(g)):
-            if live[i]:
-                for a in args[i]:
-                    uses[a] += 1
-        return uses
+        return use_counts(self.graph, self.live)
 
     def _written_names(self) -> dict[int, list[str]]:
         """Each named node's names as written: a name is written by the node the graph
@@ -216,16 +201,15 @@ class _Writer:
             self._line(text, -1, other)
 
     def _statements(self) -> None:
-        """One pass over the tape: each node's text is built from its arguments' (a name,
-        or the inlined text of a node used only here), and a statement is written for a
-        named node, a node used more than once, and the head of a long inlined chain."""
+        """One pass over the tape (a `Fold`): a statement for a named node, a node used
+        more than once, and the head of a long inlined chain; any other is inlined."""
         g = self.graph
-        live, uses, written, notes = self.live, self.uses, self.written, self.notes
+        written, notes = self.written, self.notes
+        fold = Fold(g, self.live, self.uses, write_op, lambda node: self._literal(node)[:2])
         leaves = set(g.leaves)
-        inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
-        refs: dict[int, str] = {}  # node -> the name its statement gave it
+        refs = fold.refs
         for i in range(len(g)):
-            if not live[i] or i in leaves:
+            if not self.live[i] or i in leaves:
                 if i in leaves:
                     refs[i] = written[i][0]
                 continue
@@ -235,13 +219,11 @@ class _Writer:
                     if i not in g.node_names:
                         del refs[i]  # a shared number: its other uses still write it as a number
                 continue
-            text, level, depth = self._expression(i, refs, inline)
+            text, level, depth = fold.expression(i)
             if i in written:
                 self._assign(i, written[i], text, refs)
-            elif uses[i] != 1 or i in notes or depth >= MAX_DEPTH or len(text) > MAX_LENGTH:
+            elif i in notes or not fold.inlined(i, text, level, depth):
                 self._assign(i, [self._temp()], text, refs)
-            else:
-                inline[i] = (text, level, depth)
 
     def _assign(self, node: int, names: list[str], text: str, refs: dict[int, str]) -> None:
         name = names[0]
@@ -249,23 +231,6 @@ class _Writer:
         for other in names[1:]:
             self._line(f"{other} = {name}", -1, other)
         refs[node] = name
-
-    def _expression(self, i: int, refs: dict[int, str], inline: dict[int, tuple[str, int, int]]) -> tuple[str, int, int]:
-        """Node i's expression, its binding level and its nesting depth of inlined text."""
-        g = self.graph
-        op = OPS[g.ops[i]]
-        operands: list[tuple[str, int]] = []
-        depth = 0
-        for a in g.args[i]:
-            ref = refs.get(a)
-            if ref is not None:
-                operands.append((ref, _ATOM))
-            else:
-                text, level, d = inline.pop(a) if a in inline else self._literal(a)
-                operands.append((text, level))
-                depth = max(depth, d)
-        text, level = write_op(op, operands)
-        return text, level, depth + 1
 
     def _literal(self, node: int) -> tuple[str, int, int]:
         value = self.graph.values[node]
@@ -287,6 +252,75 @@ class _Writer:
                 ref = alias
             listed.append(ref)
         return listed
+
+
+def reach(graph: Graph, roots: Iterable[int], known: Container[int] = ()) -> bytearray:
+    """Flags: 1 for each root and every node one depends on, except through a `known`
+    node (one already written elsewhere: its arguments are not needed again)."""
+    live = bytearray(len(graph))
+    for node in roots:
+        live[node] = 1
+    args = graph.args
+    for i in range(len(graph) - 1, -1, -1):
+        if live[i] and i not in known:
+            for a in args[i]:
+                live[a] = 1
+    return live
+
+
+def use_counts(graph: Graph, live: bytearray, known: Container[int] = ()) -> list[int]:
+    """How often each node's text is mentioned: once per argument of a live node that is
+    not `known`."""
+    uses = [0] * len(graph)
+    args = graph.args
+    for i in range(len(graph)):
+        if live[i] and i not in known:
+            for a in args[i]:
+                uses[a] += 1
+    return uses
+
+
+class Fold:
+    """The walk that writes a graph as lines (a program's statements, LaTeX's rows): each
+    node's text is built from its arguments' — a name (`refs`), the inlined text of an
+    unnamed node used only here, or a literal — with only the parentheses `write` says.
+    The caller walks the tape, asks `expression(i)` and either names the node (a line
+    of its own, then `refs[i] = name`) or offers it to `inlined`, which keeps the text for
+    its one use unless it is shared, deeply nested or long. Texts are built per node, so
+    a 1e5-node chain takes linear time and no recursion."""
+
+    def __init__(self, graph: Graph, live: bytearray, uses: list[int], write: WriteOp,
+                 literal: Callable[[int], tuple[str, int]], max_depth: int = MAX_DEPTH, max_length: int = MAX_LENGTH):
+        self.graph, self.live, self.uses = graph, live, uses
+        self.write, self.literal = write, literal
+        self.max_depth, self.max_length = max_depth, max_length
+        self.refs: dict[int, str] = {}  # node -> the name its line gave it
+        self.inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
+
+    def expression(self, i: int) -> tuple[str, int, int]:
+        """Node i's expression, its binding level and its nesting depth of inlined text."""
+        operands: list[tuple[str, int]] = []
+        depth = 0
+        for a in self.graph.args[i]:
+            ref = self.refs.get(a)
+            if ref is not None:
+                operands.append((ref, _ATOM))
+            elif a in self.inline:
+                text, level, d = self.inline.pop(a)
+                operands.append((text, level))
+                depth = max(depth, d)
+            else:
+                operands.append(self.literal(a))
+        text, level = self.write(OPS[self.graph.ops[i]], operands)
+        return text, level, depth + 1
+
+    def inlined(self, i: int, text: str, level: int, depth: int) -> bool:
+        """Keep node i's text for its one use, if it has one use and is short and shallow
+        enough; False: it needs a line of its own."""
+        if self.uses[i] != 1 or depth >= self.max_depth or len(text) > self.max_length:
+            return False
+        self.inline[i] = (text, level, depth)
+        return True
 
 
 def write_op(op: Op, operands: list[tuple[str, int]]) -> tuple[str, int]:
