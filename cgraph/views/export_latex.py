@@ -158,9 +158,9 @@ class _Section:
             tex = texmath.math(out)
             if tex not in labels[node] and g.ops[node] not in INPUT_KINDS:
                 labels[node].append(tex)
-        leaves = set(g.leaves)
+        leaves = {leaf: texmath.math(g.name_of(leaf) or "") for leaf in g.leaves}
         live = reach(g, g.outputs)
-        fold = self.walk(live, use_counts(g, live), leaves, labels, temporary="tau")
+        fold = self.walk(live, use_counts(g, live), leaves, labels, temporary="tau", named=True)
         for node, out in zip(g.outputs, g.output_names):  # an input that is an output under another name
             if node in leaves and out not in self.own_names(node):
                 self.rows.append(f"{texmath.math(out)} &= {fold.refs[node]}")
@@ -187,37 +187,40 @@ class _Section:
                 self.rows += [f"{label} &= {written[node]}" for label in node_labels]
         pending = {node: ls for node, ls in by_node.items() if node not in written}
         live = reach(g, g.outputs, written)
-        self.walk(live, use_counts(g, live, written), set(written), pending, temporary="delta", refs=written)
+        self.walk(live, use_counts(g, live, written), written, pending, temporary="delta", named=False)
         return self.rows
 
-    def walk(self, live: bytearray, uses: list[int], known: set[int], labels: dict[int, list[str]],
-             temporary: str, refs: dict[int, str] | None = None) -> Fold:
+    def walk(self, live: bytearray, uses: list[int], refs: dict[int, str], labels: dict[int, list[str]],
+             temporary: str, named: bool) -> Fold:
         """One pass over the tape: a row for each labelled node (its first label = its
-        expression, any other = the first), and for each node the fold cannot inline.
-        Forward (`refs` None), a named node is labelled by its names; in a gradient, the
-        names grad gives its intermediates (dloss_dsub6) are no label: they fold too."""
+        expression, any other = the first), and for each node the fold cannot inline;
+        the nodes of `refs` are written already. `named`: a named node is labelled by its
+        names (forward); in a gradient the names grad gives its intermediates
+        (dloss_dsub6) are no label, they fold too."""
         g = self.graph
         fold = Fold(g, live, uses, write_tex, lambda node: tex_constant(_value(g, node)), MAX_DEPTH, MAX_LENGTH)
-        fold.refs.update(refs or {})
+        fold.refs.update(refs)
         for i in range(len(g)):
-            if not live[i] or i in known:
-                if live[i] and i not in fold.refs:
-                    fold.refs[i] = texmath.math(g.name_of(i) or "")
-                continue
-            if i in labels:
-                own = labels[i]
-            else:
-                own = [texmath.math(n) for n in self.own_names(i)] if refs is None else []
-            if g.ops[i] == CONST:
-                if own:  # a named constant, f = 3: elsewhere a number is written in place
-                    self.assign(i, own, tex_constant(_value(g, i))[0], fold)
-                continue
-            text, level, depth = fold.expression(i)
-            if own:
-                self.assign(i, own, text, fold)
-            elif not fold.inlined(i, text, level, depth):
-                self.assign(i, [self.temporaries.new(temporary if g.name_of(i) else "tau")], text, fold)
+            if live[i] and i not in refs:
+                if i in labels:
+                    own = labels[i]
+                else:
+                    own = [texmath.math(n) for n in self.own_names(i)] if named else []
+                self.row(i, own, fold, temporary)
         return fold
+
+    def row(self, i: int, own: list[str], fold: Fold, temporary: str) -> None:
+        """Node i's row(s), if it has labels or cannot be inlined."""
+        g = self.graph
+        if g.ops[i] == CONST:
+            if own:  # a named constant, f = 3: elsewhere a number is written in place
+                self.assign(i, own, tex_constant(_value(g, i))[0], fold)
+            return
+        text, level, depth = fold.expression(i)
+        if own:
+            self.assign(i, own, text, fold)
+        elif not fold.inlined(i, text, level, depth):
+            self.assign(i, [self.temporaries.new(temporary if g.name_of(i) else "tau")], text, fold)
 
     def assign(self, node: int, lhs: list[str], text: str, fold: Fold) -> None:
         self.rows.append(f"{lhs[0]} &= {text}")
