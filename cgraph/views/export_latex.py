@@ -22,6 +22,7 @@ header is cleaned to comment lines. One loop per graph, no recursion.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -87,7 +88,13 @@ def tex_constant(value: float) -> tuple[str, int]:
         return texmath.numerals("nan"), ATOM
     if math.isinf(value):
         return (texmath.numerals("inf"), ATOM) if value > 0 else ("-" + texmath.numerals("inf"), UNARY)
-    text = texmath.numerals(program_number(value))
+    return _numeral(program_number(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _numeral(written: str) -> tuple[str, int]:
+    """A finite number as a program writes it, in TeX (cached by text: -0 is not 0)."""
+    text = texmath.numerals(written)
     if text.startswith("-"):
         return text, UNARY
     return text, (PRODUCT if r"\times" in text else ATOM)
