@@ -40,11 +40,13 @@ from .numbers import program_number
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
 _SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-ATOM, UNARY = _ATOM, _UNARY  # a name's level (never parenthesized), and a negation's
+# The levels by name, for the other writers that fold expressions (fold.py, export_latex):
+# a name is an atom (never parenthesized), a negation is unary.
+SUM, PRODUCT, UNARY, POWER, ATOM = _SUM, _PRODUCT, _UNARY, _POWER, _ATOM
 # The grammar's infix symbols: (level of the result, level the left operand needs, level
 # the right operand needs). + - * / are left-associative, ^ right-associative and its base
 # is an atom (so (-2)^2 and (a^b)^c keep their parentheses).
-_INFIX = {
+INFIX_LEVELS = _INFIX = {
     "+": (_SUM, _SUM, _PRODUCT), "-": (_SUM, _SUM, _PRODUCT),
     "*": (_PRODUCT, _PRODUCT, _UNARY), "/": (_PRODUCT, _PRODUCT, _UNARY),
     "^": (_POWER, _ATOM, _UNARY),
