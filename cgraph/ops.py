@@ -391,7 +391,7 @@ def _mul_identities(args, values, ops, args_of):
         return ("mul", na, nb)
     if na is not None or nb is not None:
         return ("neg", ("mul", a if na is None else na, b if nb is None else nb))
-    return ("mul", b, a) if a > b else None  # one order of a commutative op's arguments: one node
+    return None
 
 
 def _add_identities(args, values, ops, args_of):
@@ -410,7 +410,7 @@ def _add_identities(args, values, ops, args_of):
         return ("sub", a, nb)
     if na is not None and nb is None:
         return ("sub", b, na)
-    return ("add", b, a) if a > b else None  # one order of a commutative op's arguments: one node
+    return None
 
 
 def _sub_identities(args, values, ops, args_of):

@@ -7,7 +7,8 @@ appends `op(args)` it tries, in order:
 - identities exact in IEEE arithmetic: x*1, 1*x, x/1, x+(-0), x-0, x^1 -> x; --x -> x;
   x*(-1), (-1)*x -> -x. Never x*0 -> 0 (inf*0 and nan*0 are nan) nor x-x -> 0;
 - common subexpressions (hash-consing): one node per op and arguments, the graph's own
-  nodes included, so a rule's `cos(a)` reuses the forward pass's `cos(a)`.
+  nodes included, so a rule's `cos(a)` reuses the forward pass's `cos(a)`; a commutative
+  op's (Op.commutative) arguments in one order, so `b*a` is `a*b`.
 Each is exact, so a simplified graph computes what the raw one does: folding runs the
 same float function at build time that the evaluator would run later, and no identity
 changes as much as the sign of a zero (x + 0 stays: -0 + 0 is +0).
@@ -40,6 +41,8 @@ class SimplifyingWriter(RuleWriter):
     def op(self, name: str, *args: int) -> int:
         tape = self.tape
         ops = tape.ops
+        if len(args) == 2 and args[0] > args[1] and OPS[name].commutative:
+            args = (args[1], args[0])  # one order of a commutative op's arguments: one node
         values: list[float | None] = [tape.value_of(a) if ops[a] == CONST else None for a in args]
         if None not in values:
             return self.const(OPS[name].forward(*values))
@@ -81,9 +84,17 @@ def live_nodes(graph: Graph) -> bytearray:
     flags = bytearray(len(graph))
     for out in graph.outputs:
         flags[out] = 1
-    args = graph.args
+    # The argument columns, not graph.args[i]: a tuple per node was half of this walk.
+    first, second = graph.arg_columns()
+    more = graph.args.more
     for i in range(len(graph) - 1, -1, -1):
         if flags[i]:
-            for a in args[i]:
-                flags[a] = 1
+            b = second[i]
+            if b >= 0:
+                flags[first[i]] = flags[b] = 1
+            elif b == -1:
+                flags[first[i]] = 1
+            elif b == -2:
+                for a in more[i]:
+                    flags[a] = 1
     return flags
