@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
+from ..ir.graph import Graph
+from ..ir.tape import paused_gc
 from ..transform.grad import MAX_ORDER, gradient_program
 from ..views.program import program_text
 from . import exit_codes_help
@@ -53,7 +55,15 @@ def grad_command(file: str | None, expr: str | None, input_pairs: tuple[str, ...
     if input_pairs or inputs_file or ctx.meta.get("cgraph.input_pairs"):
         raise click.UsageError("grad writes a program and evaluates nothing: give input values to the command "
                                "that reads it (cgraph grad f.cg | cgraph eval - --x 1)")
-    graph = read_graph(file, expr, max_nodes)
+    with paused_gc():  # (see paused_gc: the whole command builds, transforms and writes one big graph)
+        text = _program(read_graph(file, expr, max_nodes), output_name, wrt, order, simplify, max_nodes)
+    write_output(out, text.encode("utf-8"), option="-o")
+    if out != "-":
+        click.echo(f"wrote {out}", err=True)
+
+
+def _program(graph: Graph, output_name: str | None, wrt: str | None, order: int, simplify: bool, max_nodes: int) -> str:
+    """The text of the derivative program."""
     outputs = output_list(output_name)
     if outputs is not None:
         names = [outputs] if isinstance(outputs, str) else outputs
@@ -71,7 +81,4 @@ def grad_command(file: str | None, expr: str | None, input_pairs: tuple[str, ...
     header = (f"The {what} of {', '.join(graph.output_names)} in {source}, written by cgraph grad"
               + ("" if simplify else " (not simplified)") + ".")
     by_name: dict[int | str, str] = dict(notes.items())
-    text = program_text(derivative, notes=by_name, header=header)
-    write_output(out, text.encode("utf-8"), option="-o")
-    if out != "-":
-        click.echo(f"wrote {out}", err=True)
+    return program_text(derivative, notes=by_name, header=header)

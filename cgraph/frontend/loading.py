@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 import os
-from typing import Iterator
 
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
+from ..ir.tape import paused_gc
 from .parser import parse_syntax
 from .syntax import Stmt
 
@@ -32,24 +30,11 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
             except CgraphError as exc:
                 failure.append(exc)
 
-    with _no_gc():
+    with paused_gc():
         parse_syntax(source, sink=run)
         if failure:
             raise failure[0]
         return builder.finish()
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Parsing and building allocate millions of objects and free none of them: the cyclic
-    garbage collector's passes over them would find nothing and cost ~15% of the time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:

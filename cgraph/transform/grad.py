@@ -25,7 +25,7 @@ from typing import Sequence
 
 from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph
-from ..ir.tape import RuleWriter, Span, TapeWriter
+from ..ir.tape import RuleWriter, Span, TapeWriter, paused_gc
 from ..ops import CONST, INPUT_KINDS, LEAF_KINDS, RULES, NodeWriter, chain_product, chain_sum
 from .naming import DerivativeNames
 from .simplify import SimplifyingWriter, live_nodes
@@ -53,6 +53,12 @@ def gradient_program(graph: Graph, wrt: Sequence[str] | None = None, order: int 
     names = _wrt_names(graph, wrt)
     if not 1 <= order <= MAX_ORDER:
         raise InputError(f"the order must be between 1 and {MAX_ORDER}, not {order}")
+    with paused_gc():
+        return _gradient_program(graph, names, order, simplify, max_nodes)
+
+
+def _gradient_program(graph: Graph, names: list[str], order: int, simplify: bool,
+                      max_nodes: int) -> tuple[Graph, dict[str, str]]:
     derivative_names = DerivativeNames(graph, names)
     notes: dict[str, str] = {}
     derivative_names.take(graph.names)

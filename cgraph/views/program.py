@@ -26,14 +26,13 @@ output byte for byte.
 
 from __future__ import annotations
 
-import gc
 import re
 import unicodedata
-from contextlib import contextmanager
 from itertools import chain, compress
-from typing import Iterator, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 
 from ..ir.graph import Graph
+from ..ir.tape import paused_gc
 from ..ops import CALL, CONST, INFIX, INPUT, OPS, PARAM, PREFIX, Op
 from .numbers import program_number
 
@@ -74,23 +73,8 @@ def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, hea
     node with a note gets a statement of its own, unless it is an unnamed number), or
     name -> a comment after the statement that gives that name;
     `header`: comment lines at the top."""
-    with _no_gc():
+    with paused_gc():
         return _Writer(graph, notes or {}).write(header)
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """The writer makes a few objects per node (names, texts, operand tuples) and no cycles:
-    the cyclic garbage collector's passes, which go over the whole heap (the graph, the
-    notes) again and again as those objects pile up, would find nothing and cost ~7-10% of
-    the time (a 266,669-node gradient program). As frontend/loading.py does."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def comment(text: str) -> str:
