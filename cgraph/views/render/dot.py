@@ -44,7 +44,10 @@ def to_digraph(scene: Scene, placed: Placement | None = None) -> graphviz.Digrap
         dot.graph_attr.update(placed.graph)
         for path, body in bodies.items():
             body.graph_attr.update(placed.clusters.get(cluster_id(path), {}))
-    _add_nodes(root, bodies, scene, theme)
+    column = _first_column(scene)
+    relays = _relays(scene, column)
+    _add_nodes(root, bodies, scene, theme, column)
+    _add_relays(root, bodies, scene, relays)
     # Clusters: built innermost first, since a subgraph is copied into its parent.
     for path in sorted(bodies, key=len, reverse=True):
         parent = bodies[path[:-1]] if len(path) > 1 else root
@@ -52,7 +55,7 @@ def to_digraph(scene: Scene, placed: Placement | None = None) -> graphviz.Digrap
     if backward:
         dot.subgraph(root)
         _add_gradient_nodes(dot, scene, theme)
-    _add_edges(dot, scene, theme, placed)
+    _add_edges(dot, scene, theme, relays, placed)
     if placed is not None:  # a node statement again only adds attributes: the node stays in its cluster
         for node_id, attrs in placed.nodes.items():
             dot.node(node_id, **attrs)
@@ -85,26 +88,30 @@ def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...]
     return bodies
 
 
-def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
-               theme: dict[str, str]) -> None:
-    # Inputs and params in the first column (on the left), as in the tutorial's figures,
-    # loops and calls or not (a rank=min subgraph of nodes outside every cluster needs no
-    # newrank, which would make layout 100x slower). Not collapsed, nor on a large diagram:
-    # there a shared input is drawn beside each box or step it feeds, keeping edges short.
+def _first_column(scene: Scene) -> list[SceneNode]:
+    """The inputs and params drawn in the first column (on the left), as in the tutorial's
+    figures, loops and calls or not (a rank=min subgraph of nodes outside every cluster
+    needs no newrank, which would make layout 100x slower); none when collapsed, nor on a
+    large diagram: there a shared input is drawn beside each box or step it feeds, keeping
+    edges short."""
     leaves = [node for node in scene.nodes if node.kind in INPUT_KINDS and not node.cluster]
     drawn = sum(not edge.invisible for edge in scene.edges)
     in_column = len(leaves) > 1 and not scene.options.collapse and drawn <= INLINE_EDGE_LABELS
+    return leaves if in_column else []
+
+
+def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
+               theme: dict[str, str], column: list[SceneNode]) -> None:
+    apart = {node.id for node in column}
     for node in scene.nodes:
-        if in_column and node.kind in INPUT_KINDS:
-            continue
-        if node.gradient:
+        if node.id in apart or node.gradient:
             continue
         target = bodies[node.cluster] if node.cluster else dot
         target.node(node.id, **_node_attrs(node, theme))
-    if in_column:
-        with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as column:
-            for node in leaves:
-                column.node(node.id, **_node_attrs(node, theme))
+    if column:
+        with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as group:
+            for node in column:
+                group.node(node.id, **_node_attrs(node, theme))
 
 
 def _add_gradient_nodes(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> None:
@@ -117,7 +124,8 @@ def _add_gradient_nodes(dot: graphviz.Digraph, scene: Scene, theme: dict[str, st
             box.node(node.id, **_node_attrs(node, theme))
 
 
-def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], placed: Placement | None = None) -> None:
+def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], relays: dict[int, str],
+               placed: Placement | None = None) -> None:
     # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
     # shared weight feeding every step) make layout take minutes. There the labels are
     # placed after layout instead (xlabel), which keeps it to seconds. Long edges also keep
@@ -127,14 +135,14 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], place
     outside = sum(not edge.invisible for edge in scene.edges) > INLINE_EDGE_LABELS
     if outside:
         dot.attr("graph", forcelabels="true", nslimit="2")
-    pins = placed.edge_pins([(e.tail, e.head) for e in scene.edges]) if placed is not None else None
+    ends = [end for k, edge in enumerate(scene.edges) for end in _segments(edge, relays.get(k))]
+    pins = iter(placed.edge_pins(ends) if placed is not None else [{} for _ in ends])
     for k, edge in enumerate(scene.edges):
-        pinned = pins[k] if pins is not None else {}
         if edge.invisible:
             # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
             # it costs ten times its weight per rank), so these must outweigh every edge pulling
             # the other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
-            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT), **pinned)
+            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT), **next(pins))
             continue
         attrs = _edge_attrs(edge, theme)
         if "label" in attrs:
@@ -144,26 +152,78 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], place
         if edge.operand:
             attrs.update(_operand_attrs(edge, scene.options.rankdir, theme))
         if edge.part:
-            _backward_edge(dot, edge, attrs, theme)
+            _backward_edge(dot, edge, attrs, theme, next(pins))
             continue
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
-        dot.edge(edge.tail, edge.head, **attrs, **pinned)
+        tail = edge.tail
+        if k in relays:  # the bare wire from the first column, then the labelled last stretch
+            wire = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
+            dot.edge(tail, relays[k], arrowhead="none", headclip="false", **wire, **next(pins))
+            # the stretch pulls hard, so that it is one rank long: the relay just before the head
+            attrs.update(tailclip="false", weight=RELAY_WEIGHT)
+            tail = relays[k]
+        dot.edge(tail, edge.head, **attrs, **next(pins))
 
 
-def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str]) -> None:
+# A point an edge from the first column passes through, on the rank just before its head.
+RELAY_WEIGHT = "10"
+RELAY = {"shape": "point", "style": "invis", "width": "0.01", "height": "0.01", "label": ""}
+
+
+def _relays(scene: Scene, column: list[SceneNode]) -> dict[int, str]:
+    """The edges from the first column that are drawn through a relay point (scene edge
+    index -> the point's id), when there are clusters. From one column, a shared weight's
+    edges fan out to every step and cross the other inputs' edges; dot puts an edge's label
+    halfway along it, so the crossings ran through labels, and a long edge's numbers sat
+    far from the node they feed. Drawn in two stretches, tail -> relay -> head, the wires
+    cross bare in the gap after the column, and each label sits in the last gap, next to
+    its node, as a short edge's does. Without clusters the column's edges are short and
+    stay as they were."""
+    if not scene.clusters:
+        return {}
+    ids = {node.id for node in column}
+    return {k: f"via{k}_{edge.head}" for k, edge in enumerate(scene.edges)
+            if edge.tail in ids and not edge.invisible and not edge.part}
+
+
+def _add_relays(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
+                relays: dict[int, str]) -> None:
+    """Each relay point in the box of the node it leads to: dot keeps other edges out of a
+    cluster they do not enter, so no wire crosses the label's last stretch there."""
+    cluster = {node.id: node.cluster for node in scene.nodes}
+    for k, relay in relays.items():
+        where = cluster.get(scene.edges[k].head)
+        (bodies[where] if where else dot).node(relay, **RELAY)
+
+
+def _segments(edge: SceneEdge, relay: str | None) -> list[tuple[str, str]]:
+    """The (tail, head) of each DOT edge a scene edge is drawn as, in the order written."""
+    if edge.part and edge.part != "reuse":  # written reversed (_backward_edge)
+        return [(edge.head, edge.tail)]
+    return [(edge.tail, edge.head)] if relay is None else [(edge.tail, relay), (relay, edge.head)]
+
+
+def label_ends(scene: Scene) -> list[tuple[str, str]]:
+    """Per scene edge, the (tail, head) of the DOT edge that carries its label."""
+    relays = _relays(scene, _first_column(scene))
+    return [_segments(edge, relays.get(k))[-1] for k, edge in enumerate(scene.edges)]
+
+
+def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str],
+                   pinned: dict[str, str]) -> None:
     """An edge of the gradient graph (--backward). Between gradient nodes it is written from
     head to tail and drawn with its arrow reversed, so the layout puts a consumer before its
     arguments: the backward pass reads right to left under the forward pass. An edge that
     brings a forward value is dashed, and is left to run forward, from the value to its use."""
     attrs.update({"class": edge.part, "color": theme["gradient_line"]})
     if edge.part == "reuse":
-        dot.edge(edge.tail, edge.head, style="dashed", **attrs)
+        dot.edge(edge.tail, edge.head, style="dashed", **attrs, **pinned)
     else:  # written reversed: the operand's mark goes at DOT's tail end, our head
         attrs.update({key.replace("head", "tail"): value for key, value in attrs.items() if key.startswith("head")})
         for key in [key for key in attrs if key.startswith("head")]:
             del attrs[key]
-        dot.edge(edge.head, edge.tail, dir="back", **attrs)
+        dot.edge(edge.head, edge.tail, dir="back", **attrs, **pinned)
 
 
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
