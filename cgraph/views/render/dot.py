@@ -48,6 +48,8 @@ def to_digraph(scene: Scene, placed: Placement | None = None) -> graphviz.Digrap
     relays = _relays(scene, column)
     _add_nodes(root, bodies, scene, theme, column)
     _add_relays(root, bodies, scene, relays)
+    if column and scene.clusters:
+        dot.graph_attr.update(nodesep="0.4")
     # Clusters: built innermost first, since a subgraph is copied into its parent.
     for path in sorted(bodies, key=len, reverse=True):
         parent = bodies[path[:-1]] if len(path) > 1 else root
@@ -135,14 +137,19 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], relay
     outside = sum(not edge.invisible for edge in scene.edges) > INLINE_EDGE_LABELS
     if outside:
         dot.attr("graph", forcelabels="true", nslimit="2")
-    ends = [end for k, edge in enumerate(scene.edges) for end in _segments(edge, relays.get(k))]
+    feeds: dict[str, list[str]] = {}
+    for k, relay in relays.items():
+        feeds.setdefault(scene.edges[k].head, []).append(relay)
+    ends = [end for k, edge in enumerate(scene.edges) for end in _segments(edge, relays.get(k), feeds)]
     pins = iter(placed.edge_pins(ends) if placed is not None else [{} for _ in ends])
     for k, edge in enumerate(scene.edges):
         if edge.invisible:
             # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
             # it costs ten times its weight per rank), so these must outweigh every edge pulling
             # the other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
-            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT), **next(pins))
+            # The relays of iteration k+1 (in its box) are after iteration k too.
+            for _, head in _segments(edge, None, feeds):
+                dot.edge(edge.tail, head, style="invis", weight=str(ORDER_WEIGHT), **next(pins))
             continue
         attrs = _edge_attrs(edge, theme)
         if "label" in attrs:
@@ -197,8 +204,11 @@ def _add_relays(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Di
         (bodies[where] if where else dot).node(relay, **RELAY)
 
 
-def _segments(edge: SceneEdge, relay: str | None) -> list[tuple[str, str]]:
-    """The (tail, head) of each DOT edge a scene edge is drawn as, in the order written."""
+def _segments(edge: SceneEdge, relay: str | None, feeds: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """The (tail, head) of each DOT edge a scene edge is drawn as, in the order written
+    (`feeds`: the relays before each head)."""
+    if edge.invisible:  # before the head, and before the relays leading to it
+        return [(edge.tail, edge.head)] + [(edge.tail, relay) for relay in feeds.get(edge.head, [])]
     if edge.part and edge.part != "reuse":  # written reversed (_backward_edge)
         return [(edge.head, edge.tail)]
     return [(edge.tail, edge.head)] if relay is None else [(edge.tail, relay), (relay, edge.head)]
@@ -207,7 +217,7 @@ def _segments(edge: SceneEdge, relay: str | None) -> list[tuple[str, str]]:
 def label_ends(scene: Scene) -> list[tuple[str, str]]:
     """Per scene edge, the (tail, head) of the DOT edge that carries its label."""
     relays = _relays(scene, _first_column(scene))
-    return [_segments(edge, relays.get(k))[-1] for k, edge in enumerate(scene.edges)]
+    return [_segments(edge, relays.get(k), {})[-1] for k, edge in enumerate(scene.edges)]
 
 
 def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str],
