@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import graphviz
@@ -185,11 +186,14 @@ def _relays(scene: Scene, column: list[SceneNode]) -> dict[int, str]:
     halfway along it, so the crossings ran through labels, and a long edge's numbers sat
     far from the node they feed. Drawn in two stretches, tail -> relay -> head, the wires
     cross bare in the gap after the column, and each label sits in the last gap, next to
-    its node, as a short edge's does. Without clusters the column's edges are short and
-    stay as they were."""
-    if not scene.clusters:
+    its node, as a short edge's does. A literal used twice (the 1 of 1 - p and 1 - label)
+    fans out the same way and is drawn so too. Without clusters (or without the column)
+    the edges are short and stay as they were."""
+    if not scene.clusters or not column:
         return {}
     ids = {node.id for node in column}
+    uses = Counter(edge.tail for edge in scene.edges if not edge.invisible)
+    ids |= {node.id for node in scene.nodes if node.kind == CONST and not node.cluster and uses[node.id] > 1}
     return {k: f"via{k}_{edge.head}" for k, edge in enumerate(scene.edges)
             if edge.tail in ids and not edge.invisible and not edge.part}
 
