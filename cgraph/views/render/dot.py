@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import graphviz
 
@@ -141,8 +141,7 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], relay
     feeds: dict[str, list[str]] = {}
     for k, relay in relays.items():
         feeds.setdefault(scene.edges[k].head, []).append(relay)
-    ends = [end for k, edge in enumerate(scene.edges) for end in _segments(edge, relays.get(k), feeds)]
-    pins = iter(placed.edge_pins(ends) if placed is not None else [{} for _ in ends])
+    pins = _pins(scene, relays, feeds, placed)
     for k, edge in enumerate(scene.edges):
         if edge.invisible:
             # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
@@ -152,26 +151,46 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], relay
             for _, head in _segments(edge, None, feeds):
                 dot.edge(edge.tail, head, style="invis", weight=str(ORDER_WEIGHT), **next(pins))
             continue
-        attrs = _edge_attrs(edge, theme)
-        if "label" in attrs:
-            attrs["label"] = _with_margin(attrs["label"])
-        if outside and "label" in attrs:
-            attrs["xlabel"] = attrs.pop("label")
-        if edge.operand:
-            attrs.update(_operand_attrs(edge, scene.options.rankdir, theme))
+        attrs = _drawn_edge_attrs(edge, theme, scene.options.rankdir, outside)
         if edge.part:
             _backward_edge(dot, edge, attrs, theme, next(pins))
             continue
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
-        tail = edge.tail
-        if k in relays:  # the bare wire from the first column, then the labelled last stretch
-            wire = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
-            dot.edge(tail, relays[k], arrowhead="none", headclip="false", **wire, **next(pins))
-            # the stretch pulls hard, so that it is one rank long: the relay just before the head
-            attrs.update(tailclip="false", weight=RELAY_WEIGHT)
-            tail = relays[k]
-        dot.edge(tail, edge.head, **attrs, **next(pins))
+        _forward_edge(dot, edge, attrs, relays.get(k), pins)
+
+
+def _pins(scene: Scene, relays: dict[int, str], feeds: dict[str, list[str]],
+          placed: Placement | None) -> Iterator[dict[str, str]]:
+    """The pins of every DOT edge, in the order _add_edges writes them (none: not a frame)."""
+    ends = [end for k, edge in enumerate(scene.edges) for end in _segments(edge, relays.get(k), feeds)]
+    return iter(placed.edge_pins(ends) if placed is not None else [{} for _ in ends])
+
+
+def _drawn_edge_attrs(edge: SceneEdge, theme: dict[str, str], rankdir: str, outside: bool) -> dict[str, str]:
+    """An edge's attributes: its label with a margin (after layout, if `outside`), its operand's mark."""
+    attrs = _edge_attrs(edge, theme)
+    if "label" in attrs:
+        attrs["label"] = _with_margin(attrs["label"])
+    if outside and "label" in attrs:
+        attrs["xlabel"] = attrs.pop("label")
+    if edge.operand:
+        attrs.update(_operand_attrs(edge, rankdir, theme))
+    return attrs
+
+
+def _forward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], relay: str | None,
+                  pins: Iterator[dict[str, str]]) -> None:
+    """An edge of the forward graph; through its relay, if it has one (see _relays): the
+    bare wire from the tail, then the labelled last stretch, joined at the relay's centre."""
+    tail = edge.tail
+    if relay is not None:
+        wire = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
+        dot.edge(tail, relay, arrowhead="none", headclip="false", **wire, **next(pins))
+        # the stretch pulls hard, so that it is one rank long: the relay just before the head
+        attrs.update(tailclip="false", weight=RELAY_WEIGHT)
+        tail = relay
+    dot.edge(tail, edge.head, **attrs, **next(pins))
 
 
 # A point an edge from the first column passes through, on the rank just before its head.
