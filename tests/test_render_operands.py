@@ -261,3 +261,29 @@ def test_label_checks_catch_labels_on_their_edges():
                   r"\1", source)
     assert bare != source
     assert any("from its edge" in p for p in label_problems(drawing(bare)))
+
+
+@pytest.mark.parametrize("rankdir", RANKDIRS)
+@pytest.mark.parametrize("name", ["neuron", "rnn", "mlp", "logreg"])
+def test_numbers_of_edges_from_the_first_column_sit_by_the_node_they_feed(name, rankdir):
+    """With clusters, the inputs and params stand in the first column, far from most of the
+    nodes they feed. An edge from there carries its numbers on its last stretch, nearer the
+    node it feeds than the column (halfway along, they sat among the crossing edges)."""
+    graph = cgraph.load(SAMPLES / f"{name}.cg")
+    source = cgraph.render.diagram(graph, cgraph.evaluate(graph, {}), rankdir=rankdir).source
+    layout = drawing(source)
+    leaves = {n.id for n in parse_dot(source).drawn if n.is_leaf}
+    from_column = [e for e in layout.edges if e.tail in leaves and e.label]
+    assert len(from_column) >= 5
+    axis = 0 if rankdir == "LR" else 1  # along the reading direction, where the column is
+    for e in from_column:
+        centre = (e.label[axis] + e.label[axis + 2]) / 2
+        to_head, to_tail = abs(centre - layout.nodes[e.head][axis]), abs(centre - layout.nodes[e.tail][axis])
+        assert to_head < to_tail, f"{e.tail}->{e.head}: label {to_head:.0f} pt from its head, {to_tail:.0f} from its tail"
+
+
+def test_without_clusters_edges_run_straight_from_the_column():
+    """The tutorial's graph has no clusters: its edges are short, drawn as one stretch each."""
+    graph = cgraph.load(SAMPLES / "intro.cg")
+    source = cgraph.render.diagram(graph, cgraph.evaluate(graph, {"x": 1.0, "y": 3.0, "z": -3.0})).source
+    assert "via" not in source and "tailclip" not in source

@@ -256,6 +256,7 @@ def parse_dot(source: str) -> Dot:
         assert e.tail in nodes and e.head in nodes, f"edge {e.tail} -> {e.head} to an undeclared node"
     for tail, head in invisible:
         assert tail in nodes and head in nodes and tail != head, f"invisible edge {tail} -> {head}"
+    edges = _joined_relays(nodes, edges)
     # --collapse draws a shared input beside each box it feeds ("w__box_t1_L5"): those
     # copies stand for the one node, so the checks below see one node with all its edges.
     copies = {nid: nid.split("__box", 1)[0] for nid in nodes if "__box" in nid}
@@ -264,6 +265,24 @@ def parse_dot(source: str) -> Dot:
         del nodes[nid]
     edges = [DotEdge(copies.get(e.tail, e.tail), e.head, e.label, e.attrs, e.parts) for e in edges]
     return Dot(source, graph_attrs, nodes, edges, clusters)
+
+
+def is_relay(node_id: str, attrs: str) -> bool:
+    """An invisible point an edge from the first column is drawn through (dot.py's relays)."""
+    return re.fullmatch(r"via\d+_\w+", node_id) is not None and attr(attrs, "style") == "invis"
+
+
+def _joined_relays(nodes: dict[str, DotNode], edges: list[DotEdge]) -> list[DotEdge]:
+    """A relayed edge (tail -> relay, a bare wire; relay -> head, labelled) read as the one
+    edge it draws: tail -> head with the label, in the labelled stretch's place."""
+    relays = {nid for nid, node in nodes.items() if is_relay(nid, node.attrs)}
+    if not relays:
+        return edges
+    into = {e.head: e.tail for e in edges if e.head in relays}
+    assert len(into) == len(relays) == sum(e.head in relays for e in edges) == sum(e.tail in relays for e in edges)
+    for nid in relays:
+        del nodes[nid]
+    return [DotEdge(into.get(e.tail, e.tail), e.head, e.label, e.attrs, e.parts) for e in edges if e.head not in relays]
 
 
 def layout(dot_source: str) -> dict[str, tuple[float, float]]:

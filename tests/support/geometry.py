@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 from dataclasses import dataclass, field
 
@@ -46,7 +47,23 @@ def drawing(dot_source: str) -> Drawing:
         mark = e.get("_hldraw_") or e.get("_tldraw_")
         edges.append(DrawnEdge(names[e["tail"]], names[e["head"]], curve, _text_box(e.get("_ldraw_")),
                                _text_box(mark), e))
-    return Drawing(nodes, edges)
+    return _joined_relays(Drawing(nodes, edges))
+
+
+def _joined_relays(layout: Drawing) -> Drawing:
+    """An edge from the first column drawn through a relay point (a bare wire to it, then
+    the labelled stretch) is one edge to the eye: one curve, from its tail to its head."""
+    relays = {name for name in layout.nodes if re.fullmatch(r"via\d+_\w+", name)}
+    wires = {e.head: e for e in layout.edges if e.head in relays}
+    edges = []
+    for e in layout.edges:
+        if e.head in relays:
+            continue
+        if e.tail in relays:
+            wire = wires[e.tail]
+            e = DrawnEdge(wire.tail, e.head, wire.curve + e.curve, e.label, e.head_label, e.attrs)
+        edges.append(e)
+    return Drawing({k: v for k, v in layout.nodes.items() if k not in relays}, edges)
 
 
 def _point(pos: str) -> Point:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import TYPE_CHECKING, Iterator
 
 import graphviz
 
@@ -44,7 +45,14 @@ def to_digraph(scene: Scene, placed: Placement | None = None) -> graphviz.Digrap
         dot.graph_attr.update(placed.graph)
         for path, body in bodies.items():
             body.graph_attr.update(placed.clusters.get(cluster_id(path), {}))
-    _add_nodes(root, bodies, scene, theme)
+    column = _first_column(scene)
+    relays = _relays(scene, column)
+    _add_nodes(root, bodies, scene, theme, column)
+    _add_relays(root, bodies, scene, relays)
+    if column and scene.clusters:
+        # the wires from the column and the labelled last stretches share the ranks by the
+        # boxes: at 0.3 a label of the MLP (LR) sat 2.3 pt nearer a neighbour's stretch than its own
+        dot.graph_attr.update(nodesep="0.4")
     # Clusters: built innermost first, since a subgraph is copied into its parent.
     for path in sorted(bodies, key=len, reverse=True):
         parent = bodies[path[:-1]] if len(path) > 1 else root
@@ -52,7 +60,7 @@ def to_digraph(scene: Scene, placed: Placement | None = None) -> graphviz.Digrap
     if backward:
         dot.subgraph(root)
         _add_gradient_nodes(dot, scene, theme)
-    _add_edges(dot, scene, theme, placed)
+    _add_edges(dot, scene, theme, relays, placed)
     if placed is not None:  # a node statement again only adds attributes: the node stays in its cluster
         for node_id, attrs in placed.nodes.items():
             dot.node(node_id, **attrs)
@@ -85,26 +93,30 @@ def _cluster_bodies(scene: Scene, theme: dict[str, str]) -> dict[tuple[Tag, ...]
     return bodies
 
 
-def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
-               theme: dict[str, str]) -> None:
-    # Inputs and params in the first column (on the left), as in the tutorial's figures,
-    # loops and calls or not (a rank=min subgraph of nodes outside every cluster needs no
-    # newrank, which would make layout 100x slower). Not collapsed, nor on a large diagram:
-    # there a shared input is drawn beside each box or step it feeds, keeping edges short.
+def _first_column(scene: Scene) -> list[SceneNode]:
+    """The inputs and params drawn in the first column (on the left), as in the tutorial's
+    figures, loops and calls or not (a rank=min subgraph of nodes outside every cluster
+    needs no newrank, which would make layout 100x slower); none when collapsed, nor on a
+    large diagram: there a shared input is drawn beside each box or step it feeds, keeping
+    edges short."""
     leaves = [node for node in scene.nodes if node.kind in INPUT_KINDS and not node.cluster]
     drawn = sum(not edge.invisible for edge in scene.edges)
     in_column = len(leaves) > 1 and not scene.options.collapse and drawn <= INLINE_EDGE_LABELS
+    return leaves if in_column else []
+
+
+def _add_nodes(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
+               theme: dict[str, str], column: list[SceneNode]) -> None:
+    apart = {node.id for node in column}
     for node in scene.nodes:
-        if in_column and node.kind in INPUT_KINDS:
-            continue
-        if node.gradient:
+        if node.id in apart or node.gradient:
             continue
         target = bodies[node.cluster] if node.cluster else dot
         target.node(node.id, **_node_attrs(node, theme))
-    if in_column:
-        with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as column:
-            for node in leaves:
-                column.node(node.id, **_node_attrs(node, theme))
+    if column:
+        with dot.subgraph(name="inputs", graph_attr={"rank": "min"}) as group:
+            for node in column:
+                group.node(node.id, **_node_attrs(node, theme))
 
 
 def _add_gradient_nodes(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str]) -> None:
@@ -117,7 +129,8 @@ def _add_gradient_nodes(dot: graphviz.Digraph, scene: Scene, theme: dict[str, st
             box.node(node.id, **_node_attrs(node, theme))
 
 
-def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], placed: Placement | None = None) -> None:
+def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], relays: dict[int, str],
+               placed: Placement | None = None) -> None:
     # An edge label is a node in dot's layout: on a large graph, long labelled edges (a
     # shared weight feeding every step) make layout take minutes. There the labels are
     # placed after layout instead (xlabel), which keeps it to seconds. Long edges also keep
@@ -127,43 +140,125 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], place
     outside = sum(not edge.invisible for edge in scene.edges) > INLINE_EDGE_LABELS
     if outside:
         dot.attr("graph", forcelabels="true", nslimit="2")
-    pins = placed.edge_pins([(e.tail, e.head) for e in scene.edges]) if placed is not None else None
+    feeds: dict[str, list[str]] = {}
+    for k, relay in relays.items():
+        feeds.setdefault(scene.edges[k].head, []).append(relay)
+    pins = _pins(scene, relays, feeds, placed)
     for k, edge in enumerate(scene.edges):
-        pinned = pins[k] if pins is not None else {}
         if edge.invisible:
             # Iteration k before iteration k+1. Between clusters dot only weighs an edge (breaking
             # it costs ten times its weight per rank), so these must outweigh every edge pulling
             # the other way: a shared weight feeding all n iterations pulls with a force growing as n^2.
-            dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT), **pinned)
+            # The relays of iteration k+1 (in its box) are after iteration k too.
+            for _, head in _segments(edge, None, feeds):
+                dot.edge(edge.tail, head, style="invis", weight=str(ORDER_WEIGHT), **next(pins))
             continue
-        attrs = _edge_attrs(edge, theme)
-        if "label" in attrs:
-            attrs["label"] = _with_margin(attrs["label"])
-        if outside and "label" in attrs:
-            attrs["xlabel"] = attrs.pop("label")
-        if edge.operand:
-            attrs.update(_operand_attrs(edge, scene.options.rankdir, theme))
+        attrs = _drawn_edge_attrs(edge, theme, scene.options.rankdir, outside)
         if edge.part:
-            _backward_edge(dot, edge, attrs, theme)
+            _backward_edge(dot, edge, attrs, theme, next(pins))
             continue
         if edge.loose:  # still ranked after its tail, but with no pull (constraint=false draws worse)
             attrs["weight"] = "0"
-        dot.edge(edge.tail, edge.head, **attrs, **pinned)
+        _forward_edge(dot, edge, attrs, relays.get(k), pins)
 
 
-def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str]) -> None:
+def _pins(scene: Scene, relays: dict[int, str], feeds: dict[str, list[str]],
+          placed: Placement | None) -> Iterator[dict[str, str]]:
+    """The pins of every DOT edge, in the order _add_edges writes them (none: not a frame)."""
+    ends = [end for k, edge in enumerate(scene.edges) for end in _segments(edge, relays.get(k), feeds)]
+    return iter(placed.edge_pins(ends) if placed is not None else [{} for _ in ends])
+
+
+def _drawn_edge_attrs(edge: SceneEdge, theme: dict[str, str], rankdir: str, outside: bool) -> dict[str, str]:
+    """An edge's attributes: its label with a margin (after layout, if `outside`), its operand's mark."""
+    attrs = _edge_attrs(edge, theme)
+    if "label" in attrs:
+        attrs["label"] = _with_margin(attrs["label"])
+    if outside and "label" in attrs:
+        attrs["xlabel"] = attrs.pop("label")
+    if edge.operand:
+        attrs.update(_operand_attrs(edge, rankdir, theme))
+    return attrs
+
+
+def _forward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], relay: str | None,
+                  pins: Iterator[dict[str, str]]) -> None:
+    """An edge of the forward graph; through its relay, if it has one (see _relays): the
+    bare wire from the tail, then the labelled last stretch, joined at the relay's centre."""
+    tail = edge.tail
+    if relay is not None:
+        wire = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
+        dot.edge(tail, relay, arrowhead="none", headclip="false", **wire, **next(pins))
+        # the stretch pulls hard, so that it is one rank long: the relay just before the head
+        attrs.update(tailclip="false", weight=RELAY_WEIGHT)
+        tail = relay
+    dot.edge(tail, edge.head, **attrs, **next(pins))
+
+
+# A point an edge from the first column passes through, on the rank just before its head.
+RELAY_WEIGHT = "10"
+RELAY = {"shape": "point", "style": "invis", "width": "0.01", "height": "0.01", "label": ""}
+
+
+def _relays(scene: Scene, column: list[SceneNode]) -> dict[int, str]:
+    """The edges from the first column that are drawn through a relay point (scene edge
+    index -> the point's id), when there are clusters. From one column, a shared weight's
+    edges fan out to every step and cross the other inputs' edges; dot puts an edge's label
+    halfway along it, so the crossings ran through labels, and a long edge's numbers sat
+    far from the node they feed. Drawn in two stretches, tail -> relay -> head, the wires
+    cross bare in the gap after the column, and each label sits in the last gap, next to
+    its node, as a short edge's does. A literal used twice (the 1 of 1 - p and 1 - label)
+    fans out the same way and is drawn so too. Without clusters (or without the column)
+    the edges are short and stay as they were."""
+    if not scene.clusters or not column:
+        return {}
+    ids = {node.id for node in column}
+    uses = Counter(edge.tail for edge in scene.edges if not edge.invisible)
+    ids |= {node.id for node in scene.nodes if node.kind == CONST and not node.cluster and uses[node.id] > 1}
+    return {k: f"via{k}_{edge.head}" for k, edge in enumerate(scene.edges)
+            if edge.tail in ids and not edge.invisible and not edge.part}
+
+
+def _add_relays(dot: graphviz.Digraph, bodies: dict[tuple[Tag, ...], graphviz.Digraph], scene: Scene,
+                relays: dict[int, str]) -> None:
+    """Each relay point in the box of the node it leads to: dot keeps other edges out of a
+    cluster they do not enter, so no wire crosses the label's last stretch there."""
+    cluster = {node.id: node.cluster for node in scene.nodes}
+    for k, relay in relays.items():
+        where = cluster.get(scene.edges[k].head)
+        (bodies[where] if where else dot).node(relay, **RELAY)
+
+
+def _segments(edge: SceneEdge, relay: str | None, feeds: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """The (tail, head) of each DOT edge a scene edge is drawn as, in the order written
+    (`feeds`: the relays before each head)."""
+    if edge.invisible:  # before the head, and before the relays leading to it
+        return [(edge.tail, edge.head)] + [(edge.tail, relay) for relay in feeds.get(edge.head, [])]
+    if edge.part and edge.part != "reuse":  # written reversed (_backward_edge)
+        return [(edge.head, edge.tail)]
+    return [(edge.tail, edge.head)] if relay is None else [(edge.tail, relay), (relay, edge.head)]
+
+
+def label_ends(scene: Scene) -> list[tuple[str, str]]:
+    """Per scene edge, the (tail, head) of the DOT edge that carries its label."""
+    relays = _relays(scene, _first_column(scene))
+    return [_segments(edge, relays.get(k), {})[-1] for k, edge in enumerate(scene.edges)]
+
+
+def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str], theme: dict[str, str],
+                   pinned: dict[str, str]) -> None:
     """An edge of the gradient graph (--backward). Between gradient nodes it is written from
     head to tail and drawn with its arrow reversed, so the layout puts a consumer before its
     arguments: the backward pass reads right to left under the forward pass. An edge that
     brings a forward value is dashed, and is left to run forward, from the value to its use."""
     attrs.update({"class": edge.part, "color": theme["gradient_line"]})
     if edge.part == "reuse":
-        dot.edge(edge.tail, edge.head, style="dashed", **attrs)
+        dot.edge(edge.tail, edge.head, style="dashed", **attrs, **pinned)
     else:  # written reversed: the operand's mark goes at DOT's tail end, our head
         attrs.update({key.replace("head", "tail"): value for key, value in attrs.items() if key.startswith("head")})
         for key in [key for key in attrs if key.startswith("head")]:
             del attrs[key]
-        dot.edge(edge.head, edge.tail, dir="back", **attrs)
+        dot.edge(edge.head, edge.tail, dir="back", **attrs, **pinned)
 
 
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:

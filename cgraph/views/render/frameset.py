@@ -84,7 +84,7 @@ def frame_sources(graph: Graph, evaluation: Evaluation, o: Options, frames: list
     """Each frame's DOT text with every position pinned, for `neato -n2`: the positions
     of one `dot` layout of the whole diagram (every number known, so every label as wide
     as in any frame) captioned with the widest caption of the sequence."""
-    from .dot import to_digraph  # graphviz's module: imported when a diagram is drawn, not at start-up
+    from .dot import label_ends, to_digraph  # graphviz's module: imported when a diagram is drawn, not at start-up
 
     whole = build_scene(graph, evaluation, o)
     whole.caption = _widest([s.caption for _, s in frames], run_dot)
@@ -96,7 +96,7 @@ def frame_sources(graph: Graph, evaluation: Evaluation, o: Options, frames: list
         for node in s.nodes:  # a Σ not known yet: its line kept, blank (dot.py), the title in place
             if node.id in sums and node.total_grad is None:
                 node.total_grad = ""
-        ends = [(e.tail, e.head) for e in s.edges]
+        ends = label_ends(s)  # an edge from the first column may be drawn in two stretches
         missing = [f - _label_lines(e) for f, e in zip(full, s.edges)]
         out.append((label, to_digraph(s, placed.with_fewer_lines(ends, missing)).source))
     return out

@@ -47,11 +47,12 @@ class Placement:
         (no gradient known yet): each label moved so that the lines it has stay where they
         are in the whole diagram, rather than centred (a value would jump half a line up
         when its gradient appears below it)."""
-        edges: dict[tuple[str, str], list[EdgePlace]] = {}
+        raised: dict[tuple[str, str], list[EdgePlace]] = {}
         for end, place, gone in zip(ends, self._places(ends), missing):
             if place is not None:
-                edges.setdefault(end, []).append(_raised(place, gone))
-        return Placement(self.graph, self.nodes, edges, self.clusters)
+                raised.setdefault(end, []).append(_raised(place, gone))
+        # an edge not given (the bare first stretch of a relayed edge: no label) keeps its place
+        return Placement(self.graph, self.nodes, {**self.edges, **raised}, self.clusters)
 
     def _places(self, ends: list[tuple[str, str]]) -> list[EdgePlace | None]:
         used: dict[tuple[str, str], int] = {}
