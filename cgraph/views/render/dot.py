@@ -325,19 +325,21 @@ def _gradient_node_attrs(node: SceneNode, theme: dict[str, str], total: str, att
 
 def _edge_attrs(edge: SceneEdge, theme: dict[str, str]) -> dict[str, str]:
     lines = []
+    held = edge.held  # numbers a frame does not show yet: there, but in no colour
     if edge.value is not None:
         prefix = f"{esc(edge.label_name)} = " if edge.label_name else ""
         # a gradient graph's output is a gradient: its value in the gradients' colour
-        color = theme["grad"] if edge.part else theme["value"]
+        color = "transparent" if "value" in held else theme["grad"] if edge.part else theme["value"]
         lines.append(f'<font color="{color}">{prefix}{esc(edge.value)}</font>')
     elif edge.label_name and edge.part:  # a gradient graph's output, named in the gradient graph's colour
         lines.append(f'<font color="{theme["gradient_line"]}">{esc(edge.label_name)}</font>')
     elif edge.label_name:
         lines.append(esc(edge.label_name))
     if edge.grad is not None:
-        lines.append(f'<font color="{theme["grad"]}">{esc(edge.grad)}</font>')
+        lines.append(f'<font color="{"transparent" if "grad" in held else theme["grad"]}">{esc(edge.grad)}</font>')
     if edge.local is not None:
-        lines.append(f'<font color="{theme["local"]}" point-size="9">local {esc(edge.local)}</font>')
+        color = "transparent" if "local" in held else theme["local"]
+        lines.append(f'<font color="{color}" point-size="9">local {esc(edge.local)}</font>')
     attrs = {"label": f"<{'<br/>'.join(lines)}>"} if lines else {}
     if edge.heat is not None:
         attrs.update(color=heat_color(edge.heat, theme), penwidth=f"{1 + 2.5 * edge.heat:.2f}")

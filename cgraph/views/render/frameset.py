@@ -96,10 +96,25 @@ def frame_sources(graph: Graph, evaluation: Evaluation, o: Options, frames: list
         for node in s.nodes:  # a Σ not known yet: its line kept, blank (dot.py), the title in place
             if node.id in sums and node.total_grad is None:
                 node.total_grad = ""
+        for e, w in zip(s.edges, whole.edges):
+            _hold_lines(e, w)
         ends = label_ends(s)  # an edge from the first column may be drawn in two stretches
         missing = [f - _label_lines(e) for f, e in zip(full, s.edges)]
         out.append((label, to_digraph(s, placed.with_fewer_lines(ends, missing)).source))
     return out
+
+
+def _hold_lines(edge: SceneEdge, whole: SceneEdge) -> None:
+    """Give a frame's edge label each number it does not show yet, held (drawn in no
+    colour): the label then has the whole diagram's lines and widths, so its padded box
+    has the same size in every frame and its text stays put (a box a line shorter or a
+    number narrower is laid out on whole points, which moved the text by half a point)."""
+    held = set()
+    for part in ("value", "grad", "local"):
+        if getattr(edge, part) is None and getattr(whole, part) is not None:
+            setattr(edge, part, getattr(whole, part))
+            held.add(part)
+    edge.held = frozenset(held)
 
 
 def _label_lines(edge: SceneEdge) -> int:

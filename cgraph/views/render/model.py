@@ -53,6 +53,9 @@ class SceneEdge:
     part: str = ""  # --backward: 'gradient' (into a gradient node or output) or 'reuse' (a forward value into one)
     operand: str = ""  # which argument of its head this edge is (a, b, ...), where the order matters (a - b)
     operand_at: tuple[int, int] = (0, 0)  # with an operand mark: (its argument's index, the number of arguments)
+    # A frame's numbers not known yet ('value', 'grad', 'local'): drawn in no colour, so the
+    # label keeps the size it has in every frame (see frameset._hold_lines).
+    held: frozenset[str] = frozenset()
 
 
 @dataclass
