@@ -137,6 +137,8 @@ def _add_edges(dot: graphviz.Digraph, scene: Scene, theme: dict[str, str], place
             dot.edge(edge.tail, edge.head, style="invis", weight=str(ORDER_WEIGHT), **pinned)
             continue
         attrs = _edge_attrs(edge, theme)
+        if edge.dom_id:
+            attrs["id"] = edge.dom_id
         if "label" in attrs:
             attrs["label"] = _with_margin(attrs["label"])
         if outside and "label" in attrs:
@@ -170,6 +172,8 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     total = _total_line(node, theme)
     total += _gradient_lines(node, theme)
     attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
+    if node.dom_id:
+        attrs["id"] = node.dom_id
     if node.gradient and node.kind != "sink":
         return _gradient_node_attrs(node, theme, total, attrs)
     if node.kind == "op":

@@ -37,6 +37,8 @@ class SceneNode:
     gradient: bool = False  # a node of the gradient graph (--backward), drawn in its own colour
     value: str | None = None  # a gradient node's value, on the node: no forward edge carries it
     also: str | None = None  # a forward node the gradient graph shares as gradients: their names
+    index: int = -1  # the graph's node drawn (-1: a box, a copy, a sink), for a page that updates numbers
+    dom_id: str = ""  # an `id` for the drawing (DOT, so SVG), given by a page that finds it again
 
 
 @dataclass
@@ -53,6 +55,11 @@ class SceneEdge:
     part: str = ""  # --backward: 'gradient' (into a gradient node or output) or 'reuse' (a forward value into one)
     operand: str = ""  # which argument of its head this edge is (a, b, ...), where the order matters (a - b)
     operand_at: tuple[int, int] = (0, 0)  # with an operand mark: (its argument's index, the number of arguments)
+    # The uses the edge stands for, (argument u, consumer v, u's position k among v's
+    # arguments): one, or (collapsed) several whose gradients it sums; v is -1 on an
+    # output's edge. What a page that recomputes the numbers needs to redraw them.
+    sources: list[tuple[int, int, int]] = field(default_factory=list)
+    dom_id: str = ""  # an `id` for the drawing (DOT, so SVG), given by a page that finds it again
 
 
 @dataclass

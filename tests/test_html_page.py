@@ -1,0 +1,303 @@
+"""The interactive page (`cgraph render --format html`) in a real browser: Debian's
+headless Chromium, driven by selenium, one browser for the whole session.
+
+The page's JavaScript evaluator is checked against cgraph's own: the op table's JS
+(each Op's `js`) op by op on a grid of arguments with the kinks, infs and nans, then
+whole pages (every sample, and generated programs) through `window.cgraph.evaluate`.
+Then what the page shows: a changed input rewrites the diagram's numbers to exactly what
+`render` draws at the new inputs. And what it must not do: log an error, make a network
+request, or run a program's text as markup or script.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import cgraph
+from cgraph import ops
+from cgraph.views.page import op_table_js, page
+from cgraph.views.render import options
+from support import programs
+from support.paths import SAMPLES
+from support.samples import SAMPLE_CASES, SAMPLE_IDS
+
+RELATIVE = 1e-12
+
+# What the browser hands back: numbers as JSON, the ones JSON has none for as strings.
+AS_JSON = "(x) => JSON.stringify(x, (k, v) => typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)"
+_BACK = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
+
+
+def from_browser(text: str):
+    return json.loads(text, object_hook=lambda d: {k: _BACK.get(v, v) if isinstance(v, str) else v for k, v in d.items()})
+
+
+def _number(v):
+    return _BACK.get(v, v) if isinstance(v, str) else v
+
+
+def to_browser(v: float) -> float | str:
+    return v if math.isfinite(v) else ("nan" if v != v else "inf" if v > 0 else "-inf")
+
+
+def same(js: float, py: float) -> bool:
+    """Equal to RELATIVE, and nan and the infinities exactly."""
+    if py != py or js != js:
+        return py != py and js != js
+    if math.isinf(py) or math.isinf(js):
+        return js == py
+    return abs(js - py) <= RELATIVE * max(abs(js), abs(py))
+
+
+# --- the browser ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every test here; Debian's packages, which `make test`
+    installs (make system-packages). Missing ones fail the tests: they are not optional."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert binary and driver, "chromium and chromium-driver are needed: run `make system-packages` (as root)"
+    chrome = webdriver.ChromeOptions()
+    chrome.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update"):
+        chrome.add_argument(flag)
+    chrome.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    session = webdriver.Chrome(service=Service(driver), options=chrome)
+    session.set_script_timeout(30)
+    try:
+        yield session
+    finally:
+        session.quit()
+
+
+@pytest.fixture(scope="session")
+def pages(tmp_path_factory):
+    return tmp_path_factory.mktemp("pages")
+
+
+_count = itertools.count()
+
+
+def write_page(directory: Path, graph, inputs: dict, title: str = "graph.cg", **opts) -> Path:
+    ev = cgraph.evaluate(graph, inputs)
+    path = directory / f"page{next(_count)}.html"
+    path.write_text(page(graph, ev, options(**opts), title), encoding="utf-8")
+    return path
+
+
+def load(browser, path: Path) -> None:
+    browser.get(path.as_uri())
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, errors
+    requests = _requests(browser)
+    assert requests <= {path.as_uri()}, f"the page asked for {requests - {path.as_uri()}}"
+
+
+def _requests(browser) -> set[str]:
+    """Every URL the browser asked for since the last look (its performance log)."""
+    urls = set()
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.add(message["params"]["request"]["url"])
+    return urls
+
+
+def js_evaluate(browser, inputs: dict) -> dict:
+    text = browser.execute_script(f"return ({AS_JSON})(window.cgraph.evaluate(arguments[0]))",
+                                  {k: to_browser(v) for k, v in inputs.items()})
+    return from_browser(text)
+
+
+def assert_same_evaluation(browser, graph, inputs: dict) -> None:
+    ev = cgraph.evaluate(graph, inputs)
+    got = js_evaluate(browser, inputs)
+    assert same(got["value"], ev.value), (got["value"], ev.value)
+    for name, i in graph.names.items():
+        assert same(got["values"][name], ev.values[i]), (name, got["values"][name], ev.values[i])
+    for name, g in ev.gradients.items():
+        assert same(got["gradients"][name], g), (name, got["gradients"][name], g)
+
+
+# --- the op table's JavaScript, op by op -------------------------------------------------
+
+GRID = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 3.0, 0.1, 1e-300, 1e300, 710.0, -745.5, math.inf, -math.inf, math.nan]
+
+
+def test_every_op_has_its_javascript():
+    for op in ops.OPS.values():
+        assert op.js is not None and len(op.js) == 2, f"{op.name}: no js=(forward, local) on its table entry"
+        assert all(isinstance(text, str) and "=>" in text for text in op.js), op.name
+
+
+def _arguments(op: ops.Op) -> list[tuple[float, ...]]:
+    if op.arity == 1:
+        return [(a,) for a in GRID]
+    if op.arity == 2:
+        return list(itertools.product(GRID, GRID))
+    return [(a,) for a in GRID] + list(itertools.product(GRID[:8], GRID[:8], GRID[8:]))
+
+
+def test_the_javascript_op_table_gives_pythons_numbers(browser):
+    """Every op's JS forward and local derivatives against its Python ones on a grid with
+    0, -0, kinks, ties, overflow, inf and nan: 1/0 = inf, log(-1) = nan, pow's C
+    conventions, relu'(0) = abs'(0) = 0, max/min 0.5/0.5 on ties."""
+    browser.get("about:blank")
+    cases = {name: _arguments(op) for name, op in ops.OPS.items()}
+    script = op_table_js(sorted(ops.OPS)) + f"""
+        const cases = arguments[0];
+        const out = {{}};
+        for (const [name, list] of Object.entries(cases)) {{
+          out[name] = list.map((args) => {{
+            const xs = args.map((x) => typeof x === "string" ? Number(x === "inf" ? Infinity : x === "-inf" ? -Infinity : NaN) : x);
+            const o = OPS[name].forward(...xs);
+            return [o, OPS[name].local(o, ...xs)];
+          }});
+        }}
+        return ({AS_JSON})(out);"""
+    got = json.loads(browser.execute_script(script, {k: [[to_browser(x) for x in a] for a in v] for k, v in cases.items()}))
+    wrong = []
+    for name, op in ops.OPS.items():
+        for args, (out, local) in zip(cases[name], got[name]):
+            py_out = op.forward(*args)
+            py_local = op.local(py_out, *args)
+            js_local = [_number(d) for d in local]
+            if not same(_number(out), py_out) or len(js_local) != len(py_local) or \
+                    not all(same(j, p) for j, p in zip(js_local, py_local)):
+                wrong.append((name, args, (out, local), (py_out, py_local)))
+    assert not wrong, wrong[:10]
+
+
+# --- whole pages against cgraph.evaluate -------------------------------------------------
+
+SPECIAL = [0.0, -1.0, 2.5, math.inf, -math.inf, math.nan, 1e300]
+
+
+@pytest.mark.parametrize(("name", "inputs", "args"), SAMPLE_CASES, ids=SAMPLE_IDS)
+def test_every_sample_evaluates_as_cgraph_does(browser, pages, name, inputs, args):
+    graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
+    load(browser, write_page(pages, graph, inputs))
+    assert_same_evaluation(browser, graph, inputs)
+    start = cgraph.evaluate(graph, inputs).inputs
+    for leaf in list(graph.inputs)[:6]:
+        for value in SPECIAL:
+            assert_same_evaluation(browser, graph, {**start, leaf: value})
+
+
+INPUT_VALUES = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 3.0, 0.1, 1e300, math.inf, -math.inf, math.nan])
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(text=programs.programs(), data=st.data())
+def test_generated_programs_evaluate_as_cgraph_does(browser, pages, text, data):
+    graph = cgraph.parse(text)
+    inputs = {name: data.draw(INPUT_VALUES, label=name) for name in graph.inputs}
+    load(browser, write_page(pages, graph, inputs))
+    assert_same_evaluation(browser, graph, inputs)
+
+
+# --- what the page shows -----------------------------------------------------------------
+
+DIAGRAM_TEXT = """() => Array.from(document.querySelectorAll("#diagram g.edge, #diagram g.node"))
+  .map((g) => [g.id, Array.from(g.querySelectorAll("text")).map((t) => t.textContent)])"""
+
+
+def diagram_text(browser) -> list:
+    return browser.execute_script(f"return ({DIAGRAM_TEXT})()")
+
+
+@pytest.mark.parametrize(("name", "start", "change", "opts"), [
+    ("intro", {"x": 1.0, "y": 3.0, "z": -3.0}, {"x": 2.0, "z": 0.5}, {}),
+    ("neuron", {}, {"w": -1.5, "x1": math.inf}, {"annotate": "values,grads,local"}),
+    ("rnn", {}, {"w": 1.25, "u": -0.5}, {"collapse": True, "precision": 6}),
+], ids=["intro", "neuron-local", "rnn-collapsed"])
+def test_set_input_redraws_the_numbers_render_draws(browser, pages, name, start, change, opts):
+    """After setInput the diagram's every text is what the page drawn at the new inputs
+    shows: the numbers Python's render writes, in its format."""
+    graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
+    start = {**cgraph.evaluate(graph, start).inputs, **start}
+    moved = {**start, **change}
+    load(browser, write_page(pages, graph, moved, **opts))
+    expected = diagram_text(browser)
+    load(browser, write_page(pages, graph, start, **opts))
+    before = diagram_text(browser)
+    for leaf, value in change.items():
+        browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, to_browser(value))
+    assert diagram_text(browser) == expected
+    assert before != expected
+    state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.state())"))
+    ev = cgraph.evaluate(graph, moved)
+    assert same(state["value"], ev.value)
+    assert {**state["inputs"], **state["params"]} == pytest.approx(ev.inputs, nan_ok=True)
+    assert browser.find_element("id", "cg-value").text == cgraph.views.numbers.short_number(ev.value)
+
+
+def test_typing_into_a_field_recomputes(browser, pages):
+    from selenium.webdriver.common.by import By
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    field.clear()
+    field.send_keys("-2.5")
+    assert browser.find_element("id", "cg-value").text == "-1.5"  # (-2.5 + 3) * -3
+    row = browser.find_element(By.CSS_SELECTOR, '#cg-gradients tr[data-name="z"] td.grad')
+    assert row.text == "0.5"
+    field.clear()
+    field.send_keys("oops")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert browser.find_element("id", "cg-value").text == "-1.5"
+
+
+def test_a_number_is_written_as_python_writes_it(browser, pages):
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    numbers = [0.125, 1.0625, 2.5, 0.5, 123456.0, 1e-5, -0.0001234567, 1e21, 9.9999, 99999.5, 5e-324, 1.7976931348623157e308,
+               -0.0, 0.30000000000000004, 1 / 3, 2 / 3, 1e16, 12345.5, 0.00015]
+    for precision in (1, 2, 4, 6, 10, 17):
+        got = browser.execute_script("return arguments[0].map((v) => window.cgraph.formatNumber(v, arguments[1]))",
+                                     numbers, precision)
+        assert got == [cgraph.views.numbers.number(v, precision) for v in numbers], precision
+
+
+# --- what it must not do -----------------------------------------------------------------
+
+HOSTILE = "</script><img src=x onerror=\"window.pwned=1\"> <!-- \"q\" 'q' \\back ${window.pwned=2} \u2028"
+
+
+def test_hostile_text_is_shown_as_text_and_runs_nothing(browser, pages, tmp_path):
+    from selenium.common.exceptions import NoAlertPresentException
+
+    text = f"# {HOSTILE}\ninput x  # {HOSTILE}\ny = x * 2  # </script>\noutput y\n"
+    path = tmp_path / f"{HOSTILE.replace('/', '_')}.cg"
+    path.write_text(text, encoding="utf-8")
+    graph = cgraph.load(str(path))
+    target = write_page(pages, graph, {"x": 1.0}, title=path.name)
+    load(browser, target)
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    assert browser.execute_script("return window.pwned === undefined && document.querySelectorAll('img').length === 0")
+    assert browser.execute_script("return document.querySelector('h1').textContent") == path.name
+    assert browser.title == f"{path.name} · cgraph"
+    assert js_evaluate(browser, {"x": 4.0})["value"] == 8.0  # the page's own script still runs
+
+
+def test_the_page_forbids_the_network(pages):
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    text = write_page(pages, graph, {}).read_text(encoding="utf-8")
+    policy = text.split('http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0]
+    assert "default-src 'none'" in policy and "'unsafe-eval'" not in policy
+    assert "script-src 'sha256-" in policy
+    assert "http://" not in text.replace("http://www.w3.org/", "") and "https://" not in text
