@@ -301,3 +301,46 @@ def test_the_page_forbids_the_network(pages):
     assert "default-src 'none'" in policy and "'unsafe-eval'" not in policy
     assert "script-src 'sha256-" in policy
     assert "http://" not in text.replace("http://www.w3.org/", "") and "https://" not in text
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def test_render_writes_the_page_by_extension_or_format(cg, browser, tmp_path):
+    res = cg("render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "-o", tmp_path / "intro.html")
+    assert res.code == 0, res.err
+    assert f"wrote {tmp_path / 'intro.html'}" in res.err
+    load(browser, tmp_path / "intro.html")
+    assert js_evaluate(browser, {})["value"] == -12.0
+    res = cg("render", SAMPLES / "neuron.cg", "--format", "html", "-o", "-")
+    assert res.code == 0 and res.out.startswith("<!DOCTYPE html>")
+
+
+def test_an_input_without_a_value_starts_at_1_and_says_so(cg, browser, tmp_path):
+    res = cg("render", SAMPLES / "intro.cg", "--x", "2", "-o", tmp_path / "p.html")
+    assert res.code == 0, res.err
+    load(browser, tmp_path / "p.html")
+    state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.state())"))
+    assert state["inputs"] == {"x": 2.0, "y": 1.0, "z": 1.0} and state["value"] == 3.0
+    notes = browser.execute_script("return Array.from(document.querySelectorAll('#controls .note')).map((p) => p.textContent)")
+    assert notes == ["y had no value: it starts at 1", "z had no value: it starts at 1"]
+
+
+@pytest.mark.parametrize("option", [["--frames", "f"], ["--backward"], ["--blank", "grads"]])
+def test_what_the_page_cannot_redraw_is_refused(cg, tmp_path, option):
+    res = cg("render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "-o", tmp_path / "p.html", *option)
+    assert res.code == 2 and option[0] in res.err and "html page" in res.err
+    assert not (tmp_path / "p.html").exists()
+
+
+def test_an_op_without_javascript_is_a_clear_error(cg, tmp_path):
+    leaky = ops.Op("leaky", "LReLU", 1, lambda a: a if a > 0 else 0.1 * a, lambda o, a: (1.0 if a > 0 else 0.1,),
+                   ("1 if a > 0 else 0.1",))
+    ops.register(leaky)
+    try:
+        program = tmp_path / "l.cg"
+        program.write_text("input x\ny = leaky(x)\noutput y\n", encoding="utf-8")
+        res = cg("render", program, "--x", "1", "-o", tmp_path / "l.html")
+    finally:
+        ops.unregister("leaky")
+    assert res.code == 1 and "the page cannot compute leaky" in res.err and "Traceback" not in res.err
