@@ -344,3 +344,60 @@ def test_an_op_without_javascript_is_a_clear_error(cg, tmp_path):
     finally:
         ops.unregister("leaky")
     assert res.code == 1 and "the page cannot compute leaky" in res.err and "Traceback" not in res.err
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "steps", "lr"), [("neuron", 5, 0.1), ("mlp", 20, 0.05), ("logreg", 3, 0.5)])
+def test_train_steps_move_the_params_as_cgraph_train_does(cg, browser, pages, tmp_path, name, steps, lr):
+    res = cg("train", SAMPLES / f"{name}.cg", "--lr", str(lr), "--epochs", str(steps), "--save", tmp_path / "fit.json")
+    assert res.code == 0, res.err
+    saved = json.loads((tmp_path / "fit.json").read_text())
+    graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
+    load(browser, write_page(pages, graph, {}))
+    state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.trainStep(arguments[0], arguments[1]))",
+                                                steps, lr))
+    assert state["step"] == steps and len(state["history"]) == steps + 1
+    for param, value in saved["params"].items():
+        assert same(state["params"][param], value), (param, state["params"][param], value)
+    assert same(state["value"], saved["loss_at_params"])
+    assert same(state["history"][-2], saved["epoch_loss"])  # the loss of the last step, taken before it
+
+
+def test_the_training_buttons_and_keys(browser, pages):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    load(browser, write_page(pages, graph, {}))
+    w = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="w"]')
+    rate = browser.find_element("id", "cg-lr")
+    rate.clear()
+    rate.send_keys("0.1")
+    browser.find_element("id", "cg-step").click()
+    after_one = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.state())"))
+    assert after_one["step"] == 1 and w.get_attribute("value") == repr(after_one["params"]["w"])
+    assert browser.find_element("id", "cg-step-text").text.startswith("step 1: y = ")
+    browser.find_element("id", "cg-step").send_keys(Keys.ENTER)  # the keyboard reaches it too
+    steps = browser.find_element("id", "cg-steps")
+    steps.clear()
+    steps.send_keys("10")
+    browser.find_element("id", "cg-run").click()
+    state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.state())"))
+    assert state["step"] == 12 and len(state["history"]) == 13
+    assert browser.execute_script("return document.querySelector('#cg-history polyline').getAttribute('points').split(' ').length") == 13
+    browser.find_element("id", "cg-reset").click()
+    state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.state())"))
+    assert state["step"] == 0 and state["params"] == {"w": 0.5, "b": 0.1} and w.get_attribute("value") == "0.5"
+    rate.clear()
+    rate.send_keys("-1")
+    browser.find_element("id", "cg-step").click()
+    assert rate.get_attribute("aria-invalid") == "true"
+    assert from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.state())"))["step"] == 0
+
+
+def test_a_graph_without_params_has_no_training_panel(browser, pages):
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    assert browser.execute_script("return document.getElementById('training') === null")

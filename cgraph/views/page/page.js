@@ -10,6 +10,9 @@
   const inputNode = new Map(data.inputs.map((input) => [input.name, input.node]));
   const current = new Map(data.inputs.map((input) => [input.name, toNumber(input.value)]));
   let last = null; // the latest {values, grads} of the page's own inputs
+  const start = new Map(current); // what reset restores: the values the page was written with
+  let step = 0; // training steps taken since the start (or the last reset)
+  let history = []; // the output's value before the first step and after each
 
   // "inf", "-inf", "nan" (how cgraph spells them), JavaScript's spellings, or a number.
   function toNumber(x) {
@@ -244,14 +247,18 @@
     redraw(last);
   }
 
-  function setInput(name, value) {
-    const x = given({ [name]: value }).get(name);
+  function showInput(name, x) {
     const control = fields.get(name);
     if (control) {
       control.field.value = fieldText(x);
       control.field.setAttribute("aria-invalid", "false");
       setSlider(control.slider, x);
     }
+  }
+
+  function setInput(name, value) {
+    const x = given({ [name]: value }).get(name);
+    showInput(name, x);
     update(name, x);
     return state();
   }
@@ -261,17 +268,131 @@
     const params = {};
     for (const input of data.inputs) (input.kind === "param" ? params : inputs)[input.name] = current.get(input.name);
     const r = result(last);
-    return { inputs, params, value: r.value, output: data.outputName, gradients: r.gradients, step: 0 };
+    return { inputs, params, value: r.value, output: data.outputName, gradients: r.gradients, step, history: history.slice() };
+  }
+
+  // --- training: W = W - lr * dW for every param ---------------------------------------
+
+  const params = data.inputs.filter((input) => input.kind === "param");
+
+  // n steps of gradient descent on the output at the current inputs (cgraph train's sgd
+  // on one row): each step's gradients at the params the step before left.
+  function trainStep(n, lr) {
+    const steps = n === undefined ? 1 : Number(n);
+    const rate = lr === undefined ? learningRate() : toNumber(lr);
+    if (!Number.isInteger(steps) || steps < 0) throw new Error("trainStep: n must be a whole number >= 0");
+    if (rate === undefined || !(rate > 0) || !Number.isFinite(rate)) throw new Error("trainStep: lr must be a positive number");
+    if (params.length === 0) throw new Error("trainStep: this graph has no params");
+    let r = last;
+    if (history.length === 0) history.push(r.values[data.output]);
+    for (let k = 0; k < steps; k++) {
+      for (const p of params) current.set(p.name, current.get(p.name) - rate * r.grads[p.node]);
+      r = run(current);
+      step += 1;
+      history.push(r.values[data.output]);
+    }
+    for (const p of params) showInput(p.name, current.get(p.name));
+    last = r;
+    redraw(last);
+    drawHistory();
+    return state();
+  }
+
+  function reset() {
+    for (const [name, value] of start) {
+      current.set(name, value);
+      showInput(name, value);
+    }
+    step = 0;
+    history = [];
+    last = run(current);
+    redraw(last);
+    drawHistory();
+    return state();
+  }
+
+  let rateField = null;
+  let stepsField = null;
+
+  function learningRate() {
+    return rateField === null ? 0.01 : toNumber(rateField.value);
+  }
+
+  function buildTraining() {
+    if (params.length === 0) return;
+    const box = element("section", { id: "training", "aria-label": "Training" });
+    box.append(element("h2", {}, "Training"));
+    box.append(element("p", { class: "hint" }, "Each step moves every param against its gradient: W = W \u2212 lr \u00b7 dW."));
+    const row = element("div", { class: "train-row" });
+    rateField = element("input", { id: "cg-lr", type: "text", inputmode: "decimal", value: "0.01", size: "6", autocomplete: "off" });
+    stepsField = element("input", { id: "cg-steps", type: "text", inputmode: "numeric", value: "100", size: "5", autocomplete: "off" });
+    const stepButton = element("button", { id: "cg-step", type: "button" }, "step");
+    const runButton = element("button", { id: "cg-run", type: "button" }, "run");
+    const resetButton = element("button", { id: "cg-reset", type: "button" }, "reset");
+    row.append(element("label", { for: "cg-lr" }, "lr"), rateField, stepButton, resetButton);
+    const more = element("div", { class: "train-row" });
+    more.append(runButton, stepsField, element("label", { for: "cg-steps" }, "steps"));
+    box.append(row, more);
+    const plot = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    plot.setAttribute("id", "cg-history");
+    plot.setAttribute("viewBox", "0 0 300 100");
+    plot.setAttribute("preserveAspectRatio", "none"); // the plot's box, whatever its shape
+    plot.setAttribute("role", "img");
+    plot.setAttribute("aria-label", data.outputName + " over the steps");
+    box.append(plot, element("p", { id: "cg-step-text", class: "hint" }, ""));
+    document.getElementById("readout").after(box);
+    const guarded = (action) => () => {
+      const rate = learningRate();
+      const ok = rate !== undefined && rate > 0 && Number.isFinite(rate);
+      rateField.setAttribute("aria-invalid", ok ? "false" : "true");
+      if (ok) action(rate);
+    };
+    stepButton.addEventListener("click", guarded((rate) => trainStep(1, rate)));
+    runButton.addEventListener("click", guarded((rate) => {
+      const n = Number(stepsField.value);
+      const ok = Number.isInteger(n) && n >= 0;
+      stepsField.setAttribute("aria-invalid", ok ? "false" : "true");
+      if (ok) trainStep(n, rate);
+    }));
+    resetButton.addEventListener("click", () => reset());
+  }
+
+  // The output over the steps taken: a line scaled to its finite values.
+  function drawHistory() {
+    const plot = document.getElementById("cg-history");
+    if (!plot) return;
+    plot.replaceChildren();
+    const text = document.getElementById("cg-step-text");
+    text.textContent = history.length ? "step " + step + ": " + data.outputName + " = " + formatNumber(history[history.length - 1], 10) : "";
+    const finite = history.filter(Number.isFinite);
+    if (finite.length < 2) return;
+    const low = Math.min(...finite);
+    const high = Math.max(...finite);
+    const points = [];
+    history.forEach((v, k) => {
+      if (!Number.isFinite(v)) return;
+      const x = 4 + (292 * k) / (history.length - 1);
+      const y = high === low ? 50 : 96 - (92 * (v - low)) / (high - low);
+      points.push(x.toFixed(2) + "," + y.toFixed(2));
+    });
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", points.join(" "));
+    line.setAttribute("class", "history-line");
+    plot.append(line);
   }
 
   window.cgraph = Object.freeze({
     evaluate: (inputs) => result(run(given(inputs))),
     setInput,
     state,
+    trainStep,
+    reset,
     formatNumber,
   });
 
   buildControls();
+  buildTraining();
   last = run(current);
   redraw(last);
+  drawHistory();
 })();
