@@ -244,21 +244,34 @@ def test_set_input_redraws_the_numbers_render_draws(browser, pages, name, start,
     assert browser.find_element("id", "cg-value").text == cgraph.views.numbers.short_number(ev.value)
 
 
-def test_typing_into_a_field_recomputes(browser, pages):
+def test_typing_into_a_field_or_moving_a_slider_recomputes(browser, pages):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     graph = cgraph.load(str(SAMPLES / "intro.cg"))
     load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
     field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
     field.clear()
     field.send_keys("-2.5")
-    assert browser.find_element("id", "cg-value").text == "-1.5"  # (-2.5 + 3) * -3
+    shown = wait_for_text(browser, "cg-value", "-1.5")  # (-2.5 + 3) * -3, drawn at the next frame
     row = browser.find_element(By.CSS_SELECTOR, '#cg-gradients tr[data-name="z"] td.grad')
     assert row.text == "0.5"
+    slider = browser.find_element(By.CSS_SELECTOR, 'input[type=range][data-name="y"]')
+    slider.send_keys(Keys.ARROW_RIGHT)  # the keyboard moves a slider: y = 3 + 0.06
+    wait_for_text(browser, "cg-value", "-1.68")
     field.clear()
     field.send_keys("oops")
     assert field.get_attribute("aria-invalid") == "true"
-    assert browser.find_element("id", "cg-value").text == "-1.5"
+    assert shown.text == "-1.68"
+
+
+def wait_for_text(browser, element_id: str, text: str):
+    """The element, once it shows `text` (the controls redraw at the next animation frame)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element = browser.find_element("id", element_id)
+    WebDriverWait(browser, 5).until(lambda _: element.text == text, f"#{element_id} never showed {text}: {element.text}")
+    return element
 
 
 def test_a_number_is_written_as_python_writes_it(browser, pages):

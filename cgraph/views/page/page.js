@@ -100,9 +100,15 @@
     return v < 0 ? "-" + text : text;
   }
 
-  // The first p significant digits of x > 0 and the decimal exponent of the first. 100
-  // digits are the exact value of any double from 1e-30 up; a tie cut there is a tie.
+  // The first p significant digits of x > 0 and the decimal exponent of the first.
+  // toExponential rounds the exact value correctly but a tie up, where Python rounds it to
+  // even; only a value whose next digit is a 5 can be a tie, and only those take the slow
+  // path: 100 digits, the exact value of any double from 1e-30 up (a tie cut there is a tie).
   function roundDigits(x, p) {
+    if (p <= 20 && x.toExponential(p).split("e")[0].slice(-1) !== "5") {
+      const [mantissa, e] = x.toExponential(p - 1).split("e");
+      return [mantissa.replace(".", ""), Number(e)];
+    }
     const [mantissa, e] = x.toExponential(100).split("e");
     const all = mantissa.replace(".", "");
     let head = all.slice(0, p);
@@ -136,21 +142,38 @@
     return { node: total.node, text: texts.find((t) => t.textContent.startsWith("\u03a3")) };
   });
 
+  // Text is written only where it changes: on a large diagram most labels keep theirs,
+  // and every write costs the browser a relayout of the text.
+  const shown = new WeakMap(); // element -> the text last written to it (reading the DOM costs more)
+
+  function setText(el, text) {
+    if (shown.get(el) === text) return;
+    shown.set(el, text);
+    const node = el.firstChild;
+    if (node !== null && node.nodeType === Node.TEXT_NODE && node.nextSibling === null) node.data = text; // no new node
+    else el.textContent = text;
+  }
+
   function redraw(r) {
     const p = data.precision;
+    const locals = new Map(); // each consumer's local derivatives, computed once per redraw
+    const localOf = (v) => {
+      if (!locals.has(v)) locals.set(v, local(r.values, v));
+      return locals.get(v);
+    };
     for (const { edge, value, grad, local: localText } of labels) {
-      if (value && edge.value !== null) value.textContent = edge.prefix + formatNumber(r.values[edge.value], p);
+      if (value && edge.value !== null) setText(value, edge.prefix + formatNumber(r.values[edge.value], p));
       if (grad && edge.grads !== null) {
         let sum = 0;
         edge.grads.forEach(([v, k], at) => {
-          const c = r.grads[v] * local(r.values, v)[k];
+          const c = r.grads[v] * localOf(v)[k];
           sum = at === 0 ? c : c + sum;
         });
-        grad.textContent = formatNumber(sum, p);
+        setText(grad, formatNumber(sum, p));
       }
-      if (localText && edge.local !== null) localText.textContent = "local " + formatNumber(local(r.values, edge.local[0])[edge.local[1]], p);
+      if (localText && edge.local !== null) setText(localText, "local " + formatNumber(localOf(edge.local[0])[edge.local[1]], p));
     }
-    for (const { node, text } of totals) if (text) text.textContent = "\u03a3 " + formatNumber(r.grads[node], p);
+    for (const { node, text } of totals) if (text) setText(text, "\u03a3 " + formatNumber(r.grads[node], p));
     showReadout(r);
   }
 
@@ -206,13 +229,13 @@
         field.setAttribute("aria-invalid", value === undefined ? "true" : "false");
         if (value === undefined) return;
         setSlider(slider, value);
-        update(input.name, value);
+        schedule(input.name, value);
       });
       slider.addEventListener("input", () => {
         const value = Number(slider.value);
         field.value = fieldText(value);
         field.setAttribute("aria-invalid", "false");
-        update(input.name, value);
+        schedule(input.name, value);
       });
       fields.set(input.name, { field, slider });
       row.append(label, field, slider);
@@ -221,27 +244,55 @@
     for (const note of data.notes) box.append(element("p", { class: "note" }, note));
   }
 
-  function showReadout(r) {
+  let readout = null; // the output's and each input's cells, made once
+
+  function buildReadout() {
     const box = document.getElementById("readout");
-    box.replaceChildren();
     const out = element("p", { class: "output" });
-    out.append(element("span", { class: "name" }, data.outputName), document.createTextNode(" = "),
-               element("output", { id: "cg-value" }, formatNumber(r.values[data.output], 10)));
-    box.append(out);
+    const value = element("output", { id: "cg-value" });
+    out.append(element("span", { class: "name" }, data.outputName), document.createTextNode(" = "), value);
     const table = element("table", { id: "cg-gradients" });
     const head = element("tr");
     head.append(element("th", {}, "name"), element("th", {}, "value"), element("th", {}, "d " + data.outputName + " / d name"));
     table.append(head);
-    for (const input of data.inputs) {
+    const rows = data.inputs.map((input) => {
       const row = element("tr", { "data-name": input.name });
-      row.append(element("td", { class: "name" }, input.name), element("td", { class: "value" }, formatNumber(r.values[input.node], 10)),
-                 element("td", { class: "grad" }, formatNumber(r.grads[input.node], 10)));
+      const cells = { node: input.node, value: element("td", { class: "value" }), grad: element("td", { class: "grad" }) };
+      row.append(element("td", { class: "name" }, input.name), cells.value, cells.grad);
       table.append(row);
+      return cells;
+    });
+    box.append(out, table);
+    readout = { value, rows };
+  }
+
+  function showReadout(r) {
+    setText(readout.value, formatNumber(r.values[data.output], 10));
+    for (const cells of readout.rows) {
+      setText(cells.value, formatNumber(r.values[cells.node], 10));
+      setText(cells.grad, formatNumber(r.grads[cells.node], 10));
     }
-    box.append(table);
+  }
+
+  // A dragged slider fires more events than frames: the controls' changes are gathered
+  // and the page recomputed once per frame. (The API's setInput recomputes at once.)
+  const pending = new Map();
+
+  function schedule(name, value) {
+    if (pending.size === 0) requestAnimationFrame(flush);
+    pending.set(name, value);
+  }
+
+  function flush() {
+    if (pending.size === 0) return;
+    for (const [name, value] of pending) current.set(name, value);
+    pending.clear();
+    last = run(current);
+    redraw(last);
   }
 
   function update(name, value) {
+    pending.delete(name);
     current.set(name, value);
     last = run(current);
     redraw(last);
@@ -264,6 +315,7 @@
   }
 
   function state() {
+    flush();
     const inputs = {};
     const params = {};
     for (const input of data.inputs) (input.kind === "param" ? params : inputs)[input.name] = current.get(input.name);
@@ -283,6 +335,7 @@
     if (!Number.isInteger(steps) || steps < 0) throw new Error("trainStep: n must be a whole number >= 0");
     if (rate === undefined || !(rate > 0) || !Number.isFinite(rate)) throw new Error("trainStep: lr must be a positive number");
     if (params.length === 0) throw new Error("trainStep: this graph has no params");
+    flush(); // a control's change not drawn yet is where the step starts
     let r = last;
     if (history.length === 0) history.push(r.values[data.output]);
     for (let k = 0; k < steps; k++) {
@@ -299,6 +352,7 @@
   }
 
   function reset() {
+    pending.clear();
     for (const [name, value] of start) {
       current.set(name, value);
       showInput(name, value);
@@ -391,6 +445,7 @@
   });
 
   buildControls();
+  buildReadout();
   buildTraining();
   last = run(current);
   redraw(last);
