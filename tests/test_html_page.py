@@ -206,6 +206,7 @@ def test_generated_programs_evaluate_as_cgraph_does(browser, pages, text, data):
     inputs = {name: data.draw(INPUT_VALUES, label=name) for name in graph.inputs}
     load(browser, write_page(pages, graph, inputs))
     assert_same_evaluation(browser, graph, inputs)
+    assert page_lines(browser) == explain_lines(graph, inputs, 4)  # and its steps read as explain's
 
 
 # --- what the page shows -----------------------------------------------------------------
@@ -414,3 +415,69 @@ def test_a_graph_without_params_has_no_training_panel(browser, pages):
     graph = cgraph.load(str(SAMPLES / "intro.cg"))
     load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
     assert browser.execute_script("return document.getElementById('training') === null")
+
+
+# --- stepping through the passes ---------------------------------------------------------
+
+
+def explain_lines(graph, inputs: dict, precision: int) -> list[list[str]]:
+    """`cgraph explain`'s lines, step by step (every step, none left out)."""
+    from cgraph.views import explain
+
+    ev = cgraph.evaluate(graph, inputs)
+    exp = explain.steps(ev, precision=precision, max_steps=10 ** 6)
+    return [[line for _, line in explain.lines(explain.Explanation(exp.output, [step], 0, precision))] for step in exp.steps]
+
+
+def page_lines(browser) -> list[list[str]]:
+    count = browser.execute_script("return window.cgraph.state().positions")
+    lines = [browser.execute_script("return window.cgraph.stepTo(arguments[0]).explanation", k) for k in range(1, count + 1)]
+    browser.execute_script("window.cgraph.stepTo(0)")
+    return lines
+
+
+@pytest.mark.parametrize(("name", "inputs", "args"), SAMPLE_CASES, ids=SAMPLE_IDS)
+def test_every_step_reads_as_cgraph_explain_at_the_pages_inputs(browser, pages, name, inputs, args):
+    graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
+    load(browser, write_page(pages, graph, inputs))
+    assert page_lines(browser) == explain_lines(graph, inputs, 4)
+    leaf = next(iter(graph.inputs))
+    moved = {**cgraph.evaluate(graph, inputs).inputs, leaf: -0.25}
+    browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, -0.25)
+    assert page_lines(browser) == explain_lines(graph, moved, 4)
+
+
+def test_the_step_buttons_and_keys_highlight_the_step(browser, pages):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    inputs = {"x": 1.0, "y": 3.0, "z": -3.0}
+    load(browser, write_page(pages, graph, inputs, precision=6))
+    expected = explain_lines(graph, inputs, 6)
+    text = browser.find_element("id", "cg-explain")
+    current = "return Array.from(document.querySelectorAll('.cg-current, .cg-current-edge')).map((g) => g.id).sort()"
+    browser.find_element("id", "cg-next").click()
+    assert text.text == "\n".join(expected[0])  # 1. p = x + y = 1 + 3 = 4
+    p = graph.names["p"]
+    highlighted = browser.execute_script(current)
+    assert f"cg-n{p}" in highlighted and len(highlighted) == 3  # p and the edges from x and y
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ARROW_RIGHT)
+    body.send_keys(Keys.ARROW_RIGHT)
+    assert text.text == "\n".join(expected[2])  # the backward pass's first step
+    body.send_keys(Keys.ARROW_LEFT)
+    assert text.text == "\n".join(expected[1])
+    assert browser.find_element("id", "cg-position").text == f"step 2 of {len(expected)}, forward pass"
+    browser.find_element("id", "cg-first").click()
+    assert browser.execute_script(current) == []
+    browser.find_element("id", "cg-prev").click()  # nothing before the start
+    assert browser.execute_script("return window.cgraph.state().position") == 0
+    body.send_keys(" ")  # play: one step every 0.9 s
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 5).until(lambda b: b.execute_script("return window.cgraph.state().position") >= 1)
+    body.send_keys(" ")  # pause
+    paused = browser.execute_script("return window.cgraph.state().position")
+    assert browser.find_element("id", "cg-play").text == "\u25b6 play"
+    assert browser.execute_script("return window.cgraph.state().position") == paused

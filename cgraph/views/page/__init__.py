@@ -32,6 +32,7 @@ from ..render import image
 from ..render.dot import to_digraph
 from ..render.scene import Options, Scene, build_scene
 from ..render.style import THEMES
+from .steps import step_data
 
 __all__ = ["page", "tape_data", "op_table_js"]
 
@@ -47,6 +48,7 @@ def page(graph: Graph, ev: Evaluation, options: Options, title: str, notes: tupl
     svg = _inline_svg(image(to_digraph(scene).source, "svg"))
     data = tape_data(graph, ev, scene)
     data["notes"] = list(notes)
+    data["steps"] = step_data(ev, scene)
     script = op_table_js(sorted({op for op in graph.ops if op in OPS})) + _asset("page.js")
     return _document(title, options.theme, svg, data, script)
 
@@ -61,10 +63,10 @@ def _check_ops(graph: Graph) -> None:
 def _mark(scene: Scene) -> None:
     """Ids for what the page rewrites: the edges with numbers, the nodes with a Σ."""
     for k, edge in enumerate(scene.edges):
-        if edge.sources and (edge.value is not None or edge.grad is not None or edge.local is not None):
+        if edge.sources:  # every edge that stands for uses: its numbers, and a step highlights it
             edge.dom_id = f"cg-e{k}"
-    for node in scene.nodes:
-        if node.index >= 0 and node.total_grad:
+    for node in scene.nodes:  # every node drawn: a step highlights it
+        if node.index >= 0:
             node.dom_id = f"cg-n{node.index}"
 
 
@@ -101,7 +103,7 @@ def tape_data(graph: Graph, ev: Evaluation, scene: Scene) -> dict:
         "precision": scene.options.precision,
         "colors": {key: theme[key] for key in ("value", "grad", "local")},
         "edges": [_edge_data(edge) for edge in scene.edges if edge.dom_id],
-        "totals": [{"id": node.dom_id, "node": node.index} for node in scene.nodes if node.dom_id],
+        "totals": [{"id": node.dom_id, "node": node.index} for node in scene.nodes if node.dom_id and node.total_grad],
     }
 
 

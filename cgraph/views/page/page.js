@@ -175,6 +175,7 @@
     }
     for (const { node, text } of totals) if (text) setText(text, "\u03a3 " + formatNumber(r.grads[node], p));
     showReadout(r);
+    if (explainBox !== null && position > 0) setText(explainBox, stepLines(data.steps[position - 1], r).join("\n"));
   }
 
   // --- the controls and the readout ----------------------------------------------------
@@ -320,7 +321,125 @@
     const params = {};
     for (const input of data.inputs) (input.kind === "param" ? params : inputs)[input.name] = current.get(input.name);
     const r = result(last);
-    return { inputs, params, value: r.value, output: data.outputName, gradients: r.gradients, step, history: history.slice() };
+    const shownStep = position > 0 ? data.steps[position - 1] : null;
+    return { inputs, params, value: r.value, output: data.outputName, gradients: r.gradients, step, history: history.slice(),
+             position, positions: data.steps.length, phase: shownStep === null ? null : shownStep.phase,
+             node: shownStep === null ? null : shownStep.node, explanation: shownStep === null ? [] : stepLines(shownStep, last) };
+  }
+
+  // --- stepping through the passes, in `cgraph explain`'s words ------------------------
+
+  let position = 0; // 0: before the first step; k: step k of data.steps shown
+  let timer = null; // play's interval
+
+  // A step's lines, as explain.lines writes them, with the page's current numbers.
+  function stepLines(s, r) {
+    const p = data.precision;
+    const fmt = (v) => formatNumber(v, p);
+    if (s.phase === "forward") return [s.head + operands(s, r, fmt) + " = " + fmt(r.values[s.node]), ...s.after];
+    const grad = fmt(r.grads[s.node]);
+    const aliases = s.aliases.map((text) => text + grad);
+    if (s.contributions.length === 0) return [s.prefix + s.d + " = 1", ...aliases];
+    const chains = s.contributions.map((c) => {
+      const upstream = r.grads[c.v];
+      const d = localAt(r, c.v)[c.k];
+      const value = upstream * d;
+      let text = c.head + fmt(upstream) + " * " + c.formula;
+      if (c.raw !== fmt(d)) text += " = " + fmt(upstream) + " * " + fmt(d);
+      return { via: c.via, text: text + " = " + fmt(value), value };
+    });
+    if (chains.length === 1) return [s.prefix + s.d + " = " + chains[0].text, ...aliases];
+    return [
+      s.prefix + s.d + ": " + s.name + " is used " + chains.length + " times, so its contributions add up:",
+      ...chains.map((c) => "     via " + c.via + ": " + c.text),
+      "     " + s.d + " = " + chains.map((c) => fmt(c.value)).join(" + ") + " = " + grad,
+      ...aliases,
+    ];
+  }
+
+  function localAt(r, v) {
+    return local(r.values, v);
+  }
+
+  // The operands with their numbers: `4 * -3`, `-(2)`, `tanh(0.5)`.
+  function operands(s, r, fmt) {
+    const parts = s.args.map((a, k) => {
+      const text = fmt(r.values[a]);
+      return s.notation !== "call" && s.tight.includes(k) && text.startsWith("-") ? "(" + text + ")" : text;
+    });
+    if (s.notation === "prefix") return s.symbol + parts[0];
+    if (s.notation === "infix") return parts.join(" " + s.symbol + " ");
+    if (parts.length > 6) return s.symbol + "(" + parts.slice(0, 3).join(", ") + ", ..., " + parts[parts.length - 1] + ")  [" + parts.length + " terms]";
+    return s.symbol + "(" + parts.join(", ") + ")";
+  }
+
+  let explainBox = null;
+  let positionText = null;
+  let playButton = null;
+
+  function buildStepping() {
+    const box = element("section", { id: "stepping", "aria-label": "The passes step by step" });
+    const bar = element("div", { class: "step-bar" });
+    const button = (id, text, label, action) => {
+      const b = element("button", { id, type: "button", "aria-label": label }, text);
+      b.addEventListener("click", action);
+      bar.append(b);
+      return b;
+    };
+    button("cg-first", "start", "back to the start", () => stepTo(0));
+    button("cg-prev", "\u25c0", "previous step (\u2190)", () => stepTo(position - 1));
+    playButton = button("cg-play", "\u25b6 play", "play the steps (space)", () => play());
+    button("cg-next", "\u25b6", "next step (\u2192)", () => stepTo(position + 1));
+    positionText = element("span", { id: "cg-position", class: "hint" });
+    bar.append(positionText);
+    explainBox = element("pre", { id: "cg-explain", "aria-live": "polite" });
+    box.append(bar, explainBox);
+    document.getElementById("diagram").prepend(box);
+    document.addEventListener("keydown", (event) => {
+      const tag = event.target && event.target.tagName;
+      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || tag === "BUTTON" || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (event.key === "ArrowRight") stepTo(position + 1);
+      else if (event.key === "ArrowLeft") stepTo(position - 1);
+      else if (event.key === " ") play();
+      else return;
+      event.preventDefault();
+    });
+  }
+
+  function play() {
+    if (timer !== null) {
+      clearInterval(timer);
+      timer = null;
+    } else {
+      if (position >= data.steps.length) stepTo(0);
+      timer = setInterval(() => {
+        if (position >= data.steps.length) play();
+        else stepTo(position + 1);
+      }, 900);
+    }
+    playButton.textContent = timer === null ? "\u25b6 play" : "pause";
+  }
+
+  function stepTo(k) {
+    position = Math.max(0, Math.min(data.steps.length, Math.trunc(Number(k)) || 0));
+    showStep();
+    return state();
+  }
+
+  function showStep() {
+    if (explainBox === null) return;
+    for (const el of document.querySelectorAll(".cg-current, .cg-current-edge")) el.classList.remove("cg-current", "cg-current-edge");
+    const s = position > 0 ? data.steps[position - 1] : null;
+    const phase = s === null ? "" : s.phase === "forward" ? "forward pass" : "backward pass";
+    setText(positionText, s === null ? "step 0 of " + data.steps.length : "step " + position + " of " + data.steps.length + ", " + phase);
+    setText(explainBox, s === null ? "Press \u2192 (or next) to step through the forward pass, then the backward pass." : stepLines(s, last).join("\n"));
+    if (s === null) return;
+    const node = document.getElementById("cg-n" + s.node);
+    if (node) node.classList.add("cg-current");
+    for (const id of s.edges) {
+      const edge = document.getElementById(id);
+      if (edge) edge.classList.add("cg-current-edge");
+    }
   }
 
   // --- training: W = W - lr * dW for every param ---------------------------------------
@@ -441,13 +560,16 @@
     state,
     trainStep,
     reset,
+    stepTo,
     formatNumber,
   });
 
   buildControls();
   buildReadout();
   buildTraining();
+  buildStepping();
   last = run(current);
   redraw(last);
   drawHistory();
+  showStep();
 })();
