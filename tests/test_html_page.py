@@ -481,3 +481,58 @@ def test_the_step_buttons_and_keys_highlight_the_step(browser, pages):
     paused = browser.execute_script("return window.cgraph.state().position")
     assert browser.find_element("id", "cg-play").text == "\u25b6 play"
     assert browser.execute_script("return window.cgraph.state().position") == paused
+
+
+# --- inspecting a node -------------------------------------------------------------------
+
+
+def _path_count(graph, node: int, out: int) -> int:
+    """How many paths lead from node to out (a count over the tape, no enumeration)."""
+    count = [0] * len(graph)
+    count[out] = 1
+    for v in range(out, -1, -1):
+        for a in graph.args[v]:
+            count[a] += count[v]
+    return count[node]
+
+
+def test_inspecting_a_node_shows_its_chain_rule(browser, pages):
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    x, p = graph.names["x"], graph.names["p"]
+    browser.find_element("id", f"cg-n{p}").click()
+    assert browser.find_element("id", "cg-inspect").text.splitlines() == [
+        "p = 4,  dg/dp = -3",
+        "local derivatives:",
+        "  dp/dx = 1 = 1",
+        "  dp/dy = 1 = 1",
+        "chain rule: 1 path to g, each the product of the local derivatives along it:",
+        "  p \u2192 g: -3 = -3",
+        "  sum over the paths = dg/dp = -3",
+    ]
+    node = browser.find_element("id", f"cg-n{x}")  # the keyboard reaches every node
+    browser.execute_script("arguments[0].focus()", node)
+    node.send_keys(Keys.ENTER)
+    assert browser.find_element("id", "cg-inspect").text.splitlines()[-2:] == ["  x \u2192 p \u2192 g: 1 \u00b7 -3 = -3",
+                                                                               "  sum over the paths = dg/dx = -3"]
+    browser.execute_script("window.cgraph.setInput('z', 2)")  # the inspector follows the inputs
+    assert browser.find_element("id", "cg-inspect").text.splitlines()[-1] == "  sum over the paths = dg/dx = 2"
+
+
+@pytest.mark.parametrize("name", ["neuron", "rnn", "mlp"])
+def test_the_paths_add_up_to_the_gradient(browser, pages, name):
+    graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
+    ev = cgraph.evaluate(graph, {})
+    load(browser, write_page(pages, graph, {}))
+    for leaf, i in graph.inputs.items():
+        lines = browser.execute_script("return window.cgraph.inspect(arguments[0])", i)
+        count = _path_count(graph, i, ev.output)
+        assert lines[0].endswith(" = " + cgraph.views.numbers.number(ev.grads[i], 4)), (leaf, lines[0])
+        if count == 0:
+            assert lines[-1].endswith("does not depend on it: its gradient is 0")
+            continue
+        assert f"chain rule: {count} path" in "\n".join(lines), (leaf, count)
+        shown = [line for line in lines if line.startswith("  ") and "\u2192" in line]
+        assert len(shown) == min(count, 50)

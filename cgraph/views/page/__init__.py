@@ -32,7 +32,7 @@ from ..render import image
 from ..render.dot import to_digraph
 from ..render.scene import Options, Scene, build_scene
 from ..render.style import THEMES
-from .steps import step_data
+from .steps import node_data, step_data
 
 __all__ = ["page", "tape_data", "op_table_js"]
 
@@ -49,6 +49,7 @@ def page(graph: Graph, ev: Evaluation, options: Options, title: str, notes: tupl
     data = tape_data(graph, ev, scene)
     data["notes"] = list(notes)
     data["steps"] = step_data(ev, scene)
+    data.update(node_data(ev, options.precision))
     script = op_table_js(sorted({op for op in graph.ops if op in OPS})) + _asset("page.js")
     return _document(title, options.theme, svg, data, script)
 

@@ -176,6 +176,7 @@
     for (const { node, text } of totals) if (text) setText(text, "\u03a3 " + formatNumber(r.grads[node], p));
     showReadout(r);
     if (explainBox !== null && position > 0) setText(explainBox, stepLines(data.steps[position - 1], r).join("\n"));
+    showInspected();
   }
 
   // --- the controls and the readout ----------------------------------------------------
@@ -442,6 +443,109 @@
     }
   }
 
+  // --- inspecting a node: its numbers and the chain rule's every path -------------------
+
+  const MAX_PATHS = 50; // a path list longer than this is cut (their count and sum stay whole)
+  let inspected = null; // the node shown in the inspector, or null
+  let inspectBox = null;
+
+  // Each node's uses on the paths to the output: (consumer, argument position).
+  const uses = (() => {
+    const out = data.output;
+    const needed = new Uint8Array(n);
+    needed[out] = 1;
+    for (let v = out; v >= 0; v--) if (needed[v]) for (const a of data.args[v]) needed[a] = 1;
+    const found = Array.from({ length: n }, () => []);
+    for (let v = 0; v <= out; v++) if (needed[v]) data.args[v].forEach((a, k) => found[a].push([v, k]));
+    return found;
+  })();
+
+  // The paths from node i to the output, each a list of (consumer, position) hops: a walk
+  // with an explicit stack (no recursion), stopped after `limit` paths; and their count.
+  function paths(i, limit) {
+    const found = [];
+    let count = 0;
+    const stack = [[i, []]];
+    while (stack.length) {
+      const [u, hops] = stack.pop();
+      if (u === data.output) {
+        count += 1;
+        if (found.length < limit) found.push(hops);
+        if (count > 100000) return { found, count, more: true };
+        continue;
+      }
+      for (let j = uses[u].length - 1; j >= 0; j--) stack.push([uses[u][j][0], hops.concat([uses[u][j]])]);
+    }
+    return { found, count, more: false };
+  }
+
+  function inspectLines(i, r) {
+    const fmt = (v) => formatNumber(v, data.precision);
+    const name = data.labels[i];
+    const out = data.outputName;
+    const dOut = "d" + out + "/d" + data.dnames[i]; // as explain writes it: dy/dw, dy/d(w * x1)
+    const lines = [name + " = " + fmt(r.values[i]) + ",  " + dOut + " = " + fmt(r.grads[i])];
+    const args = data.args[i];
+    if (fns[i] !== null && args.length) {
+      const d = localAt(r, i);
+      lines.push("local derivatives:");
+      args.forEach((a, k) => lines.push("  d" + data.dnames[i] + "/d" + data.dnames[a] + " = " + data.formulas[i][k] + " = " + fmt(d[k])));
+    }
+    if (i === data.output) return lines.concat(["the output: d" + out + "/d" + out + " = 1"]);
+    const { found, count, more } = paths(i, MAX_PATHS);
+    if (count === 0) return lines.concat([out + " does not depend on it: its gradient is 0"]);
+    lines.push("chain rule: " + (more ? "over 100000" : String(count)) + " path" + (count === 1 ? "" : "s") + " to " + out +
+               ", each the product of the local derivatives along it:");
+    for (const hops of found) {
+      const names = [name];
+      const factors = [];
+      let product = 1;
+      for (const [v, k] of hops) {
+        const d = localAt(r, v)[k];
+        factors.push(fmt(d));
+        product *= d;
+        names.push(data.labels[v]);
+      }
+      lines.push("  " + names.join(" \u2192 ") + ": " + factors.join(" \u00b7 ") + " = " + fmt(product));
+    }
+    if (found.length < count) lines.push("  ... and " + (more ? "many" : String(count - found.length)) + " more");
+    lines.push("  sum over the paths = " + dOut + " = " + fmt(r.grads[i]));
+    return lines;
+  }
+
+  function buildInspector() {
+    inspectBox = element("pre", { id: "cg-inspect", "aria-live": "polite" },
+                         "Click a node (or focus it with Tab and press Enter) to see its derivatives.");
+    document.getElementById("stepping").append(inspectBox);
+    for (let i = 0; i < n; i++) {
+      const g = document.getElementById("cg-n" + i);
+      if (!g) continue;
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-label", "inspect " + data.labels[i]);
+      g.addEventListener("click", () => inspect(i));
+      g.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          event.stopPropagation();
+          inspect(i);
+        }
+      });
+    }
+  }
+
+  function inspect(i) {
+    if (!(Number.isInteger(i) && i >= 0 && i < n)) throw new Error("inspect: no node " + i);
+    flush();
+    inspected = i;
+    showInspected();
+    return inspectLines(i, last);
+  }
+
+  function showInspected() {
+    if (inspectBox !== null && inspected !== null) setText(inspectBox, inspectLines(inspected, last).join("\n"));
+  }
+
   // --- training: W = W - lr * dW for every param ---------------------------------------
 
   const params = data.inputs.filter((input) => input.kind === "param");
@@ -561,6 +665,7 @@
     trainStep,
     reset,
     stepTo,
+    inspect,
     formatNumber,
   });
 
@@ -568,6 +673,7 @@
   buildReadout();
   buildTraining();
   buildStepping();
+  buildInspector();
   last = run(current);
   redraw(last);
   drawHistory();

@@ -13,7 +13,8 @@ import re
 
 from ...engine.evaluator import Evaluation
 from ...ops import CALL, OPS, PREFIX
-from ..explain import Explanation, Step, _d, steps
+from ..explain import Explanation, Step, _d, _formula, _label, steps
+from ..numbers import number
 from ..render.scene import Scene
 
 
@@ -90,3 +91,13 @@ def _backward(exp: Explanation, step: Step, uses: list[tuple[int, int]]) -> dict
         "contributions": contributions,
         "aliases": [f"     {alias} is another name of {step.name}, so d{out}/d{_d(alias)} = " for alias in step.aliases],
     }
+
+
+def node_data(ev: Evaluation, precision: int) -> dict:
+    """What clicking a node shows besides numbers: each node's label (as explain calls
+    it) and each op node's local derivatives as formulas of its operands' names."""
+    graph = ev.graph
+    fmt = lambda v: number(v, precision)  # noqa: E731
+    labels = [_label(graph, i, ev) for i in range(len(graph))]
+    formulas = [[_formula(graph, v, k, fmt) for k in range(len(graph.args[v]))] for v in range(len(graph))]
+    return {"labels": labels, "dnames": [_d(label) for label in labels], "formulas": formulas}
