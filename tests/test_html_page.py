@@ -536,3 +536,35 @@ def test_the_paths_add_up_to_the_gradient(browser, pages, name):
         assert f"chain rule: {count} path" in "\n".join(lines), (leaf, count)
         shown = [line for line in lines if line.startswith("  ") and "\u2192" in line]
         assert len(shown) == min(count, 50)
+
+
+# --- --heat ------------------------------------------------------------------------------
+
+HEAT_STATE = """() => [
+  Array.from(document.querySelectorAll("#diagram g.edge")).map((g) => {
+    const path = g.querySelector("path");
+    return [g.id, path.getAttribute("stroke"), Number(path.getAttribute("stroke-width") || 1)];
+  }),
+  Array.from(document.querySelector("#diagram svg > g.graph").children).filter((el) => el.tagName === "text").map((t) => t.textContent),
+]"""
+
+
+@pytest.mark.parametrize(("name", "change", "opts"), [
+    ("neuron", {"w": -1.5, "x1": 3.0}, {"heat": True}),
+    ("intro", {"x": 2.0, "z": 0.001}, {"heat": True, "theme": "dark"}),
+    ("rnn", {"w": 1.25, "u": -0.5}, {"heat": True, "heat_scale": "absolute", "collapse": True}),
+    ("mlp", {}, {"heat": True}),
+], ids=["neuron", "intro-dark", "rnn-absolute-collapsed", "mlp"])
+def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, name, change, opts):
+    graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
+    start = {"x": 1.0, "y": 3.0, "z": -3.0} if name == "intro" else {}
+    start = {**cgraph.evaluate(graph, start).inputs, **start}
+    change = change or {next(iter(graph.inputs)): -2.0}
+    load(browser, write_page(pages, graph, {**start, **change}, **opts))
+    expected = browser.execute_script(f"return ({HEAT_STATE})()")
+    load(browser, write_page(pages, graph, start, **opts))
+    before = browser.execute_script(f"return ({HEAT_STATE})()")
+    for leaf, value in change.items():
+        browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, value)
+    assert browser.execute_script(f"return ({HEAT_STATE})()") == expected
+    assert before != expected

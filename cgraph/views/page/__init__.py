@@ -31,6 +31,7 @@ from ..numbers import json_number
 from ..render import image
 from ..render.dot import to_digraph
 from ..render.scene import Options, Scene, build_scene
+from ..render.heat import ABSOLUTE, LEGEND_STEPS
 from ..render.style import THEMES
 from .steps import node_data, step_data
 
@@ -103,19 +104,26 @@ def tape_data(graph: Graph, ev: Evaluation, scene: Scene) -> dict:
         "outputName": ev.output_name,
         "precision": scene.options.precision,
         "colors": {key: theme[key] for key in ("value", "grad", "local")},
-        "edges": [_edge_data(edge) for edge in scene.edges if edge.dom_id],
+        "edges": [_edge_data(graph, edge) for edge in scene.edges if edge.dom_id],
+        # --heat: the page recolours the edges as render does (heat.py) for its numbers
+        "heat": {"scale": scene.options.heat_scale, "stops": theme["heat"].split(), "absolute": list(ABSOLUTE),
+                 "cells": LEGEND_STEPS} if scene.options.heat else None,
         "totals": [{"id": node.dom_id, "node": node.index} for node in scene.nodes if node.dom_id and node.total_grad],
     }
 
 
-def _edge_data(edge) -> dict:
+def _edge_data(graph: Graph, edge) -> dict:
     u, v, k = edge.sources[0]
+    gradient = v >= 0 and not graph.is_literal(u)  # no one asks d out/d 2 (nor d out/d out: the seed)
     return {
         "id": edge.dom_id,
         "value": u if edge.value is not None else None,
         "prefix": f"{edge.label_name} = " if edge.label_name else "",
         # the gradient along it: the sum over its uses of grad(v) * d v/d u; an output's edge shows d out/d out = 1 as it is
-        "grads": [[v, k] for _, v, k in edge.sources] if edge.grad is not None and v >= 0 else None,
+        "uses": [[v, k] for _, v, k in edge.sources] if gradient else None,
+        "grad": edge.grad is not None and gradient,  # the gradient is written on it
+        "heat": edge.heat is not None and gradient,  # coloured by it (--heat)
+        "seed": edge.heat is not None and v < 0,  # the output's edge: d out/d out = 1, at the scale's red end
         "local": [v, k] if edge.local is not None else None,
     }
 

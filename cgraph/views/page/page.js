@@ -157,26 +157,95 @@
   function redraw(r) {
     const p = data.precision;
     const locals = new Map(); // each consumer's local derivatives, computed once per redraw
+    const magnitudes = []; // --heat: the sizes the scale spans, as render collects them
+    const heated = []; // --heat: (edge, its gradient)
     const localOf = (v) => {
       if (!locals.has(v)) locals.set(v, local(r.values, v));
       return locals.get(v);
     };
     for (const { edge, value, grad, local: localText } of labels) {
       if (value && edge.value !== null) setText(value, edge.prefix + formatNumber(r.values[edge.value], p));
-      if (grad && edge.grads !== null) {
+      if (edge.uses !== null) {
+        // As render sums a collapsed box's uses, and (--heat) counts each partial sum's size.
         let sum = 0;
-        edge.grads.forEach(([v, k], at) => {
+        edge.uses.forEach(([v, k], at) => {
           const c = r.grads[v] * localOf(v)[k];
           sum = at === 0 ? c : c + sum;
+          if (edge.heat) magnitudes.push(Math.abs(sum));
         });
-        setText(grad, formatNumber(sum, p));
+        if (grad && edge.grad) setText(grad, formatNumber(sum, p));
+        if (edge.heat) heated.push([edge.id, sum]);
+      }
+      if (edge.seed) {
+        magnitudes.push(1); // d out/d out, on the scale like any gradient
+        heated.push([edge.id, 1]);
       }
       if (localText && edge.local !== null) setText(localText, "local " + formatNumber(localOf(edge.local[0])[edge.local[1]], p));
     }
+    if (data.heat !== null) recolour(heated, magnitudes);
     for (const { node, text } of totals) if (text) setText(text, "\u03a3 " + formatNumber(r.grads[node], p));
     showReadout(r);
     if (explainBox !== null && position > 0) setText(explainBox, stepLines(data.steps[position - 1], r).join("\n"));
     showInspected();
+  }
+
+  // --- --heat: render's colours (cgraph/views/render/heat.py) for the page's numbers ------
+
+  const legendTicks = (() => {
+    const root = document.querySelector("#diagram svg > g.graph");
+    if (data.heat === null || !root) return [];
+    const texts = Array.from(root.children).filter((el) => el.tagName === "text");
+    const title = texts.findIndex((t) => t.textContent.startsWith("|gradient|"));
+    return title < 0 ? [] : texts.slice(title + 1);
+  })();
+
+  function heatRange(magnitudes) {
+    if (data.heat.scale === "absolute") return data.heat.absolute;
+    const logs = magnitudes.filter((m) => m > 0 && Number.isFinite(m)).map(Math.log10);
+    return logs.length ? [Math.min(...logs), Math.max(...logs)] : null;
+  }
+
+  function heatPlace(g, [lo, hi]) {
+    const m = Math.abs(g);
+    if (!Number.isFinite(m)) return 1;
+    if (m === 0) return 0;
+    return hi === lo ? 0.5 : Math.min(Math.max((Math.log10(m) - lo) / (hi - lo), 0), 1);
+  }
+
+  // Python's round(): half to even.
+  function roundEven(x) {
+    const r = Math.round(x);
+    return Math.abs(x - Math.trunc(x)) === 0.5 ? 2 * Math.round(x / 2) : r;
+  }
+
+  function heatColour(place) {
+    const stops = data.heat.stops.map((c) => [1, 3, 5].map((at) => parseInt(c.slice(at, at + 2), 16)));
+    const at = Math.min(Math.max(place, 0), 1) * (stops.length - 1);
+    const k = Math.min(Math.trunc(at), stops.length - 2);
+    const t = at - k;
+    return "#" + stops[k].map((a, j) => roundEven(a + (stops[k + 1][j] - a) * t).toString(16).padStart(2, "0")).join("");
+  }
+
+  function recolour(heated, magnitudes) {
+    const range = heatRange(magnitudes);
+    for (const [id, g] of heated) {
+      const place = heatPlace(g, range || [0, 0]);
+      const colour = heatColour(place);
+      const width = (1 + 2.5 * place).toFixed(2).replace(/\.?0+$/, "");
+      for (const el of document.getElementById(id).children) {
+        if (el.tagName !== "path" && el.tagName !== "polygon") continue;
+        el.setAttribute("stroke", colour);
+        el.setAttribute("stroke-width", width);
+        if (el.tagName === "polygon") el.setAttribute("fill", colour);
+      }
+    }
+    // The legend's numbers, where its cells stay as many (a range shrinking to one value
+    // or vanishing would need another legend: it is left as drawn).
+    if (range === null || data.heat.scale === "absolute") return;
+    const [lo, hi] = range;
+    const places = hi === lo ? [0.5] : Array.from({ length: data.heat.cells }, (_, k) => k / (data.heat.cells - 1));
+    if (places.length !== legendTicks.length) return;
+    places.forEach((t, k) => setText(legendTicks[k], formatNumber(hi === lo ? 10 ** lo : 10 ** (lo + t * (hi - lo)), 3)));
   }
 
   // --- the controls and the readout ----------------------------------------------------
