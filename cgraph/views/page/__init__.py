@@ -160,7 +160,9 @@ def _document(title: str, theme: str, svg: str, data: dict, script: str) -> str:
 <section id="controls" aria-label="Inputs and params"></section>
 <section id="readout" aria-live="polite"></section>
 <section id="diagram">
-{svg}</section>
+<div id="cg-svg">
+{svg}</div>
+</section>
 </main>
 <script type="application/json" id="{TAPE_ID}">{_json_block(data)}</script>
 <script>{script}</script>

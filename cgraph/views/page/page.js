@@ -460,6 +460,7 @@
     button("cg-prev", "\u25c0", "previous step (\u2190)", () => stepTo(position - 1));
     playButton = button("cg-play", "\u25b6 play", "play the steps (space)", () => play());
     button("cg-next", "\u25b6", "next step (\u2192)", () => stepTo(position + 1));
+    button("cg-fit", "fit", "fit the diagram to the column, or show it at its size", (event) => toggleFit(event.currentTarget));
     positionText = element("span", { id: "cg-position", class: "hint" });
     bar.append(positionText);
     explainBox = element("pre", { id: "cg-explain", "aria-live": "polite" });
@@ -738,6 +739,28 @@
     formatNumber,
   });
 
+  // The diagram at its own size, scrolling, when it is wider than its column; a smaller
+  // one enlarged to the column, up to 1.6 times (larger, its text would shout).
+  // The "fit" button shrinks a wide one to the column, for the whole at a glance.
+  let fitted = false;
+
+  function fitDiagram() {
+    const svg = document.querySelector("#diagram svg");
+    if (!svg || !svg.width || !svg.width.baseVal) return;
+    const natural = svg.width.baseVal.value;
+    const room = document.getElementById("cg-svg").clientWidth;
+    svg.style.width = (fitted ? room : Math.max(natural, Math.min(1.6 * natural, room))) + "px";
+  }
+
+  function toggleFit(button) {
+    fitted = !fitted;
+    button.textContent = fitted ? "actual size" : "fit";
+    button.setAttribute("aria-pressed", String(fitted));
+    fitDiagram();
+  }
+
+  fitDiagram();
+  window.addEventListener("resize", fitDiagram);
   buildControls();
   buildReadout();
   buildTraining();
