@@ -568,3 +568,17 @@ def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, nam
         browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, value)
     assert browser.execute_script(f"return ({HEAT_STATE})()") == expected
     assert before != expected
+
+
+def test_names_that_are_javascripts_own_words_are_plain_names(browser, pages):
+    """A node may be named __proto__, constructor or toString: in the page they are keys
+    like any other, not the objects' machinery."""
+    text = ("input __proto__\ninput constructor\nparam toString = 2\nhasOwnProperty = __proto__ * constructor\n"
+            "y = hasOwnProperty + toString\noutput y\n")
+    graph = cgraph.parse(text)
+    inputs = {"__proto__": 3.0, "constructor": -1.0}
+    load(browser, write_page(pages, graph, inputs))
+    assert_same_evaluation(browser, graph, {**inputs, "toString": 0.5})
+    state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.setInput('__proto__', 4))"))
+    assert state["inputs"] == {"__proto__": 4.0, "constructor": -1.0} and state["params"] == {"toString": 2.0}
+    assert state["value"] == -2.0 and state["gradients"] == {"__proto__": -1.0, "constructor": 4.0, "toString": 1.0}

@@ -73,9 +73,10 @@
   }
 
   function result(r) {
-    const values = {};
+    // Objects without a prototype: a program may name a node __proto__ or constructor.
+    const values = Object.create(null);
     for (const [name, node] of Object.entries(data.names)) values[name] = r.values[node];
-    const gradients = {};
+    const gradients = Object.create(null);
     for (const [name, node] of inputNode) gradients[name] = r.grads[node];
     return { value: r.values[data.output], values, gradients };
   }
@@ -387,8 +388,8 @@
 
   function state() {
     flush();
-    const inputs = {};
-    const params = {};
+    const inputs = Object.create(null);
+    const params = Object.create(null);
     for (const input of data.inputs) (input.kind === "param" ? params : inputs)[input.name] = current.get(input.name);
     const r = result(last);
     const shownStep = position > 0 ? data.steps[position - 1] : null;
