@@ -582,3 +582,17 @@ def test_names_that_are_javascripts_own_words_are_plain_names(browser, pages):
     state = from_browser(browser.execute_script(f"return ({AS_JSON})(window.cgraph.setInput('__proto__', 4))"))
     assert state["inputs"] == {"__proto__": 4.0, "constructor": -1.0} and state["params"] == {"toString": 2.0}
     assert state["value"] == -2.0 and state["gradients"] == {"__proto__": -1.0, "constructor": 4.0, "toString": 1.0}
+
+
+def test_a_new_op_with_javascript_needs_no_other_edit(browser, pages):
+    """Registering an op with its `js` is all the page needs to compute it."""
+    leaky = ops.Op("leaky", "LReLU", 1, lambda a: a if a > 0 else 0.1 * a, lambda o, a: (1.0 if a > 0 else 0.1,),
+                   ("1 if a > 0 else 0.1",), js=("(a) => a > 0 ? a : 0.1 * a", "(o, a) => [a > 0 ? 1 : 0.1]"))
+    ops.register(leaky)
+    try:
+        graph = cgraph.parse("input x\ny = leaky(x) * x\noutput y\n")
+        load(browser, write_page(pages, graph, {"x": 2.0}))
+        for x in (2.0, -3.0, 0.0, math.inf, math.nan):
+            assert_same_evaluation(browser, graph, {"x": x})
+    finally:
+        ops.unregister("leaky")
