@@ -308,6 +308,11 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(browser, pages, tmp_path
     assert js_evaluate(browser, {"x": 4.0})["value"] == 8.0  # the page's own script still runs
 
 
+def test_the_rnn_samples_page_is_small(pages):
+    graph = cgraph.load(str(SAMPLES / "rnn.cg"))
+    assert write_page(pages, graph, {}).stat().st_size <= 300_000
+
+
 def test_the_page_forbids_the_network(pages):
     graph = cgraph.load(str(SAMPLES / "neuron.cg"))
     text = write_page(pages, graph, {}).read_text(encoding="utf-8")
