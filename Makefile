@@ -56,13 +56,17 @@ graphviz:
 	$(call apt_install,dot,graphviz,images (svg/png/pdf))
 
 # The tests also run the README's `... | jq` examples, so they need jq beside Graphviz,
-# and render explain's LaTeX with KaTeX, so node and the npm package katex (installed into
-# .cache/node, which git ignores).
+# render explain's LaTeX with KaTeX, so node and the npm package katex (installed into
+# .cache/node, which git ignores), and drive the interactive page (render --format html) in
+# Debian's headless Chromium through its chromedriver. Without its recommended packages:
+# those (fonts-liberation among them) would change the fonts Graphviz lays diagrams out with.
 KATEX_VERSION ?= 0.16.22
 system-packages: graphviz
 	$(call apt_install,jq,jq,the README example tests)
 	$(call apt_install,node,nodejs,the LaTeX tests (KaTeX))
 	$(call apt_install,npm,npm,the LaTeX tests (KaTeX))
+	$(call apt_install,chromium,--no-install-recommends chromium,the interactive page's browser tests)
+	$(call apt_install,chromedriver,--no-install-recommends chromium-driver,the interactive page's browser tests)
 	@test -f .cache/node/node_modules/katex/package.json || ! command -v npm >/dev/null 2>&1 || { \
 	  echo "installing katex $(KATEX_VERSION) with npm into .cache/node"; \
 	  mkdir -p .cache/node && npm install --prefix .cache/node --no-audit --no-fund --silent katex@$(KATEX_VERSION); }

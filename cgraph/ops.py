@@ -6,8 +6,9 @@ Each `Op` has
 and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float versions
 do not already work on arrays. Everything else the program knows about an op is on its
 entry too: how diagrams show it (`symbol`), how a file and an explanation write it
-(`notation`), the local derivatives as text for explanations (`formulas`), and where its
-derivative jumps (`kink`). No other module names an op: the parser, evaluator, batch,
+(`notation`), the local derivatives as text for explanations (`formulas`), where its
+derivative jumps (`kink`), and its forward and local derivatives in JavaScript for the
+interactive page (`js`). No other module names an op: the parser, evaluator, batch,
 diagrams, explanations, the gradient check and the property tests all read this table.
 (The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
 shared by every row, and 1.0/0.0 raises where NumPy gives inf.)
@@ -98,7 +99,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative")
+                 "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative", "js")
 
     def __init__(
         self,
@@ -126,6 +127,7 @@ class Op:
         # not (a - b, a / b, a ^ b) has its operands marked a, b, ... in diagrams, which
         # draw them in order: without the marks, y - t and t - y look the same.
         commutative: bool = False,
+        js: tuple[str, str] | None = None,  # see `Op.js`
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -145,6 +147,12 @@ class Op:
         # symbol, or \operatorname{name}(...) for a function.
         self.latex = latex
         self.commutative = commutative
+        # The forward function and the local derivatives in JavaScript, for the interactive
+        # page (`render --format html`), which evaluates the tape in the browser: two arrow
+        # functions' source, `(a, b) => value` and `(o, a, b) => [d/da, d/db]` (a variadic
+        # op's take `...xs`), giving the same IEEE results as `forward` and `local`. They
+        # may call the helpers of JS_HELPERS. None: the page cannot compute this op.
+        self.js = js
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -446,97 +454,138 @@ _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
     #  and under it rule(w, out, args...): the same derivatives as nodes of the graph
     Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX,
+       js=("(a, b) => a + b", "(o, a, b) => [1, 1]"),
        rule=_ones_rule,                                       simplify=_add_identities, commutative=True),
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
+       js=("(a, b) => a - b", "(o, a, b) => [1, -1]"),
        rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
+       js=("(a, b) => a * b", "(o, a, b) => [b, a]"),
        rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities,
        latex=r"\cdot", commutative=True),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
+       js=("(a, b) => a / b", "(o, a, b) => [1 / b, -o / b]"),
        np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b)),
        rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
+       js=("(a, b) => powIEEE(a, b)", "(o, a, b) => [b === 0 && (a === 0 || a !== a) ? 0 : b * powIEEE(a, b - 1), a === 0 && b >= 0 ? 0 : o * Math.log(a)]"),
        np_forward=_np_pow,                                    np_local=_np_pow_local,
        rule=_pow_rule,                                        simplify=_unit_right,
        latex=r"^{#}"),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,),
+       js=("(a) => -a", "(o, a) => [-1]"),
        rule=lambda w, o, a: (w.const(-1.0),),                 simplify=_neg_identities),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
+       js=("(a) => Math.exp(a)", "(o, a) => [o]"),
        np_forward=lambda a: np.exp(a),
        rule=lambda w, o, a: (o,),
        latex=r"\exp(#)"),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
+       js=("(a) => Math.log(a)", "(o, a) => [1 / a]"),
        np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),),
        rule=lambda w, o, a: (w.op("div", w.const(1.0), a),),
        latex=r"\log(#)"),
     Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
+       js=("(a) => Math.sqrt(a)", "(o, a) => [0.5 / o]"),
        np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),),
        rule=lambda w, o, a: (w.op("div", w.const(0.5), o),),
        latex=r"\sqrt{#}"),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
+       js=("(a) => Math.sin(a)", "(o, a) => [Math.cos(a)]"),
        np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),),
        rule=lambda w, o, a: (w.op("cos", a),),
        latex=r"\sin(#)"),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
+       js=("(a) => Math.cos(a)", "(o, a) => [-Math.sin(a)]"),
        np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),),
        rule=lambda w, o, a: (w.op("neg", w.op("sin", a)),),
        latex=r"\cos(#)"),
     Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + out^2",),
+       js=("(a) => Math.tan(a)", "(o, a) => [1 + o * o]"),
        np_forward=lambda a: np.tan(a),
        rule=lambda w, o, a: (w.op("add", w.const(1.0), w.op("mul", o, o)),),
        latex=r"\tan(#)"),
     Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - out^2",),
+       js=("(a) => Math.tanh(a)", "(o, a) => [1 - o * o]"),
        np_forward=lambda a: np.tanh(a),
        rule=lambda w, o, a: (w.op("sub", w.const(1.0), w.op("mul", o, o)),),
        latex=r"\tanh(#)"),
     Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
+       js=("(a) => a >= 0 ? 1 / (1 + Math.exp(-a)) : a < 0 ? Math.exp(a) / (1 + Math.exp(a)) : NaN", "(o, a) => [o * (1 - o)]"),
        np_forward=_np_sigmoid,
        rule=lambda w, o, a: (w.op("mul", o, w.op("sub", w.const(1.0), o)),),
        latex=r"\sigma(#)"),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
+       js=("(a) => a <= 0 ? 0 : a", "(o, a) => [a > 0 ? 1 : 0]"),
        np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero,
        rule=lambda w, o, a: (w.op("step", a),)),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
+       js=("(a) => Math.abs(a)", "(o, a) => [signIEEE(a)]"),
        np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero,
        rule=lambda w, o, a: (w.op("sign", a),),
        latex=r"\left|#\right|"),
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
+       js=("(a, b) => a !== a || b !== b ? NaN : a >= b ? a : b", "(o, a, b) => pickIEEE(a, b)"),
        np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, a, b),
        latex=r"\max(#)", commutative=True),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
+       js=("(a, b) => a !== a || b !== b ? NaN : a <= b ? a : b", "(o, a, b) => pickIEEE(b, a)"),
        np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, b, a),
        latex=r"\min(#)", commutative=True),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
+       js=("(...xs) => xs.reduce((t, x) => t + x)", "(o, ...xs) => xs.map(() => 1)"),
        rule=_ones_rule, commutative=True),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),
+       js=("(...xs) => xs.reduce((t, x) => t + x) / xs.length", "(o, ...xs) => xs.map(() => 1 / xs.length)"),
        rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs), commutative=True),
     # The kinks of the ops above, as ops of their own so that a derivative graph can say
     # them: each is piecewise constant, so its derivatives are 0 (where it jumps: its kink).
     Op("step",    "step", 1, lambda a: 1.0 if a > 0 else 0.0, _zeros,                                                 ("0",),  # 0 for nan, as relu'
+       js=("(a) => a > 0 ? 1 : 0", "(o, a) => [0]"),
        np_forward=lambda a: np.where(np.greater(a, 0), 1.0, 0.0), kink=_on_zero,
        rule=_zeros_rule),
     Op("sign",    "sign", 1, _sign,                           _zeros,                                                 ("0",),  # sign(0) = 0, as abs'
+       js=("(a) => signIEEE(a)", "(o, a) => [0]"),
        np_forward=lambda a: np.sign(a) + 0.0, kink=_on_zero,  # + 0.0: sign(-0.0) is 0.0, as the scalar's
        rule=_zeros_rule),
     Op("above",   "above", 2, _above,                         _zeros,                                                 ("0", "0"),  # max/min's pick
+       js=("(a, b) => a > b ? 1 : a === b ? 0.5 : 0", "(o, a, b) => [0, 0]"),
        np_forward=lambda a, b: np.where(np.greater(a, b), 1.0, np.where(np.equal(a, b), 0.5, 0.0)), kink=_on_tie,
        rule=_zeros_rule),
     Op("eq",      "eq",   2, lambda a, b: 1.0 if a == b else 0.0, _zeros,                                             ("0", "0"),  # max/min's tie
+       js=("(a, b) => a === b ? 1 : 0", "(o, a, b) => [0, 0]"),
        np_forward=lambda a, b: np.where(np.equal(a, b), 1.0, 0.0), kink=_on_tie,
        rule=_zeros_rule, commutative=True),
     # zero_if(c, x) = 0 if c > 0 else x: a select (where a product with a 0/1 condition would turn inf into nan)
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
+       js=("(c, x) => c > 0 ? 0 : x", "(o, c, x) => [0, c > 0 ? 0 : 1]"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
        rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_select_identities, select=True),
     # one_if(c, x) = 1 if c > 0 else x: a select's other branch moved where it is finite (pow's rule)
     Op("one_if",  "one_if", 2, lambda c, x: 1.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
+       js=("(c, x) => c > 0 ? 1 : x", "(o, c, x) => [0, c > 0 ? 0 : 1]"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 1.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
        rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_one_if_identities, select=True),
 ]
+
+# The helpers the ops' JavaScript (Op.js) may call: C's pow (Python's math.pow), which
+# JavaScript's Math.pow is not at 1^nan, 1^inf and (-1)^inf (nan there, 1 in C); abs's
+# derivative (sign, 0 at 0); and max/min's split of the gradient (see _pick).
+JS_HELPERS = """\
+function powIEEE(a, b) {
+  return a === 1 || (a === -1 && (b === Infinity || b === -Infinity)) ? 1 : Math.pow(a, b);
+}
+function signIEEE(a) {
+  return a > 0 ? 1 : a < 0 ? -1 : a === 0 ? 0 : NaN;
+}
+function pickIEEE(a, b) {
+  return a > b ? [1, 0] : a < b ? [0, 1] : a === b ? [0.5, 0.5] : [0, 0];
+}
+"""
 
 # --- the chain rule's own arithmetic, for the passes that write derivatives as nodes -----
 

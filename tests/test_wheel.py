@@ -55,6 +55,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
         names = set(zf.namelist())
     assert "cgraph/grammar/cgraph.lark" in names
     assert "cgraph/cli/__init__.py" in names
+    assert {"cgraph/views/page/page.js", "cgraph/views/page/page.css"} <= names  # the interactive page's script and style
 
     venv = tmp_path / "venv"
     _run([_base_python(), "-m", "venv", venv], cwd=tmp_path, env=_clean_env())
@@ -83,6 +84,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert data["gradients"] == {"x": -3, "y": -3, "z": 4}
     assert {n["name"]: n["grad"] for n in data["nodes"]}["p"] == -3
     assert "Traceback" not in proc.stderr
+    _run([cgraph, "render", "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "-o", "intro.html"], cwd=work, env=env)
+    assert "window.cgraph = Object.freeze" in (work / "intro.html").read_text(encoding="utf-8")
 
     # NumPy comes with cgraph: batches and training work from a plain `pip install`.
     rows = _run([cgraph, "eval", "linreg.cg", "--data", "linreg.csv", "--w", "3", "--b", "-1.5"], cwd=work, env=env)

@@ -16,8 +16,11 @@ from .common import PRECISION, Count, ProgramCommand, evaluation_options, output
 from .output import OutputClash, OutputError, run_files, write_output
 from .worksheet_opts import blank_kinds, make_sheet, worksheet_options, write_answers
 
-_EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd"}
-EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+_EXTENSION = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "mermaid": "mmd", "html": "html"}
+EXTENSIONS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid",
+              ".html": "html", ".htm": "html"}
+FORMATS = render.FORMATS + ("html",)
+PAGE_START = 1.0  # where the page starts an input that has no value: it must show numbers
 
 EPILOG = f"""\b
 Examples:
@@ -31,6 +34,7 @@ Examples:
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --frames frames/
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --backward -o intro-backward.png
   cgraph render samples/intro.cg --x 1 --y 3 --z -3 --blank grads --answers key.txt -o sheet.svg
+  cgraph render samples/neuron.cg -o neuron.html
 
 Without input values (the second example) the diagram shows the
 structure alone. --backward adds the gradient graph (`cgraph grad`'s
@@ -38,6 +42,10 @@ program) in purple, read right to left, its dashed edges bringing the
 forward values it reuses. Formats svg, png and pdf need Graphviz's dot program;
 dot (DOT text) and mermaid do not. --blank makes an exercise sheet: numbered
 blanks instead of the numbers, the key in --answers FILE.
+Format html writes one self-contained interactive page: a field and a
+slider for every input and param, and every value and gradient
+recomputed in the page as they change (an input without a value starts
+at 1).
 
 {EXIT_CODES_HELP}
 """
@@ -46,8 +54,8 @@ blanks instead of the numbers, the key in --answers FILE.
 @click.command("render", cls=ProgramCommand, epilog=EPILOG, short_help="Draw the graph with values and gradients.")
 @with_program
 @evaluation_options
-@click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd, or - for standard output. [default: FILE's stem + .svg (or the --format's extension)]")
-@click.option("--format", "fmt", type=click.Choice(render.FORMATS), help="Output format. [default: from -o's extension, else svg]")
+@click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd/.html, or - for standard output. [default: FILE's stem + .svg (or the --format's extension)]")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format. [default: from -o's extension, else svg]")
 @click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Inputs on the left (LR) or at the top (TB).")
 @click.option("--annotate", default="values,grads", show_default=True, metavar="LIST", help="What edges show: any of values, grads, local (the local derivative d consumer/d argument).")
 @click.option("--precision", type=PRECISION, default=4, show_default=True, help="Significant digits of the numbers.")
@@ -88,8 +96,14 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     _check_backward_options(backward, wrt, raw, focus, frames_dir)
     if heat_scale is not None and not heat:
         raise click.UsageError("--heat-scale goes with --heat, which colours the edges")
+    if fmt == "html":
+        _check_page_options(frames_dir, backward, blank)
     kinds = blank_kinds(blank, blank_nodes, answers, stdout_taken=out == "-")
     annotate = _sheet_annotate(kinds, annotate, collapse, backward, frames_dir)
+    if fmt == "html":
+        _write_page(graph, inputs, output_name, strict, out, opts_of(rankdir, annotate, precision, theme, focus, heat,
+                                                                   heat_scale, collapse, max_render_nodes))
+        return
     ev, missing = _evaluate_if_given(graph, inputs, output_name, strict)
     sheet = make_sheet(ev, kinds, blank_nodes, missing)
     opts = dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
@@ -114,6 +128,41 @@ def render_command(graph: Graph, inputs: dict[str, float], output_name: str | No
     if target != "-":
         click.echo(f"wrote {target}", err=True)
     write_answers(sheet, answers, precision)
+
+
+def opts_of(rankdir: str, annotate: str, precision: int, theme: str, focus: str | None, heat: bool,
+            heat_scale: str | None, collapse: bool, max_render_nodes: int) -> dict:
+    return dict(rankdir=rankdir, annotate=annotate, precision=precision, theme=theme, focus=focus,
+                heat=heat, collapse=collapse, max_render_nodes=max_render_nodes,
+                heat_scale=heat_scale or "relative")
+
+
+def _check_page_options(frames_dir: str | None, backward: bool, blank: str | None) -> None:
+    """The page recomputes the forward graph's numbers; what it cannot redraw yet is refused."""
+    for option, on in (("--frames", frames_dir is not None), ("--backward", backward), ("--blank", blank is not None)):
+        if on:
+            raise click.UsageError(f"{option} does not go with the html page, which recomputes the forward graph's "
+                                   "numbers as its inputs change: draw an image (-o FILE.svg)")
+
+
+def _write_page(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, out: str | None,
+                opts: dict) -> None:
+    """The interactive page, at the given inputs; an input without a value starts at PAGE_START."""
+    from ..views.page import page
+
+    missing = [graph.node_names.primary(i) for i in graph.leaves
+               if graph.values[i] is None and graph.node_names.primary(i) not in inputs]
+    notes = tuple(f"{name} had no value: it starts at {PAGE_START:g}" for name in missing)
+    ev = evaluate(graph, {**dict.fromkeys(missing, PAGE_START), **inputs}, output=output_name, strict=strict)
+    for warning in ev.warnings:
+        click.echo(warning, err=True)
+    target = out or _default_name(graph.source.filename, "html")
+    _claim_targets(target, out, None, graph.source.filename, "html")
+    title = os.path.basename(graph.source.filename).strip("<>") or "graph"
+    text = page(graph, ev, render.options(**opts), title, notes)
+    write_output(target, text.encode("utf-8"), option="-o")
+    if target != "-":
+        click.echo(f"wrote {target}", err=True)
 
 
 def _sheet_annotate(kinds: frozenset[str] | None, annotate: str, collapse: bool, backward: bool,

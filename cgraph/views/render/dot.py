@@ -172,6 +172,8 @@ def _pins(scene: Scene, relays: dict[int, str], feeds: dict[str, list[str]],
 def _drawn_edge_attrs(edge: SceneEdge, theme: dict[str, str], rankdir: str, outside: bool) -> dict[str, str]:
     """An edge's attributes: its label with a margin (after layout, if `outside`), its operand's mark."""
     attrs = _edge_attrs(edge, theme)
+    if edge.dom_id:
+        attrs["id"] = edge.dom_id
     if "label" in attrs:
         attrs["label"] = _with_margin(attrs["label"])
     if outside and "label" in attrs:
@@ -265,6 +267,8 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     total = _total_line(node, theme)
     total += _gradient_lines(node, theme)
     attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
+    if node.dom_id:
+        attrs["id"] = node.dom_id
     if node.gradient and node.kind != "sink":
         return _gradient_node_attrs(node, theme, total, attrs)
     if node.kind == "op":

@@ -37,6 +37,8 @@ class SceneNode:
     gradient: bool = False  # a node of the gradient graph (--backward), drawn in its own colour
     value: str | None = None  # a gradient node's value, on the node: no forward edge carries it
     also: str | None = None  # a forward node the gradient graph shares as gradients: their names
+    index: int = -1  # the graph's node drawn (-1: a box, a copy, a sink), for a page that updates numbers
+    dom_id: str = ""  # an `id` for the drawing (DOT, so SVG), given by a page that finds it again
 
 
 @dataclass
@@ -56,6 +58,11 @@ class SceneEdge:
     # A frame's numbers not known yet ('value', 'grad', 'local'): drawn in no colour, so the
     # label keeps the size it has in every frame (see frameset._hold_lines).
     held: frozenset[str] = frozenset()
+    # The uses the edge stands for, (argument u, consumer v, u's position k among v's
+    # arguments): one, or (collapsed) several whose gradients it sums; v is -1 on an
+    # output's edge. What a page that recomputes the numbers needs to redraw them.
+    sources: list[tuple[int, int, int]] = field(default_factory=list)
+    dom_id: str = ""  # an `id` for the drawing (DOT, so SVG), given by a page that finds it again
 
 
 @dataclass

@@ -168,6 +168,7 @@ class _SceneBuilder:
         if self.show_grads and self.consumers[i] > 1 and self.grads_known(i) and not graph.is_literal(i):
             node.total_grad = number(self.ev_grads[i], self.p)
         node.highlight = self._is_current(i)
+        node.index = i
         self.scene.nodes.append(node)
         self.node_by_id[node.id] = node
         for depth in range(1, len(node.cluster) + 1):
@@ -252,6 +253,7 @@ class _SceneBuilder:
                 if tail == head:
                     continue  # inside one collapsed box
                 edge = self._add_edge(u, v, self._copy_tail(u, v, tail), head, local[k] if local is not None else None)
+                edge.sources.append((u, v, k))
                 if marks[k] and head == self.ids[v]:  # (into a collapsed box, not one op's operand)
                     edge.operand, edge.operand_at = marks[k], (k, len(args))
 
@@ -296,7 +298,8 @@ class _SceneBuilder:
             return
         sink = SceneNode("output", "sink", "")
         self.scene.nodes.append(sink)
-        edge = SceneEdge(self._drawn_id(out), sink.id, label_name=ev.output_name if ev is not None else self.graph.output_name)
+        edge = SceneEdge(self._drawn_id(out), sink.id, label_name=ev.output_name if ev is not None else self.graph.output_name,
+                         sources=[(out, -1, 0)])
         if self.show_values and self.values_known(out):
             edge.value = number(self.ev_values[out], self.p)
         if self.show_grads and self.grads_known(out):
@@ -317,7 +320,7 @@ class _SceneBuilder:
                 continue
             sink = SceneNode(f"output_{k}", "sink", "")
             self.scene.nodes.append(sink)
-            edge = SceneEdge(self._drawn_id(node), sink.id, label_name=name)
+            edge = SceneEdge(self._drawn_id(node), sink.id, label_name=name, sources=[(node, -1, 0)])
             if self.show_values and self.values_known(node):
                 edge.value = number(self.ev_values[node], self.p)
             self.scene.edges.append(edge)

@@ -1,0 +1,171 @@
+"""The interactive page (`cgraph render --format html`): one self-contained HTML file.
+
+The page carries the diagram (Graphviz's SVG, as `render` draws it), the tape as JSON
+data, and a script that evaluates that tape in the browser: the op table's JavaScript
+(each Op's `js`), a forward pass and a backward pass over the tape (two loops, as the
+Python evaluator's), and controls for every input and param. Changing one recomputes
+every value and gradient and rewrites the diagram's numbers, which it finds by the ids
+given to the edges and nodes here (`dom_id`, written into the DOT and so into the SVG).
+
+Safety: everything from the program (names, comments, source text) is data. It reaches
+the page only as Graphviz's escaped SVG text, as JSON inside a data block whose `<`, `>`
+and `&` are escaped (so no `</script>` or `<!--` can end it), or as HTML-escaped text;
+the script writes it with textContent, never as markup. A Content-Security-Policy meta
+tag allows only this page's own script (by its hash) and forbids every network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from importlib import resources
+
+from ...engine.evaluator import Evaluation
+from ...errors import RenderError
+from ...ir.graph import Graph
+from ...ops import JS_HELPERS, OPS
+from ..numbers import json_number
+from ..render import image
+from ..render.dot import to_digraph
+from ..render.scene import Options, Scene, build_scene
+from ..render.heat import ABSOLUTE, LEGEND_STEPS
+from ..render.style import THEMES
+from .steps import node_data, step_data
+
+__all__ = ["page", "tape_data", "op_table_js"]
+
+TAPE_ID = "cgraph-tape"
+
+
+def page(graph: Graph, ev: Evaluation, options: Options, title: str, notes: tuple[str, ...] = ()) -> str:
+    """The whole page for `graph` at the evaluation `ev`'s inputs, drawn with `options`.
+    Raises RenderError if an op of the graph has no JavaScript (see Op.js)."""
+    _check_ops(graph)
+    scene = build_scene(graph, ev, options)
+    _mark(scene)
+    svg = _inline_svg(image(to_digraph(scene).source, "svg"))
+    data = tape_data(graph, ev, scene)
+    data["notes"] = list(notes)
+    data["steps"] = step_data(ev, scene)
+    data.update(node_data(ev, options.precision))
+    script = op_table_js(sorted({op for op in graph.ops if op in OPS})) + _asset("page.js")
+    return _document(title, options.theme, svg, data, script)
+
+
+def _check_ops(graph: Graph) -> None:
+    missing = sorted({op for op in graph.ops if op in OPS and OPS[op].js is None})
+    if missing:
+        raise RenderError(f"the page cannot compute {', '.join(missing)}: no JavaScript version in the op table",
+                          hint="draw an image instead (-o FILE.svg)")
+
+
+def _mark(scene: Scene) -> None:
+    """Ids for what the page rewrites: the edges with numbers, the nodes with a Σ."""
+    for k, edge in enumerate(scene.edges):
+        if edge.sources:  # every edge that stands for uses: its numbers, and a step highlights it
+            edge.dom_id = f"cg-e{k}"
+    for node in scene.nodes:  # every node drawn: a step highlights it
+        if node.index >= 0:
+            node.dom_id = f"cg-n{node.index}"
+
+
+def _inline_svg(svg: bytes) -> str:
+    """Graphviz's SVG as an element of the page: no XML prolog or DOCTYPE, and no
+    comments (Graphviz writes node ids in them; the page needs none)."""
+    text = svg.decode("utf-8")
+    text = text[text.index("<svg"):]
+    return re.sub(r"<!--.*?-->", "", text, flags=re.S)
+
+
+def op_table_js(names: list[str]) -> str:
+    """The JavaScript op table of these ops (a page's: the ops its graph uses), with the
+    helpers they call: `const OPS = {name: {forward, local}, ...};`."""
+    used = [name for name in names if OPS[name].js is not None]
+    entries = ",\n".join(f"  {json.dumps(name)}: {{forward: {OPS[name].js[0]}, local: {OPS[name].js[1]}}}"  # type: ignore[index]
+                         for name in used)
+    return f"{JS_HELPERS}const OPS = {{\n{entries}\n}};\n"
+
+
+def tape_data(graph: Graph, ev: Evaluation, scene: Scene) -> dict:
+    """What the script reads: the tape, the inputs' starting values, and the diagram's
+    numbers to rewrite (numbers that are not finite as "inf", "-inf", "nan")."""
+    theme = THEMES[scene.options.theme]
+    return {
+        "ops": [op if op in OPS else None for op in graph.ops],  # None: a leaf, whose value is given
+        "args": [list(a) for a in graph.args],
+        "consts": [json_number(v) if v is not None else None for v in graph.values],
+        "names": dict(graph.names),
+        "inputs": [{"name": name, "node": i, "kind": graph.ops[i], "value": json_number(ev.values[i])}
+                   for name, i in graph.inputs.items()],
+        "output": ev.output,
+        "outputName": ev.output_name,
+        "precision": scene.options.precision,
+        "colors": {key: theme[key] for key in ("value", "grad", "local")},
+        "edges": [_edge_data(graph, edge) for edge in scene.edges if edge.dom_id],
+        # --heat: the page recolours the edges as render does (heat.py) for its numbers
+        "heat": {"scale": scene.options.heat_scale, "stops": theme["heat"].split(), "absolute": list(ABSOLUTE),
+                 "cells": LEGEND_STEPS} if scene.options.heat else None,
+        "totals": [{"id": node.dom_id, "node": node.index} for node in scene.nodes if node.dom_id and node.total_grad],
+    }
+
+
+def _edge_data(graph: Graph, edge) -> dict:
+    u, v, k = edge.sources[0]
+    gradient = v >= 0 and not graph.is_literal(u)  # no one asks d out/d 2 (nor d out/d out: the seed)
+    return {
+        "id": edge.dom_id,
+        "value": u if edge.value is not None else None,
+        "prefix": f"{edge.label_name} = " if edge.label_name else "",
+        # the gradient along it: the sum over its uses of grad(v) * d v/d u; an output's edge shows d out/d out = 1 as it is
+        "uses": [[v, k] for _, v, k in edge.sources] if gradient else None,
+        "grad": edge.grad is not None and gradient,  # the gradient is written on it
+        "heat": edge.heat is not None and gradient,  # coloured by it (--heat)
+        "seed": edge.heat is not None and v < 0,  # the output's edge: d out/d out = 1, at the scale's red end
+        "local": [v, k] if edge.local is not None else None,
+    }
+
+
+def _json_block(data: dict) -> str:
+    """JSON that cannot end its <script> element or open a comment: <, > and & escaped
+    (as are U+2028/U+2029, by ensure_ascii), all still the same JSON."""
+    text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _document(title: str, theme: str, svg: str, data: dict, script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+           "base-uri 'none'; form-action 'none'")
+    name = html.escape(title)
+    return f"""<!DOCTYPE html>
+<html lang="en" class="theme-{theme}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name} · cgraph</title>
+<style>
+{_asset("page.css")}</style>
+</head>
+<body>
+<header><h1>{name}</h1><p class="hint">Change an input or param: every value and gradient is recomputed in the page.</p></header>
+<main>
+<section id="controls" aria-label="Inputs and params"></section>
+<section id="readout" aria-live="polite"></section>
+<section id="diagram">
+<div id="cg-svg">
+{svg}</div>
+</section>
+</main>
+<script type="application/json" id="{TAPE_ID}">{_json_block(data)}</script>
+<script>{script}</script>
+</body>
+</html>
+"""

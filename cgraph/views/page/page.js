@@ -1,0 +1,774 @@
+"use strict";
+// The page's evaluator and controls. OPS (the op table's JavaScript) is written above
+// this by cgraph/views/page. The tape comes from the JSON data block; program text in it
+// (names) is only ever written with textContent.
+(function () {
+  const data = JSON.parse(document.getElementById("cgraph-tape").textContent);
+  const n = data.ops.length;
+  const fns = data.ops.map((op) => (op === null ? null : OPS[op]));
+  const consts = data.consts.map((v) => (v === null ? null : toNumber(v)));
+  const inputNode = new Map(data.inputs.map((input) => [input.name, input.node]));
+  const current = new Map(data.inputs.map((input) => [input.name, toNumber(input.value)]));
+  let last = null; // the latest {values, grads} of the page's own inputs
+  const start = new Map(current); // what reset restores: the values the page was written with
+  let step = 0; // training steps taken since the start (or the last reset)
+  let history = []; // the output's value before the first step and after each
+
+  // "inf", "-inf", "nan" (how cgraph spells them), JavaScript's spellings, or a number.
+  function toNumber(x) {
+    if (typeof x === "number") return x;
+    const text = String(x).trim().toLowerCase();
+    const named = { inf: Infinity, "+inf": Infinity, "-inf": -Infinity, infinity: Infinity, "+infinity": Infinity,
+                    "-infinity": -Infinity, nan: NaN };
+    if (Object.prototype.hasOwnProperty.call(named, text)) return named[text];
+    if (text === "" || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(text)) return undefined;
+    return Number(text);
+  }
+
+  // Forward then backward over the tape: two loops, as cgraph's evaluator. Only nodes on
+  // a path to the output pass their gradient on (0 times an inf derivative would be nan).
+  function run(given) {
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) if (fns[i] === null) values[i] = consts[i] === null ? NaN : consts[i];
+    for (const [name, node] of inputNode) values[node] = given.get(name);
+    for (let i = 0; i < n; i++) {
+      const f = fns[i];
+      if (f === null) continue;
+      const a = data.args[i];
+      values[i] = a.length === 1 ? f.forward(values[a[0]]) : a.length === 2 ? f.forward(values[a[0]], values[a[1]])
+        : f.forward(...a.map((j) => values[j]));
+    }
+    const out = data.output;
+    const grads = new Float64Array(n);
+    const reached = new Uint8Array(n);
+    grads[out] = 1;
+    reached[out] = 1;
+    for (let v = out; v >= 0; v--) {
+      if (!reached[v] || fns[v] === null) continue;
+      const a = data.args[v];
+      const d = local(values, v);
+      const g = grads[v];
+      for (let k = 0; k < a.length; k++) {
+        grads[a[k]] += g * d[k];
+        reached[a[k]] = 1;
+      }
+    }
+    return { values, grads };
+  }
+
+  function local(values, v) {
+    const a = data.args[v];
+    return fns[v].local(values[v], ...a.map((j) => values[j]));
+  }
+
+  function given(inputs) {
+    const merged = new Map(current);
+    for (const [name, value] of Object.entries(inputs || {})) {
+      if (!inputNode.has(name)) throw new Error("no input or param is named " + JSON.stringify(name));
+      const x = toNumber(value);
+      if (x === undefined) throw new Error(name + ": not a number: " + JSON.stringify(String(value)));
+      merged.set(name, x);
+    }
+    return merged;
+  }
+
+  function result(r) {
+    // Objects without a prototype: a program may name a node __proto__ or constructor.
+    const values = Object.create(null);
+    for (const [name, node] of Object.entries(data.names)) values[name] = r.values[node];
+    const gradients = Object.create(null);
+    for (const [name, node] of inputNode) gradients[name] = r.grads[node];
+    return { value: r.values[data.output], values, gradients };
+  }
+
+  // Python's format(v, ".{p}g"), as cgraph's diagrams write numbers (views/numbers.py):
+  // round half to even on the exact decimal value (JavaScript's toPrecision rounds half up).
+  function formatNumber(v, p) {
+    if (v !== v) return "nan";
+    if (v === Infinity) return "inf";
+    if (v === -Infinity) return "-inf";
+    if (v === 0) return "0";
+    const [digits, exp] = roundDigits(Math.abs(v), p);
+    let text;
+    if (exp >= -4 && exp < p) {
+      const whole = exp >= 0 ? digits.slice(0, exp + 1) : "0";
+      const fraction = (exp >= 0 ? digits.slice(exp + 1) : "0".repeat(-exp - 1) + digits).replace(/0+$/, "");
+      text = fraction ? whole + "." + fraction : whole;
+    } else {
+      const rest = digits.slice(1).replace(/0+$/, "");
+      text = digits[0] + (rest ? "." + rest : "") + "e" + (exp < 0 ? "-" : "+") + String(Math.abs(exp)).padStart(2, "0");
+    }
+    return v < 0 ? "-" + text : text;
+  }
+
+  // The first p significant digits of x > 0 and the decimal exponent of the first.
+  // toExponential rounds the exact value correctly but a tie up, where Python rounds it to
+  // even; only a value whose next digit is a 5 can be a tie, and only those take the slow
+  // path: 100 digits, the exact value of any double from 1e-30 up (a tie cut there is a tie).
+  function roundDigits(x, p) {
+    if (p <= 20 && x.toExponential(p).split("e")[0].slice(-1) !== "5") {
+      const [mantissa, e] = x.toExponential(p - 1).split("e");
+      return [mantissa.replace(".", ""), Number(e)];
+    }
+    const [mantissa, e] = x.toExponential(100).split("e");
+    const all = mantissa.replace(".", "");
+    let head = all.slice(0, p);
+    const tail = all.slice(p);
+    let exp = Number(e);
+    const up = tail[0] > "5" || (tail[0] === "5" && (/[1-9]/.test(tail.slice(1)) || Number(head[p - 1]) % 2 === 1));
+    if (up) {
+      const bumped = (BigInt(head) + 1n).toString();
+      if (bumped.length > p) {
+        head = bumped.slice(0, p);
+        exp += 1;
+      } else {
+        head = bumped;
+      }
+    }
+    return [head, exp];
+  }
+
+  // --- the diagram's numbers -----------------------------------------------------------
+
+  const colors = data.colors;
+  const labels = data.edges.map((edge) => {
+    const g = document.getElementById(edge.id);
+    const texts = g ? Array.from(g.querySelectorAll("text")) : [];
+    const find = (color) => texts.find((t) => (t.getAttribute("fill") || "").toLowerCase() === color.toLowerCase());
+    return { edge, value: find(colors.value), grad: find(colors.grad), local: find(colors.local) };
+  });
+  const totals = data.totals.map((total) => {
+    const g = document.getElementById(total.id);
+    const texts = g ? Array.from(g.querySelectorAll("text")) : [];
+    return { node: total.node, text: texts.find((t) => t.textContent.startsWith("\u03a3")) };
+  });
+
+  // Text is written only where it changes: on a large diagram most labels keep theirs,
+  // and every write costs the browser a relayout of the text.
+  const shown = new WeakMap(); // element -> the text last written to it (reading the DOM costs more)
+
+  function setText(el, text) {
+    if (shown.get(el) === text) return;
+    shown.set(el, text);
+    const node = el.firstChild;
+    if (node !== null && node.nodeType === Node.TEXT_NODE && node.nextSibling === null) node.data = text; // no new node
+    else el.textContent = text;
+  }
+
+  function redraw(r) {
+    const p = data.precision;
+    const locals = new Map(); // each consumer's local derivatives, computed once per redraw
+    const magnitudes = []; // --heat: the sizes the scale spans, as render collects them
+    const heated = []; // --heat: (edge, its gradient)
+    const localOf = (v) => {
+      if (!locals.has(v)) locals.set(v, local(r.values, v));
+      return locals.get(v);
+    };
+    for (const { edge, value, grad, local: localText } of labels) {
+      if (value && edge.value !== null) setText(value, edge.prefix + formatNumber(r.values[edge.value], p));
+      if (edge.uses !== null) {
+        // As render sums a collapsed box's uses, and (--heat) counts each partial sum's size.
+        let sum = 0;
+        edge.uses.forEach(([v, k], at) => {
+          const c = r.grads[v] * localOf(v)[k];
+          sum = at === 0 ? c : c + sum;
+          if (edge.heat) magnitudes.push(Math.abs(sum));
+        });
+        if (grad && edge.grad) setText(grad, formatNumber(sum, p));
+        if (edge.heat) heated.push([edge.id, sum]);
+      }
+      if (edge.seed) {
+        magnitudes.push(1); // d out/d out, on the scale like any gradient
+        heated.push([edge.id, 1]);
+      }
+      if (localText && edge.local !== null) setText(localText, "local " + formatNumber(localOf(edge.local[0])[edge.local[1]], p));
+    }
+    if (data.heat !== null) recolour(heated, magnitudes);
+    for (const { node, text } of totals) if (text) setText(text, "\u03a3 " + formatNumber(r.grads[node], p));
+    showReadout(r);
+    if (explainBox !== null && position > 0) setText(explainBox, stepLines(data.steps[position - 1], r).join("\n"));
+    showInspected();
+  }
+
+  // --- --heat: render's colours (cgraph/views/render/heat.py) for the page's numbers ------
+
+  const legendTicks = (() => {
+    const root = document.querySelector("#diagram svg > g.graph");
+    if (data.heat === null || !root) return [];
+    const texts = Array.from(root.children).filter((el) => el.tagName === "text");
+    const title = texts.findIndex((t) => t.textContent.startsWith("|gradient|"));
+    return title < 0 ? [] : texts.slice(title + 1);
+  })();
+
+  function heatRange(magnitudes) {
+    if (data.heat.scale === "absolute") return data.heat.absolute;
+    const logs = magnitudes.filter((m) => m > 0 && Number.isFinite(m)).map(Math.log10);
+    return logs.length ? [Math.min(...logs), Math.max(...logs)] : null;
+  }
+
+  function heatPlace(g, [lo, hi]) {
+    const m = Math.abs(g);
+    if (!Number.isFinite(m)) return 1;
+    if (m === 0) return 0;
+    return hi === lo ? 0.5 : Math.min(Math.max((Math.log10(m) - lo) / (hi - lo), 0), 1);
+  }
+
+  // Python's round(): half to even.
+  function roundEven(x) {
+    const r = Math.round(x);
+    return Math.abs(x - Math.trunc(x)) === 0.5 ? 2 * Math.round(x / 2) : r;
+  }
+
+  function heatColour(place) {
+    const stops = data.heat.stops.map((c) => [1, 3, 5].map((at) => parseInt(c.slice(at, at + 2), 16)));
+    const at = Math.min(Math.max(place, 0), 1) * (stops.length - 1);
+    const k = Math.min(Math.trunc(at), stops.length - 2);
+    const t = at - k;
+    return "#" + stops[k].map((a, j) => roundEven(a + (stops[k + 1][j] - a) * t).toString(16).padStart(2, "0")).join("");
+  }
+
+  function recolour(heated, magnitudes) {
+    const range = heatRange(magnitudes);
+    for (const [id, g] of heated) {
+      const place = heatPlace(g, range || [0, 0]);
+      const colour = heatColour(place);
+      const width = (1 + 2.5 * place).toFixed(2).replace(/\.?0+$/, "");
+      for (const el of document.getElementById(id).children) {
+        if (el.tagName !== "path" && el.tagName !== "polygon") continue;
+        el.setAttribute("stroke", colour);
+        el.setAttribute("stroke-width", width);
+        if (el.tagName === "polygon") el.setAttribute("fill", colour);
+      }
+    }
+    // The legend's numbers, where its cells stay as many (a range shrinking to one value
+    // or vanishing would need another legend: it is left as drawn).
+    if (range === null || data.heat.scale === "absolute") return;
+    const [lo, hi] = range;
+    const places = hi === lo ? [0.5] : Array.from({ length: data.heat.cells }, (_, k) => k / (data.heat.cells - 1));
+    if (places.length !== legendTicks.length) return;
+    places.forEach((t, k) => setText(legendTicks[k], formatNumber(hi === lo ? 10 ** lo : 10 ** (lo + t * (hi - lo)), 3)));
+  }
+
+  // --- the controls and the readout ----------------------------------------------------
+
+  const fields = new Map();
+
+  function element(tag, attrs, text) {
+    const el = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, value);
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+
+  // A number as a field shows it: the shortest text that reads back as it.
+  function fieldText(x) {
+    return Number.isFinite(x) ? String(x) : formatNumber(x, 1);
+  }
+
+  // A slider range around a value: two of its sizes (at least 1) either side.
+  function range(x) {
+    const span = Number.isFinite(x) ? 2 * Math.max(1, Math.abs(x)) : 1;
+    const centre = Number.isFinite(x) ? x : 0;
+    return { min: centre - span, max: centre + span, step: span / 100 };
+  }
+
+  function setSlider(slider, x) {
+    const r = range(x);
+    if (!(Number.isFinite(x) && x >= Number(slider.min) && x <= Number(slider.max))) {
+      slider.min = String(r.min);
+      slider.max = String(r.max);
+      slider.step = String(r.step);
+    }
+    slider.disabled = !Number.isFinite(x);
+    if (Number.isFinite(x)) slider.value = String(x);
+  }
+
+  function buildControls() {
+    const box = document.getElementById("controls");
+    data.inputs.forEach((input, k) => {
+      const row = element("div", { class: "control " + input.kind });
+      const id = "cg-in-" + k;
+      const label = element("label", { for: id });
+      label.append(element("span", { class: "name" }, input.name), element("span", { class: "kind" }, " " + input.kind));
+      const field = element("input", { id, type: "text", inputmode: "decimal", spellcheck: "false",
+                                       "data-name": input.name, autocomplete: "off" });
+      const slider = element("input", { type: "range", "aria-label": input.name + " (slider)", "data-name": input.name });
+      const x = current.get(input.name);
+      field.value = fieldText(x);
+      setSlider(slider, x);
+      field.addEventListener("input", () => {
+        const value = toNumber(field.value);
+        field.setAttribute("aria-invalid", value === undefined ? "true" : "false");
+        if (value === undefined) return;
+        setSlider(slider, value);
+        schedule(input.name, value);
+      });
+      slider.addEventListener("input", () => {
+        const value = Number(slider.value);
+        field.value = fieldText(value);
+        field.setAttribute("aria-invalid", "false");
+        schedule(input.name, value);
+      });
+      fields.set(input.name, { field, slider });
+      row.append(label, field, slider);
+      box.append(row);
+    });
+    for (const note of data.notes) box.append(element("p", { class: "note" }, note));
+  }
+
+  let readout = null; // the output's and each input's cells, made once
+
+  function buildReadout() {
+    const box = document.getElementById("readout");
+    const out = element("p", { class: "output" });
+    const value = element("output", { id: "cg-value" });
+    out.append(element("span", { class: "name" }, data.outputName), document.createTextNode(" = "), value);
+    const table = element("table", { id: "cg-gradients" });
+    const head = element("tr");
+    head.append(element("th", {}, "name"), element("th", {}, "value"), element("th", {}, "d " + data.outputName + " / d name"));
+    table.append(head);
+    const rows = data.inputs.map((input) => {
+      const row = element("tr", { "data-name": input.name });
+      const cells = { node: input.node, value: element("td", { class: "value" }), grad: element("td", { class: "grad" }) };
+      row.append(element("td", { class: "name" }, input.name), cells.value, cells.grad);
+      table.append(row);
+      return cells;
+    });
+    box.append(out, table);
+    readout = { value, rows };
+  }
+
+  function showReadout(r) {
+    setText(readout.value, formatNumber(r.values[data.output], 10));
+    for (const cells of readout.rows) {
+      setText(cells.value, formatNumber(r.values[cells.node], 10));
+      setText(cells.grad, formatNumber(r.grads[cells.node], 10));
+    }
+  }
+
+  // A dragged slider fires more events than frames: the controls' changes are gathered
+  // and the page recomputed once per frame. (The API's setInput recomputes at once.)
+  const pending = new Map();
+
+  function schedule(name, value) {
+    if (pending.size === 0) requestAnimationFrame(flush);
+    pending.set(name, value);
+  }
+
+  function flush() {
+    if (pending.size === 0) return;
+    for (const [name, value] of pending) current.set(name, value);
+    pending.clear();
+    last = run(current);
+    redraw(last);
+  }
+
+  function update(name, value) {
+    pending.delete(name);
+    current.set(name, value);
+    last = run(current);
+    redraw(last);
+  }
+
+  function showInput(name, x) {
+    const control = fields.get(name);
+    if (control) {
+      control.field.value = fieldText(x);
+      control.field.setAttribute("aria-invalid", "false");
+      setSlider(control.slider, x);
+    }
+  }
+
+  function setInput(name, value) {
+    const x = given({ [name]: value }).get(name);
+    showInput(name, x);
+    update(name, x);
+    return state();
+  }
+
+  function state() {
+    flush();
+    const inputs = Object.create(null);
+    const params = Object.create(null);
+    for (const input of data.inputs) (input.kind === "param" ? params : inputs)[input.name] = current.get(input.name);
+    const r = result(last);
+    const shownStep = position > 0 ? data.steps[position - 1] : null;
+    return { inputs, params, value: r.value, output: data.outputName, gradients: r.gradients, step, history: history.slice(),
+             position, positions: data.steps.length, phase: shownStep === null ? null : shownStep.phase,
+             node: shownStep === null ? null : shownStep.node, explanation: shownStep === null ? [] : stepLines(shownStep, last) };
+  }
+
+  // --- stepping through the passes, in `cgraph explain`'s words ------------------------
+
+  let position = 0; // 0: before the first step; k: step k of data.steps shown
+  let timer = null; // play's interval
+
+  // A step's lines, as explain.lines writes them, with the page's current numbers.
+  function stepLines(s, r) {
+    const p = data.precision;
+    const fmt = (v) => formatNumber(v, p);
+    if (s.phase === "forward") return [s.head + operands(s, r, fmt) + " = " + fmt(r.values[s.node]), ...s.after];
+    const grad = fmt(r.grads[s.node]);
+    const aliases = s.aliases.map((text) => text + grad);
+    if (s.contributions.length === 0) return [s.prefix + s.d + " = 1", ...aliases];
+    const chains = s.contributions.map((c) => {
+      const upstream = r.grads[c.v];
+      const d = localAt(r, c.v)[c.k];
+      const value = upstream * d;
+      let text = c.head + fmt(upstream) + " * " + c.formula;
+      if (c.raw !== fmt(d)) text += " = " + fmt(upstream) + " * " + fmt(d);
+      return { via: c.via, text: text + " = " + fmt(value), value };
+    });
+    if (chains.length === 1) return [s.prefix + s.d + " = " + chains[0].text, ...aliases];
+    return [
+      s.prefix + s.d + ": " + s.name + " is used " + chains.length + " times, so its contributions add up:",
+      ...chains.map((c) => "     via " + c.via + ": " + c.text),
+      "     " + s.d + " = " + chains.map((c) => fmt(c.value)).join(" + ") + " = " + grad,
+      ...aliases,
+    ];
+  }
+
+  function localAt(r, v) {
+    return local(r.values, v);
+  }
+
+  // The operands with their numbers: `4 * -3`, `-(2)`, `tanh(0.5)`.
+  function operands(s, r, fmt) {
+    const parts = s.args.map((a, k) => {
+      const text = fmt(r.values[a]);
+      return s.notation !== "call" && s.tight.includes(k) && text.startsWith("-") ? "(" + text + ")" : text;
+    });
+    if (s.notation === "prefix") return s.symbol + parts[0];
+    if (s.notation === "infix") return parts.join(" " + s.symbol + " ");
+    if (parts.length > 6) return s.symbol + "(" + parts.slice(0, 3).join(", ") + ", ..., " + parts[parts.length - 1] + ")  [" + parts.length + " terms]";
+    return s.symbol + "(" + parts.join(", ") + ")";
+  }
+
+  let explainBox = null;
+  let positionText = null;
+  let playButton = null;
+
+  function buildStepping() {
+    const box = element("section", { id: "stepping", "aria-label": "The passes step by step" });
+    const bar = element("div", { class: "step-bar" });
+    const button = (id, text, label, action) => {
+      const b = element("button", { id, type: "button", "aria-label": label }, text);
+      b.addEventListener("click", action);
+      bar.append(b);
+      return b;
+    };
+    button("cg-first", "start", "back to the start", () => stepTo(0));
+    button("cg-prev", "\u25c0", "previous step (\u2190)", () => stepTo(position - 1));
+    playButton = button("cg-play", "\u25b6 play", "play the steps (space)", () => play());
+    button("cg-next", "\u25b6", "next step (\u2192)", () => stepTo(position + 1));
+    button("cg-fit", "fit", "fit the diagram to the column, or show it at its size", (event) => toggleFit(event.currentTarget));
+    positionText = element("span", { id: "cg-position", class: "hint" });
+    bar.append(positionText);
+    explainBox = element("pre", { id: "cg-explain", "aria-live": "polite" });
+    box.append(bar, explainBox);
+    document.getElementById("diagram").prepend(box);
+    document.addEventListener("keydown", (event) => {
+      const tag = event.target && event.target.tagName;
+      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || tag === "BUTTON" || event.altKey || event.ctrlKey || event.metaKey) return;
+      if (event.key === "ArrowRight") stepTo(position + 1);
+      else if (event.key === "ArrowLeft") stepTo(position - 1);
+      else if (event.key === " ") play();
+      else return;
+      event.preventDefault();
+    });
+  }
+
+  function play() {
+    if (timer !== null) {
+      clearInterval(timer);
+      timer = null;
+    } else {
+      if (position >= data.steps.length) stepTo(0);
+      timer = setInterval(() => {
+        if (position >= data.steps.length) play();
+        else stepTo(position + 1);
+      }, 900);
+    }
+    playButton.textContent = timer === null ? "\u25b6 play" : "pause";
+  }
+
+  function stepTo(k) {
+    position = Math.max(0, Math.min(data.steps.length, Math.trunc(Number(k)) || 0));
+    showStep();
+    return state();
+  }
+
+  function showStep() {
+    if (explainBox === null) return;
+    for (const el of document.querySelectorAll(".cg-current, .cg-current-edge")) el.classList.remove("cg-current", "cg-current-edge");
+    const s = position > 0 ? data.steps[position - 1] : null;
+    const phase = s === null ? "" : s.phase === "forward" ? "forward pass" : "backward pass";
+    setText(positionText, s === null ? "step 0 of " + data.steps.length : "step " + position + " of " + data.steps.length + ", " + phase);
+    setText(explainBox, s === null ? "Press \u2192 (or next) to step through the forward pass, then the backward pass." : stepLines(s, last).join("\n"));
+    if (s === null) return;
+    const node = document.getElementById("cg-n" + s.node);
+    if (node) node.classList.add("cg-current");
+    for (const id of s.edges) {
+      const edge = document.getElementById(id);
+      if (edge) edge.classList.add("cg-current-edge");
+    }
+  }
+
+  // --- inspecting a node: its numbers and the chain rule's every path -------------------
+
+  const MAX_PATHS = 50; // a path list longer than this is cut (their count and sum stay whole)
+  let inspected = null; // the node shown in the inspector, or null
+  let inspectBox = null;
+
+  // Each node's uses on the paths to the output: (consumer, argument position).
+  const uses = (() => {
+    const out = data.output;
+    const needed = new Uint8Array(n);
+    needed[out] = 1;
+    for (let v = out; v >= 0; v--) if (needed[v]) for (const a of data.args[v]) needed[a] = 1;
+    const found = Array.from({ length: n }, () => []);
+    for (let v = 0; v <= out; v++) if (needed[v]) data.args[v].forEach((a, k) => found[a].push([v, k]));
+    return found;
+  })();
+
+  // The paths from node i to the output, each a list of (consumer, position) hops: a walk
+  // with an explicit stack (no recursion), stopped after `limit` paths; and their count.
+  function paths(i, limit) {
+    const found = [];
+    let count = 0;
+    const stack = [[i, []]];
+    while (stack.length) {
+      const [u, hops] = stack.pop();
+      if (u === data.output) {
+        count += 1;
+        if (found.length < limit) found.push(hops);
+        if (count > 100000) return { found, count, more: true };
+        continue;
+      }
+      for (let j = uses[u].length - 1; j >= 0; j--) stack.push([uses[u][j][0], hops.concat([uses[u][j]])]);
+    }
+    return { found, count, more: false };
+  }
+
+  function inspectLines(i, r) {
+    const fmt = (v) => formatNumber(v, data.precision);
+    const name = data.labels[i];
+    const out = data.outputName;
+    const dOut = "d" + out + "/d" + data.dnames[i]; // as explain writes it: dy/dw, dy/d(w * x1)
+    const lines = [name + " = " + fmt(r.values[i]) + ",  " + dOut + " = " + fmt(r.grads[i])];
+    const args = data.args[i];
+    if (fns[i] !== null && args.length) {
+      const d = localAt(r, i);
+      lines.push("local derivatives:");
+      args.forEach((a, k) => lines.push("  d" + data.dnames[i] + "/d" + data.dnames[a] + " = " + data.formulas[i][k] + " = " + fmt(d[k])));
+    }
+    if (i === data.output) return lines.concat(["the output: d" + out + "/d" + out + " = 1"]);
+    const { found, count, more } = paths(i, MAX_PATHS);
+    if (count === 0) return lines.concat([out + " does not depend on it: its gradient is 0"]);
+    lines.push("chain rule: " + (more ? "over 100000" : String(count)) + " path" + (count === 1 ? "" : "s") + " to " + out +
+               ", each the product of the local derivatives along it:");
+    for (const hops of found) {
+      const names = [name];
+      const factors = [];
+      let product = 1;
+      for (const [v, k] of hops) {
+        const d = localAt(r, v)[k];
+        factors.push(fmt(d));
+        product *= d;
+        names.push(data.labels[v]);
+      }
+      lines.push("  " + names.join(" \u2192 ") + ": " + factors.join(" \u00b7 ") + " = " + fmt(product));
+    }
+    if (found.length < count) lines.push("  ... and " + (more ? "many" : String(count - found.length)) + " more");
+    lines.push("  sum over the paths = " + dOut + " = " + fmt(r.grads[i]));
+    return lines;
+  }
+
+  function buildInspector() {
+    inspectBox = element("pre", { id: "cg-inspect", "aria-live": "polite" },
+                         "Click a node (or focus it with Tab and press Enter) to see its derivatives.");
+    document.getElementById("stepping").append(inspectBox);
+    for (let i = 0; i < n; i++) {
+      const g = document.getElementById("cg-n" + i);
+      if (!g) continue;
+      g.setAttribute("tabindex", "0");
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-label", "inspect " + data.labels[i]);
+      g.addEventListener("click", () => inspect(i));
+      g.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          event.stopPropagation();
+          inspect(i);
+        }
+      });
+    }
+  }
+
+  function inspect(i) {
+    if (!(Number.isInteger(i) && i >= 0 && i < n)) throw new Error("inspect: no node " + i);
+    flush();
+    inspected = i;
+    showInspected();
+    return inspectLines(i, last);
+  }
+
+  function showInspected() {
+    if (inspectBox !== null && inspected !== null) setText(inspectBox, inspectLines(inspected, last).join("\n"));
+  }
+
+  // --- training: W = W - lr * dW for every param ---------------------------------------
+
+  const params = data.inputs.filter((input) => input.kind === "param");
+
+  // n steps of gradient descent on the output at the current inputs (cgraph train's sgd
+  // on one row): each step's gradients at the params the step before left.
+  function trainStep(n, lr) {
+    const steps = n === undefined ? 1 : Number(n);
+    const rate = lr === undefined ? learningRate() : toNumber(lr);
+    if (!Number.isInteger(steps) || steps < 0) throw new Error("trainStep: n must be a whole number >= 0");
+    if (rate === undefined || !(rate > 0) || !Number.isFinite(rate)) throw new Error("trainStep: lr must be a positive number");
+    if (params.length === 0) throw new Error("trainStep: this graph has no params");
+    flush(); // a control's change not drawn yet is where the step starts
+    let r = last;
+    if (history.length === 0) history.push(r.values[data.output]);
+    for (let k = 0; k < steps; k++) {
+      for (const p of params) current.set(p.name, current.get(p.name) - rate * r.grads[p.node]);
+      r = run(current);
+      step += 1;
+      history.push(r.values[data.output]);
+    }
+    for (const p of params) showInput(p.name, current.get(p.name));
+    last = r;
+    redraw(last);
+    drawHistory();
+    return state();
+  }
+
+  function reset() {
+    pending.clear();
+    for (const [name, value] of start) {
+      current.set(name, value);
+      showInput(name, value);
+    }
+    step = 0;
+    history = [];
+    last = run(current);
+    redraw(last);
+    drawHistory();
+    return state();
+  }
+
+  let rateField = null;
+  let stepsField = null;
+
+  function learningRate() {
+    return rateField === null ? 0.01 : toNumber(rateField.value);
+  }
+
+  function buildTraining() {
+    if (params.length === 0) return;
+    const box = element("section", { id: "training", "aria-label": "Training" });
+    box.append(element("h2", {}, "Training"));
+    box.append(element("p", { class: "hint" }, "Each step moves every param against its gradient: W = W \u2212 lr \u00b7 dW."));
+    const row = element("div", { class: "train-row" });
+    rateField = element("input", { id: "cg-lr", type: "text", inputmode: "decimal", value: "0.01", size: "6", autocomplete: "off" });
+    stepsField = element("input", { id: "cg-steps", type: "text", inputmode: "numeric", value: "100", size: "5", autocomplete: "off" });
+    const stepButton = element("button", { id: "cg-step", type: "button" }, "step");
+    const runButton = element("button", { id: "cg-run", type: "button" }, "run");
+    const resetButton = element("button", { id: "cg-reset", type: "button" }, "reset");
+    row.append(element("label", { for: "cg-lr" }, "lr"), rateField, stepButton, resetButton);
+    const more = element("div", { class: "train-row" });
+    more.append(runButton, stepsField, element("label", { for: "cg-steps" }, "steps"));
+    box.append(row, more);
+    const plot = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    plot.setAttribute("id", "cg-history");
+    plot.setAttribute("viewBox", "0 0 300 100");
+    plot.setAttribute("preserveAspectRatio", "none"); // the plot's box, whatever its shape
+    plot.setAttribute("role", "img");
+    plot.setAttribute("aria-label", data.outputName + " over the steps");
+    box.append(plot, element("p", { id: "cg-step-text", class: "hint" }, ""));
+    document.getElementById("readout").after(box);
+    const guarded = (action) => () => {
+      const rate = learningRate();
+      const ok = rate !== undefined && rate > 0 && Number.isFinite(rate);
+      rateField.setAttribute("aria-invalid", ok ? "false" : "true");
+      if (ok) action(rate);
+    };
+    stepButton.addEventListener("click", guarded((rate) => trainStep(1, rate)));
+    runButton.addEventListener("click", guarded((rate) => {
+      const n = Number(stepsField.value);
+      const ok = Number.isInteger(n) && n >= 0;
+      stepsField.setAttribute("aria-invalid", ok ? "false" : "true");
+      if (ok) trainStep(n, rate);
+    }));
+    resetButton.addEventListener("click", () => reset());
+  }
+
+  // The output over the steps taken: a line scaled to its finite values.
+  function drawHistory() {
+    const plot = document.getElementById("cg-history");
+    if (!plot) return;
+    plot.replaceChildren();
+    const text = document.getElementById("cg-step-text");
+    text.textContent = history.length ? "step " + step + ": " + data.outputName + " = " + formatNumber(history[history.length - 1], 10) : "";
+    const finite = history.filter(Number.isFinite);
+    if (finite.length < 2) return;
+    const low = Math.min(...finite);
+    const high = Math.max(...finite);
+    const points = [];
+    history.forEach((v, k) => {
+      if (!Number.isFinite(v)) return;
+      const x = 4 + (292 * k) / (history.length - 1);
+      const y = high === low ? 50 : 96 - (92 * (v - low)) / (high - low);
+      points.push(x.toFixed(2) + "," + y.toFixed(2));
+    });
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+    line.setAttribute("points", points.join(" "));
+    line.setAttribute("class", "history-line");
+    plot.append(line);
+  }
+
+  window.cgraph = Object.freeze({
+    evaluate: (inputs) => result(run(given(inputs))),
+    setInput,
+    state,
+    trainStep,
+    reset,
+    stepTo,
+    inspect,
+    formatNumber,
+  });
+
+  // The diagram at its own size, scrolling, when it is wider than its column; a smaller
+  // one enlarged to the column, up to 1.6 times (larger, its text would shout).
+  // The "fit" button shrinks a wide one to the column, for the whole at a glance.
+  let fitted = false;
+
+  function fitDiagram() {
+    const svg = document.querySelector("#diagram svg");
+    if (!svg || !svg.width || !svg.width.baseVal) return;
+    const natural = svg.width.baseVal.value;
+    const room = document.getElementById("cg-svg").clientWidth;
+    svg.style.width = (fitted ? room : Math.max(natural, Math.min(1.6 * natural, room))) + "px";
+  }
+
+  function toggleFit(button) {
+    fitted = !fitted;
+    button.textContent = fitted ? "actual size" : "fit";
+    button.setAttribute("aria-pressed", String(fitted));
+    fitDiagram();
+  }
+
+  fitDiagram();
+  window.addEventListener("resize", fitDiagram);
+  buildControls();
+  buildReadout();
+  buildTraining();
+  buildStepping();
+  buildInspector();
+  last = run(current);
+  redraw(last);
+  drawHistory();
+  showStep();
+})();
