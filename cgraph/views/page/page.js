@@ -233,11 +233,15 @@
       const place = heatPlace(g, range || [0, 0]);
       const colour = heatColour(place);
       const width = (1 + 2.5 * place).toFixed(2).replace(/\.?0+$/, "");
-      for (const el of document.getElementById(id).children) {
-        if (el.tagName !== "path" && el.tagName !== "polygon") continue;
-        el.setAttribute("stroke", colour);
-        el.setAttribute("stroke-width", width);
-        if (el.tagName === "polygon") el.setAttribute("fill", colour);
+      // An edge drawn through a relay point (dot.py) has a bare first stretch, id + "-wire".
+      for (const drawn of [document.getElementById(id), document.getElementById(id + "-wire")]) {
+        if (!drawn) continue;
+        for (const el of drawn.children) {
+          if (el.tagName !== "path" && el.tagName !== "polygon") continue;
+          el.setAttribute("stroke", colour);
+          el.setAttribute("stroke-width", width);
+          if (el.tagName === "polygon") el.setAttribute("fill", colour);
+        }
       }
     }
     // The legend's numbers, where its cells stay as many (a range shrinking to one value

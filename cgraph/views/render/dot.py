@@ -190,6 +190,8 @@ def _forward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str],
     tail = edge.tail
     if relay is not None:
         wire = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
+        if "id" in attrs:  # a page finds the stretch by its edge's id too (its heat colour)
+            wire["id"] = attrs["id"] + "-wire"
         dot.edge(tail, relay, arrowhead="none", headclip="false", **wire, **next(pins))
         # the stretch pulls hard, so that it is one rank long: the relay just before the head
         attrs.update(tailclip="false", weight=RELAY_WEIGHT)
