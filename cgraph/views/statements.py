@@ -41,7 +41,7 @@ Emit = Callable[[int, str, bool], "str | None"]
 
 
 def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], uses: Sequence[int],
-                     named: Container[int], alone: Container[int], refs: dict[int, str], emit: Emit,
+                     named: Container[object], alone: Container[object], refs: dict[int, str], emit: Emit,
                      max_depth: int, max_length: int, atom: int) -> None:
     """Emit the statements of every live node that is not in `refs` already (the leaves,
     bound by the caller): `named` nodes (a named constant too) always get one, and so do
