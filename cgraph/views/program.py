@@ -193,7 +193,7 @@ class _Writer:
         written = self.written
         refs = {leaf: written[leaf][0] for leaf in g.leaves}
 
-        def emit(node: int, text: str, temporary: bool) -> str | None:
+        def emit(node: int, text: str, temporary: bool, plain: bool) -> str | None:
             names = [self._temp()] if temporary else written[node]
             self._assign(node, names, text)
             if g.ops[node] == CONST and node not in g.node_names:
@@ -228,8 +228,8 @@ class _Writer:
 class _CgSpelling:
     """The walk's spelling of the cgraph language."""
 
-    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int]:
-        return write_op(op, [(text, level) for text, level, _ in operands])
+    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int, bool]:
+        return (*write_op(op, [(text, level) for text, level, _ in operands]), False)
 
     def constant(self, value: float) -> tuple[str, int]:
         return constant(value)

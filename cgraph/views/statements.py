@@ -20,14 +20,16 @@ from typing import Callable, Container, Mapping, Protocol, Sequence
 from ..ir.graph import Graph
 from ..ops import CONST, OPS, Op
 
-# An operand as a spelling sees it: its text, its binding level, and whether it is a number
-# written in place (some languages want a number made into their own kind of value).
+# An operand as a spelling sees it: its text, its binding level, and whether it is a plain
+# number (a number written in place, or arithmetic on such numbers only): a language whose
+# functions take only its own kind of value (torch's tensors) converts those.
 Operand = tuple[str, int, bool]
 
 
 class Spelling(Protocol):
-    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int]:
-        """`op` applied to operands, with only the parentheses needed, and its level."""
+    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int, bool]:
+        """`op` applied to operands, with only the parentheses needed, its level, and
+        whether the result is a plain number."""
         ...
 
     def constant(self, value: float) -> tuple[str, int]:
@@ -35,9 +37,11 @@ class Spelling(Protocol):
         ...
 
 
-# emit(node, text, temporary) writes a statement computing `text` for `node` and answers the
-# name later uses read it by (None: they write the number again, for a constant).
-Emit = Callable[[int, str, bool], "str | None"]
+# emit(node, text, temporary, plain) writes a statement computing `text` (a plain number:
+# see Operand) for `node` and answers the name later uses read it by (None: they write the
+# number again, for a constant). What a name refers to is never plain: a language that
+# minds converts a plain statement's value.
+Emit = Callable[[int, str, bool, bool], "str | None"]
 
 
 def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], uses: Sequence[int],
@@ -48,7 +52,7 @@ def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], u
     nodes in `alone`; other nodes used once are inlined into their consumer.
     `atom`: the binding level of a name."""
     g = graph
-    inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
+    inline: dict[int, tuple[str, int, int, bool]] = {}  # node -> (text, level, depth, plain), until its one use
     ops, args, values = g.ops, g.args, g.values
     for i in range(len(g)):
         if not live[i] or i in refs:
@@ -57,7 +61,7 @@ def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], u
             if i in named:
                 value = values[i]
                 assert value is not None, "a constant has a value"
-                ref = emit(i, spelling.constant(value)[0], False)
+                ref = emit(i, spelling.constant(value)[0], False, True)
                 if ref is not None:
                     refs[i] = ref
             continue
@@ -68,21 +72,21 @@ def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], u
             if ref is not None:
                 operands.append((ref, atom, False))
             elif a in inline:
-                text, level, d = inline.pop(a)
-                operands.append((text, level, False))
+                text, level, d, plain = inline.pop(a)
+                operands.append((text, level, plain))
                 depth = max(depth, d)
             else:
                 value = values[a]
                 assert value is not None, "an unnamed argument written in place is a constant"
                 operands.append((*spelling.constant(value), True))
-        text, level = spelling.op(OPS[ops[i]], operands)
+        text, level, plain = spelling.op(OPS[ops[i]], operands)
         depth += 1
         if i in named:
-            refs[i] = _named(emit(i, text, False))
+            refs[i] = _named(emit(i, text, False, plain))
         elif uses[i] != 1 or i in alone or depth >= max_depth or len(text) > max_length:
-            refs[i] = _named(emit(i, text, True))
+            refs[i] = _named(emit(i, text, True, plain))
         else:
-            inline[i] = (text, level, depth)
+            inline[i] = (text, level, depth, plain)
 
 
 def _named(ref: str | None) -> str:

@@ -1,0 +1,395 @@
+"""A graph (and its gradient graph) written as a Python module: `cgraph export`.
+
+Four targets, one writer: `python` (nothing but `math`), `numpy` (every input may be an
+array; rows broadcast), `torch` (an nn.Module whose params are nn.Parameters) and `jax`
+(a pure function of (params, inputs)). The statements come from the walk every program
+text uses (statements.py): one statement per named node, named after it, with its source
+line (and loop iteration) in a comment; unnamed nodes used once are folded into their
+consumer; deep expressions are split into temporaries so any graph compiles.
+
+How each op is written in each target is on its op-table entry (`Op.code`), with the
+helper functions a target needs (`CODE_HELPERS`), so this module names no op; the
+helpers give cgraph's results (IEEE inf and nan, never an exception). python and numpy's
+`value_and_grad` is cgraph's own gradient graph written as code (so its conventions at
+kinks are cgraph's); torch and jax differentiate the forward code themselves.
+
+Safety: text from the program reaches the module only as identifiers made of
+[A-Za-z0-9_], string literals written by repr(), or comments cleaned to one line; no
+docstrings. Renderers return text: only the CLI writes it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..errors import InputError
+from ..ir.graph import Graph
+from ..ops import CODE_HELPERS, CONST, PARAM, Op
+from .numbers import code_number
+from .program import comment
+from .statements import Operand, live_and_uses, write_statements
+
+TARGETS = ("python", "numpy", "torch", "jax")
+
+# The target's own precedence of the operators an op's code may be (Python's): level of
+# the result, level the left operand needs, level the right one needs.
+_SUM, _PRODUCT, _UNARY, _ATOM = 1, 2, 3, 5
+_INFIX = {"+": (_SUM, _SUM, _PRODUCT), "-": (_SUM, _SUM, _PRODUCT),
+          "*": (_PRODUCT, _PRODUCT, _UNARY), "/": (_PRODUCT, _PRODUCT, _UNARY)}
+_PREFIX = frozenset({"-"})
+# Past this nesting of folded expressions, or this length of one, a temporary is named.
+MAX_DEPTH = 8
+MAX_LENGTH = 100
+
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(#\)")
+_HELPER_CALL = re.compile(r"\b(_[A-Za-z0-9_]+)\(")
+
+
+@dataclass(frozen=True)
+class _Target:
+    module: str  # where inf and nan come from: math.inf
+    imports: tuple[str, ...]
+    setup: tuple[str, ...] = ()  # lines after the imports
+    default_name: str = "forward"
+    globals: tuple[str, ...] = ()  # names the module defines besides helpers and functions
+
+
+_TARGETS = {
+    "python": _Target("math", ("import math", "from typing import Mapping")),
+    "numpy": _Target("np", ("import numpy as np", "from typing import Mapping"),
+                     ("def _rows(value, rows):",
+                      "    # An array of the inputs' shape, even for a result that is a constant.",
+                      "    return np.broadcast_to(value, rows).copy()"),
+                     globals=("_rows", "rows")),
+    "torch": _Target("math", ("import math", "from typing import Mapping", "", "import torch", "from torch import nn"),
+                     ("DTYPE = torch.float64  # cgraph computes in float64", "",
+                      "def _t(x):",
+                      "    return torch.as_tensor(x, dtype=DTYPE)"),
+                     default_name="Model", globals=("DTYPE", "_t")),
+    "jax": _Target("jnp", ("from typing import Mapping", "", "import jax", "import jax.numpy as jnp"),
+                   ("# float64, as cgraph computes (JAX's default is float32): this sets it for the process.",
+                    'jax.config.update("jax_enable_x64", True)'),
+                   default_name="f"),
+}
+# Names no program identifier may take: what the module's code reads.
+_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {
+    "math", "np", "torch", "nn", "jax", "jnp", "Mapping", "INPUTS", "PARAMS", "inputs", "params", "self",
+    "forward", "value_and_grad", "outputs", "DTYPE", "super"}
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """cgraph's gradient graph of the first output (`cgraph.grad`), its notes (gradient
+    name -> what it is), and the wrt names in the order of its outputs."""
+
+    graph: Graph
+    notes: dict[str, str]
+    wrt: tuple[str, ...]
+
+
+def function_name_error(name: str) -> str | None:
+    """Why `name` cannot be the exported function's (or class's) name, or None."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
+        return f"--name {name!r}: not a Python identifier (letters, digits and _, starting with a letter)"
+    if name in _RESERVED - {"forward"}:
+        return f"--name {name!r}: the exported module uses that name itself"
+    return None
+
+
+def export_code(graph: Graph, target: str, *, gradient: Gradient | None = None, name: str | None = None,
+                header: Sequence[str] = ()) -> str:
+    """The module's text. `gradient`: for python and numpy, writes `value_and_grad`;
+    `name`: the function's (torch: the class's) name; `header`: comment lines on top."""
+    if target not in _TARGETS:
+        raise InputError(f"unknown export target {target!r}: one of {', '.join(TARGETS)}")
+    _check_spellings(graph, gradient, target)
+    writer = _Module(graph, target, _TARGETS[target], name or _TARGETS[target].default_name)
+    return writer.write(gradient, header)
+
+
+def _check_spellings(graph: Graph, gradient: Gradient | None, target: str) -> None:
+    """Every op of the graphs has code in `target` (a new op without it fails clearly)."""
+    from ..ops import OPS
+
+    for g in (graph, gradient.graph if gradient else None):
+        if g is None:
+            continue
+        for op_name in sorted(set(g.ops) & set(OPS)):
+            if target not in OPS[op_name].code:
+                raise InputError(f"the op '{op_name}' has no spelling for --to {target} (Op.code in cgraph/ops.py)")
+
+
+class _Names:
+    """Python identifiers for cgraph's names: valid, not a keyword or anything the module
+    reads, never two alike; the same name gets the same identifier in every function."""
+
+    def __init__(self, reserved: set[str]):
+        self.taken = set(reserved)
+        self.by_name: dict[str, str] = {}
+        self.temps = 0
+
+    def of(self, name: str) -> str:
+        ident = self.by_name.get(name)
+        if ident is None:
+            ident = self.by_name[name] = self.fresh(name)
+        return ident
+
+    def fresh(self, wanted: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_]+", "_", wanted).strip("_") or "t"
+        if base[0].isdigit():
+            base = "n" + base
+        if keyword.iskeyword(base) or keyword.issoftkeyword(base):
+            base += "_"
+        ident, k = base, 1
+        while ident in self.taken:
+            k += 1
+            ident = f"{base}_{k}"
+        self.taken.add(ident)
+        return ident
+
+    def temp(self) -> str:
+        while True:
+            self.temps += 1
+            ident = f"t{self.temps}"
+            if ident not in self.taken:
+                self.taken.add(ident)
+                return ident
+
+
+@dataclass
+class _Spelling:
+    """The walk's spelling of one target (statements.Spelling)."""
+
+    target: str
+    module: str
+    helpers: set[str] = field(default_factory=set)  # the helpers the code calls, collected as it is written
+
+    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int, bool]:
+        code = op.code[self.target]
+        if code in _INFIX and len(operands) == 2:
+            level, left, right = _INFIX[code]
+            (a, a_level, a_plain), (b, b_level, b_plain) = operands
+            return f"{_wrap(a, a_level, left)} {code} {_wrap(b, b_level, right)}", level, a_plain and b_plain
+        if code in _PREFIX and len(operands) == 1:
+            (a, a_level, a_plain), = operands
+            inner = f"({a})" if a_level < _UNARY or a.startswith("-") else a
+            return f"{code}{inner}", _UNARY, a_plain
+        if not _CALL.fullmatch(code):
+            raise InputError(f"the op '{op.name}' has no usable spelling for --to {self.target}: {code!r}")
+        self.helpers.update(_HELPER_CALL.findall(code))
+        # torch's functions take tensors only: a plain number becomes one.
+        args = ", ".join(f"_t({text})" if plain and self.target == "torch" else text for text, _, plain in operands)
+        return code.replace("#", args), _ATOM, False
+
+    def constant(self, value: float) -> tuple[str, int]:
+        text = code_number(value, self.module)
+        return text, (_UNARY if text.startswith("-") else _ATOM)
+
+
+def _wrap(text: str, level: int, needed: int) -> str:
+    return text if level >= needed else f"({text})"
+
+
+class _Module:
+    def __init__(self, graph: Graph, target: str, spec: _Target, name: str):
+        self.graph, self.target, self.spec, self.name = graph, target, spec, name
+        self.spelling = _Spelling(target, spec.module)
+        helpers = set(CODE_HELPERS.get(target, {}))
+        self.names = _Names(set(_RESERVED) | helpers | set(spec.globals) | {name})
+
+    # --- the module ---------------------------------------------------------------------
+
+    def write(self, gradient: Gradient | None, header: Sequence[str]) -> str:
+        g, t = self.graph, self.target
+        body: list[str] = []
+        several = len(g.outputs) > 1
+        if t == "torch":
+            body += self._torch_class(several)
+        elif t == "jax":
+            body += self._function(f"def {self.name}(params, inputs):", g, [g.output], ["params", "inputs"], "    ")
+            if several:
+                body += ["", ""] + self._function("def outputs(params, inputs):", g, list(g.outputs),
+                                                  ["params", "inputs"], "    ", as_dict=True)
+        else:
+            value = "float" if t == "python" else "np.ndarray"
+            body += self._function(f"def {self.name}(inputs: Mapping[str, float]) -> {value}:", g, [g.output],
+                                   ["inputs"], "    ")
+            if several:
+                body += ["", ""] + self._function(f"def outputs(inputs: Mapping[str, float]) -> dict[str, {value}]:",
+                                                  g, list(g.outputs), ["inputs"], "    ", as_dict=True)
+            if gradient is not None:
+                body += ["", ""] + self._value_and_grad(gradient, value)
+        lines = [f"# {comment(line)}".rstrip() for line in header]
+        lines += [""] if lines else []
+        lines += list(self.spec.imports)
+        lines += ["", ""] + list(self.spec.setup) if self.spec.setup else []
+        lines += ["", ""] + self._declarations()
+        for helper in self._helpers():
+            lines += ["", ""] + helper.splitlines()
+        lines += ["", ""] + body
+        return "\n".join(lines) + "\n"
+
+    def _declarations(self) -> list[str]:
+        g = self.graph
+        inputs = [leaf for leaf in g.leaves if g.ops[leaf] != PARAM]
+        params = [leaf for leaf in g.leaves if g.ops[leaf] == PARAM]
+        lines = ["# Each input's default (None: none, the caller gives it), and each param's initial value."]
+        for title, leaves in (("INPUTS", inputs), ("PARAMS", params)):
+            entries = [f"    {self._key(leaf)}: {self._default(leaf)}," for leaf in leaves]
+            lines += [f"{title} = {{"] + entries + ["}"] if entries else [f"{title}: dict = {{}}"]
+        return lines
+
+    def _key(self, leaf: int) -> str:
+        return repr(self.graph.name_of(leaf))
+
+    def _default(self, leaf: int) -> str:
+        value = self.graph.values[leaf]
+        return "None" if value is None else code_number(value, self.spec.module)
+
+    def _helpers(self) -> list[str]:
+        """The helpers the code calls, and those they call, in the table's order."""
+        table = CODE_HELPERS.get(self.target, {})
+        needed = set(self.spelling.helpers) & set(table)
+        pending = list(needed)
+        while pending:
+            for called in _HELPER_CALL.findall(table[pending.pop()]):
+                if called in table and called not in needed:
+                    needed.add(called)
+                    pending.append(called)
+        return [source for helper, source in table.items() if helper in needed]
+
+    # --- functions ----------------------------------------------------------------------
+
+    def _function(self, signature: str, graph: Graph, roots: list[int], sources: list[str], indent: str,
+                  as_dict: bool = False, notes: dict[str, str] | None = None) -> list[str]:
+        """A function computing `roots` of `graph`: the leaves bound from `sources`, one
+        statement per named node; returns the first root, or all by output name."""
+        lines = [signature]
+        inner = indent
+        if self.target == "numpy":
+            lines.append(f"{indent}with np.errstate(all=\"ignore\"):  # inf and nan are results, not warnings")
+            inner = indent + "    "
+        refs = self._bindings(graph, sources, inner, lines)
+        if self.target == "numpy":
+            shapes = ", ".join(f"np.shape({refs[leaf]})" for leaf in graph.leaves)
+            lines.append(f"{inner}rows = np.broadcast_shapes({shapes})  # every result has the inputs' shape")
+        self._statements(graph, roots, refs, inner, lines, notes)
+        if as_dict:
+            items = [f"{repr(name)}: {self._result(refs[node])}" for node, name in zip(graph.outputs, graph.output_names)]
+            lines.append(f"{inner}return {{{', '.join(items)}}}")
+        else:
+            lines.append(f"{inner}return {self._result(refs[roots[0]])}")
+        return lines
+
+    def _result(self, ref: str) -> str:
+        return f"_rows({ref}, rows)" if self.target == "numpy" else ref
+
+    def _bindings(self, graph: Graph, sources: list[str], indent: str, lines: list[str]) -> dict[int, str]:
+        """One line per leaf: its identifier bound to the caller's value (or its default)."""
+        refs: dict[int, str] = {}
+        g, t = graph, self.target
+        for leaf in g.leaves:
+            name = g.name_of(leaf) or "x"
+            ident = refs[leaf] = self.names.of(name)
+            is_param = g.ops[leaf] == PARAM
+            if t == "torch" and is_param:
+                value = f"self.params[{name!r}]"
+            elif t == "jax" and is_param:
+                value = f"jnp.asarray(params[{name!r}], dtype=jnp.float64)"
+            else:
+                source = sources[-1]
+                default = g.values[leaf]
+                value = (f"{source}[{name!r}]" if default is None
+                         else f"{source}.get({name!r}, {code_number(default, self.spec.module)})")
+                value = {"python": f"float({value})", "numpy": f"np.asarray({value}, dtype=np.float64)",
+                         "torch": f"_t({value})", "jax": f"jnp.asarray({value}, dtype=jnp.float64)"}[t]
+            note = "" if ident == name else f"  # {comment(name)}"
+            lines.append(f"{indent}{ident} = {value}{note}")
+        return refs
+
+    def _statements(self, graph: Graph, roots: list[int], refs: dict[int, str], indent: str, lines: list[str],
+                    notes: dict[str, str] | None) -> None:
+        g = graph
+        live, uses = live_and_uses(g, roots)
+        idents: dict[int, str] = {}
+        for node in sorted(g.node_names):
+            if live[node] and node not in refs:
+                idents[node] = self._ident(g, node)
+        for node, name in zip(g.outputs, g.output_names):
+            if node in roots and node not in refs and node not in idents:
+                idents[node] = self.names.fresh(name)
+
+        def emit(node: int, text: str, temporary: bool, plain: bool) -> str | None:
+            ident = self.names.temp() if temporary else idents[node]
+            if plain and self.target == "torch":
+                text = f"_t({text})"
+            why = self._comment(g, node, ident, notes)
+            lines.append(f"{indent}{ident} = {text}" + (f"  # {why}" if why else ""))
+            return ident
+
+        write_statements(g, self.spelling, live=live, uses=uses, named=idents, alone=(), refs=refs, emit=emit,
+                         max_depth=MAX_DEPTH, max_length=MAX_LENGTH, atom=_ATOM)
+
+    def _ident(self, g: Graph, node: int) -> str:
+        """A named node's identifier: from the name the graph binds to it at the end (a name
+        later given to another node is that node's)."""
+        names = g.node_names.get(node, ())
+        final = [n for n in names if g.names.get(n) == node]
+        return self.names.of(final[0]) if final else self.names.fresh(names[0])
+
+    def _comment(self, g: Graph, node: int, ident: str, notes: dict[str, str] | None) -> str:
+        """Where the node comes from: its cgraph name if the identifier differs, the note of a
+        gradient, or the source line and the loop iteration."""
+        parts: list[str] = []
+        name = g.name_of(node)
+        if name and name != ident:
+            parts.append(name)
+        note = notes.get(name) if notes and name else None
+        if note:
+            parts.append(note)
+        elif g.ops[node] != CONST or name:
+            line = g.line_of(node)
+            loops = [str(tag) for tag in g.tags[node] if tag.kind == "loop"]
+            parts.append(f"line {line}" + (f", {', '.join(loops)}" if loops else ""))
+        return comment(", ".join(parts))
+
+    def _value_and_grad(self, gradient: Gradient, value: str) -> list[str]:
+        grad = gradient.graph
+        lines = [f"def value_and_grad(inputs: Mapping[str, float]) -> tuple[{value}, dict[str, {value}]]:",
+                 "    # The gradient graph of `cgraph grad` written out: cgraph's derivatives, kinks included."]
+        inner = "    "
+        if self.target == "numpy":
+            lines.append('    with np.errstate(all="ignore"):  # inf and nan are results, not warnings')
+            inner = "        "
+        refs = self._bindings(grad, ["inputs"], inner, lines)
+        if self.target == "numpy":
+            shapes = ", ".join(f"np.shape({refs[leaf]})" for leaf in grad.leaves)
+            lines.append(f"{inner}rows = np.broadcast_shapes({shapes})  # every result has the inputs' shape")
+        roots = list(grad.outputs)
+        self._statements(grad, roots, refs, inner, lines, gradient.notes)
+        items = [f"{repr(wrt)}: {self._result(refs[node])}" for wrt, node in zip(gradient.wrt, roots)]
+        lines.append(f"{inner}return {self.name}(inputs), {{{', '.join(items)}}}")
+        return lines
+
+    def _torch_class(self, several: bool) -> list[str]:
+        g = self.graph
+        params = [leaf for leaf in g.leaves if g.ops[leaf] == PARAM]
+        lines = [f"class {self.name}(nn.Module):",
+                 "    # The params are nn.Parameters keyed by cgraph's names (self.params['w']), initialised",
+                 "    # to the file's values; forward takes the inputs by name (tensors or floats).",
+                 "",
+                 "    def __init__(self) -> None:",
+                 "        super().__init__()",
+                 "        self.params = nn.ParameterDict({"]
+        lines += [f"            {self._key(leaf)}: nn.Parameter(_t(PARAMS[{self._key(leaf)}]))," for leaf in params]
+        lines += ["        })", ""]
+        lines += self._function("    def forward(self, inputs: Mapping[str, float]) -> torch.Tensor:", g, [g.output],
+                                ["inputs"], "        ")
+        if several:
+            lines += [""] + self._function("    def outputs(self, inputs: Mapping[str, float]) -> dict[str, torch.Tensor]:",
+                                           g, list(g.outputs), ["inputs"], "        ", as_dict=True)
+        return lines
