@@ -104,6 +104,8 @@ def module_code(graph: Graph, target: str, *, grad: bool = True, wrt: list[str] 
         if names:
             derivative, notes = gradient_program(first, names, 1, simplify=True, max_nodes=max_nodes)
             gradient = Gradient(derivative, dict(notes.items()), tuple(names))
+        else:  # nothing to differentiate: value_and_grad gives an empty dict
+            gradient = Gradient(first, {}, ())
     return export_code(graph, target, gradient=gradient, name=name, header=header)
 
 

@@ -369,7 +369,7 @@ class _Module:
         if self.target == "numpy":
             shapes = ", ".join(f"np.shape({refs[leaf]})" for leaf in grad.leaves)
             lines.append(f"{inner}rows = np.broadcast_shapes({shapes})  # every result has the inputs' shape")
-        roots = list(grad.outputs)
+        roots = list(grad.outputs) if gradient.wrt else []
         self._statements(grad, roots, refs, inner, lines, gradient.notes)
         items = [f"{repr(wrt)}: {self._result(refs[node])}" for wrt, node in zip(gradient.wrt, roots)]
         lines.append(f"{inner}return {self.name}(inputs), {{{', '.join(items)}}}")

@@ -51,10 +51,9 @@ def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], u
     bound by the caller): `named` nodes (a named constant too) always get one, and so do
     nodes in `alone`; other nodes used once are inlined into their consumer.
     `atom`: the binding level of a name."""
-    g = graph
     inline: dict[int, tuple[str, int, int, bool]] = {}  # node -> (text, level, depth, plain), until its one use
-    ops, args, values = g.ops, g.args, g.values
-    for i in range(len(g)):
+    ops, values = graph.ops, graph.values
+    for i in range(len(graph)):
         if not live[i] or i in refs:
             continue
         if ops[i] == CONST:
@@ -65,28 +64,35 @@ def write_statements(graph: Graph, spelling: Spelling, *, live: Sequence[int], u
                 if ref is not None:
                     refs[i] = ref
             continue
-        operands: list[Operand] = []
-        depth = 0
-        for a in args[i]:
-            ref = refs.get(a)
-            if ref is not None:
-                operands.append((ref, atom, False))
-            elif a in inline:
-                text, level, d, plain = inline.pop(a)
-                operands.append((text, level, plain))
-                depth = max(depth, d)
-            else:
-                value = values[a]
-                assert value is not None, "an unnamed argument written in place is a constant"
-                operands.append((*spelling.constant(value), True))
+        operands, depth = _operands(graph, i, spelling, refs, inline, atom)
         text, level, plain = spelling.op(OPS[ops[i]], operands)
-        depth += 1
         if i in named:
             refs[i] = _named(emit(i, text, False, plain))
         elif uses[i] != 1 or i in alone or depth >= max_depth or len(text) > max_length:
             refs[i] = _named(emit(i, text, True, plain))
         else:
             inline[i] = (text, level, depth, plain)
+
+
+def _operands(graph: Graph, i: int, spelling: Spelling, refs: dict[int, str],
+              inline: dict[int, tuple[str, int, int, bool]], atom: int) -> tuple[list[Operand], int]:
+    """Node i's operands (a name, an inlined node's text, taken out of `inline`, or a number)
+    and the nesting depth of node i's text."""
+    operands: list[Operand] = []
+    depth = 0
+    for a in graph.args[i]:
+        ref = refs.get(a)
+        if ref is not None:
+            operands.append((ref, atom, False))
+        elif a in inline:
+            text, level, d, plain = inline.pop(a)
+            operands.append((text, level, plain))
+            depth = max(depth, d)
+        else:
+            value = graph.values[a]
+            assert value is not None, "an unnamed argument written in place is a constant"
+            operands.append((*spelling.constant(value), True))
+    return operands, depth + 1
 
 
 def _named(ref: str | None) -> str:
