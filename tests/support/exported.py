@@ -13,7 +13,7 @@ from types import ModuleType
 
 from cgraph.cli.export_cmd import module_code
 
-__all__ = ["module_code", "import_module", "same", "assert_same", "load_exported"]
+__all__ = ["module_code", "import_module", "same", "assert_same", "scale_of", "load_exported"]
 
 _counter = itertools.count()
 
@@ -36,15 +36,22 @@ def load_exported(graph, target: str, directory: Path, **options) -> ModuleType:
     return import_module(module_code(graph, target, **options), directory)
 
 
-def same(a: float, b: float, rel: float = 1e-12) -> bool:
-    """Equal to `rel` relative, or both nan, or the same infinity."""
+def same(a: float, b: float, rel: float = 1e-12, scale: float = 0.0) -> bool:
+    """Equal to `rel` relative (to the larger of the two, or to `scale`: a gradient summed
+    from terms that cancel is only as exact as its terms are), or both nan, or the same
+    infinity."""
     a, b = float(a), float(b)
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
         return a == b
-    return abs(a - b) <= rel * max(abs(a), abs(b)) or abs(a - b) <= 1e-300
+    return abs(a - b) <= rel * max(abs(a), abs(b), scale) or abs(a - b) <= 1e-300
 
 
-def assert_same(got: float, expected: float, what: str = "", rel: float = 1e-12) -> None:
-    assert same(got, expected, rel), f"{what}: exported {got!r}, cgraph {expected!r}"
+def assert_same(got: float, expected: float, what: str = "", rel: float = 1e-12, scale: float = 0.0) -> None:
+    assert same(got, expected, rel, scale), f"{what}: exported {got!r}, cgraph {expected!r}"
+
+
+def scale_of(numbers) -> float:
+    """The size of the largest finite number, at least 1: what a sum's rounding is relative to."""
+    return max([1.0, *(abs(float(v)) for v in numbers if math.isfinite(float(v)))])
