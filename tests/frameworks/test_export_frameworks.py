@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +25,7 @@ from hypothesis import strategies as st
 import cgraph
 from cgraph import ops
 from support.exported import assert_same, load_exported, scale_of
-from support.paths import SAMPLES
+from support.paths import ROOT, SAMPLES
 from support.programs import programs, values
 from support.samples import SAMPLE_CASES, SAMPLE_IDS
 
@@ -162,3 +168,30 @@ def test_the_torch_module_trains_linreg_to_cgraphs_params(tmp_path, cg):
         optimizer.step()
     for name, value in expected.items():
         assert_same(float(model.params[name]), value, f"param {name}", rel=1e-10)
+
+
+# --- the README's torch and jax examples ----------------------------------------------------
+
+
+def readme_framework_examples() -> list[tuple[str, str, str]]:
+    """(export command, program, what its print shows) of each ```python block of the README
+    that starts with a `# cgraph export` line."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = []
+    for block in re.findall(r"```python\n(# cgraph export [^\n]*)\n(.*?)```", text, re.S):
+        command, program = block
+        printed = re.search(r"^print\(.*\)  # (.*)$", program, re.M)
+        assert printed, program
+        found.append((command[2:], program, printed.group(1)))
+    return found
+
+
+@pytest.mark.parametrize("command,program,expected", readme_framework_examples())
+def test_the_readme_examples_print_what_the_readme_says(tmp_path, command, program, expected):
+    shutil.copytree(SAMPLES, tmp_path / "samples")
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([str(bin_dir / "cgraph"), *shlex.split(command)[1:]], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "example.py").write_text(program, encoding="utf-8")
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
