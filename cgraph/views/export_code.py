@@ -45,6 +45,7 @@ _PREFIX = frozenset({"-"})
 MAX_DEPTH = 8
 MAX_LENGTH = 100
 
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # no leading _: the helpers' names start with one
 _CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(#\)")
 _HELPER_CALL = re.compile(r"\b(_[A-Za-z0-9_]+)\(")
 
@@ -139,6 +140,9 @@ class _Names:
         return ident
 
     def fresh(self, wanted: str) -> str:
+        if wanted not in self.taken and _IDENTIFIER.fullmatch(wanted) and not keyword.iskeyword(wanted):
+            self.taken.add(wanted)  # the common case: already a Python identifier of its own
+            return wanted
         base = re.sub(r"[^A-Za-z0-9_]+", "_", wanted).strip("_") or "t"
         if base[0].isdigit():
             base = "n" + base
@@ -315,10 +319,17 @@ class _Module:
                     notes: dict[str, str] | None) -> None:
         g = graph
         live, uses = live_and_uses(g, roots)
+        final: dict[int, str] = {}  # a name the graph binds to the node at the end
+        for name, node in g.names.items():
+            final.setdefault(node, name)
         idents: dict[int, str] = {}
         for node in sorted(g.node_names):
             if live[node] and node not in refs:
-                idents[node] = self._ident(g, node)
+                # Its first name, unless that name is later given to another node (then it is
+                # that node's): another name of its own, else a fresh identifier.
+                primary = g.node_names.primary(node)
+                own = primary if g.names.get(primary) == node else final.get(node)
+                idents[node] = self.names.of(own) if own is not None else self.names.fresh(primary)
         for node, name in zip(g.outputs, g.output_names):
             if node in roots and node not in refs and node not in idents:
                 idents[node] = self.names.fresh(name)
@@ -334,18 +345,11 @@ class _Module:
         write_statements(g, self.spelling, live=live, uses=uses, named=idents, alone=(), refs=refs, emit=emit,
                          max_depth=MAX_DEPTH, max_length=MAX_LENGTH, atom=_ATOM)
 
-    def _ident(self, g: Graph, node: int) -> str:
-        """A named node's identifier: from the name the graph binds to it at the end (a name
-        later given to another node is that node's)."""
-        names = g.node_names.get(node, ())
-        final = [n for n in names if g.names.get(n) == node]
-        return self.names.of(final[0]) if final else self.names.fresh(names[0])
-
     def _comment(self, g: Graph, node: int, ident: str, notes: dict[str, str] | None) -> str:
         """Where the node comes from: its cgraph name if the identifier differs, the note of a
         gradient, or the source line and the loop iteration."""
         parts: list[str] = []
-        name = g.name_of(node)
+        name = g.node_names.first(node)
         if name and name != ident:
             parts.append(name)
         note = notes.get(name) if notes and name else None
@@ -353,7 +357,8 @@ class _Module:
             parts.append(note)
         elif g.ops[node] != CONST or name:
             line = g.line_of(node)
-            loops = [str(tag) for tag in g.tags[node] if tag.kind == "loop"]
+            tags = g.tags[node]
+            loops = [str(tag) for tag in tags if tag.kind == "loop"] if tags else []
             parts.append(f"line {line}" + (f", {', '.join(loops)}" if loops else ""))
         return comment(", ".join(parts))
 

@@ -55,6 +55,8 @@ _INDEX = r"(?:0|-?[1-9][0-9]{0,14})"
 _NAME = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*(?:\[{_INDEX}(?:,{_INDEX})*\])?")
 _IDENT_JUNK = re.compile(r"[^A-Za-z0-9_]+")
 
+_PLAIN = re.compile(r"[ -~]*")
+
 # Past this nesting of inlined expressions, or this length of one, a temporary is named.
 MAX_DEPTH = 8
 MAX_LENGTH = 100
@@ -72,6 +74,8 @@ def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, hea
 def comment(text: str) -> str:
     """`text` as one line that cannot leave a comment: line breaks and other control or
     separator characters become spaces."""
+    if _PLAIN.fullmatch(text):  # printable ASCII (the common case): nothing to clean
+        return " ".join(text.split())
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
     return " ".join(cleaned.split())
 
