@@ -49,6 +49,7 @@ fuzz: $(STAMP) system-packages
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_grad.py
+	$(BIN)/python bench/bench_export.py
 
 # A Debian package a target needs: installed with apt-get when run as root and the command
 # is missing, else a note saying how. $(call apt_install,COMMAND,PACKAGE,WHAT NEEDS IT)

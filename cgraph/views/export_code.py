@@ -28,7 +28,7 @@ from typing import Sequence
 
 from ..errors import InputError
 from ..ir.graph import Graph
-from ..ops import CODE_HELPERS, CONST, PARAM, Op
+from ..ops import CODE_HELPERS, CONST, OPS, PARAM, Op
 from .numbers import code_number
 from .program import comment
 from .statements import Operand, live_and_uses, write_statements
@@ -71,7 +71,7 @@ _TARGETS = {
                       "def _t(x):",
                       "    return torch.as_tensor(x, dtype=DTYPE)"),
                      default_name="Model", globals=("DTYPE", "_t")),
-    "jax": _Target("jnp", ("from typing import Mapping", "", "import jax", "import jax.numpy as jnp"),
+    "jax": _Target("jnp", ("import jax", "import jax.numpy as jnp"),
                    ("# float64, as cgraph computes (JAX's default is float32): this sets it for the process.",
                     'jax.config.update("jax_enable_x64", True)'),
                    default_name="f"),
@@ -114,8 +114,6 @@ def export_code(graph: Graph, target: str, *, gradient: Gradient | None = None, 
 
 def _check_spellings(graph: Graph, gradient: Gradient | None, target: str) -> None:
     """Every op of the graphs has code in `target` (a new op without it fails clearly)."""
-    from ..ops import OPS
-
     for g in (graph, gradient.graph if gradient else None):
         if g is None:
             continue
