@@ -294,12 +294,13 @@ class _Module:
         """One line per leaf: its identifier bound to the caller's value (or its default)."""
         refs: dict[int, str] = {}
         g, t = graph, self.target
+        params = [leaf for leaf in g.leaves if g.ops[leaf] == PARAM]
         for leaf in g.leaves:
             name = g.name_of(leaf) or "x"
             ident = refs[leaf] = self.names.of(name)
             is_param = g.ops[leaf] == PARAM
             if t == "torch" and is_param:
-                value = f"self.params[{name!r}]"
+                value = f"self.params[{params.index(leaf)}]"
             elif t == "jax" and is_param:
                 value = f"jnp.asarray(params[{name!r}], dtype=jnp.float64)"
             else:
@@ -309,7 +310,7 @@ class _Module:
                          else f"{source}.get({name!r}, {code_number(default, self.spec.module)})")
                 value = {"python": f"float({value})", "numpy": f"np.asarray({value}, dtype=np.float64)",
                          "torch": f"_t({value})", "jax": f"jnp.asarray({value}, dtype=jnp.float64)"}[t]
-            note = "" if ident == name else f"  # {comment(name)}"
+            note = "" if ident == name and not (t == "torch" and is_param) else f"  # {comment(name)}"
             lines.append(f"{indent}{ident} = {value}{note}")
         return refs
 
@@ -380,16 +381,19 @@ class _Module:
 
     def _torch_class(self, several: bool) -> list[str]:
         g = self.graph
-        params = [leaf for leaf in g.leaves if g.ops[leaf] == PARAM]
         lines = [f"class {self.name}(nn.Module):",
-                 "    # The params are nn.Parameters keyed by cgraph's names (self.params['w']), initialised",
-                 "    # to the file's values; forward takes the inputs by name (tensors or floats).",
+                 "    # The params are nn.Parameters, initialised to the file's values: self.params in the order",
+                 "    # of PARAMS (a list: a dict keyed by cgraph's names would clash with its own methods for a",
+                 "    # param named `keys` or `type`), by name through named_params(); forward takes the inputs",
+                 "    # by name (tensors or floats).",
                  "",
                  "    def __init__(self) -> None:",
                  "        super().__init__()",
-                 "        self.params = nn.ParameterDict({"]
-        lines += [f"            {self._key(leaf)}: nn.Parameter(_t(PARAMS[{self._key(leaf)}]))," for leaf in params]
-        lines += ["        })", ""]
+                 "        self.params = nn.ParameterList(nn.Parameter(_t(value)) for value in PARAMS.values())",
+                 "",
+                 "    def named_params(self) -> dict[str, nn.Parameter]:",
+                 "        return dict(zip(PARAMS, self.params))",
+                 ""]
         lines += self._function("    def forward(self, inputs: Mapping[str, float]) -> torch.Tensor:", g, [g.output],
                                 ["inputs"], "        ")
         if several:

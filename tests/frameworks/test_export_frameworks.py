@@ -51,13 +51,13 @@ def torch_value_and_grad(module, graph: cgraph.Graph, given: dict[str, float]) -
     model = module.Model()
     with torch.no_grad():
         for name, value in params.items():
-            model.params[name].fill_(value)
+            model.named_params()[name].fill_(value)
     tensors = {name: torch.tensor(value, dtype=torch.float64, requires_grad=True) for name, value in inputs.items()}
     out = model(tensors)
     if not out.requires_grad:  # piecewise constant (step, eq): torch builds no graph, the gradient is 0
         return float(out), dict.fromkeys([*inputs, *params], 0.0)
     out.backward()
-    grads = {name: t.grad for name, t in tensors.items()} | {name: p.grad for name, p in model.params.items()}
+    grads = {name: t.grad for name, t in tensors.items()} | {name: p.grad for name, p in model.named_params().items()}
     return float(out.detach()), {name: 0.0 if g is None else float(g) for name, g in grads.items()}
 
 
@@ -167,7 +167,7 @@ def test_the_torch_module_trains_linreg_to_cgraphs_params(tmp_path, cg):
         model(data).mean().backward()
         optimizer.step()
     for name, value in expected.items():
-        assert_same(float(model.params[name]), value, f"param {name}", rel=1e-10)
+        assert_same(model.named_params()[name].item(), value, f"param {name}", rel=1e-10)
 
 
 # --- the README's torch and jax examples ----------------------------------------------------
@@ -195,3 +195,24 @@ def test_the_readme_examples_print_what_the_readme_says(tmp_path, command, progr
     done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected
+
+
+# --- hostile names ----------------------------------------------------------------------------
+
+HOSTILE = ("# \"\"\" ''' \\ import os\n"
+           "param keys = 0.5  # \"\"\" ); import os #\r\n"
+           "param type = -1.5\n"
+           "param forward = 2\n"
+           "input lambda  # \u2028import os \x0c \u2029 end\n"
+           "input _t\n"
+           "w[1,2] = keys * lambda + type  # \\n import os\n"
+           "jnp = w[1,2] * forward + _t\n"
+           "y = tanh(jnp) + relu(keys) + abs(lambda)\n")
+
+
+@pytest.mark.parametrize("target", FRAMEWORKS)
+def test_hostile_names_and_comments(tmp_path, target):
+    graph = cgraph.parse(HOSTILE, "evil \"\"\"\n import os.cg")
+    module = load_exported(graph, target, tmp_path, header=[graph.source.filename])
+    for point in ({"lambda": 0.5, "_t": -1.0}, {"lambda": 0.0, "_t": 2.0, "keys": 0.0}):
+        check(target, module, graph, point, repr(point))
