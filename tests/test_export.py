@@ -374,3 +374,18 @@ def test_an_op_without_a_spelling_fails_the_export_clearly():
             module_code(graph, "numpy", grad=False)
     finally:
         ops.unregister(leaky.name)
+
+
+def test_a_new_op_with_its_spellings_exports_with_no_other_edit(tmp_path):
+    expm1 = ops.Op("expm1", "expm1", 1, math.expm1, lambda o, a: (o + 1.0,), ("out + 1",), np_forward=np.expm1,
+                   rule=lambda w, o, a: (w.op("add", o, w.const(1.0)),),
+                   code=ops._code("math.expm1(#)", "np.expm1(#)", "torch.expm1(#)", "jnp.expm1(#)"))
+    ops.register(expm1)
+    try:
+        graph = cgraph.parse("input x\ny = expm1(x * 2)\noutput y")
+        for target in TARGETS:
+            text = module_code(graph, target)
+            assert "y = " + {"python": "math", "numpy": "np"}[target] + ".expm1(x * 2.0)  # line 2" in text
+            check_module(import_module(text, tmp_path), graph, {"x": 1e-9}, target)
+    finally:
+        ops.unregister(expm1.name)
