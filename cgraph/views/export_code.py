@@ -16,6 +16,10 @@ kinks are cgraph's); torch and jax differentiate the forward code themselves.
 Safety: text from the program reaches the module only as identifiers made of
 [A-Za-z0-9_], string literals written by repr(), or comments cleaned to one line; no
 docstrings. Renderers return text: only the CLI writes it.
+
+Why one module: the four targets differ in a few lines each (how a leaf is bound, what
+wraps the functions), and share everything else (names, statements, comments, layout);
+a module per target would repeat the writer.
 """
 
 from __future__ import annotations
@@ -60,14 +64,14 @@ class _Target:
 
 
 _TARGETS = {
-    "python": _Target("math", ("import math", "from typing import Mapping")),
-    "numpy": _Target("np", ("import numpy as np", "from typing import Mapping"),
+    "python": _Target("math", ("import math",)),
+    "numpy": _Target("np", ("import numpy as np",),
                      ("def _rows(value, rows):",
                       "    # An array of the inputs' shape, even for a result that is a constant.",
                       "    return np.broadcast_to(value, rows).copy()"),
                      globals=("_rows", "rows")),
-    "torch": _Target("math", ("import math", "from typing import Mapping", "", "import torch", "from torch import nn"),
-                     ("DTYPE = torch.float64  # cgraph computes in float64", "",
+    "torch": _Target("math", ("import math", "", "import torch", "from torch import nn"),
+                     ("DTYPE = torch.float64  # cgraph computes in float64", "", "",
                       "def _t(x):",
                       "    return torch.as_tensor(x, dtype=DTYPE)"),
                      default_name="Model", globals=("DTYPE", "_t")),
@@ -78,7 +82,7 @@ _TARGETS = {
 }
 # Names no program identifier may take: what the module's code reads.
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {
-    "math", "np", "torch", "nn", "jax", "jnp", "Mapping", "INPUTS", "PARAMS", "inputs", "params", "self",
+    "math", "np", "torch", "nn", "jax", "jnp", "rows", "INPUTS", "PARAMS", "inputs", "params", "self",
     "forward", "value_and_grad", "outputs", "DTYPE", "super"}
 
 
@@ -192,6 +196,14 @@ class _Spelling:
         return text, (_UNARY if text.startswith("-") else _ATOM)
 
 
+def _wrapped(head: str, items: list[str], tail: str, indent: str, width: int = 100) -> list[str]:
+    """`head`, the items comma-separated, `tail`: one line if it is short, else an item a line."""
+    line = f"{indent}{head}{', '.join(items)}{tail}"
+    if len(line) <= width or not items:
+        return [line]
+    return [f"{indent}{head}"] + [f"{indent}    {item}," for item in items] + [f"{indent}{tail}"]
+
+
 def _wrap(text: str, level: int, needed: int) -> str:
     return text if level >= needed else f"({text})"
 
@@ -206,6 +218,20 @@ class _Module:
     # --- the module ---------------------------------------------------------------------
 
     def write(self, gradient: Gradient | None, header: Sequence[str]) -> str:
+        body = self._body(gradient)
+        helpers = self._helpers()
+        declarations = self._declarations()
+        uses_math = any("math." in line for line in (*body, *helpers, *declarations))
+        imports = [line for line in self.spec.imports if uses_math or line != "import math"]
+        while imports and not imports[0]:
+            imports.pop(0)
+        sections = [imports, list(self.spec.setup), declarations, *(h.splitlines() for h in helpers), body]
+        text = "\n\n\n".join("\n".join(section) for section in sections if section) + "\n"
+        top = "".join(f"# {comment(line)}".rstrip() + "\n" for line in header)
+        return f"{top}\n{text}" if top else text
+
+    def _body(self, gradient: Gradient | None) -> list[str]:
+        """The functions (torch: the class)."""
         g, t = self.graph, self.target
         body: list[str] = []
         several = len(g.outputs) > 1
@@ -218,22 +244,14 @@ class _Module:
                                                   ["params", "inputs"], "    ", as_dict=True)
         else:
             value = "float" if t == "python" else "np.ndarray"
-            body += self._function(f"def {self.name}(inputs: Mapping[str, float]) -> {value}:", g, [g.output],
+            body += self._function(f"def {self.name}(inputs: dict[str, float]) -> {value}:", g, [g.output],
                                    ["inputs"], "    ")
             if several:
-                body += ["", ""] + self._function(f"def outputs(inputs: Mapping[str, float]) -> dict[str, {value}]:",
+                body += ["", ""] + self._function(f"def outputs(inputs: dict[str, float]) -> dict[str, {value}]:",
                                                   g, list(g.outputs), ["inputs"], "    ", as_dict=True)
             if gradient is not None:
                 body += ["", ""] + self._value_and_grad(gradient, value)
-        lines = [f"# {comment(line)}".rstrip() for line in header]
-        lines += [""] if lines else []
-        lines += list(self.spec.imports)
-        lines += ["", ""] + list(self.spec.setup) if self.spec.setup else []
-        lines += ["", ""] + self._declarations()
-        for helper in self._helpers():
-            lines += ["", ""] + helper.splitlines()
-        lines += ["", ""] + body
-        return "\n".join(lines) + "\n"
+        return body
 
     def _declarations(self) -> list[str]:
         g = self.graph
@@ -276,13 +294,11 @@ class _Module:
             lines.append(f"{indent}with np.errstate(all=\"ignore\"):  # inf and nan are results, not warnings")
             inner = indent + "    "
         refs = self._bindings(graph, sources, inner, lines)
-        if self.target == "numpy":
-            shapes = ", ".join(f"np.shape({refs[leaf]})" for leaf in graph.leaves)
-            lines.append(f"{inner}rows = np.broadcast_shapes({shapes})  # every result has the inputs' shape")
+        lines += self._rows(graph, refs, inner)
         self._statements(graph, roots, refs, inner, lines, notes)
         if as_dict:
             items = [f"{repr(name)}: {self._result(refs[node])}" for node, name in zip(graph.outputs, graph.output_names)]
-            lines.append(f"{inner}return {{{', '.join(items)}}}")
+            lines += _wrapped("return {", items, "}", inner)
         else:
             lines.append(f"{inner}return {self._result(refs[roots[0]])}")
         return lines
@@ -363,21 +379,26 @@ class _Module:
 
     def _value_and_grad(self, gradient: Gradient, value: str) -> list[str]:
         grad = gradient.graph
-        lines = [f"def value_and_grad(inputs: Mapping[str, float]) -> tuple[{value}, dict[str, {value}]]:",
+        lines = [f"def value_and_grad(inputs: dict[str, float]) -> tuple[{value}, dict[str, {value}]]:",
                  "    # The gradient graph of `cgraph grad` written out: cgraph's derivatives, kinks included."]
         inner = "    "
         if self.target == "numpy":
             lines.append('    with np.errstate(all="ignore"):  # inf and nan are results, not warnings')
             inner = "        "
         refs = self._bindings(grad, ["inputs"], inner, lines)
-        if self.target == "numpy":
-            shapes = ", ".join(f"np.shape({refs[leaf]})" for leaf in grad.leaves)
-            lines.append(f"{inner}rows = np.broadcast_shapes({shapes})  # every result has the inputs' shape")
+        lines += self._rows(grad, refs, inner)
         roots = list(grad.outputs) if gradient.wrt else []
         self._statements(grad, roots, refs, inner, lines, gradient.notes)
         items = [f"{repr(wrt)}: {self._result(refs[node])}" for wrt, node in zip(gradient.wrt, roots)]
-        lines.append(f"{inner}return {self.name}(inputs), {{{', '.join(items)}}}")
+        lines += _wrapped(f"return {self.name}(inputs), {{", items, "}", inner)
         return lines
+
+    def _rows(self, graph: Graph, refs: dict[int, str], indent: str) -> list[str]:
+        """numpy: the shape every result has, the inputs' broadcast."""
+        if self.target != "numpy":
+            return []
+        shapes = [f"np.shape({refs[leaf]})" for leaf in graph.leaves]
+        return _wrapped("rows = np.broadcast_shapes(", shapes, ")  # every result has the inputs' shape", indent)
 
     def _torch_class(self, several: bool) -> list[str]:
         g = self.graph
@@ -394,9 +415,9 @@ class _Module:
                  "    def named_params(self) -> dict[str, nn.Parameter]:",
                  "        return dict(zip(PARAMS, self.params))",
                  ""]
-        lines += self._function("    def forward(self, inputs: Mapping[str, float]) -> torch.Tensor:", g, [g.output],
+        lines += self._function("    def forward(self, inputs: dict[str, float]) -> torch.Tensor:", g, [g.output],
                                 ["inputs"], "        ")
         if several:
-            lines += [""] + self._function("    def outputs(self, inputs: Mapping[str, float]) -> dict[str, torch.Tensor]:",
+            lines += [""] + self._function("    def outputs(self, inputs: dict[str, float]) -> dict[str, torch.Tensor]:",
                                            g, list(g.outputs), ["inputs"], "        ", as_dict=True)
         return lines
