@@ -6,9 +6,11 @@ Each `Op` has
 and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float versions
 do not already work on arrays. Everything else the program knows about an op is on its
 entry too: how diagrams show it (`symbol`), how a file and an explanation write it
-(`notation`), the local derivatives as text for explanations (`formulas`), and where its
-derivative jumps (`kink`). No other module names an op: the parser, evaluator, batch,
-diagrams, explanations, the gradient check and the property tests all read this table.
+(`notation`), the local derivatives as text for explanations (`formulas`), where its
+derivative jumps (`kink`), and how exported code writes it in Python, NumPy, PyTorch and
+JAX (`code`, with the helper functions of CODE_HELPERS). No other module names an op:
+the parser, evaluator, batch, diagrams, explanations, the gradient check, `cgraph export`
+and the property tests all read this table.
 (The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
 shared by every row, and 1.0/0.0 raises where NumPy gives inf.)
 Each op also has a graph `rule(w, out, *args) -> (node id, ...)`: the same local

@@ -52,7 +52,7 @@ gradient graph written as code; torch and jax differentiate the code.
               help="Refuse to unroll a graph larger than this.")
 def export_command(file: str | None, expr: str | None, target: str, out: str, grad: bool, wrt: str | None,
                    func: str | None, output_name: str | None, max_nodes: int) -> None:
-    """Write FILE as a Python module for TARGET: the forward pass, one
+    """Write FILE as a Python module for --to: the forward pass, one
     statement per named node with its source line in a comment, and (python,
     numpy) its gradient. The module needs nothing of cgraph."""
     from ..views.export_code import function_name_error
