@@ -16,7 +16,7 @@ import tokenize
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import cgraph
@@ -155,7 +155,6 @@ def test_every_op_of_the_table_exports_with_cgraphs_semantics(tmp_path, target):
 special_values = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, math.inf, -math.inf, math.nan])
 
 
-@settings(max_examples=40)
 @given(st.data())
 def test_generated_programs_export_to_what_cgraph_computes(tmp_path_factory, data):
     text = data.draw(programs())

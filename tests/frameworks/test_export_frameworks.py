@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import cgraph
@@ -130,7 +130,6 @@ def test_jit_and_several_outputs(tmp_path, target):
 special = st.sampled_from([0.0, 1.0, -1.0, 0.5, 2.0])
 
 
-@settings(max_examples=40)
 @given(st.data())
 def test_generated_programs_differentiate_to_cgraphs_gradients(tmp_path_factory, data):
     text = data.draw(programs())
