@@ -362,7 +362,7 @@ class _Module:
 
     def _comment(self, g: Graph, node: int, ident: str, notes: dict[str, str] | None) -> str:
         """Where the node comes from: its cgraph name if the identifier differs, the note of a
-        gradient, or the source line and the loop iteration."""
+        gradient, or the source line, the loop iteration and the call (`in neuron#2`)."""
         parts: list[str] = []
         name = g.node_names.first(node)
         if name and name != ident:
@@ -373,8 +373,8 @@ class _Module:
         elif g.ops[node] != CONST or name:
             line = g.line_of(node)
             tags = g.tags[node]
-            loops = [str(tag) for tag in tags if tag.kind == "loop"] if tags else []
-            parts.append(f"line {line}" + (f", {', '.join(loops)}" if loops else ""))
+            where = [str(tag) if tag.kind == "loop" else f"in {tag}" for tag in tags] if tags else []
+            parts.append(f"line {line}" + (f", {', '.join(where)}" if where else ""))
         return comment(", ".join(parts))
 
     def _value_and_grad(self, gradient: Gradient, value: str) -> list[str]:
