@@ -289,6 +289,12 @@ def test_the_same_file_gives_the_same_code(cg, tmp_path):
     assert lines[1] == f"# Regenerate with: cgraph export {SAMPLES / 'mlp.cg'} --to numpy"
 
 
+@pytest.mark.parametrize("target", ["python", "numpy", "torch", "jax"])
+def test_the_code_does_not_depend_on_the_process(cg_proc, target):
+    runs = [cg_proc("export", SAMPLES / "rnn.cg", "--to", target, env={"PYTHONHASHSEED": seed}) for seed in ("1", "2")]
+    assert runs[0].returncode == 0 and runs[0].stdout == runs[1].stdout
+
+
 def test_the_written_file_runs_and_says_how_to_regenerate_it(cg, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "intro.py"
