@@ -392,3 +392,14 @@ def test_a_new_op_with_its_spellings_exports_with_no_other_edit(tmp_path):
             check_module(import_module(text, tmp_path), graph, {"x": 1e-9}, target)
     finally:
         ops.unregister(expm1.name)
+
+
+def test_output_names_the_nodes_to_export(cg, tmp_path):
+    out = tmp_path / "two.py"
+    result = cg("export", str(SAMPLES / "linreg.cg"), "--to", "python", "--output", "pred,loss", "-o", str(out))
+    assert result.code == 0, result.err
+    module = import_module(out.read_text(encoding="utf-8"), tmp_path)
+    assert module.outputs({"w": 2.0, "x": 1.0}) == {"pred": 2.0, "loss": 0.25}
+    assert module.value_and_grad({"w": 2.0, "x": 1.0})[1]["w"] == 1.0  # d pred/d w: the first output's
+    bad = cg("export", str(SAMPLES / "linreg.cg"), "--to", "python", "--output", "nope")
+    assert bad.code == 2 and "--output nope: no node has that name" in bad.err
