@@ -2,8 +2,8 @@
 
 Four targets, one writer: `python` (nothing but `math`), `numpy` (every input may be an
 array; rows broadcast), `torch` (an nn.Module whose params are nn.Parameters) and `jax`
-(a pure function of (params, inputs)). The statements come from the walk every program
-text uses (statements.py): one statement per named node, named after it, with its source
+(a pure function of (params, inputs)). The statements come from the walk the formula
+writers share (fold.py): one statement per named node, named after it, with its source
 line (and loop iteration) in a comment; unnamed nodes used once are folded into their
 consumer; deep expressions are split into temporaries so any graph compiles.
 
@@ -35,20 +35,19 @@ from ..ir.graph import Graph
 from ..ops import CODE_HELPERS, CONST, OPS, PARAM, Op
 from .numbers import code_number
 from .program import comment
-from .statements import Operand, live_and_uses, write_statements
+from .fold import Fold, reach, use_counts
+from .program import ATOM
 
 TARGETS = ("python", "numpy", "torch", "jax")
 
 # The target's own precedence of the operators an op's code may be (Python's): level of
 # the result, level the left operand needs, level the right one needs.
-_SUM, _PRODUCT, _UNARY, _ATOM = 1, 2, 3, 5
+_SUM, _PRODUCT, _UNARY = 1, 2, 3
 _INFIX = {"+": (_SUM, _SUM, _PRODUCT), "-": (_SUM, _SUM, _PRODUCT),
           "*": (_PRODUCT, _PRODUCT, _UNARY), "/": (_PRODUCT, _PRODUCT, _UNARY)}
 _PREFIX = frozenset({"-"})
-# Past this nesting of folded expressions, or this length of one, a temporary is named.
-MAX_DEPTH = 8
-MAX_LENGTH = 100
 
+_PLAIN_NUMBER = re.compile(r"(?:[-+*/() .0-9e]|math\.inf|math\.nan)+")
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # no leading _: the helpers' names start with one
 _CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\(#\)")
 _HELPER_CALL = re.compile(r"\b(_[A-Za-z0-9_]+)\(")
@@ -168,32 +167,36 @@ class _Names:
 
 @dataclass
 class _Spelling:
-    """The walk's spelling of one target (statements.Spelling)."""
+    """How one target writes an op (fold.WriteOp) and a number."""
 
     target: str
     module: str
     helpers: set[str] = field(default_factory=set)  # the helpers the code calls, collected as it is written
 
-    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int, bool]:
+    def op(self, op: Op, operands: list[tuple[str, int]]) -> tuple[str, int]:
         code = op.code[self.target]
         if code in _INFIX and len(operands) == 2:
             level, left, right = _INFIX[code]
-            (a, a_level, a_plain), (b, b_level, b_plain) = operands
-            return f"{_wrap(a, a_level, left)} {code} {_wrap(b, b_level, right)}", level, a_plain and b_plain
+            (a, a_level), (b, b_level) = operands
+            return f"{_wrap(a, a_level, left)} {code} {_wrap(b, b_level, right)}", level
         if code in _PREFIX and len(operands) == 1:
-            (a, a_level, a_plain), = operands
+            (a, a_level), = operands
             inner = f"({a})" if a_level < _UNARY or a.startswith("-") else a
-            return f"{code}{inner}", _UNARY, a_plain
+            return f"{code}{inner}", _UNARY
         if not _CALL.fullmatch(code):
             raise InputError(f"the op '{op.name}' has no usable spelling for --to {self.target}: {code!r}")
         self.helpers.update(_HELPER_CALL.findall(code))
-        # torch's functions take tensors only: a plain number becomes one.
-        args = ", ".join(f"_t({text})" if plain and self.target == "torch" else text for text, _, plain in operands)
-        return code.replace("#", args), _ATOM, False
+        return code.replace("#", ", ".join(self.value(text) for text, _ in operands)), ATOM
+
+    def value(self, text: str) -> str:
+        """`text` as a value of the target's own kind: torch's functions take tensors only,
+        so a plain number (or arithmetic of numbers only) becomes one. (An identifier that
+        looks like a number, `e`, is wrapped too: harmless, _t of a tensor is that tensor.)"""
+        return f"_t({text})" if self.target == "torch" and _PLAIN_NUMBER.fullmatch(text) else text
 
     def constant(self, value: float) -> tuple[str, int]:
         text = code_number(value, self.module)
-        return text, (_UNARY if text.startswith("-") else _ATOM)
+        return text, (_UNARY if text.startswith("-") else ATOM)
 
 
 def _wrapped(head: str, items: list[str], tail: str, indent: str, width: int = 100) -> list[str]:
@@ -202,6 +205,12 @@ def _wrapped(head: str, items: list[str], tail: str, indent: str, width: int = 1
     if len(line) <= width or not items:
         return [line]
     return [f"{indent}{head}"] + [f"{indent}    {item}," for item in items] + [f"{indent}{tail}"]
+
+
+def _value(graph: Graph, node: int) -> float:
+    value = graph.values[node]
+    assert value is not None, "a constant has a value"
+    return value
 
 
 def _wrap(text: str, level: int, needed: int) -> str:
@@ -333,7 +342,34 @@ class _Module:
     def _statements(self, graph: Graph, roots: list[int], refs: dict[int, str], indent: str, lines: list[str],
                     notes: dict[str, str] | None) -> None:
         g = graph
-        live, uses = live_and_uses(g, roots)
+        live = reach(g, roots)
+        uses = use_counts(g, live)
+        idents = self._identifiers(g, live, roots, refs)
+
+        def emit(node: int, text: str, ident: str) -> str:
+            why = self._comment(g, node, ident, notes)
+            lines.append(f"{indent}{ident} = {self.spelling.value(text)}" + (f"  # {why}" if why else ""))
+            return ident
+
+        # (Past fold's depth or length, an expression gets a temporary of its own: t1, t2, ...)
+        fold = Fold(g, live, uses, self.spelling.op, lambda a: self.spelling.constant(_value(g, a)))
+        fold.refs.update(refs)
+        for i in range(len(g)):
+            if not live[i] or i in fold.refs:
+                continue
+            if g.ops[i] == CONST:  # a number is written where it is used, unless it is named
+                if i in idents:
+                    fold.refs[i] = emit(i, self.spelling.constant(_value(g, i))[0], idents[i])
+                continue
+            text, level, depth = fold.expression(i)
+            if i in idents:
+                fold.refs[i] = emit(i, text, idents[i])
+            elif not fold.inlined(i, text, level, depth):
+                fold.refs[i] = emit(i, text, self.names.temp())
+        refs.update(fold.refs)
+
+    def _identifiers(self, g: Graph, live: bytearray, roots: list[int], refs: dict[int, str]) -> dict[int, str]:
+        """An identifier for each live named node and each root (but the leaves, bound)."""
         final: dict[int, str] = {}  # a name the graph binds to the node at the end
         for name, node in g.names.items():
             final.setdefault(node, name)
@@ -348,17 +384,7 @@ class _Module:
         for node, name in zip(g.outputs, g.output_names):
             if node in roots and node not in refs and node not in idents:
                 idents[node] = self.names.fresh(name)
-
-        def emit(node: int, text: str, temporary: bool, plain: bool) -> str | None:
-            ident = self.names.temp() if temporary else idents[node]
-            if plain and self.target == "torch":
-                text = f"_t({text})"
-            why = self._comment(g, node, ident, notes)
-            lines.append(f"{indent}{ident} = {text}" + (f"  # {why}" if why else ""))
-            return ident
-
-        write_statements(g, self.spelling, live=live, uses=uses, named=idents, alone=(), refs=refs, emit=emit,
-                         max_depth=MAX_DEPTH, max_length=MAX_LENGTH, atom=_ATOM)
+        return idents
 
     def _comment(self, g: Graph, node: int, ident: str, notes: dict[str, str] | None) -> str:
         """Where the node comes from: its cgraph name if the identifier differs, the note of a

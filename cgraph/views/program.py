@@ -25,9 +25,8 @@ import unicodedata
 from typing import TYPE_CHECKING, Mapping
 
 from ..ir.graph import Graph
-from ..ops import CONST, INFIX, INPUT, PARAM, PREFIX
+from ..ops import CONST, INFIX, INPUT, OPS, PARAM, PREFIX
 from .numbers import program_number
-from .statements import Operand, live_and_uses, write_statements
 
 # How tightly a piece of text binds, as the grammar (grammar/cgraph.lark) nests its rules:
 # expr (+ -) < product (* /) < factor (unary -, ^) < atom (names, numbers, calls, parens).
@@ -55,8 +54,6 @@ _INDEX = r"(?:0|-?[1-9][0-9]{0,14})"
 _NAME = re.compile(rf"[A-Za-z_][A-Za-z0-9_]*(?:\[{_INDEX}(?:,{_INDEX})*\])?")
 _IDENT_JUNK = re.compile(r"[^A-Za-z0-9_]+")
 
-_PLAIN = re.compile(r"[ -~]*")
-
 # Past this nesting of inlined expressions, or this length of one, a temporary is named.
 MAX_DEPTH = 8
 MAX_LENGTH = 100
@@ -74,8 +71,6 @@ def program_text(graph: Graph, notes: Mapping[int | str, str] | None = None, hea
 def comment(text: str) -> str:
     """`text` as one line that cannot leave a comment: line breaks and other control or
     separator characters become spaces."""
-    if _PLAIN.fullmatch(text):  # printable ASCII (the common case): nothing to clean
-        return " ".join(text.split())
     cleaned = "".join(" " if unicodedata.category(c)[0] in "CZ" and c != " " else c for c in text)
     return " ".join(cleaned.split())
 
@@ -100,11 +95,41 @@ class _Writer:
         self.notes = notes
         self.taken: set[str] = set(graph.names) | set(graph.output_names)
         self.temps = 0
-        self.live, self.uses = live_and_uses(graph, [*graph.node_names, *graph.outputs])
+        self.live = self._live()
+        self.uses = self._uses()
         self.written = self._written_names()  # node -> the names its statements give it
         self.lines: list[str] = []
 
     # --- what to write -----------------------------------------------------------------
+
+    def _live(self) -> bytearray:
+        """Flags: 1 for every node a named node or an output depends on (an unnamed node
+        nothing uses is not written)."""
+        g = self.graph
+        live = bytearray(len(g))
+        for node in g.node_names:
+            live[node] = 1
+        for node in g.outputs:
+            live[node] = 1
+        for node in g.leaves:
+            live[node] = 1
+        args = g.args
+        for i in range(len(g) - 1, -1, -1):
+            if live[i]:
+                for a in args[i]:
+                    live[a] = 1
+        return live
+
+    def _uses(self) -> list[int]:
+        """How often each node's text is mentioned: once per argument of a live node."""
+        g = self.graph
+        uses = [0] * len(g)
+        live, args = self.live, g.args
+        for i in range(len(g)):
+            if live[i]:
+                for a in args[i]:
+                    uses[a] += 1
+        return uses
 
     def _written_names(self) -> dict[int, list[str]]:
         """Each named node's names as written: a name is written by the node the graph
@@ -191,27 +216,62 @@ class _Writer:
             self._line(text, -1, other)
 
     def _statements(self) -> None:
-        """One statement per named node, node used more than once, node with a note, and
-        head of a long inlined chain (statements.py's walk); the rest inlined."""
+        """One pass over the tape: each node's text is built from its arguments' (a name,
+        or the inlined text of a node used only here), and a statement is written for a
+        named node, a node used more than once, and the head of a long inlined chain."""
         g = self.graph
-        written = self.written
-        refs = {leaf: written[leaf][0] for leaf in g.leaves}
+        live, uses, written, notes = self.live, self.uses, self.written, self.notes
+        leaves = set(g.leaves)
+        inline: dict[int, tuple[str, int, int]] = {}  # node -> (text, level, depth), until its one use
+        refs: dict[int, str] = {}  # node -> the name its statement gave it
+        for i in range(len(g)):
+            if not live[i] or i in leaves:
+                if i in leaves:
+                    refs[i] = written[i][0]
+                continue
+            if g.ops[i] == CONST:
+                if i in written:  # a named constant (`f = 3`), or a number that is an output
+                    self._assign(i, written[i], self._literal(i)[0], refs)
+                    if i not in g.node_names:
+                        del refs[i]  # a shared number: its other uses still write it as a number
+                continue
+            text, level, depth = self._expression(i, refs, inline)
+            if i in written:
+                self._assign(i, written[i], text, refs)
+            elif uses[i] != 1 or i in notes or depth >= MAX_DEPTH or len(text) > MAX_LENGTH:
+                self._assign(i, [self._temp()], text, refs)
+            else:
+                inline[i] = (text, level, depth)
 
-        def emit(node: int, text: str, temporary: bool, plain: bool) -> str | None:
-            names = [self._temp()] if temporary else written[node]
-            self._assign(node, names, text)
-            if g.ops[node] == CONST and node not in g.node_names:
-                return None  # a shared number that is an output: its other uses still write it as a number
-            return names[0]
-
-        write_statements(g, _CG, live=self.live, uses=self.uses, named=written, alone=self.notes, refs=refs,
-                         emit=emit, max_depth=MAX_DEPTH, max_length=MAX_LENGTH, atom=_ATOM)
-
-    def _assign(self, node: int, names: list[str], text: str) -> None:
+    def _assign(self, node: int, names: list[str], text: str, refs: dict[int, str]) -> None:
         name = names[0]
         self._line(f"{name} = {text}", node, name)
         for other in names[1:]:
             self._line(f"{other} = {name}", -1, other)
+        refs[node] = name
+
+    def _expression(self, i: int, refs: dict[int, str], inline: dict[int, tuple[str, int, int]]) -> tuple[str, int, int]:
+        """Node i's expression, its binding level and its nesting depth of inlined text."""
+        g = self.graph
+        op = OPS[g.ops[i]]
+        operands: list[tuple[str, int]] = []
+        depth = 0
+        for a in g.args[i]:
+            ref = refs.get(a)
+            if ref is not None:
+                operands.append((ref, _ATOM))
+            else:
+                text, level, d = inline.pop(a) if a in inline else self._literal(a)
+                operands.append((text, level))
+                depth = max(depth, d)
+        text, level = write_op(op, operands)
+        return text, level, depth + 1
+
+    def _literal(self, node: int) -> tuple[str, int, int]:
+        value = self.graph.values[node]
+        assert value is not None, "an unnamed argument written in place is a constant"
+        text, level = constant(value)
+        return text, level, 0
 
     def _output_refs(self) -> list[str]:
         """The names the `output` statement lists: each output's name if its node was
@@ -227,19 +287,6 @@ class _Writer:
                 ref = alias
             listed.append(ref)
         return listed
-
-
-class _CgSpelling:
-    """The walk's spelling of the cgraph language."""
-
-    def op(self, op: Op, operands: list[Operand]) -> tuple[str, int, bool]:
-        return (*write_op(op, [(text, level) for text, level, _ in operands]), False)
-
-    def constant(self, value: float) -> tuple[str, int]:
-        return constant(value)
-
-
-_CG = _CgSpelling()
 
 
 def write_op(op: Op, operands: list[tuple[str, int]]) -> tuple[str, int]:
