@@ -77,7 +77,7 @@ def export_command(file: str | None, expr: str | None, target: str, out: str, gr
                                    + did_you_mean(unknown[0], graph.inputs))
     header = _header(graph.source.filename, file, expr, target, out, grad, wrt, func, output_name)
     if target == "latex":
-        text = _latex(graph, grad, wrt_list)
+        text = _latex(graph, grad, wrt_list, header, max_nodes)
     else:
         text = module_code(graph, target, grad=grad, wrt=wrt_list, name=func, header=header, max_nodes=max_nodes)
     write_output(out, text.encode("utf-8"), option="-o")
@@ -109,15 +109,19 @@ def module_code(graph: Graph, target: str, *, grad: bool = True, wrt: list[str] 
     return export_code(graph, target, gradient=gradient, name=name, header=header)
 
 
-def _latex(graph: Graph, grad: bool, wrt: list[str] | None) -> str:
-    """--to latex: the formulas (cgraph/views/export_latex.py, when it is there)."""
+def _latex(graph: Graph, grad: bool, wrt: list[str] | None, header: Sequence[str], max_nodes: int) -> str:
+    """--to latex: the formulas (cgraph/views/export_latex.py, when it is there), and with
+    --grad those of the gradient graph of every output."""
     import importlib
+
+    from ..transform.grad import grad as gradient_graph
 
     try:
         module = importlib.import_module("cgraph.views.export_latex")
     except ImportError:
         raise click.UsageError("--to latex is not available yet in this version") from None
-    return module.export_latex(graph, grad=grad, wrt=wrt)
+    gradient = gradient_graph(graph, wrt, max_nodes=max_nodes) if grad and graph.inputs else None
+    return module.export_latex(graph, gradient, wrt=wrt, header="\n".join(header))
 
 
 def _header(source: str, file: str | None, expr: str | None, target: str, out: str, grad: bool,
