@@ -114,13 +114,13 @@ def _latex(graph: Graph, grad: bool, wrt: list[str] | None, header: Sequence[str
     --grad those of the gradient graph of every output."""
     import importlib
 
-    from ..transform.grad import grad as gradient_graph
+    from ..transform.grad import gradient_program
 
     try:
         module = importlib.import_module("cgraph.views.export_latex")
     except ImportError:
         raise click.UsageError("--to latex is not available yet in this version") from None
-    gradient = gradient_graph(graph, wrt, max_nodes=max_nodes) if grad and graph.inputs else None
+    gradient = gradient_program(graph, wrt, 1, max_nodes=max_nodes)[0] if grad and graph.inputs else None
     return module.export_latex(graph, gradient, wrt=wrt, header="\n".join(header))
 
 
