@@ -2,13 +2,14 @@
 #   make demo   creates .venv, installs cgraph, runs the tutorial example
 #   make test   creates .venv, installs cgraph with its test extras, type-checks it (mypy),
 #               runs the tests and a 60 s fuzz run
+#   make test-frameworks   installs torch and jax, checks `cgraph export --to torch|jax` with them
 #   make fuzz   the property tests with many more examples, then FUZZ_SECONDS of fuzzing
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test fuzz bench graphviz system-packages clean
+.PHONY: demo test test-frameworks fuzz bench graphviz system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,16 @@ test: $(STAMP) system-packages
 	$(BIN)/python -m mypy cgraph
 	$(BIN)/python -m pytest -q
 	$(BIN)/python fuzz/fuzz_cgraph.py --engine random --seconds $(CI_FUZZ_SECONDS) --seed $(CI_FUZZ_SEED) --quiet
+
+# `cgraph export --to torch|jax` checked against the frameworks themselves: installs CPU
+# builds of torch and jax from PyPI into the venv (some GB with torch's CUDA libraries on
+# Linux; PyTorch's own CPU-only index, if reachable: TORCH_INDEX=--index-url=https://download.pytorch.org/whl/cpu),
+# then runs tests/frameworks, which `make test` leaves out.
+TORCH_INDEX ?=
+test-frameworks: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_INDEX) torch
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check jax jaxlib
+	$(BIN)/python -m pytest -q tests/frameworks
 
 # Longer: the property tests with many more examples, then the fuzzer (atheris, if the
 # fuzz extra installs, else the built-in random mutation) for FUZZ_SECONDS.
@@ -38,6 +49,7 @@ fuzz: $(STAMP) system-packages
 bench: $(STAMP)
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_grad.py
+	$(BIN)/python bench/bench_export.py
 
 # A Debian package a target needs: installed with apt-get when run as root and the command
 # is missing, else a note saying how. $(call apt_install,COMMAND,PACKAGE,WHAT NEEDS IT)

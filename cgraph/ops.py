@@ -7,9 +7,11 @@ and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float ve
 do not already work on arrays. Everything else the program knows about an op is on its
 entry too: how diagrams show it (`symbol`), how a file and an explanation write it
 (`notation`), the local derivatives as text for explanations (`formulas`), where its
-derivative jumps (`kink`), and its forward and local derivatives in JavaScript for the
-interactive page (`js`). No other module names an op: the parser, evaluator, batch,
-diagrams, explanations, the gradient check and the property tests all read this table.
+derivative jumps (`kink`), its forward and local derivatives in JavaScript for the
+interactive page (`js`), and how exported code writes it in Python, NumPy, PyTorch and
+JAX (`code`, with the helper functions of CODE_HELPERS). No other module names an op:
+the parser, evaluator, batch, diagrams, explanations, the gradient check, `cgraph export`
+and the property tests all read this table.
 (The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
 shared by every row, and 1.0/0.0 raises where NumPy gives inf.)
 Each op also has a graph `rule(w, out, *args) -> (node id, ...)`: the same local
@@ -99,7 +101,7 @@ class Op:
     of start-up for importing `inspect`.)"""
 
     __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative", "js")
+                 "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative", "js", "code")
 
     def __init__(
         self,
@@ -128,6 +130,7 @@ class Op:
         # draw them in order: without the marks, y - t and t - y look the same.
         commutative: bool = False,
         js: tuple[str, str] | None = None,  # see `Op.js`
+        code: dict[str, str] | None = None,  # see `Op.code`
     ):
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
@@ -153,6 +156,11 @@ class Op:
         # op's take `...xs`), giving the same IEEE results as `forward` and `local`. They
         # may call the helpers of JS_HELPERS. None: the page cannot compute this op.
         self.js = js
+        # How `cgraph export` writes it in each target language (see CODE_TARGETS): an
+        # operator of that language (+ - * /: infix for two arguments, prefix for one), or a
+        # call in which # stands for the arguments, comma-separated ("np.exp(#)"). A call
+        # may name a helper of CODE_HELPERS[target], which the exported module then defines.
+        self.code = code or {}
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -450,126 +458,371 @@ def _neg_identities(args, values, ops, args_of):
     return args_of(args[0])[0] if ops[args[0]] == "neg" else None
 
 
+# --- how `cgraph export` writes the ops (Op.code): the languages, and their helpers ---------
+
+CODE_TARGETS = ("python", "numpy", "torch", "jax")
+
+
+def _code(python: str, numpy: str, torch: str, jax: str) -> dict[str, str]:
+    return dict(zip(CODE_TARGETS, (python, numpy, torch, jax)))
+
+
+def _same(template: str) -> dict[str, str]:
+    """A helper of the same name in every target (each target's CODE_HELPERS defines it)."""
+    return _code(template, template, template, template)
+
+
+# Each target's helper functions, written into an exported module that calls them: the
+# same results as the forward functions above (IEEE: inf and nan, never an exception; the
+# same conventions at kinks), in that target's own arithmetic. Source text, never run by
+# cgraph; each defines the function its key names.
+CODE_HELPERS: dict[str, dict[str, str]] = {
+    "python": {
+        "_div": """\
+def _div(a, b):
+    try:
+        return a / b
+    except ZeroDivisionError:  # x/0 is +-inf, 0/0 and nan/0 are nan
+        if a == 0 or a != a:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)""",
+        "_is_odd_integer": """\
+def _is_odd_integer(b):
+    return math.isfinite(b) and b == int(b) and int(b) % 2 == 1""",
+        "_pow": """\
+def _pow(a, b):
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -math.inf if a < 0 and _is_odd_integer(b) else math.inf
+    except ValueError:  # 0 to a negative power, or a negative base to a fractional one
+        if a == 0:
+            return math.copysign(math.inf, a) if _is_odd_integer(b) else math.inf
+        return math.nan""",
+        "_exp": """\
+def _exp(a):
+    try:
+        return math.exp(a)
+    except OverflowError:
+        return math.inf""",
+        "_log": """\
+def _log(a):
+    if a > 0:
+        return math.log(a)
+    return -math.inf if a == 0 else math.nan""",
+        "_sqrt": """\
+def _sqrt(a):
+    return math.sqrt(a) if a >= 0 else math.nan""",
+        "_sin": """\
+def _sin(a):
+    return math.sin(a) if math.isfinite(a) else math.nan""",
+        "_cos": """\
+def _cos(a):
+    return math.cos(a) if math.isfinite(a) else math.nan""",
+        "_tan": """\
+def _tan(a):
+    return math.tan(a) if math.isfinite(a) else math.nan""",
+        "_sigmoid": """\
+def _sigmoid(a):
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    if a < 0:
+        e = _exp(a)
+        return e / (1.0 + e)
+    return math.nan""",
+        "_relu": """\
+def _relu(a):
+    return 0.0 if a <= 0 else a  # nan stays nan""",
+        "_max": """\
+def _max(a, b):
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b""",
+        "_min": """\
+def _min(a, b):
+    if a != a or b != b:
+        return math.nan
+    return a if a <= b else b""",
+        "_sum": """\
+def _sum(*args):
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total""",
+        "_mean": """\
+def _mean(*args):
+    return _sum(*args) / len(args)""",
+        "_step": """\
+def _step(a):
+    return 1.0 if a > 0 else 0.0""",
+        "_sign": """\
+def _sign(a):
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0 if a == 0 else math.nan""",
+        "_above": """\
+def _above(a, b):
+    return 1.0 if a > b else 0.5 if a == b else 0.0""",
+        "_eq": """\
+def _eq(a, b):
+    return 1.0 if a == b else 0.0""",
+        "_zero_if": """\
+def _zero_if(c, x):
+    return 0.0 if c > 0 else x""",
+        "_one_if": """\
+def _one_if(c, x):
+    return 1.0 if c > 0 else x""",
+    },
+    "numpy": {
+        "_pow": """\
+def _pow(a, b):
+    # NumPy takes x**0.5 and x**-0.5 as square roots: (-inf)**0.5 would be nan, not inf.
+    out = np.power(a, b)
+    odd = np.equal(a, -np.inf) & (np.equal(b, 0.5) | np.equal(b, -0.5))
+    return np.where(odd, np.where(np.greater(b, 0), np.inf, 0.0), out)""",
+        "_sigmoid": """\
+def _sigmoid(a):
+    e = np.exp(-np.abs(a))  # never overflows
+    return np.where(a >= 0, 1.0, e) / (e + 1.0)""",
+        "_relu": """\
+def _relu(a):
+    return np.where(a > 0, a, np.where(a <= 0, 0.0, a))""",
+        "_sum": """\
+def _sum(*args):
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total""",
+        "_mean": """\
+def _mean(*args):
+    return _sum(*args) / len(args)""",
+        "_step": """\
+def _step(a):
+    return np.where(np.greater(a, 0), 1.0, 0.0)""",
+        "_sign": """\
+def _sign(a):
+    return np.sign(a) + 0.0""",
+        "_above": """\
+def _above(a, b):
+    return np.where(np.greater(a, b), 1.0, np.where(np.equal(a, b), 0.5, 0.0))""",
+        "_eq": """\
+def _eq(a, b):
+    return np.where(np.equal(a, b), 1.0, 0.0)""",
+        "_zero_if": """\
+def _zero_if(c, x):
+    return np.where(np.greater(c, 0), 0.0, x)""",
+        "_one_if": """\
+def _one_if(c, x):
+    return np.where(np.greater(c, 0), 1.0, x)""",
+    },
+    "torch": {
+        "_sum": """\
+def _sum(*args):
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total""",
+        "_mean": """\
+def _mean(*args):
+    return _sum(*args) / len(args)""",
+        "_step": """\
+def _step(a):
+    return torch.where(a > 0, 1.0, 0.0).to(DTYPE)""",
+        "_sign": """\
+def _sign(a):
+    return torch.sign(a) + 0.0""",
+        "_above": """\
+def _above(a, b):
+    return torch.where(a > b, 1.0, torch.where(a == b, 0.5, 0.0)).to(DTYPE)""",
+        "_eq": """\
+def _eq(a, b):
+    return torch.where(a == b, 1.0, 0.0).to(DTYPE)""",
+        "_zero_if": """\
+def _zero_if(c, x):
+    return torch.where(c > 0, 0.0, x)""",
+        "_one_if": """\
+def _one_if(c, x):
+    return torch.where(c > 0, 1.0, x)""",
+    },
+    "jax": {
+        "_abs": """\
+def _abs(a):
+    return jnp.sign(a) * a  # jnp.abs has the derivative 1 at 0; cgraph (and torch) 0""",
+        "_sum": """\
+def _sum(*args):
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total""",
+        "_mean": """\
+def _mean(*args):
+    return _sum(*args) / len(args)""",
+        "_step": """\
+def _step(a):
+    return jnp.where(a > 0, 1.0, 0.0)""",
+        "_sign": """\
+def _sign(a):
+    return jnp.sign(a) + 0.0""",
+        "_above": """\
+def _above(a, b):
+    return jnp.where(a > b, 1.0, jnp.where(a == b, 0.5, 0.0))""",
+        "_eq": """\
+def _eq(a, b):
+    return jnp.where(a == b, 1.0, 0.0)""",
+        "_zero_if": """\
+def _zero_if(c, x):
+    return jnp.where(c > 0, 0.0, x)""",
+        "_one_if": """\
+def _one_if(c, x):
+    return jnp.where(c > 0, 1.0, x)""",
+    },
+}
+
+
 _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
     #  and under it rule(w, out, args...): the same derivatives as nodes of the graph
     Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX,
        js=("(a, b) => a + b", "(o, a, b) => [1, 1]"),
-       rule=_ones_rule,                                       simplify=_add_identities, commutative=True),
+       rule=_ones_rule,                                       simplify=_add_identities, commutative=True,
+       code=_code("+", "+", "+", "+")),
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
        js=("(a, b) => a - b", "(o, a, b) => [1, -1]"),
-       rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities),
+       rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities,
+       code=_code("-", "-", "-", "-")),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
        js=("(a, b) => a * b", "(o, a, b) => [b, a]"),
        rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities,
-       latex=r"\cdot", commutative=True),
+       latex=r"\cdot", commutative=True,
+       code=_code("*", "*", "*", "*")),
     Op("div",     "/",    2, _div,                            lambda o, a, b: (_div(1.0, b), _div(-o, b)),            ("1/b", "-a/b^2"), notation=INFIX,
        js=("(a, b) => a / b", "(o, a, b) => [1 / b, -o / b]"),
        np_forward=lambda a, b: np.divide(a, b),               np_local=lambda o, a, b: (np.divide(1.0, b), np.divide(-o, b)),
-       rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right),
+       rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right,
+       code=_code("_div(#)", "np.divide(#)", "torch.div(#)", "jnp.divide(#)")),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
        js=("(a, b) => powIEEE(a, b)", "(o, a, b) => [b === 0 && (a === 0 || a !== a) ? 0 : b * powIEEE(a, b - 1), a === 0 && b >= 0 ? 0 : o * Math.log(a)]"),
        np_forward=_np_pow,                                    np_local=_np_pow_local,
        rule=_pow_rule,                                        simplify=_unit_right,
-       latex=r"^{#}"),
+       latex=r"^{#}",
+       code=_code("_pow(#)", "_pow(#)", "torch.pow(#)", "jnp.power(#)")),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,),
        js=("(a) => -a", "(o, a) => [-1]"),
-       rule=lambda w, o, a: (w.const(-1.0),),                 simplify=_neg_identities),
+       rule=lambda w, o, a: (w.const(-1.0),),                 simplify=_neg_identities,
+       code=_code("-", "-", "-", "-")),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
        js=("(a) => Math.exp(a)", "(o, a) => [o]"),
        np_forward=lambda a: np.exp(a),
        rule=lambda w, o, a: (o,),
-       latex=r"\exp(#)"),
+       latex=r"\exp(#)",
+       code=_code("_exp(#)", "np.exp(#)", "torch.exp(#)", "jnp.exp(#)")),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
        js=("(a) => Math.log(a)", "(o, a) => [1 / a]"),
        np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),),
        rule=lambda w, o, a: (w.op("div", w.const(1.0), a),),
-       latex=r"\log(#)"),
+       latex=r"\log(#)",
+       code=_code("_log(#)", "np.log(#)", "torch.log(#)", "jnp.log(#)")),
     Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
        js=("(a) => Math.sqrt(a)", "(o, a) => [0.5 / o]"),
        np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),),
        rule=lambda w, o, a: (w.op("div", w.const(0.5), o),),
-       latex=r"\sqrt{#}"),
+       latex=r"\sqrt{#}",
+       code=_code("_sqrt(#)", "np.sqrt(#)", "torch.sqrt(#)", "jnp.sqrt(#)")),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
        js=("(a) => Math.sin(a)", "(o, a) => [Math.cos(a)]"),
        np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),),
        rule=lambda w, o, a: (w.op("cos", a),),
-       latex=r"\sin(#)"),
+       latex=r"\sin(#)",
+       code=_code("_sin(#)", "np.sin(#)", "torch.sin(#)", "jnp.sin(#)")),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
        js=("(a) => Math.cos(a)", "(o, a) => [-Math.sin(a)]"),
        np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),),
        rule=lambda w, o, a: (w.op("neg", w.op("sin", a)),),
-       latex=r"\cos(#)"),
+       latex=r"\cos(#)",
+       code=_code("_cos(#)", "np.cos(#)", "torch.cos(#)", "jnp.cos(#)")),
     Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + out^2",),
        js=("(a) => Math.tan(a)", "(o, a) => [1 + o * o]"),
        np_forward=lambda a: np.tan(a),
        rule=lambda w, o, a: (w.op("add", w.const(1.0), w.op("mul", o, o)),),
-       latex=r"\tan(#)"),
+       latex=r"\tan(#)",
+       code=_code("_tan(#)", "np.tan(#)", "torch.tan(#)", "jnp.tan(#)")),
     Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - out^2",),
        js=("(a) => Math.tanh(a)", "(o, a) => [1 - o * o]"),
        np_forward=lambda a: np.tanh(a),
        rule=lambda w, o, a: (w.op("sub", w.const(1.0), w.op("mul", o, o)),),
-       latex=r"\tanh(#)"),
+       latex=r"\tanh(#)",
+       code=_code("math.tanh(#)", "np.tanh(#)", "torch.tanh(#)", "jnp.tanh(#)")),
     Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
        js=("(a) => a >= 0 ? 1 / (1 + Math.exp(-a)) : a < 0 ? Math.exp(a) / (1 + Math.exp(a)) : NaN", "(o, a) => [o * (1 - o)]"),
        np_forward=_np_sigmoid,
        rule=lambda w, o, a: (w.op("mul", o, w.op("sub", w.const(1.0), o)),),
-       latex=r"\sigma(#)"),
+       latex=r"\sigma(#)",
+       code=_code("_sigmoid(#)", "_sigmoid(#)", "torch.sigmoid(#)", "jax.nn.sigmoid(#)")),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
        js=("(a) => a <= 0 ? 0 : a", "(o, a) => [a > 0 ? 1 : 0]"),
        np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero,
-       rule=lambda w, o, a: (w.op("step", a),)),
+       rule=lambda w, o, a: (w.op("step", a),),
+       code=_code("_relu(#)", "_relu(#)", "torch.relu(#)", "jax.nn.relu(#)")),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
        js=("(a) => Math.abs(a)", "(o, a) => [signIEEE(a)]"),
        np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero,
        rule=lambda w, o, a: (w.op("sign", a),),
-       latex=r"\left|#\right|"),
+       latex=r"\left|#\right|",
+       code=_code("abs(#)", "np.abs(#)", "torch.abs(#)", "_abs(#)")),
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
        js=("(a, b) => a !== a || b !== b ? NaN : a >= b ? a : b", "(o, a, b) => pickIEEE(a, b)"),
        np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, a, b),
-       latex=r"\max(#)", commutative=True),
+       latex=r"\max(#)", commutative=True,
+       code=_code("_max(#)", "np.maximum(#)", "torch.maximum(#)", "jnp.maximum(#)")),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
        js=("(a, b) => a !== a || b !== b ? NaN : a <= b ? a : b", "(o, a, b) => pickIEEE(b, a)"),
        np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, b, a),
-       latex=r"\min(#)", commutative=True),
+       latex=r"\min(#)", commutative=True,
+       code=_code("_min(#)", "np.minimum(#)", "torch.minimum(#)", "jnp.minimum(#)")),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
        js=("(...xs) => xs.reduce((t, x) => t + x)", "(o, ...xs) => xs.map(() => 1)"),
-       rule=_ones_rule, commutative=True),
+       rule=_ones_rule, commutative=True,
+       code=_same("_sum(#)")),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),
        js=("(...xs) => xs.reduce((t, x) => t + x) / xs.length", "(o, ...xs) => xs.map(() => 1 / xs.length)"),
-       rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs), commutative=True),
+       rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs), commutative=True,
+       code=_same("_mean(#)")),
     # The kinks of the ops above, as ops of their own so that a derivative graph can say
     # them: each is piecewise constant, so its derivatives are 0 (where it jumps: its kink).
     Op("step",    "step", 1, lambda a: 1.0 if a > 0 else 0.0, _zeros,                                                 ("0",),  # 0 for nan, as relu'
        js=("(a) => a > 0 ? 1 : 0", "(o, a) => [0]"),
        np_forward=lambda a: np.where(np.greater(a, 0), 1.0, 0.0), kink=_on_zero,
-       rule=_zeros_rule),
+       rule=_zeros_rule,
+       code=_same("_step(#)")),
     Op("sign",    "sign", 1, _sign,                           _zeros,                                                 ("0",),  # sign(0) = 0, as abs'
        js=("(a) => signIEEE(a)", "(o, a) => [0]"),
        np_forward=lambda a: np.sign(a) + 0.0, kink=_on_zero,  # + 0.0: sign(-0.0) is 0.0, as the scalar's
-       rule=_zeros_rule),
+       rule=_zeros_rule,
+       code=_same("_sign(#)")),
     Op("above",   "above", 2, _above,                         _zeros,                                                 ("0", "0"),  # max/min's pick
        js=("(a, b) => a > b ? 1 : a === b ? 0.5 : 0", "(o, a, b) => [0, 0]"),
        np_forward=lambda a, b: np.where(np.greater(a, b), 1.0, np.where(np.equal(a, b), 0.5, 0.0)), kink=_on_tie,
-       rule=_zeros_rule),
+       rule=_zeros_rule,
+       code=_same("_above(#)")),
     Op("eq",      "eq",   2, lambda a, b: 1.0 if a == b else 0.0, _zeros,                                             ("0", "0"),  # max/min's tie
        js=("(a, b) => a === b ? 1 : 0", "(o, a, b) => [0, 0]"),
        np_forward=lambda a, b: np.where(np.equal(a, b), 1.0, 0.0), kink=_on_tie,
-       rule=_zeros_rule, commutative=True),
+       rule=_zeros_rule, commutative=True,
+       code=_same("_eq(#)")),
     # zero_if(c, x) = 0 if c > 0 else x: a select (where a product with a 0/1 condition would turn inf into nan)
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        js=("(c, x) => c > 0 ? 0 : x", "(o, c, x) => [0, c > 0 ? 0 : 1]"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
-       rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_select_identities, select=True),
+       rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_select_identities, select=True,
+       code=_same("_zero_if(#)")),
     # one_if(c, x) = 1 if c > 0 else x: a select's other branch moved where it is finite (pow's rule)
     Op("one_if",  "one_if", 2, lambda c, x: 1.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
        js=("(c, x) => c > 0 ? 1 : x", "(o, c, x) => [0, c > 0 ? 0 : 1]"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 1.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
-       rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_one_if_identities, select=True),
+       rule=lambda w, o, c, x: (None, w.op("zero_if", c, w.const(1.0))), simplify=_one_if_identities, select=True,
+       code=_same("_one_if(#)")),
 ]
 
 # The helpers the ops' JavaScript (Op.js) may call: C's pow (Python's math.pow), which

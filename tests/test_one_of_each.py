@@ -73,7 +73,8 @@ def test_numbers_are_formatted_by_one_module():
                     and "str" in ast.unparse(node.returns)):
                 places.setdefault(path, []).append(node.name)
     # RowWriter writes millions of rows with map(repr) in C; the test below holds it to text_number.
-    assert places == {"cgraph/views/numbers.py": ["json_number", "text_number", "program_number", "short_number",
+    assert places == {"cgraph/views/numbers.py": ["json_number", "text_number", "program_number", "code_number",
+                                                  "short_number",
                                                   "number", "error_number"],
                       "cgraph/training/data/writer.py": ["_numbers"]}, places
 

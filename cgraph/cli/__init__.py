@@ -123,6 +123,7 @@ COMMANDS = {
     "train": "train_cmd:train_command",
     "grad": "grad_cmd:grad_command",
     "hessian": "hessian_cmd:hessian_command",
+    "export": "export_cmd:export_command",
 }
 
 

@@ -60,6 +60,16 @@ def program_number(v: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def code_number(v: float, module: str) -> str:
+    """A constant as exported Python code writes it, reading back as exactly this float:
+    the shortest repr (`0.5`, `-0.0`), and inf and nan as `module`'s (`math.inf`)."""
+    if v != v:
+        return f"{module}.nan"
+    if math.isinf(v):
+        return f"{module}.inf" if v > 0 else f"-{module}.inf"
+    return repr(float(v))
+
+
 def short_number(v: float) -> str:
     """Ten significant digits, for people."""
     return format(v, ".10g") if math.isfinite(v) else non_finite(v)

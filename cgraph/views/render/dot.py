@@ -189,7 +189,7 @@ def _forward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str],
     bare wire from the tail, then the labelled last stretch, joined at the relay's centre."""
     tail = edge.tail
     if relay is not None:
-        wire = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
+        wire: dict[str, str] = {key: attrs[key] for key in ("color", "penwidth", "weight") if key in attrs}
         if "id" in attrs:  # a page finds the stretch by its edge's id too (its heat colour)
             wire["id"] = attrs["id"] + "-wire"
         dot.edge(tail, relay, arrowhead="none", headclip="false", **wire, **next(pins))

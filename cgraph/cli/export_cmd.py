@@ -1,0 +1,137 @@
+"""`cgraph export`: a program (and its gradient) as code for Python, NumPy, PyTorch or JAX."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Sequence
+
+import click
+
+from .. import __version__
+from ..errors import InputError, did_you_mean
+from ..frontend.builder import DEFAULT_MAX_NODES
+from ..ir.graph import Graph
+from . import exit_codes_help
+from .common import Count, output_list, read_graph
+
+TARGETS = ("python", "numpy", "torch", "jax", "latex")
+
+EPILOG = f"""\b
+Examples:
+  cgraph export samples/intro.cg --to python -o intro.py
+  cgraph export samples/linreg.cg --to numpy --wrt w,b -o linreg_np.py
+  cgraph export samples/linreg.cg --to torch --name LinReg -o linreg_torch.py
+  cgraph export samples/mlp.cg --to jax -o mlp_jax.py
+
+\b
+python: forward(inputs) -> float and value_and_grad(inputs) -> (value,
+{{name: derivative}}), inputs keyed by cgraph's names ("w[1,2]"), with the
+file's defaults; INPUTS and PARAMS; outputs(inputs) for several outputs.
+Imports only math; inf and nan as cgraph gives them, never an exception.
+numpy: the same functions on arrays (rows broadcast). torch: an nn.Module
+whose params are nn.Parameters (float64). jax: f(params, inputs) and PARAMS
+for jax.grad and jax.jit. The gradient of python and numpy is cgraph's
+gradient graph written as code; torch and jax differentiate the code.
+
+{exit_codes_help("the graph grows past --max-nodes")}
+"""
+
+
+@click.command("export", epilog=EPILOG, short_help="The program as Python, NumPy, PyTorch or JAX code.")
+@click.argument("file", required=False, metavar="FILE")
+@click.option("-e", "--expr", metavar="EXPR", help="Export this program text instead of a FILE.")
+@click.option("--to", "target", type=click.Choice(TARGETS), required=True, help="The language to write.")
+@click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the code to FILE (atomically) instead of stdout.")
+@click.option("--grad/--no-grad", default=True, show_default=True,
+              help="python, numpy: write value_and_grad too (torch and jax differentiate by themselves).")
+@click.option("--wrt", metavar="NAME,...", help="python, numpy: the gradient's inputs/params. [default: all]")
+@click.option("--name", "func", metavar="FUNC",
+              help="The function's name [python, numpy: forward; jax: f], or torch's class [Model].")
+@click.option("--output", "output_name", metavar="NAME,...", help="Export these named nodes instead of the file's outputs.")
+@click.option("--max-nodes", type=Count(min=1), default=DEFAULT_MAX_NODES, show_default=True,
+              help="Refuse to unroll a graph larger than this.")
+def export_command(file: str | None, expr: str | None, target: str, out: str, grad: bool, wrt: str | None,
+                   func: str | None, output_name: str | None, max_nodes: int) -> None:
+    """Write FILE as a Python module for --to: the forward pass, one
+    statement per named node with its source line in a comment, and (python,
+    numpy) its gradient. The module needs nothing of cgraph."""
+    from ..views.export_code import function_name_error
+    from .output import write_output
+
+    wrt_list = _names(wrt, "--wrt")
+    if wrt_list is not None and target in ("torch", "jax"):
+        raise click.UsageError(f"--wrt applies to python and numpy: {target} differentiates the code itself")
+    if func is not None and (why := function_name_error(func)):
+        raise click.UsageError(why)
+    graph = read_graph(file, expr, max_nodes)
+    outputs = _names(output_name, "--output")
+    if outputs is not None:
+        unknown = [name for name in outputs if name not in graph.names]
+        if unknown:
+            raise InputError(f"--output {unknown[0]}: no node has that name" + did_you_mean(unknown[0], graph.names))
+        graph = graph.with_outputs(outputs)
+    if wrt_list is not None:
+        unknown = [name for name in wrt_list if name not in graph.inputs]
+        if unknown:
+            raise click.UsageError(f"--wrt {unknown[0]}: not an input or param of the program"
+                                   + did_you_mean(unknown[0], graph.inputs))
+    header = _header(graph.source.filename, file, expr, target, out, grad, wrt, func, output_name)
+    if target == "latex":
+        text = _latex(graph, grad, wrt_list, header, max_nodes)
+    else:
+        text = module_code(graph, target, grad=grad, wrt=wrt_list, name=func, header=header, max_nodes=max_nodes)
+    write_output(out, text.encode("utf-8"), option="-o")
+    if out != "-":
+        click.echo(f"wrote {out}", err=True)
+
+
+def _names(text: str | None, option: str) -> list[str] | None:
+    names = output_list(text, option)
+    return None if names is None else [names] if isinstance(names, str) else names
+
+
+def module_code(graph: Graph, target: str, *, grad: bool = True, wrt: list[str] | None = None, name: str | None = None,
+                header: Sequence[str] = (), max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """The exported module's text (python, numpy, torch, jax): for python and numpy with
+    `grad`, cgraph's gradient graph of the first output is written as value_and_grad."""
+    from ..transform.grad import gradient_program
+    from ..views.export_code import Gradient, export_code
+
+    gradient = None
+    if grad and target in ("python", "numpy"):
+        first = graph.with_outputs([graph.output_name])
+        names = wrt if wrt is not None else list(graph.inputs)
+        if names:
+            derivative, notes = gradient_program(first, names, 1, simplify=True, max_nodes=max_nodes)
+            gradient = Gradient(derivative, dict(notes.items()), tuple(names))
+        else:  # nothing to differentiate: value_and_grad gives an empty dict
+            gradient = Gradient(first, {}, ())
+    return export_code(graph, target, gradient=gradient, name=name, header=header)
+
+
+def _latex(graph: Graph, grad: bool, wrt: list[str] | None, header: Sequence[str], max_nodes: int) -> str:
+    """--to latex: the formulas (cgraph/views/export_latex.py, when it is there), and with
+    --grad those of the gradient graph of every output."""
+    import importlib
+
+    from ..transform.grad import gradient_program
+
+    try:
+        module = importlib.import_module("cgraph.views.export_latex")
+    except ImportError:
+        raise click.UsageError("--to latex is not available yet in this version") from None
+    gradient = gradient_program(graph, wrt, 1, max_nodes=max_nodes)[0] if grad and graph.inputs else None
+    return module.export_latex(graph, gradient, wrt=wrt, header="\n".join(header))
+
+
+def _header(source: str, file: str | None, expr: str | None, target: str, out: str, grad: bool,
+            wrt: str | None, func: str | None, output_name: str | None) -> list[str]:
+    """The module's first comment lines: where it comes from and how to make it again."""
+    words = ["cgraph", "export", *([file] if file is not None else ["-e", expr or ""]), "--to", target]
+    words += [] if grad else ["--no-grad"]
+    words += ["--wrt", wrt] if wrt else []
+    words += ["--name", func] if func else []
+    words += ["--output", output_name] if output_name else []
+    words += ["-o", out] if out != "-" else []
+    return [f"Generated by cgraph {__version__} from {source}: edit that, not this file.",
+            f"Regenerate with: {shlex.join(words)}"]
