@@ -12,7 +12,7 @@ from ..errors import InputError, did_you_mean
 from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from . import exit_codes_help
-from .common import Count, output_list, read_graph
+from .common import Count, ProgramCommand, output_list, read_graph
 
 TARGETS = ("python", "numpy", "torch", "jax", "latex")
 
@@ -37,7 +37,7 @@ gradient graph written as code; torch and jax differentiate the code.
 """
 
 
-@click.command("export", epilog=EPILOG, short_help="The program as Python, NumPy, PyTorch or JAX code.")
+@click.command("export", cls=ProgramCommand, epilog=EPILOG, short_help="The program as Python, NumPy, PyTorch or JAX code.")
 @click.argument("file", required=False, metavar="FILE")
 @click.option("-e", "--expr", metavar="EXPR", help="Export this program text instead of a FILE.")
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True, help="The language to write.")
@@ -58,6 +58,9 @@ def export_command(file: str | None, expr: str | None, target: str, out: str, gr
     from ..views.export_code import function_name_error
     from .output import write_output
 
+    if click.get_current_context().meta.get("cgraph.input_pairs"):
+        raise click.UsageError("export writes code and evaluates nothing: the inputs are the exported "
+                               "function's arguments (declared defaults are its defaults)")
     wrt_list = _names(wrt, "--wrt")
     if wrt_list is not None and target in ("torch", "jax"):
         raise click.UsageError(f"--wrt applies to python and numpy: {target} differentiates the code itself")
