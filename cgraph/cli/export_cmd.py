@@ -42,15 +42,16 @@ gradient graph written as code; torch and jax differentiate the code.
 @click.option("-e", "--expr", metavar="EXPR", help="Export this program text instead of a FILE.")
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True, help="The language to write.")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the code to FILE (atomically) instead of stdout.")
-@click.option("--grad/--no-grad", default=True, show_default=True,
-              help="python, numpy: write value_and_grad too (torch and jax differentiate by themselves).")
+@click.option("--grad/--no-grad", default=None,
+              help="python, numpy: write value_and_grad too (the default; torch and jax differentiate by "
+                   "themselves); latex: the gradient's formulas too (not by default).")
 @click.option("--wrt", metavar="NAME,...", help="python, numpy: the gradient's inputs/params. [default: all]")
 @click.option("--name", "func", metavar="FUNC",
               help="The function's name [python, numpy: forward; jax: f], or torch's class [Model].")
 @click.option("--output", "output_name", metavar="NAME,...", help="Export these named nodes instead of the file's outputs.")
 @click.option("--max-nodes", type=Count(min=1), default=DEFAULT_MAX_NODES, show_default=True,
               help="Refuse to unroll a graph larger than this.")
-def export_command(file: str | None, expr: str | None, target: str, out: str, grad: bool, wrt: str | None,
+def export_command(file: str | None, expr: str | None, target: str, out: str, grad: bool | None, wrt: str | None,
                    func: str | None, output_name: str | None, max_nodes: int) -> None:
     """Write FILE as a Python module for --to: the forward pass, one
     statement per named node with its source line in a comment, and (python,
@@ -78,6 +79,7 @@ def export_command(file: str | None, expr: str | None, target: str, out: str, gr
         if unknown:
             raise click.UsageError(f"--wrt {unknown[0]}: not an input or param of the program"
                                    + did_you_mean(unknown[0], graph.inputs))
+    grad = (target != "latex") if grad is None else grad  # value_and_grad is the point of a module
     header = _header(graph.source.filename, file, expr, target, out, grad, wrt, func, output_name)
     if target == "latex":
         text = _latex(graph, grad, wrt_list, header, max_nodes)
@@ -113,25 +115,23 @@ def module_code(graph: Graph, target: str, *, grad: bool = True, wrt: list[str] 
 
 
 def _latex(graph: Graph, grad: bool, wrt: list[str] | None, header: Sequence[str], max_nodes: int) -> str:
-    """--to latex: the formulas (cgraph/views/export_latex.py, when it is there), and with
-    --grad those of the gradient graph of every output."""
-    import importlib
-
+    """--to latex: the formulas (cgraph/views/export_latex.py), and with --grad those of
+    the gradient graph of every output."""
     from ..transform.grad import gradient_program
+    from ..views.export_latex import export_latex
 
-    try:
-        module = importlib.import_module("cgraph.views.export_latex")
-    except ImportError:
-        raise click.UsageError("--to latex is not available yet in this version") from None
     gradient = gradient_program(graph, wrt, 1, max_nodes=max_nodes)[0] if grad and graph.inputs else None
-    return module.export_latex(graph, gradient, wrt=wrt, header="\n".join(header))
+    return export_latex(graph, gradient, wrt=wrt, header="\n".join(header))
 
 
 def _header(source: str, file: str | None, expr: str | None, target: str, out: str, grad: bool,
             wrt: str | None, func: str | None, output_name: str | None) -> list[str]:
     """The module's first comment lines: where it comes from and how to make it again."""
     words = ["cgraph", "export", *([file] if file is not None else ["-e", expr or ""]), "--to", target]
-    words += [] if grad else ["--no-grad"]
+    if target == "latex":
+        words += ["--grad"] if grad else []
+    else:
+        words += [] if grad else ["--no-grad"]
     words += ["--wrt", wrt] if wrt else []
     words += ["--name", func] if func else []
     words += ["--output", output_name] if output_name else []
