@@ -67,7 +67,20 @@ def export_command(file: str | None, expr: str | None, target: str, out: str, gr
         raise click.UsageError(f"--wrt applies to python and numpy: {target} differentiates the code itself")
     if func is not None and (why := function_name_error(func)):
         raise click.UsageError(why)
-    graph = read_graph(file, expr, max_nodes)
+    graph = _chosen(read_graph(file, expr, max_nodes), output_name, wrt_list)
+    grad = (target != "latex") if grad is None else grad  # value_and_grad is the point of a module
+    header = _header(graph.source.filename, file, expr, target, out, grad, wrt, func, output_name)
+    if target == "latex":
+        text = _latex(graph, grad, wrt_list, header, max_nodes)
+    else:
+        text = module_code(graph, target, grad=grad, wrt=wrt_list, name=func, header=header, max_nodes=max_nodes)
+    write_output(out, text.encode("utf-8"), option="-o")
+    if out != "-":
+        click.echo(f"wrote {out}", err=True)
+
+
+def _chosen(graph: Graph, output_name: str | None, wrt_list: list[str] | None) -> Graph:
+    """The graph with the outputs --output names, once --output and --wrt are checked."""
     outputs = _names(output_name, "--output")
     if outputs is not None:
         unknown = [name for name in outputs if name not in graph.names]
@@ -79,15 +92,7 @@ def export_command(file: str | None, expr: str | None, target: str, out: str, gr
         if unknown:
             raise click.UsageError(f"--wrt {unknown[0]}: not an input or param of the program"
                                    + did_you_mean(unknown[0], graph.inputs))
-    grad = (target != "latex") if grad is None else grad  # value_and_grad is the point of a module
-    header = _header(graph.source.filename, file, expr, target, out, grad, wrt, func, output_name)
-    if target == "latex":
-        text = _latex(graph, grad, wrt_list, header, max_nodes)
-    else:
-        text = module_code(graph, target, grad=grad, wrt=wrt_list, name=func, header=header, max_nodes=max_nodes)
-    write_output(out, text.encode("utf-8"), option="-o")
-    if out != "-":
-        click.echo(f"wrote {out}", err=True)
+    return graph
 
 
 def _names(text: str | None, option: str) -> list[str] | None:
