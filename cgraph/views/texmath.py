@@ -133,6 +133,7 @@ class _Writer:
         self.pairs = _matching(tokens)
         self.after = [""] * len(tokens)
         self.instead: dict[int, str] = {}
+        self.operand_ends: dict[int, int] = {}  # see operand_end
         self.pieces: list[str] = []
         self.last = ""  # the last piece that was not empty
         self.glue = False  # the last piece was a sign: the next one follows it unspaced
@@ -238,16 +239,29 @@ class _Writer:
     def operand_end(self, k: int) -> int:
         """The last token of the right operand of a right-associative operator starting
         at k: signs, then an atom, then more ^ atoms (a^b^c is a^(b^c))."""
+        # Remembered per start: in a^b^c^... every ^ asks for the end of the same chain,
+        # which a walk per ^ made quadratic (a chain of 180 powers took a second).
+        ends = self.operand_ends
         last = len(self.tokens) - 1
+        starts = []
         while True:
+            if k in ends:
+                end = ends[k]
+                break
+            starts.append(k)
             while k <= last and self.tokens[k] in (("op", "-"), ("op", "+")):
                 k += 1
             if k > last:
-                return last
+                end = last
+                break
             k = self.atom_end(k)
             if not self.next_is(k, "^"):
-                return k
+                end = k
+                break
             k += 2
+        for start in starts:
+            ends[start] = end
+        return end
 
     def atom_end(self, k: int) -> int:
         kind, value = self.tokens[k]
