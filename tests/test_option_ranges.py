@@ -16,6 +16,7 @@ import click
 import pytest
 
 from cgraph.cli.common import Count, FiniteFloat
+from support.paths import SAMPLES
 from test_help import COMMANDS, _context
 
 # Values a user might type; each is refused or accepted by the option's declared range.
@@ -60,6 +61,8 @@ def _accepts(param: click.Option, text: str) -> bool:
 def _argv(path: tuple[str, ...], option: str, value: str) -> list[str]:
     """A command line that would run if the option's value were good (train needs --data)."""
     argv = [*path[1:], "-e", "y = w * x", "--x", "1", option, value]
+    if path[-1] == "serve":  # a server watches a file: it takes no -e
+        argv = ["serve", str(SAMPLES / "intro.cg"), "--x", "1", option, value]
     if path[-1] == "train":
         argv += ["--data", "no-such-file.csv"]
     return argv

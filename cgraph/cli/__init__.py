@@ -124,6 +124,7 @@ COMMANDS = {
     "grad": "grad_cmd:grad_command",
     "hessian": "hessian_cmd:hessian_command",
     "export": "export_cmd:export_command",
+    "serve": "serve_cmd:serve_command",
 }
 
 

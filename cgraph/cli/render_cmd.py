@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 import click
 
@@ -51,22 +52,32 @@ at 1).
 """
 
 
+def diagram_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How the diagram is drawn: the options render and serve share (one place each)."""
+    options = [
+        click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Inputs on the left (LR) or at the top (TB)."),
+        click.option("--annotate", default="values,grads", show_default=True, metavar="LIST", help="What edges show: any of values, grads, local (the local derivative d consumer/d argument)."),
+        click.option("--precision", type=PRECISION, default=4, show_default=True, help="Significant digits of the numbers."),
+        click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours."),
+        click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output."),
+        click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red, with a legend."),
+        click.option("--heat-scale", type=click.Choice(["relative", "absolute"]), default=None,
+                     help="With --heat: relative spreads this diagram's smallest..largest |gradient| over the colours; "
+                     "absolute is fixed, 0.001 (blue) to 10 (red), so diagrams compare. [default: relative]"),
+        click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box."),
+        click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("render", cls=ProgramCommand, epilog=EPILOG, short_help="Draw the graph with values and gradients.")
 @with_program
 @evaluation_options
 @click.option("-o", "--out", "out", metavar="FILE", help="Where to write: FILE.svg/.png/.pdf/.dot/.mmd/.html, or - for standard output. [default: FILE's stem + .svg (or the --format's extension)]")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Output format. [default: from -o's extension, else svg]")
-@click.option("--rankdir", type=click.Choice(["LR", "TB"]), default="LR", show_default=True, help="Inputs on the left (LR) or at the top (TB).")
-@click.option("--annotate", default="values,grads", show_default=True, metavar="LIST", help="What edges show: any of values, grads, local (the local derivative d consumer/d argument).")
-@click.option("--precision", type=PRECISION, default=4, show_default=True, help="Significant digits of the numbers.")
-@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True, help="Colours.")
-@click.option("--focus", metavar="NAME", help="Only the nodes on paths from NAME to the output.")
-@click.option("--heat", is_flag=True, help="Colour edges by gradient magnitude (log scale): vanishing blue, exploding red, with a legend.")
-@click.option("--heat-scale", type=click.Choice(["relative", "absolute"]), default=None,
-              help="With --heat: relative spreads this diagram's smallest..largest |gradient| over the colours; "
-              "absolute is fixed, 0.001 (blue) to 10 (red), so diagrams compare. [default: relative]")
-@click.option("--collapse", is_flag=True, help="Fold each function call and each loop iteration into one box.")
-@click.option("--max-render-nodes", type=Count(min=1), default=render.DEFAULT_MAX_RENDER_NODES, show_default=True, help="Refuse diagrams with more nodes than this.")
+@diagram_options
 @click.option("--frames", "frames_dir", metavar="DIR", help="Also write one diagram per step of the forward and backward passes into DIR.")
 @click.option("--dpi", type=Count(*render.DPI_RANGE), default=None, metavar="N",
               help=f"PNG resolution in pixels per inch, {render.DPI_RANGE[0]} to {render.DPI_RANGE[1]}; "

@@ -35,13 +35,16 @@ from ..render.heat import ABSOLUTE, LEGEND_STEPS
 from ..render.style import THEMES
 from .steps import node_data, step_data
 
-__all__ = ["page", "tape_data", "op_table_js"]
+__all__ = ["page", "error_page", "tape_data", "op_table_js"]
 
 TAPE_ID = "cgraph-tape"
 
 
-def page(graph: Graph, ev: Evaluation, options: Options, title: str, notes: tuple[str, ...] = ()) -> str:
+def page(graph: Graph, ev: Evaluation, options: Options, title: str, notes: tuple[str, ...] = (),
+         live: int | None = None) -> str:
     """The whole page for `graph` at the evaluation `ev`'s inputs, drawn with `options`.
+    With `live` (a version number: `cgraph serve`'s) it also listens to its server and
+    reloads when a newer version is built; without, it makes no request of any kind.
     Raises RenderError if an op of the graph has no JavaScript (see Op.js)."""
     _check_ops(graph)
     scene = build_scene(graph, ev, options)
@@ -52,7 +55,16 @@ def page(graph: Graph, ev: Evaluation, options: Options, title: str, notes: tupl
     data["steps"] = step_data(ev, scene)
     data.update(node_data(ev, options.precision))
     script = op_table_js(sorted({op for op in graph.ops if op in OPS})) + _asset("page.js")
-    return _document(title, options.theme, svg, data, script)
+    body = _BODY.format(svg=svg, tape=TAPE_ID, data=_json_block(data))
+    return _document(title, options.theme, body, script, live, _HINT)
+
+
+def error_page(title: str, message: str, theme: str = "light", live: int | None = None) -> str:
+    """A page showing an error (`message`, as the command line prints it: located, with
+    its caret) instead of the diagram: what `cgraph serve` shows until the file is fixed."""
+    body = (f'<main class="failed">\n<pre id="cg-error" role="alert">{html.escape(message)}</pre>\n'
+            '<p class="hint">Fix the file and save it: the page reloads.</p>\n</main>\n')
+    return _document(title, theme, body, "", live, "")
 
 
 def _check_ops(graph: Graph) -> None:
@@ -139,24 +151,7 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def _document(title: str, theme: str, svg: str, data: dict, script: str) -> str:
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
-           "base-uri 'none'; form-action 'none'")
-    name = html.escape(title)
-    return f"""<!DOCTYPE html>
-<html lang="en" class="theme-{theme}">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{name} · cgraph</title>
-<style>
-{_asset("page.css")}</style>
-</head>
-<body>
-<header><h1>{name}</h1><p class="hint">Change an input or param: every value and gradient is recomputed in the page.</p></header>
-<main>
+_BODY = """<main>
 <section id="controls" aria-label="Inputs and params"></section>
 <section id="readout" aria-live="polite"></section>
 <section id="diagram">
@@ -164,8 +159,37 @@ def _document(title: str, theme: str, svg: str, data: dict, script: str) -> str:
 {svg}</div>
 </section>
 </main>
-<script type="application/json" id="{TAPE_ID}">{_json_block(data)}</script>
-<script>{script}</script>
+<script type="application/json" id="{tape}">{data}</script>
+"""
+
+
+_HINT = "Change an input or param: every value and gradient is recomputed in the page."
+
+
+def _document(title: str, theme: str, body: str, script: str, live: int | None, hint: str) -> str:
+    """The page around `body`: its CSP allows `script` alone (by its hash) and, for a
+    live page, requests to its own server (the reload channel), nothing else."""
+    if live is not None:
+        script = _asset("live.js") + script  # first: a page whose own script fails still reloads
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    connect = "; connect-src 'self'" if live is not None else ""
+    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data:; "
+           f"base-uri 'none'; form-action 'none'{connect}")
+    name = html.escape(title)
+    meta = f'<meta name="cgraph-live" content="{live:d}">\n' if live is not None else ""
+    return f"""<!DOCTYPE html>
+<html lang="en" class="theme-{theme}">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+{meta}<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name} · cgraph</title>
+<style>
+{_asset("page.css")}</style>
+</head>
+<body>
+<header><h1>{name}</h1><p class="hint">{hint}</p></header>
+{body}<script>{script}</script>
 </body>
 </html>
 """
