@@ -601,3 +601,134 @@ def test_a_new_op_with_javascript_needs_no_other_edit(browser, pages):
             assert_same_evaluation(browser, graph, {"x": x})
     finally:
         ops.unregister("leaky")
+
+
+# --- keyboard, themes, print ---------------------------------------------------------------
+
+
+def _tab_through(browser, presses: int) -> list[str]:
+    """What Tab focuses, press after press, from the top of the page: an id, or a node's
+    `node:<id>`, with whether its focus is drawn (an outline, or a node's thicker stroke)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    browser.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    seen = []
+    for _ in range(presses):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        seen.append(browser.execute_script("""
+            const el = document.activeElement;
+            const node = el.closest && el.closest("g.node");
+            let shown;
+            if (node) {
+              // a ring on its shape, or (an input is a name without one) its text in the focus colour
+              const shape = node.querySelector(":scope > ellipse, :scope > polygon, :scope > path");
+              const text = getComputedStyle(node.querySelector("text"));
+              const focus = getComputedStyle(document.documentElement).getPropertyValue("--focus").trim();
+              const probe = document.createElement("span");
+              probe.style.color = focus;
+              document.body.append(probe);
+              const focusColour = getComputedStyle(probe).color;
+              probe.remove();
+              shown = (shape !== null && parseFloat(getComputedStyle(shape).strokeWidth) >= 3) ||
+                      (text.textDecorationLine.includes("underline") && text.fill === focusColour);
+            } else {
+              const style = getComputedStyle(el);
+              shown = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2;
+            }
+            return (node ? "node:" + node.id : (el.id || el.getAttribute("data-name") || el.tagName)) + (shown ? "" : " (no focus shown)");
+        """))
+    return seen
+
+
+def test_tab_reaches_every_control_and_node_with_focus_shown(browser, pages):
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    load(browser, write_page(pages, graph, {}))
+    controls = len(graph.inputs) * 2 + 5 + 5  # field and slider each; 5 step buttons; lr, step, reset, run, steps
+    nodes = browser.execute_script("return document.querySelectorAll('#diagram g.node[tabindex]').length")
+    seen = _tab_through(browser, controls + nodes)
+    hidden = [what for what in seen if what.endswith("(no focus shown)")]
+    assert not hidden, hidden
+    for expected in ("cg-in-0", "w", "cg-lr", "cg-step", "cg-reset", "cg-run", "cg-steps", "cg-first", "cg-prev",
+                     "cg-play", "cg-next", "cg-fit"):
+        assert expected in seen, (expected, seen)
+    reached = {what for what in seen if what.startswith("node:")}
+    assert len(reached) == nodes, (len(reached), nodes)
+    for i in range(len(graph.ops)):
+        node = browser.find_elements("id", f"cg-n{i}")
+        if node:
+            assert node[0].get_attribute("role") == "button" and node[0].get_attribute("aria-label").startswith("inspect ")
+
+
+def test_enter_or_space_on_a_node_reached_by_tab_inspects_it(browser, pages):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    seen = _tab_through(browser, 40)
+    first = next(what for what in seen if what.startswith("node:"))
+    # Tab on to the first node, then Enter; then Tab to the next node and Space
+    browser.execute_script("document.getElementById(arguments[0]).focus()", first[len("node:"):])
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    index = int(first[len("node:cg-n"):])
+    assert browser.find_element("id", "cg-inspect").text.startswith(browser.execute_script(
+        "return window.cgraph.inspect(arguments[0])[0]", index))
+    browser.execute_script("document.getElementById('cg-inspect').textContent = ''")
+    ActionChains(browser).send_keys(Keys.TAB).send_keys(Keys.SPACE).perform()
+    shown = browser.find_element("id", "cg-inspect").text
+    assert shown and "chain rule" in shown or "the output" in shown, shown
+    assert browser.execute_script("return window.cgraph.state().position") == 0  # space on a node is not "play"
+
+
+def _luminance(colour: str) -> float:
+    r, g, b = (int(x) / 255 for x in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_both_themes_are_readable(browser, pages, theme):
+    """WCAG's contrast: 4.5 for text (the faint hints too), 3 for the focus ring."""
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    load(browser, write_page(pages, graph, {}, theme=theme))
+    colours = browser.execute_script("""
+        const style = (sel, prop) => getComputedStyle(document.querySelector(sel))[prop];
+        const root = getComputedStyle(document.documentElement);
+        return {bg: style("body", "backgroundColor"), fg: style("body", "color"), faint: style(".hint", "color"),
+                field: style("#cg-in-0", "color"), button: style("#cg-step", "color"),
+                buttonBg: style("#cg-step", "backgroundColor"), focus: root.getPropertyValue("--focus").trim()};""")
+    dark = _luminance(colours["bg"]) < 0.2
+    assert dark == (theme == "dark"), colours
+    for key in ("fg", "faint", "field", "button"):
+        assert _contrast(colours[key], colours["bg"]) >= 4.5, (key, colours)
+    focus = colours["focus"]
+    focus_rgb = f"rgb({int(focus[1:3], 16)}, {int(focus[3:5], 16)}, {int(focus[5:7], 16)})"
+    assert _contrast(focus_rgb, colours["bg"]) >= 3, colours
+
+
+def test_the_printed_page_has_the_diagram_and_numbers_and_no_controls(browser, pages):
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    load(browser, write_page(pages, graph, {}))
+    shown = """
+        const visible = (el) => el !== null && getComputedStyle(el).display !== "none" && el.getClientRects().length > 0;
+        return {controls: visible(document.getElementById("controls")),
+                buttons: Array.from(document.querySelectorAll("button")).filter(visible).length,
+                sliders: Array.from(document.querySelectorAll("input")).filter(visible).length,
+                diagram: visible(document.querySelector("#diagram svg")),
+                readout: visible(document.getElementById("cg-gradients")) && visible(document.getElementById("cg-value")),
+                numbers: document.querySelector("#diagram svg").textContent.includes(document.getElementById("cg-value").textContent.slice(0, 4))};"""
+    on_screen = browser.execute_script(shown)
+    assert on_screen["controls"] and on_screen["buttons"] and on_screen["sliders"]
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        printed = browser.execute_script(shown)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    assert printed == {"controls": False, "buttons": 0, "sliders": 0, "diagram": True, "readout": True,
+                       "numbers": on_screen["numbers"]}, printed

@@ -23,8 +23,8 @@ from .render_cmd import PAGE_START, diagram_options, opts_of
 
 EPILOG = f"""\b
 Example:
-  $ cgraph serve samples/neuron.cg --x 2 --heat
-  serving samples/neuron.cg at http://127.0.0.1:43117/ (Ctrl-C stops)
+  $ cgraph serve samples/intro.cg --x 1 --y 3 --z -3 --heat
+  serving samples/intro.cg at http://127.0.0.1:43117/ (Ctrl-C stops)
   (open the address; edit and save the file: the page reloads)
 
 The page is the html page cgraph render writes, served at / with its reload

@@ -84,12 +84,19 @@ def _mark(scene: Scene) -> None:
             node.dom_id = f"cg-n{node.index}"
 
 
+# Graphviz's own names of edges and clusters ("v_a->v_b:nw"): tooltips that mean nothing
+# to a reader, and a large graph's page loads faster without thousands of them.
+_INNER_TITLE = re.compile(r'(<g id="[^"]*" class="(?:edge|cluster)">\n)<title>[^<]*</title>\n')
+_FONT = ' font-family="Helvetica,sans-Serif"'  # every text's: said once, in page.css
+
+
 def _inline_svg(svg: bytes) -> str:
     """Graphviz's SVG as an element of the page: no XML prolog or DOCTYPE, and no
     comments (Graphviz writes node ids in them; the page needs none)."""
     text = svg.decode("utf-8")
     text = text[text.index("<svg"):]
-    return re.sub(r"<!--.*?-->", "", text, flags=re.S)
+    text = _INNER_TITLE.sub(r"\1", re.sub(r"<!--.*?-->", "", text, flags=re.S))
+    return text.replace(_FONT, "")
 
 
 def op_table_js(names: list[str]) -> str:

@@ -155,6 +155,17 @@
     else el.textContent = text;
   }
 
+  // A number is formatted only when it differs from the one last written there: a slider
+  // moves part of the graph, and formatting thousands of unchanged numbers costs frames.
+  const numbers = new Map(); // element -> the number last written to it
+
+  function setNumber(el, v, p, prefix) {
+    const old = numbers.get(el);
+    if (old !== undefined && (old === v || (old !== old && v !== v))) return; // 0 and -0 read alike
+    numbers.set(el, v);
+    setText(el, prefix + formatNumber(v, p));
+  }
+
   function redraw(r) {
     const p = data.precision;
     const locals = new Map(); // each consumer's local derivatives, computed once per redraw
@@ -165,7 +176,7 @@
       return locals.get(v);
     };
     for (const { edge, value, grad, local: localText } of labels) {
-      if (value && edge.value !== null) setText(value, edge.prefix + formatNumber(r.values[edge.value], p));
+      if (value && edge.value !== null) setNumber(value, r.values[edge.value], p, edge.prefix);
       if (edge.uses !== null) {
         // As render sums a collapsed box's uses, and (--heat) counts each partial sum's size.
         let sum = 0;
@@ -174,17 +185,17 @@
           sum = at === 0 ? c : c + sum;
           if (edge.heat) magnitudes.push(Math.abs(sum));
         });
-        if (grad && edge.grad) setText(grad, formatNumber(sum, p));
+        if (grad && edge.grad) setNumber(grad, sum, p, "");
         if (edge.heat) heated.push([edge.id, sum]);
       }
       if (edge.seed) {
         magnitudes.push(1); // d out/d out, on the scale like any gradient
         heated.push([edge.id, 1]);
       }
-      if (localText && edge.local !== null) setText(localText, "local " + formatNumber(localOf(edge.local[0])[edge.local[1]], p));
+      if (localText && edge.local !== null) setNumber(localText, localOf(edge.local[0])[edge.local[1]], p, "local ");
     }
     if (data.heat !== null) recolour(heated, magnitudes);
-    for (const { node, text } of totals) if (text) setText(text, "\u03a3 " + formatNumber(r.grads[node], p));
+    for (const { node, text } of totals) if (text) setNumber(text, r.grads[node], p, "\u03a3 ");
     showReadout(r);
     if (explainBox !== null && position > 0) setText(explainBox, stepLines(data.steps[position - 1], r).join("\n"));
     showInspected();
@@ -227,12 +238,16 @@
     return "#" + stops[k].map((a, j) => roundEven(a + (stops[k + 1][j] - a) * t).toString(16).padStart(2, "0")).join("");
   }
 
+  const painted = new Map(); // edge id -> the colour and width last written to it
+
   function recolour(heated, magnitudes) {
     const range = heatRange(magnitudes);
     for (const [id, g] of heated) {
       const place = heatPlace(g, range || [0, 0]);
       const colour = heatColour(place);
       const width = (1 + 2.5 * place).toFixed(2).replace(/\.?0+$/, "");
+      if (painted.get(id) === colour + width) continue;
+      painted.set(id, colour + width);
       // An edge drawn through a relay point (dot.py) has a bare first stretch, id + "-wire".
       for (const drawn of [document.getElementById(id), document.getElementById(id + "-wire")]) {
         if (!drawn) continue;
@@ -343,10 +358,10 @@
   }
 
   function showReadout(r) {
-    setText(readout.value, formatNumber(r.values[data.output], 10));
+    setNumber(readout.value, r.values[data.output], 10, "");
     for (const cells of readout.rows) {
-      setText(cells.value, formatNumber(r.values[cells.node], 10));
-      setText(cells.grad, formatNumber(r.grads[cells.node], 10));
+      setNumber(cells.value, r.values[cells.node], 10, "");
+      setNumber(cells.grad, r.grads[cells.node], 10, "");
     }
   }
 
@@ -598,15 +613,25 @@
       g.setAttribute("tabindex", "0");
       g.setAttribute("role", "button");
       g.setAttribute("aria-label", "inspect " + data.labels[i]);
-      g.addEventListener("click", () => inspect(i));
-      g.addEventListener("keydown", (event) => {
-        if (event.key === "Enter" || event.key === " ") {
-          event.preventDefault();
-          event.stopPropagation();
-          inspect(i);
-        }
-      });
     }
+    // One listener for the whole diagram (not two per node: a large graph has thousands).
+    const diagram = document.getElementById("cg-svg");
+    const nodeOf = (target) => {
+      const g = target instanceof Element ? target.closest("g.node[id^='cg-n']") : null;
+      return g === null ? -1 : Number(g.id.slice(4));
+    };
+    diagram.addEventListener("click", (event) => {
+      const i = nodeOf(event.target);
+      if (i >= 0) inspect(i);
+    });
+    diagram.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      const i = nodeOf(event.target);
+      if (i < 0) return;
+      event.preventDefault();
+      event.stopPropagation();
+      inspect(i);
+    });
   }
 
   function inspect(i) {
@@ -749,12 +774,13 @@
   // The "fit" button shrinks a wide one to the column, for the whole at a glance.
   let fitted = false;
 
+  // Said in CSS (the column is 100%), so the browser works it out in its own layout:
+  // reading the column's width here would force a layout of the whole diagram at start.
   function fitDiagram() {
     const svg = document.querySelector("#diagram svg");
     if (!svg || !svg.width || !svg.width.baseVal) return;
-    const natural = svg.width.baseVal.value;
-    const room = document.getElementById("cg-svg").clientWidth;
-    svg.style.width = (fitted ? room : Math.max(natural, Math.min(1.6 * natural, room))) + "px";
+    const natural = svg.width.baseVal.value; // Graphviz's pt, in px (an absolute unit: no layout needed)
+    svg.style.width = fitted ? "100%" : "max(" + natural + "px, min(" + 1.6 * natural + "px, 100%))";
   }
 
   function toggleFit(button) {
@@ -765,7 +791,6 @@
   }
 
   fitDiagram();
-  window.addEventListener("resize", fitDiagram);
   buildControls();
   buildReadout();
   buildTraining();
@@ -775,4 +800,6 @@
   redraw(last);
   drawHistory();
   showStep();
+  // bench/bench_page.py's measure: the first frame drawn once the page can be used
+  requestAnimationFrame(() => setTimeout(() => performance.mark("cgraph:drawn"), 0));
 })();
