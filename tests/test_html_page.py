@@ -732,3 +732,27 @@ def test_the_printed_page_has_the_diagram_and_numbers_and_no_controls(browser, p
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
     assert printed == {"controls": False, "buttons": 0, "sliders": 0, "diagram": True, "readout": True,
                        "numbers": on_screen["numbers"]}, printed
+
+
+def test_a_large_diagram_drawn_lazily_ends_up_with_every_number(browser, pages):
+    """A large diagram writes the numbers out of sight after a drag settles (or as they come
+    into view): then every text is what a page drawn at the new inputs shows, as when
+    setInput writes them all at once."""
+    steps = 120  # 480 nodes, over page.js's LAZY_FROM numbers
+    text = f"input h[0] = 0\nparam w = 0.9\nfor t in 1..{steps} {{\n    input x[t] = 0.01 * t\n    h[t] = tanh(w*h[t-1] + x[t])\n}}\n"
+    graph = cgraph.parse(text, "loop.cg")
+    start = cgraph.evaluate(graph, {}).inputs
+    moved = {**start, "w": 0.5}
+    load(browser, write_page(pages, graph, moved))
+    expected = diagram_text(browser)
+    load(browser, write_page(pages, graph, start))
+    before = diagram_text(browser)
+    browser.execute_script("""
+        const slider = document.querySelector('input[type=range][data-name="w"]');
+        slider.value = "0.5";
+        slider.dispatchEvent(new Event("input"));""")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 5).until(lambda _: diagram_text(browser) == expected)  # without asking the API
+    assert before != expected
+    assert browser.execute_script("return window.cgraph.state().params.w") == 0.5

@@ -130,17 +130,31 @@
 
   // --- the diagram's numbers -----------------------------------------------------------
 
+  // (deferred writes: see startDeferring)
+  const LAZY_FROM = 300; // numbers of the diagram and the readout: below this, no deferring
+  const SETTLE_MS = 250;
+  const homeOf = new Map(); // element -> the box whose visibility decides (its edge's or node's group, its row)
+  const inBox = new Map(); // box -> its elements
+  const inView = new Set(); // boxes in view, or near it
+  const deferred = new Map(); // element -> [number, precision, prefix] not written yet
+  let lazyOn = false; // set once the diagram's observer has first said what is in view
+  let settleTimer = null;
+
   const colors = data.colors;
   const labels = data.edges.map((edge) => {
     const g = document.getElementById(edge.id);
     const texts = g ? Array.from(g.querySelectorAll("text")) : [];
     const find = (color) => texts.find((t) => (t.getAttribute("fill") || "").toLowerCase() === color.toLowerCase());
-    return { edge, value: find(colors.value), grad: find(colors.grad), local: find(colors.local) };
+    const label = { edge, value: find(colors.value), grad: find(colors.grad), local: find(colors.local) };
+    for (const el of [label.value, label.grad, label.local]) home(el, g);
+    return label;
   });
   const totals = data.totals.map((total) => {
     const g = document.getElementById(total.id);
     const texts = g ? Array.from(g.querySelectorAll("text")) : [];
-    return { node: total.node, text: texts.find((t) => t.textContent.startsWith("\u03a3")) };
+    const text = texts.find((t) => t.textContent.startsWith("\u03a3"));
+    home(text, g);
+    return { node: total.node, text };
   });
 
   // Text is written only where it changes: on a large diagram most labels keep theirs,
@@ -161,9 +175,73 @@
 
   function setNumber(el, v, p, prefix) {
     const old = numbers.get(el);
-    if (old !== undefined && (old === v || (old !== old && v !== v))) return; // 0 and -0 read alike
+    if (old !== undefined && (old === v || (old !== old && v !== v))) { // 0 and -0 read alike
+      deferred.delete(el);
+      return;
+    }
+    if (lazyOn) {
+      const box = homeOf.get(el);
+      if (box !== undefined && !inView.has(box)) {
+        deferred.set(el, [v, p, prefix]);
+        return;
+      }
+    }
+    deferred.delete(el);
     numbers.set(el, v);
     setText(el, prefix + formatNumber(v, p));
+  }
+
+  // On a large diagram most numbers are out of sight, and every number written costs the
+  // browser a relayout and repaint of the diagram: while a slider is dragged the numbers
+  // in view (and the readout rows in view) are written at once, the others when they come
+  // into view, when the dragging stops (SETTLE_MS), or before anything reads the page
+  // (the API's calls, printing). A small diagram is written whole, always.
+
+  function home(el, box) {
+    if (!el || !box) return;
+    homeOf.set(el, box);
+    if (!inBox.has(box)) inBox.set(box, []);
+    inBox.get(box).push(el);
+  }
+
+  function writeDeferred(el) {
+    const [v, p, prefix] = deferred.get(el);
+    deferred.delete(el);
+    numbers.set(el, v);
+    setText(el, prefix + formatNumber(v, p));
+  }
+
+  function writeAllDeferred() {
+    if (settleTimer !== null) clearTimeout(settleTimer);
+    settleTimer = null;
+    for (const el of Array.from(deferred.keys())) writeDeferred(el);
+  }
+
+  function afterRedraw() {
+    if (deferred.size === 0) return;
+    if (settleTimer !== null) clearTimeout(settleTimer);
+    settleTimer = setTimeout(writeAllDeferred, SETTLE_MS);
+  }
+
+  function startDeferring() {
+    if (homeOf.size < LAZY_FROM || typeof IntersectionObserver === "undefined") return;
+    const seen = (entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) {
+          inView.delete(entry.target);
+          continue;
+        }
+        inView.add(entry.target);
+        for (const el of inBox.get(entry.target) || []) if (deferred.has(el)) writeDeferred(el);
+      }
+    };
+    const diagram = new IntersectionObserver((entries) => {
+      seen(entries);
+      lazyOn = true;
+    }, { root: document.getElementById("cg-svg"), rootMargin: "300px" });
+    const page = new IntersectionObserver(seen, { rootMargin: "200px" });
+    for (const box of inBox.keys()) (box.tagName === "TR" ? page : diagram).observe(box);
+    window.addEventListener("beforeprint", writeAllDeferred);
   }
 
   function redraw(r) {
@@ -350,6 +428,8 @@
       const row = element("tr", { "data-name": input.name });
       const cells = { node: input.node, value: element("td", { class: "value" }), grad: element("td", { class: "grad" }) };
       row.append(element("td", { class: "name" }, input.name), cells.value, cells.grad);
+      home(cells.value, row);
+      home(cells.grad, row);
       table.append(row);
       return cells;
     });
@@ -380,6 +460,7 @@
     pending.clear();
     last = run(current);
     redraw(last);
+    afterRedraw();
   }
 
   function update(name, value) {
@@ -407,6 +488,7 @@
 
   function state() {
     flush();
+    writeAllDeferred(); // what the API reports, the page shows
     const inputs = Object.create(null);
     const params = Object.create(null);
     for (const input of data.inputs) (input.kind === "param" ? params : inputs)[input.name] = current.get(input.name);
@@ -800,6 +882,7 @@
   redraw(last);
   drawHistory();
   showStep();
+  requestAnimationFrame(() => setTimeout(startDeferring, 0)); // after the first paint: not needed for it
   // bench/bench_page.py's measure: the first frame drawn once the page can be used
   requestAnimationFrame(() => setTimeout(() => performance.mark("cgraph:drawn"), 0));
 })();
