@@ -178,6 +178,25 @@ def test_the_served_page_may_reach_its_server_and_the_file_page_may_not(serve, t
     assert "connect-src" not in written and "EventSource" not in written and "cgraph-live" not in written
 
 
+def test_a_deleted_file_is_said_in_the_page_and_its_return_brings_the_diagram_back(serve, tmp_path):
+    source = tmp_path / "intro.cg"
+    save(source, INTRO)
+    server = serve(source, "--x", 1, "--y", 3, "--z", -3)
+    assert b'id="cgraph-tape"' in server.get("/")[1]
+    source.unlink()  # as some editors save: remove, then write anew
+    _until(lambda: b"cannot read" in server.get("/")[1])
+    save(source, INTRO)
+    _until(lambda: b'id="cgraph-tape"' in server.get("/")[1])
+    server.stop()
+
+
+def _until(condition, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "waited too long"
+        time.sleep(0.05)
+
+
 # --- what the server answers -------------------------------------------------------------
 
 NOT_SERVED = ["/../etc/passwd", "/%2e%2e/", "/%2e%2e/%2e%2e/etc/passwd", "/page.js", "/page.css", "/index.html",
