@@ -135,6 +135,24 @@ def test_the_page_loads_and_a_save_reaches_it(browser, serve, tmp_path):
     assert code == 130 and "Traceback" not in err
 
 
+def test_values_moved_in_the_page_outlive_a_save_unless_the_edit_moves_them(browser, serve, tmp_path):
+    source = tmp_path / "intro.cg"
+    save(source, "input x = 1\ninput y = 3\ninput z = -3\np = x + y\ng = p * z\n")
+    server = serve(source)
+    browser.get(server.url)
+    wait_for(browser, "return window.cgraph")
+    browser.execute_script("window.cgraph.setInput('z', 2); window.cgraph.setInput('x', 5)")
+    save(source, "input x = 1\ninput y = 3\ninput z = -3\np = x + y\ng = p * z * 2\n")
+    assert wait_for(browser, "return window.cgraph && window.cgraph.state().value === 32") is True  # (5 + 3) * 2 * 2
+    save(source, "input x = 10\ninput y = 3\ninput z = -3\np = x + y\ng = p * z * 2\n")  # the edit moves x
+    assert wait_for(browser, "return window.cgraph && window.cgraph.state().value === 52") is True  # (10 + 3) * 2 * 2
+    save(source, "input x = 10\ninput y = 3\np = x + y\ng = p * z * 2\n(")  # an error page between
+    wait_for(browser, "return document.getElementById('cg-error')")
+    save(source, "input x = 10\ninput y = 3\ninput z = -3\np = x + y\ng = p * z * 2\n")
+    assert wait_for(browser, "return window.cgraph && window.cgraph.state().inputs.z") == 2
+    server.stop()
+
+
 def test_an_error_in_the_file_shows_in_the_page_until_it_is_fixed(browser, serve, tmp_path):
     source = tmp_path / "intro.cg"
     save(source, INTRO)
