@@ -756,3 +756,24 @@ def test_a_large_diagram_drawn_lazily_ends_up_with_every_number(browser, pages):
     WebDriverWait(browser, 5).until(lambda _: diagram_text(browser) == expected)  # without asking the API
     assert before != expected
     assert browser.execute_script("return window.cgraph.state().params.w") == 0.5
+
+
+def test_a_large_diagrams_groups_are_chunked_in_their_order():
+    """Wrapping a large diagram's nodes and edges in groups moves nothing else: without the
+    wrappers it is Graphviz's SVG line for line, and it is well-formed."""
+    from xml.dom import minidom
+
+    from cgraph.views.page import CHUNK, CHUNK_FROM, _chunked
+
+    groups = "\n".join(f'<g id="node{k}" class="node">\n<title>n{k}</title>\n<g id="a_node{k}"><a>\n<text>{k}</text>\n</a>\n</g>\n</g>'
+                       for k in range(CHUNK_FROM + 5))
+    svg = ('<svg>\n<g id="graph0" class="graph">\n<title>G</title>\n<polygon points="0,0"/>\n' + groups +
+           '\n<text>|gradient|</text>\n<text>0.1</text>\n</g>\n</svg>')
+    chunked = _chunked(svg)
+    minidom.parseString(chunked)
+    assert [line for line in chunked.split("\n") if line not in ('<g class="cg-chunk">', "</g>")] == \
+        [line for line in svg.split("\n") if line != "</g>"]
+    assert chunked.count('<g class="cg-chunk">') == -(-(CHUNK_FROM + 5) // CHUNK)
+    assert chunked.split("\n")[-4:] == ["<text>|gradient|</text>", "<text>0.1</text>", "</g>", "</svg>"]  # the legend stays the graph's
+    assert _chunked(svg.replace(groups, groups[: groups.index(f'<g id="node{CHUNK}"')].rstrip())) == \
+        svg.replace(groups, groups[: groups.index(f'<g id="node{CHUNK}"')].rstrip())  # a small one as it was

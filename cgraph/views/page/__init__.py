@@ -96,7 +96,43 @@ def _inline_svg(svg: bytes) -> str:
     text = svg.decode("utf-8")
     text = text[text.index("<svg"):]
     text = _INNER_TITLE.sub(r"\1", re.sub(r"<!--.*?-->", "", text, flags=re.S))
-    return text.replace(_FONT, "")
+    return _chunked(text.replace(_FONT, ""))
+
+
+CHUNK = 60  # nodes and edges per group of a large diagram
+CHUNK_FROM = 400  # a diagram with fewer stays as Graphviz wrote it
+
+
+def _chunked(svg: str) -> str:
+    """A large diagram's nodes and edges in groups of CHUNK, in their order (so in the
+    same reading and drawing order): Chromium skips a whole group out of view when it
+    repaints, where it would test each of thousands of flat siblings at every change.
+    Graphviz writes one element a line, each group opening with `<g` and closing with
+    `</g>` on lines of their own; only the graph's direct child groups are moved."""
+    lines = svg.split("\n")
+    if sum(1 for line in lines if line.startswith("<g id=")) < CHUNK_FROM:
+        return svg
+    out: list[str] = []
+    depth = 0  # groups open; 1: directly inside the graph's own group
+    run = 0  # the graph's child groups ended in the open chunk
+    for line in lines:
+        opens, closes = line.startswith("<g"), line.startswith("</g>")
+        if depth == 1:
+            if opens and run == 0:
+                out.append('<g class="cg-chunk">')
+            elif not opens and (closes or line.strip()) and run:
+                out.append("</g>")  # the graph's group closes, or a line of its own (a legend's text) comes
+                run = 0
+        out.append(line)
+        depth += opens
+        if closes:
+            depth -= 1
+            if depth == 1:  # one of the graph's child groups ended
+                run += 1
+                if run == CHUNK:
+                    out.append("</g>")
+                    run = 0
+    return "\n".join(out)
 
 
 def op_table_js(names: list[str]) -> str:
