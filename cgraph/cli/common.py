@@ -120,9 +120,20 @@ class ProgramCommand(click.Command):
 
 def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """FILE, -e, --input, --inputs, --output, --max-nodes: the options of every command reading a program."""
+    command = input_options(command)  # the innermost decorator: listed last
     options = [
         click.argument("file", required=False, metavar="FILE"),
         click.option("-e", "--expr", metavar="EXPR", help="Evaluate this program text instead of a FILE."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--input, --inputs, --output, --max-nodes: how a command reading a program is given
+    its input values and output (serve, which watches a FILE, takes these alone)."""
+    options = [
         click.option(
             "--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
             help="An input value; for names that clash with an option, or indexed names: --input 'x[2]=5'.",

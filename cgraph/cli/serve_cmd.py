@@ -13,12 +13,11 @@ import click
 
 from ..engine.evaluator import evaluate
 from ..errors import CgraphError, OutputError, clip_path
-from ..frontend.builder import DEFAULT_MAX_NODES, DEFAULT_SEED
 from ..frontend.loading import decode, parse
 from ..views import render
 from ..views.page import error_page, page
 from ..views.page.server import PageServer, Watcher
-from .common import STRICT_HELP, SEED, Count, ProgramCommand, gather_inputs, params_values
+from .common import Count, ProgramCommand, evaluation_options, gather_inputs, input_options, params_values
 from .render_cmd import PAGE_START, diagram_options, opts_of
 
 EPILOG = f"""\b
@@ -31,7 +30,8 @@ The page is the html page cgraph render writes, served at / with its reload
 channel at /events; the server answers nothing else (no other path, no
 file). It watches FILE and rebuilds the page whenever its bytes change; an
 error in the file (syntax, names, values) is shown in the page, located as
-the command line shows it, until a save fixes it. --host is 127.0.0.1
+the command line shows it, until a save fixes it (so is an inf or nan
+with --strict). --host is 127.0.0.1
 unless you say otherwise: anyone who can reach the port sees the page.
 --port 0 (the default) takes a free port.
 
@@ -49,19 +49,8 @@ that is not this machine's); 130 interrupted (Ctrl-C: how it stops).
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; 127.0.0.1 is this machine only.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
-@click.option("--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
-              help="An input value; for names that clash with an option, or indexed names: --input 'x[2]=5'.")
-@click.option("--inputs", "inputs_file", metavar="FILE.json",
-              help='Input values from a JSON object: {"x": 1, "w[2]": 0.5, "h": [0.1, 0.2]}.')
-@click.option("--output", "output_name", metavar="NAME", help="Differentiate this named node instead of the file's output.")
-@click.option("--max-nodes", type=Count(min=1), default=DEFAULT_MAX_NODES, show_default=True,
-              help="Refuse to unroll a graph larger than this.")
-@click.option("--params", "params_file", metavar="FILE.json",
-              help="Param values saved by `cgraph train --save` (or a plain JSON object); "
-                   "--inputs, --input and --NAME values override them.")
-@click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True,
-              help="Seed of random param initializations (param w = uniform(-1, 1)).")
-@click.option("--strict", is_flag=True, help=STRICT_HELP)
+@input_options
+@evaluation_options
 @diagram_options
 def serve_command(file: str, port: int, host: str, open_browser: bool, **options: Any) -> None:
     """Serve FILE's interactive page (the html page that render writes)
