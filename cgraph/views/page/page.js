@@ -130,7 +130,11 @@
 
   // --- the diagram's numbers -----------------------------------------------------------
 
-  // (deferred writes: see startDeferring)
+  // On a large diagram most numbers are out of sight, and every number written costs the
+  // browser a relayout and repaint of the diagram: while a slider is dragged the numbers
+  // in view (and the readout rows in view) are written at once, the others when they come
+  // into view, when the dragging stops (SETTLE_MS), or before anything reads the page
+  // (the API's calls, printing). A small diagram is written whole, always.
   const LAZY_FROM = 300; // numbers of the diagram and the readout: below this, no deferring
   const SETTLE_MS = 250;
   const homeOf = new Map(); // element -> the box whose visibility decides (its edge's or node's group, its row)
@@ -190,12 +194,6 @@
     numbers.set(el, v);
     setText(el, prefix + formatNumber(v, p));
   }
-
-  // On a large diagram most numbers are out of sight, and every number written costs the
-  // browser a relayout and repaint of the diagram: while a slider is dragged the numbers
-  // in view (and the readout rows in view) are written at once, the others when they come
-  // into view, when the dragging stops (SETTLE_MS), or before anything reads the page
-  // (the API's calls, printing). A small diagram is written whole, always.
 
   function home(el, box) {
     if (!el || !box) return;
