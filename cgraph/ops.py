@@ -861,8 +861,6 @@ LOCAL: dict[str, Callable[..., tuple] | None] = dict.fromkeys(LEAF_KINDS)
 KINKS: dict[str, Callable[..., float]] = {}
 # Each op's graph rule (Op.rule), for the passes that write derivatives as nodes.
 RULES: dict[str, Rule] = {}
-# The ops with exact identities a simplifying pass may apply (Op.simplify).
-SIMPLIFICATIONS: dict[str, Simplify] = {}
 
 
 def register(op: Op) -> None:
@@ -878,8 +876,6 @@ def register(op: Op) -> None:
         BINARY_SYMBOLS[op.symbol] = op.name
     if op.kink is not None:
         KINKS[op.name] = op.kink
-    if op.simplify is not None:
-        SIMPLIFICATIONS[op.name] = op.simplify
     if op.rule is not None:
         RULES[op.name] = op.rule
 
@@ -889,7 +885,7 @@ def unregister(name: str) -> None:
     op = OPS.pop(name, None)
     if op is None:
         return
-    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS, SIMPLIFICATIONS, RULES):
+    for table in (FORWARD, LOCAL, FUNCTIONS, KINKS, RULES):
         table.pop(name, None)
     if BINARY_SYMBOLS.get(op.symbol) == name:
         del BINARY_SYMBOLS[op.symbol]

@@ -277,6 +277,13 @@ class Values(Sequence[float | None]):
             raise IndexError("node index out of range")
         return given.get(i)
 
+    def items(self) -> Iterator[tuple[int, float]]:
+        """(node, value) for each node that has a value, in no particular order."""
+        if self._all is not None:
+            return ((i, v) for i, v in enumerate(self._all) if v is not None)
+        assert self._given is not None
+        return iter(self._given.items())
+
     def __iter__(self) -> Iterator[float | None]:
         if self._all is not None:
             return iter(self._all)

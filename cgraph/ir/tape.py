@@ -178,14 +178,18 @@ class TapeWriter:
             new_id = list(kept)
         else:
             kept = [i for i in range(n) if keep[i] or ops[i] in INPUT_KINDS]
-            new_id = [-1] * n
-            for j, i in enumerate(kept):
-                new_id[i] = j
+            if len(kept) == n:  # nothing to drop (a gradient's usual case): copy column by column
+                keep, kept = None, range(n)
+                new_id = list(kept)
+            else:
+                new_id = [-1] * n
+                for j, i in enumerate(kept):
+                    new_id[i] = j
         if len(kept) > max_nodes:
             raise tape.too_large("the graph grows past the limit", graph.positions[3 * graph.output])
         tape.ops = [ops[i] for i in kept]
         tape._copy_args(graph, kept, new_id)
-        tape._copy_values(graph, kept, new_id)
+        given = tape._copy_values(graph, kept, new_id)
         tag_ids = graph.tags.ids
         tape._tag_ids.extend(tag_ids[i] for i in kept)
         tape._tag_sets = list(graph.tags.sets)
@@ -195,11 +199,12 @@ class TapeWriter:
         else:
             for i in kept:
                 tape._positions.extend(positions[3 * i : 3 * i + 3])
-        values = graph.values
-        for j, i in enumerate(kept):
-            value = values[i]
-            if value is not None and graph.is_literal(i):
-                tape._literals[_literal_key(value)] = j  # so a pass's constants share them
+        # (Over the nodes that have a value only: a loop over every node was a tenth of a
+        # gradient's time.)
+        literals, new_ops, named = tape._literals, tape.ops, graph.node_names
+        for j, value in given.items():
+            if new_ops[j] == CONST and kept[j] not in named:  # kept: new id -> old id
+                literals[_literal_key(value)] = j  # so a pass's constants share them
         tape._leaves = [new_id[i] for i in graph.leaves]
         tape._copy_names(graph, new_id)
         tape._check_at = min(len(tape.ops) + RELEASE_EVERY, max_nodes)
@@ -230,14 +235,15 @@ class TapeWriter:
                 new_second.append(_MORE)
                 self._more_args[j] = tuple(new_id[a] for a in more[i])
 
-    def _copy_values(self, graph: Graph, kept: Sequence[int], new_id: list[int]) -> None:
-        values = graph.values
-        given = {new_id[i]: v for i, v in enumerate(values) if v is not None and new_id[i] >= 0}
+    def _copy_values(self, graph: Graph, kept: Sequence[int], new_id: list[int]) -> dict[int, float]:
+        """Copies the values of the kept nodes; returns them, new id -> value."""
+        given = {new_id[i]: v for i, v in graph.values.items() if new_id[i] >= 0}
         if len(given) > 1024 and 4 * len(given) > len(kept):
             self._all_values = [given.get(j) for j in range(len(kept))]
             self._given_values = None
         else:
-            self._given_values = given
+            self._given_values = dict(given)
+        return given
 
     def _copy_names(self, graph: Graph, new_id: list[int]) -> None:
         """The names of `graph`'s nodes that were copied, under their new ids."""

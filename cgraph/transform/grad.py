@@ -92,7 +92,6 @@ def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, 
     first, ops, of = graph.node_names.first, graph.ops, derivative_names.of
     for out, out_name in zip(graph.outputs, graph.output_names):
         grads = _backward(graph, tape, writer, out, seed_named=not simplify)
-        zero = writer.const(0.0)
         for v, g in grads.items():
             name = first(v)
             if name is None and ops[v] == CONST:
@@ -102,11 +101,13 @@ def _one_order(graph: Graph, wrt: list[str], derivative_names: DerivativeNames, 
             label = f"{ops[v]}{v}" if name is None else name
             naming.append((g, of(out_name, label, ops[v] in INPUT_KINDS), (graph, out_name, v)))
         for w in wrt:
-            node = grads.get(inputs[w], zero)
+            node = grads.get(inputs[w])
             name = of(out_name, w)
-            outputs.append((node, name))
-            if node == zero:  # w does not reach this output: the derivative is 0
+            if node is None:  # w does not reach this output: the derivative is 0
+                # (written only then: a 0 nobody uses would be a dead node to drop after)
+                node = writer.const(0.0)
                 naming.append((node, name, f"d {out_name}/d {w}: {out_name} does not depend on {w}"))
+            outputs.append((node, name))
     return _finish(tape, outputs, naming, simplify)
 
 
@@ -124,13 +125,12 @@ def _higher_orders(graph: Graph, wrt: list[str], more: int, derivative_names: De
     outputs = list(zip(graph.outputs, graph.output_names))
     naming: list[tuple[int, str, Note]] = []
     for _ in range(more):
-        zero = writer.const(0.0)
         following: list[tuple[int, str]] = []
         for y, y_name in outputs:
             for w in wrt:
                 node = tangents[w].of(y)
                 name = derivative_names.of(y_name, w)
-                following.append((zero if node is None else node, name))
+                following.append((writer.const(0.0) if node is None else node, name))
                 naming.append((following[-1][0], name, f"d/d {w} of {y_name}"))
         outputs = following
     return _finish(tape, outputs, naming, simplify)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph
 from ..ir.tape import RuleWriter, Scope, Site, TapeWriter
-from ..ops import CONST, LEAF_KINDS, OPS, SIMPLIFICATIONS
+from ..ops import CONST, LEAF_KINDS, OPS
 
 
 class SimplifyingWriter(RuleWriter):
@@ -41,12 +41,20 @@ class SimplifyingWriter(RuleWriter):
     def op(self, name: str, *args: int) -> int:
         tape = self.tape
         ops = tape.ops
-        if len(args) == 2 and args[0] > args[1] and OPS[name].commutative:
-            args = (args[1], args[0])  # one order of a commutative op's arguments: one node
-        values: list[float | None] = [tape.value_of(a) if ops[a] == CONST else None for a in args]
+        op = OPS[name]
+        if len(args) == 2:
+            a, b = args
+            if a > b and op.commutative:
+                args = (b, a)  # one order of a commutative op's arguments: one node
+            # Written out for two arguments (most nodes of a gradient are products and
+            # sums of two): the general list below was a fifth of a gradient's time.
+            values: list[float | None] = [tape.value_of(args[0]) if ops[args[0]] == CONST else None,
+                                          tape.value_of(args[1]) if ops[args[1]] == CONST else None]
+        else:
+            values = [tape.value_of(a) if ops[a] == CONST else None for a in args]
         if None not in values:
-            return self.const(OPS[name].forward(*values))
-        rewrite = SIMPLIFICATIONS.get(name)
+            return self.const(op.forward(*values))
+        rewrite = op.simplify
         # A rewrite's result is written through `op` again, and may be rewritten in turn;
         # a program's own chain of negations could take that deep, so past a few levels
         # the node is written as it is.
@@ -65,7 +73,6 @@ class SimplifyingWriter(RuleWriter):
         if node is None:
             node = self._known[key] = tape.append(name, args, self.site, self.scope)
         return node
-
 
     def _term(self, term: tuple) -> int:
         """The node of a rewrite's term: (op, arg, ...), each arg a node id, a term, or
