@@ -60,15 +60,27 @@ class Refused(Exception):
 def encode(graph: Graph, key: str) -> bytes | None:
     """The graph as a cache file's bytes, or None if it cannot be stored (a name with a
     control character: the format joins names with newlines)."""
-    columns: list[tuple[str, array | bytes]] = []
     head: dict[str, Any] = {"key": key, "byteorder": sys.byteorder, "nodes": len(graph),
                             "text_length": len(graph.source.text)}
     op_names = sorted(set(graph.ops))
-    if len(op_names) > 256:
+    names = _encode_names(graph, head)
+    if names is None or len(op_names) > 256:
         return None
     code = {name: k for k, name in enumerate(op_names)}
     head["op_names"] = op_names
-    columns.append(("ops", array("B", map(code.__getitem__, graph.ops))))
+    columns = [("ops", array("B", map(code.__getitem__, graph.ops))), *_node_columns(graph, head), *names]
+    head["leaves"], head["outputs"], head["output_names"] = list(graph.leaves), list(graph.outputs), list(graph.output_names)
+    head["columns"] = [[name, _typecode(column), len(column)] for name, column in columns]
+    text = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()
+    payload = b"".join(column.tobytes() if isinstance(column, array) else column for _, column in columns)
+    digest = hashlib.sha256(text)
+    digest.update(payload)
+    return MAGIC + _HEAD.pack(FORMAT_VERSION, len(text), len(payload)) + digest.digest() + text + payload
+
+
+def _node_columns(graph: Graph, head: dict[str, Any]) -> list[tuple[str, array | bytes]]:
+    """Arguments, tags, positions and values (the tag sets go into `head`)."""
+    columns: list[tuple[str, array | bytes]] = []
     first, second = graph.arg_columns()
     columns += [("first", array(first.format, first)), ("second", array(second.format, second))]
     more = graph.args.more
@@ -81,17 +93,7 @@ def encode(graph: Graph, key: str) -> bytes | None:
     head["values_all"] = given is None
     pairs = [(i, v) for i, v in enumerate(graph.values) if v is not None] if given is None else list(given.items())
     columns += [("value_nodes", array("q", (i for i, _ in pairs))), ("value_numbers", array("d", (v for _, v in pairs)))]
-    names = _encode_names(graph, head)
-    if names is None:
-        return None
-    columns += names
-    head["leaves"], head["outputs"], head["output_names"] = list(graph.leaves), list(graph.outputs), list(graph.output_names)
-    head["columns"] = [[name, _typecode(column), len(column)] for name, column in columns]
-    text = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()
-    payload = b"".join(column.tobytes() if isinstance(column, array) else column for _, column in columns)
-    digest = hashlib.sha256(text)
-    digest.update(payload)
-    return MAGIC + _HEAD.pack(FORMAT_VERSION, len(text), len(payload)) + digest.digest() + text + payload
+    return columns
 
 
 def _typecode(column: array | bytes) -> str:
@@ -289,7 +291,7 @@ def _good_name(name: object) -> bool:
 
 def _values(head: dict[str, Any], cols: dict[str, array], ops: tuple[str, ...], constants: list[int], n: int) -> Values:
     nodes, numbers = cols["value_nodes"], cols["value_numbers"]
-    _check(len(nodes) == len(numbers) and (not nodes or (min(nodes) >= 0 and max(nodes) < n)), "values")
+    _check(len(nodes) == len(numbers) and _in_range(nodes, n), "values")
     given = dict(zip(nodes, numbers))
     _check(len(given) == len(nodes), "values")
     _check(all(i in given for i in constants), "a constant without a value")
@@ -312,27 +314,42 @@ def _split_names(blob: array, count: object) -> list[str]:
     return names
 
 
+def _in_range(column: array, n: int) -> bool:
+    """Every entry of `column` is a node id below `n` (or whatever else counts to n)."""
+    return not column or (min(column) >= 0 and max(column) < n)
+
+
 def _names(head: dict[str, Any], cols: dict[str, array], n: int) -> tuple[dict[str, int], NodeNames]:
     keys = _split_names(cols["name_keys"], head["name_count"])
     nodes = cols["name_nodes"]
-    _check(len(nodes) == len(keys) and (not nodes or (min(nodes) >= 0 and max(nodes) < n)), "names")
+    _check(len(nodes) == len(keys) and _in_range(nodes, n), "names")
     names = dict(zip(keys, nodes))
     _check(len(names) == len(keys), "a name given twice")
+    return names, _node_names(head, cols, keys, n)
+
+
+def _node_names(head: dict[str, Any], cols: dict[str, array], keys: list[str], n: int) -> NodeNames:
+    """node -> names: the first names (indices into the names' keys: the same strings),
+    with their nodes' ids when those are not 0, 1, 2, ..., and the late and further names."""
     id_type = head["id_type"]
     _check(id_type in ("i", "q"), "id type")
     node_names = NodeNames(id_type)
     key_index = cols["node_name_keys"]
-    _check(len(key_index) == head["node_name_count"] and (not key_index or (min(key_index) >= 0 and max(key_index) < len(keys))),
-           "named nodes")
-    first_keys = list(map(keys.__getitem__, key_index))
+    _check(len(key_index) == head["node_name_count"] and _in_range(key_index, len(keys)), "named nodes")
+    node_names._keys = list(map(keys.__getitem__, key_index))
     ids = cols["node_name_ids"]
     if head["node_name_ids"] is True:
-        _check(len(ids) == len(first_keys) and ids.typecode == id_type, "named nodes")
-        _check(all(map(lt, ids, islice(ids, 1, None))) and (not ids or (ids[0] >= 0 and ids[-1] < n)), "named nodes")
+        _check(len(ids) == len(key_index) and ids.typecode == id_type and _in_range(ids, n), "named nodes")
+        _check(all(map(lt, ids, islice(ids, 1, None))), "named nodes out of order")
         node_names._ids = ids
     else:
-        _check(head["node_name_ids"] is False and len(ids) == 0 and len(first_keys) <= n, "named nodes")
-    node_names._keys = first_keys
+        _check(head["node_name_ids"] is False and len(ids) == 0 and len(key_index) <= n, "named nodes")
+    _later_names(head, node_names, n)
+    return node_names
+
+
+def _later_names(head: dict[str, Any], node_names: NodeNames, n: int) -> None:
+    """The few nodes named after a later node was, and the further names (aliases)."""
     for entry in _list(head["late_names"]):
         i, name = _list(entry)
         _check(type(i) is int and 0 <= i < n and _good_name(name) and node_names.first(i) is None, "a late name")
@@ -342,7 +359,6 @@ def _names(head: dict[str, Any], cols: dict[str, array], n: int) -> tuple[dict[s
         _check(type(i) is int and node_names.first(i) is not None and i not in node_names._more, "more names")
         _check(bool(more) and all(_good_name(name) for name in _list(more)), "more names")
         node_names._more[i] = tuple(more)
-    return names, node_names
 
 
 def _ends(head: dict[str, Any], inputs: list[int], node_names: NodeNames, n: int
