@@ -116,7 +116,7 @@ def read(cache_key: str, source: Source, max_nodes: int) -> Graph | None:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _size_bound(max_nodes, len(source.text)):
+        if not stat.S_ISREG(info.st_mode) or info.st_size > min(limit_bytes(), _size_bound(max_nodes, len(source.text))):
             return None
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read()
