@@ -156,6 +156,20 @@ def test_another_version_misses(cache_dir, tmp_path, monkeypatch):
     key = graph_cache.key(path.read_bytes(), 100, 0)
     monkeypatch.setattr(cgraph, "__version__", "999.0")
     assert graph_cache.key(path.read_bytes(), 100, 0) != key
+    load(path, cache=True)
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir.parent))
+    load(path, cache=True)  # this version's graph: not the other's file
+    assert len(graph_files(cache_dir)) == 2
+
+
+def test_a_changed_seed_on_the_command_line_misses(cg, cache_dir, tmp_path):
+    path = tmp_path / "p.cg"
+    path.write_text("param w = normal(0, 1)\ny = w * 2\n")
+    runs = {seed: cg("eval", path, "--seed", seed, "--format", "json") for seed in (1, 2, 1, 2)}
+    assert runs[1].out != runs[2].out
+    assert runs[1] == cg("eval", path, "--seed", 1, "--format", "json", "--no-cache")
+    assert len(graph_files(cache_dir)) == 2
 
 
 def test_the_key_covers_the_grammar_the_code_and_the_op_table(monkeypatch):
