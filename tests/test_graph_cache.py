@@ -540,3 +540,42 @@ def test_processes_sharing_the_cache_agree(tmp_path):
     graph = cache_file.decode(entry.read_bytes(), key, Source(path.read_text(), str(path)), 10_000_000)
     assert graph is not None
     same_graph(graph, parse(path.read_text(), str(path)))
+
+
+# --- hostile but well-formed files ---------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+HOSTILE_COLUMNS = ["ops", "first", "second", "tag_ids", "positions", "more_nodes", "more_lengths", "more_args",
+                   "value_nodes", "name_nodes", "node_name_keys", "node_name_ids"]
+
+
+@given(column=st.sampled_from(HOSTILE_COLUMNS), where=st.integers(0, 10**6),
+       value=st.one_of(st.integers(-4, 40), st.sampled_from([2**31 - 1, -2**31, 2**40])))
+def test_an_edited_column_is_refused_or_gives_a_graph_that_works(column, where, value):
+    """Any one number of any column changed, with the checksum made to fit: the reader
+    refuses the file, or what it accepts is a graph every pass can run (an error of
+    cgraph's own at worst, never a crash)."""
+    import cgraph
+
+    graph = parse(PROGRAM, "p.cg")
+    good = cache_file.encode(graph, "k")
+    head = json.loads(good[cache_file.HEADER_SIZE : cache_file.HEADER_SIZE + struct.unpack_from("<I", good, 12)[0]])
+    count = column_span(head, column)[1]
+    if count == 0:
+        return
+    _, _, code = column_span(head, column)
+    if code == "B" and not 0 <= value < 256 or code == "i" and not -2**31 <= value < 2**31:
+        return
+    bad = rebuilt(good, payload_edit=set_item(column, where % count, value))
+    loaded = cache_file.decode(bad, "k", Source(graph.source.text, "p.cg"), 10**7)
+    if loaded is None:
+        return
+    try:
+        result = cgraph.evaluate(loaded, {})
+        import cgraph.render
+
+        cgraph.render.diagram(loaded, result).source
+        cgraph.grad(loaded)
+    except cgraph.CgraphError:
+        pass
