@@ -41,6 +41,7 @@ HEADER_SIZE = len(MAGIC) + _HEAD.size + 32
 _NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_IN_JOINED = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # the same, bar the newlines between names
 _SEP = "\n"
+_Column = array | bytes | memoryview
 # Every column the payload holds, with the type codes it may have (ids: "i" or "q").
 _COLUMNS = {
     "ops": ("B",), "first": ("i", "q"), "second": ("i", "q"), "tag_ids": ("i", "q"),
@@ -72,22 +73,22 @@ def encode(graph: Graph, key: str) -> bytes | None:
     head["leaves"], head["outputs"], head["output_names"] = list(graph.leaves), list(graph.outputs), list(graph.output_names)
     head["columns"] = [[name, _typecode(column), len(column)] for name, column in columns]
     text = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()
-    payload = b"".join(column.tobytes() if isinstance(column, array) else column for _, column in columns)
+    payload = b"".join(column.tobytes() if not isinstance(column, bytes) else column for _, column in columns)
     digest = hashlib.sha256(text)
     digest.update(payload)
     return MAGIC + _HEAD.pack(FORMAT_VERSION, len(text), len(payload)) + digest.digest() + text + payload
 
 
-def _node_columns(graph: Graph, head: dict[str, Any]) -> list[tuple[str, array | bytes]]:
-    """Arguments, tags, positions and values (the tag sets go into `head`)."""
-    columns: list[tuple[str, array | bytes]] = []
+def _node_columns(graph: Graph, head: dict[str, Any]) -> list[tuple[str, _Column]]:
+    """Arguments, tags, positions and values (the tag sets go into `head`). The graph's
+    own read-only views are written as they are (their bytes are the arrays')."""
+    columns: list[tuple[str, _Column]] = []
     first, second = graph.arg_columns()
-    columns += [("first", array(first.format, first)), ("second", array(second.format, second))]
+    columns += [("first", first), ("second", second)]
     more = graph.args.more
     columns += [("more_nodes", array("q", more)), ("more_lengths", array("q", map(len, more.values()))),
                 ("more_args", array("q", (a for ids in more.values() for a in ids)))]
-    columns += [("tag_ids", array(graph.tags.ids.format, graph.tags.ids)),
-                ("positions", array(graph.positions.format, graph.positions))]
+    columns += [("tag_ids", graph.tags.ids), ("positions", graph.positions)]
     head["tag_sets"] = [[list(tag) for tag in tags] for tags in graph.tags.sets]
     given = graph.values._given
     head["values_all"] = given is None
@@ -96,19 +97,21 @@ def _node_columns(graph: Graph, head: dict[str, Any]) -> list[tuple[str, array |
     return columns
 
 
-def _typecode(column: array | bytes) -> str:
-    return column.typecode if isinstance(column, array) else "B"
+def _typecode(column: _Column) -> str:
+    if isinstance(column, array):
+        return column.typecode
+    return "B" if isinstance(column, bytes) else column.format
 
 
-def _encode_names(graph: Graph, head: dict[str, Any]) -> list[tuple[str, array | bytes]] | None:
+def _encode_names(graph: Graph, head: dict[str, Any]) -> list[tuple[str, _Column]] | None:
     node_names = graph.node_names
     keys = list(graph.names)
     index = {name: k for k, name in enumerate(keys)}
-    if any(name not in index for name in node_names._keys):  # (a parsed graph's never are)
+    if not index.keys() >= set(node_names._keys):  # (a parsed graph's always are)
         return None
-    every = keys + node_names._keys + list(node_names._late.values()) + [n for t in node_names._more.values() for n in t]
+    every = keys + list(node_names._late.values()) + [n for t in node_names._more.values() for n in t]
     every += list(graph.output_names) + [tag.name for tags in graph.tags.sets for tag in tags]
-    if any(not name or _NOT_IN_NAMES.search(name) for name in every):
+    if not all(every) or _NOT_IN_NAMES.search("".join(every)):
         return None
     head["name_count"] = len(keys)
     head["node_name_count"] = len(node_names._keys)
