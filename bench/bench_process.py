@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -77,10 +78,23 @@ def chain_program(links: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, bytes]:
+CPU: dict[str, list[float]] = {}  # case -> CPU seconds (user + system) of each run
+
+
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(argv: list[str], env: dict[str, str], case: str | None = None) -> tuple[float, bytes]:
+    """Wall seconds and standard output of one process; its CPU seconds go to CPU[case]:
+    on a loaded machine they say what the wall time would be with a core to itself."""
+    cpu = cpu_of_children()
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - start
+    if case is not None:
+        CPU.setdefault(case, []).append(cpu_of_children() - cpu)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}")
     return seconds, done.stdout
@@ -129,13 +143,13 @@ def whole_processes(work: Path, links: int, repeats: int) -> dict[str, list[floa
         print("micrograd is not installed (pip install micrograd): its column is left out")
     for k in range(repeats):
         if "micrograd script" in times:
-            seconds, out = run([python, str(script), str(links)], ENV)
+            seconds, out = run([python, str(script), str(links)], ENV, "micrograd script")
             times["micrograd script"].append(seconds)
             expected = tuple(float(v) for v in out.split())
-        seconds, out = run(argv, fresh_cache(work, work / "xdg-warm" / "cgraph", k))
+        seconds, out = run(argv, fresh_cache(work, work / "xdg-warm" / "cgraph", k), "cgraph, first run")
         times["cgraph, first run"].append(seconds)
         check(out, expected)
-        seconds, out = run(argv, warm)
+        seconds, out = run(argv, warm, "cgraph, cache hit")
         times["cgraph, cache hit"].append(seconds)
         check(out, expected)
     return times
@@ -154,12 +168,13 @@ def cold_start(work: Path, repeats: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeats * 3):
         for name, argv in cases.items():
-            times[name].append(run(argv, env)[0])
+            times[name].append(run(argv, env, name)[0])
     return times
 
 
 def in_process(work: Path, links: int, repeats: int) -> tuple[int, list[float]]:
-    """Seconds to load the cached chain in this process (read, hash, check, build the Graph)."""
+    """Seconds to load the cached chain in this process (read, hash, check, build the Graph):
+    process time, so that other work on the machine counts less."""
     os.environ["XDG_CACHE_HOME"] = str(work / "xdg-warm")
     sys.path.insert(0, str(ROOT))
     from cgraph.frontend.loading import load
@@ -168,9 +183,9 @@ def in_process(work: Path, links: int, repeats: int) -> tuple[int, list[float]]:
     nodes = len(load(program, cache=True))
     seconds = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         load(program, cache=True)
-        seconds.append(time.perf_counter() - start)
+        seconds.append(time.process_time() - start)
     return nodes, seconds
 
 
@@ -189,20 +204,25 @@ def main() -> None:
     print(f"\nwhole process, chain of {nodes:,} nodes: cgraph eval FILE --x 0.5 --format json --show inputs"
           f" (median of {args.repeats}, paired)")
     base = statistics.median(processes["micrograd script"]) if "micrograd script" in processes else None
+    cpu_base = statistics.median(CPU["micrograd script"]) if base else None
+    print(f"  {'':<22} {'wall':>8}  {'':<15} {'CPU':>8}")
     for name, seconds in processes.items():
-        median = statistics.median(seconds)
-        ratio = f"  {median / base:.2f}x micrograd" if base else ""
-        print(f"  {name:<22} {median:6.3f} s{ratio}")
+        median, cpu = statistics.median(seconds), statistics.median(CPU[name])
+        ratio = f"{median / base:.2f}x micrograd" if base else ""
+        cpu_ratio = f"{cpu / cpu_base:.2f}x micrograd" if cpu_base else ""
+        print(f"  {name:<22} {median:6.3f} s  {ratio:<15} {cpu:6.3f} s  {cpu_ratio}")
     floor = statistics.median(cold["import lark, rich, click"])
     print(f"\ncold start (median of {3 * args.repeats}, paired)")
+    cpu_floor = statistics.median(CPU["import lark, rich, click"])
     for name, seconds in cold.items():
-        median = statistics.median(seconds)
-        print(f"  {name:<34} {median:6.3f} s  {median / floor:.2f}x the imports")
+        median, cpu = statistics.median(seconds), statistics.median(CPU[name])
+        print(f"  {name:<34} {median:6.3f} s  {median / floor:.2f}x the imports   CPU {cpu:6.3f} s  {cpu / cpu_floor:.2f}x")
     median = statistics.median(loads)
     print(f"\nloading the cached graph in-process: {median:.3f} s, {median / nodes * 1e6:.2f} us/node")
     print(f"\nload average at end: {loadavg()}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"processes": processes, "cold": cold, "load": loads, "nodes": nodes}))
+        Path(args.json).write_text(json.dumps({"processes": processes, "cold": cold, "cpu": CPU, "load": loads,
+                                               "nodes": nodes}))
 
 
 if __name__ == "__main__":
