@@ -58,20 +58,18 @@ def directory() -> str:
 
 def key(data: bytes, max_nodes: int, seed: int) -> str:
     """The key of a program's graph: its bytes, and everything else the graph depends on."""
-    import hashlib
-
     from .. import __version__
     from ..ops import OPS
     from .parser import grammar_text
 
     # The op table too: an op registered at run time (ops.register) changes what parses.
     table = ",".join(f"{name}/{op.arity}" for name, op in sorted(OPS.items()))
-    digest = hashlib.sha256()
+    digest = cache_file.sha256()
     for part in (f"cgraph {__version__} format {cache_file.FORMAT_VERSION}", grammar_text(), _code_stamp(), table,
                  f"max_nodes={max_nodes} seed={seed}"):
         digest.update(part.encode())
         digest.update(b"\0")
-    digest.update(hashlib.sha256(data).digest())
+    digest.update(cache_file.sha256(data).digest())
     return digest.hexdigest()
 
 
