@@ -437,6 +437,20 @@ def test_a_directory_in_place_of_the_file_is_replaced(cache_dir, tmp_path):
     assert entry.is_file() and entry.read_bytes() == good
 
 
+def test_a_writer_that_fails_costs_nothing_but_the_cache(cg, cache_dir, tmp_path, monkeypatch):
+    def broken(graph, key):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cache_file, "encode", broken)
+    path = tmp_path / "p.cg"
+    path.write_text("y = x * 2\n")
+    assert cg("eval", path, "--x", "1") == cg("eval", path, "--x", "1", "--no-cache")
+    assert graph_files(cache_dir) == []
+    monkeypatch.setenv("CGRAPH_DEBUG", "1")  # but a developer sees it
+    with pytest.raises(ValueError):
+        load(path, cache=True)
+
+
 def test_a_file_the_format_cannot_hold_is_not_stored(cache_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(cache_file, "encode", lambda graph, key: None)
     path = tmp_path / "p.cg"

@@ -135,7 +135,12 @@ def write(cache_key: str, graph: Graph, max_nodes: int) -> None:
     """Store `graph` under `cache_key` (atomically: a reader sees the old file or the whole
     new one), then prune the directory to its bound. Any failure leaves things as they were."""
     limit = limit_bytes()
-    data = cache_file.encode(graph, cache_key)
+    try:
+        data = cache_file.encode(graph, cache_key)
+    except Exception:  # a bug in the writer must not fail a run whose graph is built
+        if os.environ.get("CGRAPH_DEBUG"):
+            raise
+        return
     if data is None or len(data) > min(limit, _size_bound(max_nodes, len(graph.source.text))):
         return
     base = directory()
