@@ -441,7 +441,7 @@ def test_a_writer_that_fails_costs_nothing_but_the_cache(cg, cache_dir, tmp_path
     def broken(graph, key):
         raise ValueError("a bug")
 
-    monkeypatch.setattr(cache_file, "encode", broken)
+    monkeypatch.setattr(cache_file, "encode_chunks", broken)
     path = tmp_path / "p.cg"
     path.write_text("y = x * 2\n")
     assert cg("eval", path, "--x", "1") == cg("eval", path, "--x", "1", "--no-cache")
@@ -452,7 +452,7 @@ def test_a_writer_that_fails_costs_nothing_but_the_cache(cg, cache_dir, tmp_path
 
 
 def test_a_file_the_format_cannot_hold_is_not_stored(cache_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(cache_file, "encode", lambda graph, key: None)
+    monkeypatch.setattr(cache_file, "encode_chunks", lambda graph, key: None)
     path = tmp_path / "p.cg"
     path.write_text("y = x\n")
     load(path, cache=True)

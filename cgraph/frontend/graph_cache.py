@@ -136,12 +136,12 @@ def write(cache_key: str, graph: Graph, max_nodes: int) -> None:
     new one), then prune the directory to its bound. Any failure leaves things as they were."""
     limit = limit_bytes()
     try:
-        data = cache_file.encode(graph, cache_key)
+        chunks = cache_file.encode_chunks(graph, cache_key)
     except Exception:  # a bug in the writer must not fail a run whose graph is built
         if os.environ.get("CGRAPH_DEBUG"):
             raise
         return
-    if data is None or len(data) > min(limit, _size_bound(max_nodes, len(graph.source.text))):
+    if chunks is None or sum(map(len, chunks)) > min(limit, _size_bound(max_nodes, len(graph.source.text))):
         return
     base = directory()
     path = _path(cache_key)
@@ -150,7 +150,8 @@ def write(cache_key: str, graph: Graph, max_nodes: int) -> None:
         os.makedirs(base, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
         _replace(temp, path)
     except OSError:
         _remove(temp)

@@ -13,6 +13,10 @@ arguments that point forward, names that are not names, is refused (`decode` ret
 None) before any Graph is made, so the caller parses the file instead. The checks are
 the invariants every pass relies on (a node's arguments come before it; each op gets
 its number of arguments; constants have a value; inputs and params are named leaves).
+
+Why one module of ~400 lines: the writer and the reader are the two halves of one
+format (the columns, their type codes, the JSON's fields); split, a change to one half
+would silently break the other.
 """
 
 from __future__ import annotations
@@ -79,6 +83,14 @@ class Refused(Exception):
 def encode(graph: Graph, key: str) -> bytes | None:
     """The graph as a cache file's bytes, or None if it cannot be stored (a name with a
     control character: the format joins names with newlines)."""
+    chunks = encode_chunks(graph, key)
+    return None if chunks is None else b"".join(chunks)
+
+
+def encode_chunks(graph: Graph, key: str) -> list[bytes | memoryview] | None:
+    """`encode`'s bytes as consecutive pieces, to be written one after another: the
+    graph's own columns are among them as they are, so writing a million-node graph's
+    file does not hold a second (and third) copy of it in memory."""
     head: dict[str, Any] = {"key": key, "byteorder": sys.byteorder, "nodes": len(graph),
                             "text_length": len(graph.source.text)}
     op_names = sorted(set(graph.ops))
@@ -91,10 +103,13 @@ def encode(graph: Graph, key: str) -> bytes | None:
     head["leaves"], head["outputs"], head["output_names"] = list(graph.leaves), list(graph.outputs), list(graph.output_names)
     head["columns"] = [[name, _typecode(column), len(column)] for name, column in columns]
     text = json.dumps(head, separators=(",", ":"), allow_nan=False).encode()
-    payload = b"".join(column.tobytes() if not isinstance(column, bytes) else column for _, column in columns)
-    digest = sha256(text, len(text) + len(payload))
-    digest.update(payload)
-    return MAGIC + _HEAD.pack(FORMAT_VERSION, len(text), len(payload)) + digest.digest() + text + payload
+    pieces = [column if isinstance(column, (bytes, memoryview)) else memoryview(column) for _, column in columns]
+    pieces = [piece.cast("B") if isinstance(piece, memoryview) else piece for piece in pieces]
+    payload_length = sum(len(piece) for piece in pieces)
+    digest = sha256(text, len(text) + payload_length)
+    for piece in pieces:
+        digest.update(piece)
+    return [MAGIC + _HEAD.pack(FORMAT_VERSION, len(text), payload_length) + digest.digest(), text, *pieces]
 
 
 def _node_columns(graph: Graph, head: dict[str, Any]) -> list[tuple[str, _Column]]:
