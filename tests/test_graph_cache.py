@@ -593,3 +593,41 @@ def test_an_edited_column_is_refused_or_gives_a_graph_that_works(column, where, 
         cgraph.grad(loaded)
     except cgraph.CgraphError:
         pass
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 50) | st.floats(allow_nan=False) | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                    max_leaves=8)
+
+
+@given(field=st.sampled_from(["nodes", "text_length", "op_names", "tag_sets", "values_all", "name_count",
+                              "node_name_count", "node_name_ids", "id_type", "late_names", "more_names", "leaves",
+                              "outputs", "output_names", "columns", "byteorder"]),
+       where=st.none() | st.integers(0, 50), value=JSON)
+def test_an_edited_json_field_is_refused_or_gives_a_graph_that_works(field, where, value):
+    """The JSON's fields likewise: a whole field, or one item of a list, replaced by any
+    JSON value, is refused or gives a graph that works."""
+    import cgraph
+    import cgraph.render
+
+    graph = parse(PROGRAM, "p.cg")
+    good = cache_file.encode(graph, "k")
+
+    def edit(head: dict) -> dict:
+        old = head[field]
+        if where is not None and isinstance(old, list) and old:
+            new = list(old)
+            new[where % len(old)] = value
+            return {**head, field: new}
+        return {**head, field: value}
+
+    bad = rebuilt(good, head_edit=edit)
+    loaded = cache_file.decode(bad, "k", Source(graph.source.text, "p.cg"), 10**7)
+    if loaded is None:
+        return
+    try:
+        result = cgraph.evaluate(loaded, {})
+        cgraph.render.diagram(loaded, result).source
+        cgraph.grad(loaded)
+    except cgraph.CgraphError:
+        pass

@@ -192,7 +192,7 @@ def _decode(data: memoryview, key: str, source: Source, max_nodes: int) -> Graph
     _check(len(positions) == 3 * n and min(positions) >= 0 and max(positions) <= len(source.text), "positions")
     values = _values(head, cols, ops, _nodes_of(code_bytes, op_names, {CONST}), n)
     names, node_names = _names(head, cols, n)
-    leaves, outputs, output_names = _ends(head, _nodes_of(code_bytes, op_names, INPUT_KINDS), node_names, n)
+    leaves, outputs, output_names = _ends(head, _nodes_of(code_bytes, op_names, INPUT_KINDS), names, node_names, n)
     return Graph(source=source, ops=ops, args=Args(first, second, more), values=values, tags=tags,
                  positions=positions, names=MappingProxyType(names), node_names=node_names, leaves=leaves,
                  outputs=outputs, output_names=output_names)
@@ -397,14 +397,17 @@ def _later_names(head: dict[str, Any], node_names: NodeNames, n: int) -> None:
         node_names._more[i] = tuple(more)
 
 
-def _ends(head: dict[str, Any], inputs: list[int], node_names: NodeNames, n: int
+def _ends(head: dict[str, Any], inputs: list[int], names: dict[str, int], node_names: NodeNames, n: int
           ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str, ...]]:
-    """Leaves (every input and param, named), outputs and their names."""
+    """Leaves (every input and param, named, its name its own), outputs (each the node
+    its name names) and their names."""
     leaves = tuple(_list(head["leaves"]))
-    _check(all(type(i) is int and 0 <= i < n and node_names.first(i) is not None for i in leaves), "leaves")
+    _check(all(type(i) is int and 0 <= i < n and names.get(node_names.first(i)) == i for i in leaves),  # type: ignore[arg-type]
+           "leaves")
     _check(len(set(leaves)) == len(leaves) and set(leaves) == set(inputs), "leaves")
     outputs = tuple(_list(head["outputs"]))
     output_names = tuple(_list(head["output_names"]))
     _check(len(outputs) >= 1 and len(outputs) == len(output_names), "outputs")
     _check(all(type(i) is int and 0 <= i < n for i in outputs) and all(map(_good_name, output_names)), "outputs")
+    _check(all(names.get(name) == i for name, i in zip(output_names, outputs)), "outputs that are not their names' nodes")
     return leaves, outputs, output_names
