@@ -7,8 +7,11 @@ installed script in a subprocess; the rest of the shared test code is in support
 
 from __future__ import annotations
 
+import atexit
 import builtins
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -21,6 +24,14 @@ settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_
                           derandomize=True)  # the same examples every run: CI judges the change, not a new draw
 settings.register_profile("fuzz", max_examples=5000, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True)
 settings.load_profile(os.environ.get("CGRAPH_HYPOTHESIS_PROFILE", "ci"))
+
+# The caches (parser tables, built graphs) of this test run go to a directory of its own,
+# never the user's ~/.cache; every test process (pytest-xdist's workers, the cgraph
+# subprocesses, which inherit the environment) of one run shares it.
+if "CGRAPH_TEST_CACHE_HOME" not in os.environ:
+    os.environ["CGRAPH_TEST_CACHE_HOME"] = tempfile.mkdtemp(prefix="cgraph-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["CGRAPH_TEST_CACHE_HOME"], True)
+os.environ["XDG_CACHE_HOME"] = os.environ["CGRAPH_TEST_CACHE_HOME"]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from ..engine import input_values
 from ..frontend.builder import DEFAULT_MAX_NODES, DEFAULT_SEED
 from ..errors import InputError, clip, did_you_mean
 from ..ir.graph import Graph
-from ..frontend.loading import decode, load, parse
+from ..frontend.loading import load, load_bytes, parse
 
 _PAIRS = "cgraph.input_pairs"
 _KNOWN = "cgraph.known_options"
@@ -118,8 +118,17 @@ class ProgramCommand(click.Command):
         return super().parse_args(ctx, rest)
 
 
+def no_cache_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--no-cache: on every command that reads a program (the graph cache, graph_cache.py)."""
+    return click.option(
+        "--no-cache", is_flag=True,
+        help="Parse FILE even if its graph is cached (in ~/.cache/cgraph), and cache nothing; "
+             "CGRAPH_NO_CACHE=1 does the same.",
+    )(command)
+
+
 def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """FILE, -e, --input, --inputs, --output, --max-nodes: the options of every command reading a program."""
+    """FILE, -e, --input, --inputs, --output, --max-nodes, --no-cache: the options of every command reading a program."""
     command = input_options(command)  # the innermost decorator: listed last
     options = [
         click.argument("file", required=False, metavar="FILE"),
@@ -131,8 +140,8 @@ def program_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--input, --inputs, --output, --max-nodes: how a command reading a program is given
-    its input values and output (serve, which watches a FILE, takes these alone)."""
+    """--input, --inputs, --output, --max-nodes, --no-cache: how a command reading a program is
+    given its input values and output (serve, which watches a FILE, takes these alone)."""
     options = [
         click.option(
             "--input", "input_pairs", multiple=True, metavar="NAME=VALUE",
@@ -148,12 +157,17 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Refuse to unroll a graph larger than this.",
         ),
     ]
+    command = no_cache_option(command)
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def read_graph(file: str | None, expr: str | None, max_nodes: int, seed: int = DEFAULT_SEED) -> Graph:
+def read_graph(file: str | None, expr: str | None, max_nodes: int, seed: int = DEFAULT_SEED,
+               no_cache: bool = False) -> Graph:
+    """The program of FILE (`-`: standard input) or -e EXPR. A file's graph and standard
+    input's come from the graph cache when their bytes were built before (by content: a
+    generated program piped in twice is read back too); -e text is small and always parsed."""
     if expr is not None and file is not None:
         raise click.UsageError("give either FILE or -e EXPR, not both")
     if expr is not None:
@@ -161,8 +175,8 @@ def read_graph(file: str | None, expr: str | None, max_nodes: int, seed: int = D
     if file is None:
         raise click.UsageError("missing FILE (or -e EXPR, or - for standard input)")
     if file == "-":
-        return parse(decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", max_nodes=max_nodes, seed=seed)
-    return load(file, max_nodes=max_nodes, seed=seed)
+        return load_bytes(sys.stdin.buffer.read(), "<stdin>", max_nodes=max_nodes, seed=seed, cache=not no_cache)
+    return load(file, max_nodes=max_nodes, seed=seed, cache=not no_cache)
 
 
 def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str, ...]) -> dict[str, float]:
@@ -196,10 +210,10 @@ def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
     wanted = inspect.signature(command).parameters
 
     @functools.wraps(command)
-    def wrapper(file, expr, input_pairs, inputs_file, output_name, max_nodes, **kwargs):
+    def wrapper(file, expr, input_pairs, inputs_file, output_name, max_nodes, no_cache, **kwargs):
         seed = kwargs["seed"] if "seed" in wanted else kwargs.pop("seed", None)
         params_file = kwargs.get("params_file") if "params_file" in wanted else kwargs.pop("params_file", None)
-        graph = read_graph(file, expr, max_nodes, DEFAULT_SEED if seed is None else seed)
+        graph = read_graph(file, expr, max_nodes, DEFAULT_SEED if seed is None else seed, no_cache)
         given = gather_inputs(graph, inputs_file, input_pairs)
         inputs = {**params_values(graph, params_file), **given} if params_file else given
         return command(graph=graph, inputs=inputs, output_name=output_name, **kwargs)

@@ -12,7 +12,7 @@ from ..errors import InputError, did_you_mean
 from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from . import exit_codes_help
-from .common import Count, ProgramCommand, output_list, read_graph
+from .common import Count, ProgramCommand, no_cache_option, output_list, read_graph
 
 TARGETS = ("python", "numpy", "torch", "jax", "latex")
 
@@ -51,8 +51,9 @@ gradient graph written as code; torch and jax differentiate the code.
 @click.option("--output", "output_name", metavar="NAME,...", help="Export these named nodes instead of the file's outputs.")
 @click.option("--max-nodes", type=Count(min=1), default=DEFAULT_MAX_NODES, show_default=True,
               help="Refuse to unroll a graph larger than this.")
+@no_cache_option
 def export_command(file: str | None, expr: str | None, target: str, out: str, grad: bool | None, wrt: str | None,
-                   func: str | None, output_name: str | None, max_nodes: int) -> None:
+                   func: str | None, output_name: str | None, max_nodes: int, no_cache: bool) -> None:
     """Write FILE as a Python module for --to: the forward pass, one
     statement per named node with its source line in a comment, and (python,
     numpy) its gradient. The module needs nothing of cgraph."""
@@ -67,7 +68,7 @@ def export_command(file: str | None, expr: str | None, target: str, out: str, gr
         raise click.UsageError(f"--wrt applies to python and numpy: {target} differentiates the code itself")
     if func is not None and (why := function_name_error(func)):
         raise click.UsageError(why)
-    graph = _chosen(read_graph(file, expr, max_nodes), output_name, wrt_list)
+    graph = _chosen(read_graph(file, expr, max_nodes, no_cache=no_cache), output_name, wrt_list)
     grad = (target != "latex") if grad is None else grad  # value_and_grad is the point of a module
     header = _header(graph.source.filename, file, expr, target, out, grad, wrt, func, output_name)
     if target == "latex":

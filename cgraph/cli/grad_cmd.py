@@ -43,7 +43,8 @@ nodes dropped; --no-simplify shows the transformation as it is.
               help="Fold constants, share equal nodes, drop unused ones.")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the program to FILE (atomically) instead of stdout.")
 def grad_command(file: str | None, expr: str | None, input_pairs: tuple[str, ...], inputs_file: str | None,
-                 output_name: str | None, max_nodes: int, wrt: str | None, order: int, simplify: bool, out: str) -> None:
+                 output_name: str | None, max_nodes: int, no_cache: bool, wrt: str | None, order: int, simplify: bool,
+                 out: str) -> None:
     """Write the derivatives of FILE's output as a program (.cg text) that
     every command reads: evaluate it, draw it, differentiate it again.
 
@@ -56,7 +57,7 @@ def grad_command(file: str | None, expr: str | None, input_pairs: tuple[str, ...
         raise click.UsageError("grad writes a program and evaluates nothing: give input values to the command "
                                "that reads it (cgraph grad f.cg | cgraph eval - --x 1)")
     with paused_gc():  # (see paused_gc: the whole command builds, transforms and writes one big graph)
-        text = _program(read_graph(file, expr, max_nodes), output_name, wrt, order, simplify, max_nodes)
+        text = _program(read_graph(file, expr, max_nodes, no_cache=no_cache), output_name, wrt, order, simplify, max_nodes)
     write_output(out, text.encode("utf-8"), option="-o")
     if out != "-":
         click.echo(f"wrote {out}", err=True)

@@ -13,7 +13,7 @@ import click
 
 from ..engine.evaluator import evaluate
 from ..errors import CgraphError, OutputError, clip_path
-from ..frontend.loading import decode, parse
+from ..frontend.loading import load_bytes
 from ..views import render
 from ..views.page import error_page, page
 from ..views.page.server import PageServer, Watcher
@@ -91,6 +91,7 @@ class _Settings:
         self.params_file = options.pop("params_file")
         self.seed = options.pop("seed")
         self.strict = options.pop("strict")
+        self.cache = not options.pop("no_cache")
         self.opts = opts_of(**options)
         self.theme = options["theme"]
 
@@ -110,7 +111,7 @@ class _Settings:
         return text
 
     def _page(self, data: bytes, version: int) -> str:
-        graph = parse(decode(data, self.file), self.file, max_nodes=self.max_nodes, seed=self.seed)
+        graph = load_bytes(data, self.file, max_nodes=self.max_nodes, seed=self.seed, cache=self.cache)
         given = gather_inputs(graph, self.inputs_file, self.input_pairs)
         inputs = {**params_values(graph, self.params_file), **given} if self.params_file else given
         missing = [graph.node_names.primary(i) for i in graph.leaves

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from . import graph_cache
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
@@ -37,8 +38,11 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
         return builder.finish()
 
 
-def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED) -> Graph:
-    """Read a .cg file (UTF-8) and build its graph (`seed` as for `parse`)."""
+def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED,
+         cache: bool = False) -> Graph:
+    """Read a .cg file (UTF-8) and build its graph (`seed` as for `parse`). With `cache`,
+    a graph built before from the same bytes and options is read back from the graph
+    cache instead (cgraph/frontend/graph_cache.py; off when CGRAPH_NO_CACHE=1)."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -49,7 +53,23 @@ def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: i
         raise InputError(f"{path} is a directory, not a file") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse(decode(data, str(path)), str(path), max_nodes=max_nodes, seed=seed)
+    return load_bytes(data, str(path), max_nodes=max_nodes, seed=seed, cache=cache)
+
+
+def load_bytes(data: bytes, filename: str, *, max_nodes: int = DEFAULT_MAX_NODES, seed: int = DEFAULT_SEED,
+               cache: bool = False) -> Graph:
+    """A program's bytes (a file's, standard input's) -> its graph, as `load`."""
+    text = decode(data, filename)
+    if not cache or not graph_cache.enabled():
+        return parse(text, filename, max_nodes=max_nodes, seed=seed)
+    key = graph_cache.key(data, max_nodes, seed)
+    source = Source(text.replace("\r\n", "\n"), filename)  # as `parse` reads it
+    graph = graph_cache.read(key, source, max_nodes)
+    if graph is None:
+        # Only a graph that built is stored: an error is reported afresh on every run.
+        graph = parse(text, filename, max_nodes=max_nodes, seed=seed)
+        graph_cache.write(key, graph, max_nodes)
+    return graph
 
 
 def decode(data: bytes, filename: str) -> str:
