@@ -248,11 +248,10 @@ def _make_trainer(graph: Graph, datafile, binding, settings, inputs: dict[str, f
     the trainer over it."""
     from ..training.trainer import Trainer
     from ..training.data import Skipped
-    from ..training.finite import finite_rows
+    from ..training.finite import read_finite
 
     skipped = Skipped()
-    rows = datafile.read_all(binding.fields, chunk_rows or 65536, on_error, skipped)
-    rows = finite_rows(rows, binding, datafile, on_error, skipped)
+    rows = read_finite(datafile, binding, chunk_rows or 65536, on_error, skipped)
     summary = skipped.summary(datafile.label)
     if summary:
         echo_err(summary)

@@ -83,3 +83,16 @@ def _line_text(path: str, line: int, row_word: str) -> str | None:
     except OSError:
         return None
     return None
+
+
+def read_finite(data, binding: Binding, chunk_rows: int, on_error: str, skipped: Skipped) -> Chunk:
+    """Every row of a data file or set, read whole, without the rows holding an inf or nan
+    (each file checked on its own, so that a bad row is named by its file and line)."""
+    from .data import files_of
+
+    parts = [finite_rows(f.read_all(binding.fields, chunk_rows, on_error, skipped), binding, f, on_error, skipped)
+             for f in files_of(data)]
+    if len(parts) == 1:
+        return parts[0]
+    columns = [np.concatenate([p.columns[k] for p in parts]) for k in range(len(binding.fields))]
+    return Chunk(columns, np.concatenate([p.lines for p in parts]))
