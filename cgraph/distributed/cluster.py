@@ -1,0 +1,54 @@
+"""Dask, imported only here and only when `--engine dask` is given, and the client of a
+local cluster (N worker processes, one thread each) or of an existing scheduler."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from ..errors import CgraphError, MissingDependency
+
+CONNECT_TIMEOUT = 5.0  # seconds: an unreachable --scheduler fails well within 10 s
+
+
+def require_dask() -> None:
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise MissingDependency(
+            "--engine dask needs dask and distributed, which are not installed",
+            hint="pip install 'cgraph[dask]'",
+        ) from None
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A dask.distributed Client: of the scheduler at `scheduler`, or of a local cluster of
+    `workers` processes (default: the number of cores), closed at the end."""
+    require_dask()
+    import os
+
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CgraphError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({_reason(exc)})",
+                              hint="start one with `dask scheduler` (and workers with `dask worker ADDRESS`), "
+                                   "or leave --scheduler out for a local cluster") from None
+        with client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    # One thread per worker process: the NumPy tape is one thread's work, and processes
+    # sidestep the GIL; no dashboard (a port nobody asked for).
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=50) as cluster, Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,93 @@
+"""`cgraph eval --data ... --engine dask`: each partition (data file) evaluated on a worker
+by the local engine, the rows brought back (or written to part files by the workers) in
+input order, and the warnings of the whole run said once, as the local engine says them.
+
+    summary = evaluate_on_cluster(client, program, data, local_rows, job, sink)
+
+`local_rows` is the local engine's RowEvaluation for the same run, built (not iterated)
+on the client: it checks the inputs before any work is sent, and gathers the partitions'
+skipped rows and inf/nan origins to word the warnings exactly as a local run would."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+from ..training.data import files_of
+from .local import EvalJob, Failure, PartResult, evaluate_partition
+from .output import part_names, remove_quietly
+
+
+def _submit(client, job: EvalJob, paths: Sequence[str], targets: Sequence[str | None], fmt: str) -> list:
+    # pure=False: a rerun of the command is a new computation (the files may have changed).
+    return [client.submit(evaluate_partition, job, path, target, fmt, pure=False, retries=2)
+            for path, target in zip(paths, targets)]
+
+
+def _take(local_rows, part: PartResult) -> None:
+    """Add a partition's counts to the client's RowEvaluation (for its warnings())."""
+    local_rows.rows += part.rows
+    skipped = local_rows.skipped
+    skipped.count += part.skipped
+    skipped.first.extend(part.skipped_first[: max(0, 5 - len(skipped.first))])
+    seen = local_rows.origins._seen  # partitions come in order: the first to name a node has its first row
+    for node, kind, count, first, arg in part.origins:
+        entry = seen.get((node, kind))
+        if entry is None:
+            seen[(node, kind)] = [count, first, arg]
+        else:
+            entry[0] += count
+
+
+def _result(future) -> PartResult:
+    part = future.result()
+    if isinstance(part, Failure):
+        raise part.error()
+    return part
+
+
+def evaluate_to_writer(client, job: EvalJob, data, local_rows, write: Callable[[Any], None],
+                       on_part: Callable[[int, int], None] | None = None) -> None:
+    """Every partition's rows, handed to `write` (a RowResults at a time) in input order."""
+    paths = [f.path for f in files_of(data)]
+    futures = _submit(client, job, paths, [None] * len(paths), "csv")
+    try:
+        for k, future in enumerate(futures):
+            part = _result(future)
+            futures[k] = None  # the client holds no more than it writes
+            for rows in part.parts:
+                write(rows)
+            _take(local_rows, part)
+            if on_part is not None:
+                on_part(k, part.rows)
+    finally:
+        for future in futures:
+            if future is not None:
+                future.cancel()
+
+
+def evaluate_to_parts(client, job: EvalJob, data, local_rows, directory: str, fmt: str,
+                      on_part: Callable[[int, int], None] | None = None) -> list[str]:
+    """Every partition's rows written by its worker to DIR/part-NNNNN.EXT: each under a
+    hidden temporary name, all renamed once every partition has succeeded (a failed or
+    interrupted run leaves no part file). The part files' names, in order."""
+    paths = [f.path for f in files_of(data)]
+    names = part_names(directory, len(paths), fmt)
+    temps = [temp for temp, _ in names]
+    futures = _submit(client, job, paths, temps, fmt)
+    done = False
+    try:
+        for k, future in enumerate(futures):
+            part = _result(future)
+            _take(local_rows, part)
+            if on_part is not None:
+                on_part(k, part.rows)
+        for temp, final in names:
+            os.replace(temp, final)
+        done = True
+    finally:
+        if not done:
+            for future in futures:
+                future.cancel()
+            remove_quietly(temps)
+    return [final for _, final in names]
