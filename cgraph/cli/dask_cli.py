@@ -75,9 +75,7 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
     file per partition, written by the workers)."""
     from ..distributed import output as dout
     from ..distributed.cluster import connect
-    from ..distributed.local import EvalJob
-    from ..distributed.rows import evaluate_to_parts, evaluate_to_writer
-    from ..training import data
+    from ..distributed.rows import evaluate_to_parts
     from ..training.rows import evaluate_rows
     from .batch_cli import _Progress, echo_err, open_data, require_numpy
 
@@ -89,17 +87,20 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
     local_rows = evaluate_rows(graph, datafile, binding, inputs, output=outputs, chunk_rows=chunk_rows,
                                on_error=on_error, strict=strict)  # checks the inputs; gathers the warnings
-    files = data.files_of(datafile)
-    job = EvalJob(program_of(graph), dict(inputs), outputs, on_error, strict, chunk_rows, files[0].format,
-                  files[0].delimiter if files[0].format == "csv" else None, len(files) > 1)
-    with connect(scheduler, workers) as client, _Progress(datafile) as progress:
-        advance = lambda k, n: progress.advance(n)  # noqa: E731
+    job = _eval_job(graph, inputs, outputs, datafile, on_error, strict, chunk_rows)
+    try:
+        with connect(scheduler, workers) as client, _Progress(datafile) as progress:
+            advance = lambda k, n: progress.advance(n)  # noqa: E731
+            if directory:
+                written = evaluate_to_parts(client, job, datafile, local_rows, target, out_fmt, advance)
+                rows_written = local_rows.rows
+            else:
+                rows_written = _eval_to_one(client, job, datafile, local_rows, target, out_fmt, program_file,
+                                            data_path, advance)
+    except BaseException:
         if directory:
-            written = evaluate_to_parts(client, job, datafile, local_rows, target, out_fmt, advance)
-            rows_written = local_rows.rows
-        else:
-            rows_written = _eval_to_one(client, job, datafile, local_rows, target, out_fmt, program_file,
-                                        data_path, advance)
+            _remove_if_empty(target)  # the directory this run made: a failed run leaves nothing
+        raise
     for warning in local_rows.warnings():
         echo_err(warning)
     if directory:
@@ -107,6 +108,17 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
                  f"part file{'s' if len(written) != 1 else ''} in {target}")
     elif target != "-":
         echo_err(f"wrote {rows_written} row{'s' if rows_written != 1 else ''} to {target}")
+
+
+def _eval_job(graph: Graph, inputs: dict[str, float], outputs, datafile, on_error: str, strict: bool,
+              chunk_rows: int | None):
+    from ..distributed.local import EvalJob
+    from ..training import data
+
+    files = data.files_of(datafile)
+    first = files[0]
+    return EvalJob(program_of(graph), dict(inputs), outputs, on_error, strict, chunk_rows, first.format,
+                   first.delimiter if first.format == "csv" else None, len(files) > 1)
 
 
 def _eval_to_one(client, job, datafile, local_rows, target: str, fmt: str, program_file: str | None,
@@ -128,6 +140,13 @@ def _eval_to_one(client, job, datafile, local_rows, target: str, fmt: str, progr
                            advance)
         dout.close_writer(writer)
     return writer.rows
+
+
+def _remove_if_empty(directory: str) -> None:
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
 
 
 def _check_directory(target: str) -> None:

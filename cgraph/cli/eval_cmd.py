@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from click.core import ParameterSource
 
@@ -24,7 +26,7 @@ Examples:
   cgraph eval samples/linreg.cg --data samples/linreg.csv -o predictions.csv
   cgraph eval samples/xor.cg --data samples/xor.csv --format jsonl --seed 0
   tr , ';' < samples/linreg.csv | cgraph eval samples/linreg.cg --data - --data-format csv --delimiter ';'
-  cgraph eval samples/linreg.cg --data 'parts/*.parquet' --engine dask --workers 2 -o out.parquet
+  cgraph eval samples/linreg.cg --data 'samples/linreg-parts/*.csv' --engine dask --workers 2 -o rows.parquet
 
 \b
 With --data, the file is evaluated for every row (columns bind inputs by
@@ -106,18 +108,15 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
             raise click.UsageError(
                 f"--show {show} goes with one evaluation; with --data each row has the output's value and "
                 "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
+        options: dict[str, Any] = dict(data_path=data_path, target=out, chunk_rows=chunk_rows, on_error=on_error or "fail",
+                       strict=strict, program_file=ctx.params.get("file"), data_format=data_format,
+                       delimiter=delimiter)
         if engine == "dask":
             from .dask_cli import eval_dask
 
-            eval_dask(graph, inputs, outputs, data_path=data_path, fmt=fmt, target=out, chunk_rows=chunk_rows,
-                      on_error=on_error or "fail", strict=strict, program_file=ctx.params.get("file"),
-                      data_format=data_format, delimiter=delimiter, scheduler=scheduler, workers=workers)
-            return
-        eval_data(
-            graph, inputs, outputs, data_path=data_path, fmt=fmt or "csv", target=out,
-            chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
-            program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
-        )
+            eval_dask(graph, inputs, outputs, fmt=fmt, scheduler=scheduler, workers=workers, **options)
+        else:
+            eval_data(graph, inputs, outputs, fmt=fmt or "csv", **options)
         return
     for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error"), (data_format, "--data-format"),
                         (delimiter, "--delimiter")):

@@ -22,7 +22,7 @@ Examples:
   cgraph train samples/linreg.cg --data samples/linreg.csv --batch-size 1 --epochs 3 --trace 2
   cgraph train samples/xor.cg --data samples/xor.csv --optimizer adam --lr 0.3 --epochs 500 --save xor.json
   cgraph train -e 'param x = 2; y = x^4 - 2*x^2' --optimizer newton --epochs 8
-  cgraph train samples/linreg.cg --data 'parts/*.csv' --engine dask --workers 2 --lr 0.5
+  cgraph train samples/linreg.cg --data samples/linreg-parts --engine dask --workers 2 --lr 0.5
 
 
 Then `cgraph eval samples/xor.cg --data samples/xor.csv --params xor.json`

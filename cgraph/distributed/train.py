@@ -89,7 +89,8 @@ class ClusterTrainer(Trainer):
         super().__init__(graph, binding.names, [], None, settings=settings, loss=loss, given=given, start=start,
                          data_path=data.label, rows=int(self.offsets[-1]))
         self.from_data = True
-        self.lines = _RemoteLines(self)  # type: ignore[assignment]
+        self.remote_lines = _RemoteLines(self)
+        self.lines = self.remote_lines  # type: ignore[assignment]  # indexed like the array it stands for
         job = TrainJob(uuid.uuid4().hex, program, list(binding.names), loss, list(self.names),
                        {**start, **given}, self.chunk)
         self.job = client.submit(_identity, job, pure=False)  # sent once; every step refers to it
@@ -134,7 +135,7 @@ class ClusterTrainer(Trainer):
             grad_sum += part_grad
             m += part_m
             if k == shares[0][0]:
-                self.lines.known[first] = line  # type: ignore[attr-defined]
+                self.remote_lines.known[first] = line
         return loss_sum / m, grad_sum / m, None
 
     def _failed_rows(self, params: np.ndarray, k: int, local: Any) -> tuple:
