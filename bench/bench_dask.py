@@ -152,8 +152,8 @@ def main() -> None:
 
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=50) as cluster, Client(cluster) as client:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, Client(cluster) as client:
             rows = int(args.train_rows)
             print(f"\ntrain, {rows:,} rows in 2 partitions, 2 workers, batches of 1,000 rows:")
             for label, text in (("16 params (1,001 nodes)", program()), ("1,000 params", linear_program(1000))):

@@ -24,8 +24,9 @@ LINREG = SAMPLES / "linreg.cg"
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=50) as local, distributed.Client(local, set_as_default=False) as client:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", silence_logs=50) as local, \
+            distributed.Client(local, set_as_default=False) as client:
         yield local.scheduler_address, client
 
 

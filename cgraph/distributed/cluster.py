@@ -43,9 +43,10 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         return
     n = workers or os.cpu_count() or 1
     # One thread per worker process: the NumPy tape is one thread's work, and processes
-    # sidestep the GIL; no dashboard (a port nobody asked for).
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=50) as cluster, Client(cluster, set_as_default=False) as client:
+    # sidestep the GIL. Everything on loopback; the dashboard (which Dask starts anyway)
+    # on a free port, so that a second run does not warn that 8787 is taken.
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, Client(cluster, set_as_default=False) as client:
         yield client
 
 
