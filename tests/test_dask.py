@@ -223,3 +223,29 @@ def test_without_dask_one_line_says_how_to_install(cg, parts, hide_module):
 def test_engine_options_are_checked(cg, parts):
     assert cg("eval", LINREG, "--data", parts, "--workers", "2").code == 2  # needs --engine dask
     assert cg("eval", LINREG, "--x", "1", "--y", "2", "--engine", "dask").code == 2  # needs --data
+
+
+def test_ctrl_c_on_the_terminal_saves_the_last_epoch_and_exits_130(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it (the local
+    cluster's workers included): the step in flight finishes, the last epoch is saved."""
+    import subprocess
+
+    from support.runner import cgraph_script, script_env
+
+    save = tmp_path / "p.json"
+    process = subprocess.Popen(
+        [*cgraph_script(), "train", LINREG, "--data", SAMPLES / "linreg-parts", "--engine", "dask", "--workers", "1",
+         "--epochs", "1000000", "--batch-size", "20", "--save", save],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=script_env())
+    try:
+        deadline = time.monotonic() + 60
+        while not save.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, err
+    assert b"interrupted: stopped with the params of epoch" in err
+    assert json.loads(save.read_text())["params"]

@@ -45,9 +45,30 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     # One thread per worker process: the NumPy tape is one thread's work, and processes
     # sidestep the GIL. Everything on loopback; the dashboard (which Dask starts anyway)
     # on a free port, so that a second run does not warn that 8787 is taken.
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, Client(cluster, set_as_default=False) as client:
+    with _workers_ignore_ctrl_c():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0", silence_logs=50)
+    with cluster, Client(cluster, set_as_default=False) as client:
         yield client
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start the worker processes with SIGINT ignored (they inherit it, and Python leaves an
+    ignored SIGINT alone). Ctrl-C on a terminal goes to the whole process group: the
+    workers would die with the batch in flight and the run could not stop cleanly; this
+    way only cgraph sees it, finishes the step, saves and exits 130."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _reason(exc: BaseException) -> str:
