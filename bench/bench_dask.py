@@ -123,7 +123,7 @@ def bench_train(work: Path, text: str, rows: int, batch: int, epochs: int, clien
                             skipped=Skipped())
     import numpy as np
 
-    remote.batch(remote.initial, np.arange(min(batch, remote.n)))  # each worker parses and compiles once
+    remote.batch(remote.initial, slice(0, remote.n))  # every partition's worker parses and compiles once
     remote.bytes_sent = 0
     started = time.perf_counter()
     remote.run()
@@ -138,30 +138,40 @@ def main() -> None:
     parser.add_argument("--rows", type=float, default=1e7)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train-rows", type=float, default=2e4)
+    parser.add_argument("--only", choices=["eval", "train"], default=None, help="Run one half.")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        t = bench_eval(work, int(args.rows), args.repeats)
-        print(f"\neval, {int(args.rows):,} rows of the 1,001-node graph (median of {args.repeats}):")
-        for case, seconds in t.items():
-            print(f"  {case:8s} {seconds:7.2f} s")
-        print(f"  2 workers vs 1: {t['dask 1'] / t['dask 2']:.2f}x (target >= {TARGET_SCALING})")
-        print(f"  1 worker vs local: {t['dask 1'] / t['local']:.2f}x the time (target <= {TARGET_VS_LOCAL})")
-        print(f"load average: {os.getloadavg()[0]:.2f}")
-
-        from distributed import Client, LocalCluster
-
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, Client(cluster) as client:
-            rows = int(args.train_rows)
-            print(f"\ntrain, {rows:,} rows in 2 partitions, 2 workers, batches of 1,000 rows:")
-            for label, text in (("16 params (1,001 nodes)", program()), ("1,000 params", linear_program(1000))):
-                r = bench_train(work, text, rows, 1000, 3, client)
-                print(f"  {label:24s} local {r['local ms']:7.2f} ms/step, dask {r['dask ms']:7.2f} ms/step: "
-                      f"overhead {r['dask ms'] - r['local ms']:+7.2f} ms/step, {r['bytes']:,.0f} bytes sent/step "
-                      f"({r['steps']} steps)")
+        if args.only != "train":
+            report_eval(work, args)
+        if args.only != "eval":
+            report_train(work, args)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def report_eval(work: Path, args) -> None:
+    t = bench_eval(work, int(args.rows), args.repeats)
+    print(f"\neval, {int(args.rows):,} rows of the 1,001-node graph (median of {args.repeats}):")
+    for case, seconds in t.items():
+        print(f"  {case:8s} {seconds:7.2f} s")
+    print(f"  2 workers vs 1: {t['dask 1'] / t['dask 2']:.2f}x (target >= {TARGET_SCALING})")
+    print(f"  1 worker vs local: {t['dask 1'] / t['local']:.2f}x the time (target <= {TARGET_VS_LOCAL})")
+    print(f"load average: {os.getloadavg()[0]:.2f}")
+
+
+def report_train(work: Path, args) -> None:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, Client(cluster) as client:
+        rows = int(args.train_rows)
+        print(f"\ntrain, {rows:,} rows in 2 partitions, 2 workers, batches of 1,000 rows:")
+        for label, text in (("16 params (1,001 nodes)", program()), ("1,000 params", linear_program(1000))):
+            r = bench_train(work, text, rows, 1000, 3, client)
+            print(f"  {label:24s} local {r['local ms']:7.2f} ms/step, dask {r['dask ms']:7.2f} ms/step: "
+                  f"overhead {r['dask ms'] - r['local ms']:+7.2f} ms/step, {r['bytes']:,.0f} bytes sent/step "
+                  f"({r['steps']} steps)")
 
 
 if __name__ == "__main__":
