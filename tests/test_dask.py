@@ -185,9 +185,14 @@ def test_a_bad_row_follows_on_error_with_its_file_and_line(cg, healthy, tmp_path
     dask = cg(*_dask(healthy, "eval", LINREG, "--data", data, "--on-error", "skip"))
     assert dask.code == local.code == 0
     assert dask.out == local.out
-    assert "skipped 1 bad row" in dask.err and "b.csv" in dask.err
+    assert dask.err == local.err  # the same warning, naming the file and line
+    assert "skipped 1 bad row" in dask.err and f"{data / 'b.csv'}: line 3:" in dask.err
     trained = cg(*_dask(healthy, "train", LINREG, "--data", data, "--epochs", "2"))
     assert trained.code == 2 and f"{data / 'b.csv'}:3" in trained.err
+    args = ["train", LINREG, "--data", data, "--epochs", "2", "--on-error", "skip"]
+    local, dask = cg(*args), cg(*_dask(healthy, *args))
+    assert dask.code == local.code == 0
+    assert dask.err == local.err and f"{data / 'b.csv'}: line 3:" in dask.err
 
 
 def test_an_unreachable_scheduler_fails_within_10_s(cg, parts):

@@ -131,7 +131,7 @@ def evaluate_partition(job: EvalJob, path: str, part_target: str | None = None, 
 
 def _part_result(rows, parts: list, path: str, in_set: bool) -> PartResult:
     skipped = rows.skipped
-    first = [f"{path}: {m}" for m in skipped.first] if in_set else list(skipped.first)
+    first = [f"{path}: {m}" for m in skipped.first] if in_set else list(skipped.first)  # as DataSet names them
     names = {"output": rows.output_name, "wrt": rows.wrt_names, "more": rows.more_output_names,
              "row_word": rows.row_word}
     return PartResult(parts, rows.rows, skipped.count, first, rows.origins.items(), names)

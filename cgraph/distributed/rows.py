@@ -14,6 +14,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from ..training.data import files_of
+from ..training.data.base import SHOWN_SKIPS
 from .local import EvalJob, Failure, PartResult, evaluate_partition
 from .output import part_names, remove_quietly
 
@@ -29,7 +30,7 @@ def _take(local_rows, part: PartResult) -> None:
     local_rows.rows += part.rows
     skipped = local_rows.skipped
     skipped.count += part.skipped
-    skipped.first.extend(part.skipped_first[: max(0, 5 - len(skipped.first))])
+    skipped.first.extend(part.skipped_first[: max(0, SHOWN_SKIPS - len(skipped.first))])
     seen = local_rows.origins._seen  # partitions come in order: the first to name a node has its first row
     for node, kind, count, first, arg in part.origins:
         entry = seen.get((node, kind))

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import CgraphError, InputError
 from ..ir.graph import Graph
 from ..training.data import Skipped, files_of
+from ..training.data.base import SHOWN_SKIPS
 from ..training.trainer import Settings, Trainer
 from .local import Failure, Program, TrainData, TrainJob, gradient_sum, load_partition, take_rows
 
@@ -84,7 +85,7 @@ class ClusterTrainer(Trainer):
             n, count, first = info
             sizes.append(n)
             skipped.count += count
-            skipped.first.extend(first[: max(0, 5 - len(skipped.first))])
+            skipped.first.extend(first[: max(0, SHOWN_SKIPS - len(skipped.first))])
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         super().__init__(graph, binding.names, [], None, settings=settings, loss=loss, given=given, start=start,
                          data_path=data.label, rows=int(self.offsets[-1]))

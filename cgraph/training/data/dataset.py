@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ...errors import InputError
-from .base import FORMATS, STDIN, Chunk, Field, Skipped
+from .base import FORMATS, SHOWN_SKIPS, STDIN, Chunk, Field, Skipped
 from .datafile import DataFile
 
 _GLOB_CHARS = "*?["
@@ -101,11 +101,18 @@ class DataSet:
                skipped: Skipped | None = None) -> Iterator[Chunk]:
         skipped = skipped if skipped is not None else Skipped()
         for f in self.files:
-            yield from f.chunks(fields, rows, on_error, skipped)
+            mine = Skipped()
+            yield from f.chunks(fields, rows, on_error, mine)
+            merge_skipped(skipped, mine, f.label)
 
     def read_all(self, fields: Sequence[Field], rows: int = 65536, on_error: str = "fail",
                  skipped: Skipped | None = None) -> Chunk:
-        parts = [f.read_all(fields, rows, on_error, skipped) for f in self.files]
+        skipped = skipped if skipped is not None else Skipped()
+        parts = []
+        for f in self.files:
+            mine = Skipped()
+            parts.append(f.read_all(fields, rows, on_error, mine))
+            merge_skipped(skipped, mine, f.label)
         columns = [np.concatenate([p.columns[k] for p in parts]) for k in range(len(fields))]
         return Chunk(columns, np.concatenate([p.lines for p in parts]))
 
@@ -121,6 +128,15 @@ def _columns_diff(first: dict, other: dict) -> str:
     if not parts:
         parts.append("lists of other lengths")
     return "; ".join(parts)
+
+
+def merge_skipped(total: Skipped, part: Skipped, label: str) -> None:
+    """Add one file's skipped rows to a data set's, each message naming its file (the
+    set's summary names the set; its rows' line numbers are their files')."""
+    total.count += part.count
+    for message in part.first:
+        if len(total.first) < SHOWN_SKIPS:
+            total.first.append(f"{label}: {message}")
 
 
 def files_of(data: "DataFile | DataSet") -> list[DataFile]:
