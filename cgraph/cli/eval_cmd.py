@@ -73,7 +73,8 @@ TANGENT_HELP = ("Forward mode: also each node's derivative along this direction 
     help="Rows: inputs (output and inputs/params only), named (every named node), all (every node). Not with --data.",
 )
 @click.option("--data", "data_path", metavar="FILE",
-              help="Evaluate for every row of a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+              help="Evaluate for every row of a .csv, .tsv, .jsonl or .parquet file (- for standard input), "
+                   "or of a directory or quoted glob of them ('parts/*.csv', in sorted order).")
 @click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
 @click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")

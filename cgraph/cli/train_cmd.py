@@ -58,7 +58,8 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 @one_stdin
 @with_program
 @click.option("--data", "data_path", metavar="FILE",
-              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input). "
+              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input), or a directory "
+                   "or quoted glob of them ('parts/*.csv'). "
                    "Without it the input values given (and defaults) are the one row.")
 @click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
 @click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
