@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
