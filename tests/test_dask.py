@@ -216,7 +216,10 @@ def test_without_dask_one_line_says_how_to_install(cg, parts, hide_module):
     assert "pip install 'cgraph[dask]'" in result.err and "Traceback" not in result.err
 
 
-def test_engine_options_are_checked(cg, parts):
+def test_engine_options_are_checked(cg, parts, tmp_path):
+    assert cg("eval", LINREG, "--data", parts, "-o", f"{tmp_path}/new/").code == 2  # parts: --engine dask
+    exists = cg("eval", LINREG, "--data", parts, "--engine", "dask", "-o", f"{tmp_path}/")
+    assert exists.code == 1 and "the directory exists" in exists.err
     assert cg("eval", LINREG, "--data", parts, "--workers", "2").code == 2  # needs --engine dask
     assert cg("eval", LINREG, "--x", "1", "--y", "2", "--engine", "dask").code == 2  # needs --data
 
@@ -245,3 +248,20 @@ def test_ctrl_c_on_the_terminal_saves_the_last_epoch_and_exits_130(tmp_path):
     assert process.returncode == 130, err
     assert b"interrupted: stopped with the params of epoch" in err
     assert json.loads(save.read_text())["params"]
+
+
+def test_strict_and_json_lines_data_as_locally(cg, healthy, tmp_path):
+    program = tmp_path / "p.cg"
+    program.write_text("input x\ninput y\nr = log(x) * y\n")
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "a.jsonl").write_text('{"x": 1, "y": 2}\n{"x": 0, "y": 1}\n')
+    (data / "b.jsonl").write_text('{"x": 3, "y": 4}\n')
+    for extra in ([], ["--format", "jsonl"]):
+        local = cg("eval", program, "--data", data, *extra)
+        dask = cg(*_dask(healthy, "eval", program, "--data", data, *extra))
+        assert (dask.code, dask.out, dask.err) == (local.code, local.out, local.err)
+        assert "'log(x)' is inf or nan in 1 row" in dask.err
+    strict = cg(*_dask(healthy, "eval", program, "--data", data, "--strict"))
+    assert strict.code == 1
+    assert f"'log(x)' is inf or nan for the row at {data / 'a.jsonl'}:2" in strict.err

@@ -35,6 +35,10 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
         engine, scheduler, workers = kwargs["engine"], kwargs["scheduler"], kwargs["workers"]
         if engine != "dask" and (scheduler is not None or workers is not None):
             raise click.UsageError("--scheduler and --workers go with --engine dask", ctx)
+        out = kwargs.get("out")
+        if engine != "dask" and isinstance(out, str) and out.endswith(("/", os.sep)):
+            raise click.UsageError(f"-o {out}: a directory of part files (one per data file) goes with "
+                                   "--engine dask; give a file name", ctx)
         if scheduler is not None and workers is not None:
             raise click.UsageError("--workers sizes a local cluster; with --scheduler the cluster has its own", ctx)
         if engine == "dask":
