@@ -124,11 +124,11 @@ def test_a_worker_killed_mid_eval_changes_nothing(cg, healthy, parts, monkeypatc
     reference = cg("eval", LINREG, "--data", f"{parts}/*.csv")
     take, killed = rows._take, []
 
-    def kill_after_the_first(local_rows, part):
+    def kill_after_the_first(local_rows, part, source=None):
         if not killed:
             killed.append(True)
             _kill_one_worker(healthy[1])
-        take(local_rows, part)
+        take(local_rows, part, source)
 
     monkeypatch.setattr(rows, "_take", kill_after_the_first)
     result = cg(*_dask(healthy, "eval", LINREG, "--data", f"{parts}/*.csv"))
@@ -161,7 +161,7 @@ def test_a_worker_killed_mid_train_changes_nothing(cg, healthy, parts, tmp_path,
 def test_an_interrupted_run_leaves_no_output_file(cg, healthy, parts, tmp_path, monkeypatch):
     from cgraph.distributed import rows
 
-    def interrupt(local_rows, part):
+    def interrupt(local_rows, part, source=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(rows, "_take", interrupt)
@@ -261,7 +261,7 @@ def test_strict_and_json_lines_data_as_locally(cg, healthy, tmp_path):
         local = cg("eval", program, "--data", data, *extra)
         dask = cg(*_dask(healthy, "eval", program, "--data", data, *extra))
         assert (dask.code, dask.out, dask.err) == (local.code, local.out, local.err)
-        assert "'log(x)' is inf or nan in 1 row" in dask.err
+        assert f"'log(x)' is inf or nan in 1 row (first at {data / 'a.jsonl'}:2)" in dask.err
     strict = cg(*_dask(healthy, "eval", program, "--data", data, "--strict"))
     assert strict.code == 1
     assert f"'log(x)' is inf or nan for the row at {data / 'a.jsonl'}:2" in strict.err

@@ -66,3 +66,16 @@ def test_a_bad_row_names_its_file_and_line(cg, tmp_path):
     result = cg("eval", LINREG, "--data", tmp_path)
     assert result.code == 2
     assert f"{tmp_path / 'b.csv'}:3" in result.err
+
+
+def test_inf_and_nan_are_placed_in_their_file(cg, tmp_path):
+    program = tmp_path / "p.cg"
+    program.write_text("input x\ninput y\nr = log(x) * y\n")
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "a.csv").write_text("x,y\n1,2\n")
+    (data / "b.csv").write_text("x,y\n3,4\n0,1\n")
+    warned = cg("eval", program, "--data", data)
+    assert f"'log(x)' is inf or nan in 1 row (first at {data / 'b.csv'}:3)" in warned.err
+    strict = cg("eval", program, "--data", data, "--strict")
+    assert strict.code == 1 and f"for the row at {data / 'b.csv'}:3" in strict.err

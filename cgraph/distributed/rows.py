@@ -25,8 +25,9 @@ def _submit(client, job: EvalJob, paths: Sequence[str], targets: Sequence[str | 
             for path, target in zip(paths, targets)]
 
 
-def _take(local_rows, part: PartResult) -> None:
-    """Add a partition's counts to the client's RowEvaluation (for its warnings())."""
+def _take(local_rows, part: PartResult, source: str | None = None) -> None:
+    """Add a partition's counts to the client's RowEvaluation (for its warnings());
+    `source`: the partition's file, when it is one of a data set's."""
     local_rows.rows += part.rows
     skipped = local_rows.skipped
     skipped.count += part.skipped
@@ -36,6 +37,8 @@ def _take(local_rows, part: PartResult) -> None:
         entry = seen.get((node, kind))
         if entry is None:
             seen[(node, kind)] = [count, first, arg]
+            if source is not None:
+                local_rows.first_source[(node, kind)] = source
         else:
             entry[0] += count
 
@@ -58,7 +61,7 @@ def evaluate_to_writer(client, job: EvalJob, data, local_rows, write: Callable[[
             futures[k] = None  # the client holds no more than it writes
             for rows in part.parts:
                 write(rows)
-            _take(local_rows, part)
+            _take(local_rows, part, paths[k] if len(paths) > 1 else None)
             if on_part is not None:
                 on_part(k, part.rows)
     finally:
@@ -80,7 +83,7 @@ def evaluate_to_parts(client, job: EvalJob, data, local_rows, directory: str, fm
     try:
         for k, future in enumerate(futures):
             part = _result(future)
-            _take(local_rows, part)
+            _take(local_rows, part, paths[k] if len(paths) > 1 else None)
             if on_part is not None:
                 on_part(k, part.rows)
         for temp, final in names:

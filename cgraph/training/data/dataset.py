@@ -102,7 +102,9 @@ class DataSet:
         skipped = skipped if skipped is not None else Skipped()
         for f in self.files:
             mine = Skipped()
-            yield from f.chunks(fields, rows, on_error, mine)
+            for chunk in f.chunks(fields, rows, on_error, mine):
+                chunk.source = f.label
+                yield chunk
             merge_skipped(skipped, mine, f.label)
 
     def read_all(self, fields: Sequence[Field], rows: int = 65536, on_error: str = "fail",
