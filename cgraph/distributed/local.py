@@ -118,12 +118,13 @@ def evaluate_partition(job: EvalJob, path: str, part_target: str | None = None, 
         datafile, binding = _open(graph, path, job.given, job.data_format, job.delimiter, True)
         rows = evaluate_rows(graph, datafile, binding, job.given, output=job.outputs, chunk_rows=job.chunk_rows,
                              on_error=job.on_error, strict=job.strict)
-        parts = list(rows)
         if part_target is not None:
             from .output import write_rows
 
-            write_rows(part_target, out_format, rows, parts)
+            write_rows(part_target, out_format, rows, rows)  # chunk by chunk: bounded memory
             parts = []
+        else:
+            parts = list(rows)
     except CgraphError as exc:
         return Failure(exc)
     return _part_result(rows, parts, path, job.in_set)

@@ -5,7 +5,7 @@ written by the worker that computed it (`-o DIR/`)."""
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Sequence
+from typing import IO, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from ..training.data import RowWriter
 
 OUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 PART_SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
-TEMP_MARK = ".cgraph-tmp"  # a part being written: hidden, renamed only when every part is done
 
 
 def out_format(target: str, fmt: str | None) -> str:
@@ -23,12 +22,13 @@ def out_format(target: str, fmt: str | None) -> str:
     return OUT_SUFFIXES.get(os.path.splitext(target)[1].lower(), "csv")
 
 
-def part_names(directory: str, count: int, fmt: str) -> list[tuple[str, str]]:
-    """(temporary name, final name) of each partition's part file."""
+def part_names(directory: str, staging: str, count: int, fmt: str) -> list[tuple[str, str]]:
+    """(name while written, final name) of each partition's part file: written into a
+    hidden staging directory inside `directory`, moved out only when every part is done."""
     names = []
     for k in range(count):
         final = f"part-{k:05d}{PART_SUFFIX[fmt]}"
-        names.append((os.path.join(directory, f".{final}{TEMP_MARK}"), os.path.join(directory, final)))
+        names.append((os.path.join(staging, final), os.path.join(directory, final)))
     return names
 
 
@@ -74,8 +74,8 @@ def close_writer(writer) -> None:
         writer.close()
 
 
-def write_rows(path: str, fmt: str, rows, parts: list) -> None:
-    """One partition's rows into its (temporary) part file, on the worker."""
+def write_rows(path: str, fmt: str, rows, parts: Iterable) -> None:
+    """One partition's rows (RowResults, as computed) into its (temporary) part file, on the worker."""
     with open(path, "wb", buffering=1 << 20) as out:
         writer = row_writer(out, fmt, rows.output_name, rows.wrt_names, rows.row_word, rows.more_output_names)
         for part in parts:
@@ -83,11 +83,3 @@ def write_rows(path: str, fmt: str, rows, parts: list) -> None:
         close_writer(writer)
         out.flush()
         os.fsync(out.fileno())
-
-
-def remove_quietly(paths: Sequence[str]) -> None:
-    for path in paths:
-        try:
-            os.remove(path)
-        except OSError:
-            pass

@@ -11,12 +11,14 @@ skipped rows and inf/nan origins to word the warnings exactly as a local run wou
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from typing import Any, Callable, Sequence
 
 from ..training.data import files_of
 from ..training.data.base import SHOWN_SKIPS
 from .local import EvalJob, Failure, PartResult, evaluate_partition
-from .output import part_names, remove_quietly
+from .output import part_names
 
 
 def _submit(client, job: EvalJob, paths: Sequence[str], targets: Sequence[str | None], fmt: str) -> list:
@@ -72,13 +74,16 @@ def evaluate_to_writer(client, job: EvalJob, data, local_rows, write: Callable[[
 
 def evaluate_to_parts(client, job: EvalJob, data, local_rows, directory: str, fmt: str,
                       on_part: Callable[[int, int], None] | None = None) -> list[str]:
-    """Every partition's rows written by its worker to DIR/part-NNNNN.EXT: each under a
-    hidden temporary name, all renamed once every partition has succeeded (a failed or
-    interrupted run leaves no part file). The part files' names, in order."""
+    """Every partition's rows written by its worker to DIR/part-NNNNN.EXT: each into a
+    hidden staging directory, all moved out once every partition has succeeded. A failed
+    or interrupted run removes the staging directory: no part file is left, and a task
+    still running then (Dask cannot stop one) fails to open its file instead of leaving
+    one behind. The part files' names, in order."""
     paths = [f.path for f in files_of(data)]
-    names = part_names(directory, len(paths), fmt)
-    temps = [temp for temp, _ in names]
-    futures = _submit(client, job, paths, temps, fmt)
+    staging = os.path.join(directory, f".cgraph-parts-{uuid.uuid4().hex[:12]}")
+    os.mkdir(staging)
+    names = part_names(directory, staging, len(paths), fmt)
+    futures = _submit(client, job, paths, [temp for temp, _ in names], fmt)
     done = False
     try:
         for k, future in enumerate(futures):
@@ -93,5 +98,5 @@ def evaluate_to_parts(client, job: EvalJob, data, local_rows, directory: str, fm
         if not done:
             for future in futures:
                 future.cancel()
-            remove_quietly(temps)
+        shutil.rmtree(staging, ignore_errors=True)
     return [final for _, final in names]
