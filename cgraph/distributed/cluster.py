@@ -71,6 +71,14 @@ def _workers_ignore_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def worker_failed(exc: Exception) -> CgraphError:
+    """A task that failed on a worker for a reason cgraph did not raise on purpose (a worker
+    without cgraph, one killed again and again, a file it cannot open): one clear error."""
+    return CgraphError(f"a Dask worker failed: {type(exc).__name__}: {_reason(exc)}",
+                       hint="every worker needs the same cgraph installed (pip install 'cgraph[dask]'), "
+                            "and the data path readable under the same name")
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 from ..training.data import files_of
 from ..training.data.base import SHOWN_SKIPS
+from .cluster import worker_failed
 from .local import EvalJob, Failure, PartResult, evaluate_partition
 from .output import part_names
 
@@ -46,7 +47,10 @@ def _take(local_rows, part: PartResult, source: str | None = None) -> None:
 
 
 def _result(future) -> PartResult:
-    part = future.result()
+    try:
+        part = future.result()
+    except Exception as exc:  # raised on a worker, or the worker died too often
+        raise worker_failed(exc) from None
     if isinstance(part, Failure):
         raise part.error()
     return part

@@ -26,7 +26,15 @@ from ..ir.graph import Graph
 from ..training.data import Skipped, files_of
 from ..training.data.base import SHOWN_SKIPS
 from ..training.trainer import Settings, Trainer
+from .cluster import worker_failed
 from .local import Failure, Program, TrainData, TrainJob, gradient_sum, load_partition, take_rows
+
+
+def _gather(client, futures: list) -> list:
+    try:
+        return client.gather(futures)
+    except Exception as exc:  # raised on a worker, or the worker died too often
+        raise worker_failed(exc) from None
 
 
 def _identity(value: Any) -> Any:
@@ -79,7 +87,7 @@ class ClusterTrainer(Trainer):
                                     retries=2)
                       for f in files]
         sizes = []
-        for info in client.gather([client.submit(_describe, p, pure=False) for p in self.parts]):
+        for info in _gather(client, [client.submit(_describe, p, pure=False) for p in self.parts]):
             if isinstance(info, Failure):
                 raise info.error()
             n, count, first = info
@@ -129,7 +137,7 @@ class ClusterTrainer(Trainer):
             16 if isinstance(local, tuple) else 8 * len(local) for _, local in shares)
         first = rows.start if isinstance(rows, slice) else int(rows[0])
         loss_sum, grad_sum, m = 0.0, np.zeros(len(self.names)), 0
-        for (k, local), (part_loss, part_grad, part_m, line) in zip(shares, self.client.gather(futures)):
+        for (k, local), (part_loss, part_grad, part_m, line) in zip(shares, _gather(self.client, futures)):
             if not (math.isfinite(part_loss) and np.isfinite(part_grad).all()):
                 return math.nan, grad_sum, self._failed_rows(params, k, local)
             loss_sum += part_loss
