@@ -265,3 +265,29 @@ def test_strict_and_json_lines_data_as_locally(cg, healthy, tmp_path):
     strict = cg(*_dask(healthy, "eval", program, "--data", data, "--strict"))
     assert strict.code == 1
     assert f"'log(x)' is inf or nan for the row at {data / 'a.jsonl'}:2" in strict.err
+
+
+def test_one_parquet_file_spreads_over_the_workers_by_row_groups(cg, healthy, tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    from cgraph.distributed import partitions
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=230)
+    pq.write_table(pa.table({"x": x, "y": 2 * x + 1}), tmp_path / "t.parquet", row_group_size=50)
+    monkeypatch.setattr(partitions, "MIN_PARTITION_ROWS", 60)  # 5 row groups: runs of 2, 2 and 1
+    from cgraph.training.data import open_data_set
+
+    assert [p.row_groups for p in partitions.partitions(open_data_set(str(tmp_path / "t.parquet")))] == \
+        [(0, 2), (2, 4), (4, 5)]
+    local = cg("eval", LINREG, "--data", tmp_path / "t.parquet")
+    dask = cg(*_dask(healthy, "eval", LINREG, "--data", tmp_path / "t.parquet"))
+    assert dask.code == 0 and dask.out == local.out  # rows numbered in the whole file
+    parts = cg(*_dask(healthy, "eval", LINREG, "--data", tmp_path / "t.parquet", "-o", f"{tmp_path}/out/"))
+    assert "to 3 part files" in parts.err
+    args = ["train", LINREG, "--data", tmp_path / "t.parquet", "--epochs", "4", "--lr", "0.3"]
+    local, dask = cg(*args, "--save", tmp_path / "a.json"), cg(*_dask(healthy, *args, "--save", tmp_path / "b.json"))
+    assert dask.code == local.code == 0
+    a = json.loads((tmp_path / "a.json").read_text())["params"]
+    b = json.loads((tmp_path / "b.json").read_text())["params"]
+    assert all(abs(a[k] - b[k]) <= 1e-12 for k in a)

@@ -14,7 +14,7 @@ from .common import Count
 
 ENGINES = ("local", "dask")
 ENGINE_HELP = ("local (this process, default) or dask: a Dask cluster, local (--workers N processes) "
-               "or --scheduler ADDRESS; a partition per data file (pip install 'cgraph[dask]').")
+               "or --scheduler ADDRESS; a partition per data file or Parquet row groups (pip install 'cgraph[dask]').")
 
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,10 +119,8 @@ def _eval_job(graph: Graph, inputs: dict[str, float], outputs, datafile, on_erro
     from ..distributed.local import EvalJob
     from ..training import data
 
-    files = data.files_of(datafile)
-    first = files[0]
-    return EvalJob(program_of(graph), dict(inputs), outputs, on_error, strict, chunk_rows, first.format,
-                   first.delimiter if first.format == "csv" else None, len(files) > 1)
+    return EvalJob(program_of(graph), dict(inputs), outputs, on_error, strict, chunk_rows,
+                   len(data.files_of(datafile)) > 1)
 
 
 def _eval_to_one(client, job, datafile, local_rows, target: str, fmt: str, program_file: str | None,

@@ -80,8 +80,6 @@ class EvalJob:
     on_error: str
     strict: bool
     chunk_rows: int | None
-    data_format: str | None
-    delimiter: str | None
     in_set: bool  # the partition is one file of several: skipped rows are named with their file
 
 
@@ -99,15 +97,17 @@ class PartResult:
 
 
 def _open(graph: Graph, path: str, given: Mapping[str, float], fmt: str | None, delimiter: str | None,
-          params_ok: bool):
+          params_ok: bool, row_groups: tuple[int, int] | None = None):
     from ..training import data
 
     datafile = data.DataFile(path, fmt=fmt, delimiter=delimiter)
+    datafile.row_groups = row_groups
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
     return datafile, binding
 
 
-def evaluate_partition(job: EvalJob, path: str, part_target: str | None = None, out_format: str = "csv"):
+def evaluate_partition(job: EvalJob, path: str, row_groups: tuple[int, int] | None, fmt: str, delimiter: str | None,
+                       part_target: str | None = None, out_format: str = "csv"):
     """Every row of one file, as the local engine evaluates it (same plan, same chunks, so
     the same bits). With `part_target`, the rows are written there by the worker (a temporary
     name the client renames) and only the counts come back."""
@@ -115,7 +115,7 @@ def evaluate_partition(job: EvalJob, path: str, part_target: str | None = None, 
 
     try:
         graph = job.program.graph()
-        datafile, binding = _open(graph, path, job.given, job.data_format, job.delimiter, True)
+        datafile, binding = _open(graph, path, job.given, fmt, delimiter, True, row_groups)
         rows = evaluate_rows(graph, datafile, binding, job.given, output=job.outputs, chunk_rows=job.chunk_rows,
                              on_error=job.on_error, strict=job.strict)
         if part_target is not None:
@@ -155,15 +155,15 @@ class TrainData:
         return len(self.lines)
 
 
-def load_partition(program: Program, path: str, given: Mapping[str, float], fmt: str | None, delimiter: str | None,
-                   chunk_rows: int, on_error: str, in_set: bool):
+def load_partition(program: Program, path: str, row_groups: tuple[int, int] | None, given: Mapping[str, float],
+                   fmt: str | None, delimiter: str | None, chunk_rows: int, on_error: str, in_set: bool):
     """One file's rows for training: read whole, rows with an inf or nan failed or skipped
     as the local engine does."""
     from ..training.data import Skipped
     from ..training.finite import read_finite
 
     try:
-        datafile, binding = _open(program.graph(), path, given, fmt, delimiter, False)
+        datafile, binding = _open(program.graph(), path, given, fmt, delimiter, False, row_groups)
         skipped = Skipped()
         rows = read_finite(datafile, binding, chunk_rows, on_error, skipped)
     except CgraphError as exc:

@@ -20,12 +20,20 @@ from ..training.data.base import SHOWN_SKIPS
 from .cluster import worker_failed
 from .local import EvalJob, Failure, PartResult, evaluate_partition
 from .output import part_names
+from .partitions import Partition, partitions
 
 
-def _submit(client, job: EvalJob, paths: Sequence[str], targets: Sequence[str | None], fmt: str) -> list:
+def _submit(client, job: EvalJob, parts: Sequence[Partition], targets: Sequence[str | None], fmt: str) -> list:
     # pure=False: a rerun of the command is a new computation (the files may have changed).
-    return [client.submit(evaluate_partition, job, path, target, fmt, pure=False, retries=2)
-            for path, target in zip(paths, targets)]
+    return [client.submit(evaluate_partition, job, part.path, part.row_groups, part.format, part.delimiter, target,
+                          fmt, pure=False, retries=2)
+            for part, target in zip(parts, targets)]
+
+
+def _sources(data, parts: Sequence[Partition]) -> list[str | None]:
+    """The file each partition names in messages, when the data is a set of files."""
+    several = len(files_of(data)) > 1
+    return [part.path if several else None for part in parts]
 
 
 def _take(local_rows, part: PartResult, source: str | None = None) -> None:
@@ -59,15 +67,16 @@ def _result(future) -> PartResult:
 def evaluate_to_writer(client, job: EvalJob, data, local_rows, write: Callable[[Any], None],
                        on_part: Callable[[int, int], None] | None = None) -> None:
     """Every partition's rows, handed to `write` (a RowResults at a time) in input order."""
-    paths = [f.path for f in files_of(data)]
-    futures = _submit(client, job, paths, [None] * len(paths), "csv")
+    parts = partitions(data)
+    sources = _sources(data, parts)
+    futures = _submit(client, job, parts, [None] * len(parts), "csv")
     try:
         for k, future in enumerate(futures):
             part = _result(future)
             futures[k] = None  # the client holds no more than it writes
             for rows in part.parts:
                 write(rows)
-            _take(local_rows, part, paths[k] if len(paths) > 1 else None)
+            _take(local_rows, part, sources[k])
             if on_part is not None:
                 on_part(k, part.rows)
     finally:
@@ -83,16 +92,17 @@ def evaluate_to_parts(client, job: EvalJob, data, local_rows, directory: str, fm
     or interrupted run removes the staging directory: no part file is left, and a task
     still running then (Dask cannot stop one) fails to open its file instead of leaving
     one behind. The part files' names, in order."""
-    paths = [f.path for f in files_of(data)]
+    parts = partitions(data)
+    sources = _sources(data, parts)
     staging = os.path.join(directory, f".cgraph-parts-{uuid.uuid4().hex[:12]}")
     os.mkdir(staging)
-    names = part_names(directory, staging, len(paths), fmt)
-    futures = _submit(client, job, paths, [temp for temp, _ in names], fmt)
+    names = part_names(directory, staging, len(parts), fmt)
+    futures = _submit(client, job, parts, [temp for temp, _ in names], fmt)
     done = False
     try:
         for k, future in enumerate(futures):
             part = _result(future)
-            _take(local_rows, part, paths[k] if len(paths) > 1 else None)
+            _take(local_rows, part, sources[k])
             if on_part is not None:
                 on_part(k, part.rows)
         for temp, final in names:

@@ -27,6 +27,7 @@ from ..training.data import Skipped, files_of
 from ..training.data.base import SHOWN_SKIPS
 from ..training.trainer import Settings, Trainer
 from .cluster import worker_failed
+from .partitions import partitions
 from .local import Failure, Program, TrainData, TrainJob, gradient_sum, load_partition, take_rows
 
 
@@ -82,10 +83,9 @@ class ClusterTrainer(Trainer):
         files = files_of(data)
         in_set = len(files) > 1
         chunk = settings.chunk_rows or 65536
-        self.parts = [client.submit(load_partition, program, f.path, dict(given), f.format,
-                                    f.delimiter if f.format == "csv" else None, chunk, on_error, in_set, pure=False,
-                                    retries=2)
-                      for f in files]
+        self.parts = [client.submit(load_partition, program, part.path, part.row_groups, dict(given), part.format,
+                                    part.delimiter, chunk, on_error, in_set, pure=False, retries=2)
+                      for part in partitions(data)]
         sizes = []
         for info in _gather(client, [client.submit(_describe, p, pure=False) for p in self.parts]):
             if isinstance(info, Failure):
