@@ -39,7 +39,7 @@ error in a later row ends the output there, with exit 2 for a bad row);
 -o FILE is written only when every row succeeded. --data may be a
 directory or a quoted glob ('parts/*.csv'): the files in sorted order, as
 one. --engine dask spreads the files over a Dask cluster's workers (the
-same rows, bit for bit; -o DIR/ writes a part file per data file, and
+same rows, bit for bit; -o DIR/ writes a part file per partition, and
 -o FILE.parquet writes Parquet). On a terminal, stderr
 shows the rows done. --show does not apply (every row gives the output
 and all gradients).
