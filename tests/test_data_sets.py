@@ -79,3 +79,14 @@ def test_inf_and_nan_are_placed_in_their_file(cg, tmp_path):
     assert f"'log(x)' is inf or nan in 1 row (first at {data / 'b.csv'}:3)" in warned.err
     strict = cg("eval", program, "--data", data, "--strict")
     assert strict.code == 1 and f"for the row at {data / 'b.csv'}:3" in strict.err
+
+
+def test_the_local_engine_never_imports_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom cgraph.cli import run\n"
+            f"run(['eval', {str(LINREG)!r}, '--data', {str(SAMPLES / 'linreg-parts')!r}, '-o', '/dev/null'])\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
