@@ -109,8 +109,8 @@ def _open(graph: Graph, path: str, given: Mapping[str, float], fmt: str | None, 
 def evaluate_partition(job: EvalJob, path: str, row_groups: tuple[int, int] | None, fmt: str, delimiter: str | None,
                        part_target: str | None = None, out_format: str = "csv"):
     """Every row of one file, as the local engine evaluates it (same plan, same chunks, so
-    the same bits). With `part_target`, the rows are written there by the worker (a temporary
-    name the client renames) and only the counts come back."""
+    the same bits). With `part_target`, the rows are written there by the worker (in the
+    staging directory the client moves them out of) and only the counts come back."""
     from ..training.rows import evaluate_rows
 
     try:

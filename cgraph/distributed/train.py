@@ -62,6 +62,11 @@ class _RemoteLines:
         self.trainer = trainer
         self.known: dict[int, int] = {}
 
+    def remember(self, i: int, line: int) -> None:
+        if len(self.known) > 4096:  # only the latest steps' are asked for
+            self.known.clear()
+        self.known[i] = line
+
     def __getitem__(self, i: Any) -> int:
         i = int(i)
         if i not in self.known:
@@ -144,7 +149,7 @@ class ClusterTrainer(Trainer):
             grad_sum += part_grad
             m += part_m
             if k == shares[0][0]:
-                self.remote_lines.known[first] = line
+                self.remote_lines.remember(first, line)
         return loss_sum / m, grad_sum / m, None
 
     def _failed_rows(self, params: np.ndarray, k: int, local: Any) -> tuple:
