@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import CgraphError
 from ..ir.graph import Graph
+from .partitions import Partition
 
 @dataclass(frozen=True)
 class Program:
@@ -96,18 +97,22 @@ class PartResult:
     names: dict[str, Any] = field(default_factory=dict)  # output, wrt, more, row_word
 
 
-def _open(graph: Graph, path: str, given: Mapping[str, float], fmt: str | None, delimiter: str | None,
-          params_ok: bool, row_groups: tuple[int, int] | None = None):
+def _open(graph: Graph, part: Partition, given: Mapping[str, float], params_ok: bool):
+    """A partition's data file (its messages name it as the user did) and its binding."""
+    from ..errors import InputError
     from ..training import data
 
-    datafile = data.DataFile(path, fmt=fmt, delimiter=delimiter)
-    datafile.row_groups = row_groups
+    if not os.path.isfile(part.path):
+        raise InputError(f"--data {part.label}: a Dask worker cannot open {part.path}",
+                         hint="every worker reads the data itself: it needs the same path (a shared file system)")
+    datafile = data.DataFile(part.path, fmt=part.format, delimiter=part.delimiter)
+    datafile.label = part.label
+    datafile.row_groups = part.row_groups
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
     return datafile, binding
 
 
-def evaluate_partition(job: EvalJob, path: str, row_groups: tuple[int, int] | None, fmt: str, delimiter: str | None,
-                       part_target: str | None = None, out_format: str = "csv"):
+def evaluate_partition(job: EvalJob, part: Partition, part_target: str | None = None, out_format: str = "csv"):
     """Every row of one file, as the local engine evaluates it (same plan, same chunks, so
     the same bits). With `part_target`, the rows are written there by the worker (in the
     staging directory the client moves them out of) and only the counts come back."""
@@ -115,7 +120,7 @@ def evaluate_partition(job: EvalJob, path: str, row_groups: tuple[int, int] | No
 
     try:
         graph = job.program.graph()
-        datafile, binding = _open(graph, path, job.given, fmt, delimiter, True, row_groups)
+        datafile, binding = _open(graph, part, job.given, True)
         rows = evaluate_rows(graph, datafile, binding, job.given, output=job.outputs, chunk_rows=job.chunk_rows,
                              on_error=job.on_error, strict=job.strict)
         if part_target is not None:
@@ -127,7 +132,7 @@ def evaluate_partition(job: EvalJob, path: str, row_groups: tuple[int, int] | No
             parts = list(rows)
     except CgraphError as exc:
         return Failure(exc)
-    return _part_result(rows, parts, path, job.in_set)
+    return _part_result(rows, parts, part.label, job.in_set)
 
 
 def _part_result(rows, parts: list, path: str, in_set: bool) -> PartResult:
@@ -155,20 +160,20 @@ class TrainData:
         return len(self.lines)
 
 
-def load_partition(program: Program, path: str, row_groups: tuple[int, int] | None, given: Mapping[str, float],
-                   fmt: str | None, delimiter: str | None, chunk_rows: int, on_error: str, in_set: bool):
+def load_partition(program: Program, part: Partition, given: Mapping[str, float], chunk_rows: int, on_error: str,
+                   in_set: bool):
     """One file's rows for training: read whole, rows with an inf or nan failed or skipped
     as the local engine does."""
     from ..training.data import Skipped
     from ..training.finite import read_finite
 
     try:
-        datafile, binding = _open(program.graph(), path, given, fmt, delimiter, False, row_groups)
+        datafile, binding = _open(program.graph(), part, given, False)
         skipped = Skipped()
         rows = read_finite(datafile, binding, chunk_rows, on_error, skipped)
     except CgraphError as exc:
         return Failure(exc)
-    first = [f"{path}: {m}" for m in skipped.first] if in_set else list(skipped.first)
+    first = [f"{part.label}: {m}" for m in skipped.first] if in_set else list(skipped.first)
     return TrainData([np.ascontiguousarray(c) for c in rows.columns], rows.lines, skipped.count, first)
 
 

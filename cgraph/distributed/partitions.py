@@ -5,6 +5,7 @@ group order; each partition's rows keep their numbers in their file."""
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from ..training.data import files_of
@@ -15,10 +16,11 @@ MIN_PARTITION_ROWS = 1 << 18
 
 
 class Partition(NamedTuple):
-    path: str
+    path: str  # absolute: a worker's working directory is not the client's
     row_groups: tuple[int, int] | None  # Parquet: row groups first..end-1; None: the whole file
     format: str  # the file's, as the client read it (the suffix, or --data-format)
     delimiter: str | None  # CSV's
+    label: str  # the file as the user named it, for messages
 
 
 def partitions(data, min_rows: int | None = None) -> list[Partition]:
@@ -28,7 +30,7 @@ def partitions(data, min_rows: int | None = None) -> list[Partition]:
         runs = _row_group_runs(f.path, min_rows) if f.format == "parquet" else []
         delimiter = f.delimiter if f.format == "csv" else None
         for run in (runs if len(runs) > 1 else [None]):
-            out.append(Partition(f.path, run, f.format, delimiter))
+            out.append(Partition(os.path.abspath(f.path), run, f.format, delimiter, f.label))
     return out
 
 

@@ -25,15 +25,14 @@ from .partitions import Partition, partitions
 
 def _submit(client, job: EvalJob, parts: Sequence[Partition], targets: Sequence[str | None], fmt: str) -> list:
     # pure=False: a rerun of the command is a new computation (the files may have changed).
-    return [client.submit(evaluate_partition, job, part.path, part.row_groups, part.format, part.delimiter, target,
-                          fmt, pure=False, retries=2)
+    return [client.submit(evaluate_partition, job, part, target, fmt, pure=False, retries=2)
             for part, target in zip(parts, targets)]
 
 
 def _sources(data, parts: Sequence[Partition]) -> list[str | None]:
     """The file each partition names in messages, when the data is a set of files."""
     several = len(files_of(data)) > 1
-    return [part.path if several else None for part in parts]
+    return [part.label if several else None for part in parts]
 
 
 def _take(local_rows, part: PartResult, source: str | None = None) -> None:

@@ -88,8 +88,8 @@ class ClusterTrainer(Trainer):
         files = files_of(data)
         in_set = len(files) > 1
         chunk = settings.chunk_rows or 65536
-        self.parts = [client.submit(load_partition, program, part.path, part.row_groups, dict(given), part.format,
-                                    part.delimiter, chunk, on_error, in_set, pure=False, retries=2)
+        self.parts = [client.submit(load_partition, program, part, dict(given), chunk, on_error, in_set, pure=False,
+                                    retries=2)
                       for part in partitions(data)]
         sizes = []
         for info in _gather(client, [client.submit(_describe, p, pure=False) for p in self.parts]):
