@@ -84,6 +84,43 @@ def bench_eval(work: Path, rows: int, repeats: int) -> dict[str, float]:
     return {case: statistics.median(t) for case, t in times.items()}
 
 
+def _plain_work(args: tuple[str, list[int], str]) -> None:
+    """Some partitions evaluated in this process, without Dask (the control case)."""
+    from cgraph.distributed.local import EvalJob, Program, evaluate_partition
+    from cgraph.distributed.partitions import partitions
+    from cgraph.frontend.builder import DEFAULT_SEED
+    from cgraph.frontend.loading import load
+    from cgraph.frontend.size_limits import DEFAULT_MAX_NODES
+    from cgraph.training.data import open_data_set
+
+    prog, which, data = args
+    graph = load(prog)
+    job = EvalJob(Program(graph.source.text, prog, DEFAULT_SEED, DEFAULT_MAX_NODES, len(graph)), {}, None, "fail",
+                  False, None, True)
+    parts = partitions(open_data_set(data))
+    for k in which:
+        evaluate_partition(job, parts[k], os.path.join(os.path.dirname(data), f"plain-{k}.csv"), "csv")
+
+
+def machine_parallelism(work: Path) -> float:
+    """The control: the same partitions in one plain process, then split over two (no
+    Dask): how much two processes can gain on this machine now."""
+    from multiprocessing import get_context
+
+    from cgraph.distributed.partitions import partitions
+    from cgraph.training.data import open_data_set
+
+    prog, data = str(work / "bench.cg"), str(work / "data")
+    count = len(partitions(open_data_set(data)))
+    started = time.perf_counter()
+    _plain_work((prog, list(range(count)), data))
+    one = time.perf_counter() - started
+    started = time.perf_counter()
+    with get_context("spawn").Pool(2) as pool:
+        pool.map(_plain_work, [(prog, list(range(0, count, 2)), data), (prog, list(range(1, count, 2)), data)])
+    return one / (time.perf_counter() - started)
+
+
 def linear_program(params: int) -> str:
     """A linear model with `params` weights over the 8 inputs, squared error against y."""
     lines = [f"param w[{k}] = 0.001" for k in range(1, params + 1)]
@@ -157,6 +194,8 @@ def report_eval(work: Path, args) -> None:
         print(f"  {case:8s} {seconds:7.2f} s")
     print(f"  2 workers vs 1: {t['dask 1'] / t['dask 2']:.2f}x (target >= {TARGET_SCALING})")
     print(f"  1 worker vs local: {t['dask 1'] / t['local']:.2f}x the time (target <= {TARGET_VS_LOCAL})")
+    print(f"  control, no Dask: 2 plain processes vs 1 on the same partitions: {machine_parallelism(work):.2f}x "
+          "(what this machine allows now)")
     print(f"load average: {os.getloadavg()[0]:.2f}")
 
 
