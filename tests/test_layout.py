@@ -20,7 +20,10 @@ ALLOWED = {
     "transform": {"ir", "ops", "errors"},  # builds graphs from graphs, beside the engine that evaluates them
     "views": {"engine", "ir", "ops", "errors"},
     "training": {"engine", "ir", "ops", "errors"},
-    "cli": {"frontend", "engine", "transform", "views", "training", "ir", "ops", "errors", "facade", "root"},
+    # the Dask engine: the local engine (through training's rows and trainer) on each worker;
+    # a worker parses the program again (a Graph does not pickle)
+    "distributed": {"training", "engine", "frontend", "ir", "ops", "errors"},
+    "cli": {"frontend", "engine", "transform", "views", "training", "distributed", "ir", "ops", "errors", "facade", "root"},
     # the public entry points re-export one stage each
     "facade": {"engine", "views", "training"},
     "root": {"frontend", "engine", "transform", "ir", "ops", "errors"},

@@ -59,7 +59,9 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
     (training), an input that every row would take from its default is an error."""
     from ..training import data, rows
 
-    datafile = data.DataFile(path, fmt=fmt, delimiter=None if delimiter is None else data.parse_delimiter(delimiter))
+    # A DataSet (a directory or glob) has what binding and reading use of a DataFile.
+    delimiter = None if delimiter is None else data.parse_delimiter(delimiter)
+    datafile: Any = data.open_data_set(path, fmt=fmt, delimiter=delimiter)
     binding = data.bind_columns(graph, datafile, given=tuple(given), params_ok=params_ok)
     for note in rows.data_notes(datafile, binding):
         echo_err(note)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from click.core import ParameterSource
 
@@ -12,6 +14,7 @@ from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
 from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
 from .common import Count, ProgramCommand, evaluation_options, output_list, with_program
+from .dask_cli import engine_options
 
 EPILOG = f"""\b
 Examples:
@@ -23,6 +26,7 @@ Examples:
   cgraph eval samples/linreg.cg --data samples/linreg.csv -o predictions.csv
   cgraph eval samples/xor.cg --data samples/xor.csv --format jsonl --seed 0
   tr , ';' < samples/linreg.csv | cgraph eval samples/linreg.cg --data - --data-format csv --delimiter ';'
+  cgraph eval samples/linreg.cg --data 'samples/linreg-parts/*.csv' --engine dask --workers 2 -o rows.parquet
 
 \b
 With --data, the file is evaluated for every row (columns bind inputs by
@@ -32,7 +36,11 @@ param (--format csv, the default, or jsonl). Rows are evaluated in
 vectorized chunks and streamed, so files of any length fit in memory:
 to stdout each chunk's rows are written as soon as they are computed (an
 error in a later row ends the output there, with exit 2 for a bad row);
--o FILE is written only when every row succeeded. On a terminal, stderr
+-o FILE is written only when every row succeeded. --data may be a
+directory or a quoted glob ('parts/*.csv'): the files in sorted order, as
+one. --engine dask spreads the files over a Dask cluster's workers (the
+same rows, bit for bit; -o DIR/ writes a part file per partition, and
+-o FILE.parquet writes Parquet). On a terminal, stderr
 shows the rows done. --show does not apply (every row gives the output
 and all gradients).
 
@@ -65,16 +73,19 @@ TANGENT_HELP = ("Forward mode: also each node's derivative along this direction 
     help="Rows: inputs (output and inputs/params only), named (every named node), all (every node). Not with --data.",
 )
 @click.option("--data", "data_path", metavar="FILE",
-              help="Evaluate for every row of a .csv, .tsv, .jsonl or .parquet file (- for standard input).")
+              help="Evaluate for every row of a .csv, .tsv, .jsonl or .parquet file (- for standard input), "
+                   "or of a directory or quoted glob of them ('parts/*.csv', in sorted order).")
 @click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
 @click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
 @click.option("--tangent", "tangent_texts", multiple=True, metavar="NAME=V,...", help=TANGENT_HELP)
+@engine_options
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool,
                  fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None,
-                 data_format: str | None, delimiter: str | None, tangent_texts: tuple[str, ...] = ()) -> None:
+                 data_format: str | None, delimiter: str | None, tangent_texts: tuple[str, ...] = (),
+                 engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -98,11 +109,15 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
             raise click.UsageError(
                 f"--show {show} goes with one evaluation; with --data each row has the output's value and "
                 "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
-        eval_data(
-            graph, inputs, outputs, data_path=data_path, fmt=fmt or "csv", target=out,
-            chunk_rows=chunk_rows, on_error=on_error or "fail", strict=strict,
-            program_file=ctx.params.get("file"), data_format=data_format, delimiter=delimiter,
-        )
+        options: dict[str, Any] = dict(data_path=data_path, target=out, chunk_rows=chunk_rows, on_error=on_error or "fail",
+                       strict=strict, program_file=ctx.params.get("file"), data_format=data_format,
+                       delimiter=delimiter)
+        if engine == "dask":
+            from .dask_cli import eval_dask
+
+            eval_dask(graph, inputs, outputs, fmt=fmt, scheduler=scheduler, workers=workers, **options)
+        else:
+            eval_data(graph, inputs, outputs, fmt=fmt or "csv", **options)
         return
     for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error"), (data_format, "--data-format"),
                         (delimiter, "--delimiter")):

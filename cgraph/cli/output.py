@@ -307,6 +307,9 @@ def _checked_target(target: str, option: str, inputs: tuple[str, ...]) -> str:
             files.read("an input file", source)
     files.write(option, target)
     if os.path.isdir(target):
+        if target.endswith(("/", os.sep)):  # eval --engine dask -o DIR/: part files go to a new directory
+            raise OutputError(f"{option} {target}: the directory exists; part files go to a new one "
+                              "(or give a file name)")
         raise OutputError(f"{option} {target} is a directory; give a file name")
     name = target
     if os.path.islink(target):  # replace the file the link points to, and keep the link

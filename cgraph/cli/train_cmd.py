@@ -13,6 +13,7 @@ from . import exit_codes_help
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
                         echo_err, one_stdin, open_data, require_numpy)
 from .common import SEED, Count, FiniteFloat, ProgramCommand, with_program
+from .dask_cli import engine_options
 from .train_display import CallbackFanout, ProgressView, SigintGuard, TracePrinter, print_summary
 
 EPILOG = f"""\b
@@ -21,6 +22,7 @@ Examples:
   cgraph train samples/linreg.cg --data samples/linreg.csv --batch-size 1 --epochs 3 --trace 2
   cgraph train samples/xor.cg --data samples/xor.csv --optimizer adam --lr 0.3 --epochs 500 --save xor.json
   cgraph train -e 'param x = 2; y = x^4 - 2*x^2' --optimizer newton --epochs 8
+  cgraph train samples/linreg.cg --data samples/linreg-parts --engine dask --workers 2 --lr 0.5
 
 
 Then `cgraph eval samples/xor.cg --data samples/xor.csv --params xor.json`
@@ -56,7 +58,8 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 @one_stdin
 @with_program
 @click.option("--data", "data_path", metavar="FILE",
-              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input). "
+              help="Training rows: a .csv, .tsv, .jsonl or .parquet file (- for standard input), or a directory "
+                   "or quoted glob of them ('parts/*.csv'). "
                    "Without it the input values given (and defaults) are the one row.")
 @click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
 @click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
@@ -90,12 +93,14 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 @click.option("--plot", "plot_path", metavar="FILE", help="Draw the loss curve (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP)
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help=ON_ERROR_HELP)
+@engine_options
 def train_command(graph: Graph, inputs: dict[str, float], output_name: str | None, data_path: str | None,
                   loss_name: str | None, lr: float | None, epochs: int, batch_size: int | None, optimizer: str,
                   momentum: float, shuffle: bool, seed: int, tol: float, patience: int | None,
                   max_time: float | None, trace: int, save_path: str | None, init_path: str | None,
                   log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str,
-                  data_format: str | None = None, delimiter: str | None = None, allow_defaults: bool = False) -> None:
+                  data_format: str | None = None, delimiter: str | None = None, allow_defaults: bool = False,
+                  engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> None:
     """Train FILE's params by gradient descent on the rows of --data (or on
     the given input values).
 
@@ -135,7 +140,13 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
         data_label = datafile.label
         if init_path:
             saved, state = _read_init(init_path, graph, inputs, settings)
-        trainer = _make_trainer(graph, datafile, binding, settings, inputs, saved, loss_name, chunk_rows, on_error)
+        if engine == "dask":
+            from .dask_cli import cluster_trainer
+
+            trainer = cluster_trainer(ctx, graph, datafile, binding, settings, inputs, saved, loss_name, on_error,
+                                      scheduler, workers)
+        else:
+            trainer = _make_trainer(graph, datafile, binding, settings, inputs, saved, loss_name, chunk_rows, on_error)
     first_epoch, rows_done, loss_so_far = 1, 0, 0.0
     if saved is not None:
         first_epoch, rows_done, loss_so_far, note = resume_point(saved, trainer)
@@ -248,11 +259,10 @@ def _make_trainer(graph: Graph, datafile, binding, settings, inputs: dict[str, f
     the trainer over it."""
     from ..training.trainer import Trainer
     from ..training.data import Skipped
-    from ..training.finite import finite_rows
+    from ..training.finite import read_finite
 
     skipped = Skipped()
-    rows = datafile.read_all(binding.fields, chunk_rows or 65536, on_error, skipped)
-    rows = finite_rows(rows, binding, datafile, on_error, skipped)
+    rows = read_finite(datafile, binding, chunk_rows or 65536, on_error, skipped)
     summary = skipped.summary(datafile.label)
     if summary:
         echo_err(summary)

@@ -83,3 +83,22 @@ def _line_text(path: str, line: int, row_word: str) -> str | None:
     except OSError:
         return None
     return None
+
+
+def read_finite(data, binding: Binding, chunk_rows: int, on_error: str, skipped: Skipped) -> Chunk:
+    """Every row of a data file or set, read whole, without the rows holding an inf or nan
+    (each file checked on its own, so that a bad row is named by its file and line)."""
+    from .data import files_of
+    from .data.dataset import merge_skipped
+
+    files = files_of(data)
+    if len(files) == 1:
+        return finite_rows(files[0].read_all(binding.fields, chunk_rows, on_error, skipped), binding, files[0],
+                           on_error, skipped)
+    parts = []
+    for f in files:
+        mine = Skipped()
+        parts.append(finite_rows(f.read_all(binding.fields, chunk_rows, on_error, mine), binding, f, on_error, mine))
+        merge_skipped(skipped, mine, f.label)
+    columns = [np.concatenate([p.columns[k] for p in parts]) for k in range(len(binding.fields))]
+    return Chunk(columns, np.concatenate([p.lines for p in parts]))

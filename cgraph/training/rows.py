@@ -101,6 +101,7 @@ class RowEvaluation:
         self.skipped = Skipped()
         self.row_word = "row" if datafile.format == "parquet" else "line"
         self.origins = batch.NonFiniteTally()
+        self.first_source: dict[tuple[int, str], str] = {}  # (node, kind) -> the file of its first row (a data set)
         self.shared_finite = self.plan.shared_finite(self.base)
         self.rows = 0  # rows evaluated so far
 
@@ -129,10 +130,17 @@ class RowEvaluation:
             # The common case costs one sum per node and an isfinite pass over the gradients;
             # the node by node diagnosis runs only on a chunk where something is inf or nan.
             if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
-                self.origins.add(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk.lines)
+                self.tally(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk)
             more = [other.run(self, chunk) for other in self.more]
             self.rows += chunk.n
             yield RowResults(chunk.lines, result.value, grads, more)
+
+    def tally(self, origins: list, chunk) -> None:
+        """Count a chunk's inf/nan origins (and, in a data set, the file of each one's first row)."""
+        self.origins.add(origins, chunk.lines)
+        if chunk.source is not None:
+            for o in origins:
+                self.first_source.setdefault((o.node, o.kind), chunk.source)
 
     def warnings(self) -> list[str]:
         """After the last chunk, in order: the rows skipped, each place where inf or nan
@@ -142,14 +150,14 @@ class RowEvaluation:
         if summary:
             messages.append(summary)
         messages += non_finite_warnings(self.graph, self.plan, self.binding, self.origins, self.datafile.label,
-                                        self.row_word)
+                                        self.row_word, self.first_source)
         if self.rows == 0:
             left = " left after skipping bad ones" if self.skipped.count else ""
             messages.append(f"note: {self.datafile.label} has no rows{left}")
         return messages
 
     def _non_finite_error(self, where, chunk) -> NumericError:
-        graph, plan, label = self.graph, self.plan, self.datafile.label
+        graph, plan, label = self.graph, self.plan, chunk.source or self.datafile.label
         at = _row_at(label, int(chunk.lines[where.rows[0]]), self.row_word)
         if where.node in plan.batched_leaves:
             what = _column(self.binding, plan.batched_leaves.index(where.node), label)
@@ -185,7 +193,7 @@ class _OtherOutput:
         if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
             new = self._new_nodes(rows)
             origins = plan.non_finite_origins(base, chunk.columns, chunk.n)
-            rows.origins.add([o for o in origins if new[o.node]], chunk.lines)
+            rows.tally([o for o in origins if new[o.node]], chunk)
         return result.value, grads
 
     def _new_nodes(self, rows: RowEvaluation) -> bytearray:
@@ -210,13 +218,15 @@ def evaluate_rows(graph: Graph, datafile: DataFile, binding: Binding, given: Map
 
 
 def non_finite_warnings(graph: Graph, plan: batch.Plan, binding: Binding, origins, data_label: str,
-                        row_word: str) -> list[str]:
+                        row_word: str, sources: Mapping[tuple[int, str], str] | None = None) -> list[str]:
     """One warning per place where inf or nan starts, over all rows: a data column that
-    holds inf or nan is the data's (named by column), any other node is the program's."""
+    holds inf or nan is the data's (named by column), any other node is the program's.
+    `sources`: in a data set, the file of each origin's first row."""
     batched = dict(zip(plan.batched_leaves, range(len(plan.batched_leaves))))
     data_warnings, node_warnings = [], []  # the data's first, in the file's column order
     for node, kind, count, first, _arg in origins.items():
-        rows = f"{count} row{'s' if count != 1 else ''} (first at {_row_at(data_label, first, row_word)})"
+        where = (sources or {}).get((node, kind), data_label)
+        rows = f"{count} row{'s' if count != 1 else ''} (first at {_row_at(where, first, row_word)})"
         if kind == "value" and node in batched:
             k = batched[node]
             data_warnings.append((k, f"warning: {_column(binding, k, data_label)} is inf or nan in {rows}"))

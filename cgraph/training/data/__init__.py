@@ -22,7 +22,8 @@ Text must be UTF-8 (a byte-order mark is fine); invalid UTF-8 is an error naming
 The package, by job: base.py (formats, DataError, chunks), text.py (files and streams,
 UTF-8), csvfile.py, jsonlfile.py and parquetfile.py (each format's header and chunks, fast
 path and record by record), datafile.py (DataFile, one class over the three), binding.py
-(columns to inputs), writer.py (RowWriter, rows out).
+(columns to inputs), writer.py (RowWriter, rows out), dataset.py (a directory or glob of files
+read as one).
 """
 
 from ...errors import MissingDependency  # noqa: F401 (importable from here, as it always was)
@@ -31,8 +32,9 @@ from .base import (DATA_FORMATS, FORMATS, ON_ERROR, STDIN, Chunk, DataError, Fie
 from .binding import Binding, bind_columns
 from .csvfile import field_column
 from .datafile import DataFile
+from .dataset import DataSet, data_paths, files_of, open_data_set
 from .writer import OUT_FORMATS, RowWriter
 
 __all__ = ["DataFile", "DataError", "Chunk", "Skipped", "Binding", "bind_columns", "RowWriter", "Field",
            "parse_delimiter", "field_column", "json_number", "DATA_FORMATS", "FORMATS", "ON_ERROR", "STDIN",
-           "OUT_FORMATS", "MissingDependency"]
+           "OUT_FORMATS", "MissingDependency", "DataSet", "data_paths", "files_of", "open_data_set"]

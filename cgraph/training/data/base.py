@@ -45,14 +45,16 @@ class Skipped:
 
 class Chunk:
     """Rows of a data file: one float64 array per requested field, and each row's line
-    number in the file (row number for parquet)."""
+    number in the file (row number for parquet). `source`: the file, when the rows come
+    from one file of a data set (a directory or glob), so messages name it."""
 
-    __slots__ = ("columns", "lines", "n")
+    __slots__ = ("columns", "lines", "n", "source")
 
-    def __init__(self, columns: list[np.ndarray], lines: np.ndarray):
+    def __init__(self, columns: list[np.ndarray], lines: np.ndarray, source: str | None = None):
         self.columns = columns
         self.lines = lines
         self.n = len(lines)
+        self.source = source
 
 
 class _Rows:

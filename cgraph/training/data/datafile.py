@@ -48,6 +48,9 @@ class DataFile(_CsvReader, _JsonlReader, _ParquetReader):
         # The file's columns: key -> None (a number) or the length of a list (JSON Lines).
         self.columns: dict[str, int | None] = {}
         self.rules: _KeyRules | None = None  # set by bind_columns: what later JSON Lines keys bind
+        # Parquet: read only the row groups first..end-1 (a partition of the Dask engine);
+        # rows keep their numbers in the whole file.
+        self.row_groups: tuple[int, int] | None = None
         if self.format == "csv":
             self._csv_header()
         elif self.format == "jsonl":

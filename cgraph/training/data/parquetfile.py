@@ -56,7 +56,12 @@ class _ParquetReader(_Source):
                                 hint="inputs are read from integer, floating-point or decimal columns")
         start = 0
         parquet = pq.ParquetFile(self._parquet_source())
-        for batch in parquet.iter_batches(batch_size=rows, columns=sorted(set(keys)) or None):
+        groups = getattr(self, "row_groups", None)  # (first, end): a Dask partition reads only these
+        selected = None
+        if groups is not None:
+            selected = list(range(*groups))
+            start = sum(parquet.metadata.row_group(g).num_rows for g in range(groups[0]))
+        for batch in parquet.iter_batches(batch_size=rows, row_groups=selected, columns=sorted(set(keys)) or None):
             n = batch.num_rows
             columns, bad = [], np.zeros(n, dtype=bool)
             for key in keys:

@@ -1,0 +1,92 @@
+"""`--data` naming a directory or a glob: the files in sorted order read as one (the local
+engine; tests/test_dask.py runs the same data sets on a Dask cluster)."""
+
+from __future__ import annotations
+
+from support.paths import SAMPLES
+
+LINREG = SAMPLES / "linreg.cg"
+
+
+def _split(tmp_path, sizes):
+    rows = (SAMPLES / "linreg.csv").read_text().splitlines()
+    header, body, start = rows[0], rows[1:], 0
+    for k, n in enumerate(sizes):
+        (tmp_path / f"part-{k}.csv").write_text("\n".join([header, *body[start:start + n]]) + "\n")
+        start += n
+    return start
+
+
+def test_a_directory_and_a_glob_read_the_files_in_order_as_one(cg, tmp_path):
+    used = _split(tmp_path, [50, 1, 149])
+    whole = cg("eval", LINREG, "--data", SAMPLES / "linreg.csv").out.splitlines()
+    for spec in (tmp_path, f"{tmp_path}/part-*.csv"):
+        result = cg("eval", LINREG, "--data", spec)
+        assert result.code == 0, result.err
+        lines = result.out.splitlines()
+        assert len(lines) == used + 1
+        # The same rows in the same order; each file numbers its own lines.
+        assert [line.split(",")[1:] for line in lines] == [line.split(",")[1:] for line in whole]
+        assert [line.split(",")[0] for line in lines[50:53]] == ["51", "2", "2"]
+
+
+def test_training_on_a_directory_is_training_on_the_rows_joined(cg, tmp_path):
+    _split(tmp_path, [120, 80])
+    args = ["--lr", "0.5", "--epochs", "5"]
+    whole = cg("train", LINREG, "--data", SAMPLES / "linreg.csv", *args)
+    parts = cg("train", LINREG, "--data", tmp_path, *args)
+    assert parts.code == whole.code == 0
+    assert parts.out.splitlines()[-1] == whole.out.splitlines()[-1]
+
+
+def test_a_glob_matching_nothing_is_exit_2(cg, tmp_path):
+    result = cg("eval", LINREG, "--data", f"{tmp_path}/*.parquet")
+    assert result.code == 2
+    assert "matches no file" in result.err
+
+
+def test_a_directory_without_data_files_is_exit_2(cg, tmp_path):
+    (tmp_path / "notes.txt").write_text("x\n")
+    result = cg("eval", LINREG, "--data", tmp_path)
+    assert result.code == 2
+    assert "holds no data files" in result.err
+
+
+def test_a_file_with_other_columns_is_named(cg, tmp_path):
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "b.csv").write_text("x,z\n1,2\n")
+    result = cg("eval", LINREG, "--data", tmp_path)
+    assert result.code == 2
+    assert "b.csv has other columns than" in result.err and "no column 'y'" in result.err
+
+
+def test_a_bad_row_names_its_file_and_line(cg, tmp_path):
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "b.csv").write_text("x,y\n1,2\n3,zz\n")
+    result = cg("eval", LINREG, "--data", tmp_path)
+    assert result.code == 2
+    assert f"{tmp_path / 'b.csv'}:3" in result.err
+
+
+def test_inf_and_nan_are_placed_in_their_file(cg, tmp_path):
+    program = tmp_path / "p.cg"
+    program.write_text("input x\ninput y\nr = log(x) * y\n")
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "a.csv").write_text("x,y\n1,2\n")
+    (data / "b.csv").write_text("x,y\n3,4\n0,1\n")
+    warned = cg("eval", program, "--data", data)
+    assert f"'log(x)' is inf or nan in 1 row (first at {data / 'b.csv'}:3)" in warned.err
+    strict = cg("eval", program, "--data", data, "--strict")
+    assert strict.code == 1 and f"for the row at {data / 'b.csv'}:3" in strict.err
+
+
+def test_the_local_engine_never_imports_dask():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom cgraph.cli import run\n"
+            f"run(['eval', {str(LINREG)!r}, '--data', {str(SAMPLES / 'linreg-parts')!r}, '-o', '/dev/null'])\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
