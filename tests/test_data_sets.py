@@ -3,6 +3,9 @@ engine; tests/test_dask.py runs the same data sets on a Dask cluster)."""
 
 from __future__ import annotations
 
+import csv
+import json
+
 from support.paths import SAMPLES
 
 LINREG = SAMPLES / "linreg.cg"
@@ -90,3 +93,32 @@ def test_the_local_engine_never_imports_dask():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+
+
+def test_local_engine_writes_the_format_its_output_suffix_names(cg, tmp_path):
+    """-o rows.parquet / rows.jsonl on the local engine: that format, the same numbers as CSV
+    (a CSV written into a .parquet file would be silently unreadable as one)."""
+    import pyarrow.parquet as pq
+
+    program = SAMPLES / "linreg.cg"
+    data_dir = SAMPLES / "linreg-parts"
+    csv_out, jsonl_out, parquet_out = tmp_path / "rows.csv", tmp_path / "rows.jsonl", tmp_path / "rows.parquet"
+    for out in (csv_out, jsonl_out, parquet_out):
+        result = cg("eval", str(program), "--data", str(data_dir), "-o", str(out))
+        assert result.code == 0, result.err
+    with open(csv_out, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    table = pq.read_table(parquet_out)
+    assert parquet_out.read_bytes()[:4] == b"PAR1"
+    assert table.column_names == header
+    for k, name in enumerate(header):
+        column = table.column(name).to_pylist()
+        assert column == [int(r[k]) if k == 0 else float(r[k]) for r in body]
+    lines = [json.loads(line) for line in jsonl_out.read_text().splitlines()]
+    assert [line["line"] for line in lines] == [int(r[0]) for r in body]
+    assert [line["value"] for line in lines] == [float(r[1]) for r in body]
+    # --format wins over the suffix.
+    forced = tmp_path / "forced.parquet"
+    assert cg("eval", str(program), "--data", str(data_dir), "-o", str(forced), "--format", "csv").code == 0
+    assert forced.read_text().splitlines()[0] == ",".join(header)

@@ -71,7 +71,8 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
     return datafile, binding
 
 
-def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[str] | None, *, data_path: str, fmt: str,
+def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[str] | None, *, data_path: str,
+              fmt: str | None,
               target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None,
               data_format: str | None = None, delimiter: str | None = None) -> None:
     """`cgraph eval FILE --data rows.csv`: one output line per data row, in chunks.
@@ -79,7 +80,8 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[st
     To standard output each chunk's rows are written (and flushed) as soon as they are
     computed, so a reader sees the first rows at once; an error met in a later chunk ends
     the stream, the rows before it written. With -o FILE the rows go to a temporary file
-    renamed over FILE only at the end: a failed run leaves FILE as it was."""
+    renamed over FILE only at the end: a failed run leaves FILE as it was. Without
+    --format, -o FILE's suffix says the format (.jsonl, .parquet; else CSV)."""
     require_numpy()
     from ..training import data
     from ..training.rows import evaluate_rows
@@ -90,11 +92,13 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[st
                          on_error=on_error, strict=strict)
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out, _Progress(datafile) as progress:
-        writer = data.RowWriter(cast("IO[bytes]", out), fmt, rows.output_name, rows.wrt_names, rows.row_word,
-                                more_outputs=rows.more_output_names)
+        out_fmt = data.out_format(target, fmt) if target != "-" else (fmt or "csv")
+        writer = data.row_writer(cast("IO[bytes]", out), out_fmt, rows.output_name, rows.wrt_names, rows.row_word,
+                                 rows.more_output_names)
         for part in rows:
             _write_rows(writer, out, part, target)
             progress.advance(part.n)
+        data.close_writer(writer)
     for warning in rows.warnings():
         echo_err(warning)
     if target != "-":

@@ -117,7 +117,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
 
             eval_dask(graph, inputs, outputs, fmt=fmt, scheduler=scheduler, workers=workers, **options)
         else:
-            eval_data(graph, inputs, outputs, fmt=fmt or "csv", **options)
+            eval_data(graph, inputs, outputs, fmt=fmt, **options)
         return
     for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error"), (data_format, "--data-format"),
                         (delimiter, "--delimiter")):

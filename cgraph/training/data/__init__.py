@@ -33,8 +33,8 @@ from .binding import Binding, bind_columns
 from .csvfile import field_column
 from .datafile import DataFile
 from .dataset import DataSet, data_paths, files_of, open_data_set
-from .writer import OUT_FORMATS, RowWriter
+from .writer import OUT_FORMATS, RowWriter, close_writer, out_format, row_writer
 
 __all__ = ["DataFile", "DataError", "Chunk", "Skipped", "Binding", "bind_columns", "RowWriter", "Field",
            "parse_delimiter", "field_column", "json_number", "DATA_FORMATS", "FORMATS", "ON_ERROR", "STDIN",
-           "OUT_FORMATS", "MissingDependency", "DataSet", "data_paths", "files_of", "open_data_set"]
+           "OUT_FORMATS", "MissingDependency", "DataSet", "data_paths", "files_of", "open_data_set", "out_format", "row_writer", "close_writer"]

@@ -1,14 +1,25 @@
-"""Rows out: one line per row (the output's value and each gradient), as CSV or JSON Lines."""
+"""Rows out: one line per row (the output's value and each gradient), as CSV or JSON Lines,
+or Parquet (a file named .parquet), for both engines."""
 
 from __future__ import annotations
 
 import json
-from typing import IO, Sequence
+import os
+from typing import IO, Any, Sequence
 
 import numpy as np
 
+from ...errors import MissingDependency
 
 OUT_FORMATS = ("csv", "jsonl")
+OUT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+def out_format(target: str, fmt: str | None) -> str:
+    """The output's format: --format if given, else the file's suffix, else CSV."""
+    if fmt is not None:
+        return fmt
+    return OUT_SUFFIXES.get(os.path.splitext(target)[1].lower(), "csv")
 
 
 class RowWriter:
@@ -82,3 +93,48 @@ def _jacobian_template(outputs: Sequence[str], parts: str) -> str:
 
 def _braces(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
+
+
+class ParquetRows:
+    """RowWriter's interface, writing Parquet: a column `line` (or `row`), each output's
+    value, then d{output}/d{name} for every output and name (float64, bit for bit)."""
+
+    def __init__(self, out: IO[bytes], output: str, names: Sequence[str], row_word: str = "line",
+                 more_outputs: Sequence[str] = ()):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise MissingDependency("writing .parquet files needs pyarrow, which is not installed",
+                                    hint="pip install 'cgraph[parquet]' (or pip install pyarrow), or -o a .csv file") from None
+        self.outputs = [output, *more_outputs]
+        self.columns = [row_word, *self.outputs, *(f"d{o}/d{n}" for o in self.outputs for n in names)]
+        fields = [pa.field(row_word, pa.int64())] + [pa.field(c, pa.float64()) for c in self.columns[1:]]
+        self.schema = pa.schema(fields)
+        self.writer = pq.ParquetWriter(out, self.schema)
+        self.rows = 0
+
+    def write(self, lines: np.ndarray, value: np.ndarray, grads: Sequence[Any],
+              more: Sequence[tuple[np.ndarray, Sequence[Any]]] = ()) -> None:
+        import pyarrow as pa
+
+        n = len(lines)
+        every = [(value, grads), *more]
+        arrays = [lines.astype(np.int64)] + [v for v, _ in every] + [np.broadcast_to(g, (n,)) for _, gs in every for g in gs]
+        self.writer.write_batch(pa.RecordBatch.from_arrays([pa.array(a) for a in arrays], schema=self.schema))
+        self.rows += n
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def row_writer(out: IO[bytes], fmt: str, output: str, names: Sequence[str], row_word: str,
+               more_outputs: Sequence[str]):
+    if fmt == "parquet":
+        return ParquetRows(out, output, names, row_word, more_outputs)
+    return RowWriter(out, fmt, output, names, row_word, more_outputs=more_outputs)
+
+
+def close_writer(writer) -> None:
+    if isinstance(writer, ParquetRows):
+        writer.close()
