@@ -424,6 +424,9 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
     actions, gotos = tables.actions, tables.gotos
     keywords, keyword_like, kept = tables.keywords, tables.keyword_like, tables.kept
     end = tables.end
+    # The terminals that need nothing but their token made (not a line break, bracket or
+    # name that may be a keyword, nor the end or an error).
+    plain = frozenset(name for name, _ in tables.data["terminals"]) - keyword_like - opening - closing - {newline}
     state = tables.start  # always states[-1]
     states = [state]
     values: list = []
@@ -434,23 +437,30 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
         tokens, matches = matches, None
         for m in tokens:
             kind = group = m.lastgroup
-            if kind == newline:
-                if depth:
-                    continue
-            elif kind in opening:
-                depth += 1
-            elif kind in closing:
-                if depth:
-                    depth -= 1
-            elif kind in keyword_like:
-                keyword = keywords.get(m.group(group))
+            # Most tokens are names and operators: one set test each, then their value read
+            # once (a name's decides whether it is a keyword and is the token's too).
+            if kind in keyword_like:
+                value = m.group(group)
+                keyword = keywords.get(value)
                 if keyword is not None and keyword in actions[state]:
                     kind = keyword
-            elif kind == END:
-                kind = "$END"  # Lark's name for the end of the input
-            elif kind == ERROR:
-                raise Rejected(m.start(kind))
-            token = Token(m.group(group), *m.span(group)) if kind in kept else None
+                token = Token(value, *m.span(group)) if kind in kept else None
+            elif kind in plain:
+                token = Token(m.group(group), *m.span(group)) if kind in kept else None
+            else:
+                if kind == newline:
+                    if depth:
+                        continue
+                elif kind in opening:
+                    depth += 1
+                elif kind in closing:
+                    if depth:
+                        depth -= 1
+                elif kind == END:
+                    kind = "$END"  # Lark's name for the end of the input
+                elif kind == ERROR:
+                    raise Rejected(m.start(kind))
+                token = Token(m.group(group), *m.span(group)) if kind in kept else None
             lookahead[0] = m
             before = state
             while True:
@@ -468,6 +478,10 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
                     break
                 origin, size, reduce, spread = reducers[~action]
                 if reduce is None:  # a unit rule (expr: product): only the state changes
+                    state = states[-1] = gotos[states[-2]][origin]
+                    continue
+                if size == 1 and spread:  # (ref: NAME, number: NUMBER, top: stmt) in place: no slices
+                    values[-1] = reduce(values[-1])
                     state = states[-1] = gotos[states[-2]][origin]
                     continue
                 if size:
