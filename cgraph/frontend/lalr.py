@@ -27,6 +27,7 @@ together; split, a change to one would silently break the cache or the other loo
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 from typing import Any, Callable
 
@@ -255,6 +256,9 @@ def _reducer(callbacks: object, origin: str, size: int, kind: str, callback: str
     if not splice and kind == "call":
         if kept == list(range(size)):
             return origin, size, method, True  # the common case: no wrapper at all
+        if len(kept) > 1:  # (assign: ref "=" expr) itemgetter picks them in C: no list built
+            pick = operator.itemgetter(*kept)
+            return origin, size, lambda values: method(*pick(values)), False
         return origin, size, lambda values: method(*[values[i] for i in kept]), False
     children = _children(kept, splice)
     if kind == "expand1":

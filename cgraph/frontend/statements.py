@@ -40,6 +40,10 @@ class Statements:
 
     def execute(self, first: ast.Stmt) -> None:
         """Run a top-level statement, unrolling loops with explicit frames."""
+        if type(first) is ast.Assign:  # most statements of a big file: the frames' work for one
+            self.limits.spend(1, first)
+            self.assign(first, self.top)
+            return
         frames: list[_Frame] = [([first], 0, self.top)]
         while frames:
             frame = frames.pop()
