@@ -484,8 +484,8 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
                 if reduce is None:  # a unit rule (expr: product): only the state changes
                     state = states[-1] = gotos[states[-2]][origin]
                     continue
-                if size == 1 and spread:  # (ref: NAME, number: NUMBER, top: stmt) in place: no slices
-                    values[-1] = reduce(values[-1])
+                if size == 1:  # (ref: NAME, top: stmt, _sep: _NL) in place: no popping and pushing
+                    values[-1] = reduce(values[-1]) if spread else reduce(values[-1:])
                     state = states[-1] = gotos[states[-2]][origin]
                     continue
                 if size:
