@@ -431,6 +431,7 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
     # The terminals that need nothing but their token made (not a line break, bracket or
     # name that may be a keyword, nor the end or an error).
     plain = frozenset(name for name, _ in tables.data["terminals"]) - keyword_like - opening - closing - {newline}
+    unit_chains: dict[tuple[int, int, str], int] = {}
     state = tables.start  # always states[-1]
     states = [state]
     values: list = []
@@ -482,7 +483,15 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
                     break
                 origin, size, reduce, spread = reducers[~action]
                 if reduce is None:  # a unit rule (expr: product): only the state changes
-                    state = states[-1] = gotos[states[-2]][origin]
+                    # A chain of them (atom -> factor -> product -> expr after each operand)
+                    # keeps the same state below, so where it ends is remembered per
+                    # (below, top, terminal): one lookup instead of a loop turn per rule.
+                    below = states[-2]
+                    unit_key = (below, state, kind)
+                    final = unit_chains.get(unit_key)
+                    if final is None:
+                        final = unit_chains[unit_key] = _unit_chain(actions, gotos, reducers, below, state, kind)
+                    state = states[-1] = final
                     continue
                 if size == 1:  # (ref: NAME, top: stmt, _sep: _NL) in place: no popping and pushing
                     values[-1] = reduce(values[-1]) if spread else reduce(values[-1:])
@@ -500,3 +509,14 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
             if matches is not None:
                 break  # lex again from the token the state could not take
     raise Rejected(len(text))  # (not reached: the lexer always ends with END)
+
+
+def _unit_chain(actions: list[dict[str, int]], gotos: list[dict[str, int]], reducers: list, below: int, state: int,
+                kind: str) -> int:
+    """The state `run` reaches from `state` (above `below`) on `kind` by the unit rules
+    (reduced without a callback) it reduces one after another: the first is certain."""
+    while True:
+        action = actions[state].get(kind)
+        if action is None or action >= 0 or reducers[~action][2] is not None:
+            return state
+        state = gotos[below][reducers[~action][0]]
