@@ -476,6 +476,18 @@ def _same(template: str) -> dict[str, str]:
 # same results as the forward functions above (IEEE: inf and nan, never an exception; the
 # same conventions at kinks), in that target's own arithmetic. Source text, never run by
 # cgraph; each defines the function its key names.
+# Left to right, as _sum above: the same source for every target (terms may be arrays).
+_SUM_AND_MEAN = {
+    "_sum": """\
+def _sum(*args):
+    total = args[0]
+    for a in args[1:]:
+        total = total + a
+    return total""",
+    "_mean": """\
+def _mean(*args):
+    return _sum(*args) / len(args)""",
+}
 CODE_HELPERS: dict[str, dict[str, str]] = {
     "python": {
         "_div": """\
@@ -543,15 +555,7 @@ def _min(a, b):
     if a != a or b != b:
         return math.nan
     return a if a <= b else b""",
-        "_sum": """\
-def _sum(*args):
-    total = args[0]
-    for a in args[1:]:
-        total = total + a
-    return total""",
-        "_mean": """\
-def _mean(*args):
-    return _sum(*args) / len(args)""",
+        **_SUM_AND_MEAN,
         "_step": """\
 def _step(a):
     return 1.0 if a > 0 else 0.0""",
@@ -585,15 +589,7 @@ def _sigmoid(a):
         "_relu": """\
 def _relu(a):
     return np.where(a > 0, a, np.where(a <= 0, 0.0, a))""",
-        "_sum": """\
-def _sum(*args):
-    total = args[0]
-    for a in args[1:]:
-        total = total + a
-    return total""",
-        "_mean": """\
-def _mean(*args):
-    return _sum(*args) / len(args)""",
+        **_SUM_AND_MEAN,
         "_step": """\
 def _step(a):
     return np.where(np.greater(a, 0), 1.0, 0.0)""",
@@ -614,15 +610,7 @@ def _one_if(c, x):
     return np.where(np.greater(c, 0), 1.0, x)""",
     },
     "torch": {
-        "_sum": """\
-def _sum(*args):
-    total = args[0]
-    for a in args[1:]:
-        total = total + a
-    return total""",
-        "_mean": """\
-def _mean(*args):
-    return _sum(*args) / len(args)""",
+        **_SUM_AND_MEAN,
         "_step": """\
 def _step(a):
     return torch.where(a > 0, 1.0, 0.0).to(DTYPE)""",
@@ -646,15 +634,7 @@ def _one_if(c, x):
         "_abs": """\
 def _abs(a):
     return jnp.sign(a) * a  # jnp.abs has the derivative 1 at 0; cgraph (and torch) 0""",
-        "_sum": """\
-def _sum(*args):
-    total = args[0]
-    for a in args[1:]:
-        total = total + a
-    return total""",
-        "_mean": """\
-def _mean(*args):
-    return _sum(*args) / len(args)""",
+        **_SUM_AND_MEAN,
         "_step": """\
 def _step(a):
     return jnp.where(a > 0, 1.0, 0.0)""",

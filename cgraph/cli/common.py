@@ -239,18 +239,9 @@ def output_list(text: str | None, option: str = "--output") -> str | list[str] |
     brackets is part of the name) stays as it was given."""
     if text is None:
         return None
-    names, depth, start = [], 0, 0
-    for k, char in enumerate(text):
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            depth = max(0, depth - 1)
-        elif char == "," and depth == 0:
-            names.append(text[start:k].strip())
-            start = k + 1
-    if not names:
+    names = input_values.split_items(text)
+    if len(names) == 1:
         return text
-    names.append(text[start:].strip())
     if "" in names:
         raise click.BadParameter(f"{text!r}: an empty name in the list (give NAME or NAME,NAME,...)",
                                  param_hint=f"'{option}'")

@@ -138,3 +138,18 @@ def from_mapping(graph: Graph, data: Mapping[str, object], what: str) -> dict[st
             values.append(number(item, shown) if isinstance(item, str) else _float(item))
         result.update(expand(graph, name, values, shown, inputs))
     return result
+
+
+def split_items(text: str) -> list[str]:
+    """Split on the commas outside brackets: 'w[1,2]=1,b=0' -> ['w[1,2]=1', 'b=0']."""
+    items, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            items.append(text[start:k])
+            start = k + 1
+    items.append(text[start:])
+    return [item.strip() for item in items]

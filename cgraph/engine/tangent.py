@@ -49,6 +49,7 @@ from ..errors import InputError, clip, did_you_mean, non_finite
 from ..ir.graph import Graph
 from ..ops import FORWARD, LOCAL
 from .evaluator import bind, non_finite_origins, output_node
+from .input_values import split_items
 
 _FORWARD = cast("dict[str, Callable[..., float]]", FORWARD)
 _LOCAL = cast("dict[str, Callable[..., tuple]]", LOCAL)
@@ -241,18 +242,3 @@ def _component(what: str, name: str, text: str) -> float:
     if not math.isfinite(value):
         raise InputError(f"{what}: the value of '{clip(name)}' is {value}; a direction is finite numbers")
     return value
-
-
-def split_items(text: str) -> list[str]:
-    """Split on the commas outside brackets: 'w[1,2]=1,b=0' -> ['w[1,2]=1', 'b=0']."""
-    items, depth, start = [], 0, 0
-    for k, ch in enumerate(text):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth = max(0, depth - 1)
-        elif ch == "," and depth == 0:
-            items.append(text[start:k])
-            start = k + 1
-    items.append(text[start:])
-    return [item.strip() for item in items]

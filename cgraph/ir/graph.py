@@ -240,12 +240,13 @@ class Graph:
         was built (a cache miss per argument on a large graph with fan-out)."""
         return self.args.first, self.args.second
 
-    def upstream(self, node: int) -> bytearray:
-        """Flags: 1 for `node` and every node it depends on."""
+    def upstream(self, node: int, *more: int) -> bytearray:
+        """Flags: 1 for `node` (and `more` nodes) and every node they depend on."""
         flags = bytearray(len(self.ops))
-        flags[node] = 1
+        for n in (node, *more):
+            flags[n] = 1
         first, second = self.arg_columns()
-        for i in range(node, -1, -1):
+        for i in range(max((node, *more)), -1, -1):
             if flags[i]:
                 b = second[i]
                 if b >= 0:

@@ -81,20 +81,4 @@ _MAX_DEPTH = 32
 
 def live_nodes(graph: Graph) -> bytearray:
     """Flags: 1 for every node an output needs (and the outputs)."""
-    flags = bytearray(len(graph))
-    for out in graph.outputs:
-        flags[out] = 1
-    # The argument columns, not graph.args[i]: a tuple per node was half of this walk.
-    first, second = graph.arg_columns()
-    more = graph.args.more
-    for i in range(len(graph) - 1, -1, -1):
-        if flags[i]:
-            b = second[i]
-            if b >= 0:
-                flags[first[i]] = flags[b] = 1
-            elif b == -1:
-                flags[first[i]] = 1
-            elif b == -2:
-                for a in more[i]:
-                    flags[a] = 1
-    return flags
+    return graph.upstream(*graph.outputs)
