@@ -70,9 +70,9 @@ class Direct:
     def build(self, script: Script, texts: tuple, spans: tuple) -> bool:
         """Build the statement (its tokens' `texts` and `spans`), if it is one `Direct`
         takes (see the module's doc)."""
-        plan = self.plans.get(script, False)
-        if plan is False:
-            plan = self.plans[script] = _plan(script)
+        if script not in self.plans:
+            self.plans[script] = _plan(script)
+        plan = self.plans[script]
         if plan is None or not self._fits(plan, texts):
             return False
         self._run(script, texts, spans, plan[1])

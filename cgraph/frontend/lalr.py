@@ -491,7 +491,7 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
                         # are done): read it whole, and replay its script if it has one.
                         assert shortcut is not None
                         found = _statement(tables, shortcut, state, m, tokens, text, newline)
-                        if type(found) is list:  # its tokens put back, to go through the loop
+                        if isinstance(found, list):  # its tokens put back, to go through the loop
                             through = found[-1].end()
                             matches = itertools.chain(found, base)
                             break
@@ -542,97 +542,129 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
 def _first_chars(regex: str) -> frozenset[str] | None:
     """The characters a match of `regex` can start with; None if that is not simply known
     (any character, a category, or a pattern that can match nothing at all)."""
-    from re import _constants as c, _parser  # type: ignore[attr-defined]
+    from re import _parser
 
-    def first(items: Any) -> tuple[set[int], bool] | None:  # (its first characters, nullable)
-        found: set[int] = set()
-        for op, av in items:
-            if op is c.LITERAL:
-                return found | {av}, False
-            if op is c.IN:
-                for kind, value in av:
-                    if kind is c.LITERAL:
-                        found.add(value)
-                    elif kind is c.RANGE:
-                        found.update(range(value[0], value[1] + 1))
-                    else:  # a category, a negated set
-                        return None
-                return found, False
-            if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
-                continue  # zero-width: what follows starts the match
-            if op is c.BRANCH:
-                inner: tuple[set[int], bool] | None = (set(), False)
-                for branch in av[1]:
-                    part = first(branch.data)
-                    inner = None if part is None or inner is None else (inner[0] | part[0], inner[1] or part[1])
-            elif op is c.SUBPATTERN:
-                inner = first(av[3].data)
-            elif op is c.ATOMIC_GROUP:
-                inner = first(av.data)
-            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-                inner = first(av[2].data)
-                if inner is not None and av[0] == 0:
-                    inner = (inner[0], True)
-            else:
-                return None
-            if inner is None:
-                return None
-            found |= inner[0]
-            if not inner[1]:
-                return found, False
-        return found, True
-
-    result = first(_parser.parse(regex).data)
+    result = _first_set(_parser.parse(regex).data)
     if result is None or result[1]:
         return None
     return frozenset(chr(code) for code in result[0])
+
+
+def _first_set(items: Any) -> tuple[set[int], bool] | None:
+    """(the first characters, whether it can match nothing) of a parsed regex's items."""
+    from re import _constants as c
+
+    found: set[int] = set()
+    for op, av in items:
+        if op is c.LITERAL:
+            return found | {av}, False
+        if op is c.IN:
+            chars = _first_of_set(av)
+            return None if chars is None else (found | chars, False)
+        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            continue  # zero-width: what follows starts the match
+        inner = _first_inner(op, av)
+        if inner is None:
+            return None
+        found |= inner[0]
+        if not inner[1]:
+            return found, False
+    return found, True
+
+
+def _first_of_set(items: Any) -> set[int] | None:
+    from re import _constants as c
+
+    chars: set[int] = set()
+    for kind, value in items:
+        if kind is c.LITERAL:
+            chars.add(value)
+        elif kind is c.RANGE:
+            chars.update(range(value[0], value[1] + 1))
+        else:  # a category, a negated set
+            return None
+    return chars
+
+
+def _first_inner(op: Any, av: Any) -> tuple[set[int], bool] | None:
+    """`_first` of a group, an alternation or a repetition."""
+    from re import _constants as c
+
+    if op is c.BRANCH:
+        union: tuple[set[int], bool] | None = (set(), False)
+        for branch in av[1]:
+            part = _first_set(branch.data)
+            union = None if part is None or union is None else (union[0] | part[0], union[1] or part[1])
+        return union
+    if op is c.SUBPATTERN:
+        return _first_set(av[3].data)
+    if op is c.ATOMIC_GROUP:
+        return _first_set(av.data)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        inner = _first_set(av[2].data)
+        return inner if inner is None or av[0] else (inner[0], True)
+    return None
 
 
 def _disjoint(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
     return a is not None and b is not None and not (a & b)
 
 
-class Shape:
-    """A statement shape (its terminals, read in one state) that has a script, with a
-    regex matching exactly the texts the lexer reads as those terminals followed by a
-    line break: `run` tries it where a statement starts, one C-level match instead of a
-    Python loop turn per token. As in the lexer, whose first matching alternative wins
-    and never backtracks, each token's pattern is atomic and preceded by a negative
-    lookahead of the lexer's earlier alternatives (those that can start with one of its
-    own first characters: the others cannot match there); a name must not be a keyword
-    (checked on the texts: `names`)."""
+class _Lexicon:
+    """The lexer's terminals as `Shape` patterns use them (worked out once per parse)."""
 
-    __slots__ = ("script", "kinds", "pattern", "groups", "texts", "spans", "names", "kept")
-
-    def __init__(self, tables: Tables, kinds: tuple[str, ...], script: Script, newline: str):
-        self.script, self.kinds = script, kinds
+    def __init__(self, tables: Tables):
         data = tables.data
         ignored = "|".join(regex for name, regex in data["terminals"] if name in data["ignore"])
-        skip = f"(?:{ignored})*+" if ignored else ""
+        self.skip = f"(?:{ignored})*+" if ignored else ""
         apart = set(data["ignore"]) | set(data["keywords"].values())
-        order = [(name, regex) for name, regex in data["terminals"] if name not in apart]
-        firsts = {name: _first_chars(regex) for name, regex in order}
+        self.order = [(name, regex) for name, regex in data["terminals"] if name not in apart]
+        self.firsts = {name: _first_chars(regex) for name, regex in self.order}
+        self.pieces: dict[str, tuple[str, int]] = {}
 
-        def token(kind: str) -> str:
-            at = [name for name, _ in order].index(kind)
-            earlier = "|".join(f"(?:{regex})" for name, regex in order[:at] if not _disjoint(firsts[name], firsts[kind]))
-            return (f"(?!{earlier})" if earlier else "") + f"(?>{order[at][1]})"
+    def token(self, kind: str) -> tuple[str, int]:
+        """The pattern of terminal `kind` where the lexer reads it, and its own groups."""
+        if kind not in self.pieces:
+            at = [name for name, _ in self.order].index(kind)
+            firsts = self.firsts
+            earlier = "|".join(f"(?:{regex})" for name, regex in self.order[:at] if not _disjoint(firsts[name], firsts[kind]))
+            piece = (f"(?!{earlier})" if earlier else "") + f"(?>{self.order[at][1]})"
+            self.pieces[kind] = (piece, re.compile(piece).groups)
+        return self.pieces[kind]
 
-        parts: list[str] = []
-        groups: list[int] = []  # of each token, counted from the pattern's start
-        count = 0
-        for kind in kinds:
-            piece = token(kind)
-            parts.append(f"{skip}({piece})")
-            groups.append(count + 1)
-            count += 1 + re.compile(piece).groups
-        parts.append(f"{skip}{token(newline)}")  # the line break is read too: see `_in_a_row`
-        self.pattern = "".join(parts)
-        self.groups = groups
+
+class Shape:
+    """A statement shape (its terminals, read in one state) that has a script. Once seen
+    twice it gets `pattern`, a regex matching exactly the texts the lexer reads as those
+    terminals followed by a line break: `run` tries it where a statement starts, one
+    C-level match instead of a Python loop turn per token. As in the lexer, whose first
+    matching alternative wins and never backtracks, each token's pattern is atomic and
+    preceded by a negative lookahead of the lexer's earlier alternatives (those that can
+    start with one of its own first characters: the others cannot match there); a name
+    must not be a keyword (checked on the texts: `names`)."""
+
+    __slots__ = ("script", "kinds", "pattern", "groups", "texts", "spans", "names", "kept", "seen")
+
+    def __init__(self, tables: Tables, kinds: tuple[str, ...], script: Script):
+        self.script, self.kinds = script, kinds
+        self.pattern = ""
+        self.groups: list[int] = []  # of each token, counted from the pattern's start
         self.names = [i for i, k in enumerate(kinds) if k in tables.keyword_like]
         self.kept = [k in tables.kept for k in kinds]
         self.texts: Callable[[tuple], tuple] = operator.itemgetter(0)
         self.spans: Callable[[tuple], tuple] = operator.itemgetter(0)
+        self.seen = 1
+
+    def make_pattern(self, lexicon: _Lexicon, newline: str) -> None:
+        parts: list[str] = []
+        count = 0
+        for kind in self.kinds:
+            piece, groups = lexicon.token(kind)
+            parts.append(f"{lexicon.skip}({piece})")
+            self.groups.append(count + 1)
+            count += 1 + groups
+        parts.append(f"{lexicon.skip}{lexicon.token(newline)[0]}")  # the line break is read too: see `_in_a_row`
+        self.pattern = "".join(parts)
 
     def place(self, offset: int) -> None:
         """Its token groups, once its pattern is `offset` groups into a bigger one."""
@@ -695,6 +727,7 @@ class Shortcut:
         self.shapes: dict[int, _Shapes] = {}  # per state
         self.most, self.patience, self.balance = shapes, patience, 0
         self.keywords: frozenset[str] = frozenset()
+        self.lexicon: _Lexicon | None = None
 
     def starts(self, tables: Tables) -> frozenset[int]:
         """The states where the statement's rule can start (those that go to it)."""
@@ -726,35 +759,54 @@ def _learn(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, toke
            known: _Shapes) -> tuple[Shape, tuple, tuple, int] | list[re.Match]:
     """`_statement` for a statement no known shape matched: read it token by token and
     work out its script, if it is a one-line statement of names that are not keywords."""
-    read = [first]
     shortcut.balance -= 1
     if shortcut.balance < -shortcut.patience:
-        return read
-    keywords, keyword_like = tables.keywords, tables.keyword_like
-    for m in tokens:
-        read.append(m)
-        kind = m.lastgroup or ""
-        if kind == newline:
-            break
-        if kind == END or kind == ERROR or len(read) > shortcut.limit or (kind in keyword_like and m.group(kind) in keywords):
-            return read
-    else:
-        return read
-    if first.group(first.lastgroup or 0) in keywords:
+        return [first]
+    read = _read_line(tables, shortcut, first, tokens, newline)
+    if read[-1].lastgroup != newline:
         return read
     kinds = tuple(m.lastgroup or "" for m in read[:-1])
-    key = (state, kinds)
-    if key not in shortcut.scripts:
-        script = compile_statement(tables, state, kinds, newline, shortcut.rule)
-        shortcut.scripts[key] = None if script is None else Shape(tables, kinds, script, newline)
-    shape = shortcut.scripts[key]
+    shape = _shape(tables, shortcut, state, kinds, newline)
     if shape is None:
         return read
-    if len(known.shapes) < shortcut.most and shape not in known.shapes:
+    if shape.seen == 2 and len(known.shapes) < shortcut.most:  # (a shape seen once needs no regex)
+        if shortcut.lexicon is None:
+            shortcut.lexicon = _Lexicon(tables)
+        shape.make_pattern(shortcut.lexicon, newline)
         known.add(shape)
     texts = tuple(m.group(k) for m, k in zip(read, kinds))
     spans = tuple(m.span(k) for m, k in zip(read, kinds))
     return shape, texts, spans, read[-1].end()
+
+
+def _read_line(tables: Tables, shortcut: Shortcut, first: re.Match, tokens: Any, newline: str) -> list[re.Match]:
+    """The matches from `first` to the line break after it; they end elsewhere if a
+    keyword, an error, the end or more than `limit` tokens come first."""
+    read = [first]
+    keywords, keyword_like = tables.keywords, tables.keyword_like
+    if first.group(first.lastgroup or 0) in keywords:
+        return read
+    for m in tokens:
+        read.append(m)
+        kind = m.lastgroup or ""
+        if kind == newline or kind == END or kind == ERROR or len(read) > shortcut.limit:
+            break
+        if kind in keyword_like and m.group(kind) in keywords:
+            break
+    return read
+
+
+def _shape(tables: Tables, shortcut: Shortcut, state: int, kinds: tuple[str, ...], newline: str) -> Shape | None:
+    """The shape of the terminals `kinds` read in `state`, if they have a script; counted."""
+    key = (state, kinds)
+    if key not in shortcut.scripts:
+        script = compile_statement(tables, state, kinds, newline, shortcut.rule)
+        shortcut.scripts[key] = None if script is None else Shape(tables, kinds, script)
+        return shortcut.scripts[key]
+    shape = shortcut.scripts[key]
+    if shape is not None:
+        shape.seen += 1
+    return shape
 
 
 def _rejoins(tables: Tables, shortcut: Shortcut, below: int, state: int, newline: str) -> bool:
@@ -795,8 +847,9 @@ def _in_a_row(shortcut: Shortcut, state: int, text: str, found: tuple[Shape, tup
     the list is never read; the values stack keeps the loop's shape either way."""
     known = shortcut.shapes[state]
     regex, by_marker, statement = known.regex, known.by_marker, shortcut.statement
-    assert regex is not None
     shape, texts, spans, after = found
+    if regex is None:  # no shape seen twice yet
+        return found
     while True:
         fm = regex.match(text, after)
         if fm is None:
