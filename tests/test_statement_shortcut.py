@@ -127,9 +127,9 @@ def test_the_fuzzers_corpus_builds_the_same_graph():
     for text in fuzz_seeds():
         text = text.replace("\r\n", "\n")
         verdicts[assert_same(text)] += 1
-        # The same text three times over: its shapes are known from the second time on.
+        # The same text twice over: its shapes are known the second time.
         body = text if text.endswith("\n") else text + "\n"
-        assert_same(body * 3)
+        assert_same(body * 2)
     assert verdicts["ok"] > 100 and verdicts["error"] > 100, verdicts
 
 

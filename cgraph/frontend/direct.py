@@ -30,33 +30,53 @@ if TYPE_CHECKING:
     from .builder import Builder
     from .lalr import Script
 
-# A plan: (operand token registers, target token register, calls as (name register,
-# argument count)) of a script Direct can run; None for one it cannot.
-_Plan = tuple[tuple[int, ...], int, tuple[tuple[int, int], ...]]
 _SUPPORTED = frozenset({"ref", "number", "binary", "call", "assign", "top"})
+# A plan's steps: (what, ...) with registers counted from the first step's value.
+_SKIP, _REF, _NUMBER, _BINARY, _CALL, _ASSIGN = range(6)
+
+
+class _Plan:
+    """A script `Direct` can run: what to check before (the names it reads, the name it
+    assigns, its calls as (name's token, argument count)), and its steps as small tuples
+    (see `Direct._run`)."""
+
+    __slots__ = ("operands", "target", "calls", "steps")
+
+    def __init__(self, operands: tuple[int, ...], target: int, calls: tuple[tuple[int, int], ...], steps: list[tuple]):
+        self.operands, self.target, self.calls, self.steps = operands, target, calls, steps
 
 
 def _plan(script: Script) -> _Plan | None:
-    """What to check before running `script` directly; None if it has other callbacks."""
+    """`script` as a plan; None if it has other callbacks or is not one assignment."""
     refs: dict[int, int] = {}  # register of a ref step -> its token's register
     calls: list[tuple[int, int]] = []
+    steps: list[tuple] = []
     target = -1
-    assigns = 0
+    n = script.size
     for index, (callback, args) in enumerate(script.steps):
-        if callback not in _SUPPORTED:
-            return None
+        if callback not in _SUPPORTED or (callback == "ref" and len(args) != 1):
+            return None  # (an indexed name: its indices are evaluated, the tree's way)
         if callback == "ref":
-            if len(args) != 1:
-                return None  # an indexed name: its indices are evaluated (the tree's way)
-            refs[script.size + index] = args[0]
+            refs[n + index] = args[0]
+            steps.append((_REF, args[0]))
+        elif callback == "number":
+            steps.append((_NUMBER, args[0]))
+        elif callback == "binary":
+            steps.append((_BINARY, args[0] - n, args[1], args[2] - n))
         elif callback == "call":
             calls.append((args[0], len(args) - 3))  # name "(" args... ")"
+            steps.append((_CALL, args[0], tuple(i - n for i in args[2:-1]), args[-1]))
         elif callback == "assign":
-            assigns += 1
-            target = refs.pop(args[0], -1)
-    if assigns != 1 or target < 0:
+            if target >= 0 or args[0] not in refs:
+                return None
+            target = refs.pop(args[0])
+            steps[args[0] - n] = (_SKIP,)  # the assigned name is not looked up
+            steps.append((_ASSIGN, args[1] - n))
+        else:
+            steps.append((_SKIP,))
+    if target < 0:
         return None
-    return tuple(refs.values()), target, tuple(calls)
+    return _Plan(tuple(refs.values()), target, tuple(calls), steps)
 
 
 class Direct:
@@ -65,88 +85,76 @@ class Direct:
     def __init__(self, builder: Builder):
         self.builder = builder
         self.tape = builder.tape
+        self.limits = builder.limits
         self.plans: dict[Script, _Plan | None] = {}
+        self.binary = {**BINARY_SYMBOLS, "**": BINARY_SYMBOLS["^"]}  # the grammar's two spellings of ^
 
     def build(self, script: Script, texts: tuple, spans: tuple) -> bool:
         """Build the statement (its tokens' `texts` and `spans`), if it is one `Direct`
-        takes (see the module's doc)."""
-        if script not in self.plans:
-            self.plans[script] = _plan(script)
-        plan = self.plans[script]
-        if plan is None or not self._fits(plan, texts):
-            return False
-        self._run(script, texts, spans, plan[1])
-        return True
-
-    def _fits(self, plan: _Plan, texts: tuple) -> bool:
-        builder = self.builder
-        limits = builder.limits
-        if builder.bare is not None or limits.steps + 1 > limits.max_steps:
-            return False  # the ordinary path reports the error
+        takes (see the module's doc): nothing in it can fail."""
+        plan = self.plans.get(script)
+        if plan is None:
+            if script in self.plans:
+                return False
+            plan = self.plans[script] = _plan(script)
+            if plan is None:
+                return False
         names = self.tape.names
-        operands, target, calls = plan
-        if texts[target] in names:  # defined before, or used as an input
-            return False
-        for i in operands:
+        limits = self.limits
+        if texts[plan.target] in names or self.builder.bare is not None or limits.steps >= limits.max_steps:
+            return False  # a name defined before or used as an input; the errors the tree's path reports
+        for i in plan.operands:
             if texts[i] not in names:  # its first use makes an input
                 return False
-        defs = builder.functions.defs
-        for i, count in calls:
+        defs = self.builder.functions.defs
+        for i, count in plan.calls:
             name = texts[i]
             op = FUNCTIONS.get(name)
             if op is None or name in defs or (count != op.arity if op.arity is not None else count == 0):
                 return False
+        self._run(plan, texts, spans)
         return True
 
-    def _run(self, script: Script, texts: tuple, spans: tuple, target: int) -> None:
-        """The steps as `Lowering` and `Statements.assign` would run them at the top level.
-        A step's value is (node, anchor, start, end); registers below `script.size` are
-        the tokens (read from `texts` and `spans`)."""
+    def _run(self, plan: _Plan, texts: tuple, spans: tuple) -> None:
+        """The steps as `Lowering.expression` and `Statements.assign` run them at the top
+        level: the same nodes in the same order, with the same sites. A step's value is
+        (node, anchor, start, end)."""
         builder = self.builder
         tape, env = self.tape, builder.top
-        names, push = tape.names, tape.push
-        target_pos = spans[target][0]
-        builder.limits.spend(1, Span(target_pos))  # (cannot fail: checked)
+        names, push, binary = tape.names, tape.push, self.binary
+        pos = spans[plan.target][0]
+        self.limits.steps += 1  # `SizeLimits.spend(1)` of the statement, which cannot fail here
         first_new = len(tape.ops)
-        registers: list[Any] = [None] * script.size
-        value: Any = None
-        for callback, args in script.steps:
-            if callback == "ref":
-                start, end = spans[args[0]]
-                value = (names.get(texts[args[0]], -1), start, start, end)
-            elif callback == "binary":
-                left, right = registers[args[0]], registers[args[2]]
-                symbol = texts[args[1]]
-                anchor = spans[args[1]][0]
-                site = Span(anchor, left[2], right[3])
-                value = (push(BINARY_SYMBOLS["^" if symbol == "**" else symbol], left[0], right[0], site, env),
-                         anchor, left[2], right[3])
-            elif callback == "call":
-                start = spans[args[0]][0]
-                site = Span(start, start, spans[args[-1]][1])
-                op_name = FUNCTIONS[texts[args[0]]].name
-                if len(args) == 4:
-                    node = push(op_name, registers[args[2]][0], ONE, site, env)
-                else:
-                    node = tape.append(op_name, tuple(registers[i][0] for i in args[2:-1]), site, env)
-                value = (node, start, start, site.end)
-            elif callback == "number":
-                start, end = spans[args[0]]
-                value = (tape.literal(float(texts[args[0]]), Span(start, start, end)), start, start, end)
-            elif callback == "assign":
-                self._assign(texts[target], target_pos, registers[args[1]], first_new)
-                value = None
-            else:  # top: the statement is done; the parser forgets it
-                value = None
-            registers.append(value)
-
-    def _assign(self, target: str, pos: int, value: tuple[int, int, int, int], first_new: int) -> None:
-        """`Statements.assign` of a new global name at the top level."""
-        tape = self.tape
-        node = value[0]
-        if tape.ops[node] == CONST and tape.is_literal(node):  # `f = 3`: a constant of its own
-            node = tape.own_constant(node, first_new, Span(*value[1:]), self.builder.top)
-        # (GlobalNames.define records nothing of a new assigned name: naming it is all.)
-        name = sys.intern(target)  # as the parser's callbacks do: one string per name
-        tape.name(node, name, pos)
-        self.builder.statements.last_assigned = (node, name)
+        values: list[Any] = []
+        for step in plan.steps:
+            what = step[0]
+            if what == _REF:
+                start, end = spans[step[1]]
+                values.append((names[texts[step[1]]], start, start, end))
+            elif what == _BINARY:
+                left, right = values[step[1]], values[step[3]]
+                anchor = spans[step[2]][0]
+                node = push(binary[texts[step[2]]], left[0], right[0], Span(anchor, left[2], right[3]), env)
+                values.append((node, anchor, left[2], right[3]))
+            elif what == _CALL:
+                start, end = spans[step[1]][0], spans[step[3]][1]
+                op_name = FUNCTIONS[texts[step[1]]].name
+                args = [values[i][0] for i in step[2]]
+                site = Span(start, start, end)
+                node = push(op_name, args[0], ONE, site, env) if len(args) == 1 else tape.append(op_name, tuple(args), site, env)
+                values.append((node, start, start, end))
+            elif what == _NUMBER:
+                start, end = spans[step[1]]
+                values.append((tape.literal(float(texts[step[1]]), Span(start, start, end)), start, start, end))
+            elif what == _ASSIGN:
+                value = values[step[1]]
+                node = value[0]
+                if tape.ops[node] == CONST and tape.is_literal(node):  # `f = 3`: a constant of its own
+                    node = tape.own_constant(node, first_new, Span(*value[1:]), env)
+                # (GlobalNames.define records nothing of a new assigned name: naming it is all.)
+                name = sys.intern(texts[plan.target])  # as the parser's callbacks do: one string per name
+                tape.name(node, name, pos)
+                builder.statements.last_assigned = (node, name)
+                values.append(None)
+            else:
+                values.append(None)
