@@ -41,6 +41,7 @@ class Statements:
     def execute(self, first: ast.Stmt) -> None:
         """Run a top-level statement, unrolling loops with explicit frames."""
         if type(first) is ast.Assign:  # most statements of a big file: the frames' work for one
+            # (the same spend and assign the frame loop would do for this one statement)
             self.limits.spend(1, first)
             self.assign(first, self.top)
             return
