@@ -25,6 +25,7 @@ from cgraph.frontend import direct, lalr, parser
 from cgraph.frontend.builder import build
 from support.paths import ROOT
 from support.programs import FREE, Scope, expression, programs
+from test_parser_loop import assert_agree
 
 sys.path.insert(0, str(ROOT / "bench"))
 try:
@@ -102,6 +103,14 @@ def repetitive(draw) -> str:
 @given(repetitive())
 def test_repeated_shapes_build_the_same_graph(text):
     assert_same(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(repetitive())
+def test_repeated_shapes_parse_to_lark_s_tree(text):
+    # Without a sink (the whole syntax tree returned), replayed statements are kept as the
+    # loop keeps them: the tree is Lark's.
+    assert_agree(text)
 
 
 # --- the fuzzer's corpus, the benchmark's files -------------------------------------------
