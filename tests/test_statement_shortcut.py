@@ -1,4 +1,4 @@
-"""Whole statements read at once (lalr.Shape / lalr.Script) and built straight onto the
+"""Whole statements read at once (frontend/shapes.py) and built straight onto the
 tape (frontend/direct.py), against the reference path: Lark's own parser, the syntax
 tree and the builder (`build(parse_syntax_lark(...))`).
 
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import cgraph
 from cgraph.errors import CgraphError, Source
-from cgraph.frontend import direct, lalr, parser
+from cgraph.frontend import direct, lalr, parser, shapes
 from cgraph.frontend.builder import build
 from support.paths import ROOT
 from support.programs import FREE, Scope, expression, programs
@@ -204,22 +204,22 @@ def test_scripts_are_the_tables_reductions():
     # in order, each with the registers (tokens 0..4, then earlier steps) it receives.
     tables = parser._tables()
     kinds = ("NAME", "EQUAL", "NAME", "MULOP", "NAME")
-    script = lalr.compile_statement(tables, tables.start, kinds, "_NL", "top")
+    script = shapes.compile_statement(tables, tables.start, kinds, "_NL", "top")
     assert script is not None
     assert script.steps == [("ref", (0,)), ("ref", (2,)), ("ref", (4,)), ("binary", (6, 3, 7)), ("assign", (5, 8)),
                             ("top", (9,))]
     # Not a statement on its own: no script (the loop parses it token by token).
-    assert lalr.compile_statement(tables, tables.start, kinds[:4], "_NL", "top") is None
-    assert lalr.compile_statement(tables, tables.start, (*kinds, "SEMICOLON", *kinds), "_NL", "top") is None
+    assert shapes.compile_statement(tables, tables.start, kinds[:4], "_NL", "top") is None
+    assert shapes.compile_statement(tables, tables.start, (*kinds, "SEMICOLON", *kinds), "_NL", "top") is None
 
 
 def test_a_shapes_regex_reads_tokens_as_the_lexer_does():
     tables = parser._tables()
     kinds = ("NAME", "EQUAL", "NAME", "POWOP", "NUMBER")
-    script = lalr.compile_statement(tables, tables.start, kinds, "_NL", "top")
+    script = shapes.compile_statement(tables, tables.start, kinds, "_NL", "top")
     assert script is not None
-    shape = lalr.Shape(tables, kinds, script)
-    shape.make_pattern(lalr._Lexicon(tables), "_NL")
+    shape = shapes.Shape(tables, kinds, script)
+    shape.make_pattern(shapes._Lexicon(tables), "_NL")
     shape.place(0)
     regex = re.compile(shape.pattern)
     for text, reads in [("y = x ** 2\n", True), ("y = x ^ 2.5e3 # c\n", True), ("y=x**1.\n", True),

@@ -29,7 +29,7 @@ from ..ops import BINARY_SYMBOLS, CONST, FUNCTIONS
 
 if TYPE_CHECKING:
     from .builder import Builder
-    from .lalr import Script
+    from .shapes import Script
 
 _SUPPORTED = frozenset({"ref", "number", "binary", "call", "assign", "top"})
 # A plan's steps: (what, ...) with registers counted from the first step's value.

@@ -19,7 +19,7 @@ table also spares the start-up of every command the import of Lark.
 Syntax errors are not described here: `run` raises `Rejected` and the caller asks Lark
 to parse the text again for its full error (what was expected, where).
 
-Why one module of ~470 lines: the tables' format (FORMAT, cached on disk), the loop that
+Why one module of ~560 lines: the tables' format (FORMAT, cached on disk), the loop that
 runs them and `expected`, which runs the same loop on the error path, must change
 together; split, a change to one would silently break the cache or the other loop.
 """
@@ -29,7 +29,10 @@ from __future__ import annotations
 import itertools
 import operator
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .shapes import Shortcut
 
 FORMAT = 3  # of the serialised tables; a change makes old cache files stale
 ERROR = "zz_error"  # the lexer's catch-all group (Lark's terminal names are upper case)
@@ -430,9 +433,10 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
     (millions on a big one), and a function call per step would cost a measurable share
     of parsing; the error path (`expected`) is the same loop split into functions.
 
-    With a `shortcut`, a statement that starts with a name where its rule (`top`) can
-    start and ends with a line break is read whole and replayed (see `Script`); any
-    other statement, or one whose shape has no script, goes through the loop."""
+    With a `shortcut` (cgraph/frontend/shapes.py), a statement that starts with a name
+    where its rule (`top`) can start and ends with a line break is read whole and
+    replayed; any other statement, or one whose shape has no script, goes through the
+    loop."""
     actions, gotos = tables.actions, tables.gotos
     keywords, keyword_like, kept = tables.keywords, tables.keyword_like, tables.kept
     end = tables.end
@@ -495,14 +499,14 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
                         # A statement starts with this name (the reductions of the one before
                         # are done): read it whole, and replay its script if it has one.
                         assert shortcut is not None
-                        found = _statement(tables, shortcut, state, m, tokens, text, newline)
+                        found = shortcut.read(tables, state, m, tokens, text, newline)
                         if isinstance(found, list):  # its tokens put back, to go through the loop
                             through = found[-1].end()
                             matches = itertools.chain(found, base)
                             break
                         shape, texts, spans, after = found
-                        if shortcut.in_a_row and len(states) > 1 and _rejoins(tables, shortcut, states[-2], state, newline):
-                            shape, texts, spans, after = _in_a_row(shortcut, state, text, found)
+                        if shortcut.in_a_row and len(states) > 1 and shortcut.rejoined(tables, states[-2], state, newline):
+                            shape, texts, spans, after = shortcut.in_a_row_from(state, text, found)
                         lookahead[0] = None  # (the statement's end is `after`, not a token)
                         push_value(shortcut.statement(shape, texts, spans, after))
                         state = gotos[state][shortcut.rule]
@@ -547,328 +551,6 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
     raise Rejected(len(text))  # (not reached: the lexer always ends with END)
 
 
-def _first_chars(regex: str) -> frozenset[str] | None:
-    """The characters a match of `regex` can start with; None if that is not simply known
-    (any character, a category, or a pattern that can match nothing at all)."""
-    from re import _parser
-
-    result = _first_set(_parser.parse(regex).data)
-    if result is None or result[1]:
-        return None
-    return frozenset(chr(code) for code in result[0])
-
-
-def _first_set(items: Any) -> tuple[set[int], bool] | None:
-    """(the first characters, whether it can match nothing) of a parsed regex's items."""
-    from re import _constants as c
-
-    found: set[int] = set()
-    for op, av in items:
-        if op is c.LITERAL:
-            return found | {av}, False
-        if op is c.IN:
-            chars = _first_of_set(av)
-            return None if chars is None else (found | chars, False)
-        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
-            continue  # zero-width: what follows starts the match
-        inner = _first_inner(op, av)
-        if inner is None:
-            return None
-        found |= inner[0]
-        if not inner[1]:
-            return found, False
-    return found, True
-
-
-def _first_of_set(items: Any) -> set[int] | None:
-    from re import _constants as c
-
-    chars: set[int] = set()
-    for kind, value in items:
-        if kind is c.LITERAL:
-            chars.add(value)
-        elif kind is c.RANGE:
-            chars.update(range(value[0], value[1] + 1))
-        else:  # a category, a negated set
-            return None
-    return chars
-
-
-def _first_inner(op: Any, av: Any) -> tuple[set[int], bool] | None:
-    """`_first` of a group, an alternation or a repetition."""
-    from re import _constants as c
-
-    if op is c.BRANCH:
-        union: tuple[set[int], bool] | None = (set(), False)
-        for branch in av[1]:
-            part = _first_set(branch.data)
-            union = None if part is None or union is None else (union[0] | part[0], union[1] or part[1])
-        return union
-    if op is c.SUBPATTERN:
-        return _first_set(av[3].data)
-    if op is c.ATOMIC_GROUP:
-        return _first_set(av.data)
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-        inner = _first_set(av[2].data)
-        return inner if inner is None or av[0] else (inner[0], True)
-    return None
-
-
-def _disjoint(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
-    return a is not None and b is not None and not (a & b)
-
-
-class _Lexicon:
-    """The lexer's terminals as `Shape` patterns use them (worked out once per parse)."""
-
-    def __init__(self, tables: Tables):
-        data = tables.data
-        ignored = "|".join(regex for name, regex in data["terminals"] if name in data["ignore"])
-        self.skip = f"(?:{ignored})*+" if ignored else ""
-        apart = set(data["ignore"]) | set(data["keywords"].values())
-        self.order = [(name, regex) for name, regex in data["terminals"] if name not in apart]
-        self.firsts = {name: _first_chars(regex) for name, regex in self.order}
-        self.pieces: dict[str, tuple[str, int]] = {}
-
-    def token(self, kind: str) -> tuple[str, int]:
-        """The pattern of terminal `kind` where the lexer reads it, and its own groups."""
-        if kind not in self.pieces:
-            at = [name for name, _ in self.order].index(kind)
-            firsts = self.firsts
-            earlier = "|".join(f"(?:{regex})" for name, regex in self.order[:at] if not _disjoint(firsts[name], firsts[kind]))
-            piece = (f"(?!{earlier})" if earlier else "") + f"(?>{self.order[at][1]})"
-            self.pieces[kind] = (piece, re.compile(piece).groups)
-        return self.pieces[kind]
-
-
-class Shape:
-    """A statement shape (its terminals, read in one state) that has a script. Once seen
-    twice it gets `pattern`, a regex matching exactly the texts the lexer reads as those
-    terminals followed by a line break: `run` tries it where a statement starts, one
-    C-level match instead of a Python loop turn per token. As in the lexer, whose first
-    matching alternative wins and never backtracks, each token's pattern is atomic and
-    preceded by a negative lookahead of the lexer's earlier alternatives (those that can
-    start with one of its own first characters: the others cannot match there); a name
-    must not be a keyword (checked on the texts: `names`)."""
-
-    __slots__ = ("script", "kinds", "pattern", "groups", "texts", "spans", "names", "kept", "seen")
-
-    def __init__(self, tables: Tables, kinds: tuple[str, ...], script: Script):
-        self.script, self.kinds = script, kinds
-        self.pattern = ""
-        self.groups: list[int] = []  # of each token, counted from the pattern's start
-        self.names = [i for i, k in enumerate(kinds) if k in tables.keyword_like]
-        self.kept = [k in tables.kept for k in kinds]
-        self.texts: Callable[[tuple], tuple] = operator.itemgetter(0)
-        self.spans: Callable[[tuple], tuple] = operator.itemgetter(0)
-        self.seen = 1
-
-    def make_pattern(self, lexicon: _Lexicon, newline: str) -> None:
-        parts: list[str] = []
-        count = 0
-        for kind in self.kinds:
-            piece, groups = lexicon.token(kind)
-            parts.append(f"{lexicon.skip}({piece})")
-            self.groups.append(count + 1)
-            count += 1 + groups
-        parts.append(f"{lexicon.skip}{lexicon.token(newline)[0]}")  # the line break is read too: see `_in_a_row`
-        self.pattern = "".join(parts)
-
-    def place(self, offset: int) -> None:
-        """Its token groups, once its pattern is `offset` groups into a bigger one."""
-        self.texts = _picker([offset + g - 1 for g in self.groups])  # of Match.groups()
-        self.spans = _picker([offset + g for g in self.groups])  # of Match.regs
-
-    def tokens(self, texts: tuple, spans: tuple) -> list:
-        """The statement's tokens as the callbacks receive them (None: not kept)."""
-        return [Token(t, *span) if keep else None for t, span, keep in zip(texts, spans, self.kept)]
-
-
-def _picker(indices: list[int]) -> Callable[[tuple], tuple]:
-    """itemgetter that always returns a tuple (itemgetter of one index does not)."""
-    if len(indices) == 1:
-        i = indices[0]
-        return lambda items: (items[i],)
-    return operator.itemgetter(*indices)
-
-
-class _Shapes:
-    """The shapes known in one state, as one regex of alternatives: each ends in a group
-    of its own (empty), whose index (`lastindex`) says which matched."""
-
-    __slots__ = ("shapes", "regex", "by_marker")
-
-    def __init__(self) -> None:
-        self.shapes: list[Shape] = []
-        self.regex: re.Pattern | None = None
-        self.by_marker: dict[int, Shape] = {}
-
-    def add(self, shape: Shape) -> None:
-        self.shapes.append(shape)
-        parts, count = [], 0
-        self.by_marker = {}
-        for known in self.shapes:
-            known.place(count)
-            count += re.compile(known.pattern).groups + 1
-            self.by_marker[count] = known
-            parts.append(f"(?:{known.pattern}())")
-        self.regex = re.compile("|".join(parts))
-
-
-class Shortcut:
-    """What `run` needs to read whole statements: the rule a statement makes (`rule`),
-    the shapes found so far (per state, at most `shapes`), and `statement`, which gives a
-    statement's value from its shape, its tokens' texts and their spans, and the offset
-    after its line break. With `in_a_row` (only when the caller keeps no statement's
-    value: see `_in_a_row`), consecutive statements are read without the loop.
-
-    A statement of a shape not seen yet is read token by token (at most `limit`) and its
-    script worked out; a file whose statements keep missing (each of its own shape) stops
-    trying after `patience` misses more than hits."""
-
-    def __init__(self, rule: str, statement: Callable[[Shape, tuple, tuple, int], Any], in_a_row: bool = False,
-                 limit: int = 48, shapes: int = 32, patience: int = 64):
-        self.rule, self.statement, self.limit = rule, statement, limit
-        self.in_a_row = in_a_row
-        self.rejoins: dict[tuple[int, int], bool] = {}
-        self.scripts: dict[tuple[int, tuple[str, ...]], Shape | None] = {}
-        self.shapes: dict[int, _Shapes] = {}  # per state
-        self.most, self.patience, self.balance = shapes, patience, 0
-        self.keywords: frozenset[str] = frozenset()
-        self.lexicon: _Lexicon | None = None
-
-    def starts(self, tables: Tables) -> frozenset[int]:
-        """The states where the statement's rule can start (those that go to it)."""
-        self.keywords = frozenset(tables.keywords)
-        return frozenset(state for state, row in enumerate(tables.gotos) if self.rule in row)
-
-
-def _statement(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, tokens: Any, text: str,
-               newline: str) -> tuple[Shape, tuple, tuple, int] | list[re.Match]:
-    """The statement starting with the name `first`: (its shape, its tokens' texts and
-    spans, where the line break after it is), or the matches read from `tokens` to put
-    back (no shape: it goes through the loop)."""
-    known = shortcut.shapes.get(state)
-    if known is None:
-        known = shortcut.shapes[state] = _Shapes()
-    if known.regex is not None:
-        fm = known.regex.match(text, first.start())
-        if fm is not None:
-            shape = known.by_marker[fm.lastindex or 0]
-            texts = shape.texts(fm.groups())
-            if not shortcut.keywords.isdisjoint([texts[i] for i in shape.names]):
-                return _learn(tables, shortcut, state, first, tokens, newline, known)  # (it gives up)
-            shortcut.balance += 1
-            return shape, texts, shape.spans(fm.regs), fm.end()
-    return _learn(tables, shortcut, state, first, tokens, newline, known)
-
-
-def _learn(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, tokens: Any, newline: str,
-           known: _Shapes) -> tuple[Shape, tuple, tuple, int] | list[re.Match]:
-    """`_statement` for a statement no known shape matched: read it token by token and
-    work out its script, if it is a one-line statement of names that are not keywords."""
-    shortcut.balance -= 1
-    if shortcut.balance < -shortcut.patience:
-        return [first]
-    read = _read_line(tables, shortcut, first, tokens, newline)
-    if read[-1].lastgroup != newline:
-        return read
-    kinds = tuple(m.lastgroup or "" for m in read[:-1])
-    shape = _shape(tables, shortcut, state, kinds, newline)
-    if shape is None:
-        return read
-    if shape.seen == 2 and len(known.shapes) < shortcut.most:  # (a shape seen once needs no regex)
-        if shortcut.lexicon is None:
-            shortcut.lexicon = _Lexicon(tables)
-        shape.make_pattern(shortcut.lexicon, newline)
-        known.add(shape)
-    texts = tuple(m.group(k) for m, k in zip(read, kinds))
-    spans = tuple(m.span(k) for m, k in zip(read, kinds))
-    return shape, texts, spans, read[-1].end()
-
-
-def _read_line(tables: Tables, shortcut: Shortcut, first: re.Match, tokens: Any, newline: str) -> list[re.Match]:
-    """The matches from `first` to the line break after it; they end elsewhere if a
-    keyword, an error, the end or more than `limit` tokens come first."""
-    read = [first]
-    keywords, keyword_like = tables.keywords, tables.keyword_like
-    if first.group(first.lastgroup or 0) in keywords:
-        return read
-    for m in tokens:
-        read.append(m)
-        kind = m.lastgroup or ""
-        if kind == newline or kind == END or kind == ERROR or len(read) > shortcut.limit:
-            break
-        if kind in keyword_like and m.group(kind) in keywords:
-            break
-    return read
-
-
-def _shape(tables: Tables, shortcut: Shortcut, state: int, kinds: tuple[str, ...], newline: str) -> Shape | None:
-    """The shape of the terminals `kinds` read in `state`, if they have a script; counted."""
-    key = (state, kinds)
-    if key not in shortcut.scripts:
-        script = compile_statement(tables, state, kinds, newline, shortcut.rule)
-        shortcut.scripts[key] = None if script is None else Shape(tables, kinds, script)
-        return shortcut.scripts[key]
-    shape = shortcut.scripts[key]
-    if shape is not None:
-        shape.seen += 1
-    return shape
-
-
-def _rejoins(tables: Tables, shortcut: Shortcut, below: int, state: int, newline: str) -> bool:
-    """Whether, in `state` above `below`, a statement, the line break after it and the
-    name starting the next one take the parser back to `state` above `below` by rules
-    that call no callback (separators, and Lark's helpers that splice them): then
-    statements in a row need not go through the loop."""
-    key = (below, state)
-    if key not in shortcut.rejoins:
-        stack = [below, state, tables.gotos[state][shortcut.rule]]
-        ok = True
-        for kind in (newline, next(iter(tables.keyword_like), "")):
-            while ok:
-                action = tables.actions[stack[-1]].get(kind)
-                if action is None:
-                    ok = False
-                elif action >= 0:
-                    if kind == newline:
-                        stack.append(action)
-                    break
-                else:
-                    origin, size, rule_kind = tables.rules[~action][:3]
-                    ok = size < len(stack) and rule_kind == "splice"
-                    del stack[len(stack) - size:]
-                    stack.append(tables.gotos[stack[-1]][origin])
-        shortcut.rejoins[key] = ok and stack == [below, state]
-    return shortcut.rejoins[key]
-
-
-def _in_a_row(shortcut: Shortcut, state: int, text: str, found: tuple[Shape, tuple, tuple, int]) -> tuple[Shape, tuple, tuple, int]:
-    """Hand statements of known shapes that follow each other line after line to
-    `statement` without the loop; returns the last, for the loop to finish.
-
-    Between two such statements the loop would only shift the line break and reduce
-    the separators into Lark's list of statements, returning to the same state
-    (`_rejoins`), and keep each statement's value in that list. So this is only for a
-    caller whose `statement` values are None (a sink takes the statements), for which
-    the list is never read; the values stack keeps the loop's shape either way."""
-    known = shortcut.shapes[state]
-    regex, by_marker, statement = known.regex, known.by_marker, shortcut.statement
-    shape, texts, spans, after = found
-    if regex is None:  # no shape seen twice yet
-        return found
-    while True:
-        fm = regex.match(text, after)
-        if fm is None:
-            return shape, texts, spans, after
-        following = by_marker[fm.lastindex or 0]
-        following_texts = following.texts(fm.groups())
-        if not shortcut.keywords.isdisjoint([following_texts[i] for i in following.names]):
-            return shape, texts, spans, after  # a keyword read as a name: the loop decides
-        statement(shape, texts, spans, after)
-        shape, texts, spans, after = following, following_texts, following.spans(fm.regs), fm.end()
-
 
 def _unit_chain(actions: list[dict[str, int]], gotos: list[dict[str, int]], reducers: list, below: int, state: int,
                 kind: str) -> int:
@@ -879,97 +561,3 @@ def _unit_chain(actions: list[dict[str, int]], gotos: list[dict[str, int]], redu
         if action is None or action >= 0 or reducers[~action][2] is not None:
             return state
         state = gotos[below][reducers[~action][0]]
-
-
-# --- whole statements replayed -------------------------------------------------------
-#
-# Most of a big file is short statements of a few shapes (`s3 = s2 * w`, `d = tanh(a + b)`).
-# For a given state and sequence of terminals the LALR automaton does the same shifts and
-# reductions every time, so `run` works them out once per (state, terminals), from the
-# tables, as a `Script`: the callbacks to call and which values each receives. Replaying
-# it skips, per token, the classification, the table lookups and the stack's pushes and
-# pops, most of the loop's time on one-operation statements. A shape seen twice gets a
-# regex (`Shape`), so a statement is then read by one C-level match rather than a Python
-# loop turn per token, and statements in a row skip the loop altogether (`_in_a_row`).
-# Measured (CPU time, bench_core's 1e5-node files): parse+build of the one-operation
-# chain 17.0 -> 11.1 µs/node with statements replayed into the same syntax trees, and
-# 6.1 with frontend/direct.py building them; the random DAG 11.7 -> 8.6 -> 4.4.
-
-
-class Script:
-    """The reductions a statement of one shape makes, as calls: `steps` are
-    (callback, registers of its arguments); registers 0..n-1 are the statement's tokens
-    (None for a token no callback keeps), then one per step, in order. The last step is
-    the statement's own rule (`top`)."""
-
-    __slots__ = ("steps", "size", "result")
-
-    def __init__(self, steps: list[tuple[str, tuple[int, ...]]], size: int, result: int):
-        self.steps, self.size, self.result = steps, size, result
-
-
-def compile_statement(tables: Tables, state: int, kinds: tuple[str, ...], lookahead: str,
-                      rule: str) -> Script | None:
-    """The script of the terminals `kinds` read in `state` up to `lookahead` (not shifted),
-    if they make exactly one `rule` on top of `state` and nothing below it is touched;
-    else None (the caller lets `run` parse them token by token)."""
-    actions, gotos, rules = tables.actions, tables.gotos, tables.rules
-    states = [state]
-    held: list[Any] = []  # per symbol above `state`: a register, or a list of them (a splice)
-    steps: list[tuple[str, tuple[int, ...]]] = []
-    complete = False
-    n = len(kinds)
-    for index, kind in enumerate((*kinds, lookahead)):
-        while True:
-            action = actions[states[-1]].get(kind)
-            if action is None:
-                return None
-            if action >= 0:
-                if index == n:  # the lookahead: the statement's reductions are done
-                    done = len(states) == 2 and states[1] == gotos[state].get(rule) and complete
-                    return Script(steps, n, held[0]) if done and isinstance(held[0], int) else None
-                if complete:
-                    return None  # a second statement (`a = 1; b = 2`)
-                states.append(action)
-                held.append(index)
-                break
-            origin, size, kind_of, callback, kept, splice = rules[~action]
-            if size >= len(states) or complete:
-                return None  # it reaches below the statement, or goes on past it
-            popped = held[len(held) - size:] if size else []
-            del held[len(held) - size:]
-            del states[len(states) - size:]
-            value = _held_value(popped, kind_of, callback, kept, splice, steps, n)
-            if value is None:
-                return None
-            held.append(value)
-            states.append(gotos[states[-1]][origin])
-            complete = origin == rule  # then only the lookahead's shift may follow
-    return None
-
-
-def _held_value(popped: list, kind: str, callback: str | None, kept: list[int], splice: list[int],
-                steps: list[tuple[str, tuple[int, ...]]], n: int) -> Any:
-    """What `_reducer`'s function would make of `popped`, as a register (a new step when a
-    callback is called) or a list of registers (a rule spliced into its parent)."""
-    children: list[int] = []
-    for i in kept:
-        if i in splice:
-            children.extend(popped[i])
-        else:
-            children.append(popped[i])
-    if kind == "splice":
-        return children
-    if kind == "expand1" and len(children) == 1:
-        return children[0]  # a unit rule, or `?rule` with one child left: passed up
-    if callback is None:
-        return None
-    steps.append((callback, tuple(children)))
-    return n + len(steps) - 1
-
-
-def replay(script: Script, registers: list, callbacks: object) -> Any:
-    """Run `script` on the tokens in `registers` (extended in place): the statement's value."""
-    for callback, args in script.steps:
-        registers.append(getattr(callbacks, callback)(*[registers[i] for i in args]))
-    return registers[script.result]

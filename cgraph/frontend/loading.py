@@ -6,7 +6,7 @@ import os
 
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from .direct import Direct
-from .lalr import Script
+from .shapes import Script
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
 from ..ir.tape import paused_gc
