@@ -186,12 +186,26 @@ class _Lexicon:
 
     def __init__(self, tables: Tables):
         data = tables.data
-        ignored = "|".join(regex for name, regex in data["terminals"] if name in data["ignore"])
-        self.skip = f"(?:{ignored})*+" if ignored else ""
+        ignores = [regex for name, regex in data["terminals"] if name in data["ignore"]]
+        self.skip = f"(?:{'|'.join(ignores)})*+" if ignores else ""
+        # Between two tokens of a line, most files have only blanks: the ignored pattern
+        # that reads a space. Where no ignored pattern can start a token, the lexer's skip
+        # stops after the same blanks, so `blank` may stand for `skip` before it: a pattern
+        # a third as long, which compiles and matches faster (a shape's first compile is
+        # most of what a 1,000-node file pays for its shapes).
+        blanks = [regex for regex in ignores if re.fullmatch(regex, " ")]
+        self.blank = f"(?:{blanks[0]})*+" if blanks else None
+        self.ignored_firsts = [_first_chars(regex) for regex in ignores]
         apart = set(data["ignore"]) | set(data["keywords"].values())
         self.order = [(name, regex) for name, regex in data["terminals"] if name not in apart]
         self.firsts = {name: _first_chars(regex) for name, regex in self.order}
         self.pieces: dict[str, tuple[str, int]] = {}
+
+    def before(self, kind: str) -> str:
+        """What may come before a token of `kind` on its line (see `blank`)."""
+        if self.blank is not None and all(_disjoint(first, self.firsts[kind]) for first in self.ignored_firsts):
+            return self.blank
+        return self.skip
 
     def token(self, kind: str) -> tuple[str, int]:
         """The pattern of terminal `kind` where the lexer reads it, and its own groups."""
@@ -214,11 +228,12 @@ class Shape:
     start with one of its own first characters: the others cannot match there); a name
     must not be a keyword (checked on the texts: `names`)."""
 
-    __slots__ = ("script", "kinds", "pattern", "groups", "texts", "spans", "names", "kept", "seen")
+    __slots__ = ("script", "kinds", "pattern", "size", "groups", "texts", "spans", "names", "kept", "seen")
 
     def __init__(self, tables: Tables, kinds: tuple[str, ...], script: Script):
         self.script, self.kinds = script, kinds
         self.pattern = ""
+        self.size = 0
         self.groups: list[int] = []  # of each token, counted from the pattern's start
         self.names = [i for i, k in enumerate(kinds) if k in tables.keyword_like]
         self.kept = [k in tables.kept for k in kinds]
@@ -231,11 +246,15 @@ class Shape:
         count = 0
         for kind in self.kinds:
             piece, groups = lexicon.token(kind)
-            parts.append(f"{lexicon.skip}({piece})")
+            parts.append(f"{lexicon.before(kind)}({piece})")
             self.groups.append(count + 1)
             count += 1 + groups
-        parts.append(f"{lexicon.skip}{lexicon.token(newline)[0]}")  # the line break is read too: see `_in_a_row`
+        # The line break is read too (see `_in_a_row`), after anything the lexer skips: a
+        # comment at the end of the line.
+        piece, groups = lexicon.token(newline)
+        parts.append(f"{lexicon.skip}{piece}")
         self.pattern = "".join(parts)
+        self.size = count + groups  # its groups
 
     def place(self, offset: int) -> None:
         """Its token groups, once its pattern is `offset` groups into a bigger one."""
@@ -272,7 +291,7 @@ class _Shapes:
         self.by_marker = {}
         for known in self.shapes:
             known.place(count)
-            count += re.compile(known.pattern).groups + 1
+            count += known.size + 1
             self.by_marker[count] = known
             parts.append(f"(?:{known.pattern}())")
         self.regex = re.compile("|".join(parts))
