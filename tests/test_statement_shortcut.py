@@ -230,3 +230,16 @@ def test_a_shapes_regex_reads_tokens_as_the_lexer_does():
         if m is not None:
             lexed = [t for t in tables.lexer.finditer(text) if t.lastgroup != "_NL" and t.lastgroup != lalr.END]
             assert [text[a:b] for a, b in shape.spans(m.regs)] == [t.group(t.lastgroup) for t in lexed]
+
+
+@pytest.mark.parametrize("regex, first", [
+    ("for", {"f"}), ("[a-c]x", {"a", "b", "c"}), ("a?b", {"a", "b"}), (r"(?:\*\*|\^)", {"*", "^"}),
+    (r"([0-9]+(\.(?!\.)[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?", set("0123456789.")),
+    # Not simply known: any character, a category, a pattern that matches nothing, a case-blind one.
+    (r"\w+", None), ("a*", None), (".x", None), ("[^a]", None), ("(?i:for)", None), ("(?i)for", None),
+])
+def test_first_characters_are_a_superset_or_unknown(regex, first):
+    # A shape's regex leaves out the lexer's earlier alternatives that cannot start where a
+    # token starts: only sound if these sets never miss a character.
+    found = shapes._first_chars(regex)
+    assert (None if found is None else set(found)) == first

@@ -115,7 +115,10 @@ def _first_chars(regex: str) -> frozenset[str] | None:
     (any character, a category, or a pattern that can match nothing at all)."""
     from re import _parser
 
-    result = _first_set(_parser.parse(regex).data)
+    parsed = _parser.parse(regex)
+    if parsed.state.flags & re.IGNORECASE:
+        return None  # a literal would also match its other case
+    result = _first_set(parsed.data)
     if result is None or result[1]:
         return None
     return frozenset(chr(code) for code in result[0])
@@ -168,7 +171,7 @@ def _first_inner(op: Any, av: Any) -> tuple[set[int], bool] | None:
             union = None if part is None or union is None else (union[0] | part[0], union[1] or part[1])
         return union
     if op is c.SUBPATTERN:
-        return _first_set(av[3].data)
+        return None if av[1] & re.IGNORECASE else _first_set(av[3].data)
     if op is c.ATOMIC_GROUP:
         return _first_set(av.data)
     if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
