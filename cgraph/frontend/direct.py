@@ -142,7 +142,10 @@ class Direct:
                 op_name = FUNCTIONS[texts[step[1]]].name
                 args = [values[i][0] for i in step[2]]
                 site = Span(start, start, end)
-                node = push(op_name, args[0], ONE, site, env) if len(args) == 1 else tape.append(op_name, tuple(args), site, env)
+                if len(args) == 1:
+                    node = push(op_name, args[0], ONE, site, env)
+                else:
+                    node = tape.append(op_name, tuple(args), site, env)
                 values.append((node, start, start, end))
             elif what == _NUMBER:
                 start, end = spans[step[1]]

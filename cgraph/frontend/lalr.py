@@ -450,11 +450,7 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
     push_state, push_value = states.append, values.append
     depth = 0
     matches: Any = tables.lexer.finditer(text)
-    # The lexer's iterator without any tokens put back in front of it (put back only
-    # before it: never nested, however many statements are replayed).
-    base = matches
     starts = shortcut.starts(tables) if shortcut is not None else frozenset()
-    through = 0  # tokens put back before this offset go through the loop, not the shortcut
     while matches is not None:
         tokens, matches = matches, None
         for m in tokens:
@@ -492,28 +488,26 @@ def run(tables: Tables, reducers: list, text: str, newline: str, opening: frozen
                 except KeyError:
                     if state == end and kind == "$END":
                         return values[-1]  # the start rule is complete: accept
-                    matches = base = _relex(tables, before, kind, m, text, newline)
+                    matches = _relex(tables, before, kind, m, text, newline)
                     break
                 if action >= 0:  # shift
-                    if state in starts and kind in keyword_like and not depth and m.start() >= through:
+                    if state in starts and kind in keyword_like and not depth:
                         # A statement starts with this name (the reductions of the one before
                         # are done): read it whole, and replay its script if it has one.
                         assert shortcut is not None
-                        found = shortcut.read(tables, state, m, tokens, text, newline)
-                        if isinstance(found, list):  # its tokens put back, to go through the loop
-                            through = found[-1].end()
-                            matches = itertools.chain(found, base)
+                        found = shortcut.read(tables, state, m, text, newline)
+                        if found is not None:
+                            shape, texts, spans, after = found
+                            in_a_row = shortcut.in_a_row and len(states) > 1
+                            if in_a_row and shortcut.rejoined(tables, states[-2], state, newline):
+                                shape, texts, spans, after = shortcut.in_a_row_from(state, text, found)
+                            lookahead[0] = None  # (the statement's end is `after`, not a token)
+                            push_value(shortcut.statement(shape, texts, spans, after))
+                            state = gotos[state][shortcut.rule]
+                            push_state(state)
+                            # The loop goes on from the line break after the statement.
+                            matches = tables.lexer.finditer(text, spans[-1][1])
                             break
-                        shape, texts, spans, after = found
-                        if shortcut.in_a_row and len(states) > 1 and shortcut.rejoined(tables, states[-2], state, newline):
-                            shape, texts, spans, after = shortcut.in_a_row_from(state, text, found)
-                        lookahead[0] = None  # (the statement's end is `after`, not a token)
-                        push_value(shortcut.statement(shape, texts, spans, after))
-                        state = gotos[state][shortcut.rule]
-                        push_state(state)
-                        # The loop goes on from the line break after the statement.
-                        matches = base = tables.lexer.finditer(text, spans[-1][1])
-                        break
                     push_state(action)
                     push_value(token)
                     state = action

@@ -215,7 +215,8 @@ class _Lexicon:
         if kind not in self.pieces:
             at = [name for name, _ in self.order].index(kind)
             firsts = self.firsts
-            earlier = "|".join(f"(?:{regex})" for name, regex in self.order[:at] if not _disjoint(firsts[name], firsts[kind]))
+            earlier = "|".join(f"(?:{regex})" for name, regex in self.order[:at]
+                               if not _disjoint(firsts[name], firsts[kind]))
             piece = (f"(?!{earlier})" if earlier else "") + f"(?>{self.order[at][1]})"
             self.pieces[kind] = (piece, re.compile(piece).groups)
         return self.pieces[kind]
@@ -279,17 +280,22 @@ def _picker(indices: list[int]) -> Callable[[tuple], tuple]:
 
 class _Shapes:
     """The shapes known in one state, as one regex of alternatives: each ends in a group
-    of its own (empty), whose index (`lastindex`) says which matched."""
+    of its own (empty), whose index (`lastindex`) says which matched. The regex tries
+    them one after another, each up to where it differs from the text, so their tokens
+    are counted (`tokens`): shapes with long common beginnings (`v = a + a + ... + a`
+    of 1, 2, ... 40 terms) made a statement cost more than the loop."""
 
-    __slots__ = ("shapes", "regex", "by_marker")
+    __slots__ = ("shapes", "regex", "by_marker", "tokens")
 
     def __init__(self) -> None:
         self.shapes: list[Shape] = []
         self.regex: re.Pattern | None = None
         self.by_marker: dict[int, Shape] = {}
+        self.tokens = 0
 
     def add(self, shape: Shape) -> None:
         self.shapes.append(shape)
+        self.tokens += len(shape.kinds)
         parts, count = [], 0
         self.by_marker = {}
         for known in self.shapes:
@@ -302,30 +308,32 @@ class _Shapes:
 
 class Shortcut:
     """What `run` needs to read whole statements: the rule a statement makes (`rule`),
-    the shapes found so far (per state, at most `shapes`), and `statement`, which gives a
-    statement's value from its shape, its tokens' texts and their spans, and the offset
-    after its line break. With `in_a_row` (only when the caller keeps no statement's
-    value: see `_in_a_row`), consecutive statements are read without the loop.
+    the shapes found so far (per state, at most `tokens` tokens of them), and
+    `statement`, which gives a statement's value from its shape, its tokens' texts and
+    their spans, and the offset after its line break. With `in_a_row` (only when the
+    caller keeps no statement's value: see `_in_a_row`), consecutive statements are read
+    without the loop.
 
-    A statement of a shape not seen yet is read token by token (at most `limit`) and its
-    script worked out; a file whose statements keep missing (each of its own shape) stops
-    trying after `patience` misses more than hits."""
+    A statement of a shape not seen yet is lexed on its own (at most `limit` tokens) and
+    its script worked out; a file whose statements keep missing (each of its own shape)
+    stops trying after `patience` misses more than hits."""
 
     def __init__(self, rule: str, statement: Callable[[Shape, tuple, tuple, int], Any], in_a_row: bool = False,
-                 limit: int = 48, shapes: int = 32, patience: int = 64):
+                 limit: int = 48, tokens: int = 96, patience: int = 64):
         self.rule, self.statement, self.limit = rule, statement, limit
         self.in_a_row = in_a_row
         self.rejoins: dict[tuple[int, int], bool] = {}
         self.scripts: dict[tuple[int, tuple[str, ...]], Shape | None] = {}
         self.shapes: dict[int, _Shapes] = {}  # per state
-        self.most, self.patience, self.balance = shapes, patience, 0
+        self.most, self.patience, self.balance = tokens, patience, 0
+        self.too_long = 16 * limit  # characters: a longer line is not lexed on its own (see `_line`)
         self.keywords: frozenset[str] = frozenset()
         self.lexicon: _Lexicon | None = None
 
-    def read(self, tables: Tables, state: int, first: re.Match, tokens: Any, text: str,
-             newline: str) -> tuple[Shape, tuple, tuple, int] | list[re.Match]:
+    def read(self, tables: Tables, state: int, first: re.Match, text: str,
+             newline: str) -> tuple[Shape, tuple, tuple, int] | None:
         """See `_statement`."""
-        return _statement(tables, self, state, first, tokens, text, newline)
+        return _statement(tables, self, state, first, text, newline)
 
     def rejoined(self, tables: Tables, below: int, state: int, newline: str) -> bool:
         """See `_rejoins`."""
@@ -342,11 +350,11 @@ class Shortcut:
         return frozenset(state for state, row in enumerate(tables.gotos) if self.rule in row)
 
 
-def _statement(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, tokens: Any, text: str,
-               newline: str) -> tuple[Shape, tuple, tuple, int] | list[re.Match]:
-    """The statement starting with the name `first`: (its shape, its tokens' texts and
-    spans, where the line break after it is), or the matches read from `tokens` to put
-    back (no shape: it goes through the loop)."""
+def _statement(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, text: str,
+               newline: str) -> tuple[Shape, tuple, tuple, int] | None:
+    """The statement starting with the name `first`: its shape, its tokens' texts and
+    spans, and where the line break after it ends; None if it has no shape (it then goes
+    through the loop, which has taken nothing past `first`)."""
     known = shortcut.shapes.get(state)
     if known is None:
         known = shortcut.shapes[state] = _Shapes()
@@ -356,51 +364,59 @@ def _statement(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, 
             shape = known.by_marker[fm.lastindex or 0]
             texts = shape.texts(fm.groups())
             if not shortcut.keywords.isdisjoint([texts[i] for i in shape.names]):
-                return _learn(tables, shortcut, state, first, tokens, newline, known)  # (it gives up)
+                return None  # a keyword read as a name: the loop decides
             shortcut.balance += 1
             return shape, texts, shape.spans(fm.regs), fm.end()
-    return _learn(tables, shortcut, state, first, tokens, newline, known)
+    return _learn(tables, shortcut, state, first, text, newline, known)
 
 
-def _learn(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, tokens: Any, newline: str,
-           known: _Shapes) -> tuple[Shape, tuple, tuple, int] | list[re.Match]:
-    """`_statement` for a statement no known shape matched: read it token by token and
+def _learn(tables: Tables, shortcut: Shortcut, state: int, first: re.Match, text: str, newline: str,
+           known: _Shapes) -> tuple[Shape, tuple, tuple, int] | None:
+    """`_statement` for a statement no known shape matched: lex its line on its own and
     work out its script, if it is a one-line statement of names that are not keywords."""
     shortcut.balance -= 1
     if shortcut.balance < -shortcut.patience:
-        return [first]
-    read = _read_line(tables, shortcut, first, tokens, newline)
-    if read[-1].lastgroup != newline:
-        return read
-    kinds = tuple(m.lastgroup or "" for m in read[:-1])
+        return None
+    line = _line(tables, shortcut, first, text)
+    if line is None:
+        return None
+    kinds = tuple(m.lastgroup or "" for m in line)
     shape = _shape(tables, shortcut, state, kinds, newline)
     if shape is None:
-        return read
-    if shape.seen == 2 and len(known.shapes) < shortcut.most:  # (a shape seen once needs no regex)
+        return None
+    if shape.seen == 2 and known.tokens + len(kinds) <= shortcut.most:  # (a shape seen once needs no regex)
         if shortcut.lexicon is None:
             shortcut.lexicon = _Lexicon(tables)
         shape.make_pattern(shortcut.lexicon, newline)
         known.add(shape)
-    texts = tuple(m.group(k) for m, k in zip(read, kinds))
-    spans = tuple(m.span(k) for m, k in zip(read, kinds))
-    return shape, texts, spans, read[-1].end()
+    texts = tuple(m.group(k) for m, k in zip(line, kinds))
+    spans = tuple(m.span(k) for m, k in zip(line, kinds))
+    return shape, texts, spans, line[-1].end() + 1
 
 
-def _read_line(tables: Tables, shortcut: Shortcut, first: re.Match, tokens: Any, newline: str) -> list[re.Match]:
-    """The matches from `first` to the line break after it; they end elsewhere if a
-    keyword, an error, the end or more than `limit` tokens come first."""
-    read = [first]
+def _line(tables: Tables, shortcut: Shortcut, first: re.Match, text: str) -> list[re.Match] | None:
+    """The tokens from `first` to the end of its line, lexed on their own (the lexer's
+    matches up to a line break do not depend on what follows it, but for a backslash
+    continuation, which then reads as an error); None if the line is longer than a
+    line that had more than `limit` tokens (or than 16 characters a token: a line of a
+    million-deep expression is not lexed twice), has more tokens itself, or has an error
+    or a keyword.
+    The loop, which goes on from `first`, has then lost nothing."""
+    start = first.start()
+    stop = text.find("\n", start)
+    if stop < 0 or stop - start >= shortcut.too_long:
+        return None
+    line = list(tables.lexer.finditer(text, start, stop))
+    line.pop()  # the end of the text (at `stop`)
+    if len(line) > shortcut.limit:
+        shortcut.too_long = stop - start  # (a longer line is not lexed for nothing again)
+        return None
     keywords, keyword_like = tables.keywords, tables.keyword_like
-    if first.group(first.lastgroup or 0) in keywords:
-        return read
-    for m in tokens:
-        read.append(m)
-        kind = m.lastgroup or ""
-        if kind == newline or kind == END or kind == ERROR or len(read) > shortcut.limit:
-            break
-        if kind in keyword_like and m.group(kind) in keywords:
-            break
-    return read
+    for m in line:
+        kind = m.lastgroup
+        if kind == ERROR or kind == END or (kind in keyword_like and m.group(kind or 0) in keywords):
+            return None
+    return line
 
 
 def _shape(tables: Tables, shortcut: Shortcut, state: int, kinds: tuple[str, ...], newline: str) -> Shape | None:
@@ -443,7 +459,8 @@ def _rejoins(tables: Tables, shortcut: Shortcut, below: int, state: int, newline
     return shortcut.rejoins[key]
 
 
-def _in_a_row(shortcut: Shortcut, state: int, text: str, found: tuple[Shape, tuple, tuple, int]) -> tuple[Shape, tuple, tuple, int]:
+def _in_a_row(shortcut: Shortcut, state: int, text: str,
+              found: tuple[Shape, tuple, tuple, int]) -> tuple[Shape, tuple, tuple, int]:
     """Hand statements of known shapes that follow each other line after line to
     `statement` without the loop; returns the last, for the loop to finish.
 
