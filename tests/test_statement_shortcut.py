@@ -243,3 +243,12 @@ def test_first_characters_are_a_superset_or_unknown(regex, first):
     # token starts: only sound if these sets never miss a character.
     found = shapes._first_chars(regex)
     assert (None if found is None else set(found)) == first
+
+
+def test_many_shapes_and_long_lines_build_the_same_graph():
+    # More shapes than a state's regex holds, lines past the token limit, a line long
+    # enough not to be lexed on its own, and a keyword at the end of a long line.
+    lines = ["v0 = a * b"] + [f"v{k} = v{k - 1}" + " + a" * (k % 40) for k in range(1, 200)]
+    lines += ["v200 = v199" + " * b" * 300, "v201 = v200 + (a" + " + a" * 60 + ")", "v202 = v201" + " + a" * 30 + " in"]
+    assert assert_same("\n".join(lines[:-1]) + "\n") == "ok"
+    assert assert_same("\n".join(lines) + "\n") == "error"
