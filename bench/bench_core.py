@@ -52,7 +52,7 @@ SEED = 20240601
 TARGET_EVAL_US = 0.8  # forward+backward µs per node at 1e4..1e6 nodes
 TARGET_VS_MICROGRAD = 10.0
 TARGET_VS_TORCH = 20.0
-TARGET_PARSE_US = 25.0  # parse+build µs per node, every size and shape
+TARGET_PARSE_US = 8.0  # parse+build µs per node, every size and shape, first run
 TARGET_PEAK_MB = 300.0  # for a 1e6-node file
 TARGET_SCALING = 1.1  # 10x nodes <= 11x time
 TARGET_LOOP_S = 5.0  # for t in 1..300000: parse+build+forward+backward

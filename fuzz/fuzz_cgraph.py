@@ -155,6 +155,39 @@ def check_parsers_agree(text: str) -> None:
         raise AssertionError(f"the two parser loops disagree:\n  cgraph: {outcomes[0]!r:.300}\n  Lark:   {outcomes[1]!r:.300}")
 
 
+def _graph_or_error(parse_with, text: str) -> tuple:
+    try:
+        graph = parse_with(text)
+    except CgraphError as exc:
+        return ("error", str(exc))
+    nodes = tuple((n.op, n.args, n.value, n.names, n.tags) for n in graph)
+    return ("ok", nodes, tuple(graph.positions), tuple(graph.names.items()), graph.outputs, graph.output_names)
+
+
+def check_graph_paths_agree(text: str) -> None:
+    """`cgraph.parse`, which reads a short statement whole once its shape is known and
+    may build it straight onto the tape (cgraph/frontend/shapes.py, direct.py), and the
+    reference path (Lark's parser, the syntax tree, the builder) give the same graph or
+    the same error; the text is also tried twice over, so that its shapes are known
+    (tests/test_statement_shortcut.py does the same)."""
+    from cgraph.errors import Source
+    from cgraph.frontend.builder import build
+    from cgraph.frontend.loading import parse
+    from cgraph.frontend.parser import parse_syntax_lark
+
+    def reference(text: str):
+        source = Source(text.replace("\r\n", "\n"), "<fuzz>")
+        return build(parse_syntax_lark(source), source, MAX_NODES)
+
+    body = text if text.endswith("\n") else text + "\n"
+    for variant in (text, body * 2):
+        mine = _graph_or_error(lambda t: parse(t, "<fuzz>", max_nodes=MAX_NODES), variant)
+        theirs = _graph_or_error(reference, variant)
+        if mine != theirs:
+            raise AssertionError(f"the statement shortcut and the syntax tree disagree:\n  cgraph: {mine!r:.300}\n"
+                                 f"  reference: {theirs!r:.300}")
+
+
 def exercise(data: bytes) -> str:
     """Run one input through everything. Returns an outcome signature; raises on a crash."""
     from cgraph.engine import gradient_check as check
@@ -171,6 +204,8 @@ def exercise(data: bytes) -> str:
         return "parse:" + _shape(exc)
     if len(text) <= 4096:
         check_parsers_agree(text)
+    if len(text) <= 2048:
+        check_graph_paths_agree(text)
     try:
         graph = parse(text, "<fuzz>", max_nodes=MAX_NODES)
     except CgraphError as exc:

@@ -6,6 +6,8 @@ import os
 
 from . import graph_cache
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
+from .direct import Direct
+from .shapes import Script
 from ..errors import CgraphError, InputError, Location, ParseError, Source
 from ..ir.graph import Graph
 from ..ir.tape import paused_gc
@@ -31,8 +33,20 @@ def parse(text: str, filename: str = "<expr>", *, max_nodes: int = DEFAULT_MAX_N
             except CgraphError as exc:
                 failure.append(exc)
 
+    direct = Direct(builder)
+
+    def run_direct(script: Script, texts: tuple, spans: tuple) -> bool:
+        # The same guard as `run`: nothing more is built after an error.
+        if failure:
+            return False
+        try:
+            return direct.build(script, texts, spans)
+        except CgraphError as exc:  # (only the graph's size limit can stop a direct build)
+            failure.append(exc)
+            return True
+
     with paused_gc():
-        parse_syntax(source, sink=run)
+        parse_syntax(source, sink=run, direct=run_direct)
         if failure:
             raise failure[0]
         return builder.finish()

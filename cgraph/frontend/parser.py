@@ -26,7 +26,7 @@ import zlib
 from functools import lru_cache
 from typing import Any, Callable
 
-from . import lalr
+from . import lalr, shapes
 from . import syntax as ast
 from ..errors import Location, ParseError, Source, clip
 
@@ -262,18 +262,22 @@ def _reducers() -> list:
     return _tables().reducers(_CALLBACKS)
 
 
-def parse_syntax(source: Source, sink: Callable[[ast.Stmt], None] | None = None) -> ast.Program:
+def parse_syntax(source: Source, sink: Callable[[ast.Stmt], None] | None = None,
+                 direct: Callable[[shapes.Script, tuple, tuple], bool] | None = None) -> ast.Program:
     """Parse a whole file into its syntax tree (`loading.parse` goes on to the Graph).
     Raises ParseError with the location and what was expected.
 
     With a `sink`, top-level statements go to it one by one as they are parsed, and the
-    returned Program is empty."""
+    returned Program is empty. With `direct` too, a short top-level statement is first
+    offered to it as its script and its tokens' texts and spans (see `shapes.Script`); if it returns True it
+    built the statement itself, and the sink never sees it."""
     text = _with_final_newline(source.text)
     tables, reducers = _tables(), _reducers()
     with _LOCK:
         _CALLBACKS.sink, _CALLBACKS.resume, _CALLBACKS.reserved = sink, 0, frozenset(tables.keywords)
+        shortcut = shapes.Shortcut("top", _replayer(direct if sink is not None else None), in_a_row=sink is not None)
         try:
-            return lalr.run(tables, reducers, text, _NEWLINE, _OPENING, _CLOSING, _CALLBACKS.lookahead)
+            return lalr.run(tables, reducers, text, _NEWLINE, _OPENING, _CLOSING, _CALLBACKS.lookahead, shortcut)
         except lalr.Rejected:
             resume = _CALLBACKS.resume
         except _ReservedWord as exc:
@@ -282,6 +286,21 @@ def parse_syntax(source: Source, sink: Callable[[ast.Stmt], None] | None = None)
             _CALLBACKS.sink, _CALLBACKS.lookahead[0] = None, None
         error = _lark_error(source, text, resume)
     raise error
+
+
+def _replayer(direct: Callable[[shapes.Script, tuple, tuple], bool] | None) -> Callable[[shapes.Shape, tuple, tuple, int], Any]:
+    """The value of a statement `lalr.run` read whole, whose line break ends at `after`:
+    built by `direct`, or the callbacks'."""
+
+    def statement(shape: shapes.Shape, texts: tuple, spans: tuple, after: int) -> Any:
+        if direct is not None and direct(shape.script, texts, spans):
+            value = None
+        else:
+            value = shapes.replay(shape.script, shape.tokens(texts, spans), _CALLBACKS)
+        _CALLBACKS.resume = after  # as `top` notes it, from the line break after the statement
+        return value
+
+    return statement
 
 
 def _lark_error(source: Source, text: str, resume: int) -> ParseError:

@@ -40,6 +40,11 @@ class Statements:
 
     def execute(self, first: ast.Stmt) -> None:
         """Run a top-level statement, unrolling loops with explicit frames."""
+        if type(first) is ast.Assign:  # most statements of a big file: the frames' work for one
+            # (the same spend and assign the frame loop would do for this one statement)
+            self.limits.spend(1, first)
+            self.assign(first, self.top)
+            return
         frames: list[_Frame] = [([first], 0, self.top)]
         while frames:
             frame = frames.pop()
