@@ -116,6 +116,22 @@ def _frozen(column: list[_T]) -> tuple[_T, ...]:
     return frozen
 
 
+def _kept_ids(graph: Graph, keep: bytearray | None) -> tuple[Sequence[int], list[int]]:
+    """The ids `copy_of` keeps (every leaf too), in order, and the old id -> new id map (-1:
+    dropped). A range when every node is kept (a gradient's usual case): then the columns
+    are copied whole rather than node by node."""
+    n = len(graph)
+    if keep is not None:
+        ops = graph.ops
+        kept = [i for i in range(n) if keep[i] or ops[i] in INPUT_KINDS]
+        if len(kept) < n:
+            new_id = [-1] * n
+            for j, i in enumerate(kept):
+                new_id[i] = j
+            return kept, new_id
+    return range(n), list(range(n))
+
+
 def _literal_key(value: float) -> tuple[float, float]:
     return (value, math.copysign(1.0, value))  # 0.0 and -0.0 are different constants
 
@@ -171,20 +187,8 @@ class TapeWriter:
         Column by column, not node by node through `append`: a pass over a big graph
         copies it once or twice, and appending was half of a gradient's time."""
         tape = cls(graph.source, max_nodes)
-        n = len(graph)
         ops = graph.ops
-        if keep is None:
-            kept: Sequence[int] = range(n)
-            new_id = list(kept)
-        else:
-            kept = [i for i in range(n) if keep[i] or ops[i] in INPUT_KINDS]
-            if len(kept) == n:  # nothing to drop (a gradient's usual case): copy column by column
-                keep, kept = None, range(n)
-                new_id = list(kept)
-            else:
-                new_id = [-1] * n
-                for j, i in enumerate(kept):
-                    new_id[i] = j
+        kept, new_id = _kept_ids(graph, keep)
         if len(kept) > max_nodes:
             raise tape.too_large("the graph grows past the limit", graph.positions[3 * graph.output])
         tape.ops = [ops[i] for i in kept]
@@ -194,7 +198,7 @@ class TapeWriter:
         tape._tag_ids.extend(tag_ids[i] for i in kept)
         tape._tag_sets = list(graph.tags.sets)
         positions = graph.positions
-        if keep is None:
+        if isinstance(kept, range):
             tape._positions.frombytes(positions.tobytes())
         else:
             for i in kept:
