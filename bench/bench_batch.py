@@ -105,11 +105,12 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None) -> dict:
+def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None, threads: int = 1) -> dict:
     import numpy as np
 
     import cgraph
     from cgraph.engine.batch import Plan
+    from cgraph.engine.pool import ChunkPool
 
     graph = cgraph.parse(program())
     wrt = None if mode == "rows" else [n for n, i in graph.inputs.items() if n != "y"]
@@ -119,16 +120,18 @@ def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None) -> dict:
     chunk = chunk or plan.chunk_rows()
     baseline = rss_mb()
     times, checksum = [], 0.0
+    pool = ChunkPool(threads)  # what `eval --data --threads N` runs the chunks on
     for _ in range(repeats):
         start = time.perf_counter()
         checksum = 0.0
-        for lo in range(0, rows, chunk):
-            result = plan.run(base, [c[lo : lo + chunk] for c in columns])
+        spans = [(lo, min(rows, lo + chunk)) for lo in range(0, rows, chunk)]
+        for result in pool.map(lambda span: plan.run(base, [c[span[0]:span[1]] for c in columns]), spans):
             # Consume the chunk as `eval --data` does (it writes it out): touch every array.
             checksum += float(result.value.sum()) + sum(float(np.sum(g)) for g in result.grads.values())
         times.append(time.perf_counter() - start)
+    pool.close()
     return {"nodes": len(graph), "times": times, "peak_mb": peak_mb(), "baseline_mb": baseline,
-            "chunk": chunk, "checksum": checksum}
+            "chunk": chunk, "checksum": checksum, "threads": threads}
 
 
 def torch_graph_run(graph, columns, torch):
@@ -263,7 +266,8 @@ def child_main(argv: list[str]) -> None:
     kind, rows, repeats = argv[0], int(float(argv[1])), int(argv[2])
     extra = argv[3] if len(argv) > 3 else ""
     if kind in ("rows", "sum"):
-        result = child_cgraph(rows, kind, repeats, int(extra) if extra else None)
+        threads = int(argv[4]) if len(argv) > 4 else 1
+        result = child_cgraph(rows, kind, repeats, int(extra) if extra else None, threads)
     elif kind == "torch":
         result = child_torch(rows, repeats, int(extra) if extra else None)
     elif kind == "compare":
