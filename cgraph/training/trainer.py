@@ -114,7 +114,7 @@ class Trainer:
         loss or gradient is not finite (then the first two mean nothing)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
         if isinstance(rows, slice):  # a range: its chunks are views of the columns, not copies
-            parts: list[slice] | list[np.ndarray] = [
+            parts: list[slice | np.ndarray] = [
                 slice(a, min(a + self.chunk, rows.stop)) for a in range(rows.start, rows.stop, self.chunk)]
         else:
             parts = [rows[a : a + self.chunk] for a in range(0, len(rows), self.chunk)]
