@@ -113,7 +113,6 @@ def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None, threads:
 
     import cgraph
     from cgraph.engine.batch import Plan
-    from cgraph.engine.pool import ChunkPool
 
     graph = cgraph.parse(program())
     wrt = None if mode == "rows" else [n for n, i in graph.inputs.items() if n != "y"]
@@ -123,16 +122,14 @@ def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None, threads:
     chunk = chunk or plan.chunk_rows()
     baseline = rss_mb()
     times, checksum = [], 0.0
-    pool = ChunkPool(threads)  # what `eval --data --threads N` runs the chunks on
     for _ in range(repeats):
         start = time.perf_counter()
         checksum = 0.0
-        spans = [(lo, min(rows, lo + chunk)) for lo in range(0, rows, chunk)]
-        for result in pool.map(lambda span: plan.run(base, [c[span[0]:span[1]] for c in columns]), spans):
+        chunks = ([c[lo : lo + chunk] for c in columns] for lo in range(0, rows, chunk))
+        for result in plan.run_chunks(base, chunks, threads=threads):  # as `eval --data --threads N`
             # Consume the chunk as `eval --data` does (it writes it out): touch every array.
             checksum += float(result.value.sum()) + sum(float(np.sum(g)) for g in result.grads.values())
         times.append(time.perf_counter() - start)
-    pool.close()
     return {"nodes": len(graph), "times": times, "peak_mb": peak_mb(), "baseline_mb": baseline,
             "chunk": chunk, "checksum": checksum, "threads": threads}
 

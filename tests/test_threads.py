@@ -308,3 +308,21 @@ def test_the_sigmoids_branch_free_numerator_gives_the_same_bits():
     expected = np.where(a >= 0, 1.0, e) / (e + 1.0)
     assert _np_sigmoid(a).tobytes() == expected.tobytes()
     assert _np_sigmoid(np.float64(-2.0)).shape == ()
+
+
+def test_plan_run_chunks_is_the_library_entry_point():
+    """cgraph.batch: Plan.run_chunks(base, chunks, threads=N), results in chunk order, the
+    same bits as run() chunk by chunk in this thread."""
+    from cgraph.batch import Plan
+
+    graph = cgraph.parse("param w = 0.3\nh = tanh(w * x + y)\nloss = sigmoid(h * x) - log(y)")
+    plan = Plan(graph, ["x", "y"], shared_grads="sum")
+    base = plan.bind({})
+    rng = np.random.default_rng(3)
+    chunks = [[rng.normal(size=m), rng.normal(size=m)] for m in (5, 7, 1, 9, 4, 6)]
+    expected = [plan.run(base, columns) for columns in chunks]
+    for threads in THREAD_COUNTS:
+        got = list(plan.run_chunks(base, iter(chunks), threads=threads))
+        assert [_bits(r.value) for r in got] == [_bits(r.value) for r in expected]
+        assert [[_bits(r.grads[k]) for k in plan.wrt_names] for r in got] == \
+            [[_bits(r.grads[k]) for k in plan.wrt_names] for r in expected]

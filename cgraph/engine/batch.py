@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from ..ir.graph import Graph
 from ..ops import OPS
 # NonFinite and NonFiniteTally are also reached as batch.NonFinite(Tally) by their users.
 from .non_finite import NonFinite, NonFiniteTally, diagnose_step, value_origins
+from .pool import ChunkPool
 
 __all__ = ["Plan", "Result", "NonFinite", "NonFiniteTally", "SHARED_GRADS", "CHUNK_BUDGET_BYTES",
            "MIN_CHUNK_ROWS", "MAX_CHUNK_ROWS"]
@@ -238,6 +239,15 @@ class Plan:
         if type(value) is not _ndarray:
             value = np.full(n, value, dtype=np.float64)
         return Result(value, self._wanted(grads, owned, n), n, finite[0] if finite is not None else None)
+
+    def run_chunks(self, base: list, chunks: Iterable[Sequence[np.ndarray]], *, threads: int | None = None,
+                   check_values: bool = False) -> Iterator[Result]:
+        """`run` over each chunk's columns, `threads` chunks at a time (None: $CGRAPH_THREADS,
+        else one per core; 1: in this thread, no pool), the results in chunk order: the same
+        bits for every thread count. At most `threads` chunks are taken ahead of the one
+        handed out, so memory stays bounded."""
+        with ChunkPool(threads) as pool:
+            yield from pool.map(lambda columns: self.run(base, columns, check_values=check_values), chunks)
 
     def shared_finite(self, base: list) -> bool:
         """Whether every row-shared value the output depends on (from `bind`) is finite."""
