@@ -47,20 +47,24 @@ def _cell(value: float) -> str:
     return "nan" if math.isnan(value) else repr(value)
 
 
-def _evaluate(graph, path: Path, threads: int, chunk_rows: int, on_error: str, outputs) -> tuple:
+def _evaluate(graph, path: Path, threads: int, chunk_rows: int, on_error: str, outputs, strict: bool) -> tuple:
     """Everything `eval --data` writes, as bits: each chunk's lines, values, gradients and
-    other outputs, then the warnings."""
+    other outputs, then the warnings, or the error that ended the rows (a bad row with
+    --on-error fail, an inf or nan with --strict) after the chunks before it."""
     from cgraph.data import DataFile, bind_columns
     from cgraph.training.rows import evaluate_rows
 
     datafile = DataFile(str(path))
     binding = bind_columns(graph, datafile)
     rows = evaluate_rows(graph, datafile, binding, {}, output=outputs, chunk_rows=chunk_rows, on_error=on_error,
-                         threads=threads)
+                         strict=strict, threads=threads)
     parts = []
-    for part in rows:
-        more = [(_bits(v), [_bits(g) for g in gs]) for v, gs in part.more]
-        parts.append((part.lines.tolist(), _bits(part.value), [_bits(g) for g in part.grads], more))
+    try:
+        for part in rows:
+            more = [(_bits(v), [_bits(g) for g in gs]) for v, gs in part.more]
+            parts.append((part.lines.tolist(), _bits(part.value), [_bits(g) for g in part.grads], more))
+    except cgraph.CgraphError as exc:
+        return parts, f"{type(exc).__name__}: {exc}"
     return parts, rows.warnings()
 
 
@@ -85,8 +89,8 @@ def programs_with_data(draw):
     return source, graph, text.getvalue()
 
 
-@given(programs_with_data(), st.integers(1, 5), st.booleans())
-def test_every_thread_count_gives_the_same_rows_bit_for_bit(case, chunk_rows, several_outputs):
+@given(programs_with_data(), st.integers(1, 5), st.booleans(), st.sampled_from(["skip", "fail"]), st.booleans())
+def test_every_thread_count_gives_the_same_rows_bit_for_bit(case, chunk_rows, several_outputs, on_error, strict):
     source, graph, text = case
     note(source)
     note(text)
@@ -96,7 +100,7 @@ def test_every_thread_count_gives_the_same_rows_bit_for_bit(case, chunk_rows, se
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.csv"
         path.write_text(text)
-        results = [_evaluate(graph, path, threads, chunk_rows, "skip", outputs) for threads in THREAD_COUNTS]
+        results = [_evaluate(graph, path, threads, chunk_rows, on_error, outputs, strict) for threads in THREAD_COUNTS]
     assert results[1] == results[0]
     assert results[2] == results[0]
 
