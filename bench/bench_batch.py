@@ -267,6 +267,35 @@ def make_stream_csv(path: Path, rows: int) -> None:
             f.write("".join(f"{x:.6f},{y:.6f}\n" for x, y in zip(xs.tolist(), ys.tolist())))
 
 
+def child_control(threads: int, repeats: int) -> dict:
+    """How much faster `threads` threads run than one on work that holds no lock at all
+    (sha256 of 1 MB blocks releases the GIL): what the machine gives right now. On a
+    shared machine it says how far the cgraph speed-up could have gone."""
+    import hashlib
+    import threading
+
+    data = os.urandom(1 << 20)
+
+    def burn(blocks: int) -> None:
+        for _ in range(blocks):
+            hashlib.sha256(data).digest()
+
+    def timed(n: int) -> float:
+        workers = [threading.Thread(target=burn, args=(200 // n,)) for _ in range(n)]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return time.perf_counter() - start
+
+    one, many = [], []
+    for _ in range(repeats):  # alternated
+        one.append(timed(1))
+        many.append(timed(threads))
+    return {"one": one, "many": many}
+
+
 def child_main(argv: list[str]) -> None:
     kind, rows, repeats = argv[0], int(float(argv[1])), int(argv[2])
     extra = argv[3] if len(argv) > 3 else ""
@@ -277,6 +306,8 @@ def child_main(argv: list[str]) -> None:
         result = child_torch(rows, repeats, int(extra) if extra else None)
     elif kind == "compare":
         result = child_compare(rows)
+    elif kind == "control":
+        result = child_control(int(extra) if extra else 2, repeats)
     elif kind == "train":
         result = child_train(rows, repeats, int(extra) if extra else 1)
     else:
@@ -351,7 +382,7 @@ def main() -> None:
         repeats = args.repeats or (15 if rows <= 10**4 else 5 if rows <= 10**5 else 3)
         chunk = args.chunk_rows or ""
         # Alternated in one loop so that a burst of other work on the machine hits them alike.
-        case = {"rows": run_child("rows", rows, repeats, chunk, threads)}
+        case = {"control": run_child("control", 0, 5, threads), "rows": run_child("rows", rows, repeats, chunk, threads)}
         if use_torch:
             case["torch"] = run_child("torch", rows, repeats, threads)
         case["one"] = run_child("rows", rows, repeats, chunk, 1)
@@ -377,7 +408,7 @@ def main() -> None:
 
 def print_table(rows_out: list, use_torch: bool, threads: int) -> list:
     print()
-    header = ["rows", f"cgraph eval ns ({threads} threads)", "peak MB", "1 thread ns", "speed-up",
+    header = ["rows", f"cgraph eval ns ({threads} threads)", "peak MB", "1 thread ns", "speed-up", "machine's",
               f"cgraph sum ns ({threads})", "peak MB"]
     if use_torch:
         header += [f"torch ns ({threads})", "peak MB", "torch/cgraph time", "torch/cgraph memory"]
@@ -388,14 +419,17 @@ def print_table(rows_out: list, use_torch: bool, threads: int) -> list:
         r, one = case["rows"], case["one"]
         cells = [f"{rows:,}"]
         cells += [f"{ns(r, rows):.2f}", f"{r['peak_mb']:.0f}"] if isinstance(r, dict) else [r, ""]
+        control = case.get("control")
+        machine = (f"{statistics.median(control['one']) / statistics.median(control['many']):.2f}x"
+                   if isinstance(control, dict) else "?")
         if isinstance(one, dict) and isinstance(r, dict):
             speedup = ns(one, rows) / ns(r, rows)
-            cells += [f"{ns(one, rows):.2f}", f"{speedup:.2f}x"]
+            cells += [f"{ns(one, rows):.2f}", f"{speedup:.2f}x", machine]
             if rows >= 10**6:
                 verdicts.append((f"{rows:,} rows: {threads} threads >= {TARGET_THREAD_SPEEDUP}x faster than 1",
                                  speedup >= TARGET_THREAD_SPEEDUP, f"{speedup:.2f}x"))
         else:
-            cells += [str(one), ""]
+            cells += [str(one), "", machine]
         sm = case["sum"]
         cells += [f"{ns(sm, rows):.2f}", f"{sm['peak_mb']:.0f}"] if isinstance(sm, dict) else [sm, ""]
         if use_torch:
@@ -422,6 +456,8 @@ def print_table(rows_out: list, use_torch: bool, threads: int) -> list:
 
 
 def print_notes(rows_out: list, use_torch: bool, compare) -> None:
+    print("\nspeed-up: the 1-thread time over the threads' time; machine's: the same ratio for work that "
+          "holds no lock (sha256), measured just before: how much the machine gave the threads then")
     first = rows_out[0][1]["rows"]
     if isinstance(first, dict):
         print(f"\ncgraph chunks: {first['chunk']:,} rows; the process before evaluating (Python, NumPy, cgraph, the "
