@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cgraph
-from cgraph.engine.batch import MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Plan
+from cgraph.engine.batch import CHUNK_BUDGET_BYTES, MAX_CHUNK_ROWS, MIN_CHUNK_ROWS, Plan
 from cgraph.ops import FUNCTIONS
 
 from support.paths import SAMPLES
@@ -209,7 +209,7 @@ def test_chunk_rows_is_bounded_by_the_graph_size():
     assert small.chunk_rows() == MAX_CHUNK_ROWS
     big = Plan(cgraph.parse("h0 = x\n" + "\n".join(f"h{k} = tanh(h{k - 1} + x)" for k in range(1, 8000))), ["x"])
     assert MIN_CHUNK_ROWS <= big.chunk_rows() < MAX_CHUNK_ROWS
-    assert big.chunk_rows() * 8 * big.batched_nodes <= 256 * 2**20
+    assert big.chunk_rows() * 8 * big.batched_nodes <= CHUNK_BUDGET_BYTES
 
 
 def test_chunks_give_the_same_rows_as_one_pass():

@@ -19,6 +19,8 @@ from ..ir.graph import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
+THREADS_HELP = ("Chunks evaluated at a time, one per thread (default: $CGRAPH_THREADS, else one per core; "
+                "1: no threads). The output is the same for every count.")
 DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")  # data.DATA_FORMATS, here so that --help does not import NumPy
 DATA_FORMAT_HELP = "The data's format, whatever its suffix; needed with --data - (standard input)."
 DELIMITER_HELP = "CSV field separator: one character, or tab (default: a comma; a tab for .tsv)."
@@ -74,7 +76,7 @@ def open_data(graph: Graph, path: str, given: dict[str, float], *, params_ok: bo
 def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[str] | None, *, data_path: str,
               fmt: str | None,
               target: str, chunk_rows: int | None, on_error: str, strict: bool, program_file: str | None,
-              data_format: str | None = None, delimiter: str | None = None) -> None:
+              data_format: str | None = None, delimiter: str | None = None, threads: int | None = None) -> None:
     """`cgraph eval FILE --data rows.csv`: one output line per data row, in chunks.
 
     To standard output each chunk's rows are written (and flushed) as soon as they are

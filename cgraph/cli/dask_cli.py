@@ -17,6 +17,13 @@ ENGINE_HELP = ("local (this process, default) or dask: a Dask cluster, local (--
                "or --scheduler ADDRESS; a partition per data file or Parquet row groups (pip install 'cgraph[dask]').")
 
 
+def check_engine_threads(ctx: click.Context, engine: str, threads: int | None) -> None:
+    """--threads sizes the local engine's pool; a Dask worker runs one thread (one process per core)."""
+    if engine == "dask" and threads is not None:
+        raise click.UsageError("--threads is the local engine's; with --engine dask each worker process runs "
+                               "one thread (--workers N sets how many)", ctx)
+
+
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--engine, --scheduler and --workers; refused where they mean nothing."""
     for option in reversed([
@@ -56,14 +63,14 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def program_of(graph: Graph):
     """What a worker rebuilds the graph from (the seed and --max-nodes as given)."""
-    from ..distributed.local import Program
+    from ..distributed.local import ShippedProgram
     from ..frontend.builder import DEFAULT_SEED
     from ..frontend.size_limits import DEFAULT_MAX_NODES
 
     params = click.get_current_context().params
     seed = params.get("seed")
     max_nodes = params.get("max_nodes")
-    return Program(graph.source.text, graph.source.filename, DEFAULT_SEED if seed is None else seed,
+    return ShippedProgram(graph.source.text, graph.source.filename, DEFAULT_SEED if seed is None else seed,
                    DEFAULT_MAX_NODES if max_nodes is None else max_nodes, len(graph))
 
 
@@ -77,15 +84,15 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
     """`cgraph eval FILE --data DATA --engine dask`: the rows of every partition, in input
     order, to stdout, one file (CSV, JSON Lines or Parquet by its suffix) or DIR/ (a part
     file per partition, written by the workers)."""
-    from ..distributed import output as dout
     from ..distributed.cluster import connect
     from ..distributed.rows import evaluate_to_parts
+    from ..training.data.writer import out_format
     from ..training.rows import evaluate_rows
     from .batch_cli import _Progress, echo_err, open_data, require_numpy
 
     require_numpy()
     directory = target != "-" and _is_directory_target(target)
-    out_fmt = dout.out_format(target, fmt) if target != "-" and not directory else (fmt or "csv")
+    out_fmt = out_format(target, fmt) if target != "-" and not directory else (fmt or "csv")
     if directory:
         _check_directory(target)
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
@@ -127,8 +134,8 @@ def _eval_to_one(client, job, datafile, local_rows, target: str, fmt: str, progr
                  data_path: str, advance) -> int:
     from typing import IO, cast
 
-    from ..distributed import output as dout
     from ..distributed.rows import evaluate_to_writer
+    from ..training.data.writer import close_writer, row_writer
     from .batch_cli import _stdout_stream, _write_rows
     from .output import atomic_writer
 
@@ -136,11 +143,11 @@ def _eval_to_one(client, job, datafile, local_rows, target: str, fmt: str, progr
         raise click.UsageError("Parquet is written to a file: -o FILE.parquet")
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out:
-        writer = dout.row_writer(cast("IO[bytes]", out), fmt, local_rows.output_name, local_rows.wrt_names,
+        writer = row_writer(cast("IO[bytes]", out), fmt, local_rows.output_name, local_rows.wrt_names,
                                  local_rows.row_word, local_rows.more_output_names)
         evaluate_to_writer(client, job, datafile, local_rows, lambda part: _write_rows(writer, out, part, target),
                            advance)
-        dout.close_writer(writer)
+        close_writer(writer)
     return writer.rows
 
 

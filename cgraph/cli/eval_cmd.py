@@ -12,9 +12,10 @@ from ..engine.evaluator import evaluate
 from ..engine.tangent import JVP, jvp, parse_direction
 from ..ir.graph import Graph
 from . import EXIT_CODES_HELP
-from .batch_cli import CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, eval_data, one_stdin
+from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, THREADS_HELP, eval_data,
+                        one_stdin)
 from .common import Count, ProgramCommand, evaluation_options, output_list, with_program
-from .dask_cli import engine_options
+from .dask_cli import check_engine_threads, engine_options
 
 EPILOG = f"""\b
 Examples:
@@ -80,12 +81,14 @@ TANGENT_HELP = ("Forward mode: also each node's derivative along this direction 
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
+@click.option("--threads", type=Count(min=1), default=None, help=THREADS_HELP + " Needs --data.")
 @click.option("--tangent", "tangent_texts", multiple=True, metavar="NAME=V,...", help=TANGENT_HELP)
 @engine_options
 def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool,
                  fmt: str | None, show: str, data_path: str | None, out: str, chunk_rows: int | None, on_error: str | None,
-                 data_format: str | None, delimiter: str | None, tangent_texts: tuple[str, ...] = (),
-                 engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> None:
+                 data_format: str | None, delimiter: str | None, threads: int | None = None,
+                 tangent_texts: tuple[str, ...] = (), engine: str = "local", scheduler: str | None = None,
+                 workers: int | None = None) -> None:
     """Evaluate FILE: the value of every node and its gradient by backprop.
 
     Inputs are given as --NAME VALUE (negative values fine: --z -3); an
@@ -112,15 +115,16 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
         options: dict[str, Any] = dict(data_path=data_path, target=out, chunk_rows=chunk_rows, on_error=on_error or "fail",
                        strict=strict, program_file=ctx.params.get("file"), data_format=data_format,
                        delimiter=delimiter)
+        check_engine_threads(ctx, engine, threads)
         if engine == "dask":
             from .dask_cli import eval_dask
 
             eval_dask(graph, inputs, outputs, fmt=fmt, scheduler=scheduler, workers=workers, **options)
         else:
-            eval_data(graph, inputs, outputs, fmt=fmt, **options)
+            eval_data(graph, inputs, outputs, fmt=fmt, threads=threads, **options)
         return
     for given, name in ((chunk_rows, "--chunk-rows"), (on_error, "--on-error"), (data_format, "--data-format"),
-                        (delimiter, "--delimiter")):
+                        (delimiter, "--delimiter"), (threads, "--threads")):
         if given is not None:
             raise click.UsageError(f"{name} goes with --data FILE", ctx)
     if fmt == "jsonl":

@@ -10,10 +10,10 @@ from ..frontend.builder import DEFAULT_SEED
 from ..ir.graph import Graph
 from ..ops import PARAM
 from . import exit_codes_help
-from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP,
+from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, ON_ERROR_HELP, THREADS_HELP,
                         echo_err, one_stdin, open_data, require_numpy)
 from .common import SEED, Count, FiniteFloat, ProgramCommand, with_program
-from .dask_cli import engine_options
+from .dask_cli import check_engine_threads, engine_options
 from .train_display import CallbackFanout, ProgressView, SigintGuard, TracePrinter, print_summary
 
 EPILOG = f"""\b
@@ -92,6 +92,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 @click.option("--log", "log_path", metavar="FILE.csv", help="Write the loss per epoch as CSV.")
 @click.option("--plot", "plot_path", metavar="FILE", help="Draw the loss curve (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP)
+@click.option("--threads", type=Count(min=1), default=None, help=THREADS_HELP)
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help=ON_ERROR_HELP)
 @engine_options
 def train_command(graph: Graph, inputs: dict[str, float], output_name: str | None, data_path: str | None,
@@ -100,7 +101,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
                   max_time: float | None, trace: int, save_path: str | None, init_path: str | None,
                   log_path: str | None, plot_path: str | None, chunk_rows: int | None, on_error: str,
                   data_format: str | None = None, delimiter: str | None = None, allow_defaults: bool = False,
-                  engine: str = "local", scheduler: str | None = None, workers: int | None = None) -> None:
+                  threads: int | None = None, engine: str = "local", scheduler: str | None = None,
+                  workers: int | None = None) -> None:
     """Train FILE's params by gradient descent on the rows of --data (or on
     the given input values).
 
@@ -121,10 +123,11 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     from ..training.trainer import Settings, resume_point
     from ..training.finite import require_finite
 
+    check_engine_threads(ctx, engine, threads)
     settings = Settings(
         lr=lr,  # type: ignore[arg-type]  # None: the optimizer's default
         epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum, shuffle=shuffle,
-        seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows,
+        seed=seed, tol=tol, patience=patience, max_time=max_time, chunk_rows=chunk_rows, threads=threads,
     )
     require_finite(inputs, "the value of '{}' is {} (given as an option)")
     saved, state = None, None
@@ -179,7 +182,7 @@ def _check_no_data_options(ctx: click.Context) -> None:
     from click.core import ParameterSource
 
     for name, option in (("data_format", "--data-format"), ("delimiter", "--delimiter"), ("chunk_rows", "--chunk-rows"),
-                         ("on_error", "--on-error"), ("allow_defaults", "--allow-defaults")):
+                         ("threads", "--threads"), ("on_error", "--on-error"), ("allow_defaults", "--allow-defaults")):
         if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
             raise click.UsageError(f"{option} goes with --data FILE; without --data the input values given "
                                    "(and declared defaults) are the one row", ctx)

@@ -23,7 +23,7 @@ from ..ir.graph import Graph
 from .partitions import Partition
 
 @dataclass(frozen=True)
-class Program:
+class ShippedProgram:
     """What a worker builds the graph from: the program's text as the client read it, and
     the options that shape the graph (a Graph itself holds memoryviews, which do not pickle;
     parsing again with the same seed gives the same nodes and the same random params)."""
@@ -75,7 +75,7 @@ class Failure:
 class EvalJob:
     """What every partition of an `eval --data` run shares."""
 
-    program: Program
+    program: ShippedProgram
     given: dict[str, float]
     outputs: list[str] | None
     on_error: str
@@ -122,7 +122,8 @@ def evaluate_partition(job: EvalJob, part: Partition, part_target: str | None = 
         graph = job.program.graph()
         datafile, binding = _open(graph, part, job.given, True)
         rows = evaluate_rows(graph, datafile, binding, job.given, output=job.outputs, chunk_rows=job.chunk_rows,
-                             on_error=job.on_error, strict=job.strict)
+                             on_error=job.on_error, strict=job.strict,
+                             threads=1)  # a worker process per core is the parallelism: no pool inside
         if part_target is not None:
             from .output import write_rows
 
@@ -160,7 +161,7 @@ class TrainData:
         return len(self.lines)
 
 
-def load_partition(program: Program, part: Partition, given: Mapping[str, float], chunk_rows: int, on_error: str,
+def load_partition(program: ShippedProgram, part: Partition, given: Mapping[str, float], chunk_rows: int, on_error: str,
                    in_set: bool):
     """One file's rows for training: read whole, rows with an inf or nan failed or skipped
     as the local engine does."""
@@ -182,7 +183,7 @@ class TrainJob:
     """What every step of a training run shares: compiled once per worker (by `token`)."""
 
     token: str
-    program: Program
+    program: ShippedProgram
     data_names: list[str]
     loss: str | None
     names: list[str]  # the params, in the trainer's order

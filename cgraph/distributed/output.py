@@ -1,16 +1,13 @@
-"""Rows out for the Dask engine: CSV and JSON Lines as the local engine writes them
-(RowWriter), or Parquet; one file written by the client, or one part file per partition
-written by the worker that computed it (`-o DIR/`)."""
+"""Rows out for the Dask engine: the local engine's row writers (CSV, JSON Lines, Parquet);
+one file written by the client, or one part file per partition written by the worker that
+computed it (`-o DIR/`)."""
 
 from __future__ import annotations
 
 import os
 from typing import Iterable
 
-from ..training.data.writer import OUT_SUFFIXES, ParquetRows, close_writer, out_format, row_writer
-
-__all__ = ["OUT_SUFFIXES", "ParquetRows", "close_writer", "out_format", "row_writer", "part_names", "write_rows",
-           "PART_SUFFIX"]
+from ..training.data.writer import close_writer, row_writer
 
 PART_SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet"}
 

@@ -28,7 +28,7 @@ from ..training.data.base import SHOWN_SKIPS
 from ..training.trainer import Settings, Trainer
 from .cluster import worker_failed
 from .partitions import partitions
-from .local import Failure, Program, TrainData, TrainJob, gradient_sum, load_partition, take_rows
+from .local import Failure, ShippedProgram, TrainData, TrainJob, gradient_sum, load_partition, take_rows
 
 
 def _gather(client, futures: list) -> list:
@@ -78,7 +78,7 @@ class _RemoteLines:
 class ClusterTrainer(Trainer):
     """The local Trainer with each batch's loss and gradient summed on the workers."""
 
-    def __init__(self, client, program: Program, graph: Graph, data, binding, *, settings: Settings,
+    def __init__(self, client, program: ShippedProgram, graph: Graph, data, binding, *, settings: Settings,
                  loss: str | None, given: Mapping[str, float], start: Mapping[str, float], on_error: str,
                  skipped: Skipped):
         if settings.optimizer == "newton":

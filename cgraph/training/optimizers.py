@@ -35,6 +35,7 @@ class Settings:
     patience: int | None = None  # stop after this many epochs in a row without improvement
     max_time: float | None = None  # seconds
     chunk_rows: int | None = None  # rows per vectorized pass (default: sized by the plan)
+    threads: int | None = None  # chunks evaluated at a time (None: $CGRAPH_THREADS, else one per core)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..engine import batch
 from ..engine.evaluator import output_names
+from ..engine.pool import ChunkPool, thread_count
 from ..errors import InputError, NumericError
 from ..ir.graph import Graph
 from .data import Binding, DataFile, Skipped
@@ -82,11 +83,16 @@ class RowEvaluation:
     Built eagerly (the plan, the values every row shares), so a missing input is an error
     before any row is read or any output opened. `strict` stops at the first inf or nan
     value (a NumericError naming the row); otherwise where inf or nan starts is tallied
-    over all rows and said by `warnings()`."""
+    over all rows and said by `warnings()`.
+
+    `threads` chunks are evaluated at a time (None: $CGRAPH_THREADS, else one per core; 1:
+    in the calling thread, no pool). The output is the same for every count: a chunk's
+    rows are computed from that chunk alone, and the results (and the tally of where inf
+    or nan starts) are taken in chunk order."""
 
     def __init__(self, graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
                  output: str | Sequence[str] | None = None, chunk_rows: int | None = None, on_error: str = "fail",
-                 strict: bool = False):
+                 strict: bool = False, threads: int | None = None):
         self.graph = graph
         self.datafile = datafile
         self.binding = binding
@@ -97,6 +103,9 @@ class RowEvaluation:
         self.base = bind_shared(self.plan, given, datafile.label)
         # Several outputs: a plan each (its own forward and backward pass over the chunk).
         self.more = [_OtherOutput(graph, binding.names, name, given, datafile.label) for name in chosen[1:]]
+        for other in self.more:
+            other.find_new_nodes(self)  # now, not on a chunk's thread
+        self.threads = thread_count(threads)
         self.chunk_rows = chunk_rows or self.plan.chunk_rows()
         self.skipped = Skipped()
         self.row_word = "row" if datafile.format == "parquet" else "line"
@@ -119,28 +128,44 @@ class RowEvaluation:
         return [other.name for other in self.more]
 
     def __iter__(self) -> Iterator[RowResults]:
-        plan, base = self.plan, self.base
-        for chunk in self.datafile.chunks(self.binding.fields, self.chunk_rows, self.on_error, self.skipped):
-            if self.strict:
-                where = plan.first_non_finite(base, chunk.columns, chunk.n)
-                if where is not None and where.kind == "value":
-                    raise self._non_finite_error(where, chunk)
-            result = plan.run(base, chunk.columns, chunk.n, check_values=True)
-            grads = [result.grads[name] for name in plan.wrt_names]
-            # The common case costs one sum per node and an isfinite pass over the gradients;
-            # the node by node diagnosis runs only on a chunk where something is inf or nan.
-            if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
-                self.tally(plan.non_finite_origins(base, chunk.columns, chunk.n), chunk)
-            more = [other.run(self, chunk) for other in self.more]
-            self.rows += chunk.n
-            yield RowResults(chunk.lines, result.value, grads, more)
+        chunks = self.datafile.chunks(self.binding.fields, self.chunk_rows, self.on_error, self.skipped)
+        with ChunkPool(self.threads) as pool:
+            for part, origins, source in pool.map(self._evaluate, chunks):
+                for found in origins:
+                    self.tally(found, part.lines, source)
+                self.rows += part.n
+                yield part
 
-    def tally(self, origins: list, chunk) -> None:
-        """Count a chunk's inf/nan origins (and, in a data set, the file of each one's first row)."""
-        self.origins.add(origins, chunk.lines)
-        if chunk.source is not None:
+    def _evaluate(self, chunk) -> tuple[RowResults, list[list[batch.NonFinite]], str | None]:
+        """One chunk's rows, and where inf or nan starts in them (per output: the caller
+        tallies them in chunk order). Runs on a pool thread: it changes nothing shared."""
+        plan, base = self.plan, self.base
+        if self.strict:
+            where = plan.first_non_finite(base, chunk.columns, chunk.n)
+            if where is not None and where.kind == "value":
+                raise self._non_finite_error(where, chunk)
+        result = plan.run(base, chunk.columns, chunk.n, check_values=True)
+        grads = [result.grads[name] for name in plan.wrt_names]
+        origins = []
+        # The common case costs one sum per node and an isfinite pass over the gradients;
+        # the node by node diagnosis runs only on a chunk where something is inf or nan.
+        if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
+            origins.append(plan.non_finite_origins(base, chunk.columns, chunk.n))
+        more = []
+        for other in self.more:
+            value, other_grads, found = other.run(self, chunk)
+            more.append((value, other_grads))
+            if found:
+                origins.append(found)
+        return RowResults(chunk.lines, result.value, grads, more), origins, chunk.source
+
+    def tally(self, origins: list, lines, source: str | None) -> None:
+        """Count a chunk's inf/nan origins (and, in a data set, the file of each one's first
+        row): on the caller's thread, in chunk order."""
+        self.origins.add(origins, lines)
+        if source is not None:
             for o in origins:
-                self.first_source.setdefault((o.node, o.kind), chunk.source)
+                self.first_source.setdefault((o.node, o.kind), source)
 
     def warnings(self) -> list[str]:
         """After the last chunk, in order: the rows skipped, each place where inf or nan
@@ -180,9 +205,11 @@ class _OtherOutput:
         self.plan = batch.Plan(graph, batched, output=name, shared_grads="rows")
         self.base = bind_shared(self.plan, given, label)
         self.shared_finite = self.plan.shared_finite(self.base)
-        self.new_nodes: bytearray | None = None  # set on the first chunk: its nodes no earlier plan has
+        self.new_nodes: bytearray | None = None  # set by find_new_nodes: the nodes no earlier plan has
 
-    def run(self, rows: RowEvaluation, chunk) -> tuple[np.ndarray, list[np.ndarray | float]]:
+    def run(self, rows: RowEvaluation, chunk) -> tuple[np.ndarray, list[np.ndarray | float], list[batch.NonFinite]]:
+        """The chunk's values and gradients, and the origins of inf or nan among this
+        output's new nodes (for the caller to tally)."""
         plan, base = self.plan, self.base
         if rows.strict:
             where = plan.first_non_finite(base, chunk.columns, chunk.n)
@@ -190,31 +217,32 @@ class _OtherOutput:
                 raise rows._non_finite_error(where, chunk)
         result = plan.run(base, chunk.columns, chunk.n, check_values=True)
         grads = [result.grads[name] for name in plan.wrt_names]
+        found: list[batch.NonFinite] = []
         if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
-            new = self._new_nodes(rows)
-            origins = plan.non_finite_origins(base, chunk.columns, chunk.n)
-            rows.tally([o for o in origins if new[o.node]], chunk)
-        return result.value, grads
+            new = self.new_nodes
+            assert new is not None  # set by find_new_nodes
+            found = [o for o in plan.non_finite_origins(base, chunk.columns, chunk.n) if new[o.node]]
+        return result.value, grads, found
 
-    def _new_nodes(self, rows: RowEvaluation) -> bytearray:
-        if self.new_nodes is None:
-            new = self.plan.graph.upstream(self.plan.output)
-            for earlier in [rows.plan, *(other.plan for other in rows.more[:rows.more.index(self)])]:
-                seen = earlier.graph.upstream(earlier.output)
-                for i in range(len(new)):
-                    if seen[i]:
-                        new[i] = 0
-            self.new_nodes = new
-        return self.new_nodes
+    def find_new_nodes(self, rows: RowEvaluation) -> None:
+        """The nodes of this output's plan that no earlier output's plan looks at."""
+        new = self.plan.graph.upstream(self.plan.output)
+        for earlier in [rows.plan, *(other.plan for other in rows.more[:rows.more.index(self)])]:
+            seen = earlier.graph.upstream(earlier.output)
+            for i in range(len(new)):
+                if seen[i]:
+                    new[i] = 0
+        self.new_nodes = new
 
 
 def evaluate_rows(graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
                   output: str | Sequence[str] | None = None, chunk_rows: int | None = None,
-                  on_error: str = "fail", strict: bool = False) -> RowEvaluation:
+                  on_error: str = "fail", strict: bool = False, threads: int | None = None) -> RowEvaluation:
     """Every row of `datafile` (bound to `graph`'s inputs by `binding`; `given` holds the
-    values every row shares), ready to iterate chunk by chunk."""
+    values every row shares), ready to iterate chunk by chunk, `threads` chunks at a time
+    (None: $CGRAPH_THREADS, else one per core; 1: no threads)."""
     return RowEvaluation(graph, datafile, binding, given, output=output, chunk_rows=chunk_rows,
-                         on_error=on_error, strict=strict)
+                         on_error=on_error, strict=strict, threads=threads)
 
 
 def non_finite_warnings(graph: Graph, plan: batch.Plan, binding: Binding, origins, data_label: str,

@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..engine.batch import Plan
+from ..engine.pool import ChunkPool
 from ..errors import CgraphError, InputError, NumericError, clip, non_finite
 from ..ir.graph import Graph
 from ..ops import PARAM
@@ -79,6 +80,8 @@ class Trainer:
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
         self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
+        # Each step's chunks run on these threads; chunk sums are added in chunk order (bit-identical for any count).
+        self.pool = ChunkPool(self.settings.threads)
         self.unused = [name for name in self.names if not self.plan.uses(name)]  # the loss does not depend on them
         self.batch_size = min(self.settings.batch_size or self.n, self.n)
         self.batches = -(-self.n // self.batch_size)
@@ -111,26 +114,25 @@ class Trainer:
         loss or gradient is not finite (then the first two mean nothing)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
         if isinstance(rows, slice):  # a range: its chunks are views of the columns, not copies
-            parts: list[slice] | list[np.ndarray] = [
+            parts: list[slice | np.ndarray] = [
                 slice(a, min(a + self.chunk, rows.stop)) for a in range(rows.start, rows.stop, self.chunk)]
-            m = rows.stop - rows.start
         else:
             parts = [rows[a : a + self.chunk] for a in range(0, len(rows), self.chunk)]
-            m = len(rows)
-        loss_sum = 0.0
-        grad_sum = np.zeros(len(self.names))
-        for part in parts:
-            columns = [c[part] for c in self.columns]
-            size = part.stop - part.start if isinstance(part, slice) else len(part)
-            result = self.plan.run(base, columns, size)
-            chunk_loss = float(result.value.sum())
-            chunk_grad = np.array([result.grads[name] for name in self.names], dtype=np.float64)
+        m, loss_sum, grad_sum = _size(rows), 0.0, np.zeros(len(self.names))
+        for part, chunk_loss, chunk_grad, columns in self.pool.map(lambda part: self._chunk_sums(base, part), parts):
             if not (math.isfinite(chunk_loss) and np.isfinite(chunk_grad).all()):
                 index = np.arange(part.start, part.stop) if isinstance(part, slice) else part
                 return math.nan, grad_sum, (base, columns, index)
             loss_sum += chunk_loss
             grad_sum += chunk_grad
         return loss_sum / m, grad_sum / m, None
+
+    def _chunk_sums(self, base: list, part: slice | np.ndarray) -> tuple[slice | np.ndarray, float, np.ndarray, list]:
+        """One chunk's loss and gradient summed over its rows (on a pool thread)."""
+        columns = [c[part] for c in self.columns]
+        result = self.plan.run(base, columns, _size(part))
+        chunk_grad = np.array([result.grads[name] for name in self.names], dtype=np.float64)
+        return part, float(result.value.sum()), chunk_grad, columns
 
     def at_params(self, params: Mapping[str, float]) -> tuple[float, np.ndarray] | None:
         """The mean loss and mean gradient over every row at these params (by name), or
@@ -144,11 +146,9 @@ class Trainer:
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
         columns = self.columns if rows is None else [c[rows] for c in self.columns]
         m = self.n if rows is None else _size(rows)
-        total = 0.0
-        for start in range(0, m, self.chunk):
-            stop = min(m, start + self.chunk)
-            total += float(self.plan.forward(base, [c[start:stop] for c in columns], stop - start).sum())
-        return total / m
+        spans = [slice(start, min(m, start + self.chunk)) for start in range(0, m, self.chunk)]
+        sums = self.pool.map(lambda span: float(self.plan.forward(base, [c[span] for c in columns], _size(span)).sum()), spans)
+        return sum(sums, 0.0) / m  # in chunk order, whatever the threads
 
     def newton_step(self, optimizer: Newton, params: np.ndarray, grad: np.ndarray, loss: float,
                     rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
