@@ -39,9 +39,11 @@ class SizeLimits:
         self.max_nodes = tape.max_nodes
         self.steps = 0  # statements run and terms summed, including those that add no node
         self.max_steps = STEPS_PER_NODE * tape.max_nodes + 1000
-        # id(statement) -> what one run of it surely adds (see statement_size), or None for
-        # a statement with a sum, whose size depends on the variables' values
-        self._per_run: dict[int, Size | None] = {}
+        # id(statement) -> (the statement, what one run of it surely adds (see
+        # statement_size), or None for a statement with a sum, whose size depends on the
+        # variables' values). The statement is held so that its id stays its own: a freed
+        # statement's id is reused by a later one, which would get the old one's size.
+        self._per_run: dict[int, tuple[ast.Assign | ast.ExprStmt, Size | None]] = {}
         self._function_sizes: dict[str, Size] = {}  # user function -> expression_size of its body
 
     def spend(self, steps: int, site: At) -> None:
@@ -134,11 +136,11 @@ class SizeLimits:
         """The nodes `times` runs of a statement surely add and the steps (terms of sums,
         calls of user functions) they surely run (see `expression_size`). A statement
         without a sum or mean is the same each run: its size per run is kept."""
-        key = id(st)
-        if key not in self._per_run:
+        known = self._per_run.get(id(st))
+        if known is None:
             varies = any(type(e) is ast.Reduction for e in ast.walk(st.value))
-            self._per_run[key] = None if varies else self.expression_size(st.value, {})
-        per_run = self._per_run[key]
+            known = self._per_run[id(st)] = (st, None if varies else self.expression_size(st.value, {}))
+        per_run = known[1]
         if per_run is None:
             return self.expression_size(st.value, ints or {}, ranges=ranges, times=times)
         return per_run[0] * times, per_run[1] * times
