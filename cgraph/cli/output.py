@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
 import os
 import stat
 import sys
-import tempfile
 from typing import IO, Iterator
 
 from ..errors import OutputClash, OutputError
@@ -72,9 +70,11 @@ class RunFiles:
             return
 
         def inside(known: str) -> bool:
+            from fnmatch import fnmatchcase
+
             parent = _identity(os.path.dirname(os.path.abspath(known)))
             name = os.path.basename(known)
-            return parent == here and any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+            return parent == here and any(fnmatchcase(name, pattern) for pattern in patterns)
 
         where = f"{directory} ({', '.join(patterns)})"
         for other, known in self.reads:
@@ -252,6 +252,8 @@ def _renamed_into_place(target: str, cannot: str, fsync: bool) -> Iterator[IO[by
     """A temporary file in the target's directory, renamed over it once the body succeeded."""
     directory = os.path.dirname(os.path.abspath(target))
     try:
+        import tempfile  # here: tempfile (shutil, bz2, lzma) is ~2 ms of a small command's start
+
         fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     except OSError as exc:
         raise OutputError(f"{cannot}: {exc.strerror or exc}") from None

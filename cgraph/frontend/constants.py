@@ -5,7 +5,6 @@ statement order, so one seed always gives the same params."""
 from __future__ import annotations
 
 import math
-import random
 from typing import TYPE_CHECKING, Mapping
 
 from . import syntax as ast
@@ -14,6 +13,8 @@ from ..errors import BuildError, Source
 from ..ops import BINARY_SYMBOLS, FUNCTIONS, OPS
 
 if TYPE_CHECKING:
+    from random import Random
+
     from .functions import Functions
 
 DEFAULT_SEED = 0
@@ -36,7 +37,18 @@ class Constants:
     def __init__(self, source: Source, functions: Functions, seed: int = DEFAULT_SEED):
         self.source = source
         self.functions = functions  # to check calls of built-in functions
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self._rng: Random | None = None
+
+    @property
+    def rng(self) -> Random:
+        """The generator of the draws, made at the first one: most programs draw nothing,
+        and importing `random` is a few percent of a small file's start-up."""
+        if self._rng is None:
+            from random import Random
+
+            self._rng = Random(self.seed)
+        return self._rng
 
     def value(self, e: ast.Expr, ints: Mapping[str, int], random_ok: bool = False) -> float:
         """The value of a constant expression: numbers, loop variables (`ints`), operators
