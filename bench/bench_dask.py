@@ -86,7 +86,7 @@ def bench_eval(work: Path, rows: int, repeats: int) -> dict[str, float]:
 
 def _plain_work(args: tuple[str, list[int], str]) -> None:
     """Some partitions evaluated in this process, without Dask (the control case)."""
-    from cgraph.distributed.local import EvalJob, Program, evaluate_partition
+    from cgraph.distributed.local import EvalJob, ShippedProgram, evaluate_partition
     from cgraph.distributed.partitions import partitions
     from cgraph.frontend.builder import DEFAULT_SEED
     from cgraph.frontend.loading import load
@@ -95,7 +95,7 @@ def _plain_work(args: tuple[str, list[int], str]) -> None:
 
     prog, which, data = args
     graph = load(prog)
-    job = EvalJob(Program(graph.source.text, prog, DEFAULT_SEED, DEFAULT_MAX_NODES, len(graph)), {}, None, "fail",
+    job = EvalJob(ShippedProgram(graph.source.text, prog, DEFAULT_SEED, DEFAULT_MAX_NODES, len(graph)), {}, None, "fail",
                   False, None, True)
     parts = partitions(open_data_set(data))
     for k in which:
@@ -134,7 +134,7 @@ def linear_program(params: int) -> str:
 
 def bench_train(work: Path, text: str, rows: int, batch: int, epochs: int, client) -> dict[str, float]:
     """Seconds per step of the local trainer and of the cluster trainer, and bytes per step."""
-    from cgraph.distributed.local import Program
+    from cgraph.distributed.local import ShippedProgram
     from cgraph.distributed.train import ClusterTrainer
     from cgraph.frontend.builder import DEFAULT_SEED
     from cgraph.frontend.loading import parse
@@ -155,7 +155,7 @@ def bench_train(work: Path, text: str, rows: int, batch: int, epochs: int, clien
     started = time.perf_counter()
     local.run()
     local_time = time.perf_counter() - started
-    remote = ClusterTrainer(client, Program(text, "bench.cg", DEFAULT_SEED, DEFAULT_MAX_NODES, len(graph)), graph,
+    remote = ClusterTrainer(client, ShippedProgram(text, "bench.cg", DEFAULT_SEED, DEFAULT_MAX_NODES, len(graph)), graph,
                             datafile, binding, settings=settings, loss=None, given={}, start={}, on_error="fail",
                             skipped=Skipped())
     import numpy as np
