@@ -122,3 +122,36 @@ def test_local_engine_writes_the_format_its_output_suffix_names(cg, tmp_path):
     forced = tmp_path / "forced.parquet"
     assert cg("eval", str(program), "--data", str(data_dir), "-o", str(forced), "--format", "csv").code == 0
     assert forced.read_text().splitlines()[0] == ",".join(header)
+
+
+def test_no_output_lands_on_or_inside_a_data_set(cg, tmp_path):
+    """A --data directory or glob is every file in it: -o or --save may neither replace one
+    nor add a file the set would read next time; the data stays as it was."""
+    import shutil
+
+    parts = tmp_path / "parts"
+    shutil.copytree(SAMPLES / "linreg-parts", parts)
+    before = {p.name: p.read_bytes() for p in parts.iterdir()}
+    member = sorted(before)[0]
+    cases = [
+        ("eval", LINREG, "--data", parts, "-o", parts / member),
+        ("eval", LINREG, "--data", parts, "-o", parts / "new.csv"),
+        ("eval", LINREG, "--data", str(parts / "*.csv"), "-o", parts / "zz.csv"),
+        ("train", LINREG, "--data", parts, "--epochs", "1", "--save", parts / member),
+        ("train", LINREG, "--data", str(parts / "part-*"), "--epochs", "1", "--log", parts / "part-9.csv"),
+    ]
+    for args in cases:
+        result = cg(*args)
+        assert result.code == 2, (args, result.err)
+        assert "give" in result.err and "another file" in result.err or "outside it" in result.err, result.err
+    assert {p.name: p.read_bytes() for p in parts.iterdir()} == before
+    # Beside the set, or a name it does not read, is fine.
+    assert cg("eval", LINREG, "--data", parts, "-o", tmp_path / "rows.csv").code == 0
+
+
+def test_a_dask_run_refused_before_it_starts_leaves_no_output_directory(cg, tmp_path):
+    """-o DIR/ is made only once the data and inputs are known good."""
+    out = tmp_path / "out"
+    result = cg("eval", LINREG, "--data", str(tmp_path / "none-*.csv"), "--engine", "dask", "-o", f"{out}/")
+    assert result.code == 2, result.err
+    assert not out.exists()

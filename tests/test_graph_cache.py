@@ -506,7 +506,7 @@ def test_old_parser_tables_are_pruned_but_not_the_current_ones(cache_dir, tmp_pa
     stored(cache_dir, tmp_path)
     # The parser's table files of this version and grammar, as cgraph.frontend.parser names them.
     stamp = f"{cgraph.__version__}-{zlib.crc32(grammar_text().encode()):08x}"
-    current = [cache_dir / f"parser-{stamp}", cache_dir / f"tables3-{stamp}.json"]
+    current = [cache_dir / f"tables3-{stamp}.json"]
     for p in current:
         p.write_bytes(b"t" * 1000)
     old = cache_dir / "tables3-0.0.1-deadbeef.json"
@@ -631,3 +631,18 @@ def test_an_edited_json_field_is_refused_or_gives_a_graph_that_works(field, wher
         cgraph.grad(loaded)
     except cgraph.CgraphError:
         pass
+
+
+def test_nothing_in_the_cache_directory_is_a_pickle(cache_dir, tmp_path):
+    """Lark's own cache is a pickle (code when read): cgraph never writes or reads one, even
+    on the paths that build Lark's parser (a syntax error's message)."""
+    import cgraph
+
+    bad = tmp_path / "bad.cg"
+    bad.write_text("p = x +\n")
+    with pytest.raises(cgraph.CgraphError):
+        load(str(bad), cache=True)
+    stored(cache_dir, tmp_path)
+    for entry in cache_dir.iterdir():
+        assert not entry.name.startswith("parser-"), entry
+        assert not entry.read_bytes().startswith(b"\x80"), entry  # pickle protocol 2+

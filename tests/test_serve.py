@@ -341,3 +341,23 @@ def test_the_server_module_uses_the_standard_library_only():
     import sys
 
     assert names <= set(sys.stdlib_module_names) | {"__future__"}, names - set(sys.stdlib_module_names)
+
+
+def test_bad_options_an_empty_host_and_a_fifo_are_usage_errors_before_serving(cg, tmp_path):
+    """Found before the server starts (exit 2), not shown in every page for ever: a bad
+    diagram option, an empty --host (which would bind every address), a FILE that is not a
+    regular file (a FIFO would block the first read)."""
+    import os
+
+    program = tmp_path / "s.cg"
+    program.write_text("p = x + y\n")
+    fifo = tmp_path / "fifo.cg"
+    os.mkfifo(fifo)
+    for args, words in (((program, "--annotate", "bogus"), "--annotate"),
+                        ((program, "--host", ""), "--host"),
+                        ((program, "--host", "  "), "--host"),
+                        ((fifo,), "not a regular file")):
+        result = cg("serve", *args)
+        assert result.code == 2, (args, result.err)
+        assert words in result.err
+        assert "serving" not in result.out

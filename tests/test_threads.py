@@ -340,3 +340,23 @@ def test_threads_with_the_dask_engine_is_a_usage_error(cg, command):
                 "--threads", "2")
     assert result.code == 2
     assert "--threads is the local engine's" in result.err
+
+
+@pytest.mark.parametrize("command", ["eval", "train"])
+def test_the_threads_option_is_the_one_used_and_bounded(cg, monkeypatch, command):
+    """--threads reaches the pool (a bad CGRAPH_THREADS is never read when it is given), and
+    a count past what the machine can use is refused: each thread holds a chunk in memory."""
+    from cgraph.engine.pool import max_threads
+
+    samples = ROOT / "samples"
+    extra = ("--epochs", "1") if command == "train" else ()
+    monkeypatch.setenv(THREADS_ENV, "abc")
+    assert cg(command, samples / "linreg.cg", "--data", samples / "linreg.csv", *extra).code == 2
+    result = cg(command, samples / "linreg.cg", "--data", samples / "linreg.csv", "--threads", "1", *extra)
+    assert result.code == 0, result.err
+    monkeypatch.delenv(THREADS_ENV)
+    result = cg(command, samples / "linreg.cg", "--data", samples / "linreg.csv", "--threads",
+                str(max_threads() + 1), *extra)
+    assert result.code == 2 and "more threads than this machine can use" in result.err
+    monkeypatch.setenv(THREADS_ENV, str(max_threads() + 1))
+    assert cg(command, samples / "linreg.cg", "--data", samples / "linreg.csv", *extra).code == 2

@@ -91,7 +91,7 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[st
 
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
     rows = evaluate_rows(graph, datafile, binding, inputs, output=output_name, chunk_rows=chunk_rows,
-                         on_error=on_error, strict=strict)
+                         on_error=on_error, strict=strict, threads=threads)
     sink = _stdout_stream() if target == "-" else atomic_writer(target, inputs=(program_file or "", data_path))
     with sink as out, _Progress(datafile) as progress:
         out_fmt = data.out_format(target, fmt) if target != "-" else (fmt or "csv")

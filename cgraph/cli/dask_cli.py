@@ -97,9 +97,13 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
         _check_directory(target)
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
     local_rows = evaluate_rows(graph, datafile, binding, inputs, output=outputs, chunk_rows=chunk_rows,
-                               on_error=on_error, strict=strict)  # checks the inputs; gathers the warnings
+                               on_error=on_error, strict=strict, threads=1)  # checks the inputs; gathers the warnings
     job = _eval_job(graph, inputs, outputs, datafile, on_error, strict, chunk_rows)
+    made = False
     try:
+        # Made only now, once the data and inputs are known good: a run refused before
+        # it starts leaves no directory behind.
+        made = directory and _make_directory(target)
         with connect(scheduler, workers) as client, _Progress(datafile) as progress:
             advance = lambda k, n: progress.advance(n)  # noqa: E731
             if directory:
@@ -109,7 +113,7 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
                 rows_written = _eval_to_one(client, job, datafile, local_rows, target, out_fmt, program_file,
                                             data_path, advance)
     except BaseException:
-        if directory:
+        if made:
             _remove_if_empty(target)  # the directory this run made: a failed run leaves nothing
         raise
     for warning in local_rows.warnings():
@@ -166,13 +170,19 @@ def _check_directory(target: str) -> None:
         if any(not name.startswith(".") for name in os.listdir(target)):
             raise InputError(f"-o {target}: the directory is not empty",
                              hint="the part files go to a new or empty directory; remove the old parts first")
-        return
+
+
+def _make_directory(target: str) -> bool:
+    """Create -o DIR/ if it is not there; True if this run made it (and so may remove it)."""
+    if os.path.isdir(target):
+        return False
     try:
         os.makedirs(target)
     except OSError as exc:
         from .output import OutputError
 
         raise OutputError(f"cannot create -o {target}: {exc.strerror or exc}") from None
+    return True
 
 
 def cluster_trainer(ctx: click.Context, graph: Graph, datafile, binding, settings, inputs: dict[str, float], saved,
@@ -184,6 +194,9 @@ def cluster_trainer(ctx: click.Context, graph: Graph, datafile, binding, setting
     from ..training.data import Skipped
     from .batch_cli import echo_err
 
+    from dataclasses import replace
+
+    settings = replace(settings, threads=1)  # the client's own passes: the workers are the parallelism
     client = ctx.with_resource(connect(scheduler, workers))
     skipped = Skipped()
     trainer = ClusterTrainer(client, program_of(graph), graph, datafile, binding, settings=settings, loss=loss_name,

@@ -40,10 +40,18 @@ class RunFiles:
     def __init__(self) -> None:
         self.reads: list[tuple[str, str]] = []
         self.writes: list[tuple[str, str]] = []
+        self.read_sets: list[tuple[str, str]] = []  # (option, directory or glob) of a data set
 
     def read(self, option: str, path: str | None) -> None:
         if path and path != "-":
             self.reads.append((option, path))
+
+    def read_set(self, option: str, spec: str) -> None:
+        """A `--data` directory or glob: each file it holds now is read, and a file written
+        where it would be read as part of the set next time is refused too."""
+        self.read_sets.append((option, spec))
+        for path in _set_members(spec):
+            self.read(option, path)
 
     def write(self, option: str, path: str | None) -> None:
         """Claim `path` for `option`, refusing it if it is a file read or written under
@@ -59,6 +67,10 @@ class RunFiles:
                 if other != option and _identity(known) == me:
                     raise OutputClash(f"{other} {known} and {option} {path} are the same file; "
                                       "give each output a file of its own")
+        for other, spec in self.read_sets:
+            if _joins_set(path, spec):
+                raise OutputClash(f"{option} {path} would become part of {other} {spec} (its files are the data); "
+                                  f"give {option} a file outside it")
         if (option, path) not in self.writes:
             self.writes.append((option, path))
 
@@ -96,6 +108,33 @@ class RunFiles:
             if known == path or (me is not None and _identity(known) == me):
                 return option
         return None
+
+
+_DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet")  # what a --data directory reads
+
+
+def _is_set(spec: str) -> bool:
+    return os.path.isdir(spec) or any(c in spec for c in "*?[")
+
+
+def _set_members(spec: str) -> list[str]:
+    """Every file a --data directory or glob names now (whatever its suffix: a write
+    must not replace any of them)."""
+    if os.path.isdir(spec):
+        return [os.path.join(spec, name) for name in os.listdir(spec)]
+    import glob
+
+    return glob.glob(spec, recursive=True)
+
+
+def _joins_set(path: str, spec: str) -> bool:
+    """Whether a file written at `path` would be read as part of the data set `spec`."""
+    if os.path.isdir(spec):
+        inside = os.path.realpath(os.path.dirname(os.path.abspath(path))) == os.path.realpath(spec)
+        return inside and os.path.splitext(path)[1].lower() in _DATA_SUFFIXES
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(os.path.abspath(path), os.path.abspath(spec))
 
 
 def _described(option: str) -> str:
@@ -160,7 +199,9 @@ def _register_reads(ctx, files: RunFiles) -> list[tuple[str, str]]:
             files.read(PROGRAM, value)
         elif isinstance(param, click.Option):
             option = next((o for o in (*WRITE_OPTIONS, *READ_OPTIONS) if o in param.opts), None)
-            if option in READ_OPTIONS:
+            if option == "--data" and value != "-" and _is_set(value):
+                files.read_set(option, value)
+            elif option in READ_OPTIONS:
                 files.read(option, value)
             elif option in WRITE_OPTIONS:
                 writes.append((option, value))

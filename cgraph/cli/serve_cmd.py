@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..engine.evaluator import evaluate
-from ..errors import CgraphError, OutputError, clip_path
+from ..errors import CgraphError, OptionError, OutputError, clip_path
 from ..frontend.loading import load_bytes
 from ..views import render
 from ..views.page import error_page, page
@@ -61,6 +61,13 @@ def serve_command(file: str, port: int, host: str, open_browser: bool, **options
     """
     if options["heat_scale"] is not None and not options["heat"]:
         raise click.UsageError("--heat-scale goes with --heat, which colours the edges")
+    if not host.strip():
+        # An empty host would bind every address: the page is this machine's unless asked.
+        raise click.BadParameter("give an address (127.0.0.1 is this machine only; 0.0.0.0 every address)",
+                                 param_hint="--host")
+    if not os.path.isfile(file):
+        # A FIFO or a device would block or never end the first read, before anything is served.
+        raise click.BadParameter(f"{clip_path(file)} is not a regular file", param_hint="FILE")
     settings = _Settings(click.get_current_context(), file, options)
     watcher = Watcher(file, settings.build)
     server = _listen(host, port, watcher)
@@ -94,6 +101,10 @@ class _Settings:
         self.cache = not options.pop("no_cache")
         self.opts = opts_of(**options)
         self.theme = options["theme"]
+        try:  # a bad option is the command's usage error now, not every page's
+            render.options(**self.opts)
+        except OptionError as exc:
+            raise click.UsageError(exc.message) from None
 
     def build(self, data: bytes | None, version: int) -> str:
         """The page of these bytes of the file, or the page of the error they make."""

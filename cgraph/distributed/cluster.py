@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-from ..errors import CgraphError, MissingDependency
+from ..errors import CgraphError, InputError, MissingDependency
 
 CONNECT_TIMEOUT = 5.0  # seconds: an unreachable --scheduler fails well within 10 s
 
@@ -42,12 +42,19 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             yield client
         return
     n = workers or os.cpu_count() or 1
+    most = max(8, 4 * (os.cpu_count() or 1))
+    if n > most:  # each worker is a process with its own Python and data: past a few per core it only costs
+        raise InputError(f"--workers {n} is more local worker processes than this machine can use (at most {most})",
+                         hint="for more workers, start a cluster over several machines and give --scheduler")
     # One thread per worker process: the NumPy tape is one thread's work, and processes
     # sidestep the GIL. Everything on loopback; the dashboard (which Dask starts anyway)
     # on a free port, so that a second run does not warn that 8787 is taken.
-    with _workers_ignore_ctrl_c():
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address="127.0.0.1:0", silence_logs=50)
+    try:
+        with _workers_ignore_ctrl_c():
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", silence_logs=50)
+    except (OSError, RuntimeError, TimeoutError) as exc:  # no port, no fork, workers that never came up
+        raise CgraphError(f"cannot start a local Dask cluster of {n} workers: {type(exc).__name__}: {exc}") from None
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
 

@@ -43,22 +43,31 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def max_threads() -> int:
+    """The most threads a run may take: each holds a chunk (up to ~128 MB) in flight, so
+    the count bounds the memory; a few per core is already more than pays."""
+    return max(8, 4 * cores())
+
+
 def thread_count(threads: int | None = None) -> int:
     """The number of threads to use: `threads` if given, else $CGRAPH_THREADS, else one
-    per core. Raises InputError for a count below 1 or a variable that is not a number."""
+    per core. Raises InputError for a count below 1 or above `max_threads()`, or a
+    variable that is not a number."""
+    where = "--threads"
     if threads is None:
         text = os.environ.get(THREADS_ENV, "").strip()
         if not text:
             return cores()
+        where = THREADS_ENV
         try:
             threads = int(text)
         except ValueError:
             raise InputError(f"{THREADS_ENV} must be a whole number of threads, not {text!r}") from None
-        if threads < 1:
-            raise InputError(f"{THREADS_ENV} must be 1 or more, not {threads}")
-        return threads
     if threads < 1:
-        raise InputError(f"--threads must be 1 or more, not {threads}")
+        raise InputError(f"{where} must be 1 or more, not {threads}")
+    if threads > max_threads():
+        raise InputError(f"{where} {threads} is more threads than this machine can use (at most {max_threads()}: "
+                         "each holds a chunk of rows in memory)")
     return threads
 
 

@@ -231,7 +231,10 @@ def _lark() -> Any:
         lexer="contextual",
         transformer=_InlineArgs(_CALLBACKS),
         postlex=_NewlinesInBrackets(),
-        cache=_cache_file("parser") or False,
+        # No `cache=`: Lark's cache is a pickle, which runs code when read, and the cache
+        # directory must hold nothing a planted file could turn into code. Built afresh it
+        # costs ~35 ms, paid only on a syntax error or a table miss (the tables below are
+        # our own JSON).
     )
 
 

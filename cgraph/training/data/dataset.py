@@ -35,7 +35,7 @@ def data_paths(spec: str, fmt: str | None = None) -> list[str]:
                              hint="data files are .csv, .tsv, .jsonl (or .ndjson) and .parquet")
         return found
     if any(c in spec for c in _GLOB_CHARS):
-        found = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
+        found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
         if not found:
             raise InputError(f"--data {spec}: the pattern matches no file",
                              hint="quote the pattern ('parts/*.parquet') so that cgraph, not the shell, expands it")

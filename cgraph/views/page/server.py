@@ -135,6 +135,16 @@ class PageServer(http.server.ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser that goes away mid-answer (a reload, a closed tab) is routine, not a
+        traceback on the terminal; anything else is one line."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        print(f"cgraph serve: a request failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+
     def address(self) -> tuple[str, int]:
         """The host and port listened on (the port the system chose for port 0)."""
         host, port = self.server_address[:2]
