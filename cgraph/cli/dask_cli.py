@@ -118,11 +118,17 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
         raise
     for warning in local_rows.warnings():
         echo_err(warning)
-    if directory:
-        echo_err(f"wrote {rows_written} row{'s' if rows_written != 1 else ''} to {len(written)} "
-                 f"part file{'s' if len(written) != 1 else ''} in {target}")
+    _say_written(target, rows_written, written if directory else None)
+
+
+def _say_written(target: str, rows: int, parts: list[str] | None) -> None:
+    from .batch_cli import echo_err
+
+    if parts is not None:
+        echo_err(f"wrote {rows} row{'s' if rows != 1 else ''} to {len(parts)} "
+                 f"part file{'s' if len(parts) != 1 else ''} in {target}")
     elif target != "-":
-        echo_err(f"wrote {rows_written} row{'s' if rows_written != 1 else ''} to {target}")
+        echo_err(f"wrote {rows} row{'s' if rows != 1 else ''} to {target}")
 
 
 def _eval_job(graph: Graph, inputs: dict[str, float], outputs, datafile, on_error: str, strict: bool,
