@@ -20,6 +20,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import re
 from importlib import resources
 
@@ -105,34 +106,90 @@ CHUNK_FROM = 400  # a diagram with fewer stays as Graphviz wrote it
 
 def _chunked(svg: str) -> str:
     """A large diagram's nodes and edges in groups of CHUNK, in their order (so in the
-    same reading and drawing order): Chromium skips a whole group out of view when it
-    repaints, where it would test each of thousands of flat siblings at every change.
-    Graphviz writes one element a line, each group opening with `<g` and closing with
-    `</g>` on lines of their own; only the graph's direct child groups are moved."""
+    same reading and drawing order), each group with the box it covers (`data-box`, see
+    _box): the page hides the groups far out of view (page.js, showNear), as Chromium
+    lays out, pre-paints, paints and layerizes every element of an SVG at each change,
+    even the ones out of sight. Graphviz writes one element a line, each group opening
+    with `<g` and closing with `</g>` on lines of their own; only the graph's direct
+    child groups are moved."""
     lines = svg.split("\n")
     if sum(1 for line in lines if line.startswith("<g id=")) < CHUNK_FROM:
         return svg
+    place = _placement(svg)
     out: list[str] = []
+    chunk: list[str] = []  # the open group's lines
     depth = 0  # groups open; 1: directly inside the graph's own group
     run = 0  # the graph's child groups ended in the open chunk
+
+    def close() -> None:
+        nonlocal run
+        box = _box(chunk, place)
+        out.append('<g class="cg-chunk"' + (f' data-box="{box}">' if box else ">"))
+        out.extend(chunk)
+        out.append("</g>")
+        chunk.clear()
+        run = 0
+
     for line in lines:
         opens, closes = line.startswith("<g"), line.startswith("</g>")
-        if depth == 1:
-            if opens and run == 0:
-                out.append('<g class="cg-chunk">')
-            elif not opens and (closes or line.strip()) and run:
-                out.append("</g>")  # the graph's group closes, or a line of its own (a legend's text) comes
-                run = 0
-        out.append(line)
+        if depth == 1 and run and not opens and (closes or line.strip()):
+            close()  # the graph's group closes, or a line of its own (a legend's text) comes
+        (chunk if depth >= 2 or (depth == 1 and opens) or run else out).append(line)
         depth += opens
         if closes:
             depth -= 1
             if depth == 1:  # one of the graph's child groups ended
                 run += 1
                 if run == CHUNK:
-                    out.append("</g>")
-                    run = 0
+                    close()
     return "\n".join(out)
+
+
+# The graph group's transform as Graphviz writes it: its coordinates to the viewBox's.
+_PLACEMENT = re.compile(r'<g id="graph0" class="graph" transform="scale\(([-\d.e]+) ([-\d.e]+)\) rotate\(0\) '
+                        r'translate\(([-\d.e]+) ([-\d.e]+)\)"')
+_NUMBERS = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+_SHAPE = re.compile(r' (?:points|d)="([^"]*)"')
+_ATTRIBUTE = re.compile(r' (x|y|cx|cy|rx|ry|font-size)="([-\d.e]+)"')
+_TEXT = re.compile(r">([^<]*)</text>")
+
+
+def _placement(svg: str) -> tuple[float, float, float, float] | None:
+    found = _PLACEMENT.search(svg)
+    return tuple(float(v) for v in found.groups()) if found else None  # type: ignore[return-value]
+
+
+def _box(lines: list[str], place: tuple[float, float, float, float] | None) -> str:
+    """The box (in the viewBox's units: "x0 y0 x1 y1") that a group's lines draw in, made
+    generous for text (a character counted as wide as the font is high, each side of
+    its anchor): the page only needs to know when it may be near the view. "" when the
+    transform is not Graphviz's usual one (nothing is hidden then)."""
+    if place is None:
+        return ""
+    xs: list[float] = []
+    ys: list[float] = []
+    for line in lines:
+        for shape in _SHAPE.findall(line):
+            numbers = [float(v) for v in _NUMBERS.findall(shape)]
+            xs.extend(numbers[0::2])
+            ys.extend(numbers[1::2])
+        at = dict(_ATTRIBUTE.findall(line))
+        if "cx" in at:
+            cx, cy, rx, ry = (float(at.get(k, 0)) for k in ("cx", "cy", "rx", "ry"))
+            xs.extend((cx - rx, cx + rx))
+            ys.extend((cy - ry, cy + ry))
+        elif "x" in at and "y" in at:
+            size = float(at.get("font-size", 14))
+            text = _TEXT.search(line)
+            reach = size * (len(html.unescape(text.group(1))) if text else 1)
+            xs.extend((float(at["x"]) - reach, float(at["x"]) + reach))
+            ys.extend((float(at["y"]) - size, float(at["y"]) + size))
+    if not xs or not ys:
+        return ""
+    sx, sy, tx, ty = place
+    x0, x1 = sorted((sx * (min(xs) + tx), sx * (max(xs) + tx)))
+    y0, y1 = sorted((sy * (min(ys) + ty), sy * (max(ys) + ty)))
+    return f"{math.floor(x0) - 2} {math.floor(y0) - 2} {math.ceil(x1) + 2} {math.ceil(y1) + 2}"
 
 
 def op_table_js(names: list[str]) -> str:

@@ -142,6 +142,7 @@
   const inView = new Set(); // boxes in view, or near it
   const deferred = new Map(); // element -> [number, precision, prefix] not written yet
   let lazyOn = false; // set once the diagram's observer has first said what is in view
+  let diagramObserver = null;
   let settleTimer = null;
 
   const colors = data.colors;
@@ -233,13 +234,31 @@
         for (const el of inBox.get(entry.target) || []) if (deferred.has(el)) writeDeferred(el);
       }
     };
-    const diagram = new IntersectionObserver((entries) => {
+    diagramObserver = new IntersectionObserver((entries) => {
       seen(entries);
       lazyOn = true;
     }, { root: document.getElementById("cg-svg"), rootMargin: "300px" });
     const page = new IntersectionObserver(seen, { rootMargin: "200px" });
-    for (const box of inBox.keys()) (box.tagName === "TR" ? page : diagram).observe(box);
+    for (const box of inBox.keys()) {
+      if (box.tagName === "TR") page.observe(box);
+      else if (!box.closest("g.cg-far")) diagramObserver.observe(box);
+    }
     window.addEventListener("beforeprint", writeAllDeferred);
+  }
+
+  // The groups of a chunk of the diagram shown or hidden (showNear): the observer watches
+  // only the groups displayed (its work is per frame and per target: 5 ms a frame for
+  // 4,000 groups); a hidden group is out of view.
+  function watchChunk(chunk, near) {
+    if (diagramObserver === null) return;
+    for (const g of chunk.children) {
+      if (!inBox.has(g)) continue;
+      if (near) diagramObserver.observe(g);
+      else {
+        diagramObserver.unobserve(g);
+        inView.delete(g);
+      }
+    }
   }
 
   function redraw(r) {
@@ -868,9 +887,93 @@
     button.textContent = fitted ? "actual size" : "fit";
     button.setAttribute("aria-pressed", String(fitted));
     fitDiagram();
+    nearSoon();
+  }
+
+  // --- a large diagram: only its parts near the view are drawn ---------------------------
+
+  // Chromium styles, lays out, pre-paints, paints and layerizes every element of an SVG
+  // at each change, the ones far out of sight too: on a 2,000-node diagram (23,000
+  // elements) that was 30 of a slider change's 45 ms. A large diagram comes in chunks,
+  // each with the box it covers (views/page/__init__.py, _chunked); the chunks more than
+  // a window away from the view are not displayed (class cg-far: never in print), and
+  // are again as the diagram scrolls there. Keyboard focus in a chunk keeps the chunks
+  // with nodes before and after it displayed, so Tab and Shift+Tab go on through them.
+  const NEAR = 1; // windows of margin around the view, each side
+  const chunks = Array.from(document.querySelectorAll("#diagram g.cg-chunk[data-box]"), (g) => ({
+    g, box: g.getAttribute("data-box").split(" ").map(Number), nodes: g.querySelector("g.node[tabindex], g.node[id^='cg-n']") !== null,
+  }));
+  let pinned = new Set(); // chunks kept for the focus
+  let nearQueued = false;
+
+  // The part of the diagram near the view, in the SVG's viewBox units. Before the first
+  // layout (at start) no layout is read: the view is the window's size at the diagram's
+  // top left, at its smallest scale (so as large as it can be).
+  function nearRegion(measured) {
+    const svg = document.querySelector("#diagram svg");
+    const vb = svg.viewBox.baseVal;
+    const w = innerWidth * NEAR;
+    const h = innerHeight * NEAR;
+    if (!measured) {
+      const scale = svg.width.baseVal.value / vb.width;
+      return [vb.x - w / scale, vb.y - h / scale, vb.x + (innerWidth + w) / scale, vb.y + (innerHeight + h) / scale];
+    }
+    const r = svg.getBoundingClientRect();
+    const c = document.getElementById("cg-svg").getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return null;
+    const sx = vb.width / r.width;
+    const sy = vb.height / r.height;
+    const left = Math.max(c.left, 0) - w;
+    const top = Math.max(c.top, 0) - h;
+    const right = Math.min(c.right, innerWidth) + w;
+    const bottom = Math.min(c.bottom, innerHeight) + h;
+    return [vb.x + (left - r.left) * sx, vb.y + (top - r.top) * sy, vb.x + (right - r.left) * sx, vb.y + (bottom - r.top) * sy];
+  }
+
+  function showNear(measured) {
+    nearQueued = false;
+    const region = nearRegion(measured);
+    chunks.forEach((chunk, k) => {
+      const [x0, y0, x1, y1] = chunk.box;
+      const near = region === null || pinned.has(k) || (x1 >= region[0] && x0 <= region[2] && y1 >= region[1] && y0 <= region[3]);
+      if (chunk.g.classList.contains("cg-far") !== near) return;
+      chunk.g.classList.toggle("cg-far", !near);
+      watchChunk(chunk.g, near);
+    });
+  }
+
+  function nearSoon() {
+    if (chunks.length === 0 || nearQueued) return;
+    nearQueued = true;
+    requestAnimationFrame(() => showNear(true));
+  }
+
+  // The chunk holding a focused node, and the nearest ones with nodes before and after it.
+  function pinAround(target) {
+    const g = target instanceof Element ? target.closest("g.cg-chunk") : null;
+    const k = chunks.findIndex((chunk) => chunk.g === g);
+    pinned = new Set();
+    if (k < 0) return;
+    pinned.add(k);
+    for (let j = k - 1; j >= 0; j--) if (chunks[j].nodes) { pinned.add(j); break; }
+    for (let j = k + 1; j < chunks.length; j++) if (chunks[j].nodes) { pinned.add(j); break; }
+  }
+
+  function startNear() {
+    if (chunks.length === 0) return;
+    showNear(false);
+    const scroller = document.getElementById("cg-svg");
+    scroller.addEventListener("scroll", nearSoon, { passive: true });
+    addEventListener("scroll", nearSoon, { passive: true });
+    addEventListener("resize", nearSoon);
+    scroller.addEventListener("focusin", (event) => {
+      pinAround(event.target);
+      showNear(true);
+    });
   }
 
   fitDiagram();
+  startNear();
   buildControls();
   buildReadout();
   buildTraining();
