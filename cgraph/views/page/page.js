@@ -145,9 +145,14 @@
   let diagramObserver = null;
   let settleTimer = null;
 
+  // The diagram's elements by id, found once: the parts of a large diagram far from the
+  // view are out of the document (showNear), where getElementById cannot find them.
+  const drawnById = new Map(Array.from(document.querySelectorAll("#cg-svg [id]"), (el) => [el.id, el]));
+  const drawn = (id) => drawnById.get(id) || null;
+
   const colors = data.colors;
   const labels = data.edges.map((edge) => {
-    const g = document.getElementById(edge.id);
+    const g = drawn(edge.id);
     const texts = g ? Array.from(g.querySelectorAll("text")) : [];
     const find = (color) => texts.find((t) => (t.getAttribute("fill") || "").toLowerCase() === color.toLowerCase());
     const label = { edge, value: find(colors.value), grad: find(colors.grad), local: find(colors.local) };
@@ -155,7 +160,7 @@
     return label;
   });
   const totals = data.totals.map((total) => {
-    const g = document.getElementById(total.id);
+    const g = drawn(total.id);
     const texts = g ? Array.from(g.querySelectorAll("text")) : [];
     const text = texts.find((t) => t.textContent.startsWith("\u03a3"));
     home(text, g);
@@ -241,7 +246,7 @@
     const page = new IntersectionObserver(seen, { rootMargin: "200px" });
     for (const box of inBox.keys()) {
       if (box.tagName === "TR") page.observe(box);
-      else if (!box.closest("g.cg-far")) diagramObserver.observe(box);
+      else if (box.isConnected) diagramObserver.observe(box);
     }
     window.addEventListener("beforeprint", writeAllDeferred);
   }
@@ -344,9 +349,9 @@
       if (painted.get(id) === colour + width) continue;
       painted.set(id, colour + width);
       // An edge drawn through a relay point (dot.py) has a bare first stretch, id + "-wire".
-      for (const drawn of [document.getElementById(id), document.getElementById(id + "-wire")]) {
-        if (!drawn) continue;
-        for (const el of drawn.children) {
+      for (const g of [drawn(id), drawn(id + "-wire")]) {
+        if (!g) continue;
+        for (const el of g.children) {
           if (el.tagName !== "path" && el.tagName !== "polygon") continue;
           el.setAttribute("stroke", colour);
           el.setAttribute("stroke-width", width);
@@ -616,19 +621,22 @@
     return state();
   }
 
+  let highlighted = []; // the current step's node and edges
+
   function showStep() {
     if (explainBox === null) return;
-    for (const el of document.querySelectorAll(".cg-current, .cg-current-edge")) el.classList.remove("cg-current", "cg-current-edge");
+    for (const el of highlighted) el.classList.remove("cg-current", "cg-current-edge");
+    highlighted = [];
     const s = position > 0 ? data.steps[position - 1] : null;
     const phase = s === null ? "" : s.phase === "forward" ? "forward pass" : "backward pass";
     setText(positionText, s === null ? "step 0 of " + data.steps.length : "step " + position + " of " + data.steps.length + ", " + phase);
     setText(explainBox, s === null ? "Press \u2192 (or next) to step through the forward pass, then the backward pass." : stepLines(s, last).join("\n"));
     if (s === null) return;
-    const node = document.getElementById("cg-n" + s.node);
-    if (node) node.classList.add("cg-current");
+    const node = drawn("cg-n" + s.node);
+    if (node) highlighted.push(node), node.classList.add("cg-current");
     for (const id of s.edges) {
-      const edge = document.getElementById(id);
-      if (edge) edge.classList.add("cg-current-edge");
+      const edge = drawn(id);
+      if (edge) highlighted.push(edge), edge.classList.add("cg-current-edge");
     }
   }
 
@@ -707,7 +715,7 @@
                          "Click a node (or focus it with Tab and press Enter) to see its derivatives.");
     document.getElementById("stepping").append(inspectBox);
     for (let i = 0; i < n; i++) {
-      const g = document.getElementById("cg-n" + i);
+      const g = drawn("cg-n" + i);
       if (!g) continue;
       g.setAttribute("tabindex", "0");
       g.setAttribute("role", "button");
@@ -896,13 +904,17 @@
   // at each change, the ones far out of sight too: on a 2,000-node diagram (23,000
   // elements) that was 30 of a slider change's 45 ms. A large diagram comes in chunks,
   // each with the box it covers (views/page/__init__.py, _chunked); the chunks more than
-  // a window away from the view are not displayed (class cg-far: never in print), and
-  // are again as the diagram scrolls there. Keyboard focus in a chunk keeps the chunks
-  // with nodes before and after it displayed, so Tab and Shift+Tab go on through them.
+  // a window away from the view are taken out of the document (a comment keeps their
+  // place), and put back as the diagram scrolls there, and all of them for printing.
+  // Out, not display: none: a hidden chunk still cost 5 ms of each change's 16 (Chrome's
+  // "compositing inputs" phase; measured with bench_page.py --trace). Keyboard focus in a
+  // chunk keeps the chunks with nodes before and after it in, so Tab and Shift+Tab go on.
   const NEAR = 1; // windows of margin around the view, each side
   const chunks = Array.from(document.querySelectorAll("#diagram g.cg-chunk[data-box]"), (g) => ({
-    g, box: g.getAttribute("data-box").split(" ").map(Number), nodes: g.querySelector("g.node[tabindex], g.node[id^='cg-n']") !== null,
+    g, box: g.getAttribute("data-box").split(" ").map(Number), nodes: g.querySelector("g.node[id^='cg-n']") !== null,
+    place: document.createComment(""), near: true,
   }));
+  let printing = false;
   let pinned = new Set(); // chunks kept for the focus
   let nearQueued = false;
 
@@ -932,12 +944,14 @@
 
   function showNear(measured) {
     nearQueued = false;
-    const region = nearRegion(measured);
+    const region = printing ? null : nearRegion(measured);
     chunks.forEach((chunk, k) => {
       const [x0, y0, x1, y1] = chunk.box;
       const near = region === null || pinned.has(k) || (x1 >= region[0] && x0 <= region[2] && y1 >= region[1] && y0 <= region[3]);
-      if (chunk.g.classList.contains("cg-far") !== near) return;
-      chunk.g.classList.toggle("cg-far", !near);
+      if (chunk.near === near) return;
+      chunk.near = near;
+      if (near) chunk.place.replaceWith(chunk.g);
+      else chunk.g.replaceWith(chunk.place);
       watchChunk(chunk.g, near);
     });
   }
@@ -970,10 +984,17 @@
       pinAround(event.target);
       showNear(true);
     });
+    addEventListener("beforeprint", () => {
+      printing = true;
+      showNear(false);
+    });
+    addEventListener("afterprint", () => {
+      printing = false;
+      nearSoon();
+    });
   }
 
   fitDiagram();
-  startNear();
   buildControls();
   buildReadout();
   buildTraining();
@@ -983,6 +1004,7 @@
   redraw(last);
   drawHistory();
   showStep();
+  startNear(); // last: before it every part of the diagram is in the document
   requestAnimationFrame(() => setTimeout(startDeferring, 0)); // after the first paint: not needed for it
   // bench/bench_page.py's measure: the first frame drawn once the page can be used
   requestAnimationFrame(() => setTimeout(() => performance.mark("cgraph:drawn"), 0));
