@@ -117,32 +117,33 @@ def _chunked(svg: str) -> str:
         return svg
     place = _placement(svg)
     out: list[str] = []
-    chunk: list[str] = []  # the open group's lines
+    chunk: list[str] = []  # the open chunk's lines
     depth = 0  # groups open; 1: directly inside the graph's own group
     run = 0  # the graph's child groups ended in the open chunk
-
-    def close() -> None:
-        nonlocal run
-        box = _box(chunk, place)
-        out.append('<g class="cg-chunk"' + (f' data-box="{box}">' if box else ">"))
-        out.extend(chunk)
-        out.append("</g>")
-        chunk.clear()
-        run = 0
-
     for line in lines:
         opens, closes = line.startswith("<g"), line.startswith("</g>")
-        if depth == 1 and run and not opens and (closes or line.strip()):
-            close()  # the graph's group closes, or a line of its own (a legend's text) comes
-        (chunk if depth >= 2 or (depth == 1 and opens) or run else out).append(line)
-        depth += opens
-        if closes:
-            depth -= 1
-            if depth == 1:  # one of the graph's child groups ended
-                run += 1
-                if run == CHUNK:
-                    close()
+        if run and depth == 1 and _ends_chunk(line):
+            out.extend(_chunk(chunk, place))
+            chunk, run = [], 0
+        (chunk if depth >= 2 or (depth == 1 and (opens or run)) else out).append(line)
+        depth += opens - closes
+        if closes and depth == 1:  # one of the graph's child groups ended
+            run += 1
+            if run == CHUNK:
+                out.extend(_chunk(chunk, place))
+                chunk, run = [], 0
     return "\n".join(out)
+
+
+def _ends_chunk(line: str) -> bool:
+    """A line directly in the graph's group that is no group of its own: the group's end,
+    or a line of the graph's own (a legend's text)."""
+    return not line.startswith("<g") and (line.startswith("</g>") or bool(line.strip()))
+
+
+def _chunk(lines: list[str], place: tuple[float, float, float, float] | None) -> list[str]:
+    box = _box(lines, place)
+    return ['<g class="cg-chunk"' + (f' data-box="{box}">' if box else ">"), *lines, "</g>"]
 
 
 # The graph group's transform as Graphviz writes it: its coordinates to the viewBox's.
