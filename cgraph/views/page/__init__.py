@@ -104,46 +104,92 @@ CHUNK = 60  # nodes and edges per group of a large diagram
 CHUNK_FROM = 400  # a diagram with fewer stays as Graphviz wrote it
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the viewBox's units
+JUMP = 1000  # viewBox units (pt) between a group and its chunk's box that start a new chunk
+
+
 def _chunked(svg: str) -> str:
-    """A large diagram's nodes and edges in groups of CHUNK, in their order (so in the
-    same reading and drawing order), each group with the box it covers (`data-box`, see
-    _box): the page hides the groups far out of view (page.js, showNear), as Chromium
-    lays out, pre-paints, paints and layerizes every element of an SVG at each change,
-    even the ones out of sight. Graphviz writes one element a line, each group opening
-    with `<g` and closing with `</g>` on lines of their own; only the graph's direct
-    child groups are moved."""
+    """A large diagram's nodes and edges in groups of at most CHUNK, in their order (so in
+    the same reading and drawing order), each with the box it covers (`data-box`): the
+    page takes the ones far from the view out of the document (page.js, showNear), as
+    Chromium lays out, pre-paints, paints and layerizes every element of an SVG at each
+    change, even the ones out of sight. A group far from the chunk so far (Graphviz's
+    order jumps from one end of the diagram to the other now and then) starts a new
+    chunk, so that no chunk spans the diagram and stays in wherever the view is.
+    Graphviz writes one element a line, each group opening with `<g` and closing with
+    `</g>` on lines of their own; only the graph's direct child groups are moved."""
     lines = svg.split("\n")
     if sum(1 for line in lines if line.startswith("<g id=")) < CHUNK_FROM:
         return svg
     place = _placement(svg)
     out: list[str] = []
-    chunk: list[str] = []  # the open chunk's lines
-    depth = 0  # groups open; 1: directly inside the graph's own group
-    run = 0  # the graph's child groups ended in the open chunk
-    for line in lines:
-        opens, closes = line.startswith("<g"), line.startswith("</g>")
-        if run and depth == 1 and _ends_chunk(line):
-            out.extend(_chunk(chunk, place))
-            chunk, run = [], 0
-        (chunk if depth >= 2 or (depth == 1 and (opens or run)) else out).append(line)
-        depth += opens - closes
-        if closes and depth == 1:  # one of the graph's child groups ended
-            run += 1
-            if run == CHUNK:
-                out.extend(_chunk(chunk, place))
-                chunk, run = [], 0
+    run: list[list[str]] = []  # the graph's child groups in a row
+    for item in _top_level(lines):
+        if isinstance(item, list):
+            run.append(item)
+            continue
+        out.extend(_packed(run, place))  # the graph's group closes, or a line of its own (a legend's text) comes
+        run = []
+        out.append(item)
+    out.extend(_packed(run, place))
     return "\n".join(out)
 
 
-def _ends_chunk(line: str) -> bool:
-    """A line directly in the graph's group that is no group of its own: the group's end,
-    or a line of the graph's own (a legend's text)."""
-    return not line.startswith("<g") and (line.startswith("</g>") or bool(line.strip()))
+def _top_level(lines: list[str]) -> list[str | list[str]]:
+    """The lines, with each of the graph's direct child groups as one list of its lines
+    (and the blank lines after it)."""
+    items: list[str | list[str]] = []
+    depth = 0  # groups open; 1: directly inside the graph's own group
+    group: list[str] | None = None
+    for line in lines:
+        opens, closes = line.startswith("<g"), line.startswith("</g>")
+        if depth == 1 and opens:
+            group = [line]
+            items.append(group)
+        elif group is not None and (depth >= 2 or not line.strip()):
+            group.append(line)
+        else:
+            group = None
+            items.append(line)
+        depth += opens - closes
+    return items
 
 
-def _chunk(lines: list[str], place: tuple[float, float, float, float] | None) -> list[str]:
-    box = _box(lines, place)
-    return ['<g class="cg-chunk"' + (f' data-box="{box}">' if box else ">"), *lines, "</g>"]
+def _packed(groups: list[list[str]], place: Box | None) -> list[str]:
+    """Groups in a row as chunks: CHUNK groups each, or fewer where a group is far away."""
+    out: list[str] = []
+    chunk: list[list[str]] = []
+    box: Box | None = None
+    for group in groups:
+        bounds = _bounds(group, place)
+        if chunk and (len(chunk) == CHUNK or _far(box, bounds)):
+            out.extend(_chunk(chunk, box))
+            chunk, box = [], None
+        chunk.append(group)
+        box = _union(box, bounds)
+    if chunk:
+        out.extend(_chunk(chunk, box))
+    return out
+
+
+def _chunk(groups: list[list[str]], box: Box | None) -> list[str]:
+    head = '<g class="cg-chunk">'
+    if box is not None:
+        x0, y0, x1, y1 = box
+        head = f'<g class="cg-chunk" data-box="{math.floor(x0) - 2} {math.floor(y0) - 2} {math.ceil(x1) + 2} {math.ceil(y1) + 2}">'
+    return [head, *(line for group in groups for line in group), "</g>"]
+
+
+def _far(box: Box | None, other: Box | None) -> bool:
+    if box is None or other is None:
+        return False
+    return max(other[0] - box[2], box[0] - other[2], other[1] - box[3], box[1] - other[3]) > JUMP
+
+
+def _union(box: Box | None, other: Box | None) -> Box | None:
+    if box is None or other is None:
+        return box or other
+    return (min(box[0], other[0]), min(box[1], other[1]), max(box[2], other[2]), max(box[3], other[3]))
 
 
 # The graph group's transform as Graphviz writes it: its coordinates to the viewBox's.
@@ -155,18 +201,18 @@ _ATTRIBUTE = re.compile(r' (x|y|cx|cy|rx|ry|font-size)="([-\d.e]+)"')
 _TEXT = re.compile(r">([^<]*)</text>")
 
 
-def _placement(svg: str) -> tuple[float, float, float, float] | None:
+def _placement(svg: str) -> Box | None:
     found = _PLACEMENT.search(svg)
     return tuple(float(v) for v in found.groups()) if found else None  # type: ignore[return-value]
 
 
-def _box(lines: list[str], place: tuple[float, float, float, float] | None) -> str:
-    """The box (in the viewBox's units: "x0 y0 x1 y1") that a group's lines draw in, made
-    generous for text (a character counted as wide as the font is high, each side of
-    its anchor): the page only needs to know when it may be near the view. "" when the
-    transform is not Graphviz's usual one (nothing is hidden then)."""
+def _bounds(lines: list[str], place: Box | None) -> Box | None:
+    """The box (in the viewBox's units) that a group's lines draw in, made generous for
+    text (a character counted as wide as the font is high, each side of its anchor): the
+    page only needs to know when it may be near the view. None when the graph's transform
+    is not Graphviz's usual one (then nothing is taken out)."""
     if place is None:
-        return ""
+        return None
     xs: list[float] = []
     ys: list[float] = []
     for line in lines:
@@ -186,11 +232,11 @@ def _box(lines: list[str], place: tuple[float, float, float, float] | None) -> s
             xs.extend((float(at["x"]) - reach, float(at["x"]) + reach))
             ys.extend((float(at["y"]) - size, float(at["y"]) + size))
     if not xs or not ys:
-        return ""
+        return None
     sx, sy, tx, ty = place
     x0, x1 = sorted((sx * (min(xs) + tx), sx * (max(xs) + tx)))
     y0, y1 = sorted((sy * (min(ys) + ty), sy * (max(ys) + ty)))
-    return f"{math.floor(x0) - 2} {math.floor(y0) - 2} {math.ceil(x1) + 2} {math.ceil(y1) + 2}"
+    return (x0, y0, x1, y1)
 
 
 def op_table_js(names: list[str]) -> str:
