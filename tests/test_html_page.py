@@ -864,14 +864,18 @@ def test_a_chunks_box_covers_what_it_draws():
 
     from cgraph.views.page import CHUNK, CHUNK_FROM, _chunked
 
-    groups = "\n".join(
-        f'<g id="node{k}" class="node">\n<title>n{k}</title>\n'
-        f'<ellipse fill="none" stroke="black" cx="{100 * k}" cy="-{k % 7 * 10 + 20}" rx="18" ry="12"/>\n'
-        f'<path fill="none" stroke="black" d="M{100 * k + 18},-20C{100 * k + 40},-25 {100 * k + 60},-30 {100 * k + 82},-20"/>\n'
-        f'<text text-anchor="middle" x="{100 * k}" y="-{k % 5}" font-size="10.00">v{k}</text>\n</g>'
-        for k in range(CHUNK_FROM + 5))
-    svg = ('<svg width="100pt" height="100pt" viewBox="0.00 0.00 100.00 100.00">\n'
-           '<g id="graph0" class="graph" transform="scale(1 1) rotate(0) translate(4 96)">\n<title>G</title>\n' + groups + "\n</g>\n</svg>")
+    def group(k: int, x: int) -> str:
+        return (f'<g id="node{k}" class="node">\n<title>n{k}</title>\n'
+                f'<ellipse fill="none" stroke="black" cx="{x}" cy="-{k % 7 * 10 + 20}" rx="18" ry="12"/>\n'
+                f'<path fill="none" stroke="black" d="M{x + 18},-20C{x + 40},-25 {x + 60},-30 {x + 82},-20"/>\n'
+                f'<text text-anchor="middle" x="{x}" y="-{k % 5}" font-size="10.00">v{k}</text>\n</g>')
+
+    def diagram(far: int | None = None) -> str:
+        groups = "\n".join(group(k, 900000 if k == far else 100 * k) for k in range(CHUNK_FROM + 5))
+        return ('<svg width="100pt" height="100pt" viewBox="0.00 0.00 100.00 100.00">\n'
+                '<g id="graph0" class="graph" transform="scale(1 1) rotate(0) translate(4 96)">\n<title>G</title>\n' + groups + "\n</g>\n</svg>")
+
+    svg = diagram()
     chunked = _chunked(svg)
     boxes = [tuple(map(float, box.split())) for box in re.findall(r'<g class="cg-chunk" data-box="([^"]*)">', chunked)]
     assert len(boxes) == -(-(CHUNK_FROM + 5) // CHUNK)
@@ -882,3 +886,7 @@ def test_a_chunks_box_covers_what_it_draws():
                      (100 * k + 4, -(k % 5) + 96)):
             assert x0 <= x <= x1 and y0 <= y <= y1, (k, (x, y), boxes[k // CHUNK])
     assert boxes[0][2] < boxes[-1][0]  # and no larger than needed: the first and the last apart
+    # a group far from the others (Graphviz's order jumps across the diagram) starts a chunk of its own
+    jumped = [tuple(map(float, box.split())) for box in re.findall(r'data-box="([^"]*)"', _chunked(diagram(far=30)))]
+    assert len(jumped) == len(boxes) + 2  # the far one alone, and the rest of its chunk after it
+    assert max(x1 - x0 for x0, _, x1, _ in jumped) < 100 * CHUNK + 200
