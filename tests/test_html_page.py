@@ -575,6 +575,23 @@ def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, nam
     assert before != expected
 
 
+def test_heat_colours_reach_a_large_diagrams_parts_out_of_the_document(browser, pages):
+    """The edges out of the document while the inputs change are coloured as a page drawn
+    at the new inputs colours them (seen when printing puts them back)."""
+    graph = _loop_graph(120)
+    start = cgraph.evaluate(graph, {}).inputs
+    whole_heat = f"() => {{ window.dispatchEvent(new Event('beforeprint')); const h = ({HEAT_STATE})(); " \
+                 "window.dispatchEvent(new Event('afterprint')); return h; }"
+    load(browser, write_page(pages, graph, {**start, "w": 0.5}, heat=True))
+    expected = browser.execute_script(f"return ({whole_heat})()")
+    load(browser, write_page(pages, graph, start, heat=True))
+    assert browser.execute_script("return document.getElementById('cg-n0') !== null && document.getElementById('cg-e300') === null")
+    before = browser.execute_script(f"return ({whole_heat})()")
+    browser.execute_script("window.cgraph.setInput('w', 0.5)")
+    assert browser.execute_script(f"return ({whole_heat})()") == expected
+    assert before != expected
+
+
 def test_names_that_are_javascripts_own_words_are_plain_names(browser, pages):
     """A node may be named __proto__, constructor or toString: in the page they are keys
     like any other, not the objects' machinery."""
