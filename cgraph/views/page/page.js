@@ -906,7 +906,7 @@
   // each with the box it covers (views/page/__init__.py, _chunked); the chunks more than
   // a window away from the view are taken out of the document (a comment keeps their
   // place), and put back as the diagram scrolls there, and all of them for printing.
-  // Out, not display: none: a hidden chunk still cost 5 ms of each change's 16 (Chrome's
+  // Out, not display: none: hidden chunks still cost 5 of a change's 19 ms (Chrome's
   // "compositing inputs" phase; measured with bench_page.py --trace). Keyboard focus in a
   // chunk keeps the chunks with nodes before and after it in, so Tab and Shift+Tab go on.
   const NEAR = 1; // windows of margin around the view, each side
