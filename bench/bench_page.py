@@ -134,9 +134,11 @@ def measure_loads(session, path: Path, loads: int) -> list[dict]:
     return runs
 
 
-def measure_changes(session, changes: int) -> list[dict]:
+def measure_changes(session, changes: int, shift: float = 0.0) -> list[dict]:
+    """`changes` slider moves, each to a new place (`shift`: another run's places, so
+    that each move changes the numbers)."""
     count = session.execute_script("return document.querySelectorAll('#controls input[type=range]').length")
-    return [session.execute_async_script(CHANGE, k % count, (k * 0.37) % 1.0) for k in range(changes)]
+    return [session.execute_async_script(CHANGE, k % count, (k * 0.37 + shift) % 1.0) for k in range(changes)]
 
 
 METRICS = ("ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "TaskDuration")
@@ -250,7 +252,7 @@ def main() -> None:
         try:
             loads = measure_loads(session, path, args.loads)
             changes = measure_changes(session, args.changes)  # at once after the load: V8 not warmed up yet
-            warm = measure_changes(session, args.changes)  # the same again: its code optimized, the page settled
+            warm = measure_changes(session, args.changes, 0.5)  # again: its code optimized, the page settled
             if args.profile:
                 breakdown(session, path, args.changes)
                 profile(session, path)
