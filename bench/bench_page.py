@@ -5,6 +5,7 @@ long a slider change takes to recompute and redraw.
 
     .venv/bin/python bench/bench_page.py              # 2,000 nodes, 5 loads, 30 changes
     .venv/bin/python bench/bench_page.py --profile    # also the page script's own profile
+    .venv/bin/python bench/bench_page.py --trace      # also where each change's frame goes
     .venv/bin/python bench/bench_page.py --nodes 500 --loads 3
 
 Targets: the page of a 2,000-node graph (bench_core.py's random DAG) interactive in <= 1 s
@@ -16,7 +17,10 @@ so the load average is printed beside them. Run by hand; never a timed unit test
 
 --profile records the page's start-up with Chrome's sampling profiler (the DevTools
 protocol's Profiler domain, through selenium) and a burst of slider changes, and prints
-the functions that cost the most self time.
+the functions that cost the most self time. --trace records Chrome's own trace (its
+devtools.timeline events, through chromedriver's performance log) over slider changes and
+prints, per change, the median time of each phase of the frame that draws it: script,
+style, layout, compositing inputs, pre-paint, paint, layerize, intersection observers.
 """
 
 from __future__ import annotations
@@ -74,7 +78,10 @@ requestAnimationFrame(() => {
 """
 
 
-def browser():
+WINDOW = "1400,900"  # the tests' window (tests/test_html_page.py)
+
+
+def browser(trace: bool = False):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -83,9 +90,13 @@ def browser():
         sys.exit("chromium and chromium-driver are needed (make system-packages)")
     chrome = webdriver.ChromeOptions()
     chrome.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={WINDOW}",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update"):
         chrome.add_argument(flag)
+    if trace:
+        chrome.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        chrome.add_experimental_option("perfLoggingPrefs", {"enableNetwork": False, "enablePage": False,
+                                                            "traceCategories": "devtools.timeline,disabled-by-default-devtools.timeline,blink,cc"})
     session = webdriver.Chrome(service=Service(driver), options=chrome)
     session.set_script_timeout(60)
     return session
@@ -123,9 +134,11 @@ def measure_loads(session, path: Path, loads: int) -> list[dict]:
     return runs
 
 
-def measure_changes(session, changes: int) -> list[dict]:
+def measure_changes(session, changes: int, shift: float = 0.0) -> list[dict]:
+    """`changes` slider moves, each to a new place (`shift`: another run's places, so
+    that each move changes the numbers)."""
     count = session.execute_script("return document.querySelectorAll('#controls input[type=range]').length")
-    return [session.execute_async_script(CHANGE, k % count, (k * 0.37) % 1.0) for k in range(changes)]
+    return [session.execute_async_script(CHANGE, k % count, (k * 0.37 + shift) % 1.0) for k in range(changes)]
 
 
 METRICS = ("ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "TaskDuration")
@@ -173,6 +186,52 @@ def profile(session, path: Path, top: int = 15) -> None:
         print(f"  {us / 1000:8.1f} ms  {100 * us / total:5.1f}%  {key}")
 
 
+# Chrome's trace events of a frame's phases, by the names the report uses.
+PHASES = {"FunctionCall": "script", "Blink.Style.UpdateTime": "style", "Blink.Layout.UpdateTime": "layout",
+          "Blink.CompositingInputs.UpdateTime": "compositing inputs", "Blink.PrePaint.UpdateTime": "pre-paint",
+          "Blink.Paint.UpdateTime": "paint", "Layerize": "layerize", "Blink.IntersectionObservation.UpdateTime": "observers"}
+
+
+def trace(path: Path, changes: int) -> None:
+    """Chrome's trace over slider changes (after the page has loaded and settled): each
+    frame's phases on the page's main thread, medians over the frames."""
+    import json
+
+    session = browser(trace=True)
+    try:
+        session.get(path.as_uri())
+        time.sleep(1.5)
+        session.execute_script("console.timeStamp('cgraph-bench')")  # the trace's start of the changes
+        measure_changes(session, changes)
+        events = []
+        for entry in session.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message["method"] == "Tracing.dataCollected":  # chromedriver: one event a message
+                events.extend(message["params"].get("value", [message["params"]]))
+    finally:
+        session.quit()
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    start = min((e["ts"] for e in events if e.get("name") == "TimeStamp"), default=0)
+    main = sorted((e for e in events if e.get("ph") == "X" and e["ts"] >= start
+                   and names.get((e["pid"], e["tid"])) == "CrRendererMain"), key=lambda e: e["ts"])
+    frames = [e for e in main if e["name"] == "ProxyMain::BeginMainFrame"]
+    phases: dict[str, list[float]] = {name: [] for name in ["frame", *PHASES.values()]}
+    for frame in frames:
+        end = frame["ts"] + frame["dur"]
+        spent = dict.fromkeys(PHASES.values(), 0.0)
+        for e in main:
+            if frame["ts"] <= e["ts"] <= end and e["name"] in PHASES:
+                spent[PHASES[e["name"]]] += e["dur"] / 1000
+        phases["frame"].append(frame["dur"] / 1000)
+        for name, ms in spent.items():
+            phases[name].append(ms)
+    if not frames:
+        print("\ntrace: no frame recorded")
+        return
+    print(f"\nChrome's trace, {len(frames)} frames of slider changes (median ms of each phase on the main thread): "
+          + ", ".join(f"{name} {statistics.median(ms):.1f}" for name, ms in phases.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=2000)
@@ -181,22 +240,26 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="Chrome's trace of the slider changes' frames, by phase")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path, ops, build = build_page(args.shape, args.nodes, Path(tmp))
         size = path.stat().st_size
         print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
-              f" (2 cores, shared)")
+              f" (2 cores, shared); headless Chromium, window {WINDOW.replace(',', ' x ')}")
         print(f"page of a {ops}-node {args.shape}: {size / 1024:.0f} KB, built in {build:.2f} s (Graphviz's layout included)")
         session = browser()
         try:
             loads = measure_loads(session, path, args.loads)
-            changes = measure_changes(session, args.changes)
+            changes = measure_changes(session, args.changes)  # at once after the load: V8 not warmed up yet
+            warm = measure_changes(session, args.changes, 0.5)  # again: its code optimized, the page settled
             if args.profile:
                 breakdown(session, path, args.changes)
                 profile(session, path)
         finally:
             session.quit()
+        if args.trace:
+            trace(path, args.changes)
     interactive = statistics.median(run["interactive"] for run in loads)
     frame = statistics.median(c["frame"] for c in changes)
     script = statistics.median(c["script"] for c in changes)
@@ -206,6 +269,8 @@ def main() -> None:
           f"first paint {statistics.median(r['paint'] or 0 for r in loads):.0f} ms")
     print(f"slider change -> drawn: median {frame:.1f} ms (recomputed and written: {script:.1f} ms), "
           f"max {max(c['frame'] for c in changes):.1f} ms over {len(changes)} changes")
+    print(f"  again, warmed up: median {statistics.median(c['frame'] for c in warm):.1f} ms "
+          f"(recomputed and written: {statistics.median(c['script'] for c in warm):.1f} ms)")
     with tempfile.TemporaryDirectory() as tmp:
         rnn = rnn_page_size(Path(tmp))
     print(f"samples/rnn.cg's page: {rnn / 1024:.0f} KB ({rnn} bytes)")

@@ -575,6 +575,23 @@ def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, nam
     assert before != expected
 
 
+def test_heat_colours_reach_a_large_diagrams_parts_out_of_the_document(browser, pages):
+    """The edges out of the document while the inputs change are coloured as a page drawn
+    at the new inputs colours them (seen when printing puts them back)."""
+    graph = _loop_graph(120)
+    start = cgraph.evaluate(graph, {}).inputs
+    whole_heat = f"() => {{ window.dispatchEvent(new Event('beforeprint')); const h = ({HEAT_STATE})(); " \
+                 "window.dispatchEvent(new Event('afterprint')); return h; }"
+    load(browser, write_page(pages, graph, {**start, "w": 0.5}, heat=True))
+    expected = browser.execute_script(f"return ({whole_heat})()")
+    load(browser, write_page(pages, graph, start, heat=True))
+    assert browser.execute_script("return document.getElementById('cg-n0') !== null && document.getElementById('cg-e300') === null")
+    before = browser.execute_script(f"return ({whole_heat})()")
+    browser.execute_script("window.cgraph.setInput('w', 0.5)")
+    assert browser.execute_script(f"return ({whole_heat})()") == expected
+    assert before != expected
+
+
 def test_names_that_are_javascripts_own_words_are_plain_names(browser, pages):
     """A node may be named __proto__, constructor or toString: in the page they are keys
     like any other, not the objects' machinery."""
@@ -738,24 +755,106 @@ def test_a_large_diagram_drawn_lazily_ends_up_with_every_number(browser, pages):
     """A large diagram writes the numbers out of sight after a drag settles (or as they come
     into view): then every text is what a page drawn at the new inputs shows, as when
     setInput writes them all at once."""
-    steps = 120  # 480 nodes, over page.js's LAZY_FROM numbers
-    text = f"input h[0] = 0\nparam w = 0.9\nfor t in 1..{steps} {{\n    input x[t] = 0.01 * t\n    h[t] = tanh(w*h[t-1] + x[t])\n}}\n"
-    graph = cgraph.parse(text, "loop.cg")
+    graph = _loop_graph(120)  # 480 nodes, over page.js's LAZY_FROM numbers
     start = cgraph.evaluate(graph, {}).inputs
     moved = {**start, "w": 0.5}
     load(browser, write_page(pages, graph, moved))
     expected = diagram_text(browser)
     load(browser, write_page(pages, graph, start))
     before = diagram_text(browser)
-    browser.execute_script("""
-        const slider = document.querySelector('input[type=range][data-name="w"]');
-        slider.value = "0.5";
-        slider.dispatchEvent(new Event("input"));""")
+    _move_slider(browser, "w", 0.5)
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, 5).until(lambda _: diagram_text(browser) == expected)  # without asking the API
     assert before != expected
+    # the parts far from the view, out of the document while the page is on screen, too
+    load(browser, write_page(pages, graph, moved))
+    whole = _whole_diagram_text(browser)
+    assert len(whole) > len(expected)
+    load(browser, write_page(pages, graph, start))
+    _move_slider(browser, "w", 0.5)
+    WebDriverWait(browser, 5).until(lambda _: diagram_text(browser) == expected)
+    assert _whole_diagram_text(browser) == whole
     assert browser.execute_script("return window.cgraph.state().params.w") == 0.5
+
+
+def _loop_graph(steps: int):
+    text = f"input h[0] = 0\nparam w = 0.9\nfor t in 1..{steps} {{\n    input x[t] = 0.01 * t\n    h[t] = tanh(w*h[t-1] + x[t])\n}}\n"
+    return cgraph.parse(text, "loop.cg")
+
+
+def _move_slider(browser, name: str, value: float) -> None:
+    browser.execute_script("""
+        const slider = document.querySelector('input[type=range][data-name="' + arguments[0] + '"]');
+        slider.value = String(arguments[1]);
+        slider.dispatchEvent(new Event("input"));""", name, value)
+
+
+def _whole_diagram_text(browser) -> list:
+    """The diagram's every text, its parts out of the document too: as printing puts them back."""
+    browser.execute_script("window.dispatchEvent(new Event('beforeprint'))")
+    try:
+        return diagram_text(browser)
+    finally:
+        browser.execute_script("window.dispatchEvent(new Event('afterprint'))")
+
+
+def test_a_large_diagrams_far_parts_leave_the_document_and_come_back(browser, pages):
+    """Only the chunks of a large diagram near the view are in the document (Chromium works
+    on every element of an SVG at each change, in sight or not); scrolling the diagram
+    brings the others back, with the numbers of the page's current inputs, and takes the
+    far ones out; stepping highlights a node out of the document all the same."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    graph = _loop_graph(120)
+    start = cgraph.evaluate(graph, {}).inputs
+    path = write_page(pages, graph, start)
+    chunks = path.read_text(encoding="utf-8").count('<g class="cg-chunk"')
+    load(browser, write_page(pages, graph, {**start, "w": 0.5}))
+    browser.execute_script("document.getElementById('cg-svg').scrollLeft = 1e9")
+    WebDriverWait(browser, 5).until(lambda _: browser.execute_script("return document.getElementById('cg-n0') === null"))
+    expected_end = diagram_text(browser)
+    load(browser, path)
+    inside = browser.execute_script("return document.querySelectorAll('#diagram g.cg-chunk').length")
+    assert 0 < inside < chunks
+    last = len(graph.ops) - 1
+    assert browser.execute_script(f"return document.getElementById('cg-n{last}')") is None
+    _move_slider(browser, "w", 0.5)
+    browser.execute_script("document.getElementById('cg-svg').scrollLeft = 1e9")
+    WebDriverWait(browser, 5).until(lambda _: diagram_text(browser) == expected_end)
+    assert browser.execute_script(f"return document.getElementById('cg-n{last}') !== null && document.getElementById('cg-n0') === null")
+    browser.execute_script("window.cgraph.stepTo(window.cgraph.state().positions)")  # the last step: h[0]'s, out of sight
+    assert browser.execute_script("return document.getElementById('cg-n' + window.cgraph.state().node)") is None
+    browser.execute_script("document.getElementById('cg-svg').scrollLeft = 0")
+    WebDriverWait(browser, 5).until(lambda _: browser.execute_script("return document.getElementById('cg-n0') !== null"))
+    node = browser.execute_script("return window.cgraph.state().node")
+    assert browser.execute_script(f"return document.getElementById('cg-n{node}').classList.contains('cg-current')")
+    near = diagram_text(browser)
+    whole = _whole_diagram_text(browser)
+    assert len(whole) == len(set(g for g, _ in whole)) > len(near)  # all back for print, once each
+    browser.execute_script("window.printed = null; addEventListener('beforeprint', () => {"
+                           " window.printed = document.querySelectorAll('#diagram g.cg-chunk').length; }, {once: true})")
+    browser.execute_cdp_cmd("Page.printToPDF", {"pageRanges": "1"})  # a real print: every chunk is on paper
+    assert browser.execute_script("return window.printed") == chunks
+
+
+def test_tab_goes_on_through_a_large_diagrams_parts(browser, pages):
+    """From node to node with Tab, past the chunks first in the document, in both directions."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    graph = _loop_graph(120)
+    load(browser, write_page(pages, graph, {}))
+    ids = browser.execute_script("return Array.from(document.querySelectorAll('#diagram g.node[tabindex]'), (g) => g.id)")
+    browser.execute_script("document.getElementById(arguments[0]).focus()", ids[-1])
+    seen = []
+    for _ in range(len(ids) + 10):  # on past every node first in the document
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        seen.append(browser.execute_script("const g = document.activeElement.closest('g.node'); return g ? g.id : null"))
+    assert None not in seen
+    assert len(set(seen)) == len(seen)
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    assert browser.execute_script("return document.activeElement.id") == seen[-2]
 
 
 def test_a_large_diagrams_groups_are_chunked_in_their_order():
@@ -777,3 +876,38 @@ def test_a_large_diagrams_groups_are_chunked_in_their_order():
     assert chunked.split("\n")[-4:] == ["<text>|gradient|</text>", "<text>0.1</text>", "</g>", "</svg>"]  # the legend stays the graph's
     assert _chunked(svg.replace(groups, groups[: groups.index(f'<g id="node{CHUNK}"')].rstrip())) == \
         svg.replace(groups, groups[: groups.index(f'<g id="node{CHUNK}"')].rstrip())  # a small one as it was
+
+
+def test_a_chunks_box_covers_what_it_draws():
+    """Each chunk's data-box (viewBox units, through the graph's transform) holds every
+    shape of its groups and every text's anchor, so the page never takes out a chunk in view."""
+    import re
+
+    from cgraph.views.page import CHUNK, CHUNK_FROM, _chunked
+
+    def group(k: int, x: int) -> str:
+        return (f'<g id="node{k}" class="node">\n<title>n{k}</title>\n'
+                f'<ellipse fill="none" stroke="black" cx="{x}" cy="-{k % 7 * 10 + 20}" rx="18" ry="12"/>\n'
+                f'<path fill="none" stroke="black" d="M{x + 18},-20C{x + 40},-25 {x + 60},-30 {x + 82},-20"/>\n'
+                f'<text text-anchor="middle" x="{x}" y="-{k % 5}" font-size="10.00">v{k}</text>\n</g>')
+
+    def diagram(far: int | None = None) -> str:
+        groups = "\n".join(group(k, 900000 if k == far else 100 * k) for k in range(CHUNK_FROM + 5))
+        return ('<svg width="100pt" height="100pt" viewBox="0.00 0.00 100.00 100.00">\n'
+                '<g id="graph0" class="graph" transform="scale(1 1) rotate(0) translate(4 96)">\n<title>G</title>\n' + groups + "\n</g>\n</svg>")
+
+    svg = diagram()
+    chunked = _chunked(svg)
+    boxes = [tuple(map(float, box.split())) for box in re.findall(r'<g class="cg-chunk" data-box="([^"]*)">', chunked)]
+    assert len(boxes) == -(-(CHUNK_FROM + 5) // CHUNK)
+    for k in range(CHUNK_FROM + 5):
+        x0, y0, x1, y1 = boxes[k // CHUNK]
+        cy = -(k % 7 * 10 + 20)
+        for x, y in ((100 * k - 18 + 4, cy - 12 + 96), (100 * k + 18 + 4, cy + 12 + 96), (100 * k + 82 + 4, -30 + 96),
+                     (100 * k + 4, -(k % 5) + 96)):
+            assert x0 <= x <= x1 and y0 <= y <= y1, (k, (x, y), boxes[k // CHUNK])
+    assert boxes[0][2] < boxes[-1][0]  # and no larger than needed: the first and the last apart
+    # a group far from the others (Graphviz's order jumps across the diagram) starts a chunk of its own
+    jumped = [tuple(map(float, box.split())) for box in re.findall(r'data-box="([^"]*)"', _chunked(diagram(far=30)))]
+    assert len(jumped) == len(boxes) + 2  # the far one alone, and the rest of its chunk after it
+    assert max(x1 - x0 for x0, _, x1, _ in jumped) < 100 * CHUNK + 200

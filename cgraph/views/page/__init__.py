@@ -20,6 +20,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import re
 from importlib import resources
 
@@ -103,36 +104,139 @@ CHUNK = 60  # nodes and edges per group of a large diagram
 CHUNK_FROM = 400  # a diagram with fewer stays as Graphviz wrote it
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in the viewBox's units
+JUMP = 1000  # viewBox units (pt) between a group and its chunk's box that start a new chunk
+
+
 def _chunked(svg: str) -> str:
-    """A large diagram's nodes and edges in groups of CHUNK, in their order (so in the
-    same reading and drawing order): Chromium skips a whole group out of view when it
-    repaints, where it would test each of thousands of flat siblings at every change.
+    """A large diagram's nodes and edges in groups of at most CHUNK, in their order (so in
+    the same reading and drawing order), each with the box it covers (`data-box`): the
+    page takes the ones far from the view out of the document (page.js, showNear), as
+    Chromium lays out, pre-paints, paints and layerizes every element of an SVG at each
+    change, even the ones out of sight. A group far from the chunk so far (Graphviz's
+    order jumps from one end of the diagram to the other now and then) starts a new
+    chunk, so that no chunk spans the diagram and stays in wherever the view is.
     Graphviz writes one element a line, each group opening with `<g` and closing with
     `</g>` on lines of their own; only the graph's direct child groups are moved."""
     lines = svg.split("\n")
     if sum(1 for line in lines if line.startswith("<g id=")) < CHUNK_FROM:
         return svg
+    place = _placement(svg)
     out: list[str] = []
+    run: list[list[str]] = []  # the graph's child groups in a row
+    for item in _top_level(lines):
+        if isinstance(item, list):
+            run.append(item)
+            continue
+        out.extend(_packed(run, place))  # the graph's group closes, or a line of its own (a legend's text) comes
+        run = []
+        out.append(item)
+    out.extend(_packed(run, place))
+    return "\n".join(out)
+
+
+def _top_level(lines: list[str]) -> list[str | list[str]]:
+    """The lines, with each of the graph's direct child groups as one list of its lines
+    (and the blank lines after it)."""
+    items: list[str | list[str]] = []
     depth = 0  # groups open; 1: directly inside the graph's own group
-    run = 0  # the graph's child groups ended in the open chunk
+    group: list[str] | None = None
     for line in lines:
         opens, closes = line.startswith("<g"), line.startswith("</g>")
-        if depth == 1:
-            if opens and run == 0:
-                out.append('<g class="cg-chunk">')
-            elif not opens and (closes or line.strip()) and run:
-                out.append("</g>")  # the graph's group closes, or a line of its own (a legend's text) comes
-                run = 0
-        out.append(line)
-        depth += opens
-        if closes:
-            depth -= 1
-            if depth == 1:  # one of the graph's child groups ended
-                run += 1
-                if run == CHUNK:
-                    out.append("</g>")
-                    run = 0
-    return "\n".join(out)
+        if depth == 1 and opens:
+            group = [line]
+            items.append(group)
+        elif group is not None and (depth >= 2 or not line.strip()):
+            group.append(line)
+        else:
+            group = None
+            items.append(line)
+        depth += opens - closes
+    return items
+
+
+def _packed(groups: list[list[str]], place: Box | None) -> list[str]:
+    """Groups in a row as chunks: CHUNK groups each, or fewer where a group is far away."""
+    out: list[str] = []
+    chunk: list[list[str]] = []
+    box: Box | None = None
+    for group in groups:
+        bounds = _bounds(group, place)
+        if chunk and (len(chunk) == CHUNK or _far(box, bounds)):
+            out.extend(_chunk(chunk, box))
+            chunk, box = [], None
+        chunk.append(group)
+        box = _union(box, bounds)
+    if chunk:
+        out.extend(_chunk(chunk, box))
+    return out
+
+
+def _chunk(groups: list[list[str]], box: Box | None) -> list[str]:
+    head = '<g class="cg-chunk">'
+    if box is not None:
+        x0, y0, x1, y1 = box
+        head = f'<g class="cg-chunk" data-box="{math.floor(x0) - 2} {math.floor(y0) - 2} {math.ceil(x1) + 2} {math.ceil(y1) + 2}">'
+    return [head, *(line for group in groups for line in group), "</g>"]
+
+
+def _far(box: Box | None, other: Box | None) -> bool:
+    if box is None or other is None:
+        return False
+    return max(other[0] - box[2], box[0] - other[2], other[1] - box[3], box[1] - other[3]) > JUMP
+
+
+def _union(box: Box | None, other: Box | None) -> Box | None:
+    if box is None or other is None:
+        return box or other
+    return (min(box[0], other[0]), min(box[1], other[1]), max(box[2], other[2]), max(box[3], other[3]))
+
+
+# The graph group's transform as Graphviz writes it: its coordinates to the viewBox's.
+_PLACEMENT = re.compile(r'<g id="graph0" class="graph" transform="scale\(([-\d.e]+) ([-\d.e]+)\) rotate\(0\) '
+                        r'translate\(([-\d.e]+) ([-\d.e]+)\)"')
+_NUMBERS = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+_SHAPE = re.compile(r' (?:points|d)="([^"]*)"')
+_ATTRIBUTE = re.compile(r' (x|y|cx|cy|rx|ry|font-size)="([-\d.e]+)"')
+_TEXT = re.compile(r">([^<]*)</text>")
+
+
+def _placement(svg: str) -> Box | None:
+    found = _PLACEMENT.search(svg)
+    return tuple(float(v) for v in found.groups()) if found else None  # type: ignore[return-value]
+
+
+def _bounds(lines: list[str], place: Box | None) -> Box | None:
+    """The box (in the viewBox's units) that a group's lines draw in, made generous for
+    text (a character counted as wide as the font is high, each side of its anchor): the
+    page only needs to know when it may be near the view. None when the graph's transform
+    is not Graphviz's usual one (then nothing is taken out)."""
+    if place is None:
+        return None
+    xs: list[float] = []
+    ys: list[float] = []
+    for line in lines:
+        for shape in _SHAPE.findall(line):
+            numbers = [float(v) for v in _NUMBERS.findall(shape)]
+            xs.extend(numbers[0::2])
+            ys.extend(numbers[1::2])
+        at = dict(_ATTRIBUTE.findall(line))
+        if "cx" in at:
+            cx, cy, rx, ry = (float(at.get(k, 0)) for k in ("cx", "cy", "rx", "ry"))
+            xs.extend((cx - rx, cx + rx))
+            ys.extend((cy - ry, cy + ry))
+        elif "x" in at and "y" in at:
+            size = float(at.get("font-size", 14))
+            text = _TEXT.search(line)
+            reach = size * (len(html.unescape(text.group(1))) if text else 1)
+            xs.extend((float(at["x"]) - reach, float(at["x"]) + reach))
+            ys.extend((float(at["y"]) - size, float(at["y"]) + size))
+    if not xs or not ys:
+        return None
+    sx, sy, tx, ty = place
+    x0, x1 = sorted((sx * (min(xs) + tx), sx * (max(xs) + tx)))
+    y0, y1 = sorted((sy * (min(ys) + ty), sy * (max(ys) + ty)))
+    return (x0, y0, x1, y1)
 
 
 def op_table_js(names: list[str]) -> str:

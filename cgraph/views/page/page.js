@@ -142,11 +142,17 @@
   const inView = new Set(); // boxes in view, or near it
   const deferred = new Map(); // element -> [number, precision, prefix] not written yet
   let lazyOn = false; // set once the diagram's observer has first said what is in view
+  let diagramObserver = null;
   let settleTimer = null;
+
+  // The diagram's elements by id, found once: the parts of a large diagram far from the
+  // view are out of the document (showNear), where getElementById cannot find them.
+  const drawnById = new Map(Array.from(document.querySelectorAll("#cg-svg [id]"), (el) => [el.id, el]));
+  const drawn = (id) => drawnById.get(id) || null;
 
   const colors = data.colors;
   const labels = data.edges.map((edge) => {
-    const g = document.getElementById(edge.id);
+    const g = drawn(edge.id);
     const texts = g ? Array.from(g.querySelectorAll("text")) : [];
     const find = (color) => texts.find((t) => (t.getAttribute("fill") || "").toLowerCase() === color.toLowerCase());
     const label = { edge, value: find(colors.value), grad: find(colors.grad), local: find(colors.local) };
@@ -154,7 +160,7 @@
     return label;
   });
   const totals = data.totals.map((total) => {
-    const g = document.getElementById(total.id);
+    const g = drawn(total.id);
     const texts = g ? Array.from(g.querySelectorAll("text")) : [];
     const text = texts.find((t) => t.textContent.startsWith("\u03a3"));
     home(text, g);
@@ -233,13 +239,31 @@
         for (const el of inBox.get(entry.target) || []) if (deferred.has(el)) writeDeferred(el);
       }
     };
-    const diagram = new IntersectionObserver((entries) => {
+    diagramObserver = new IntersectionObserver((entries) => {
       seen(entries);
       lazyOn = true;
     }, { root: document.getElementById("cg-svg"), rootMargin: "300px" });
     const page = new IntersectionObserver(seen, { rootMargin: "200px" });
-    for (const box of inBox.keys()) (box.tagName === "TR" ? page : diagram).observe(box);
+    for (const box of inBox.keys()) {
+      if (box.tagName === "TR") page.observe(box);
+      else if (box.isConnected) diagramObserver.observe(box);
+    }
     window.addEventListener("beforeprint", writeAllDeferred);
+  }
+
+  // The groups of a chunk of the diagram shown or hidden (showNear): the observer watches
+  // only the groups displayed (its work is per frame and per target: 5 ms a frame for
+  // 4,000 groups); a hidden group is out of view.
+  function watchChunk(chunk, near) {
+    if (diagramObserver === null) return;
+    for (const g of chunk.children) {
+      if (!inBox.has(g)) continue;
+      if (near) diagramObserver.observe(g);
+      else {
+        diagramObserver.unobserve(g);
+        inView.delete(g);
+      }
+    }
   }
 
   function redraw(r) {
@@ -325,9 +349,9 @@
       if (painted.get(id) === colour + width) continue;
       painted.set(id, colour + width);
       // An edge drawn through a relay point (dot.py) has a bare first stretch, id + "-wire".
-      for (const drawn of [document.getElementById(id), document.getElementById(id + "-wire")]) {
-        if (!drawn) continue;
-        for (const el of drawn.children) {
+      for (const g of [drawn(id), drawn(id + "-wire")]) {
+        if (!g) continue;
+        for (const el of g.children) {
           if (el.tagName !== "path" && el.tagName !== "polygon") continue;
           el.setAttribute("stroke", colour);
           el.setAttribute("stroke-width", width);
@@ -597,19 +621,22 @@
     return state();
   }
 
+  let highlighted = []; // the current step's node and edges
+
   function showStep() {
     if (explainBox === null) return;
-    for (const el of document.querySelectorAll(".cg-current, .cg-current-edge")) el.classList.remove("cg-current", "cg-current-edge");
+    for (const el of highlighted) el.classList.remove("cg-current", "cg-current-edge");
+    highlighted = [];
     const s = position > 0 ? data.steps[position - 1] : null;
     const phase = s === null ? "" : s.phase === "forward" ? "forward pass" : "backward pass";
     setText(positionText, s === null ? "step 0 of " + data.steps.length : "step " + position + " of " + data.steps.length + ", " + phase);
     setText(explainBox, s === null ? "Press \u2192 (or next) to step through the forward pass, then the backward pass." : stepLines(s, last).join("\n"));
     if (s === null) return;
-    const node = document.getElementById("cg-n" + s.node);
-    if (node) node.classList.add("cg-current");
+    const node = drawn("cg-n" + s.node);
+    if (node) highlighted.push(node), node.classList.add("cg-current");
     for (const id of s.edges) {
-      const edge = document.getElementById(id);
-      if (edge) edge.classList.add("cg-current-edge");
+      const edge = drawn(id);
+      if (edge) highlighted.push(edge), edge.classList.add("cg-current-edge");
     }
   }
 
@@ -688,7 +715,7 @@
                          "Click a node (or focus it with Tab and press Enter) to see its derivatives.");
     document.getElementById("stepping").append(inspectBox);
     for (let i = 0; i < n; i++) {
-      const g = document.getElementById("cg-n" + i);
+      const g = drawn("cg-n" + i);
       if (!g) continue;
       g.setAttribute("tabindex", "0");
       g.setAttribute("role", "button");
@@ -868,6 +895,103 @@
     button.textContent = fitted ? "actual size" : "fit";
     button.setAttribute("aria-pressed", String(fitted));
     fitDiagram();
+    nearSoon();
+  }
+
+  // --- a large diagram: only its parts near the view are drawn ---------------------------
+
+  // Chromium styles, lays out, pre-paints, paints and layerizes every element of an SVG
+  // at each change, the ones far out of sight too: on a 2,000-node diagram (23,000
+  // elements) that was 30 of a slider change's 45 ms. A large diagram comes in chunks,
+  // each with the box it covers (views/page/__init__.py, _chunked); the chunks more than
+  // a window away from the view are taken out of the document (a comment keeps their
+  // place), and put back as the diagram scrolls there, and all of them for printing.
+  // Out, not display: none: hidden chunks still cost 5 of a change's 19 ms (Chrome's
+  // "compositing inputs" phase; measured with bench_page.py --trace). Keyboard focus in a
+  // chunk keeps the chunks with nodes before and after it in, so Tab and Shift+Tab go on.
+  const NEAR = 1; // windows of margin around the view, each side
+  const chunks = Array.from(document.querySelectorAll("#diagram g.cg-chunk[data-box]"), (g) => ({
+    g, box: g.getAttribute("data-box").split(" ").map(Number), nodes: g.querySelector("g.node[id^='cg-n']") !== null,
+    place: document.createComment(""), near: true,
+  }));
+  let printing = false;
+  let pinned = new Set(); // chunks kept for the focus
+  let nearQueued = false;
+
+  // The part of the diagram near the view, in the SVG's viewBox units. Before the first
+  // layout (at start) no layout is read: the view is the window's size at the diagram's
+  // top left, at its smallest scale (so as large as it can be).
+  function nearRegion(measured) {
+    const svg = document.querySelector("#diagram svg");
+    const vb = svg.viewBox.baseVal;
+    const w = innerWidth * NEAR;
+    const h = innerHeight * NEAR;
+    if (!measured) {
+      const scale = svg.width.baseVal.value / vb.width;
+      return [vb.x - w / scale, vb.y - h / scale, vb.x + (innerWidth + w) / scale, vb.y + (innerHeight + h) / scale];
+    }
+    const r = svg.getBoundingClientRect();
+    const c = document.getElementById("cg-svg").getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return null;
+    const sx = vb.width / r.width;
+    const sy = vb.height / r.height;
+    const left = Math.max(c.left, 0) - w;
+    const top = Math.max(c.top, 0) - h;
+    const right = Math.min(c.right, innerWidth) + w;
+    const bottom = Math.min(c.bottom, innerHeight) + h;
+    return [vb.x + (left - r.left) * sx, vb.y + (top - r.top) * sy, vb.x + (right - r.left) * sx, vb.y + (bottom - r.top) * sy];
+  }
+
+  function showNear(measured) {
+    nearQueued = false;
+    const region = printing ? null : nearRegion(measured);
+    chunks.forEach((chunk, k) => {
+      const [x0, y0, x1, y1] = chunk.box;
+      const near = region === null || pinned.has(k) || (x1 >= region[0] && x0 <= region[2] && y1 >= region[1] && y0 <= region[3]);
+      if (chunk.near === near) return;
+      chunk.near = near;
+      if (near) chunk.place.replaceWith(chunk.g);
+      else chunk.g.replaceWith(chunk.place);
+      watchChunk(chunk.g, near);
+    });
+  }
+
+  function nearSoon() {
+    if (chunks.length === 0 || nearQueued) return;
+    nearQueued = true;
+    requestAnimationFrame(() => showNear(true));
+  }
+
+  // The chunk holding a focused node, and the nearest ones with nodes before and after it.
+  function pinAround(target) {
+    const g = target instanceof Element ? target.closest("g.cg-chunk") : null;
+    const k = chunks.findIndex((chunk) => chunk.g === g);
+    pinned = new Set();
+    if (k < 0) return;
+    pinned.add(k);
+    for (let j = k - 1; j >= 0; j--) if (chunks[j].nodes) { pinned.add(j); break; }
+    for (let j = k + 1; j < chunks.length; j++) if (chunks[j].nodes) { pinned.add(j); break; }
+  }
+
+  function startNear() {
+    if (chunks.length === 0) return;
+    showNear(false);
+    const scroller = document.getElementById("cg-svg");
+    scroller.addEventListener("scroll", nearSoon, { passive: true });
+    addEventListener("scroll", nearSoon, { passive: true });
+    addEventListener("resize", nearSoon);
+    scroller.addEventListener("focusin", (event) => {
+      pinAround(event.target);
+      showNear(true);
+    });
+    addEventListener("beforeprint", () => {
+      printing = true;
+      showNear(false);
+    });
+    addEventListener("afterprint", () => {
+      printing = false;
+      nearSoon();
+    });
   }
 
   fitDiagram();
@@ -880,7 +1004,11 @@
   redraw(last);
   drawHistory();
   showStep();
-  requestAnimationFrame(() => setTimeout(startDeferring, 0)); // after the first paint: not needed for it
+  startNear(); // last: before it every part of the diagram is in the document
+  requestAnimationFrame(() => setTimeout(() => {
+    startDeferring(); // after the first paint: not needed for it
+    nearSoon(); // the view measured, now that reading the layout costs nothing (a page reloaded scrolled)
+  }, 0));
   // bench/bench_page.py's measure: the first frame drawn once the page can be used
   requestAnimationFrame(() => setTimeout(() => performance.mark("cgraph:drawn"), 0));
 })();
