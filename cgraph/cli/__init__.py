@@ -152,8 +152,10 @@ def cli() -> None:
       cgraph check samples/mlp.cg
       cgraph eval samples/linreg.cg --data samples/linreg.csv -o out.csv
       cgraph train samples/linreg.cg --data samples/linreg.csv --lr 0.5
-    cgraph grad samples/intro.cg | cgraph eval - --x 1 --y 3 --z -3
-    cgraph hessian -e 'x^2 * y' --x 1 --y 3
+      cgraph grad samples/intro.cg | cgraph eval - --x 1 --y 3 --z -3
+      cgraph hessian -e 'x^2 * y' --x 1 --y 3
+      cgraph export samples/intro.cg --to numpy -o intro.py
+      cgraph render samples/neuron.cg -o neuron.html
 
     \b
     Exit codes: 0 success; 1 an error in the file; 2 a usage error
