@@ -139,25 +139,15 @@ class RowEvaluation:
     def _evaluate(self, chunk) -> tuple[RowResults, list[list[batch.NonFinite]], str | None]:
         """One chunk's rows, and where inf or nan starts in them (per output: the caller
         tallies them in chunk order). Runs on a pool thread: it changes nothing shared."""
-        plan, base = self.plan, self.base
-        if self.strict:
-            where = plan.first_non_finite(base, chunk.columns, chunk.n)
-            if where is not None and where.kind == "value":
-                raise self._non_finite_error(where, chunk)
-        result = plan.run(base, chunk.columns, chunk.n, check_values=True)
-        grads = [result.grads[name] for name in plan.wrt_names]
-        origins = []
-        # The common case costs one sum per node and an isfinite pass over the gradients;
-        # the node by node diagnosis runs only on a chunk where something is inf or nan.
-        if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
-            origins.append(plan.non_finite_origins(base, chunk.columns, chunk.n))
+        value, grads, found = _run_chunk(self, self.plan, self.base, self.shared_finite, chunk)
+        origins = [] if found is None else [found]
         more = []
         for other in self.more:
-            value, other_grads, found = other.run(self, chunk)
-            more.append((value, other_grads))
-            if found:
-                origins.append(found)
-        return RowResults(chunk.lines, result.value, grads, more), origins, chunk.source
+            other_value, other_grads, other_found = other.run(self, chunk)
+            more.append((other_value, other_grads))
+            if other_found:
+                origins.append(other_found)
+        return RowResults(chunk.lines, value, grads, more), origins, chunk.source
 
     def tally(self, origins: list, lines, source: str | None) -> None:
         """Count a chunk's inf/nan origins (and, in a data set, the file of each one's first
@@ -210,19 +200,12 @@ class _OtherOutput:
     def run(self, rows: RowEvaluation, chunk) -> tuple[np.ndarray, list[np.ndarray | float], list[batch.NonFinite]]:
         """The chunk's values and gradients, and the origins of inf or nan among this
         output's new nodes (for the caller to tally)."""
-        plan, base = self.plan, self.base
-        if rows.strict:
-            where = plan.first_non_finite(base, chunk.columns, chunk.n)
-            if where is not None and where.kind == "value":
-                raise rows._non_finite_error(where, chunk)
-        result = plan.run(base, chunk.columns, chunk.n, check_values=True)
-        grads = [result.grads[name] for name in plan.wrt_names]
-        found: list[batch.NonFinite] = []
-        if not (self.shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads)):
-            new = self.new_nodes
-            assert new is not None  # set by find_new_nodes
-            found = [o for o in plan.non_finite_origins(base, chunk.columns, chunk.n) if new[o.node]]
-        return result.value, grads, found
+        value, grads, origins = _run_chunk(rows, self.plan, self.base, self.shared_finite, chunk)
+        if origins is None:
+            return value, grads, []
+        new = self.new_nodes
+        assert new is not None  # set by find_new_nodes
+        return value, grads, [o for o in origins if new[o.node]]
 
     def find_new_nodes(self, rows: RowEvaluation) -> None:
         """The nodes of this output's plan that no earlier output's plan looks at."""
@@ -233,6 +216,23 @@ class _OtherOutput:
                 if seen[i]:
                     new[i] = 0
         self.new_nodes = new
+
+
+def _run_chunk(rows: RowEvaluation, plan: batch.Plan, base, shared_finite: bool, chunk):
+    """One output's plan over one chunk: its values, its gradients (in `plan.wrt_names`
+    order) and where inf or nan starts among its nodes (None when everything is finite).
+    With --strict an inf or nan value is the run's error at once."""
+    if rows.strict:
+        where = plan.first_non_finite(base, chunk.columns, chunk.n)
+        if where is not None and where.kind == "value":
+            raise rows._non_finite_error(where, chunk)
+    result = plan.run(base, chunk.columns, chunk.n, check_values=True)
+    grads = [result.grads[name] for name in plan.wrt_names]
+    # The common case costs one sum per node and an isfinite pass over the gradients;
+    # the node by node diagnosis runs only on a chunk where something is inf or nan.
+    if shared_finite and result.values_finite and all(np.isfinite(g).all() for g in grads):
+        return result.value, grads, None
+    return result.value, grads, plan.non_finite_origins(base, chunk.columns, chunk.n)
 
 
 def evaluate_rows(graph: Graph, datafile: DataFile, binding: Binding, given: Mapping[str, float], *,
