@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from cgraph import ops
 from cgraph.views.page import op_table_js, page
 from cgraph.views.render import options
 from support import programs
+from support.browser import start_chromium
 from support.paths import SAMPLES
 from support.samples import SAMPLE_CASES, SAMPLE_IDS
 
@@ -63,18 +63,7 @@ def same(js: float, py: float) -> bool:
 def browser():
     """One headless Chromium for every test here; Debian's packages, which `make test`
     installs (make system-packages). Missing ones fail the tests: they are not optional."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert binary and driver, "chromium and chromium-driver are needed: run `make system-packages` (as root)"
-    chrome = webdriver.ChromeOptions()
-    chrome.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update"):
-        chrome.add_argument(flag)
-    chrome.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    session = webdriver.Chrome(service=Service(driver), options=chrome)
+    session = start_chromium(("browser", "performance"))
     session.set_script_timeout(30)
     try:
         yield session

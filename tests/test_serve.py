@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from support.browser import start_chromium
 from support.paths import SAMPLES
 from support.runner import cgraph_script, script_env
 
@@ -32,18 +32,7 @@ URL = re.compile(r"at (http://127\.0\.0\.1:(\d+)/) ")
 @pytest.fixture(scope="module")
 def browser():
     """One headless Chromium for this module (as tests/test_html_page.py's)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert binary and driver, "chromium and chromium-driver are needed: run `make system-packages` (as root)"
-    chrome = webdriver.ChromeOptions()
-    chrome.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,900",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update"):
-        chrome.add_argument(flag)
-    chrome.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    session = webdriver.Chrome(service=Service(driver), options=chrome)
+    session = start_chromium()
     try:
         yield session
     finally:
