@@ -267,32 +267,36 @@ def make_stream_csv(path: Path, rows: int) -> None:
             f.write("".join(f"{x:.6f},{y:.6f}\n" for x, y in zip(xs.tolist(), ys.tolist())))
 
 
-def child_control(threads: int, repeats: int) -> dict:
-    """How much faster `threads` threads run than one on work that holds no lock at all
-    (sha256 of 1 MB blocks releases the GIL): what the machine gives right now. On a
-    shared machine it says how far the cgraph speed-up could have gone."""
+def lock_free_seconds(threads: int, blocks: int = 200) -> float:
+    """Wall time of `blocks` sha256 hashes of 1 MB split over `threads` threads: work that
+    holds no lock at all (hashlib releases the GIL), so its speed-up is what the machine
+    gives threads right now."""
     import hashlib
     import threading
 
     data = os.urandom(1 << 20)
 
-    def burn(blocks: int) -> None:
-        for _ in range(blocks):
+    def burn(count: int) -> None:
+        for _ in range(count):
             hashlib.sha256(data).digest()
 
-    def timed(n: int) -> float:
-        workers = [threading.Thread(target=burn, args=(200 // n,)) for _ in range(n)]
-        start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return time.perf_counter() - start
+    workers = [threading.Thread(target=burn, args=(blocks // threads,)) for _ in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - start
 
+
+def child_control(threads: int, repeats: int) -> dict:
+    """How much faster `threads` threads run than one on work that holds no lock at all:
+    what the machine gives right now. On a shared machine it says how far the cgraph
+    speed-up could have gone."""
     one, many = [], []
     for _ in range(repeats):  # alternated
-        one.append(timed(1))
-        many.append(timed(threads))
+        one.append(lock_free_seconds(1))
+        many.append(lock_free_seconds(threads))
     return {"one": one, "many": many}
 
 

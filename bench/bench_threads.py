@@ -15,12 +15,10 @@ runnable thread decides what N threads get (the other helpers' work then matters
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -46,7 +44,6 @@ def main() -> None:
     base = plan.bind({})
     rows, chunk = int(float(args.rows)), plan.chunk_rows()
     columns = bench_batch.make_columns(rows)
-    data = os.urandom(1 << 20)
 
     def cgraph_run(threads: int) -> float:
         start = time.perf_counter()
@@ -56,17 +53,7 @@ def main() -> None:
         return time.perf_counter() - start
 
     def control_run(threads: int) -> float:
-        def burn() -> None:
-            for _ in range(400 // threads):
-                hashlib.sha256(data).digest()
-
-        workers = [threading.Thread(target=burn) for _ in range(threads)]
-        start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return time.perf_counter() - start
+        return bench_batch.lock_free_seconds(threads, blocks=400)
 
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burners)]
     try:
