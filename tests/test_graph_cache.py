@@ -570,8 +570,6 @@ def test_an_edited_column_is_refused_or_gives_a_graph_that_works(column, where, 
     """Any one number of any column changed, with the checksum made to fit: the reader
     refuses the file, or what it accepts is a graph every pass can run (an error of
     cgraph's own at worst, never a crash)."""
-    import cgraph
-
     graph = parse(PROGRAM, "p.cg")
     good = cache_file.encode(graph, "k")
     head = json.loads(good[cache_file.HEADER_SIZE : cache_file.HEADER_SIZE + struct.unpack_from("<I", good, 12)[0]])
@@ -582,13 +580,20 @@ def test_an_edited_column_is_refused_or_gives_a_graph_that_works(column, where, 
     if code == "B" and not 0 <= value < 256 or code == "i" and not -2**31 <= value < 2**31:
         return
     bad = rebuilt(good, payload_edit=set_item(column, where % count, value))
+    refused_or_works(bad, graph)
+
+
+def refused_or_works(bad: bytes, graph) -> None:
+    """`bad` (an edited cache file of `graph`) is refused, or its graph evaluates, draws and
+    differentiates (a cgraph error at most, never a crash)."""
+    import cgraph
+    import cgraph.render
+
     loaded = cache_file.decode(bad, "k", Source(graph.source.text, "p.cg"), 10**7)
     if loaded is None:
         return
     try:
         result = cgraph.evaluate(loaded, {})
-        import cgraph.render
-
         cgraph.render.diagram(loaded, result).source
         cgraph.grad(loaded)
     except cgraph.CgraphError:
@@ -607,9 +612,6 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 50) | st.floats(
 def test_an_edited_json_field_is_refused_or_gives_a_graph_that_works(field, where, value):
     """The JSON's fields likewise: a whole field, or one item of a list, replaced by any
     JSON value, is refused or gives a graph that works."""
-    import cgraph
-    import cgraph.render
-
     graph = parse(PROGRAM, "p.cg")
     good = cache_file.encode(graph, "k")
 
@@ -621,16 +623,7 @@ def test_an_edited_json_field_is_refused_or_gives_a_graph_that_works(field, wher
             return {**head, field: new}
         return {**head, field: value}
 
-    bad = rebuilt(good, head_edit=edit)
-    loaded = cache_file.decode(bad, "k", Source(graph.source.text, "p.cg"), 10**7)
-    if loaded is None:
-        return
-    try:
-        result = cgraph.evaluate(loaded, {})
-        cgraph.render.diagram(loaded, result).source
-        cgraph.grad(loaded)
-    except cgraph.CgraphError:
-        pass
+    refused_or_works(rebuilt(good, head_edit=edit), graph)
 
 
 def test_nothing_in_the_cache_directory_is_a_pickle(cache_dir, tmp_path):
