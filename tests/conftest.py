@@ -69,3 +69,24 @@ def hide_module(monkeypatch):
         monkeypatch.setattr(builtins, "__import__", fake_import)
 
     return hide
+
+
+@pytest.fixture
+def lark_parses(monkeypatch):
+    """The texts Lark's own parser is asked to parse during the test, in order (the error
+    path re-parses only the statement with the error: tests check that it stays so)."""
+    from cgraph.frontend import parser
+
+    seen: list[str] = []
+    real = parser._lark()
+
+    class Spy:
+        def parse(self, rest):
+            seen.append(rest)
+            return real.parse(rest)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(parser, "_lark", lambda: Spy())
+    return seen
