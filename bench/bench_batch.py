@@ -108,6 +108,51 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+class TreeMemory:
+    """The peak memory of this process and its worker processes together, sampled every
+    10 ms in a thread: the sum of their PSS (a page shared by a worker and this process,
+    as fork leaves them, counted once, split between them). ru_maxrss would count those
+    pages once per process, and RUSAGE_CHILDREN only gives the largest child."""
+
+    def __init__(self):
+        import threading
+
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now_mb() -> float:
+        pids = [os.getpid()]
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/children") as f:
+                    pids += [int(p) for p in f.read().split()]
+            except OSError:
+                pass
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1])
+                            break
+            except OSError:  # a worker that just exited
+                pass
+        return total / 1024.0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak_mb = max(self.peak_mb, self.now_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_mb, peak_mb() if self.peak_mb == 0 else 0.0)
+
+
 def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None, threads: int = 1) -> dict:
     import numpy as np
 
@@ -121,17 +166,25 @@ def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None, threads:
     columns = make_columns(rows)
     chunk = chunk or plan.chunk_rows()
     baseline = rss_mb()
+    memory = TreeMemory()
+    # One pool for every repeat, as a training run keeps one for all its steps: the first
+    # repeat forks the workers (reported apart), the median is the steady state, as it is
+    # for one thread (whose first repeat also pays for memory first touched).
+    pool = plan.pool(threads)
     times, checksum = [], 0.0
     for _ in range(repeats):
         start = time.perf_counter()
         checksum = 0.0
         chunks = ([c[lo : lo + chunk] for c in columns] for lo in range(0, rows, chunk))
-        for result in plan.run_chunks(base, chunks, threads=threads):  # as `eval --data --threads N`
+        # As `eval --data --threads N`: it also asks whether any value is inf or nan ("rows").
+        for result in plan.run_chunks(base, chunks, check_values=mode == "rows", pool=pool):
             # Consume the chunk as `eval --data` does (it writes it out): touch every array.
             checksum += float(result.value.sum()) + sum(float(np.sum(g)) for g in result.grads.values())
         times.append(time.perf_counter() - start)
-    return {"nodes": len(graph), "times": times, "peak_mb": peak_mb(), "baseline_mb": baseline,
-            "chunk": chunk, "checksum": checksum, "threads": threads}
+    pool.close()
+    return {"nodes": len(graph), "times": times[1:] if repeats > 1 else times, "first": times[0],
+            "peak_mb": memory.stop(), "rss_peak_mb": peak_mb(), "baseline_mb": baseline, "chunk": chunk,
+            "checksum": checksum, "threads": threads, "processes": pool.processes}
 
 
 def torch_graph_run(graph, columns, torch):
@@ -207,10 +260,9 @@ def child_compare(rows: int) -> dict:
 
 def child_train(rows: int, repeats: int, threads: int = 1) -> dict:
     """One full-batch training epoch against one "sum" evaluation of the same rows, both
-    on `threads` threads."""
+    on `threads` workers started for the run (as `cgraph train` and `eval --data` do)."""
     import cgraph
     from cgraph.engine.batch import Plan
-    from cgraph.engine.pool import ChunkPool
     from cgraph.training.trainer import Settings, Trainer
 
     graph = cgraph.parse(program())
@@ -219,12 +271,11 @@ def child_train(rows: int, repeats: int, threads: int = 1) -> dict:
     plan = Plan(graph, data_names(), wrt=params, shared_grads="sum")
     base = plan.bind({})
     chunk = plan.chunk_rows()
-    pool = ChunkPool(threads)
     evals, epochs = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        spans = [(lo, min(rows, lo + chunk)) for lo in range(0, rows, chunk)]
-        for _result in pool.map(lambda span: plan.run(base, [c[span[0]:span[1]] for c in columns]), spans):
+        chunks = ([c[lo : lo + chunk] for c in columns] for lo in range(0, rows, chunk))
+        for _result in plan.run_chunks(base, chunks, threads=threads):
             pass
         evals.append(time.perf_counter() - start)
         settings = Settings(lr=1e-3, epochs=1, shuffle=False, threads=threads)

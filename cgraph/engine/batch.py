@@ -247,13 +247,27 @@ class Plan:
         return Result(value, self._wanted(grads, owned, n), n, finite[0] if finite is not None else None)
 
     def run_chunks(self, base: list, chunks: Iterable[Sequence[np.ndarray]], *, threads: int | None = None,
-                   check_values: bool = False) -> Iterator[Result]:
-        """`run` over each chunk's columns, `threads` chunks at a time (None: $CGRAPH_THREADS,
-        else one per core; 1: in this thread, no pool), the results in chunk order: the same
-        bits for every thread count. At most `threads` chunks are taken ahead of the one
-        handed out, so memory stays bounded."""
-        with ChunkPool(threads) as pool:
-            yield from pool.map(lambda columns: self.run(base, columns, check_values=check_values), chunks)
+                   check_values: bool = False, pool: ChunkPool | None = None) -> Iterator[Result]:
+        """`run` over each chunk's columns on `threads` cores (None: $CGRAPH_THREADS, else one
+        per core; 1: in this thread, no pool), the results in chunk order: the same bits for
+        every count. At most `threads` chunks are taken ahead of the one handed out, so
+        memory stays bounded. Workers are started for the call and stopped after it, unless
+        `pool` (from `self.pool()`) is given: a caller evaluating many batches keeps one."""
+        own = pool is None
+        workers = self.pool(threads) if pool is None else pool
+        try:
+            yield from workers.map(self._run_task, ((base, columns, check_values) for columns in chunks))
+        finally:
+            if own:
+                workers.close()
+
+    def pool(self, threads: int | None = None) -> ChunkPool:
+        """Workers for `run_chunks(..., pool=)`: forked once, reused call after call (close it)."""
+        return ChunkPool(threads, tasks=[self._run_task])
+
+    def _run_task(self, task: tuple[list, Sequence[np.ndarray], bool]) -> Result:
+        base, columns, check_values = task  # the base travels with the chunk: it may differ from call to call
+        return self.run(base, columns, check_values=check_values)
 
     def shared_finite(self, base: list) -> bool:
         """Whether every row-shared value the output depends on (from `bind`) is finite."""
@@ -277,25 +291,39 @@ class Plan:
 
     def _forward(self, base: list, columns: Sequence[np.ndarray], finite: list[bool] | None = None) -> list:
         """Every needed node's value; with `finite` ([True]), finite[0] becomes False if a
-        batched value (a data column or a node) may hold inf or nan."""
+        batched value (a data column or a node) may hold inf or nan.
+
+        How that is known without a pass over every node's array (a sum per node cost 15%
+        of `eval --data`): an operation that makes inf or nan from finite arguments raises
+        the CPU's IEEE overflow, invalid or divide-by-zero flag, which NumPy reads after
+        each call and, in errstate "call" mode, reports to us. The data columns are summed
+        (inf or nan there is not made by an operation), and the row-shared values are
+        checked by the caller (`shared_finite`). A flag raised without a non-finite value
+        is a false alarm (the caller then looks node by node), never a miss."""
         values = list(base)
         for i, col in zip(self.batched_leaves, columns):
             values[i] = col
+        if finite is None:
+            with np.errstate(all="ignore"):
+                self._forward_steps(values)
+            return values
+        raised: list[str] = []
+        with np.errstate(over="call", invalid="call", divide="call", under="ignore",
+                         call=lambda kind, flag: raised.append(kind)):
+            self._forward_steps(values)
         with np.errstate(all="ignore"):
-            for i, f, a, b, args in self._fwd:
-                if b >= 0:
-                    values[i] = f(values[a], values[b])
-                elif a >= 0:
-                    values[i] = f(values[a])
-                else:
-                    values[i] = f(*[values[j] for j in args])
-            if finite is not None:
-                # A sum is inf or nan if any term is: one pass over each array, no allocation.
-                reduce = np.add.reduce
-                isfinite = math.isfinite
-                finite[0] = all(isfinite(reduce(values[i])) for i in self.batched_leaves) and \
-                    all(isfinite(reduce(values[step[0]])) for step in self._fwd)
+            reduce, isfinite = np.add.reduce, math.isfinite
+            finite[0] = not raised and all(isfinite(reduce(values[i])) for i in self.batched_leaves)
         return values
+
+    def _forward_steps(self, values: list) -> None:
+        for i, f, a, b, args in self._fwd:
+            if b >= 0:
+                values[i] = f(values[a], values[b])
+            elif a >= 0:
+                values[i] = f(values[a])
+            else:
+                values[i] = f(*[values[j] for j in args])
 
     def _backward(self, values: list, n: int, diagnose: np.ndarray | None = None):
         """d out/d node for the wanted leaves (a list indexed by node; None: not reached).

@@ -1,31 +1,38 @@
-"""Chunks evaluated on several threads, their results handed back in input order.
+"""Chunks evaluated on every core, their results handed back in input order.
 
-NumPy releases the GIL inside its array operations, so threads each running the tape over
-a chunk of their own use every core (bench/bench_batch.py measures it). What a thread
-computes depends only on its chunk, and the caller combines the results in chunk order,
-so the output is the same bits whatever the number of threads:
+A chunk's work depends only on that chunk, and the caller takes the results in chunk
+order, so the output is the same bits whatever the number of workers:
 
-    pool = ChunkPool(threads)            # None: CGRAPH_THREADS, else one per core
-    for result in pool.map(work, chunks):   # chunk order; work(chunk) runs on a thread
+    pool = ChunkPool(threads, tasks=[work])  # None: CGRAPH_THREADS, else one per core
+    for result in pool.map(work, chunks):    # chunk order
         ...
     pool.close()
 
-With 1 thread there is no pool at all: `map` is a plain loop in the calling thread (what
-the engine did before threads). Memory stays bounded: at most `threads` chunks are
-submitted ahead of the one the caller is handed, and the chunks are read (from a data
-file, say) only as they are submitted. An exception raised by `work` or by the chunks'
-iterator comes out where the single-threaded loop would have raised it: after the
-results of every chunk before it. Nothing here imports NumPy.
+On Linux a function registered in `tasks` runs in forked worker processes (workers.py),
+started at the first map that has two or more chunks: they see what `work` reads as it was
+then, so anything that changes from map to map (a training step's params) travels in the
+chunk. Processes, because on threads the Python between a chunk's NumPy calls holds the
+GIL: two threads measured 0.98-1.22x of one where two processes run ~1.9x
+(bench/bench_batch.py). Any other function, and every function elsewhere, runs on a pool
+of threads (NumPy releases the GIL inside its array operations).
+
+With 1 worker there is no pool at all: `map` is a plain loop in the calling thread. Memory
+stays bounded: at most `threads` chunks are taken ahead of the one the caller is handed,
+and the chunks are read (from a data file, say) only as they are sent out. An exception
+raised by `work` or by the chunks' iterator comes out where the single-threaded loop would
+have raised it: after the results of every chunk before it. Nothing here imports NumPy.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from ..errors import InputError
+from .workers import ForkedWorkers, can_fork
 
 __all__ = ["ChunkPool", "thread_count", "THREADS_ENV"]
 
@@ -81,23 +88,33 @@ class _Raised:
 
 
 class ChunkPool:
-    """A pool of `threads` worker threads (created on the first map over two or more
-    chunks), reused map after map: a training run maps every step's batch."""
+    """A pool of `threads` workers, created on the first map over two or more chunks and
+    reused map after map (a training run maps every step's batch): forked processes for
+    the functions in `tasks` (where the platform can fork and `processes` is not False),
+    threads for anything else."""
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, *, tasks: Sequence[Callable[[Any], Any]] = (),
+                 processes: bool | None = None):
         self.threads = thread_count(threads)
+        self.tasks = tuple(tasks)
+        self.processes = bool(self.tasks) and can_fork() if processes is None else processes and bool(self.tasks)
         self._executor: ThreadPoolExecutor | None = None
+        self._workers: ForkedWorkers | None = None
 
     def __repr__(self) -> str:
-        return f"<ChunkPool of {self.threads} thread{'s' if self.threads != 1 else ''}>"
+        kind = "process" if self.processes else "thread"
+        return f"<ChunkPool of {self.threads} {kind}{'es' if kind == 'process' and self.threads != 1 else ''}" \
+               f"{'s' if kind == 'thread' and self.threads != 1 else ''}>"
 
     def map(self, work: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]:
         """work(chunk) for every chunk, in chunk order."""
         if self.threads == 1 or (isinstance(chunks, (list, tuple)) and len(chunks) <= 1):
-            return map(work, chunks)  # no thread: a single chunk gains nothing from a handoff
-        return self._ordered(work, iter(chunks))
+            return map(work, chunks)  # no pool: a single chunk gains nothing from a handoff
+        if self.processes and work in self.tasks:
+            return self._in_processes(work, iter(chunks))
+        return self._on_threads(work, iter(chunks))
 
-    def _ordered(self, work: Callable[[T], R], chunks: Iterator[T]) -> Iterator[R]:
+    def _on_threads(self, work: Callable[[T], R], chunks: Iterator[T]) -> Iterator[R]:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="cgraph-chunk")
         executor = self._executor
@@ -127,11 +144,78 @@ class ChunkPool:
                 if isinstance(item, Future):
                     item.cancel()
 
+    def _in_processes(self, work: Callable[[T], R], chunks: Iterator[T]) -> Iterator[R]:
+        """Chunk k goes to worker k mod n, so each worker's results come back in chunk order;
+        a worker is sent its next chunk as soon as its result is read, before that result
+        is handed out (it computes while the caller uses the result)."""
+        first: list[T] = []
+        raised: Exception | None = None
+        try:
+            for chunk in chunks:  # a single chunk (a small file) is not worth starting workers for
+                first.append(chunk)
+                if len(first) == 2:
+                    break
+        except Exception as exc:  # a bad row, say: raised after the chunks before it
+            raised = exc
+        if len(first) < 2 or raised is not None:
+            yield from map(work, first)
+            if raised is not None:
+                raise raised
+            return
+        chunks = itertools.chain(first, chunks)
+        index = self.tasks.index(work)
+        if self._workers is None:
+            self._workers = ForkedWorkers(self.tasks, self.threads)
+        workers = self._workers
+        busy: deque[int | _Raised] = deque()  # the worker of each chunk in flight, oldest first
+        following = 0  # the worker the next chunk goes to
+        done = False
+
+        def send_next() -> None:
+            nonlocal following, done
+            if done:
+                return
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                done = True
+                return
+            except Exception as exc:  # a bad row, say: raised after the chunks before it
+                busy.append(_Raised(exc))
+                done = True
+                return
+            workers.send(following, index, chunk)
+            busy.append(following)
+            following = (following + 1) % len(workers)
+
+        finished = False
+        try:
+            for _ in range(len(workers)):
+                send_next()
+            while busy:
+                head = busy.popleft()
+                if isinstance(head, _Raised):
+                    raise head.error
+                result = workers.receive(head)
+                send_next()
+                yield result
+            finished = True
+        finally:
+            if not finished:
+                # Stopped early (an error, Ctrl-C, a consumer that stopped reading): workers
+                # still busy are stopped now; a later map forks new ones.
+                if any(isinstance(h, int) for h in busy):
+                    self._workers = None
+                    workers.kill()
+
     def close(self) -> None:
-        """Stop the threads (after any chunk still running); a later map starts new ones."""
+        """Stop the workers (threads after any chunk still running); a later map starts new ones."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
 
     def __enter__(self) -> "ChunkPool":
         return self

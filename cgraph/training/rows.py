@@ -129,7 +129,7 @@ class RowEvaluation:
 
     def __iter__(self) -> Iterator[RowResults]:
         chunks = self.datafile.chunks(self.binding.fields, self.chunk_rows, self.on_error, self.skipped)
-        with ChunkPool(self.threads) as pool:
+        with ChunkPool(self.threads, tasks=[self._evaluate]) as pool:
             for part, origins, source in pool.map(self._evaluate, chunks):
                 for found in origins:
                     self.tally(found, part.lines, source)
@@ -138,7 +138,7 @@ class RowEvaluation:
 
     def _evaluate(self, chunk) -> tuple[RowResults, list[list[batch.NonFinite]], str | None]:
         """One chunk's rows, and where inf or nan starts in them (per output: the caller
-        tallies them in chunk order). Runs on a pool thread: it changes nothing shared."""
+        tallies them in chunk order). Runs in a worker: it changes nothing shared."""
         value, grads, found = _run_chunk(self, self.plan, self.base, self.shared_finite, chunk)
         origins = [] if found is None else [found]
         more = []

@@ -34,10 +34,11 @@ import numpy as np
 
 from ..engine.batch import Plan
 from ..engine.pool import ChunkPool
-from ..errors import CgraphError, InputError, NumericError, clip, non_finite
+from ..errors import CgraphError, InputError, NumericError, non_finite
 from ..ir.graph import Graph
 from ..ops import PARAM
 # The names the trainer's users import from here (cgraph.train re-exports them):
+from .batch_failure import epoch_name, non_finite_batch
 from .newton import HessianRows
 from .optimizers import OPTIMIZERS, Adam, Momentum, Newton, Optimizer, Settings, make_optimizer  # noqa: F401
 from .paramsfile import params_document  # noqa: F401
@@ -80,8 +81,10 @@ class Trainer:
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
         self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
-        # Each step's chunks run on these threads; chunk sums are added in chunk order (bit-identical for any count).
-        self.pool = ChunkPool(self.settings.threads)
+        # Each step's chunks run in these workers (forked at the first step with two or more
+        # chunks; the params travel with each chunk); chunk sums are added in chunk order,
+        # so the result is the same bits for any count.
+        self.pool = ChunkPool(self.settings.threads, tasks=[self._chunk_sums, self._chunk_loss])
         self.unused = [name for name in self.names if not self.plan.uses(name)]  # the loss does not depend on them
         self.batch_size = min(self.settings.batch_size or self.n, self.n)
         self.batches = -(-self.n // self.batch_size)
@@ -119,20 +122,27 @@ class Trainer:
         else:
             parts = [rows[a : a + self.chunk] for a in range(0, len(rows), self.chunk)]
         m, loss_sum, grad_sum = _size(rows), 0.0, np.zeros(len(self.names))
-        for part, chunk_loss, chunk_grad, columns in self.pool.map(lambda part: self._chunk_sums(base, part), parts):
+        sums = self.pool.map(self._chunk_sums, [(base, part) for part in parts])
+        for part, (chunk_loss, chunk_grad) in zip(parts, sums):
             if not (math.isfinite(chunk_loss) and np.isfinite(chunk_grad).all()):
                 index = np.arange(part.start, part.stop) if isinstance(part, slice) else part
-                return math.nan, grad_sum, (base, columns, index)
+                return math.nan, grad_sum, (base, [c[part] for c in self.columns], index)
             loss_sum += chunk_loss
             grad_sum += chunk_grad
         return loss_sum / m, grad_sum / m, None
 
-    def _chunk_sums(self, base: list, part: slice | np.ndarray) -> tuple[slice | np.ndarray, float, np.ndarray, list]:
-        """One chunk's loss and gradient summed over its rows (on a pool thread)."""
-        columns = [c[part] for c in self.columns]
-        result = self.plan.run(base, columns, _size(part))
+    def _chunk_sums(self, task: tuple[list, slice | np.ndarray]) -> tuple[float, np.ndarray]:
+        """One chunk's loss and gradient summed over its rows (in a worker): task is the
+        values every row shares (the step's params) and the chunk's rows."""
+        base, part = task
+        result = self.plan.run(base, [c[part] for c in self.columns], _size(part))
         chunk_grad = np.array([result.grads[name] for name in self.names], dtype=np.float64)
-        return part, float(result.value.sum()), chunk_grad, columns
+        return float(result.value.sum()), chunk_grad
+
+    def _chunk_loss(self, task: tuple[list, slice | np.ndarray]) -> float:
+        """One chunk's loss summed over its rows (a forward pass, in a worker)."""
+        base, part = task
+        return float(self.plan.forward(base, [c[part] for c in self.columns], _size(part)).sum())
 
     def at_params(self, params: Mapping[str, float]) -> tuple[float, np.ndarray] | None:
         """The mean loss and mean gradient over every row at these params (by name), or
@@ -144,11 +154,16 @@ class Trainer:
         """The mean loss over every row (or some rows: a range or indices) at these params
         (a forward pass only)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
-        columns = self.columns if rows is None else [c[rows] for c in self.columns]
         m = self.n if rows is None else _size(rows)
         spans = [slice(start, min(m, start + self.chunk)) for start in range(0, m, self.chunk)]
-        sums = self.pool.map(lambda span: float(self.plan.forward(base, [c[span] for c in columns], _size(span)).sum()), spans)
-        return sum(sums, 0.0) / m  # in chunk order, whatever the threads
+        if rows is None:
+            parts: list[slice | np.ndarray] = list(spans)
+        elif isinstance(rows, slice):
+            parts = [slice(rows.start + span.start, rows.start + span.stop) for span in spans]
+        else:
+            parts = [rows[span] for span in spans]
+        sums = self.pool.map(self._chunk_loss, [(base, part) for part in parts])
+        return sum(sums, 0.0) / m  # in chunk order, whatever the workers
 
     def newton_step(self, optimizer: Newton, params: np.ndarray, grad: np.ndarray, loss: float,
                     rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +178,13 @@ class Trainer:
         """Train for settings.epochs epochs from `first_epoch`. With `rows_done` > 0 the run
         resumes epoch `first_epoch` after that many rows of its order (a run cut short there
         by max_time); `loss_so_far` is the sum of their losses, for the epoch's mean."""
+        try:
+            return self._run(callbacks, first_epoch, optimizer_state, rows_done, loss_so_far)
+        finally:
+            self.pool.close()  # its workers; a later batch() or loss() starts new ones
+
+    def _run(self, callbacks: Callbacks | None, first_epoch: int, optimizer_state: Mapping[str, Any] | None,
+             rows_done: int, loss_so_far: float) -> Outcome:
         cb = callbacks or Callbacks()
         s = self.settings
         optimizer = make_optimizer(s, len(self.names))
@@ -234,8 +256,8 @@ class Trainer:
             # The params that end the previous epoch are good only if a loss at them
             # was finite: with the first batch of this epoch failing, they were not.
             kept = self._kept(run.history, confirmed=b > 0)
-            error = self._non_finite(epoch, b + 1, self.batches, failed, kept, stepped=run.steps > 0)
-            reason = f"the loss became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
+            error = non_finite_batch(self, epoch, b + 1, self.batches, failed, kept, stepped=run.steps > 0)
+            reason = f"the loss became non-finite in epoch {epoch}; the params of {epoch_name(kept)} are kept"
             return loss, self._failed(kept, run.start, run.history, run.last_grad, run.first_epoch, run.steps,
                                       error, reason)
         if isinstance(run.optimizer, Newton):
@@ -247,11 +269,11 @@ class Trainer:
             kept = self._kept(run.history, confirmed=True)
             error = NumericError(
                 f"in epoch {epoch}, the update made the param '{self.names[k]}' "
-                f"{non_finite(new_params[k])} (its gradient is {grad[k]:.6g}); the params of {_epoch_name(kept)} are kept",
+                f"{non_finite(new_params[k])} (its gradient is {grad[k]:.6g}); the params of {epoch_name(kept)} are kept",
                 self.graph.location(self.param_ids[k]),
                 "a smaller --lr keeps the steps finite",
             )
-            reason = f"an update became non-finite in epoch {epoch}; the params of {_epoch_name(kept)} are kept"
+            reason = f"an update became non-finite in epoch {epoch}; the params of {epoch_name(kept)} are kept"
             return loss, self._failed(kept, run.start, run.history, run.last_grad, run.first_epoch, run.steps,
                                       error, reason)
         run.steps += 1
@@ -292,50 +314,6 @@ class Trainer:
             steps=steps,
             start=start,
         )
-
-    def _non_finite(self, epoch: int, batch: int, batches: int, failed: tuple, kept_epoch: Epoch | None, *,
-                    stepped: bool = True) -> NumericError:
-        base, columns, index = failed
-        origins = self.plan.non_finite_origins(base, columns, len(index))
-        where = origins[0] if origins else None
-        kept = _epoch_name(kept_epoch)
-        in_batch = f" (batch {batch} of {batches})" if batches > 1 else ""
-        if where is None:  # pragma: no cover - the chunk was non-finite, so something is
-            return NumericError(f"the loss or its gradient is not finite in epoch {epoch}{in_batch}; the params of {kept} are kept")
-        graph = self.graph
-        rows = where.rows
-        first_line = int(self.lines[index[int(rows[0])]]) if len(rows) else None
-        what = graph.describe(where.node)
-        count = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
-        at = f" (first at {self.data_path}:{first_line})" if first_line is not None and self.from_data else ""
-        if where.kind == "value":
-            detail = f"{what} is the first node to go non-finite, in {count}{at}"
-        else:
-            arg = f"'{clip(graph.line_text_of(where.arg))}'" if where.arg is not None else "its argument"
-            detail = (f"the gradient went non-finite at {what}: its local derivative w.r.t. {arg} "
-                      f"makes it inf or nan in {count}{at}")
-        detail += self._other_origins(origins[1:], index)
-        # Before the first update the learning rate has played no part: the starting params
-        # (or the data) give inf or nan by themselves.
-        hint = ("a smaller --lr, or a guard in the formula (e.g. log(max(p, 1e-12))), keeps it finite" if stepped else
-                "it is inf or nan before any update, so not because of --lr: a guard in the formula "
-                "(e.g. log(max(p, 1e-12))), other starting values, or leaving out that row keep it finite")
-        return NumericError(
-            f"the loss became non-finite in epoch {epoch}{in_batch}: {detail}; the params of {kept} are kept",
-            graph.location(where.node), hint,
-        )
-
-    def _other_origins(self, others: list, index) -> str:
-        """The other nodes where inf or nan starts in some row of the batch, each once."""
-        if not others:
-            return ""
-        graph, parts = self.graph, []
-        for o in others:
-            what = graph.describe(o.node)
-            verb = "" if o.kind == "value" else " (its local derivative)"
-            where = f" (first at {self.data_path}:{int(self.lines[index[int(o.rows[0])]])})" if self.from_data else ""
-            parts.append(f"{what}{verb} in {len(o.rows)} row{'s' if len(o.rows) != 1 else ''}{where}")
-        return "; inf or nan also starts at " + ", ".join(parts)
 
 
 def _size(rows: slice | np.ndarray) -> int:
@@ -383,10 +361,6 @@ class _Run:
 def _now() -> float:
     """The clock of --max-time (a module function, so tests can stop a run at a chosen batch)."""
     return time.perf_counter()
-
-
-def _epoch_name(epoch: Epoch | None) -> str:
-    return f"epoch {epoch.number}" if epoch else "the start"
 
 
 def summarize(history: Sequence[Epoch], rows: int = 10) -> list[Epoch]:

@@ -1,0 +1,311 @@
+"""Chunks in forked worker processes (cgraph/engine/workers.py, pool.py): the functions a
+pool registers run in processes of their own, results come back in chunk order, errors
+come out where one process would have met them, and no worker outlives its pool.
+
+The same-bits property over generated programs and data, for 1, 2 and 4 workers, is in
+test_threads.py (it goes through the same pool); here: the mechanics, and the check of
+inf and nan by the CPU's IEEE flags that the batch engine's forward pass relies on."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+
+import pytest
+from hypothesis import given, note, reject
+from hypothesis import strategies as st
+
+import cgraph
+from cgraph.engine import pool as pool_module
+from cgraph.engine.pool import ChunkPool
+from cgraph.engine.workers import ForkedWorkers, can_fork
+from cgraph.errors import CgraphError, DataError, NumericError, WorkerLost
+from support.programs import programs
+
+np = pytest.importorskip("numpy")
+pytestmark = pytest.mark.skipif(not can_fork(), reason="worker processes are forked on Linux only")
+
+
+def _children() -> set[int]:
+    """This process's living (or unreaped) child processes."""
+    found: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                found.update(int(pid) for pid in f.read().split())
+        except FileNotFoundError:  # a thread that has just ended
+            pass
+    return found
+
+
+class Work:
+    """Registered tasks read what they saw at the fork; the chunk carries the rest."""
+
+    def __init__(self):
+        self.offset = 100
+
+    def square(self, k: int) -> tuple[int, int]:
+        return k * k + self.offset, os.getpid()
+
+    def fail_at_three(self, k: int) -> int:
+        if k == 3:
+            raise ValueError("chunk 3")
+        return k
+
+    def data_error_at_two(self, k: int) -> int:
+        if k == 2:
+            raise DataError("the value 'x' is not a number", "rows.csv", 4, "1,x", column=3)
+        return k
+
+    def die_at_four(self, k: int) -> int:
+        if k == 4:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return k
+
+    def leave(self, k: int) -> int:
+        os._exit(3)
+
+
+def test_registered_tasks_run_in_processes_and_come_back_in_order():
+    work = Work()
+    before = _children()
+    with ChunkPool(3, tasks=[work.square]) as pool:
+        assert pool.processes
+        work.offset = 0  # after the pool is made but before its first map: the fork sees this
+        got = list(pool.map(work.square, range(20)))
+        assert [value for value, _ in got] == [k * k for k in range(20)]
+        pids = {pid for _, pid in got}
+        assert os.getpid() not in pids and len(pids) == 3
+        assert pids <= _children()
+        again = list(pool.map(work.square, range(6)))  # the same workers, map after map
+        assert {pid for _, pid in again} <= pids
+    assert _children() == before  # closed and reaped
+
+
+def test_unregistered_functions_and_one_worker_stay_in_this_process():
+    work = Work()
+    with ChunkPool(2, tasks=[work.square]) as pool:
+        assert {pid for _, pid in pool.map(lambda k: (k, os.getpid()), range(5))} == {os.getpid()}
+    with ChunkPool(1, tasks=[work.square]) as pool:
+        assert {pid for _, pid in pool.map(work.square, range(5))} == {os.getpid()}
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_an_error_in_a_worker_comes_after_the_results_before_it(workers):
+    work = Work()
+    before = _children()
+    got = []
+    with ChunkPool(workers, tasks=[work.fail_at_three]) as pool, pytest.raises(ValueError, match="chunk 3"):
+        for r in pool.map(work.fail_at_three, iter(range(10))):
+            got.append(r)
+    assert got == [0, 1, 2]
+    assert _children() == before
+
+
+def test_cgraph_errors_cross_whole():
+    """A located error raised in a worker prints the same in the caller (file, line, caret)."""
+    work = Work()
+    expected = DataError("the value 'x' is not a number", "rows.csv", 4, "1,x", column=3)
+    with ChunkPool(2, tasks=[work.data_error_at_two]) as pool, pytest.raises(DataError) as raised:
+        list(pool.map(work.data_error_at_two, range(6)))
+    assert str(raised.value) == str(expected) and raised.value.exit_code == expected.exit_code
+    try:
+        cgraph.parse("a = 1\nb = tanhh(a)\n")
+    except CgraphError as exc:
+        import pickle
+
+        copy = pickle.loads(pickle.dumps(exc, protocol=5))
+        assert type(copy) is type(exc) and str(copy) == str(exc) and copy.location.line == 2
+    error = NumericError("x is inf", None, "--strict stops", cli_hint="use --strict")
+    import pickle
+
+    assert pickle.loads(pickle.dumps(error)).cli_text() == error.cli_text()
+
+
+def test_an_error_reading_the_chunks_comes_after_the_chunks_before_it():
+    work = Work()
+
+    def chunks():
+        yield from range(3)
+        raise ValueError("bad row")
+
+    got = []
+    with ChunkPool(2, tasks=[work.square]) as pool, pytest.raises(ValueError, match="bad row"):
+        for value, _ in pool.map(work.square, chunks()):
+            got.append(value - 100)
+    assert got == [0, 1, 4]
+
+
+@pytest.mark.parametrize("task", ["die_at_four", "leave"])
+def test_a_worker_that_dies_is_an_error_not_a_hang(task):
+    work = Work()
+    before = _children()
+    got = []
+    with ChunkPool(2, tasks=[getattr(work, task)]) as pool:
+        with pytest.raises(WorkerLost, match="worker process") as raised:
+            for r in pool.map(getattr(work, task), range(10)):
+                got.append(r)
+        assert got == list(range(4)) if task == "die_at_four" else got == []
+        assert "signal 9" in str(raised.value) if task == "die_at_four" else "status 3" in str(raised.value)
+        assert isinstance(raised.value, CgraphError) and raised.value.exit_code == 1
+        if task == "die_at_four":  # the pool starts new workers for the next map
+            assert list(pool.map(work.die_at_four, [1, 2, 3])) == [1, 2, 3]
+    assert _children() == before
+
+
+def test_chunks_taken_ahead_are_bounded_by_the_workers():
+    work = Work()
+    read = [0]
+
+    def chunks():
+        for k in range(30):
+            read[0] += 1
+            yield k
+
+    with ChunkPool(3, tasks=[work.square]) as pool:
+        for value, _ in pool.map(work.square, chunks()):
+            k = math.isqrt(value - 100)
+            assert read[0] <= k + 1 + 3
+
+
+def test_a_consumer_that_stops_early_leaves_no_worker_behind():
+    work = Work()
+    before = _children()
+    pool = ChunkPool(2, tasks=[work.square])
+    results = pool.map(work.square, range(100))
+    next(results)
+    results.close()  # stopped reading while workers were busy: they are stopped
+    assert list(pool.map(work.square, [2]))[0][0] == 104  # a single chunk: in this process
+    assert [v for v, _ in pool.map(work.square, [1, 2, 3])] == [101, 104, 109]
+    pool.close()
+    assert _children() == before
+
+
+def test_a_pool_dropped_without_close_has_its_workers_reaped():
+    import gc
+
+    work = Work()
+    before = _children()
+    pool = ChunkPool(2, tasks=[work.square])
+    list(pool.map(work.square, range(4)))
+    assert len(_children() - before) == 2
+    del pool
+    gc.collect()
+    assert _children() == before
+
+
+def test_forked_workers_directly():
+    workers = ForkedWorkers([abs, str], 2)
+    try:
+        workers.send(0, 0, -3)
+        workers.send(1, 1, 2.5)
+        assert workers.receive(0) == 3 and workers.receive(1) == "2.5"
+        big = np.arange(1_000_000, dtype=np.float64)  # larger than a socket's buffer, both ways
+        workers.send(0, 0, big)
+        back = workers.receive(0)
+        assert back.tobytes() == big.tobytes() and back.flags.writeable
+    finally:
+        workers.close()
+
+
+def test_ctrl_c_in_the_caller_stops_the_workers_without_a_traceback(tmp_path):
+    """A real SIGINT to the process group of `eval --data` on two worker processes: exit
+    130, one message, no traceback from the caller or a worker, and no worker left."""
+    import subprocess
+    import time
+
+    program = tmp_path / "chain.cg"
+    program.write_text("h0 = x\n" + "".join(f"h{k} = tanh(h{k - 1} * 0.9 + x)\n" for k in range(1, 400)))
+    data = tmp_path / "rows.csv"
+    data.write_text("x\n" + "".join(f"{k / 1000}\n" for k in range(100_000)))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from cgraph.cli import main; main()", "eval", str(program), "--data", str(data),
+         "--threads", "2", "--chunk-rows", "2000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("line,")
+        workers = set()
+        with open(f"/proc/{process.pid}/task/{process.pid}/children") as f:
+            workers = {int(p) for p in f.read().split()}
+        assert len(workers) == 2
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+
+
+def test_threads_are_used_where_processes_cannot_be(monkeypatch):
+    monkeypatch.setattr(pool_module, "can_fork", lambda: False)
+    work = Work()
+    with ChunkPool(2, tasks=[work.square]) as pool:
+        assert not pool.processes
+        assert {pid for _, pid in pool.map(work.square, range(6))} == {os.getpid()}
+
+
+# --- inf and nan known from the IEEE flags ---------------------------------------------------
+
+EXTREME = st.one_of(st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False),
+                    st.sampled_from([0.0, -0.0, 1e300, -1e300, 1e154, 710.0, -745.5, 5e-324, 1e-300]))
+
+
+@given(programs(), st.data())
+def test_a_value_made_inf_or_nan_is_never_missed(source, data):
+    """run(check_values=True) says "maybe not finite" whenever some batched node's value is
+    inf or nan in some row (from finite data: the IEEE flags), checked against every node's
+    array. A false alarm is allowed (it only sends the chunk to the node-by-node search)."""
+    from cgraph.engine.batch import Plan
+
+    try:
+        graph = cgraph.parse(source)
+    except CgraphError:
+        reject()
+    names = [name for name, i in graph.inputs.items() if graph.ops[i] == "input"]
+    if not names:
+        reject()
+    note(source)
+    n = data.draw(st.integers(1, 6), label="rows")
+    columns = [np.array(data.draw(st.lists(EXTREME, min_size=n, max_size=n), label=name)) for name in names]
+    plan = Plan(graph, names)
+    base = plan.bind({})
+    if not plan.shared_finite(base):
+        reject()
+    result = plan.run(base, columns, check_values=True)
+    values = plan._forward(base, columns)
+    with np.errstate(all="ignore"):
+        some_non_finite = any(isinstance(v, np.ndarray) and not np.isfinite(v).all()
+                              for i, v in enumerate(values) if plan._needed[i])
+    if some_non_finite:
+        assert result.values_finite is False
+
+
+def test_a_message_naming_anything_else_is_refused():
+    """The reading side of the worker sockets builds plain values, arrays, slices,
+    exceptions and a few cgraph classes, nothing else: a pickle that would call a function
+    (os.system here) is refused before anything runs."""
+    import io
+    import pickle
+
+    from cgraph.engine import workers
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch /tmp/cgraph-pwned",))
+
+    for payload in (Evil(), [1.0, Evil()], {"a": Evil()}):
+        with pytest.raises(pickle.UnpicklingError, match="posix.system|os.system"):
+            workers._Unpickler(io.BytesIO(pickle.dumps(payload, protocol=5))).load()
+    with pytest.raises(pickle.UnpicklingError):
+        workers._Unpickler(io.BytesIO(pickle.dumps(ChunkPool, protocol=5))).load()
+    fine = (slice(1, 3), np.arange(3.0), np.float64(2.0), ValueError("x"), None, "s", 1, 2.5, (True,))
+    got = workers._Unpickler(io.BytesIO(pickle.dumps(fine, protocol=5))).load()
+    assert repr(got) == repr(fine)
