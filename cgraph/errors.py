@@ -168,11 +168,6 @@ class CgraphError(Exception):
         # nothing to a caller of the Python API, who sees `hint` in str(error).
         self.cli_hint = cli_hint
 
-    def __reduce__(self):
-        # Rebuilt without calling __init__ (whose arguments differ from class to class), so
-        # an error raised in a worker process (engine/workers.py) reaches the caller whole.
-        return _rebuild_error, (type(self), self.args, self.__dict__)
-
     def cli_text(self) -> str:
         """The error as the command line prints it: with `cli_hint`, if it has one."""
         if self.cli_hint is None:
@@ -192,13 +187,6 @@ class CgraphError(Exception):
         if self.hint:
             parts.append(f"  hint: {self.hint}")
         return "\n".join(parts)
-
-
-def _rebuild_error(cls: type[CgraphError], args: tuple, state: dict) -> CgraphError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
 
 
 class ParseError(CgraphError):

@@ -104,9 +104,35 @@ def test_an_error_in_a_worker_comes_after_the_results_before_it(workers):
     assert _children() == before
 
 
+class Raises:
+    """Tasks raising what a chunk may: a located cgraph error, a built-in one, another kind."""
+
+    def parse_error(self, k: int) -> int:
+        if k == 1:
+            cgraph.parse("a = 1\nb = tanhh(a)\n")
+        return k
+
+    def numeric_error(self, k: int) -> int:
+        if k == 1:
+            raise NumericError("x is inf", None, "api hint", cli_hint="use --strict")
+        return k
+
+    def key_error(self, k: int) -> int:
+        if k == 1:
+            raise KeyError("w[3]")
+        return k
+
+    def other_error(self, k: int) -> int:
+        if k == 1:
+            import json
+
+            json.loads("{")
+        return k
+
+
 def test_cgraph_errors_cross_whole():
     """A located error raised in a worker prints the same in the caller (file, line, caret)."""
-    work = Work()
+    work, raises = Work(), Raises()
     expected = DataError("the value 'x' is not a number", "rows.csv", 4, "1,x", column=3)
     with ChunkPool(2, tasks=[work.data_error_at_two]) as pool, pytest.raises(DataError) as raised:
         list(pool.map(work.data_error_at_two, range(6)))
@@ -114,14 +140,18 @@ def test_cgraph_errors_cross_whole():
     try:
         cgraph.parse("a = 1\nb = tanhh(a)\n")
     except CgraphError as exc:
-        import pickle
-
-        copy = pickle.loads(pickle.dumps(exc, protocol=5))
-        assert type(copy) is type(exc) and str(copy) == str(exc) and copy.location.line == 2
-    error = NumericError("x is inf", None, "--strict stops", cli_hint="use --strict")
-    import pickle
-
-    assert pickle.loads(pickle.dumps(error)).cli_text() == error.cli_text()
+        local = exc
+    with ChunkPool(2, tasks=[raises.parse_error]) as pool, pytest.raises(CgraphError) as raised:
+        list(pool.map(raises.parse_error, range(4)))
+    assert type(raised.value) is type(local) and str(raised.value) == str(local)
+    assert raised.value.location.line == 2
+    with ChunkPool(2, tasks=[raises.numeric_error]) as pool, pytest.raises(NumericError) as raised:
+        list(pool.map(raises.numeric_error, range(4)))
+    assert raised.value.cli_text().endswith("hint: use --strict") and str(raised.value).endswith("hint: api hint")
+    with ChunkPool(2, tasks=[raises.key_error]) as pool, pytest.raises(KeyError, match="w\\[3\\]"):
+        list(pool.map(raises.key_error, range(4)))
+    with ChunkPool(2, tasks=[raises.other_error]) as pool, pytest.raises(RuntimeError, match="JSONDecodeError"):
+        list(pool.map(raises.other_error, range(4)))
 
 
 def test_an_error_reading_the_chunks_comes_after_the_chunks_before_it():
@@ -306,6 +336,6 @@ def test_a_message_naming_anything_else_is_refused():
             workers._Unpickler(io.BytesIO(pickle.dumps(payload, protocol=5))).load()
     with pytest.raises(pickle.UnpicklingError):
         workers._Unpickler(io.BytesIO(pickle.dumps(ChunkPool, protocol=5))).load()
-    fine = (slice(1, 3), np.arange(3.0), np.float64(2.0), ValueError("x"), None, "s", 1, 2.5, (True,))
+    fine = (slice(1, 3), np.arange(3.0), np.float64(2.0), None, "s", 1, 2.5, (True,), {"k": [None]})
     got = workers._Unpickler(io.BytesIO(pickle.dumps(fine, protocol=5))).load()
     assert repr(got) == repr(fine)

@@ -71,13 +71,14 @@ def _receive(conn: Connection) -> Any:
 # to the socket pair, but a pickle can name any function to call, so the reading side
 # builds nothing else: plain values, NumPy arrays, slices, exceptions, and these classes.
 _NUMPY_GLOBALS = {"_frombuffer", "_reconstruct", "dtype", "ndarray", "scalar"}
-_CGRAPH_CLASSES = {
+_CLASSES = {
     "cgraph.engine.batch": {"Result"},
     "cgraph.engine.non_finite": {"NonFinite"},
     "cgraph.engine.workers": {"_Failed"},
     "cgraph.training.rows": {"RowResults"},
     "cgraph.training.data.base": {"Chunk"},
-    "cgraph.errors": {"_rebuild_error", "Location", "Source", "_OneLine"},
+    "cgraph.errors": {"Location", "Source", "_OneLine"},  # an error's place (_Failed.state)
+    "array": {"_array_reconstructor", "array"},  # a Source's line starts
 }
 
 
@@ -85,11 +86,8 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         allowed = (
             module.split(".")[0] == "numpy" and (name in _NUMPY_GLOBALS or module == "numpy.dtypes")
-            or module == "builtins" and (name == "slice" or isinstance(getattr(builtins, name, None), type)
-                                         and issubclass(getattr(builtins, name), BaseException))
-            or name in _CGRAPH_CLASSES.get(module, ())
-            or module == "cgraph.errors" and isinstance(getattr(errors, name, None), type)
-            and issubclass(getattr(errors, name), errors.CgraphError)
+            or module == "builtins" and name == "slice"
+            or name in _CLASSES.get(module, ())
         )
         if not allowed:
             raise pickle.UnpicklingError(f"a worker's message names {module}.{name}, which it may not")
@@ -97,12 +95,30 @@ class _Unpickler(pickle.Unpickler):
 
 
 class _Failed:
-    """What a worker sends back instead of a result: the exception its task raised."""
+    """What a worker sends back instead of a result: the exception its task raised, as
+    plain parts (not the exception object, whose pickling other libraries may replace):
+    a cgraph error whole, a built-in one by its type and arguments, any other as a
+    RuntimeError saying what it was."""
 
-    __slots__ = ("error",)
+    __slots__ = ("kind", "name", "args", "state")
 
     def __init__(self, error: BaseException):
-        self.error = error
+        self.state: dict = {}
+        if isinstance(error, errors.CgraphError):
+            self.kind, self.name, self.args, self.state = "cgraph", type(error).__name__, error.args, dict(vars(error))
+        elif type(error).__module__ == "builtins" and all(isinstance(a, (str, int, float)) for a in error.args):
+            self.kind, self.name, self.args = "builtins", type(error).__name__, error.args
+        else:
+            self.kind, self.name, self.args = "builtins", "RuntimeError", (f"{type(error).__name__}: {error}",)
+
+    def error(self) -> BaseException:
+        if self.kind == "cgraph":
+            cls = getattr(errors, self.name)
+            error = cls.__new__(cls)
+            error.args = self.args
+            vars(error).update(self.state)
+            return error
+        return getattr(builtins, self.name)(*self.args)
 
 
 def _serve(conn: Connection, functions: Sequence[Callable[[Any], Any]]) -> None:
@@ -185,7 +201,7 @@ class ForkedWorkers:
         except pickle.UnpicklingError as exc:  # a bug: a task returned something not listed above
             raise RuntimeError(f"a worker's result could not be read back: {exc}") from None
         if isinstance(reply, _Failed):
-            raise reply.error
+            raise reply.error()
         return reply
 
     def _lost(self, worker: int) -> WorkerLost:
