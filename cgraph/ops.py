@@ -6,8 +6,8 @@ Each `Op` has
 and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float versions
 do not already work on arrays. Everything else the program knows about an op is on its
 entry too: how diagrams show it (`symbol`), how a file and an explanation write it
-(`notation`), the local derivatives as text for explanations (`formulas`), where its
-derivative jumps (`kink`), its forward and local derivatives in JavaScript for the
+(`notation`), the local derivatives as text for explanations (`formulas`), the values
+they read (`saves`), where its derivative jumps (`kink`), its forward and local derivatives in JavaScript for the
 interactive page (`js`), and how exported code writes it in Python, NumPy, PyTorch and
 JAX (`code`, with the helper functions of CODE_HELPERS). No other module names an op:
 the parser, evaluator, batch, diagrams, explanations, the gradient check, `cgraph export`
@@ -100,8 +100,9 @@ class Op:
     """One operation. (A plain class: `dataclasses` would cost the command line ~10 ms
     of start-up for importing `inspect`.)"""
 
-    __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "notation",
-                 "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative", "js", "code")
+    __slots__ = ("name", "symbol", "arity", "forward", "local", "formulas", "np_forward", "np_local", "saves",
+                 "notation", "function", "tight", "kink", "rule", "simplify", "select", "latex", "commutative", "js",
+                 "code")
 
     def __init__(
         self,
@@ -117,6 +118,12 @@ class Op:
         formulas: tuple[str, ...],
         np_forward: Callable[..., Any] | None = None,  # None: `forward` works on arrays as is
         np_local: Callable[..., tuple] | None = None,
+        # What `local` and `np_local` read: "out", "args" (the arguments' values), both, or
+        # neither (add's derivatives are constants). A pass over many rows keeps only
+        # those values for the backward pass and frees the others as soon as the forward
+        # pass is past them (tests/test_op_table.py calls every local derivative with the
+        # rest left out).
+        saves: tuple[str, ...] = ("out", "args"),
         notation: str = CALL,  # INFIX, PREFIX or CALL
         function: bool | None = None,  # a file may call it by name; None: if its notation is CALL
         tight: tuple[int, ...] = (),  # arguments a negative number must be parenthesized in: (-2)^2
@@ -135,6 +142,7 @@ class Op:
         self.name, self.symbol, self.arity = name, symbol, arity
         self.forward, self.local, self.formulas = forward, local, formulas
         self.np_forward, self.np_local = np_forward, np_local
+        self.saves = saves
         self.notation, self.tight = notation, tight
         self.function = notation == CALL if function is None else function
         # kink(*args) -> a signed offset of the arguments from the point where the
@@ -664,14 +672,17 @@ _OPS = [
     #  name       symbol  arity  forward                         local(out, args...) -> d/d each arg                         formulas
     #  and under it rule(w, out, args...): the same derivatives as nodes of the graph
     Op("add",     "+",    2, lambda a, b: a + b,              lambda o, a, b: (1.0, 1.0),                             ("1", "1"), notation=INFIX,
+       saves=(),
        js=("(a, b) => a + b", "(o, a, b) => [1, 1]"),
        rule=_ones_rule,                                       simplify=_add_identities, commutative=True,
        code=_code("+", "+", "+", "+")),
     Op("sub",     "-",    2, lambda a, b: a - b,              lambda o, a, b: (1.0, -1.0),                            ("1", "-1"), notation=INFIX,
+       saves=(),
        js=("(a, b) => a - b", "(o, a, b) => [1, -1]"),
        rule=lambda w, o, a, b: (w.const(1.0), w.const(-1.0)),                                      simplify=_sub_identities,
        code=_code("-", "-", "-", "-")),
     Op("mul",     "*",    2, lambda a, b: a * b,              lambda o, a, b: (b, a),                                 ("b", "a"), notation=INFIX,
+       saves=("args",),
        js=("(a, b) => a * b", "(o, a, b) => [b, a]"),
        rule=lambda w, o, a, b: (b, a),                        simplify=_mul_identities,
        latex=r"\cdot", commutative=True,
@@ -688,112 +699,132 @@ _OPS = [
        latex=r"^{#}",
        code=_code("_pow(#)", "_pow(#)", "torch.pow(#)", "jnp.power(#)")),
     Op("neg",     "-",    1, lambda a: -a,                    lambda o, a: (-1.0,),                                   ("-1",), notation=PREFIX, tight=(0,),
+       saves=(),
        js=("(a) => -a", "(o, a) => [-1]"),
        rule=lambda w, o, a: (w.const(-1.0),),                 simplify=_neg_identities,
        code=_code("-", "-", "-", "-")),
     Op("exp",     "exp",  1, _exp,                            lambda o, a: (o,),                                      ("out",),
+       saves=("out",),
        js=("(a) => Math.exp(a)", "(o, a) => [o]"),
        np_forward=lambda a: np.exp(a),
        rule=lambda w, o, a: (o,),
        latex=r"\exp(#)",
        code=_code("_exp(#)", "np.exp(#)", "torch.exp(#)", "jnp.exp(#)")),
     Op("log",     "log",  1, _log,                            lambda o, a: (_div(1.0, a),),                           ("1/a",),
+       saves=("args",),
        js=("(a) => Math.log(a)", "(o, a) => [1 / a]"),
        np_forward=lambda a: np.log(a),                        np_local=lambda o, a: (np.divide(1.0, a),),
        rule=lambda w, o, a: (w.op("div", w.const(1.0), a),),
        latex=r"\log(#)",
        code=_code("_log(#)", "np.log(#)", "torch.log(#)", "jnp.log(#)")),
     Op("sqrt",    "sqrt", 1, _sqrt,                           lambda o, a: (_div(0.5, o),),                           ("1/(2*out)",),
+       saves=("out",),
        js=("(a) => Math.sqrt(a)", "(o, a) => [0.5 / o]"),
        np_forward=lambda a: np.sqrt(a),                       np_local=lambda o, a: (np.divide(0.5, o),),
        rule=lambda w, o, a: (w.op("div", w.const(0.5), o),),
        latex=r"\sqrt{#}",
        code=_code("_sqrt(#)", "np.sqrt(#)", "torch.sqrt(#)", "jnp.sqrt(#)")),
     Op("sin",     "sin",  1, _sin,                            lambda o, a: (_cos(a),),                                ("cos(a)",),
+       saves=("args",),
        js=("(a) => Math.sin(a)", "(o, a) => [Math.cos(a)]"),
        np_forward=lambda a: np.sin(a),                        np_local=lambda o, a: (np.cos(a),),
        rule=lambda w, o, a: (w.op("cos", a),),
        latex=r"\sin(#)",
        code=_code("_sin(#)", "np.sin(#)", "torch.sin(#)", "jnp.sin(#)")),
     Op("cos",     "cos",  1, _cos,                            lambda o, a: (-_sin(a),),                               ("-sin(a)",),
+       saves=("args",),
        js=("(a) => Math.cos(a)", "(o, a) => [-Math.sin(a)]"),
        np_forward=lambda a: np.cos(a),                        np_local=lambda o, a: (-np.sin(a),),
        rule=lambda w, o, a: (w.op("neg", w.op("sin", a)),),
        latex=r"\cos(#)",
        code=_code("_cos(#)", "np.cos(#)", "torch.cos(#)", "jnp.cos(#)")),
     Op("tan",     "tan",  1, _tan,                            lambda o, a: (1.0 + o * o,),                            ("1 + out^2",),
+       saves=("out",),
        js=("(a) => Math.tan(a)", "(o, a) => [1 + o * o]"),
        np_forward=lambda a: np.tan(a),
        rule=lambda w, o, a: (w.op("add", w.const(1.0), w.op("mul", o, o)),),
        latex=r"\tan(#)",
        code=_code("_tan(#)", "np.tan(#)", "torch.tan(#)", "jnp.tan(#)")),
     Op("tanh",    "tanh", 1, math.tanh,                       lambda o, a: (1.0 - o * o,),                            ("1 - out^2",),
+       saves=("out",),
        js=("(a) => Math.tanh(a)", "(o, a) => [1 - o * o]"),
        np_forward=lambda a: np.tanh(a),
        rule=lambda w, o, a: (w.op("sub", w.const(1.0), w.op("mul", o, o)),),
        latex=r"\tanh(#)",
        code=_code("math.tanh(#)", "np.tanh(#)", "torch.tanh(#)", "jnp.tanh(#)")),
     Op("sigmoid", "sigmoid", 1, _sigmoid,                     lambda o, a: (o * (1.0 - o),),                          ("out*(1 - out)",),
+       saves=("out",),
        js=("(a) => a >= 0 ? 1 / (1 + Math.exp(-a)) : a < 0 ? Math.exp(a) / (1 + Math.exp(a)) : NaN", "(o, a) => [o * (1 - o)]"),
        np_forward=_np_sigmoid,
        rule=lambda w, o, a: (w.op("mul", o, w.op("sub", w.const(1.0), o)),),
        latex=r"\sigma(#)",
        code=_code("_sigmoid(#)", "_sigmoid(#)", "torch.sigmoid(#)", "jax.nn.sigmoid(#)")),
     Op("relu",    "relu", 1, _relu,                           lambda o, a: (1.0 if a > 0 else 0.0,),                  ("1 if a > 0 else 0",),
+       saves=("args",),
        js=("(a) => a <= 0 ? 0 : a", "(o, a) => [a > 0 ? 1 : 0]"),
        np_forward=lambda a: np.where(a > 0, a, np.where(a <= 0, 0.0, a)), np_local=lambda o, a: (np.where(a > 0, 1.0, 0.0),), kink=_on_zero,
        rule=lambda w, o, a: (w.op("step", a),),
        code=_code("_relu(#)", "_relu(#)", "torch.relu(#)", "jax.nn.relu(#)")),
     Op("abs",     "abs",  1, abs,                             lambda o, a: (_sign(a),),                               ("sign(a)",),
+       saves=("args",),
        js=("(a) => Math.abs(a)", "(o, a) => [signIEEE(a)]"),
        np_forward=lambda a: np.abs(a),                        np_local=lambda o, a: (np.sign(a),), kink=_on_zero,
        rule=lambda w, o, a: (w.op("sign", a),),
        latex=r"\left|#\right|",
        code=_code("abs(#)", "np.abs(#)", "torch.abs(#)", "_abs(#)")),
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
+       saves=("args",),
        js=("(a, b) => a !== a || b !== b ? NaN : a >= b ? a : b", "(o, a, b) => pickIEEE(a, b)"),
        np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, a, b),
        latex=r"\max(#)", commutative=True,
        code=_code("_max(#)", "np.maximum(#)", "torch.maximum(#)", "jnp.maximum(#)")),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
+       saves=("args",),
        js=("(a, b) => a !== a || b !== b ? NaN : a <= b ? a : b", "(o, a, b) => pickIEEE(b, a)"),
        np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, b, a),
        latex=r"\min(#)", commutative=True,
        code=_code("_min(#)", "np.minimum(#)", "torch.minimum(#)", "jnp.minimum(#)")),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
+       saves=(),
        js=("(...xs) => xs.reduce((t, x) => t + x)", "(o, ...xs) => xs.map(() => 1)"),
        rule=_ones_rule, commutative=True,
        code=_same("_sum(#)")),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),
+       saves=(),
        js=("(...xs) => xs.reduce((t, x) => t + x) / xs.length", "(o, ...xs) => xs.map(() => 1 / xs.length)"),
        rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs), commutative=True,
        code=_same("_mean(#)")),
     # The kinks of the ops above, as ops of their own so that a derivative graph can say
     # them: each is piecewise constant, so its derivatives are 0 (where it jumps: its kink).
     Op("step",    "step", 1, lambda a: 1.0 if a > 0 else 0.0, _zeros,                                                 ("0",),  # 0 for nan, as relu'
+       saves=(),
        js=("(a) => a > 0 ? 1 : 0", "(o, a) => [0]"),
        np_forward=lambda a: np.where(np.greater(a, 0), 1.0, 0.0), kink=_on_zero,
        rule=_zeros_rule,
        code=_same("_step(#)")),
     Op("sign",    "sign", 1, _sign,                           _zeros,                                                 ("0",),  # sign(0) = 0, as abs'
+       saves=(),
        js=("(a) => signIEEE(a)", "(o, a) => [0]"),
        np_forward=lambda a: np.sign(a) + 0.0, kink=_on_zero,  # + 0.0: sign(-0.0) is 0.0, as the scalar's
        rule=_zeros_rule,
        code=_same("_sign(#)")),
     Op("above",   "above", 2, _above,                         _zeros,                                                 ("0", "0"),  # max/min's pick
+       saves=(),
        js=("(a, b) => a > b ? 1 : a === b ? 0.5 : 0", "(o, a, b) => [0, 0]"),
        np_forward=lambda a, b: np.where(np.greater(a, b), 1.0, np.where(np.equal(a, b), 0.5, 0.0)), kink=_on_tie,
        rule=_zeros_rule,
        code=_same("_above(#)")),
     Op("eq",      "eq",   2, lambda a, b: 1.0 if a == b else 0.0, _zeros,                                             ("0", "0"),  # max/min's tie
+       saves=(),
        js=("(a, b) => a === b ? 1 : 0", "(o, a, b) => [0, 0]"),
        np_forward=lambda a, b: np.where(np.equal(a, b), 1.0, 0.0), kink=_on_tie,
        rule=_zeros_rule, commutative=True,
        code=_same("_eq(#)")),
     # zero_if(c, x) = 0 if c > 0 else x: a select (where a product with a 0/1 condition would turn inf into nan)
     Op("zero_if", "zero_if", 2, lambda c, x: 0.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
+       saves=("args",),
        js=("(c, x) => c > 0 ? 0 : x", "(o, c, x) => [0, c > 0 ? 0 : 1]"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 0.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,
@@ -801,6 +832,7 @@ _OPS = [
        code=_same("_zero_if(#)")),
     # one_if(c, x) = 1 if c > 0 else x: a select's other branch moved where it is finite (pow's rule)
     Op("one_if",  "one_if", 2, lambda c, x: 1.0 if c > 0 else x, lambda o, c, x: (0.0, 0.0 if c > 0 else 1.0),   ("0", "0 if a > 0 else 1"),
+       saves=("args",),
        js=("(c, x) => c > 0 ? 1 : x", "(o, c, x) => [0, c > 0 ? 0 : 1]"),
        np_forward=lambda c, x: np.where(np.greater(c, 0), 1.0, x), np_local=lambda o, c, x: (0.0, np.where(np.greater(c, 0), 0.0, 1.0)),
        kink=lambda c, x: c,

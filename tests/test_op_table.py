@@ -148,6 +148,32 @@ def test_each_op_is_written_parsed_and_evaluated_as_its_entry_says(name):
 
 
 @pytest.mark.parametrize("name", list(ops.OPS))
+def test_each_local_derivative_reads_only_what_its_entry_saves(name):
+    """`Op.saves` says which values the local derivative reads (the batch engine drops
+    the others after the forward pass): with those left out (None), the float and the
+    NumPy versions give the same bits as with everything, at ordinary and special values."""
+    op = ops.OPS[name]
+    arity = op.arity or 3
+    rng = np.random.default_rng(5)
+    special = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, np.inf, -np.inf, np.nan, 1e300, -3.5]
+    columns = [np.concatenate([rng.normal(0, 3, 40), rng.permutation(special)]) for _ in range(arity)]
+    keep_out, keep_args = "out" in op.saves, "args" in op.saves
+    with np.errstate(all="ignore"):
+        out = op.vector_forward(*columns)
+        full = op.vector_local(out, *columns)
+        part = op.vector_local(out if keep_out else None, *(columns if keep_args else [None] * arity))
+        assert [np.asarray(d, dtype=float).tobytes() for d in part] == \
+            [np.asarray(d, dtype=float).tobytes() for d in full]
+        for row in range(len(columns[0])):
+            args = [float(c[row]) for c in columns]
+            o = op.forward(*args)
+            full = op.local(o, *args)
+            part = op.local(o if keep_out else None, *(args if keep_args else [None] * arity))
+            assert np.array(part).tobytes() == np.array(full).tobytes()
+    assert set(op.saves) <= {"out", "args"}
+
+
+@pytest.mark.parametrize("name", list(ops.OPS))
 def test_each_op_is_drawn_with_its_symbol(name):
     op = ops.OPS[name]
     graph, point = _one_op(op)

@@ -31,7 +31,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-from ..errors import InputError
+from ..errors import InputError, WorkerLost
 from .workers import ForkedWorkers, can_fork
 
 __all__ = ["ChunkPool", "thread_count", "THREADS_ENV"]
@@ -145,9 +145,11 @@ class ChunkPool:
                     item.cancel()
 
     def _in_processes(self, work: Callable[[T], R], chunks: Iterator[T]) -> Iterator[R]:
-        """Chunk k goes to worker k mod n, so each worker's results come back in chunk order;
-        a worker is sent its next chunk as soon as its result is read, before that result
-        is handed out (it computes while the caller uses the result)."""
+        """Each worker is sent a chunk, and its next one as soon as its result is read; a
+        result is read as soon as it is ready, in whatever order the workers finish (one
+        that waited for an earlier chunk's result to be read first would stand idle), and
+        handed out in chunk order. At most 2 x workers chunks are out ahead of the one
+        handed out next."""
         first: list[T] = []
         raised: Exception | None = None
         try:
@@ -162,51 +164,65 @@ class ChunkPool:
             if raised is not None:
                 raise raised
             return
-        chunks = itertools.chain(first, chunks)
         index = self.tasks.index(work)
         if self._workers is None:
             self._workers = ForkedWorkers(self.tasks, self.threads)
         workers = self._workers
-        busy: deque[int | _Raised] = deque()  # the worker of each chunk in flight, oldest first
-        following = 0  # the worker the next chunk goes to
-        done = False
-
-        def send_next() -> None:
-            nonlocal following, done
-            if done:
-                return
-            try:
-                chunk = next(chunks)
-            except StopIteration:
-                done = True
-                return
-            except Exception as exc:  # a bad row, say: raised after the chunks before it
-                busy.append(_Raised(exc))
-                done = True
-                return
-            workers.send(following, index, chunk)
-            busy.append(following)
-            following = (following + 1) % len(workers)
-
-        finished = False
+        ahead = 2 * len(workers)
+        chunks = itertools.chain(first, chunks)
+        running: dict[int, int] = {}  # worker -> the number of the chunk it is evaluating
+        ready: dict[int, Any] = {}  # chunk number -> its result (or _Raised), read before its turn
+        idle = list(range(len(workers)))[::-1]
+        taken = handed = 0  # chunks sent out (or failed to be read) / handed to the caller
+        exhausted = lost = False
         try:
-            for _ in range(len(workers)):
-                send_next()
-            while busy:
-                head = busy.popleft()
-                if isinstance(head, _Raised):
-                    raise head.error
-                result = workers.receive(head)
-                send_next()
-                yield result
-            finished = True
+            while True:
+                while idle and not exhausted and taken - handed < ahead:
+                    try:
+                        chunk = next(chunks)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    except Exception as exc:  # a bad row, say: raised after the chunks before it
+                        ready[taken] = _Raised(exc)
+                        taken += 1
+                        exhausted = True
+                        break
+                    worker = idle.pop()
+                    try:
+                        workers.send(worker, index, chunk)
+                        running[worker] = taken
+                    except WorkerLost as exc:  # it died between chunks: the error at this chunk's turn
+                        ready[taken] = _Raised(exc)
+                        exhausted = lost = True
+                    taken += 1
+                if handed in ready:
+                    result = ready.pop(handed)
+                    handed += 1
+                    if isinstance(result, _Raised):
+                        raise result.error
+                    yield result
+                    continue
+                if not running:
+                    return
+                for worker in workers.wait(list(running)):
+                    number = running.pop(worker)
+                    try:
+                        ready[number] = workers.receive(worker)
+                        idle.append(worker)
+                    except Exception as exc:  # the task's error, or a lost worker: raised at its turn,
+                        ready[number] = _Raised(exc)  # and no chunk after it is sent out
+                        exhausted = True
+                        if isinstance(exc, WorkerLost):
+                            lost = True
+                        else:
+                            idle.append(worker)
         finally:
-            if not finished:
-                # Stopped early (an error, Ctrl-C, a consumer that stopped reading): workers
-                # still busy are stopped now; a later map forks new ones.
-                if any(isinstance(h, int) for h in busy):
-                    self._workers = None
-                    workers.kill()
+            if running or lost:
+                # Stopped early (an error, Ctrl-C, a consumer that stopped reading) or a worker
+                # died: the workers are stopped now; a later map forks new ones.
+                self._workers = None
+                workers.kill()
 
     def close(self) -> None:
         """Stop the workers (threads after any chunk still running); a later map starts new ones."""

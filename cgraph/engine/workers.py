@@ -31,6 +31,7 @@ import sys
 import time
 import warnings
 import weakref
+from multiprocessing import connection
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Sequence
 
@@ -203,6 +204,11 @@ class ForkedWorkers:
         if isinstance(reply, _Failed):
             raise reply.error()
         return reply
+
+    def wait(self, busy: list[int]) -> list[int]:
+        """Those of the `busy` workers whose result is ready to be received (waits for one)."""
+        conns = {id(self._conns[w]): w for w in busy}
+        return [conns[id(c)] for c in connection.wait([self._conns[w] for w in busy])]
 
     def _lost(self, worker: int) -> WorkerLost:
         pid = self._pids[worker]
