@@ -7,9 +7,9 @@ and the same pair for NumPy arrays (`np_forward`, `np_local`) where the float ve
 do not already work on arrays. Everything else the program knows about an op is on its
 entry too: how diagrams show it (`symbol`), how a file and an explanation write it
 (`notation`), the local derivatives as text for explanations (`formulas`), the values
-they read (`saves`), where its derivative jumps (`kink`), its forward and local derivatives in JavaScript for the
-interactive page (`js`), and how exported code writes it in Python, NumPy, PyTorch and
-JAX (`code`, with the helper functions of CODE_HELPERS). No other module names an op:
+they read (`saves`), where its derivative jumps (`kink`), its forward and local
+derivatives in JavaScript for the interactive page (`js`), and how exported code writes
+it in Python, NumPy, PyTorch and JAX (`code`, with the helper functions of CODE_HELPERS). No other module names an op:
 the parser, evaluator, batch, diagrams, explanations, the gradient check, `cgraph export`
 and the property tests all read this table.
 (The NumPy versions use np.divide, not `/`: an argument may be a plain float, a constant
