@@ -19,8 +19,9 @@ from ..ir.graph import Graph
 
 ON_ERROR_HELP = "A bad row (a missing column, a non-number): fail (before any output is written) or skip it."
 CHUNK_ROWS_HELP = "Rows per vectorized pass (default: sized so memory stays bounded)."
-THREADS_HELP = ("Chunks evaluated at a time, one per thread (default: $CGRAPH_THREADS, else one per core; "
-                "1: no threads). The output is the same for every count.")
+THREADS_HELP = ("Chunks evaluated at a time, each by a worker: a forked process on Linux, a thread elsewhere "
+                "(default: $CGRAPH_THREADS, else one per core; 1: all in this process). The output is the same "
+                "for every count.")
 DATA_FILE_FORMATS = ("csv", "jsonl", "parquet")  # data.DATA_FORMATS, here so that --help does not import NumPy
 DATA_FORMAT_HELP = "The data's format, whatever its suffix; needed with --data - (standard input)."
 DELIMITER_HELP = "CSV field separator: one character, or tab (default: a comma; a tab for .tsv)."

@@ -52,12 +52,13 @@ _ndarray = np.ndarray
 # Chunk sizing: the forward pass keeps one array per batched node alive, so rows per
 # chunk = memory budget / (8 bytes * batched nodes), within these bounds. Chunks of
 # 8k-64k rows also keep each array in the CPU's caches (see bench/bench_batch.py).
-# The budget is per chunk in flight, and a pool of threads (pool.py) has one in flight
-# per thread: 128 MB, not the 256 MB of one thread, keeps 1e6 rows of the benchmark's
-# 1,001-node graph on 2 threads at a 360 MB peak (612 MB with 256 MB). Measured on that
-# graph (CPU time per node*row, 2e5 rows): 2 threads 2.69 ns against 3.11 with 256 MB
-# (two chunks' arrays compete for the shared L3 cache), 1 thread 2.74 against 2.47. The
-# budget does not depend on the thread count, so neither do the chunks' sums.
+# The budget is per chunk in flight, and the pool (pool.py) has one in flight per
+# worker: 128 MB, not the 256 MB of one process, kept 1e6 rows of the benchmark's
+# 1,001-node graph on 2 workers under 400 MB (612 MB with 256 MB, measured on threads).
+# Measured on that graph (CPU time per node*row, 2e5 rows): 2 threads 2.69 ns against
+# 3.11 with 256 MB (two chunks' arrays compete for the shared L3 cache), 1 thread 2.74
+# against 2.47. The budget does not depend on the worker count, so neither do the
+# chunks' sums.
 CHUNK_BUDGET_BYTES = 128 * 2**20
 MIN_CHUNK_ROWS = 256
 MAX_CHUNK_ROWS = 65_536

@@ -145,11 +145,6 @@ class ChunkPool:
                     item.cancel()
 
     def _in_processes(self, work: Callable[[T], R], chunks: Iterator[T]) -> Iterator[R]:
-        """Each worker is sent a chunk, and its next one as soon as its result is read; a
-        result is read as soon as it is ready, in whatever order the workers finish (one
-        that waited for an earlier chunk's result to be read first would stand idle), and
-        handed out in chunk order. At most 2 x workers chunks are out ahead of the one
-        handed out next."""
         first: list[T] = []
         raised: Exception | None = None
         try:
@@ -164,65 +159,17 @@ class ChunkPool:
             if raised is not None:
                 raise raised
             return
-        index = self.tasks.index(work)
         if self._workers is None:
             self._workers = ForkedWorkers(self.tasks, self.threads)
-        workers = self._workers
-        ahead = 2 * len(workers)
-        chunks = itertools.chain(first, chunks)
-        running: dict[int, int] = {}  # worker -> the number of the chunk it is evaluating
-        ready: dict[int, Any] = {}  # chunk number -> its result (or _Raised), read before its turn
-        idle = list(range(len(workers)))[::-1]
-        taken = handed = 0  # chunks sent out (or failed to be read) / handed to the caller
-        exhausted = lost = False
+        dispatch = _Dispatch(self._workers, self.tasks.index(work), itertools.chain(first, chunks))
         try:
-            while True:
-                while idle and not exhausted and taken - handed < ahead:
-                    try:
-                        chunk = next(chunks)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    except Exception as exc:  # a bad row, say: raised after the chunks before it
-                        ready[taken] = _Raised(exc)
-                        taken += 1
-                        exhausted = True
-                        break
-                    worker = idle.pop()
-                    try:
-                        workers.send(worker, index, chunk)
-                        running[worker] = taken
-                    except WorkerLost as exc:  # it died between chunks: the error at this chunk's turn
-                        ready[taken] = _Raised(exc)
-                        exhausted = lost = True
-                    taken += 1
-                if handed in ready:
-                    result = ready.pop(handed)
-                    handed += 1
-                    if isinstance(result, _Raised):
-                        raise result.error
-                    yield result
-                    continue
-                if not running:
-                    return
-                for worker in workers.wait(list(running)):
-                    number = running.pop(worker)
-                    try:
-                        ready[number] = workers.receive(worker)
-                        idle.append(worker)
-                    except Exception as exc:  # the task's error, or a lost worker: raised at its turn,
-                        ready[number] = _Raised(exc)  # and no chunk after it is sent out
-                        exhausted = True
-                        if isinstance(exc, WorkerLost):
-                            lost = True
-                        else:
-                            idle.append(worker)
+            yield from dispatch.results()
         finally:
-            if running or lost:
+            if dispatch.running or dispatch.lost:
                 # Stopped early (an error, Ctrl-C, a consumer that stopped reading) or a worker
                 # died: the workers are stopped now; a later map forks new ones.
                 self._workers = None
-                workers.kill()
+                dispatch.workers.kill()
 
     def close(self) -> None:
         """Stop the workers (threads after any chunk still running); a later map starts new ones."""
@@ -238,3 +185,71 @@ class ChunkPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Dispatch:
+    """One map's chunks over forked workers. Each worker is sent a chunk, and its next one
+    as soon as its result is read; a result is read as soon as it is ready, in whatever
+    order the workers finish (one that waited for an earlier chunk's result to be read
+    first would stand idle), and handed out in chunk order. At most 2 x workers chunks are
+    out ahead of the one handed out next. An error (the chunks' own, a task's, a lost
+    worker) is raised at its chunk's turn, and no chunk after it is sent out."""
+
+    def __init__(self, workers: ForkedWorkers, index: int, chunks: Iterator[Any]):
+        self.workers, self.index, self.chunks = workers, index, chunks
+        self.running: dict[int, int] = {}  # worker -> the number of the chunk it is evaluating
+        self.ready: dict[int, Any] = {}  # chunk number -> its result (or _Raised), read before its turn
+        self.idle = list(range(len(workers)))[::-1]
+        self.taken = 0  # chunks sent out (or failed to be read)
+        self.exhausted = self.lost = False
+
+    def results(self) -> Iterator[Any]:
+        handed = 0
+        while True:
+            self._send_out(2 * len(self.workers) - (self.taken - handed))
+            if handed in self.ready:
+                result = self.ready.pop(handed)
+                handed += 1
+                if isinstance(result, _Raised):
+                    raise result.error
+                yield result
+            elif self.running:
+                self._collect()
+            else:
+                return
+
+    def _send_out(self, room: int) -> None:
+        while self.idle and not self.exhausted and room > 0:
+            try:
+                chunk = next(self.chunks)
+            except StopIteration:
+                self.exhausted = True
+                return
+            except Exception as exc:  # a bad row, say
+                self._failed(self.taken, exc)
+                self.taken += 1
+                return
+            worker = self.idle.pop()
+            try:
+                self.workers.send(worker, self.index, chunk)
+                self.running[worker] = self.taken
+            except WorkerLost as exc:  # it died between chunks
+                self._failed(self.taken, exc)
+            self.taken += 1
+            room -= 1
+
+    def _collect(self) -> None:
+        for worker in self.workers.wait(list(self.running)):
+            number = self.running.pop(worker)
+            try:
+                self.ready[number] = self.workers.receive(worker)
+            except Exception as exc:  # the task's error, or a lost worker
+                self._failed(number, exc)
+                if isinstance(exc, WorkerLost):
+                    continue
+            self.idle.append(worker)
+
+    def _failed(self, number: int, error: Exception) -> None:
+        self.ready[number] = _Raised(error)
+        self.exhausted = True
+        self.lost = self.lost or isinstance(error, WorkerLost)

@@ -85,8 +85,9 @@ class RowEvaluation:
     value (a NumericError naming the row); otherwise where inf or nan starts is tallied
     over all rows and said by `warnings()`.
 
-    `threads` chunks are evaluated at a time (None: $CGRAPH_THREADS, else one per core; 1:
-    in the calling thread, no pool). The output is the same for every count: a chunk's
+    `threads` chunks are evaluated at a time, by worker processes (threads where the
+    platform cannot fork) that inherit this object as it is when the first chunks go out
+    (None: $CGRAPH_THREADS, else one per core; 1: in this process, no pool). The output is the same for every count: a chunk's
     rows are computed from that chunk alone, and the results (and the tally of where inf
     or nan starts) are taken in chunk order."""
 
@@ -104,7 +105,7 @@ class RowEvaluation:
         # Several outputs: a plan each (its own forward and backward pass over the chunk).
         self.more = [_OtherOutput(graph, binding.names, name, given, datafile.label) for name in chosen[1:]]
         for other in self.more:
-            other.find_new_nodes(self)  # now, not on a chunk's thread
+            other.find_new_nodes(self)  # now, before the workers see this object
         self.threads = thread_count(threads)
         self.chunk_rows = chunk_rows or self.plan.chunk_rows()
         self.skipped = Skipped()
@@ -240,7 +241,7 @@ def evaluate_rows(graph: Graph, datafile: DataFile, binding: Binding, given: Map
                   on_error: str = "fail", strict: bool = False, threads: int | None = None) -> RowEvaluation:
     """Every row of `datafile` (bound to `graph`'s inputs by `binding`; `given` holds the
     values every row shares), ready to iterate chunk by chunk, `threads` chunks at a time
-    (None: $CGRAPH_THREADS, else one per core; 1: no threads)."""
+    (None: $CGRAPH_THREADS, else one per core; 1: no workers)."""
     return RowEvaluation(graph, datafile, binding, given, output=output, chunk_rows=chunk_rows,
                          on_error=on_error, strict=strict, threads=threads)
 
