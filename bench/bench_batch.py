@@ -7,13 +7,19 @@
 The graph: a generated (seeded) ~1,000-node program with 8 data inputs x[1..8], a data
 target y and 16 params w[k]: a random DAG of tanh(A*w + B), A * B, sigmoid(A - B) and
 A*w + B statements ending in loss = (h - y)^2, so about half its operations are
-transcendental. Every case runs in its own fresh process (peak memory is that process's
-ru_maxrss) and reports the median of its repeats, in ns per node·row (wall time /
-(len(graph) * rows)).
+transcendental. Every case runs in its own fresh process and reports the median of its
+repeats after the first (a warm-up for both: cgraph forks its workers, torch starts its
+threads and allocator; its time is printed apart), in ns per node·row (wall time /
+(len(graph) * rows)). Peak memory: for cgraph the sum of the PSS of the process and its
+worker processes, sampled every 100 ms (pages a forked worker shares with the process
+counted once); for torch its process's ru_maxrss.
 
-  cgraph eval   cgraph.batch.Plan over chunks on a pool of threads (--threads, default one
-                per core), shared_grads="rows": what `cgraph eval --data` computes, every
-                row's gradient w.r.t. every input and param; and the same on 1 thread
+  cgraph eval   cgraph.batch.Plan over chunks on a pool of workers (--threads, default one
+                per core; forked processes on Linux, kept for every repeat as a training
+                run keeps them for every step), shared_grads="rows", check_values=True:
+                what `cgraph eval --data` computes, every row's gradient w.r.t. every
+                input and param, and whether any value went inf or nan; and the same in
+                one process (1 thread)
   cgraph sum    the same with row-shared gradients summed over rows (what training uses,
                 and what PyTorch computes: per-row gradients for the x's, sums for the w's)
   torch eager   PyTorch on the same tape (walked node by node from the cgraph graph),
@@ -179,7 +185,7 @@ def child_cgraph(rows: int, mode: str, repeats: int, chunk: int | None, threads:
     plan = Plan(graph, data_names(), wrt=wrt, shared_grads=mode)
     base = plan.bind({})
     columns = make_columns(rows)
-    chunk = chunk or plan.chunk_rows()
+    chunk = chunk or plan.chunk_rows(rows)  # the rows are known: chunks of even size
     baseline = rss_mb()
     memory = TreeMemory()
     # One pool for every repeat, as a training run keeps one for all its steps: the first
@@ -248,8 +254,8 @@ def child_torch(rows: int, repeats: int, threads: int | None) -> dict:
         checksum = float(out.detach().sum()) + sum(float(t.grad.sum()) for t in leaves.values())
         times.append(time.perf_counter() - start)
         del out, leaves
-    return {"nodes": len(graph), "times": times, "peak_mb": peak_mb(), "baseline_mb": baseline,
-            "threads": torch.get_num_threads(), "checksum": checksum}
+    return {"nodes": len(graph), "times": times[1:] if repeats > 1 else times, "first": times[0],
+            "peak_mb": peak_mb(), "baseline_mb": baseline, "threads": torch.get_num_threads(), "checksum": checksum}
 
 
 def child_compare(rows: int) -> dict:
@@ -285,7 +291,7 @@ def child_train(rows: int, repeats: int, threads: int = 1) -> dict:
     params = [n for n, i in graph.inputs.items() if graph.ops[i] == "param"]
     plan = Plan(graph, data_names(), wrt=params, shared_grads="sum")
     base = plan.bind({})
-    chunk = plan.chunk_rows()
+    chunk = plan.chunk_rows(rows)  # as the trainer chooses them
     evals, epochs = [], []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -449,7 +455,9 @@ def main() -> None:
     raw: dict = {"nodes": nodes, "threads": threads, "cases": {}}
     rows_out = []
     for rows in sizes:
-        repeats = args.repeats or (15 if rows <= 10**4 else 5 if rows <= 10**5 else 3)
+        # The first repeat of every case is a warm-up, timed apart ("first"): cgraph's forks
+        # its workers, torch's starts its threads and allocator; the medians are of the rest.
+        repeats = args.repeats or (16 if rows <= 10**4 else 8 if rows <= 10**5 else 5)
         chunk = args.chunk_rows or ""
         # Alternated in one loop so that a burst of other work on the machine hits them alike.
         case = {"control": run_child("control", 0, 5, threads), "rows": run_child("rows", rows, repeats, chunk, threads)}
@@ -536,6 +544,15 @@ def print_notes(rows_out: list, use_torch: bool, compare) -> None:
         t = rows_out[0][1].get("torch")
         if isinstance(t, dict):
             print(f"torch: {t['threads']} threads; its process before evaluating is ~{t['baseline_mb']:.0f} MB")
+    print("first repeat (warm-up, left out of the medians), ns per node*row:")
+    for rows, case in rows_out:
+        firsts = [f"{name} {case[name]['first'] / (case[name]['nodes'] * rows) * 1e9:.2f}"
+                  for name in ("rows", "one", "sum", "torch") if isinstance(case.get(name), dict) and "first" in case[name]]
+        spread = ""
+        if isinstance(case.get("torch"), dict):
+            ts = [x / (case["torch"]["nodes"] * rows) * 1e9 for x in case["torch"]["times"]]
+            spread = f"; torch's repeats {min(ts):.2f}-{max(ts):.2f}"
+        print(f"  {rows:,} rows: " + ", ".join(firsts) + spread)
     if isinstance(compare, dict):
         same = compare["worst_relative_difference"] < 1e-9
         print(f"same results as torch (10,000 rows, value and every gradient): {'yes' if same else 'NO'} "

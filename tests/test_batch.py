@@ -209,7 +209,22 @@ def test_chunk_rows_is_bounded_by_the_graph_size():
     assert small.chunk_rows() == MAX_CHUNK_ROWS
     big = Plan(cgraph.parse("h0 = x\n" + "\n".join(f"h{k} = tanh(h{k - 1} + x)" for k in range(1, 8000))), ["x"])
     assert MIN_CHUNK_ROWS <= big.chunk_rows() < MAX_CHUNK_ROWS
-    assert big.chunk_rows() * 8 * big.batched_nodes <= CHUNK_BUDGET_BYTES
+    assert big.chunk_rows() * 8 * big.live_arrays <= CHUNK_BUDGET_BYTES
+    assert big.live_arrays <= big.batched_nodes
+
+
+def test_chunk_rows_for_a_known_total_are_even_and_within_the_budget():
+    """With the row count known, chunks of even size, as many as a multiple of 4 (so 1, 2
+    or 4 workers share them evenly), none over the budget's size; one chunk if it fits."""
+    big = Plan(cgraph.parse("h0 = x\n" + "\n".join(f"h{k} = tanh(h{k - 1} * x + 0.5)" for k in range(1, 3000))), ["x"])
+    budget = big.chunk_rows()
+    assert big.chunk_rows(budget) == budget and big.chunk_rows(10) == budget
+    for total in (budget + 1, 3 * budget - 7, 100_003, 10**6):
+        rows = big.chunk_rows(total)
+        count = -(-total // rows)
+        assert rows <= budget and count % 4 == 0 or count < 4
+        assert total - (count - 1) * rows > 0  # no empty chunk
+        assert rows - (total - (count - 1) * rows) < count  # the last one is as long as the others, near enough
 
 
 def test_chunks_give_the_same_rows_as_one_pass():

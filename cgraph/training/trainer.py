@@ -80,13 +80,13 @@ class Trainer:
         self.base = self.plan.bind(values)
         self.param_ids = [graph.inputs[name] for name in self.names]
         self.initial = np.array([self.base[i] for i in self.param_ids], dtype=np.float64)
-        self.chunk = self.settings.chunk_rows or self.plan.chunk_rows()
+        self.batch_size = min(self.settings.batch_size or self.n, self.n)
+        self.chunk = self.settings.chunk_rows or self.plan.chunk_rows(self.batch_size)
         # Each step's chunks run in these workers (forked at the first step with two or more
         # chunks; the params travel with each chunk); chunk sums are added in chunk order,
         # so the result is the same bits for any count.
         self.pool = ChunkPool(self.settings.threads, tasks=[self._chunk_sums, self._chunk_loss])
         self.unused = [name for name in self.names if not self.plan.uses(name)]  # the loss does not depend on them
-        self.batch_size = min(self.settings.batch_size or self.n, self.n)
         self.batches = -(-self.n // self.batch_size)
         # Rows are shuffled only when there is more than one batch: one batch's mean does
         # not depend on the order.
