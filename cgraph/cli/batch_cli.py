@@ -98,6 +98,8 @@ def eval_data(graph: Graph, inputs: dict[str, float], output_name: str | list[st
         out_fmt = data.out_format(target, fmt) if target != "-" else (fmt or "csv")
         writer = data.row_writer(cast("IO[bytes]", out), out_fmt, rows.output_name, rows.wrt_names, rows.row_word,
                                  rows.more_output_names)
+        if isinstance(writer, data.RowWriter):  # text: made where each chunk is evaluated
+            rows.render = functools.partial(_text_of, writer)
         for part in rows:
             _write_rows(writer, out, part, target)
             progress.advance(part.n)
@@ -112,15 +114,26 @@ def _write_rows(writer, out, part, target: str) -> None:
     """One chunk's lines; to standard output they are flushed at once (the stream). A
     closed pipe or a full disk there ends the run as for every command (cli.run does)."""
     if target == "-":
-        writer.write(part.lines, part.value, part.grads, part.more)
+        _write_part(writer, part)
         out.flush()
         return
     from .output import OutputError
 
     try:
-        writer.write(part.lines, part.value, part.grads, part.more)
+        _write_part(writer, part)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def _text_of(writer, part) -> bytes:
+    return writer.text(part.lines, part.value, part.grads, part.more)
+
+
+def _write_part(writer, part) -> None:
+    if part.text is not None:
+        writer.write_text(part.text, part.n)
+    else:
+        writer.write(part.lines, part.value, part.grads, part.more)
 
 
 class _StdoutStream:

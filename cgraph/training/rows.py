@@ -14,7 +14,7 @@ Each row gives the output's value and its gradient w.r.t. every input and param
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -36,10 +36,17 @@ class RowResults:
     grads: list[np.ndarray | float]  # a float where a gradient is the same in every row
     # The outputs after the first (`output g, p`): each one's value and gradients, alike.
     more: list[tuple[np.ndarray, list[np.ndarray | float]]] = field(default_factory=list)
+    # The rows as the output's text, made by the worker (RowEvaluation.render); then the
+    # arrays above are not sent back from it, and are empty.
+    text: bytes | None = None
 
     @property
     def n(self) -> int:
         return len(self.lines)
+
+
+_NO_ROWS = np.empty(0)
+_TEXT_NUMBERS_PER_CHUNK = 2**17
 
 
 def data_notes(datafile: DataFile, binding: Binding) -> list[str]:
@@ -107,13 +114,17 @@ class RowEvaluation:
         for other in self.more:
             other.find_new_nodes(self)  # now, before the workers see this object
         self.threads = thread_count(threads)
-        self.chunk_rows = chunk_rows or self.plan.chunk_rows()
+        self.chunk_rows = chunk_rows  # None: the plan's, or fewer when rendering (__iter__)
         self.skipped = Skipped()
         self.row_word = "row" if datafile.format == "parquet" else "line"
         self.origins = batch.NonFiniteTally()
         self.first_source: dict[tuple[int, str], str] = {}  # (node, kind) -> the file of its first row (a data set)
         self.shared_finite = self.plan.shared_finite(self.base)
         self.rows = 0  # rows evaluated so far
+        # Set before iterating, to have each chunk's rows made into the output's text where
+        # the chunk is evaluated (RowResults.text): on 2 workers, formatting the numbers
+        # was most of `eval --data`'s time, in this process alone.
+        self.render: Callable[[RowResults], bytes] | None = None
 
     @property
     def output_name(self) -> str:
@@ -129,13 +140,27 @@ class RowEvaluation:
         return [other.name for other in self.more]
 
     def __iter__(self) -> Iterator[RowResults]:
-        chunks = self.datafile.chunks(self.binding.fields, self.chunk_rows, self.on_error, self.skipped)
+        chunks = self.datafile.chunks(self.binding.fields, self._rows_per_chunk(), self.on_error, self.skipped)
         with ChunkPool(self.threads, tasks=[self._evaluate]) as pool:
             for part, origins, source in pool.map(self._evaluate, chunks):
                 for found in origins:
                     self.tally(found, part.lines, source)
                 self.rows += part.n
                 yield part
+
+    def _rows_per_chunk(self) -> int:
+        """--chunk-rows, else the plan's (its memory budget); when the rows are also made
+        into text, few enough that a chunk's text is ~130,000 numbers: writing a number
+        (~1 µs) costs as much as evaluating ~400 nodes for it, so the chunks are small
+        enough to share out evenly among the workers (1e5 rows of the benchmark's graph in
+        chunks of 34k were 3 chunks: one of 2 workers wrote two)."""
+        if self.chunk_rows:
+            return self.chunk_rows
+        rows = self.plan.chunk_rows()
+        if self.render is None:
+            return rows
+        numbers = 1 + (1 + len(self.plan.wrt_names)) * (1 + len(self.more))
+        return max(batch.MIN_CHUNK_ROWS, min(rows, _TEXT_NUMBERS_PER_CHUNK // numbers))
 
     def _evaluate(self, chunk) -> tuple[RowResults, list[list[batch.NonFinite]], str | None]:
         """One chunk's rows, and where inf or nan starts in them (per output: the caller
@@ -148,7 +173,10 @@ class RowEvaluation:
             more.append((other_value, other_grads))
             if other_found:
                 origins.append(other_found)
-        return RowResults(chunk.lines, value, grads, more), origins, chunk.source
+        part = RowResults(chunk.lines, value, grads, more)
+        if self.render is not None:
+            part = RowResults(chunk.lines, _NO_ROWS, [], [], self.render(part))
+        return part, origins, chunk.source
 
     def tally(self, origins: list, lines, source: str | None) -> None:
         """Count a chunk's inf/nan origins (and, in a data set, the file of each one's first

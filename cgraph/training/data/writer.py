@@ -60,6 +60,17 @@ class RowWriter:
     def write(self, lines: np.ndarray, value: np.ndarray, grads: Sequence[np.ndarray],
               more: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]] = ()) -> None:
         """One line per row; `more` holds each further output's (value, gradients)."""
+        self.write_text(self.text(lines, value, grads, more), len(lines))
+
+    def write_text(self, text: bytes, rows: int) -> None:
+        """Rows already made into text by `text` (in a worker, say)."""
+        self.out.write(text)
+        self.rows += rows
+
+    def text(self, lines: np.ndarray, value: np.ndarray, grads: Sequence[np.ndarray],
+             more: Sequence[tuple[np.ndarray, Sequence[np.ndarray]]] = ()) -> bytes:
+        """What `write` writes for these rows. Touches nothing but its arguments, so a worker
+        process can make the text of its chunk (most of `eval --data`'s time is here)."""
         numbers = self._numbers
         columns = [list(map(str, lines.tolist())), numbers(value)]
         if not more:
@@ -71,8 +82,7 @@ class RowWriter:
         else:  # every output's value, then every output's gradients
             columns += [numbers(v) for v, _ in more]
             columns += [numbers(g) for _, gs in [(value, grads), *more] for g in gs]
-        self.out.write("".join(map(self.template.format, *columns)).encode())
-        self.rows += len(lines)
+        return "".join(map(self.template.format, *columns)).encode()
 
     def _numbers(self, values: np.ndarray) -> list[str]:
         strings = list(map(repr, values.tolist()))
