@@ -339,3 +339,28 @@ def test_a_message_naming_anything_else_is_refused():
     fine = (slice(1, 3), np.arange(3.0), np.float64(2.0), None, "s", 1, 2.5, (True,), {"k": [None]})
     got = workers._Unpickler(io.BytesIO(pickle.dumps(fine, protocol=5))).load()
     assert repr(got) == repr(fine)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_eval_data_writes_the_same_bytes_on_any_number_of_workers(cg, tmp_path, fmt):
+    """`eval --data` has each chunk's rows made into text by the worker that evaluates it:
+    the file is byte for byte the one a single process writes, with inf and nan rows,
+    several outputs, default chunks (sized by the text) and tiny ones."""
+    names = [f"x{k}" for k in range(40)]
+    program = tmp_path / "wide.cg"
+    program.write_text("s = " + " + ".join(f"tanh({n}) * {n}" for n in names) + "\np = log(x0) + s\noutput s, p\n")
+    rng = np.random.default_rng(11)
+    table = rng.normal(0, 2, (9000, len(names)))
+    table[5, 3], table[17, 0], table[4000, 7] = np.inf, -1.0, np.nan
+    data = tmp_path / "rows.csv"
+    data.write_text(",".join(names) + "\n" + "\n".join(",".join(repr(v) for v in row) for row in table.tolist()) + "\n")
+    written = {}
+    for threads in ("1", "2", "4"):
+        for chunk in ((), ("--chunk-rows", "700")):
+            out = tmp_path / f"out-{threads}-{len(chunk)}.{fmt}"
+            result = cg("eval", program, "--data", data, "--threads", threads, *chunk, "-o", out)
+            assert result.code == 0, result.err
+            written[(threads, chunk)] = (out.read_bytes(), result.err.replace(str(out), "OUT"))
+    assert len(set(written.values())) == 1
+    first = next(iter(written.values()))
+    assert first[0].count(b"\n") == 9000 + (fmt == "csv") and b"nan" in first[0]
