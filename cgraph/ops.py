@@ -379,6 +379,16 @@ def _sum(*args):
     return total
 
 
+def _np_sum(*args):
+    """_sum with NumPy's additions: the same bits, and leading row-shared arguments (plain
+    floats) are added by NumPy too, which reports an overflow to inf (Python's float
+    addition overflows silently, and the batch engine learns of inf and nan from the flags)."""
+    total = args[0]
+    for a in args[1:]:
+        total = np.add(total, a)
+    return total
+
+
 def _on_zero(a: float) -> float:
     """The kink of relu and abs: the argument's sign."""
     return a
@@ -788,11 +798,13 @@ _OPS = [
        code=_code("_min(#)", "np.minimum(#)", "torch.minimum(#)", "jnp.minimum(#)")),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
        saves=(),
+       np_forward=_np_sum,
        js=("(...xs) => xs.reduce((t, x) => t + x)", "(o, ...xs) => xs.map(() => 1)"),
        rule=_ones_rule, commutative=True,
        code=_same("_sum(#)")),
     Op("mean",    "mean", None, lambda *xs: _sum(*xs) / len(xs), lambda o, *xs: (1.0 / len(xs),) * len(xs),           ("1/n",),
        saves=(),
+       np_forward=lambda *xs: np.divide(_np_sum(*xs), len(xs)),
        js=("(...xs) => xs.reduce((t, x) => t + x) / xs.length", "(o, ...xs) => xs.map(() => 1 / xs.length)"),
        rule=lambda w, o, *xs: (w.const(1.0 / len(xs)),) * len(xs), commutative=True,
        code=_same("_mean(#)")),

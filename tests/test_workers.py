@@ -67,6 +67,15 @@ class Work:
     def leave(self, k: int) -> int:
         os._exit(3)
 
+    def slow_big(self, k: int):
+        import time
+
+        time.sleep(0.2)
+        return np.zeros(2_000_000)  # 16 MB: more than a socket holds
+
+    def echo(self, x):
+        return x
+
 
 def test_registered_tasks_run_in_processes_and_come_back_in_order():
     work = Work()
@@ -310,7 +319,7 @@ def test_a_value_made_inf_or_nan_is_never_missed(source, data):
     if not plan.shared_finite(base):
         reject()
     result = plan.run(base, columns, check_values=True)
-    values = plan._forward(base, columns)
+    values = plan._forward(base, columns, keep_all=True)
     with np.errstate(all="ignore"):
         some_non_finite = any(isinstance(v, np.ndarray) and not np.isfinite(v).all()
                               for i, v in enumerate(values) if plan._needed[i])
@@ -364,3 +373,125 @@ def test_eval_data_writes_the_same_bytes_on_any_number_of_workers(cg, tmp_path, 
     assert len(set(written.values())) == 1
     first = next(iter(written.values()))
     assert first[0].count(b"\n") == 9000 + (fmt == "csv") and b"nan" in first[0]
+
+
+# --- what a review of the workers found ------------------------------------------------------
+
+
+def test_a_failed_message_rebuilds_only_exception_classes():
+    """A worker's error names its class; the reader looks up only exception classes (a
+    message naming a function, exec say, gives a RuntimeError and runs nothing)."""
+    import io
+    import pickle
+
+    from cgraph.engine import workers
+
+    for kind, name, args in (("builtins", "exec", ("import os; os.system('touch /tmp/cgraph-pwned')",)),
+                             ("builtins", "print", ("x",)), ("cgraph", "clip_message", ("x",)),
+                             ("builtins", "ValueError", (["not", "plain"],))):
+        failed = workers._Failed(ValueError("x"))
+        failed.kind, failed.name, failed.args = kind, name, args
+        copy = workers._Unpickler(io.BytesIO(pickle.dumps(failed, protocol=5))).load()
+        error = copy.error()
+        assert type(error) is RuntimeError and "cannot be rebuilt" in str(error)
+    assert not os.path.exists("/tmp/cgraph-pwned")
+
+
+def test_dotted_names_and_other_numpy_attributes_are_refused():
+    import io
+    import pickle
+
+    from cgraph.engine import workers
+
+    for module, name in (("numpy.dtypes", "__loader__.set_data"), ("numpy.dtypes", "__spec__"),
+                         ("numpy", "load"), ("numpy.lib.npyio", "load"), ("builtins", "slice.indices"),
+                         ("cgraph.engine.batch", "Result.__init__")):
+        payload = b"\x80\x05\x95" + b"\x00" * 8 + pickle.SHORT_BINUNICODE + bytes([len(module)]) + module.encode() \
+            + pickle.SHORT_BINUNICODE + bytes([len(name)]) + name.encode() + pickle.STACK_GLOBAL + pickle.STOP
+        with pytest.raises(pickle.UnpicklingError, match="may not"):
+            workers._Unpickler(io.BytesIO(payload)).load()
+
+
+def test_an_overflow_in_a_sum_of_row_shared_values_is_noticed():
+    """sum(a, b, x) with a + b overflowing: NumPy adds the row-shared leading terms too, so
+    the flag is raised (Python's float addition overflows silently)."""
+    from cgraph.engine.batch import Plan
+
+    for source in ("y = sum(a, b, x)", "y = mean(a, b, x)", "y = sum(a, b, x) * 0 + 1"):
+        graph = cgraph.parse(f"input a = 1e308\ninput b = 1e308\n{source}")
+        plan = Plan(graph, ["x"])
+        result = plan.run(plan.bind({}), [np.array([1.0, 2.0])], check_values=True)
+        assert result.values_finite is False, source
+        row = cgraph.evaluate(graph, {"x": 2.0})
+        assert np.asarray(result.value)[1].tobytes() == np.float64(row.value).tobytes()
+
+
+def test_eval_data_warns_of_an_overflow_among_row_shared_terms(cg, tmp_path):
+    program = tmp_path / "s.cg"
+    program.write_text("input a = 1e308\ninput b = 1e308\ny = sum(a, b, x)\n")
+    data = tmp_path / "rows.csv"
+    data.write_text("x\n1\n2\n")
+    result = cg("eval", program, "--data", data)
+    assert result.code == 0 and "inf or nan" in result.err, result.err
+
+
+def test_a_receive_cut_short_does_not_leave_the_pool_out_of_step(monkeypatch):
+    """Ctrl-C while a result is being read: the next map must not get that stale result."""
+    work = Work()
+    pool = ChunkPool(2, tasks=[work.square])
+    list(pool.map(work.square, [0, 1]))  # the workers are forked before the patch: it is the caller's
+    real = ForkedWorkers.receive
+    calls = [0]
+
+    def interrupted(self, worker):
+        calls[0] += 1
+        if calls[0] == 1:
+            raise KeyboardInterrupt
+        return real(self, worker)
+
+    monkeypatch.setattr(ForkedWorkers, "receive", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        list(pool.map(work.square, [10, 11, 12]))
+    monkeypatch.setattr(ForkedWorkers, "receive", real)
+    assert [v for v, _ in pool.map(work.square, [2, 3])] == [104, 109]
+    assert [v for v, _ in pool.map(work.square, [4, 5, 6])] == [116, 125, 136]
+    pool.close()
+
+
+def test_closing_a_pool_with_a_busy_worker_does_not_hang_when_another_pool_was_forked_since():
+    work = Work()
+    before = _children()
+    signal.alarm(30)  # a hang fails the test instead of the run
+    try:
+        first = ChunkPool(2, tasks=[work.slow_big])
+        results = first.map(work.slow_big, range(6))
+        next(results)
+        second = ChunkPool(2, tasks=[work.square])
+        assert [v for v, _ in second.map(work.square, [1, 2])] == [101, 104]
+        first.close()  # a worker is busy with a large result
+        results.close()
+        second.close()
+    finally:
+        signal.alarm(0)
+    assert _children() == before
+
+
+def test_a_chunk_a_worker_may_not_read_is_an_error_not_a_dead_worker(tmp_path):
+    work = Work()
+    mapped = np.memmap(tmp_path / "m.bin", dtype=np.float64, mode="w+", shape=(4,))
+    with ChunkPool(2, tasks=[work.echo]) as pool:
+        with pytest.raises(RuntimeError, match="could not be sent to a worker"):
+            list(pool.map(work.echo, [mapped, mapped]))
+        assert list(pool.map(work.echo, [1, 2])) == [1, 2]
+
+
+def test_train_in_process_leaves_no_worker(cg, tmp_path):
+    before = _children()
+    data = tmp_path / "rows.csv"
+    rng = np.random.default_rng(2)
+    data.write_text("x,y\n" + "".join(f"{x!r},{2 * x + 1!r}\n" for x in rng.normal(size=3000).tolist()))
+    program = tmp_path / "lin.cg"
+    program.write_text("param w = 0.0\nparam b = 0.0\nloss = (w * x + b - y)^2\n")
+    result = cg("train", program, "--data", data, "--epochs", "2", "--threads", "2", "--chunk-rows", "500")
+    assert result.code == 0, result.err
+    assert _children() == before

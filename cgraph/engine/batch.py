@@ -265,7 +265,7 @@ class Plan:
                    check_values: bool = False, pool: ChunkPool | None = None) -> Iterator[Result]:
         """`run` over each chunk's columns on `threads` cores (None: $CGRAPH_THREADS, else one
         per core; 1: in this thread, no pool), the results in chunk order: the same bits for
-        every count. At most `threads` chunks are taken ahead of the one handed out, so
+        every count. At most 2 x `threads` chunks are taken ahead of the one handed out, so
         memory stays bounded. Workers are started for the call and stopped after it, unless
         `pool` (from `self.pool()`) is given: a caller evaluating many batches keeps one."""
         own = pool is None

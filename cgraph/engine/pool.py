@@ -17,7 +17,8 @@ GIL: two threads measured 0.98-1.22x of one where two processes run ~1.9x
 of threads (NumPy releases the GIL inside its array operations).
 
 With 1 worker there is no pool at all: `map` is a plain loop in the calling thread. Memory
-stays bounded: at most `threads` chunks are taken ahead of the one the caller is handed,
+stays bounded: at most `threads` chunks (2 x `threads` with processes, whose results are
+read as soon as they are ready) are taken ahead of the one the caller is handed,
 and the chunks are read (from a data file, say) only as they are sent out. An exception
 raised by `work` or by the chunks' iterator comes out where the single-threaded loop would
 have raised it: after the results of every chunk before it. Nothing here imports NumPy.
@@ -159,15 +160,18 @@ class ChunkPool:
             if raised is not None:
                 raise raised
             return
-        if self._workers is None:
+        if self._workers is None or not self._workers.idle:
+            if self._workers is not None:
+                self._workers.kill()
             self._workers = ForkedWorkers(self.tasks, self.threads)
         dispatch = _Dispatch(self._workers, self.tasks.index(work), itertools.chain(first, chunks))
         try:
             yield from dispatch.results()
         finally:
-            if dispatch.running or dispatch.lost:
-                # Stopped early (an error, Ctrl-C, a consumer that stopped reading) or a worker
-                # died: the workers are stopped now; a later map forks new ones.
+            if not dispatch.workers.idle or dispatch.lost:
+                # Stopped early (an error, Ctrl-C, a consumer that stopped reading; a send or
+                # receive cut short would leave a worker out of step) or a worker died: the
+                # workers are stopped now; a later map forks new ones.
                 self._workers = None
                 dispatch.workers.kill()
 
@@ -230,23 +234,26 @@ class _Dispatch:
                 self.taken += 1
                 return
             worker = self.idle.pop()
+            self.running[worker] = self.taken
             try:
                 self.workers.send(worker, self.index, chunk)
-                self.running[worker] = self.taken
             except WorkerLost as exc:  # it died between chunks
+                del self.running[worker]
                 self._failed(self.taken, exc)
             self.taken += 1
             room -= 1
 
     def _collect(self) -> None:
         for worker in self.workers.wait(list(self.running)):
-            number = self.running.pop(worker)
+            number = self.running[worker]
             try:
                 self.ready[number] = self.workers.receive(worker)
             except Exception as exc:  # the task's error, or a lost worker
                 self._failed(number, exc)
                 if isinstance(exc, WorkerLost):
+                    del self.running[worker]
                     continue
+            del self.running[worker]  # only now: a receive cut short leaves it running
             self.idle.append(worker)
 
     def _failed(self, number: int, error: Exception) -> None:

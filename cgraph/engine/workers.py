@@ -71,7 +71,7 @@ def _receive(conn: Connection) -> Any:
 # What a task or a result may be made of. Only cgraph and the worker it forked ever write
 # to the socket pair, but a pickle can name any function to call, so the reading side
 # builds nothing else: plain values, NumPy arrays, slices, exceptions, and these classes.
-_NUMPY_GLOBALS = {"_frombuffer", "_reconstruct", "dtype", "ndarray", "scalar"}
+_NUMPY_GLOBALS = {"_frombuffer", "_reconstruct", "dtype", "ndarray", "scalar"}  # an array's or scalar's parts
 _CLASSES = {
     "cgraph.engine.batch": {"Result"},
     "cgraph.engine.non_finite": {"NonFinite"},
@@ -83,10 +83,17 @@ _CLASSES = {
 }
 
 
+def _numpy_dtypes() -> set[str]:
+    import numpy.dtypes
+
+    return set(numpy.dtypes.__all__)
+
+
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        allowed = (
-            module.split(".")[0] == "numpy" and (name in _NUMPY_GLOBALS or module == "numpy.dtypes")
+        allowed = "." not in name and (  # a dotted name would reach attributes of what is allowed
+            module.split(".")[0] == "numpy" and name in _NUMPY_GLOBALS
+            or module == "numpy.dtypes" and name in _numpy_dtypes()
             or module == "builtins" and name == "slice"
             or name in _CLASSES.get(module, ())
         )
@@ -113,13 +120,21 @@ class _Failed:
             self.kind, self.name, self.args = "builtins", "RuntimeError", (f"{type(error).__name__}: {error}",)
 
     def error(self) -> BaseException:
+        """The exception, rebuilt: only a cgraph error class or a built-in exception class
+        is looked up (the names come from the message)."""
         if self.kind == "cgraph":
-            cls = getattr(errors, self.name)
-            error = cls.__new__(cls)
-            error.args = self.args
-            vars(error).update(self.state)
-            return error
-        return getattr(builtins, self.name)(*self.args)
+            cls = getattr(errors, self.name, None)
+            if isinstance(cls, type) and issubclass(cls, errors.CgraphError):
+                error = cls.__new__(cls)
+                error.args = tuple(self.args)
+                vars(error).update(self.state)
+                return error
+        else:
+            cls = getattr(builtins, self.name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseException) and \
+                    all(isinstance(a, (str, int, float)) for a in self.args):
+                return cls(*self.args)
+        return RuntimeError(f"a worker failed with an error that cannot be rebuilt here ({self.kind} {self.name!r})")
 
 
 def _serve(conn: Connection, functions: Sequence[Callable[[Any], Any]]) -> None:
@@ -128,6 +143,9 @@ def _serve(conn: Connection, functions: Sequence[Callable[[Any], Any]]) -> None:
             message = _receive(conn)
         except (EOFError, OSError):  # the caller is gone
             return
+        except pickle.UnpicklingError as exc:  # read whole, but made of something not allowed
+            _send(conn, _Failed(RuntimeError(f"a chunk could not be sent to a worker: {exc}")))
+            continue
         if message is None:
             return
         index, task = message
@@ -149,10 +167,12 @@ class ForkedWorkers:
     def __init__(self, functions: Sequence[Callable[[Any], Any]], count: int):
         self.functions = tuple(functions)
         self._conns: list[Connection] = []
-        self._pids: list[int] = []
+        self._pids: list[int] = []  # -1 once reaped (a pid may be reused by then)
+        self._busy: set[int] = set()  # sent a task whose result is not read in full yet
         # Never left running or unreaped: a pool dropped without close() (or still open at
         # exit) has its workers killed when it is collected.
         self._finalizer = weakref.finalize(self, _stop, self._pids, self._conns)
+        _LIVE.add(self)
         try:
             for _ in range(count):
                 self._fork()
@@ -162,45 +182,64 @@ class ForkedWorkers:
 
     def _fork(self) -> None:
         mine, theirs = socket.socketpair()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about forking a process that has threads; the worker only
-            # runs NumPy and the functions given, never a lock another thread may hold.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the worker
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                mine.close()
-                for conn in self._conns:
-                    conn.close()
-                _serve(Connection(theirs.detach()), self.functions)
-            except BaseException:  # noqa: BLE001 - nothing may escape into the caller's code
-                code = 1
-            finally:
-                os._exit(code)
+        # Ctrl-C is held off until the worker ignores it (else it could die of one in between).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns about forking a process that has threads; the worker only
+                # runs NumPy and the functions given, never a lock another thread may hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:  # the worker
+                self._become_worker(mine, theirs, mask)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         theirs.close()
         self._conns.append(Connection(mine.detach()))
         self._pids.append(pid)
 
+    def _become_worker(self, mine: socket.socket, theirs: socket.socket, mask: Any) -> None:
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            mine.close()
+            # Every pool's end of its sockets, this one's earlier workers' included: a worker
+            # holding one would keep that socket open after its pool closed it.
+            for workers in list(_LIVE):
+                for conn in workers._conns:
+                    conn.close()
+            _serve(Connection(theirs.detach()), self.functions)
+        except BaseException:  # noqa: BLE001 - nothing may escape into the caller's code
+            code = 1
+        finally:
+            os._exit(code)
+
     def __len__(self) -> int:
         return len(self._pids)
 
+    @property
+    def idle(self) -> bool:
+        """No worker has a task whose result is not read in full (else: kill, not close)."""
+        return not self._busy
+
     def send(self, worker: int, index: int, task: Any) -> None:
         """Worker `worker` runs functions[index](task); it must have answered its last task."""
+        self._busy.add(worker)  # from now on: a send cut short leaves it out of step
         try:
             _send(self._conns[worker], (index, task))
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             raise self._lost(worker) from None
 
     def receive(self, worker: int) -> Any:
         """The result of the task `worker` was sent last; its exception, if it raised one."""
         try:
             reply = _receive(self._conns[worker])
-        except (EOFError, ConnectionResetError):
+        except (EOFError, OSError):  # it died, before or while writing its result
             raise self._lost(worker) from None
         except pickle.UnpicklingError as exc:  # a bug: a task returned something not listed above
             raise RuntimeError(f"a worker's result could not be read back: {exc}") from None
+        self._busy.discard(worker)
         if isinstance(reply, _Failed):
             raise reply.error()
         return reply
@@ -220,49 +259,54 @@ class ForkedWorkers:
             while not done and time.monotonic() < deadline:
                 time.sleep(0.01)
                 done, status = os.waitpid(pid, os.WNOHANG)
-            if done and os.WIFSIGNALED(status):
-                how = f"was killed by signal {os.WTERMSIG(status)}"
-            elif done:
-                how = f"exited with status {os.WEXITSTATUS(status)}"
+            if done:
+                self._pids[worker] = -1  # reaped: never signalled again
+                how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                       else f"exited with status {os.WEXITSTATUS(status)}")
         except ChildProcessError:
             pass
         return WorkerLost(f"a worker process evaluating rows {how} (out of memory?)",
                           hint="--threads 1 evaluates in this process")
 
     def close(self) -> None:
-        """Ask every worker to exit once its task is done, and wait for them."""
+        """Ask every worker to exit and wait for them; a worker still busy is killed."""
+        if self._busy:
+            self.kill()
+            return
         for conn in self._conns:
             try:
                 _send(conn, None)
             except OSError:
                 pass
-        self._finish()
-
-    def kill(self) -> None:
-        """Stop every worker now, busy or not (an error or Ctrl-C in the caller)."""
-        self._finalizer()
-
-    def _finish(self) -> None:
         for conn in self._conns:
             conn.close()
         for pid in self._pids:
             try:
-                os.waitpid(pid, 0)
+                if pid > 0:
+                    os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
         self._conns.clear()
         self._pids.clear()
 
+    def kill(self) -> None:
+        """Stop every worker now, busy or not (an error or Ctrl-C in the caller)."""
+        self._finalizer()
+
+
+_LIVE: "weakref.WeakSet[ForkedWorkers]" = weakref.WeakSet()
+
 
 def _stop(pids: list[int], conns: list[Connection]) -> None:
-    for pid in pids:
+    living = [pid for pid in pids if pid > 0]
+    for pid in living:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     for conn in conns:
         conn.close()
-    for pid in pids:
+    for pid in living:
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:

@@ -181,7 +181,19 @@ class Trainer:
         try:
             return self._run(callbacks, first_epoch, optimizer_state, rows_done, loss_so_far)
         finally:
-            self.pool.close()  # its workers; a later batch() or loss() starts new ones
+            self.close()  # a later batch() or loss() (the summary's) starts new workers
+
+    def close(self) -> None:
+        """Stop the workers (the pool and the trainer refer to each other, so dropping the
+        trainer stops them only when the garbage collector gets to it); a later batch()
+        or loss() starts new ones."""
+        self.pool.close()
+
+    def __enter__(self) -> "Trainer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _run(self, callbacks: Callbacks | None, first_epoch: int, optimizer_state: Mapping[str, Any] | None,
              rows_done: int, loss_so_far: float) -> Outcome:
