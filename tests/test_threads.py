@@ -271,35 +271,6 @@ def test_scalar_eval_starts_no_thread_and_no_numpy():
     assert out.strip().splitlines()[-1] == "False False False"
 
 
-def test_ctrl_c_while_threads_evaluate_exits_130(tmp_path):
-    """A real SIGINT once the first chunk's rows are out, with chunks running on two threads:
-    exit 130 with the usual message, no traceback."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    program = tmp_path / "chain.cg"
-    program.write_text("h0 = x\n" + "".join(f"h{k} = tanh(h{k - 1} * 0.9 + x)\n" for k in range(1, 400)))
-    data = tmp_path / "rows.csv"
-    data.write_text("x\n" + "".join(f"{k / 1000}\n" for k in range(100_000)))
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from cgraph.cli import main; main()", "eval", str(program), "--data", str(data),
-         "--threads", "2", "--chunk-rows", "2000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().startswith("line,")  # the first chunk is out
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
-
-
 def test_the_sigmoids_branch_free_numerator_gives_the_same_bits():
     """ops._np_sigmoid takes max(e, a >= 0) for np.where(a >= 0, 1.0, e) (faster on random
     signs): the same bits everywhere, inf, nan, -0.0 and under/overflow included."""
