@@ -93,8 +93,6 @@ def eval_dask(graph: Graph, inputs: dict[str, float], outputs, *, data_path: str
     require_numpy()
     directory = target != "-" and _is_directory_target(target)
     out_fmt = out_format(target, fmt) if target != "-" and not directory else (fmt or "csv")
-    if directory:
-        _check_directory(target)
     datafile, binding = open_data(graph, data_path, inputs, params_ok=True, fmt=data_format, delimiter=delimiter)
     local_rows = evaluate_rows(graph, datafile, binding, inputs, output=outputs, chunk_rows=chunk_rows,
                                on_error=on_error, strict=strict, threads=1)  # checks the inputs; gathers the warnings
@@ -168,18 +166,10 @@ def _remove_if_empty(directory: str) -> None:
         pass
 
 
-def _check_directory(target: str) -> None:
-    """-o DIR/: a new or empty directory (part files of another run are not overwritten)."""
-    from ..errors import InputError
-
-    if os.path.isdir(target):
-        if any(not name.startswith(".") for name in os.listdir(target)):
-            raise InputError(f"-o {target}: the directory is not empty",
-                             hint="the part files go to a new or empty directory; remove the old parts first")
-
-
 def _make_directory(target: str) -> bool:
-    """Create -o DIR/ if it is not there; True if this run made it (and so may remove it)."""
+    """Create -o DIR/ (an existing directory was refused with the other outputs: the part
+    files go to a new one); True if this run made it (and so may remove it). False only if
+    another process made it meanwhile."""
     if os.path.isdir(target):
         return False
     try:
