@@ -501,3 +501,21 @@ def test_train_in_process_leaves_no_worker(cg, tmp_path):
     result = cg("train", program, "--data", data, "--epochs", "2", "--threads", "2", "--chunk-rows", "500")
     assert result.code == 0, result.err
     assert _children() == before
+
+
+def test_when_fork_fails_the_chunks_run_on_threads(monkeypatch):
+    """A machine out of memory or of processes refuses fork (EAGAIN, ENOMEM): the pool
+    falls back to threads, with the same results in the same order."""
+    import errno
+
+    def refused():
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    work = Work()
+    before = _children()
+    monkeypatch.setattr(os, "fork", refused)
+    with ChunkPool(2, tasks=[work.square]) as pool:
+        got = list(pool.map(work.square, range(7)))
+        assert [v for v, _ in got] == [k * k + 100 for k in range(7)] and {p for _, p in got} == {os.getpid()}
+        assert not pool.processes
+    assert _children() == before

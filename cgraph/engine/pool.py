@@ -163,7 +163,13 @@ class ChunkPool:
         if self._workers is None or not self._workers.idle:
             if self._workers is not None:
                 self._workers.kill()
-            self._workers = ForkedWorkers(self.tasks, self.threads)
+            self._workers = None
+            try:
+                self._workers = ForkedWorkers(self.tasks, self.threads)
+            except OSError:  # no fork to be had (out of memory or processes): threads instead
+                self.processes = False
+                yield from self._on_threads(work, itertools.chain(first, chunks))
+                return
         dispatch = _Dispatch(self._workers, self.tasks.index(work), itertools.chain(first, chunks))
         try:
             yield from dispatch.results()

@@ -189,7 +189,12 @@ class ForkedWorkers:
                 # Python 3.12+ warns about forking a process that has threads; the worker only
                 # runs NumPy and the functions given, never a lock another thread may hold.
                 warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
+                try:
+                    pid = os.fork()
+                except OSError:  # out of memory or processes: the caller falls back to threads
+                    mine.close()
+                    theirs.close()
+                    raise
             if pid == 0:  # the worker
                 self._become_worker(mine, theirs, mask)
         finally:
