@@ -164,10 +164,10 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     progress = ProgressView(settings.epochs, first_epoch)
     callbacks = CallbackFanout(SigintGuard(first_epoch), saver, TracePrinter(trainer, trace, data_label, progress),
                            progress)
-    with trainer:  # its workers stop when the run and the summary's last pass are done
+    with trainer:  # its workers stop when the run and the summary's pass at the learned params are done
         with callbacks:
             outcome = trainer.run(callbacks, first_epoch=first_epoch, optimizer_state=state, rows_done=rows_done,
-                                  loss_so_far=loss_so_far)
+                                  loss_so_far=loss_so_far, keep_workers=True)
         print_summary(graph, trainer, outcome)
     if saver is not None and save_path is not None:
         _report_saved(saver.end(outcome), save_path, trainer.n)

@@ -174,14 +174,16 @@ class Trainer:
 
     def run(self, callbacks: Callbacks | None = None, *, first_epoch: int = 1,
             optimizer_state: Mapping[str, Any] | None = None, rows_done: int = 0,
-            loss_so_far: float = 0.0) -> Outcome:
+            loss_so_far: float = 0.0, keep_workers: bool = False) -> Outcome:
         """Train for settings.epochs epochs from `first_epoch`. With `rows_done` > 0 the run
         resumes epoch `first_epoch` after that many rows of its order (a run cut short there
-        by max_time); `loss_so_far` is the sum of their losses, for the epoch's mean."""
+        by max_time); `loss_so_far` is the sum of their losses, for the epoch's mean.
+        The workers are stopped at the end unless `keep_workers` (then: close())."""
         try:
             return self._run(callbacks, first_epoch, optimizer_state, rows_done, loss_so_far)
         finally:
-            self.close()  # a later batch() or loss() (the summary's) starts new workers
+            if not keep_workers:
+                self.close()  # a later batch() or loss() starts new ones
 
     def close(self) -> None:
         """Stop the workers (the pool and the trainer refer to each other, so dropping the
