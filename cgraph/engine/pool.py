@@ -103,9 +103,8 @@ class ChunkPool:
         self._workers: ForkedWorkers | None = None
 
     def __repr__(self) -> str:
-        kind = "process" if self.processes else "thread"
-        return f"<ChunkPool of {self.threads} {kind}{'es' if kind == 'process' and self.threads != 1 else ''}" \
-               f"{'s' if kind == 'thread' and self.threads != 1 else ''}>"
+        kind = ("process", "processes") if self.processes else ("thread", "threads")
+        return f"<ChunkPool of {self.threads} {kind[self.threads != 1]}>"
 
     def map(self, work: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]:
         """work(chunk) for every chunk, in chunk order."""

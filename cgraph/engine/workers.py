@@ -271,7 +271,8 @@ class ForkedWorkers:
         except ChildProcessError:
             pass
         return WorkerLost(f"a worker process evaluating rows {how} (out of memory?)",
-                          hint="--threads 1 evaluates in this process")
+                          hint="with threads=1 the rows are evaluated in this process",
+                          cli_hint="--threads 1 evaluates in this process")
 
     def close(self) -> None:
         """Ask every worker to exit and wait for them; a worker still busy is killed."""
@@ -283,16 +284,7 @@ class ForkedWorkers:
                 _send(conn, None)
             except OSError:
                 pass
-        for conn in self._conns:
-            conn.close()
-        for pid in self._pids:
-            try:
-                if pid > 0:
-                    os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        self._conns.clear()
-        self._pids.clear()
+        _stop(self._pids, self._conns, kill=False)
 
     def kill(self) -> None:
         """Stop every worker now, busy or not (an error or Ctrl-C in the caller)."""
@@ -302,9 +294,10 @@ class ForkedWorkers:
 _LIVE: "weakref.WeakSet[ForkedWorkers]" = weakref.WeakSet()
 
 
-def _stop(pids: list[int], conns: list[Connection]) -> None:
+def _stop(pids: list[int], conns: list[Connection], kill: bool = True) -> None:
+    """Kill the workers (unless they were asked to exit), close their sockets and reap them."""
     living = [pid for pid in pids if pid > 0]
-    for pid in living:
+    for pid in living if kill else ():
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
