@@ -116,11 +116,7 @@ class Trainer:
         The third value is None, or (base, columns, row indices) of the first chunk whose
         loss or gradient is not finite (then the first two mean nothing)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
-        if isinstance(rows, slice):  # a range: its chunks are views of the columns, not copies
-            parts: list[slice | np.ndarray] = [
-                slice(a, min(a + self.chunk, rows.stop)) for a in range(rows.start, rows.stop, self.chunk)]
-        else:
-            parts = [rows[a : a + self.chunk] for a in range(0, len(rows), self.chunk)]
+        parts = self._parts(rows)
         m, loss_sum, grad_sum = _size(rows), 0.0, np.zeros(len(self.names))
         sums = self.pool.map(self._chunk_sums, [(base, part) for part in parts])
         for part, (chunk_loss, chunk_grad) in zip(parts, sums):
@@ -154,16 +150,16 @@ class Trainer:
         """The mean loss over every row (or some rows: a range or indices) at these params
         (a forward pass only)."""
         base = self.plan.set_leaves(self.base, dict(zip(self.param_ids, params.tolist())))
-        m = self.n if rows is None else _size(rows)
-        spans = [slice(start, min(m, start + self.chunk)) for start in range(0, m, self.chunk)]
-        if rows is None:
-            parts: list[slice | np.ndarray] = list(spans)
-        elif isinstance(rows, slice):
-            parts = [slice(rows.start + span.start, rows.start + span.stop) for span in spans]
-        else:
-            parts = [rows[span] for span in spans]
-        sums = self.pool.map(self._chunk_loss, [(base, part) for part in parts])
-        return sum(sums, 0.0) / m  # in chunk order, whatever the workers
+        rows = slice(0, self.n) if rows is None else rows
+        sums = self.pool.map(self._chunk_loss, [(base, part) for part in self._parts(rows)])
+        return sum(sums, 0.0) / _size(rows)  # in chunk order, whatever the workers
+
+    def _parts(self, rows: slice | np.ndarray) -> list[slice | np.ndarray]:
+        """Some rows (a range, or indices) in chunks of `self.chunk`, in order: a range's
+        chunks are ranges, so the columns' chunks are views of them, not copies."""
+        if isinstance(rows, slice):
+            return [slice(a, min(a + self.chunk, rows.stop)) for a in range(rows.start, rows.stop, self.chunk)]
+        return [rows[a : a + self.chunk] for a in range(0, len(rows), self.chunk)]
 
     def newton_step(self, optimizer: Newton, params: np.ndarray, grad: np.ndarray, loss: float,
                     rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
