@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 
 import pytest
@@ -16,6 +17,7 @@ import cgraph.render
 from cgraph.errors import InputError, NumericError
 from cgraph.views import explain
 from cgraph.views.node_text import TEXT_LIMIT, node_label
+from cgraph.views.numbers import number
 
 from support.dot import parse_dot
 from support.jsonutil import strict_json
@@ -299,3 +301,23 @@ def test_a_loop_local_name_suggests_its_iterations(cg, tmp_path):
     assert cg("explain", path, "--node", "a@t=2").code == 0
     res = cg("render", path, "--focus", "a", "-o", "-", "--format", "dot")
     assert res.code == 2 and "'a@t=1'" in res.err
+
+
+def test_a_collapsed_box_is_captioned_with_the_gradient_on_its_outgoing_edge():
+    """Both captions of a box speak of the value it hands on: its forward caption that value,
+    its backward caption dloss/d(that value), here d loss/d h[j] = W2[j] * (y - target),
+    worked out by hand from samples/mlp.cg (not the gradient of the first node inside it)."""
+    ev = _sample_evaluation("mlp", {})
+    x, target = (0.5, -1.5), 1.0
+    h = [math.tanh(sum((3 * j - 2 * i) / 10 * x[i - 1] for i in (1, 2)) + 0.1) for j in (1, 2, 3)]
+    w2 = [(2 * j - 5) / 10 for j in (1, 2, 3)]
+    y = sum(w * v for w, v in zip(w2, h))
+    want = [number(w * (y - target), 4) for w in w2]
+    captions = [s.caption for _, s in cgraph.render.frames(ev.graph, ev, collapse=True)]
+    boxes = [c for c in captions if c.startswith("backward") and "/d(j = " in c]
+    # two boxes per j: the hidden unit's (h[j]) and the output sum's term (W2[j]*h[j]), whose gradient is y - target
+    got = {c.split("/d(j = ")[1].split(")")[0]: [] for c in boxes}
+    for c in boxes:
+        got[c.split("/d(j = ")[1].split(")")[0]].append(c.rsplit(" = ", 1)[1])
+    for j in (1, 2, 3):
+        assert sorted(got[str(j)]) == sorted([number(y - target, 4), want[j - 1]]), (j, got)

@@ -39,10 +39,14 @@ def frame_scenes(graph: Graph, evaluation: Evaluation, o: Options) -> list[tuple
     for k, (label, first, last) in enumerate(backward_units):
         s = build_scene(graph, evaluation, o, Frame(values_upto=n, grads_from=first, current=first,
                                                     phase="backward", heat_range=whole))
-        where, what = _step_label(graph, first, label)
+        # A collapsed box is spoken of by its last node, the value it hands on (its
+        # forward caption's number): the gradient on its outgoing edge, not the gradient of
+        # the first node inside it, which the backward step reaches last.
+        node = first if label is None else last
+        where, what = _step_label(graph, node, label)
         s.caption = (
             f"backward pass, step {k + 1} of {back_steps}: {where}d{evaluation.output_name}/{_d(what)} = "
-            f"{number(evaluation.grads[first], o.precision)}"
+            f"{number(evaluation.grads[node], o.precision)}"
         )
         out.append((f"{steps + k + 1:0{width}d}-backward", s))
     return out
