@@ -12,7 +12,9 @@ import re
 import shlex
 import subprocess
 import shutil
+import signal
 import sys
+import urllib.request
 
 import click
 from pathlib import Path
@@ -23,6 +25,7 @@ import cgraph
 from cgraph.cli import cli, run
 
 from support.paths import ROOT
+from support.runner import cgraph_script, script_env
 
 
 def _context(path: tuple[str, ...]) -> click.Context:
@@ -157,12 +160,34 @@ def test_examples_in_the_help_run(capsys, monkeypatch, tmp_path, where, example)
             stdin = made.stdout
     argv = shlex.split(example)
     assert argv[0] == "cgraph"
+    if argv[1] == "serve":  # a server runs until Ctrl-C: started, asked for its page, stopped
+        _serve_example(argv[2:], tmp_path)
+        return
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8"))
     code = run(argv[1:])
     out, err = capsys.readouterr()
     assert code == 0, f"example in `{where} --help` failed: {example}\n{err}"
     assert out.strip() or "wrote" in err, "the example printed nothing and wrote nothing"
+
+
+def _serve_example(args: list[str], cwd: Path) -> None:
+    """Run `cgraph serve ARGS` as a user would: it prints its address, serves the page there,
+    and Ctrl-C stops it (exit 130)."""
+    proc = subprocess.Popen([*cgraph_script(), "serve", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=script_env())
+    try:
+        line = proc.stdout.readline().decode("utf-8")  # type: ignore[union-attr]
+        found = re.search(r"at (http://127\.0\.0\.1:(\d+)/) ", line)
+        assert found, f"the serve example printed no address: {line!r}"
+        with urllib.request.urlopen(found.group(1), timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read(4096).lower()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 # --- every option a command's help mentions is one the command has ---

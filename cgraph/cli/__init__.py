@@ -156,6 +156,7 @@ def cli() -> None:
       cgraph hessian -e 'x^2 * y' --x 1 --y 3
       cgraph export samples/intro.cg --to numpy -o intro.py
       cgraph render samples/neuron.cg -o neuron.html
+      cgraph serve samples/intro.cg --x 1 --y 3 --z -3
 
     \b
     Exit codes: 0 success; 1 an error in the file; 2 a usage error
