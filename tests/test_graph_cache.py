@@ -639,3 +639,24 @@ def test_nothing_in_the_cache_directory_is_a_pickle(cache_dir, tmp_path):
     for entry in cache_dir.iterdir():
         assert not entry.name.startswith("parser-"), entry
         assert not entry.read_bytes().startswith(b"\x80"), entry  # pickle protocol 2+
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf", "1e999", "20MB"])
+def test_a_bound_that_is_not_a_number_of_megabytes_is_a_usage_error(cg, monkeypatch, tmp_path, value):
+    path = tmp_path / "double.cg"
+    path.write_text("y = 2*x\n")
+    monkeypatch.setenv("CGRAPH_CACHE_MB", value)
+    result = cg("eval", path, "--x", "3")
+    assert result.code == 2, result.out
+    assert f"CGRAPH_CACHE_MB must be a number of megabytes (0 turns the cache off), not {value!r}" in result.err
+    assert "Traceback" not in result.err
+    # --no-cache reads no bound: the command runs
+    assert cg("eval", path, "--x", "3", "--no-cache").code == 0
+
+
+@pytest.mark.parametrize("value", ["", "0", "0.5", "1e3", " 7 "])
+def test_a_bound_of_megabytes_is_taken(cg, monkeypatch, tmp_path, value):
+    path = tmp_path / "double.cg"
+    path.write_text("y = 2*x\n")
+    monkeypatch.setenv("CGRAPH_CACHE_MB", value)
+    assert cg("eval", path, "--x", "3").code == 0

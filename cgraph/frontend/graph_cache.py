@@ -16,12 +16,13 @@ another process) costs a parse, never an error: the cache only ever saves time.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import time
 from typing import Iterator
 
-from ..errors import Source
+from ..errors import InputError, Source
 from ..ir import cache_file
 from ..ir.graph import Graph
 
@@ -41,14 +42,19 @@ def enabled(no_cache: bool = False) -> bool:
 
 def limit_bytes() -> int:
     """The bound on the directory's size: CGRAPH_CACHE_MB megabytes (0 turns the cache
-    off; a value that is not a number is ignored)."""
+    off). Anything but a number >= 0 is an error, as a bad CGRAPH_THREADS is: taking a typo
+    for the default would let the cache grow where the user meant to bound or stop it."""
     text = os.environ.get("CGRAPH_CACHE_MB", "")
+    if not text.strip():
+        return int(DEFAULT_LIMIT_MB * 1e6)
     try:
-        megabytes = float(text) if text else DEFAULT_LIMIT_MB
+        megabytes = float(text)
     except ValueError:
-        megabytes = DEFAULT_LIMIT_MB
-    if not megabytes >= 0 or megabytes == float("inf"):  # nan, negative, inf
-        megabytes = DEFAULT_LIMIT_MB
+        megabytes = math.nan
+    if not 0 <= megabytes < math.inf:  # not a number, nan, negative or inf
+        raise InputError(f"CGRAPH_CACHE_MB must be a number of megabytes (0 turns the cache off), not {text!r}",
+                         hint="unset it for the default (200 MB)",
+                         cli_hint="unset it for the default (200 MB), or turn the cache off with --no-cache")
     return int(megabytes * 1e6)
 
 
