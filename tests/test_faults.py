@@ -428,3 +428,26 @@ def test_read_only_file_is_not_replaced_by_eval_data(tmp_path):
     proc = run_script("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", target)
     assert proc.returncode == 1 and "read-only" in proc.stderr.decode()
     assert target.read_text() == "precious\n"
+
+
+def _address_space_limit(megabytes: int):
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (megabytes * 2**20, megabytes * 2**20))
+    return limit
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_running_out_of_memory_is_a_clear_error_not_a_bug(tmp_path, threads):
+    """A chunk whose arrays do not fit the memory the process may have (here a 600 MB
+    address-space limit, and 4,000 tanh values kept for the backward pass over 60,000 rows,
+    ~1.9 GB) is the machine's limit: one clear line, a hint, exit 1, and no output file."""
+    program = tmp_path / "deep.cg"
+    program.write_text("h0 = x\n" + "".join(f"h{k} = tanh(h{k - 1})\n" for k in range(1, 4001)))
+    data = tmp_path / "rows.csv"
+    data.write_text("x\n" + "0.5\n" * 120_000)
+    out = tmp_path / "out.csv"
+    proc = run_script("eval", program, "--data", data, "-o", out, "--chunk-rows", "60000", "--threads", threads,
+                      preexec_fn=_address_space_limit(600))
+    err = clean(proc, 1)
+    assert err.startswith("error: out of memory") and "hint: with --data, a smaller --chunk-rows" in err
+    assert "internal error" not in err and not out.exists()

@@ -217,8 +217,15 @@ def run(argv: list[str] | None = None) -> int:
     except RecursionError:
         _say("cgraph: internal error: recursion too deep (this is a bug, please report it)")
         return EXIT_INTERNAL
+    except MemoryError as exc:  # the machine's limit, not a bug: say what needs less
+        _say(f"error: out of memory{': ' + str(exc) if str(exc) else ''}\n  hint: {_LESS_MEMORY}")
+        return EXIT_FILE_ERROR
     except Exception as exc:  # a bug: one line, and the traceback only on request
         return _internal_error(exc)
+
+
+_LESS_MEMORY = ("with --data, a smaller --chunk-rows or fewer --threads needs less; a smaller graph (--max-nodes "
+                "caps it) or a machine with more memory")
 
 
 # What a write to standard output can fail with that is the output's fault: a full disk,

@@ -105,8 +105,9 @@ class _Unpickler(pickle.Unpickler):
 class _Failed:
     """What a worker sends back instead of a result: the exception its task raised, as
     plain parts (not the exception object, whose pickling other libraries may replace):
-    a cgraph error whole, a built-in one by its type and arguments, any other as a
-    RuntimeError saying what it was."""
+    a cgraph error whole, a built-in one by its type and arguments, another library's as
+    the built-in class it derives from (NumPy's out-of-memory error is a MemoryError, and
+    the command line says so) with its message."""
 
     __slots__ = ("kind", "name", "args", "state")
 
@@ -117,7 +118,11 @@ class _Failed:
         elif type(error).__module__ == "builtins" and all(isinstance(a, (str, int, float)) for a in error.args):
             self.kind, self.name, self.args = "builtins", type(error).__name__, error.args
         else:
-            self.kind, self.name, self.args = "builtins", "RuntimeError", (f"{type(error).__name__}: {error}",)
+            base = next(c for c in type(error).__mro__ if c.__module__ == "builtins")
+            message = str(error)
+            if base in (BaseException, Exception):
+                base, message = RuntimeError, f"{type(error).__name__}: {error}"
+            self.kind, self.name, self.args = "builtins", base.__name__, (message,)
 
     def error(self) -> BaseException:
         """The exception, rebuilt: only a cgraph error class or a built-in exception class
