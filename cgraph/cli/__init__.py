@@ -202,26 +202,31 @@ def run(argv: list[str] | None = None) -> int:
         # The reader went away (`cgraph eval ... | head -1`): stop quietly, like cat.
         _quiet_stdout()
         return EXIT_OK
-    except OSError as exc:
-        if exc.errno in _WRITE_FAILURES and exc.filename is None:
-            # Writing to standard output failed (`> /dev/full`): an output error, not a bug.
-            _quiet_stdout()
-            _say(f"error: cannot write standard output: {exc.strerror or exc}")
-            return EXIT_FILE_ERROR
-        return _internal_error(exc)
     except SystemExit as exc:
         if isinstance(exc.__context__, BrokenPipeError):
             _quiet_stdout()
             return EXIT_OK
         raise
-    except RecursionError:
-        _say("cgraph: internal error: recursion too deep (this is a bug, please report it)")
-        return EXIT_INTERNAL
-    except MemoryError as exc:  # the machine's limit, not a bug: say what needs less
+    except Exception as exc:
+        return _failure(exc)
+
+
+def _failure(exc: Exception) -> int:
+    """What ends a command that is not a cgraph error: standard output that cannot be
+    written or the machine's memory (the machine's limits: a located line, exit 1), or a
+    bug (one line, and the traceback only on request)."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_FAILURES and exc.filename is None:
+        # Writing to standard output failed (`> /dev/full`): an output error, not a bug.
+        _quiet_stdout()
+        _say(f"error: cannot write standard output: {exc.strerror or exc}")
+        return EXIT_FILE_ERROR
+    if isinstance(exc, MemoryError):  # say what needs less
         _say(f"error: out of memory{': ' + str(exc) if str(exc) else ''}\n  hint: {_LESS_MEMORY}")
         return EXIT_FILE_ERROR
-    except Exception as exc:  # a bug: one line, and the traceback only on request
-        return _internal_error(exc)
+    if isinstance(exc, RecursionError):
+        _say("cgraph: internal error: recursion too deep (this is a bug, please report it)")
+        return EXIT_INTERNAL
+    return _internal_error(exc)
 
 
 _LESS_MEMORY = ("with --data, a smaller --chunk-rows or fewer --threads needs less; a smaller graph (--max-nodes "
