@@ -805,3 +805,23 @@ def test_broken_pipe_exits_without_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "BrokenPipeError" not in proc.stderr
     assert "Exception ignored" not in proc.stderr
+
+
+def test_a_long_table_shows_its_ends_and_says_what_is_left_out(cg, monkeypatch):
+    """Past TABLE_MAX_ROWS rows a table shows the first and last TABLE_END_ROWS around one
+    row saying how many are left out; csv (and json, plain) still print every node. Also
+    with several outputs (the Jacobian's table)."""
+    from cgraph.views import report
+
+    monkeypatch.setattr(report, "TABLE_MAX_ROWS", 10)
+    monkeypatch.setattr(report, "TABLE_END_ROWS", 3)
+    program = "h0 = x\n" + "".join(f"h{k} = h{k - 1} * 1.5\n" for k in range(1, 13))
+    table = cg("eval", "-e", program, "--x", "2").out
+    shown = re.findall(r"^│ (h\d+|x) ", table, re.MULTILINE)
+    assert shown == ["x", "h0", "h1", "h10", "h11", "h12"], shown  # x and h0 name one node: two rows
+    assert "8 rows left out: --format csv, json or plain prints every one" in " ".join(table.split())
+    assert re.search(r"^│ h12 .*│ 259\.4926758 │ +1 │$", table, re.MULTILINE)  # 2 * 1.5^12, by hand
+    rows = cg("eval", "-e", program, "--x", "2", "--format", "csv").out.splitlines()
+    assert len(rows) == 1 + 14  # the header and every row: x, h0, h1 ... h12
+    several = cg("eval", "-e", program + "output h12, h11\n", "--x", "2").out
+    assert "rows left out" in " ".join(several.split()) and "│ h3 " not in several

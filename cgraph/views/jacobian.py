@@ -14,8 +14,8 @@ from ..errors import clip
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS
 from .numbers import json_number, short_number, text_number
-from .report import (PLAIN_NO_GRADIENT, TABLE_EXPRESSION_WIDTH, json_grad, labelled_rows, node_grad, short_grad,
-                     tangent_cells, text_grad)
+from .report import (PLAIN_NO_GRADIENT, TABLE_EXPRESSION_WIDTH, gap_row, json_grad, labelled_rows, node_grad,
+                     short_grad, table_rows, tangent_cells, text_grad)
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -112,7 +112,11 @@ def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
         table.add_column(Text(gradient_header(ev, k)), justify="right", no_wrap=True)
     if tangent is not None:
         table.add_column(Text("tangent"), justify="right", no_wrap=True)
-    for i, label in labelled_rows(ev, show):
+    for row in table_rows(ev, show):
+        if isinstance(row, int):
+            table.add_row(*gap_row(row, len(table.columns)))
+            continue
+        i, label = row
         op = graph.ops[i]
         style = "bold" if i in outputs else "cyan" if op in INPUT_KINDS else None
         expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 SHOW = ("inputs", "named", "all")
 TABLE_EXPRESSION_WIDTH = 120
+# A table is read at a terminal, and rich lays out a few thousand rows a second (a
+# 600,000-node chain took 108 s and 1 GB): past TABLE_MAX_ROWS rows, the first and last
+# TABLE_END_ROWS are shown around a row saying how many are left out and which formats
+# print every one (csv, json and plain are not cut).
+TABLE_MAX_ROWS = 10_000
+TABLE_END_ROWS = 2_000
 FORMATS = ("table", "plain", "json", "csv")
 
 
@@ -194,6 +200,23 @@ def strip_line_ends(text: str) -> str:
     return _LINE_END_SPACES.sub(r"\1", text)
 
 
+def table_rows(ev: Evaluation, show: str = "named") -> list[tuple[int, str] | int]:
+    """`labelled_rows` for a table: past TABLE_MAX_ROWS, the first and last TABLE_END_ROWS
+    with, between them, the number of rows left out (an int) where the gap row goes."""
+    labelled: list[tuple[int, str] | int] = list(labelled_rows(ev, show))
+    if len(labelled) <= TABLE_MAX_ROWS:
+        return labelled
+    return [*labelled[:TABLE_END_ROWS], len(labelled) - 2 * TABLE_END_ROWS, *labelled[-TABLE_END_ROWS:]]
+
+
+def gap_row(left_out: int, columns: int) -> list:
+    """The row standing for the rows a long table leaves out."""
+    from rich.text import Text
+
+    note = Text(f"{left_out:,} rows left out: --format csv, json or plain prints every one", style="italic")
+    return [Text("…"), Text(""), note, *[Text("")] * (columns - 3)]
+
+
 def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> Table:
     if ev.more:  # several outputs: a gradient column per output
         from . import jacobian
@@ -216,7 +239,11 @@ def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
     table.add_column(Text(f"d{out}/d(node)" if len(out) < 20 else "gradient"), justify="right", no_wrap=True)
     if tangent is not None:
         table.add_column(Text("tangent"), justify="right", no_wrap=True)
-    for i, label in labelled_rows(ev, show):
+    for row in table_rows(ev, show):
+        if isinstance(row, int):
+            table.add_row(*gap_row(row, len(table.columns)))
+            continue
+        i, label = row
         op = graph.ops[i]
         style = "bold" if i == ev.output else "cyan" if op in INPUT_KINDS else None
         # One line without comments (none reaches the terminal), and cut short: in a long
