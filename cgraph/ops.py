@@ -210,9 +210,11 @@ def _pow(a: float, b: float) -> float:
 
 
 def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
-    # As PyTorch: d/da is 0 where b == 0 (where b*a^(b-1) would be 0*inf or 0*nan: a is 0 or
-    # nan; elsewhere it is 0 anyway), d/db is 0 where a == 0 and b >= 0.
-    da = 0.0 if b == 0 and (a == 0 or a != a) else b * _pow(a, b - 1.0)
+    # As PyTorch: d/da is 0 where b == 0 (where b*a^(b-1) would be 0*inf or 0*nan: a^-1 is
+    # not finite, for a 0, a nan, and a subnormal a, whose reciprocal overflows; elsewhere
+    # it is 0 anyway), d/db is 0 where a == 0 and b >= 0.
+    power = _pow(a, b - 1.0)
+    da = 0.0 if b == 0 and not math.isfinite(power) else b * power
     if a == 0 and b >= 0:
         db = 0.0
     else:
@@ -223,14 +225,14 @@ def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
 def _pow_rule(w: NodeWriter, o: int, a: int, b: int) -> tuple[int, int]:
     """_pow_local as nodes, with selects (0*inf would be nan). Each select covers only the
     points its convention is about, so elsewhere these nodes' own derivatives are the true
-    ones: d/da is b*a^(b-1), but 0 where b == 0 and a is 0 or nan (a select on b == 0 alone
-    would hide d/db of b*a^(b-1), which is 1/a at b = 0); d/db is out*log(a), but 0 where
-    a == 0 and b >= 0. And a select's other branch is computed where it is not taken, so
+    ones: d/da is b*a^(b-1), but 0 where b == 0 and a^-1 is not finite (a is 0, nan or
+    subnormal, where 0*a^-1 is nan; a select on b == 0 alone would hide d/db of b*a^(b-1),
+    which is 1/a at b = 0); d/db is out*log(a), but 0 where a == 0 and b >= 0. And a select's other branch is computed where it is not taken, so
     its arguments are moved there to where it is finite (a base of 1): otherwise a higher
     derivative would multiply the select's 0 by an inf from that branch, and give nan.
     A constant b or a folds the conditions away (x^2's derivative is 2*x)."""
     zero, one = w.const(0.0), w.const(1.0)
-    a_bad = w.op("add", w.op("eq", a, zero), w.op("sub", one, w.op("eq", a, a)))  # 1 where a is 0 or nan
+    a_bad = w.op("sub", one, w.op("eq", w.op("mul", zero, w.op("div", one, a)), zero))  # 1 where 1/a is inf or nan
     bad = w.op("zero_if", w.op("sub", one, w.op("eq", b, zero)), a_bad)  # and b == 0
     da = w.op("zero_if", bad, w.op("mul", b, w.op("pow", w.op("one_if", bad, a), w.op("sub", b, one))))
     b_at_least_0 = w.op("add", w.op("step", b), w.op("eq", b, zero))  # 0 or 1, and 0 for nan
@@ -334,7 +336,8 @@ def _np_pow(a, b):
 
 
 def _np_pow_local(out, a, b):
-    da = np.where((b == 0) & ((a == 0) | (a != a)), 0.0, b * _np_pow(a, b - 1.0))
+    power = _np_pow(a, b - 1.0)
+    da = np.where(np.equal(b, 0) & ~np.isfinite(power), 0.0, b * power)
     db = np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
     return da, db
 
@@ -703,7 +706,7 @@ _OPS = [
        rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right,
        code=_code("_div(#)", "np.divide(#)", "torch.div(#)", "jnp.divide(#)")),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
-       js=("(a, b) => powIEEE(a, b)", "(o, a, b) => [b === 0 && (a === 0 || a !== a) ? 0 : b * powIEEE(a, b - 1), a === 0 && b >= 0 ? 0 : o * Math.log(a)]"),
+       js=("(a, b) => powIEEE(a, b)", "(o, a, b) => { const p = powIEEE(a, b - 1); return [b === 0 && !Number.isFinite(p) ? 0 : b * p, a === 0 && b >= 0 ? 0 : o * Math.log(a)]; }"),
        np_forward=_np_pow,                                    np_local=_np_pow_local,
        rule=_pow_rule,                                        simplify=_unit_right,
        latex=r"^{#}",

@@ -128,7 +128,7 @@ def test_local_derivatives_match_central_differences(name):
 
 # --- NumPy versions vs scalar versions ----------------------------------------------
 
-SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, inf, -inf, nan, 710.0, -710.0, 1e-300, 1e300]
+SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, inf, -inf, nan, 710.0, -710.0, 1e-300, 1e300, 5e-324, -1e-310]
 
 
 def vector_rows(name: str) -> list[tuple[float, ...]]:
