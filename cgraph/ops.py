@@ -325,6 +325,18 @@ def _np_pick(a, b):
     return da, db
 
 
+def _np_max(a, b):
+    """np.maximum with the scalar version's tie: on a tie NumPy returns its second argument,
+    so max(-0.0, 0.0) would be 0.0 there, where the scalar max (and torch.maximum) give
+    the first, -0.0 (and 1/max(x, 0) at x = -0.0 would be inf in a batch, -inf alone)."""
+    return np.maximum(b, a)
+
+
+def _np_min(a, b):
+    """np.minimum, with the first argument on a tie (see _np_max)."""
+    return np.minimum(b, a)
+
+
 def _np_pow(a, b):
     """np.power, except that NumPy takes x**0.5 and x**-0.5 as square roots, so (-inf)**0.5
     is nan there where IEEE/C pow (and the scalar version) give inf (and 0 for -0.5)."""
@@ -613,6 +625,13 @@ def _sigmoid(a):
         "_relu": """\
 def _relu(a):
     return np.where(a > 0, a, np.where(a <= 0, 0.0, a))""",
+        # NumPy returns the second argument on a tie (max(-0.0, 0.0)), cgraph the first.
+        "_max": """\
+def _max(a, b):
+    return np.maximum(b, a)""",
+        "_min": """\
+def _min(a, b):
+    return np.minimum(b, a)""",
         **_SUM_AND_MEAN,
         "_step": """\
 def _step(a):
@@ -788,17 +807,17 @@ _OPS = [
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
        saves=("args",),
        js=("(a, b) => a !== a || b !== b ? NaN : a >= b ? a : b", "(o, a, b) => pickIEEE(a, b)"),
-       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
+       np_forward=_np_max,                                    np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, a, b),
        latex=r"\max(#)", commutative=True,
-       code=_code("_max(#)", "np.maximum(#)", "torch.maximum(#)", "jnp.maximum(#)")),
+       code=_code("_max(#)", "_max(#)", "torch.maximum(#)", "jnp.maximum(#)")),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
        saves=("args",),
        js=("(a, b) => a !== a || b !== b ? NaN : a <= b ? a : b", "(o, a, b) => pickIEEE(b, a)"),
-       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
+       np_forward=_np_min,                                    np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, b, a),
        latex=r"\min(#)", commutative=True,
-       code=_code("_min(#)", "np.minimum(#)", "torch.minimum(#)", "jnp.minimum(#)")),
+       code=_code("_min(#)", "_min(#)", "torch.minimum(#)", "jnp.minimum(#)")),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
        saves=(),
        np_forward=_np_sum,

@@ -157,11 +157,19 @@ def test_vector_versions_equal_scalar_versions(name):
     scalar_local = np.array([op.local(op.forward(*row), *row) for row in rows], dtype=float)
 
     np.testing.assert_allclose(vec_out, scalar_out, rtol=1e-12, atol=0, equal_nan=True, err_msg=f"{name} forward")
+    assert_same_zero_signs(vec_out, scalar_out, rows, f"{name} forward")
     assert len(vec_local) == len(columns)
     for k, d in enumerate(vec_local):
         np.testing.assert_allclose(
             d, scalar_local[:, k], rtol=1e-12, atol=0, equal_nan=True, err_msg=f"{name} local d/d arg{k}"
         )
+
+
+def assert_same_zero_signs(vector, scalar, rows, what: str) -> None:
+    """A zero has its sign (1/-0.0 is -inf): where both versions give 0, the same one."""
+    both = (vector == 0) & (scalar == 0)
+    wrong = both & (np.signbit(vector) != np.signbit(scalar))
+    assert not wrong.any(), f"{what}: {[rows[i] for i in np.flatnonzero(wrong)[:5]]}"
 
 
 # --- IEEE edge cases of the scalar forwards ------------------------------------------
