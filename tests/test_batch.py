@@ -110,6 +110,20 @@ def test_signed_zeros_equal_scalar():
     assert [math.copysign(1.0, v) for v in tie.outputs.values()] == [-1.0, -1.0]
 
 
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_lone_negative_zero_contribution_stays_negative_and_unused_inputs_get_zero(monkeypatch, flat):
+    # Both layouts of the scalar backward pass (lists; arrays of doubles for large scattered
+    # graphs): x's one contribution is y = -0.0, z is not on the output's path.
+    from cgraph.engine import evaluator
+    if flat:
+        monkeypatch.setattr(evaluator, "_FLAT_FROM", 0)
+        monkeypatch.setattr(evaluator, "_scattered", lambda graph: True)
+    graph = cgraph.parse("p = x * y\nq = z + 1\nout = p * 2\noutput out")
+    grads = cgraph.evaluate(graph, {"x": 3.0, "y": -0.0, "z": 1.0}).gradients
+    assert [math.copysign(1.0, grads[k]) for k in ("x", "y", "z")] == [-1.0, 1.0, 1.0]
+    assert grads == {"x": 0.0, "y": 6.0, "z": 0.0}
+
+
 def test_a_shared_value_used_twice_accumulates():
     # micrograd#64: a = x; b = a + a; c = b + b; and x * x
     graph = cgraph.parse("a = x\nb = a + a\nc = b + b\nd = c + x*x\nout = d * w")
