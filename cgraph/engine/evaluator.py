@@ -337,10 +337,15 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
             args = all_args[a]  # a is the node itself here
             for j, d in zip(args, local(v, *[arg_values[j] for j in args])):
                 grads[j] += g * d
+    return _unreached_to_zero(graph, out, grads)
+
+
+def _unreached_to_zero(graph: Graph, out: int, grads: list[float] | memoryview[float]) -> list[float]:
+    """The gradients as a list, +0.0 for the nodes the output does not depend on (their
+    slots still hold the -0.0 they started at: in a list the very _UNREACHED object)."""
     if isinstance(grads, list):
-        return [0.0 if g is zero else g for g in grads]
-    flags = _on_path(graph, out)
-    return [g if f else 0.0 for g, f in zip(grads.tolist(), flags)]
+        return [0.0 if g is _UNREACHED else g for g in grads]
+    return [g if f else 0.0 for g, f in zip(grads.tolist(), _on_path(graph, out))]
 
 
 def _scattered(graph: Graph) -> bool:
