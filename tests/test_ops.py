@@ -289,6 +289,19 @@ def test_relu_and_abs_have_zero_derivative_at_zero(zero):
         assert as_array(d, (1,))[0] == 0.0, name
 
 
+def test_tanh_and_sigmoid_derivatives_are_absolutely_exact_to_2e_16():
+    # As the README says: from the output (1 - out^2, out*(1 - out)), so the error is
+    # absolute; the exact values below are e = exp(-|x|) formulas, without cancellation.
+    for k in range(-400, 401):
+        x = k / 10
+        e2 = math.exp(-2 * abs(x))
+        assert abs(OPS["tanh"].local(math.tanh(x), x)[0] - 4 * e2 / (1 + e2) ** 2) <= 2.3e-16, x
+        e = math.exp(-abs(x))
+        assert abs(OPS["sigmoid"].local(OPS["sigmoid"].forward(x), x)[0] - e / (1 + e) ** 2) <= 2.3e-16, x
+    assert OPS["tanh"].local(math.tanh(20.0), 20.0) == (0.0,)  # 1.7e-17 exactly: below the error
+    assert OPS["sigmoid"].local(OPS["sigmoid"].forward(40.0), 40.0) == (0.0,)
+
+
 def test_relu_and_abs_derivatives_away_from_zero():
     assert OPS["relu"].local(2.0, 2.0) == (1.0,)
     assert OPS["relu"].local(0.0, -2.0) == (0.0,)
