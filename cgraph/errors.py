@@ -10,6 +10,7 @@ Errors in a file carry a `Location` and print as
 
 from __future__ import annotations
 
+import math
 import re
 from array import array
 from bisect import bisect_right
@@ -113,6 +114,16 @@ def non_finite(v: float) -> str:
     """How every message and every view spells a value that is not a finite number:
     "inf", "-inf" or "nan" (also the strings JSON output uses, since RFC 8259 has none)."""
     return "nan" if v != v else ("inf" if v > 0 else "-inf")
+
+
+def given_number(v: float) -> str:
+    """A number the user gave (a setting a message or a trace echoes): the shortest text
+    that reads back as exactly it (0.0123456789, 1e-12, 60), never rounded to a few digits,
+    which would show a learning rate or a tolerance other than the one in use."""
+    if not math.isfinite(v):
+        return non_finite(v)
+    text = repr(float(v))
+    return text[:-2] if text.endswith(".0") else text
 
 
 PATH_LIMIT = 200  # file paths are kept whole up to this: a clipped path cannot be opened

@@ -210,9 +210,11 @@ def _pow(a: float, b: float) -> float:
 
 
 def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
-    # As PyTorch: d/da is 0 where b == 0 (where b*a^(b-1) would be 0*inf or 0*nan: a is 0 or
-    # nan; elsewhere it is 0 anyway), d/db is 0 where a == 0 and b >= 0.
-    da = 0.0 if b == 0 and (a == 0 or a != a) else b * _pow(a, b - 1.0)
+    # As PyTorch: d/da is 0 where b == 0 (where b*a^(b-1) would be 0*inf or 0*nan: a^-1 is
+    # not finite, for a 0, a nan, and a subnormal a, whose reciprocal overflows; elsewhere
+    # it is 0 anyway), d/db is 0 where a == 0 and b >= 0.
+    power = _pow(a, b - 1.0)
+    da = 0.0 if b == 0 and not math.isfinite(power) else b * power
     if a == 0 and b >= 0:
         db = 0.0
     else:
@@ -223,14 +225,14 @@ def _pow_local(out: float, a: float, b: float) -> tuple[float, float]:
 def _pow_rule(w: NodeWriter, o: int, a: int, b: int) -> tuple[int, int]:
     """_pow_local as nodes, with selects (0*inf would be nan). Each select covers only the
     points its convention is about, so elsewhere these nodes' own derivatives are the true
-    ones: d/da is b*a^(b-1), but 0 where b == 0 and a is 0 or nan (a select on b == 0 alone
-    would hide d/db of b*a^(b-1), which is 1/a at b = 0); d/db is out*log(a), but 0 where
-    a == 0 and b >= 0. And a select's other branch is computed where it is not taken, so
+    ones: d/da is b*a^(b-1), but 0 where b == 0 and a^-1 is not finite (a is 0, nan or
+    subnormal, where 0*a^-1 is nan; a select on b == 0 alone would hide d/db of b*a^(b-1),
+    which is 1/a at b = 0); d/db is out*log(a), but 0 where a == 0 and b >= 0. And a select's other branch is computed where it is not taken, so
     its arguments are moved there to where it is finite (a base of 1): otherwise a higher
     derivative would multiply the select's 0 by an inf from that branch, and give nan.
     A constant b or a folds the conditions away (x^2's derivative is 2*x)."""
     zero, one = w.const(0.0), w.const(1.0)
-    a_bad = w.op("add", w.op("eq", a, zero), w.op("sub", one, w.op("eq", a, a)))  # 1 where a is 0 or nan
+    a_bad = w.op("sub", one, w.op("eq", w.op("mul", zero, w.op("div", one, a)), zero))  # 1 where 1/a is inf or nan
     bad = w.op("zero_if", w.op("sub", one, w.op("eq", b, zero)), a_bad)  # and b == 0
     da = w.op("zero_if", bad, w.op("mul", b, w.op("pow", w.op("one_if", bad, a), w.op("sub", b, one))))
     b_at_least_0 = w.op("add", w.op("step", b), w.op("eq", b, zero))  # 0 or 1, and 0 for nan
@@ -323,6 +325,18 @@ def _np_pick(a, b):
     return da, db
 
 
+def _np_max(a, b):
+    """np.maximum with the scalar version's tie: on a tie NumPy returns its second argument,
+    so max(-0.0, 0.0) would be 0.0 there, where the scalar max (and torch.maximum) give
+    the first, -0.0 (and 1/max(x, 0) at x = -0.0 would be inf in a batch, -inf alone)."""
+    return np.maximum(b, a)
+
+
+def _np_min(a, b):
+    """np.minimum, with the first argument on a tie (see _np_max)."""
+    return np.minimum(b, a)
+
+
 def _np_pow(a, b):
     """np.power, except that NumPy takes x**0.5 and x**-0.5 as square roots, so (-inf)**0.5
     is nan there where IEEE/C pow (and the scalar version) give inf (and 0 for -0.5)."""
@@ -334,7 +348,8 @@ def _np_pow(a, b):
 
 
 def _np_pow_local(out, a, b):
-    da = np.where((b == 0) & ((a == 0) | (a != a)), 0.0, b * _np_pow(a, b - 1.0))
+    power = _np_pow(a, b - 1.0)
+    da = np.where(np.equal(b, 0) & ~np.isfinite(power), 0.0, b * power)
     db = np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
     return da, db
 
@@ -610,6 +625,13 @@ def _sigmoid(a):
         "_relu": """\
 def _relu(a):
     return np.where(a > 0, a, np.where(a <= 0, 0.0, a))""",
+        # NumPy returns the second argument on a tie (max(-0.0, 0.0)), cgraph the first.
+        "_max": """\
+def _max(a, b):
+    return np.maximum(b, a)""",
+        "_min": """\
+def _min(a, b):
+    return np.minimum(b, a)""",
         **_SUM_AND_MEAN,
         "_step": """\
 def _step(a):
@@ -703,7 +725,7 @@ _OPS = [
        rule=lambda w, o, a, b: (w.op("div", w.const(1.0), b), w.op("div", w.op("neg", o), b)), simplify=_unit_right,
        code=_code("_div(#)", "np.divide(#)", "torch.div(#)", "jnp.divide(#)")),
     Op("pow",     "^",    2, _pow,                            _pow_local,                                             ("b*a^(b-1)", "out*log(a)"), notation=INFIX, function=True, tight=(0,),
-       js=("(a, b) => powIEEE(a, b)", "(o, a, b) => [b === 0 && (a === 0 || a !== a) ? 0 : b * powIEEE(a, b - 1), a === 0 && b >= 0 ? 0 : o * Math.log(a)]"),
+       js=("(a, b) => powIEEE(a, b)", "(o, a, b) => { const p = powIEEE(a, b - 1); return [b === 0 && !Number.isFinite(p) ? 0 : b * p, a === 0 && b >= 0 ? 0 : o * Math.log(a)]; }"),
        np_forward=_np_pow,                                    np_local=_np_pow_local,
        rule=_pow_rule,                                        simplify=_unit_right,
        latex=r"^{#}",
@@ -785,17 +807,17 @@ _OPS = [
     Op("max",     "max",  2, _max,                            lambda o, a, b: _pick(a, b),                            ("1 if a > b, 0.5 on a tie, else 0", "1 if b > a, 0.5 on a tie, else 0"),
        saves=("args",),
        js=("(a, b) => a !== a || b !== b ? NaN : a >= b ? a : b", "(o, a, b) => pickIEEE(a, b)"),
-       np_forward=lambda a, b: np.maximum(a, b),              np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
+       np_forward=_np_max,                                    np_local=lambda o, a, b: _np_pick(a, b), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, a, b),
        latex=r"\max(#)", commutative=True,
-       code=_code("_max(#)", "np.maximum(#)", "torch.maximum(#)", "jnp.maximum(#)")),
+       code=_code("_max(#)", "_max(#)", "torch.maximum(#)", "jnp.maximum(#)")),
     Op("min",     "min",  2, _min,                            lambda o, a, b: _pick(b, a),                            ("1 if a < b, 0.5 on a tie, else 0", "1 if b < a, 0.5 on a tie, else 0"),
        saves=("args",),
        js=("(a, b) => a !== a || b !== b ? NaN : a <= b ? a : b", "(o, a, b) => pickIEEE(b, a)"),
-       np_forward=lambda a, b: np.minimum(a, b),              np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
+       np_forward=_np_min,                                    np_local=lambda o, a, b: _np_pick(b, a), kink=_on_tie,
        rule=lambda w, o, a, b: _pick_rule(w, b, a),
        latex=r"\min(#)", commutative=True,
-       code=_code("_min(#)", "np.minimum(#)", "torch.minimum(#)", "jnp.minimum(#)")),
+       code=_code("_min(#)", "_min(#)", "torch.minimum(#)", "jnp.minimum(#)")),
     Op("sum",     "sum",  None, _sum,                         _ones,                                                  ("1",),
        saves=(),
        np_forward=_np_sum,

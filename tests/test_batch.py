@@ -25,10 +25,13 @@ from support.paths import SAMPLES
 
 
 def close(a: float, b: float, rel: float = 1e-12) -> bool:
+    """Within `rel`; inf and nan exactly, and a zero with its sign (-0.0 is printed so)."""
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
         return a == b
+    if a == 0 and b == 0:
+        return math.copysign(1.0, a) == math.copysign(1.0, b)
     return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
 
 
@@ -91,6 +94,34 @@ def test_specials_inf_nan_and_kinks_equal_scalar():
     specials = [0.0, -0.0, 1.0, -1.0, 2.5, math.inf, -math.inf, math.nan, 710.0, -710.0]
     xs, ys = zip(*[(a, b) for a in specials for b in specials])
     check_rows_equal_scalar(graph, {"x": np.array(xs), "y": np.array(ys)})
+
+
+def test_signed_zeros_equal_scalar():
+    # -0.0 is a value of its own (1/-0.0 is -inf): a gradient that is one -0.0 contribution
+    # (d(x*y)/dx at y = -0.0) stays -0.0, and max/min keep their first argument on a tie
+    # of 0.0 and -0.0, in a batch as alone (and as PyTorch).
+    graph = cgraph.parse("a = x * y\nb = 1/max(x, y) + 1/min(y, x)\nout = a + cos(x) * 0 + b")
+    zeros = [0.0, -0.0, 1.0, -1.0]
+    xs, ys = zip(*[(a, b) for a in zeros for b in zeros])
+    check_rows_equal_scalar(graph, {"x": np.array(xs), "y": np.array(ys)})
+    point = cgraph.evaluate(graph, {"x": 2.0, "y": -0.0}, output="a")
+    assert math.copysign(1.0, point.gradients["x"]) == -1.0 and point.gradients["y"] == 2.0
+    tie = cgraph.evaluate(cgraph.parse("m = max(x, y); n = min(x, y); output m, n"), {"x": -0.0, "y": 0.0})
+    assert [math.copysign(1.0, v) for v in tie.outputs.values()] == [-1.0, -1.0]
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_a_lone_negative_zero_contribution_stays_negative_and_unused_inputs_get_zero(monkeypatch, flat):
+    # Both layouts of the scalar backward pass (lists; arrays of doubles for large scattered
+    # graphs): x's one contribution is y = -0.0, z is not on the output's path.
+    from cgraph.engine import evaluator
+    if flat:
+        monkeypatch.setattr(evaluator, "_FLAT_FROM", 0)
+        monkeypatch.setattr(evaluator, "_scattered", lambda graph: True)
+    graph = cgraph.parse("p = x * y\nq = z + 1\nout = p * 2\noutput out")
+    grads = cgraph.evaluate(graph, {"x": 3.0, "y": -0.0, "z": 1.0}).gradients
+    assert [math.copysign(1.0, grads[k]) for k in ("x", "y", "z")] == [-1.0, 1.0, 1.0]
+    assert grads == {"x": 0.0, "y": 6.0, "z": 0.0}
 
 
 def test_a_shared_value_used_twice_accumulates():

@@ -175,6 +175,28 @@ def test_jsonl_huge_integers_are_inf(tmp_path):
     assert xs == [1.0, math.inf]
 
 
+@pytest.mark.parametrize("bad_line", [False, True])  # the fast path (one json.loads a block), and line by line
+def test_jsonl_negative_zero_is_negative_as_in_csv(tmp_path, bad_line):
+    # JSON's integer -0 is -0.0, as float("-0") reads it in CSV (1/x is -inf there, not inf);
+    # "-0.5", "-01" (invalid) and a "-0" inside a string are not it.
+    lines = ['{"x": -0, "s": "a-0"}', '{"x": [-0], "s": 1}' if bad_line else '{"x": -0.5, "s": -0}', '{"x": 0}']
+    path = write_file(tmp_path / "d.jsonl", "\n".join(lines) + "\n")
+    columns, _, skipped = read_all(path, [("x", None)], on_error="skip")
+    signs = [math.copysign(1.0, v) for v in columns[0]]
+    assert signs == ([-1.0, 1.0] if bad_line else [-1.0, -1.0, 1.0])
+    assert columns[0][0] == 0.0
+    csv_path = write_file(tmp_path / "d.csv", "x\n-0\n")
+    assert math.copysign(1.0, read_all(csv_path, [("x", None)])[0][0][0]) == -1.0
+
+
+def test_inputs_file_negative_zero(cg, tmp_path):
+    values = tmp_path / "v.json"
+    values.write_text('{"x": -0, "y": [-0, 0]}')
+    code, out, _ = cg("eval", "-e", "z = 1/x + y[1] - y[2]", "--inputs", values, "--format", "json")
+    assert json.loads(out)["inputs"] == {"x": -0.0, "y[1]": -0.0, "y[2]": 0.0} and json.loads(out)["value"] == "-inf"
+    assert math.copysign(1.0, json.loads(out)["inputs"]["x"]) == -1.0
+
+
 # --- Parquet -------------------------------------------------------------------------------
 
 

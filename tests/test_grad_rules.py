@@ -27,8 +27,9 @@ from cgraph.ir.tape import RuleWriter, Span, TapeWriter
 inf, nan = math.inf, math.nan
 
 # Kinks (0, -0, ties), pow's zero and negative bases and integer/fractional exponents,
-# overflow (710), underflow (1e-300), and the non-finite values.
-SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.0, 0.7, inf, -inf, nan, 710.0, -710.0, 1e-300, 1e300]
+# overflow (710), underflow (1e-300), subnormals (whose reciprocal is inf), and the non-finite values.
+SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.0, 0.7, inf, -inf, nan, 710.0, -710.0, 1e-300, 1e300,
+            5e-324, -1e-310]
 
 
 def same_float(a: float, b: float) -> bool:
@@ -160,6 +161,9 @@ def test_the_rule_nodes_batch_to_the_same_values(name):
     ("min", (2.0, 2.0), (0.5, 0.5)), ("min", (-inf, 3.0), (1.0, 0.0)), ("min", (1e-300, 0.0), (0.0, 1.0)),
     ("pow", (0.0, 2.0), (0.0, 0.0)), ("pow", (0.0, 0.0), (0.0, 0.0)), ("pow", (0.0, -1.0), (-inf, -inf)),
     ("pow", (-2.0, 3.0), (12.0, nan)), ("pow", (2.0, 0.0), (0.0, math.log(2.0))), ("pow", (0.0, nan), (nan, nan)),
+    # b = 0 and a subnormal: b*a^(b-1) would be 0 * inf (1/5e-324 overflows); d/da is 0, as PyTorch's
+    ("pow", (5e-324, 0.0), (0.0, math.log(5e-324))), ("pow", (-1e-310, 0.0), (0.0, nan)),
+    ("pow", (-1e-310, -0.0), (0.0, nan)), ("pow", (1e-310, 1.0), (1.0, 1e-310 * math.log(1e-310))),
 ])
 def test_the_rules_keep_the_kink_conventions(name, args, expected):
     op = ops.OPS[name]

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, note, settings
 
 import cgraph
-from cgraph.engine.hessian import hessian, hessian_check
+from cgraph.engine.hessian import hessian, hessian_check, max_asymmetry
 from cgraph.ops import OPS
 
 from support.programs import programs
@@ -285,6 +285,24 @@ def test_check_order_2_flags_asymmetry(monkeypatch):
     result = hessian_check(cgraph.parse("x * y"), {"x": 1, "y": 2})
     assert not result.symmetric and not result.passed
     assert result.asymmetry == 1.0
+
+
+@pytest.mark.parametrize(("matrix", "expected"), [
+    ([[1.0, math.inf], [math.inf, 2.0]], 0.0),  # equal infinities are symmetric (inf - inf is nan)
+    ([[math.nan, -math.inf], [-math.inf, 0.0]], 0.0),  # the diagonal does not count
+    ([[0.0, math.inf], [1.0, 0.0]], math.inf),
+    ([[0.0, math.inf], [-math.inf, 0.0]], math.inf),
+    ([[0.0, 1.5], [-0.5, 0.0]], 2.0),
+])
+def test_asymmetry_of_equal_infinities_is_zero(matrix, expected):
+    assert max_asymmetry(matrix) == expected
+    assert math.isnan(max_asymmetry([[0.0, math.nan], [math.nan, 0.0]]))
+
+
+def test_the_symmetry_of_log_x_times_y_at_0_is_exact(cg):
+    # H[x][y] = H[y][x] = 1/x = inf: the same entry both ways, so no asymmetry to report
+    r = cg("check", "-e", "log(x) * y", "--x", "0", "--y", "0", "--order", "2", "--format", "json")
+    assert json.loads(r.out)["symmetry"] == {"max_abs_difference": 0.0, "tolerance": 1e-05, "symmetric": True}
 
 
 def test_check_order_2_marks_kinks(cg):

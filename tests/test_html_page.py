@@ -122,7 +122,7 @@ def assert_same_evaluation(browser, graph, inputs: dict) -> None:
 
 # --- the op table's JavaScript, op by op -------------------------------------------------
 
-GRID = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 3.0, 0.1, 1e-300, 1e300, 710.0, -745.5, math.inf, -math.inf, math.nan]
+GRID = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -2.5, 3.0, 0.1, 1e-300, 1e300, 710.0, -745.5, math.inf, -math.inf, math.nan, 5e-324]
 
 
 def test_every_op_has_its_javascript():

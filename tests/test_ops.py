@@ -128,7 +128,7 @@ def test_local_derivatives_match_central_differences(name):
 
 # --- NumPy versions vs scalar versions ----------------------------------------------
 
-SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, inf, -inf, nan, 710.0, -710.0, 1e-300, 1e300]
+SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, inf, -inf, nan, 710.0, -710.0, 1e-300, 1e300, 5e-324, -1e-310]
 
 
 def vector_rows(name: str) -> list[tuple[float, ...]]:
@@ -157,11 +157,19 @@ def test_vector_versions_equal_scalar_versions(name):
     scalar_local = np.array([op.local(op.forward(*row), *row) for row in rows], dtype=float)
 
     np.testing.assert_allclose(vec_out, scalar_out, rtol=1e-12, atol=0, equal_nan=True, err_msg=f"{name} forward")
+    assert_same_zero_signs(vec_out, scalar_out, rows, f"{name} forward")
     assert len(vec_local) == len(columns)
     for k, d in enumerate(vec_local):
         np.testing.assert_allclose(
             d, scalar_local[:, k], rtol=1e-12, atol=0, equal_nan=True, err_msg=f"{name} local d/d arg{k}"
         )
+
+
+def assert_same_zero_signs(vector, scalar, rows, what: str) -> None:
+    """A zero has its sign (1/-0.0 is -inf): where both versions give 0, the same one."""
+    both = (vector == 0) & (scalar == 0)
+    wrong = both & (np.signbit(vector) != np.signbit(scalar))
+    assert not wrong.any(), f"{what}: {[rows[i] for i in np.flatnonzero(wrong)[:5]]}"
 
 
 # --- IEEE edge cases of the scalar forwards ------------------------------------------
@@ -279,6 +287,19 @@ def test_relu_and_abs_have_zero_derivative_at_zero(zero):
             a = np.array([zero])
             (d,) = op.vector_local(op.vector_forward(a), a)
         assert as_array(d, (1,))[0] == 0.0, name
+
+
+def test_tanh_and_sigmoid_derivatives_are_absolutely_exact_to_2e_16():
+    # As the README says: from the output (1 - out^2, out*(1 - out)), so the error is
+    # absolute; the exact values below are e = exp(-|x|) formulas, without cancellation.
+    for k in range(-400, 401):
+        x = k / 10
+        e2 = math.exp(-2 * abs(x))
+        assert abs(OPS["tanh"].local(math.tanh(x), x)[0] - 4 * e2 / (1 + e2) ** 2) <= 2.3e-16, x
+        e = math.exp(-abs(x))
+        assert abs(OPS["sigmoid"].local(OPS["sigmoid"].forward(x), x)[0] - e / (1 + e) ** 2) <= 2.3e-16, x
+    assert OPS["tanh"].local(math.tanh(20.0), 20.0) == (0.0,)  # 1.7e-17 exactly: below the error
+    assert OPS["sigmoid"].local(OPS["sigmoid"].forward(40.0), 40.0) == (0.0,)
 
 
 def test_relu_and_abs_derivatives_away_from_zero():

@@ -204,6 +204,22 @@ def test_trace_shows_the_update_of_every_param(cg):
     assert sum(line.startswith("step ") for line in lines) == 2
 
 
+def test_the_trace_and_summary_show_the_settings_in_use_unrounded(cg):
+    # An lr of 10 significant digits shown as 0.0123457 would make the trace's update
+    # (before - lr * grad = after) wrong in its 6th digit; the same for momentum and --tol.
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--lr", "0.0123456789", "--epochs", "3", "--trace", "1",
+                        "--optimizer", "momentum", "--momentum", "0.912345678", "--tol", "1.23456789e-300")
+    assert code == 0
+    assert "v = 0.912345678 * v + dL/dW" in out
+    w_line = next(line for line in out.splitlines() if line.lstrip().startswith("w "))
+    assert "= 0 - 0.0123456789 * " in w_line
+    step = float(w_line.rsplit(" * ", 1)[1].split(" = ")[0])
+    assert float(w_line.rsplit("= ", 1)[1]) == pytest.approx(-0.0123456789 * step, rel=1e-9)
+    assert "(full batch, momentum, lr 0.0123456789)" in out
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--lr", "0.5", "--epochs", "200", "--tol", "1.23456789e-3")
+    assert "the loss improved by less than --tol 0.00123456789 in epoch" in out
+
+
 def test_save_writes_params_every_epoch_and_eval_uses_them(cg, tmp_path):
     saved = tmp_path / "p.json"
     code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--lr", "0.3", "--epochs", "40", "--save", saved)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..errors import given_number
 from ..ir.graph import Graph
 
 
@@ -184,8 +185,8 @@ class TracePrinter(Part):
         grad_width = max(len(g) for g in grads)
         for k, name in enumerate(step.names):
             g, before, after, d = step.grad[k], step.before[k], step.after[k], step.direction[k]
-            update = f"{name} - lr * d{loss}/d{name} = {before:.10g} - {lr:g} * {g:.10g}" if sgd else \
-                f"{name} - lr * step = {before:.10g} - {lr:g} * {d:.10g}"
+            update = f"{name} - lr * d{loss}/d{name} = {before:.10g} - {given_number(lr)} * {g:.10g}" if sgd else \
+                f"{name} - lr * step = {before:.10g} - {given_number(lr)} * {d:.10g}"
             lines.append(f"  {name:<{width}}  {grads[k]:<{grad_width}} {name} <- {update} = {after:.10g}")
         if step.number == 1 and not sgd:
             lines.insert(1, f"  ({self.settings.optimizer}: W <- {training_explain(self.settings)})")
@@ -228,7 +229,7 @@ def _headline(graph: Graph, trainer, outcome) -> str:
         span += f", the last partial ({outcome.history[-1].rows} of {trainer.n} rows)"
     data = f"{trainer.n} rows" if trainer.from_data else "the input values"
     return (f"trained {graph.source.filename} on {data}: {outcome.epochs} epoch"
-            f"{'s' if outcome.epochs != 1 else ''}{span} ({batch}, {s.optimizer}, lr {s.lr:g}) in {seconds:.2f} s")
+            f"{'s' if outcome.epochs != 1 else ''}{span} ({batch}, {s.optimizer}, lr {given_number(s.lr)}) in {seconds:.2f} s")
 
 
 def _params_table(trainer, outcome, final):

@@ -283,6 +283,13 @@ def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
     return cast("list[float]", values)  # every node's slot is filled now
 
 
+# Gradients start at -0.0, not 0.0: -0.0 is the identity of IEEE addition (-0.0 + x is x, bit
+# for bit), so a node whose one contribution is -0.0 (d(a*b)/da at b = -0.0) keeps it, as
+# PyTorch and the batch engine (which assigns a first contribution) have it; 0.0 + -0.0
+# would be 0.0. A node the output does not depend on gets 0.0.
+_UNREACHED = -0.0
+
+
 def backward(graph: Graph, values: Sequence[float], output: int | None = None) -> list[float]:
     """d output / d node for every node, by reverse-mode accumulation over the tape."""
     out = graph.output if output is None else output
@@ -304,7 +311,7 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
         # The arrays cannot tell reached nodes apart (below), so the nodes on a path to
         # the output are flagged beforehand.
         # (The casts tell the type checker what the format "d" means: floats.)
-        grads: list[float] | memoryview[float] = cast("memoryview[float]", memoryview(array("d", [0.0]) * n))
+        grads: list[float] | memoryview[float] = cast("memoryview[float]", memoryview(array("d", [-0.0]) * n))
         arg_values: Sequence[float] = cast("memoryview[float]", memoryview(array("d", values)))
         on_path: Iterable[object] = reversed(_on_path(graph, out))
     else:
@@ -312,7 +319,7 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
         # always stores a new float object: a slot still holding the very `zero` object is
         # a node the output does not depend on. The reversed iterator reads a node's slot
         # only when the walk gets there, after all its consumers (later on the tape).
-        zero = 0.0
+        zero = _UNREACHED
         grads = [zero] * n
         arg_values = values
         on_path = map(is_not, reversed(grads), repeat(zero))
@@ -330,9 +337,15 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
             args = all_args[a]  # a is the node itself here
             for j, d in zip(args, local(v, *[arg_values[j] for j in args])):
                 grads[j] += g * d
+    return _unreached_to_zero(graph, out, grads)
+
+
+def _unreached_to_zero(graph: Graph, out: int, grads: list[float] | memoryview[float]) -> list[float]:
+    """The gradients as a list, +0.0 for the nodes the output does not depend on (their
+    slots still hold the -0.0 they started at: in a list the very _UNREACHED object)."""
     if isinstance(grads, list):
-        return grads
-    return cast("list[float]", grads.tolist())  # doubles; typeshed's tolist says ints for any format
+        return [0.0 if g is _UNREACHED else g for g in grads]
+    return [g if f else 0.0 for g, f in zip(grads.tolist(), _on_path(graph, out))]
 
 
 def _scattered(graph: Graph) -> bool:

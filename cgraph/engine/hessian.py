@@ -37,7 +37,7 @@ class Hessian:
     warnings: tuple[str, ...] = ()  # where a value is inf or nan, as `evaluate` says it
 
     def asymmetry(self) -> float:
-        """max |H[i][j] - H[j][i]| (nan when an entry is)."""
+        """max |H[i][j] - H[j][i]| (0 for equal entries, inf ones too; nan when an entry is)."""
         return max_asymmetry(self.hessian)
 
 
@@ -46,7 +46,8 @@ def max_asymmetry(matrix: Sequence[Sequence[float]]) -> float:
     n = len(matrix)
     for i in range(n):
         for j in range(i + 1, n):
-            d = abs(matrix[i][j] - matrix[j][i])
+            a, b = matrix[i][j], matrix[j][i]
+            d = 0.0 if a == b else abs(a - b)  # equal infs are symmetric: inf - inf would be nan
             if not d <= worst:  # a nan difference is the worst there is
                 worst = d
     return worst

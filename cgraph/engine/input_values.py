@@ -22,6 +22,25 @@ _INDEX = re.compile(r"-?\d+")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# JSON's integer -0 (json.loads reads it as the int 0): a bare "-0", not "-0.5" or "-01".
+_NEGATIVE_ZERO = re.compile(r"-0(?![0-9.eE])")
+
+
+def _json_int(text: str) -> int | float:
+    return -0.0 if text == "-0" else int(text)
+
+
+def json_loads(text: str):
+    """json.loads, except that the integer -0 is the float -0.0, as float("-0") reads it on
+    the command line and in CSV (json's int 0 would turn 1/x from -inf into inf). The
+    slower parse_int hook is used only when the text has such a token."""
+    import json
+
+    if _NEGATIVE_ZERO.search(text):
+        return json.loads(text, parse_int=_json_int)
+    return json.loads(text)
+
+
 def number(text: str, what: str) -> float:
     try:
         value = float(text.strip())
@@ -109,7 +128,7 @@ def read_json_object(path: str, what: str) -> dict:
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
         raise InputError(f"{what} {clip_path(path)}: cannot read it: {reason}") from None
     try:
-        document = json.loads(text)
+        document = json_loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{what} {clip_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     if not isinstance(document, dict):

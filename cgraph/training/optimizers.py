@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, given_number
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "newton")
 DEFAULT_LR = 0.01
@@ -103,7 +103,7 @@ class Momentum(Optimizer):
         self.velocity = np.array(state["velocity"], dtype=np.float64)
 
     def explain(self) -> str:
-        return f"W - lr * v, v = {self.mu:g} * v + dL/dW"
+        return f"W - lr * v, v = {given_number(self.mu)} * v + dL/dW"
 
 
 class Adam(Optimizer):

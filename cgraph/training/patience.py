@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import given_number
 from .optimizers import Settings
 from .records import Epoch
 
@@ -27,8 +28,8 @@ class Patience:
             self.waited += 1
             if self.waited >= s.patience:
                 if s.tol > 0 and s.patience == 1:
-                    return "tol", f"the loss improved by less than --tol {s.tol:g} in epoch {epoch}"
-                return "patience", (f"no improvement of more than {s.tol:g} for {s.patience} epoch"
+                    return "tol", f"the loss improved by less than --tol {given_number(s.tol)} in epoch {epoch}"
+                return "patience", (f"no improvement of more than {given_number(s.tol)} for {s.patience} epoch"
                                     f"{'s' if s.patience != 1 else ''} (--patience) by epoch {epoch}")
         self.best = min(self.best, record.loss)
         return None

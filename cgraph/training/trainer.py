@@ -34,7 +34,7 @@ import numpy as np
 
 from ..engine.batch import Plan
 from ..engine.pool import ChunkPool
-from ..errors import CgraphError, InputError, NumericError, non_finite
+from ..errors import CgraphError, InputError, NumericError, given_number, non_finite
 from ..ir.graph import Graph
 from ..ops import PARAM
 # The names the trainer's users import from here (cgraph.train re-exports them):
@@ -244,7 +244,7 @@ class Trainer:
                 return self._outcome(run.good, run.history, "interrupted", interrupt, run.last_grad, run.first_epoch,
                                      run.good_state, run.steps, start=run.start)
             if s.max_time is not None and _now() - run.started >= s.max_time:
-                cut = f"--max-time {s.max_time:g}s reached in epoch {epoch}"
+                cut = f"--max-time {given_number(s.max_time)}s reached in epoch {epoch}"
                 if hi < self.n:
                     cut += f" (after {b + 1} of {self.batches} batches)"
                 break

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from ...engine.input_values import json_loads
 from ...errors import clip
 from .base import Chunk, DataError, _Rows, json_number
 from .text import _TextFile
@@ -49,7 +50,7 @@ class _JsonlReader(_TextFile):
 
     def _first_object(self, text: str, number: int) -> dict:
         try:
-            first = json.loads(text)
+            first = json_loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg}", self.label, number, text, exc.colno) from None
         except RecursionError:
@@ -77,7 +78,7 @@ class _JsonlReader(_TextFile):
     def _jsonl_fast(self, block: list[str], first: int, fields) -> Chunk | None:
         """One json.loads for the block, one list per column; None to read it line by line."""
         try:
-            objects = json.loads("[" + ",".join(block) + "]")
+            objects = json_loads("[" + ",".join(block) + "]")
         except (json.JSONDecodeError, RecursionError):
             return None  # a bad line, or a blank one (an empty element)
         if len(objects) != len(block) or set(map(type, objects)) != {dict}:
@@ -117,7 +118,7 @@ class _JsonlReader(_TextFile):
             number = first + offset
             text = line.rstrip("\r\n")
             try:
-                obj = json.loads(text)
+                obj = json_loads(text)
             except json.JSONDecodeError as exc:
                 self._bad(on_error, skipped, DataError(f"invalid JSON: {exc.msg}", self.label, number, text, exc.colno))
                 continue
