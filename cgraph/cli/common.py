@@ -17,7 +17,7 @@ import click
 
 from ..engine import input_values
 from ..frontend.builder import DEFAULT_MAX_NODES, DEFAULT_SEED
-from ..errors import InputError, clip, did_you_mean
+from ..errors import InputError, clip, did_you_mean, stdin_buffer
 from ..ir.graph import Graph
 from ..frontend.loading import load, load_bytes, parse
 
@@ -96,7 +96,7 @@ class ProgramCommand(click.Command):
                     i += 1
                 name, eq, value = value.partition("=")
                 if not eq:
-                    raise InputError(f"--input {clip(name)!r}: expected NAME=VALUE")
+                    raise InputError(f"--input '{clip(name)}': expected NAME=VALUE")
                 pairs.append((name, value, True))
                 i += 1
                 continue
@@ -175,7 +175,7 @@ def read_graph(file: str | None, expr: str | None, max_nodes: int, seed: int = D
     if file is None:
         raise click.UsageError("missing FILE (or -e EXPR, or - for standard input)")
     if file == "-":
-        return load_bytes(sys.stdin.buffer.read(), "<stdin>", max_nodes=max_nodes, seed=seed, cache=not no_cache)
+        return load_bytes(stdin_buffer("the program -").read(), "<stdin>", max_nodes=max_nodes, seed=seed, cache=not no_cache)
     return load(file, max_nodes=max_nodes, seed=seed, cache=not no_cache)
 
 
@@ -191,7 +191,7 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
     for item in input_pairs:
         name, eq, value = item.partition("=")
         if not eq:
-            raise InputError(f"--input {clip(item)!r}: expected NAME=VALUE")
+            raise InputError(f"--input '{clip(item)}': expected NAME=VALUE")
         pairs.append((name, value))
     for name, value, via_input in ctx.meta.get(_PAIRS, []):
         if not via_input:

@@ -26,6 +26,7 @@ _OUT_OF_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 READ_OPTIONS = ("--inputs", "--data", "--params", "--init")
 WRITE_OPTIONS = ("-o", "--save", "--log", "--plot", "--frames", "--answers")
 PROGRAM = "FILE"  # the program, click's argument
+STDIN = "-"  # a program or --data read from standard input
 # Resuming into the file it started from is the documented workflow: --init is read in
 # full before the first --save replaces it (atomically), so the pair is no clash.
 ALLOWED = {("--save", "--init")}
@@ -43,7 +44,9 @@ class RunFiles:
         self.read_sets: list[tuple[str, str]] = []  # (option, directory or glob) of a data set
 
     def read(self, option: str, path: str | None) -> None:
-        if path and path != "-":
+        # "-" is standard input: when that is a file (`cgraph eval - -o /dev/stdin < f.cg`),
+        # writing there would replace it, so it is compared as the file it is.
+        if path:
             self.reads.append((option, path))
 
     def read_set(self, option: str, spec: str) -> None:
@@ -83,6 +86,9 @@ class RunFiles:
 
         def inside(known: str) -> bool:
             from fnmatch import fnmatchcase
+
+            if known == STDIN:
+                return False  # a frame is claimed one by one too, and compared with it then
 
             parent = _identity(os.path.dirname(os.path.abspath(known)))
             name = os.path.basename(known)
@@ -142,6 +148,9 @@ def _described(option: str) -> str:
 
 
 def _clash(option: str, path: str, role: str, known: str) -> str:
+    if known == STDIN:
+        return (f"{option} {path} would overwrite {role} - (standard input, the same file), an input of this "
+                f"command; give {option} another file")
     same = "" if os.path.abspath(path) == os.path.abspath(known) else " (the same file)"
     what = "" if "input" in role else ", an input of this command"
     return f"{option} {path} would overwrite {role} {known}{same}{what}; give {option} another file"
@@ -150,9 +159,10 @@ def _clash(option: str, path: str, role: str, known: str) -> str:
 def _identity(path: str) -> tuple | None:
     """What makes two paths one file: device and inode of an existing file (through
     symlinks and hard links), else the resolved real path (two outputs not yet written).
-    None for what two writers can share harmlessly: /dev/null, a terminal, a pipe."""
+    None for what two writers can share harmlessly: /dev/null, a terminal, a pipe.
+    "-" is standard input, whatever it is (a file redirected with `<`)."""
     try:
-        st = os.stat(path)
+        st = os.fstat(sys.stdin.fileno()) if path == STDIN and sys.stdin is not None else os.stat(path)
     except (OSError, ValueError):
         return ("path", os.path.realpath(path))
     if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Iterable, Mapping
 
-from ..errors import InputError, clip, clip_path
+from ..errors import InputError, clip, clip_path, refuse_endless
 from ..ir.graph import Graph
 
 # x[1], w[1,2], w[ 1 , 2 ], and w[1][2] (the language's other spelling of w[1,2]).
@@ -26,7 +26,7 @@ def number(text: str, what: str) -> float:
     try:
         value = float(text.strip())
     except (ValueError, AttributeError):
-        raise InputError(f"{what}: {clip(text)!r} is not a number") from None
+        raise InputError(f"{what}: '{clip(text)}' is not a number") from None
     return value
 
 
@@ -38,6 +38,13 @@ def _float(value: int | float) -> float:
         return math.inf if value > 0 else -math.inf
 
 
+def json_int(digits: str) -> int | float:
+    """How every JSON reader takes an integer: one with more digits than Python converts
+    to an int (4,300, its guard against slow conversions) is far past a float's range
+    anyway, so it is read as the float it is (+-inf), as CSV reads the same digits."""
+    return int(digits) if len(digits) < 4000 else float(digits)
+
+
 def canonical(name: str) -> str:
     """'x[ 1, 2 ]' -> 'x[1,2]'; plain names unchanged. Raises on anything else."""
     name = name.strip()
@@ -45,7 +52,7 @@ def canonical(name: str) -> str:
         return name
     m = _INDEXED.match(name)
     if not m:
-        raise InputError(f"{clip(name)!r} is not a valid input name "
+        raise InputError(f"'{clip(name)}' is not a valid input name "
                          "(a name like x, or an indexed one like x[2] or w[1,2])")
     indices = ",".join(str(int(i)) for i in _INDEX.findall(m.group(2)))
     return f"{m.group(1)}[{indices}]"
@@ -102,6 +109,7 @@ def read_json_object(path: str, what: str) -> dict:
     try:
         # utf-8-sig: a file saved by Windows Notepad starts with a byte-order mark.
         with open(path, encoding="utf-8-sig") as f:
+            refuse_endless(f.fileno(), f"{what} {path}")
             text = f.read()
     except FileNotFoundError:
         raise InputError(f"{what} {clip_path(path)}: no such file") from None
@@ -109,9 +117,11 @@ def read_json_object(path: str, what: str) -> dict:
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
         raise InputError(f"{what} {clip_path(path)}: cannot read it: {reason}") from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise InputError(f"{what} {clip_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:  # the json module recurses into nested arrays and objects
+        raise InputError(f"{what} {clip_path(path)}: invalid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise InputError(f"{what} {clip_path(path)}: expected a JSON object of name: value pairs")
     return document

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from ...engine.input_values import json_int
 from ...errors import clip
 from .base import Chunk, DataError, _Rows, json_number
 from .text import _TextFile
@@ -49,7 +50,7 @@ class _JsonlReader(_TextFile):
 
     def _first_object(self, text: str, number: int) -> dict:
         try:
-            first = json.loads(text)
+            first = json.loads(text, parse_int=json_int)
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg}", self.label, number, text, exc.colno) from None
         except RecursionError:
@@ -78,8 +79,8 @@ class _JsonlReader(_TextFile):
         """One json.loads for the block, one list per column; None to read it line by line."""
         try:
             objects = json.loads("[" + ",".join(block) + "]")
-        except (json.JSONDecodeError, RecursionError):
-            return None  # a bad line, or a blank one (an empty element)
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            return None  # a bad line, a blank one (an empty element), or an integer of 4,300+ digits
         if len(objects) != len(block) or set(map(type, objects)) != {dict}:
             return None
         # A key the first row lacks may bind an input (an error, or the other form of an
@@ -117,7 +118,7 @@ class _JsonlReader(_TextFile):
             number = first + offset
             text = line.rstrip("\r\n")
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, parse_int=json_int)
             except json.JSONDecodeError as exc:
                 self._bad(on_error, skipped, DataError(f"invalid JSON: {exc.msg}", self.label, number, text, exc.colno))
                 continue

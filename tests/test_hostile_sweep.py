@@ -1,0 +1,176 @@
+"""What a sweep of the whole command line with hostile input found, one test per class:
+endless devices and a closed standard input, standard input that is a file an output
+would replace, JSON with integers past Python's conversion limit or nested past its
+recursion limit, and control characters of user text echoed in messages. Each must end
+with a clear message and a documented exit code, never a traceback, a hang or a file of
+the user's overwritten."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from support.files import write
+from support.runner import cgraph_script, run_script, script_env
+
+PROGRAM = "param w = 0\nparam b = 0\ninput x = 1\ninput y = 1.5\nloss = (w*x + b - y)^2\n"
+DATA = "x,y\n1,3\n2,5\n"
+
+
+def clean(proc: subprocess.CompletedProcess, code: int) -> str:
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == code, f"exit {proc.returncode}: {err[-2000:]}"
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert len(err.splitlines()) <= 6, err
+    return err
+
+
+def run_with_stdin(argv, stdin, cwd) -> subprocess.CompletedProcess:
+    """`cgraph *argv < stdin` with standard input a file (or device) opened for reading."""
+    with open(stdin, "rb") as f:
+        return subprocess.run([*cgraph_script(), *map(str, argv)], stdin=f, capture_output=True, cwd=cwd,
+                              env=script_env(), timeout=60)
+
+
+# --- devices that never end, and no standard input at all --------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "/dev/zero"],
+    ["eval", "-e", "y = x", "--inputs", "/dev/zero"],
+    ["eval", "model.cg", "--params", "/dev/urandom"],
+    ["train", "model.cg", "--init", "/dev/zero"],
+    ["eval", "model.cg", "--data", "/dev/zero", "--data-format", "csv"],
+    ["eval", "model.cg", "--data", "/dev/zero", "--data-format", "jsonl"],
+    ["eval", "model.cg", "--data", "/dev/zero", "--data-format", "parquet"],
+    ["train", "model.cg", "--data", "/dev/urandom", "--data-format", "csv"],
+])
+def test_an_endless_device_is_refused_not_read_until_memory_runs_out(tmp_path, argv):
+    write(tmp_path, PROGRAM, "model.cg")
+    err = clean(run_script(*argv, cwd=tmp_path, timeout=60), 2)
+    assert "is a device, not a file" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "-"],
+    ["eval", "model.cg", "--data", "-", "--data-format", "csv"],
+    ["eval", "model.cg", "--data", "-", "--data-format", "parquet"],
+])
+def test_an_endless_standard_input_is_refused(tmp_path, argv):
+    write(tmp_path, PROGRAM, "model.cg")
+    err = clean(run_with_stdin(argv, "/dev/zero", tmp_path), 2)
+    assert "standard input is a device, not a file" in err
+
+
+def test_dev_null_is_still_read(tmp_path):
+    err = clean(run_script("eval", "/dev/null", cwd=tmp_path), 1)  # an empty program, as before
+    assert "nothing to compute" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "-"],
+    ["eval", "model.cg", "--data", "-", "--data-format", "csv"],
+    ["eval", "model.cg", "--data", "-", "--data-format", "parquet"],
+])
+def test_a_closed_standard_input_is_a_usage_error(tmp_path, argv):
+    write(tmp_path, PROGRAM, "model.cg")
+    proc = run_script(*argv, cwd=tmp_path, preexec_fn=lambda: os.close(0))
+    assert "standard input is closed" in clean(proc, 2)
+
+
+# --- standard input is a file, and -o names it -------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "-", "-o", "/dev/stdin"],
+    ["grad", "-", "-o", "/dev/stdin"],
+    ["eval", "-", "-o", "/proc/self/fd/0"],
+    ["eval", "model.cg", "--data", "-", "--data-format", "csv", "-o", "/dev/stdin"],
+])
+def test_an_output_onto_the_file_standard_input_reads_is_refused(tmp_path, argv):
+    write(tmp_path, PROGRAM, "model.cg")
+    source = write(tmp_path, DATA if "--data" in argv else PROGRAM, "stdin.txt")
+    before = (tmp_path / "stdin.txt").read_bytes()
+    err = clean(run_with_stdin(argv, source, tmp_path), 2)
+    assert "would overwrite" in err and "standard input" in err
+    assert (tmp_path / "stdin.txt").read_bytes() == before
+
+
+def test_standard_input_from_a_file_still_writes_elsewhere(tmp_path):
+    source = write(tmp_path, "y = 2 * x\n", "prog.cg")
+    proc = run_with_stdin(["eval", "-", "--x", "3", "--format", "plain", "-o", "out.txt"], source, tmp_path)
+    clean(proc, 0)
+    assert (tmp_path / "out.txt").read_text().splitlines()[-1] == "y 6.0 1.0"
+
+
+# --- JSON past Python's limits ---------------------------------------------------------------
+
+HUGE = "1" + "0" * 5000  # more digits than Python converts to an int (4,300)
+
+
+@pytest.mark.parametrize("option,document", [
+    ("--inputs", '{"x": %s, "y": 2}' % HUGE),
+    ("--params", '{"w": %s, "b": 0}' % HUGE),
+])
+def test_a_json_integer_of_five_thousand_digits_is_inf(tmp_path, option, document):
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, document, "values.json")
+    proc = run_script("eval", "model.cg", option, "values.json", "--format", "json", cwd=tmp_path)
+    err = clean(proc, 0)
+    assert "is inf" in err  # the same warning as --x 1e400
+
+
+def test_a_json_lines_integer_of_five_thousand_digits_is_inf_as_in_csv(tmp_path):
+    write(tmp_path, PROGRAM, "model.cg")
+    for name, rows in (("first.jsonl", [HUGE, "1"]), ("later.jsonl", ["1", HUGE])):
+        write(tmp_path, "".join('{"x": %s, "y": 2}\n' % x for x in rows), name)
+        err = clean(run_script("eval", "model.cg", "--data", name, cwd=tmp_path), 0)
+        assert "is inf or nan in 1 row" in err
+
+
+def test_an_init_file_with_a_huge_integer_is_refused_as_not_finite(tmp_path):
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, DATA, "data.csv")
+    write(tmp_path, '{"w": %s, "b": 0}' % HUGE, "init.json")
+    err = clean(run_script("train", "model.cg", "--data", "data.csv", "--init", "init.json", cwd=tmp_path), 2)
+    assert "'w' is inf" in err
+
+
+@pytest.mark.parametrize("option", ["--inputs", "--params"])
+def test_json_nested_too_deeply_is_a_usage_error(tmp_path, option):
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, '{"x": ' + "[" * 100_000 + "]" * 100_000 + "}", "deep.json")
+    err = clean(run_script("eval", "model.cg", option, "deep.json", cwd=tmp_path), 2)
+    assert "nested too deeply" in err
+
+
+# --- control characters echoed back ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell,shown", [
+    ('"1\n2"', r"'1\n2'"),  # a quoted line break: the message stays on one line
+    ("2\x00", r"'2\x00'"),
+    ("2\x1b[31mRED", r"'2\x1b[31mRED'"),
+])
+def test_control_characters_of_a_data_cell_are_escaped_in_the_message(cg, tmp_path, cell, shown):
+    write(tmp_path, PROGRAM, "model.cg")
+    data = write(tmp_path, "x,y\n1," + cell + "\n", "data.csv")
+    result = cg("eval", tmp_path / "model.cg", "--data", data)
+    assert result.code == 2
+    head = result.err.splitlines()[0]
+    assert head.endswith(f"error: {shown} in column 'y' is not a number"), result.err
+    assert "\x00" not in result.err and "\x1b" not in result.err
+
+
+def test_control_characters_of_an_option_value_are_escaped_once(cg):
+    result = cg("eval", "-e", "y = x", "--x", "1\x1b[2J")
+    assert result.code == 2
+    assert result.err.strip() == r"error: --x: '1\x1b[2J' is not a number"
+
+
+def test_control_characters_in_click_messages_are_escaped(cg):
+    result = cg("eval", "-e", "y = x", "--format", "j\x1b[2J")
+    assert result.code == 2
+    assert "\x1b" not in result.err and r"'j\x1b[2J'" in result.err
