@@ -174,3 +174,30 @@ def test_control_characters_in_click_messages_are_escaped(cg):
     result = cg("eval", "-e", "y = x", "--format", "j\x1b[2J")
     assert result.code == 2
     assert "\x1b" not in result.err and r"'j\x1b[2J'" in result.err
+
+
+# --- a data set with a file that is not there -------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["parts", "parts/*.csv"])
+def test_a_broken_link_in_a_data_set_is_refused_not_skipped(cg, tmp_path, monkeypatch, spec):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, PROGRAM, "model.cg")
+    (tmp_path / "parts").mkdir()
+    write(tmp_path / "parts", DATA, "a.csv")
+    os.symlink(tmp_path / "gone.csv", tmp_path / "parts" / "b.csv")
+    result = cg("eval", "model.cg", "--data", spec)
+    assert result.code == 2
+    assert "parts/b.csv is a symbolic link to a file that does not exist" in result.err
+    assert result.out == ""
+
+
+def test_a_data_set_skips_what_is_not_a_data_file(cg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, PROGRAM, "model.cg")
+    (tmp_path / "parts").mkdir()
+    write(tmp_path / "parts", DATA, "a.csv")
+    os.symlink(tmp_path / "gone.txt", tmp_path / "parts" / "notes.txt")  # not a data file's name
+    (tmp_path / "parts" / "sub.csv").mkdir()
+    result = cg("eval", "model.cg", "--data", "parts")
+    assert result.code == 0 and len(result.out.splitlines()) == 3
