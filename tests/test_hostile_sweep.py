@@ -201,3 +201,101 @@ def test_a_data_set_skips_what_is_not_a_data_file(cg, tmp_path, monkeypatch):
     (tmp_path / "parts" / "sub.csv").mkdir()
     result = cg("eval", "model.cg", "--data", "parts")
     assert result.code == 0 and len(result.out.splitlines()) == 3
+
+
+# --- 20,000 defs: no search for a cycle that cannot close ----------------------------------
+
+
+def test_defs_before_their_calls_are_not_searched_for_cycles(monkeypatch):
+    """A cycle through a new def ends with a call of it; a chain of defs each calling the
+    one above (20,000 of them took minutes: a search of the whole chain per def) has none."""
+    import cgraph
+    from cgraph.frontend.functions import Functions
+
+    searched = []
+    real = Functions._cycle_through
+    monkeypatch.setattr(Functions, "_cycle_through", lambda self, name: searched.append(name) or real(self, name))
+    depth = 2000
+    defs = ["def f0(a) = a"] + [f"def f{k}(a) = f{k - 1}(a) + 1" for k in range(1, depth + 1)]
+    graph = cgraph.parse("\n".join(defs) + f"\ny = f{depth}(x)")
+    assert cgraph.evaluate(graph, {"x": 1.0}).value == depth + 1
+    assert searched == []
+
+
+@pytest.mark.parametrize("program,message", [
+    ("def f(a) = f(a)\ny = f(x)", "'f' calls itself"),
+    ("def g(a) = f(a)\ndef f(a) = g(a) + 1\ny = f(x)", "f -> g -> f"),  # closed by the later def
+    ("def h(a) = f(a)\ndef g(a) = h(a)\ndef f(a) = 2 * a + g(a)\ny = f(x)", "f -> g -> h -> f"),
+])
+def test_every_cycle_is_still_found_when_it_closes(program, message):
+    import cgraph
+
+    with pytest.raises(cgraph.BuildError) as info:
+        cgraph.parse(program)
+    assert message in info.value.message
+    assert info.value.location.line == 1  # the call that closes the cycle
+
+
+# --- lists of names and empty values, the same on every command -------------------------------
+
+INTRO = "p = x + y\ng = p * z\n"
+VALUES = ["--x", "1", "--y", "2", "--z", "3"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["grad", "prog.cg", "--wrt", "x,x"],
+    ["hessian", "prog.cg", *VALUES, "--wrt", "x,x"],
+    ["export", "prog.cg", "--to", "python", "--output", "p,p"],
+    ["export", "prog.cg", "--to", "python", "--wrt", "x,x"],
+    ["eval", "prog.cg", *VALUES, "--output", "g,g"],
+    ["explain", "prog.cg", *VALUES, "--blank", "values", "--blank-nodes", "p,p"],
+    ["render", "prog.cg", *VALUES, "--backward", "--wrt", "x,x", "-o", "out.svg"],
+])
+def test_a_name_listed_twice_is_a_usage_error(cg, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, INTRO)
+    result = cg(*argv)
+    assert result.code == 2 and "is named twice" in result.err, result.err
+    assert result.out == "" and not (tmp_path / "out.svg").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["hessian", "prog.cg", *VALUES, "--wrt", "x,"],  # was read as x alone
+    ["grad", "prog.cg", "--wrt", ","],
+])
+def test_an_empty_name_in_a_list_is_a_usage_error(cg, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, INTRO)
+    result = cg(*argv)
+    assert result.code == 2 and "an empty name in the list" in result.err, result.err
+
+
+@pytest.mark.parametrize("argv,option", [
+    (["train", "model.cg", "--data", "data.csv", "--epochs", "1", "--save", ""], "--save"),  # saved nothing
+    (["train", "model.cg", "--data", "data.csv", "--epochs", "1", "--log", ""], "--log"),
+    (["train", "model.cg", "--data", "data.csv", "--epochs", "1", "--loss", ""], "--loss"),
+    (["explain", "model.cg", "--node", ""], "--node"),  # explained everything
+    (["eval", "model.cg", "--inputs", ""], "--inputs"),  # read nothing
+    (["eval", "model.cg", "--params", ""], "--params"),
+    (["eval", "model.cg", "-o", ""], "-o/--out"),  # exit 1, "cannot write"
+    (["render", "model.cg", "-o", ""], "-o/--out"),  # wrote model.svg
+    (["render", "model.cg", "--frames", ""], "--frames"),
+    (["eval", "model.cg", "--data", ""], "--data"),
+    (["grad", "model.cg", "--wrt", ""], "--wrt"),
+    (["export", "model.cg", "--to", "python", "--name", ""], "--name"),
+])
+def test_an_empty_value_is_a_usage_error_not_ignored(cg, tmp_path, monkeypatch, argv, option):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, DATA, "data.csv")
+    result = cg(*argv)
+    assert result.code == 2, result.err
+    assert f"{option} needs a value, not an empty string" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "model.cg"]
+
+
+def test_empty_values_that_mean_something_still_work(cg, tmp_path):
+    assert cg("eval", "-e", "").code == 1  # an empty program: "nothing to compute", located
+    prog = write(tmp_path, INTRO)
+    result = cg("render", prog, *VALUES, "--annotate", "", "--format", "dot", "-o", "-")
+    assert result.code == 0 and result.out.startswith("digraph")

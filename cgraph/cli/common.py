@@ -118,6 +118,20 @@ class ProgramCommand(click.Command):
         return super().parse_args(ctx, rest)
 
 
+# Options for which an empty value means something: -e '' is an empty program (reported
+# as such, with its place), --annotate '' a diagram without numbers; --delimiter says why not.
+_EMPTY_ALLOWED = {"expr", "annotate", "delimiter"}
+
+
+def refuse_empty_values(ctx: click.Context) -> None:
+    """`--save ''` (an unset shell variable, say) is a usage error, not a run that quietly
+    saves nothing: the same for every option that names a file or a node."""
+    for param in ctx.command.params:
+        if (isinstance(param, click.Option) and not param.is_flag and param.name not in _EMPTY_ALLOWED
+                and ctx.params.get(param.name or "") == ""):
+            raise click.UsageError(f"{'/'.join(param.opts)} needs a value, not an empty string", ctx)
+
+
 def no_cache_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """--no-cache: on every command that reads a program (the graph cache, graph_cache.py)."""
     return click.option(
@@ -265,9 +279,14 @@ def output_list(text: str | None, option: str = "--output") -> str | list[str] |
     if text is None:
         return None
     names = input_values.split_items(text)
-    if len(names) == 1:
-        return text
+    # Every command's lists (--output, --wrt, --blank-nodes) refuse the same mistakes:
+    # an empty name (`--wrt ''`, `x,`) and a name given twice.
     if "" in names:
         raise click.BadParameter(f"{text!r}: an empty name in the list (give NAME or NAME,NAME,...)",
                                  param_hint=f"'{option}'")
+    twice = next((name for k, name in enumerate(names) if name in names[:k]), None)
+    if twice is not None:
+        raise click.BadParameter(f"'{clip(twice)}' is named twice", param_hint=f"'{option}'")
+    if len(names) == 1:
+        return text
     return names

@@ -9,7 +9,7 @@ import click
 from ..ir.graph import Graph
 from ..views import hessianview
 from . import EXIT_CODES_HELP
-from .common import PRECISION, ProgramCommand, evaluation_options, with_program
+from .common import PRECISION, ProgramCommand, evaluation_options, output_list, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -25,22 +25,6 @@ gradient come from the ordinary forward and backward pass.
 
 {EXIT_CODES_HELP}
 """
-
-
-def split_names(text: str) -> list[str]:
-    """`x,y,w[1,2]`: names separated by commas outside brackets."""
-    names: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for char in text:
-        depth += (char == "[") - (char == "]")
-        if char == "," and depth <= 0:
-            names.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    names.append("".join(current).strip())
-    return [name for name in names if name]
 
 
 @click.command("hessian", cls=ProgramCommand, epilog=EPILOG, short_help="Value, gradient and Hessian matrix.")
@@ -60,11 +44,8 @@ def hessian_command(graph: Graph, inputs: dict[str, float], output_name: str | N
     (or --wrt NAME,...), at the given input values."""
     from ..engine.hessian import hessian
 
-    names = None
-    if wrt is not None:
-        names = split_names(wrt)
-        if not names:
-            raise click.UsageError("--wrt needs at least one name: --wrt x,y")
+    listed = output_list(wrt, "--wrt")  # as `cgraph grad --wrt` reads it: w[1,2] is one name
+    names = [listed] if isinstance(listed, str) else listed
     result = hessian(graph, inputs, names, output=output_name, strict=strict)
     for warning in result.warnings:
         click.echo(warning, err=True)
