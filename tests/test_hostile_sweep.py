@@ -299,3 +299,41 @@ def test_empty_values_that_mean_something_still_work(cg, tmp_path):
     prog = write(tmp_path, INTRO)
     result = cg("render", prog, *VALUES, "--annotate", "", "--format", "dot", "-o", "-")
     assert result.code == 0 and result.out.startswith("digraph")
+
+
+# --- derivatives sized before they are built ---------------------------------------------------
+
+
+def squares(n: int) -> str:
+    return "y = " + " + ".join(f"a{i}*a{i}" for i in range(n)) + "\n"
+
+
+def test_a_hessian_of_fifty_thousand_inputs_is_refused_before_it_is_built(cg, tmp_path):
+    """2.5 billion entries: it filled memory for minutes before the node limit stopped it."""
+    prog = write(tmp_path, squares(50_000))
+    values = write(tmp_path, "{" + ",".join(f'"a{i}": 1' for i in range(50_000)) + "}", "values.json")
+    result = cg("hessian", prog, "--inputs", values)
+    assert result.code == 1 and result.out == ""
+    assert "the derivatives of order 2 would be 2,500,000,000 outputs" in result.err
+    assert "over the limit of 10,000,000 nodes" in result.err
+
+
+@pytest.mark.parametrize("argv", [
+    ["hessian", "prog.cg", "--max-nodes", "50"],  # --max-nodes was read for the program only
+    ["check", "prog.cg", "--order", "2", "--max-nodes", "50"],
+    ["grad", "prog.cg", "--order", "2", "--max-nodes", "50"],
+])
+def test_max_nodes_caps_the_second_order_graph_too(cg, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, squares(10))
+    values = [f"--a{i}=1" for i in range(10)] if argv[0] != "grad" else []
+    result = cg(*argv, *values)
+    assert result.code == 1, result.err
+    assert "would be 100 outputs" in result.err and "over the limit of 50 nodes" in result.err
+    assert cg(*argv[:-2], *values).code == 0  # within the default limit it works
+
+
+def test_higher_orders_are_sized_as_a_power(cg, tmp_path):
+    prog = write(tmp_path, squares(300))
+    result = cg("grad", prog, "--order", "3")
+    assert result.code == 1 and "would be 27,000,000 outputs" in result.err

@@ -219,8 +219,8 @@ def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the program options into `graph` and `inputs` arguments of the command.
 
     With `evaluation_options`, --seed draws the random params and --params values sit
-    under every other value; the command gets `seed` and `params_file` only if its
-    signature names them (train shuffles with its seed)."""
+    under every other value; the command gets `seed`, `params_file` and `max_nodes` only
+    if its signature names them (train shuffles with its seed)."""
     wanted = inspect.signature(command).parameters
 
     @functools.wraps(command)
@@ -228,6 +228,8 @@ def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
         seed = kwargs["seed"] if "seed" in wanted else kwargs.pop("seed", None)
         params_file = kwargs.get("params_file") if "params_file" in wanted else kwargs.pop("params_file", None)
         graph = read_graph(file, expr, max_nodes, DEFAULT_SEED if seed is None else seed, no_cache)
+        if "max_nodes" in wanted:  # the cap of the graphs the command derives (hessian's second order)
+            kwargs["max_nodes"] = max_nodes
         given = gather_inputs(graph, inputs_file, input_pairs)
         inputs = {**params_values(graph, params_file), **given} if params_file else given
         return command(graph=graph, inputs=inputs, output_name=output_name, **kwargs)

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from ..views import hessianview
 from . import EXIT_CODES_HELP
@@ -38,7 +39,7 @@ gradient come from the ordinary forward and backward pass.
               help="Significant digits in the table (json, csv and plain are full precision).")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 def hessian_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, wrt: str | None,
-                    fmt: str, precision: int, out: str) -> None:
+                    fmt: str, precision: int, out: str, max_nodes: int = DEFAULT_MAX_NODES) -> None:
     """The value of FILE's output, its gradient and its Hessian (the
     matrix of second derivatives d2g/(dx dy)) w.r.t. its inputs and params
     (or --wrt NAME,...), at the given input values."""
@@ -46,7 +47,7 @@ def hessian_command(graph: Graph, inputs: dict[str, float], output_name: str | N
 
     listed = output_list(wrt, "--wrt")  # as `cgraph grad --wrt` reads it: w[1,2] is one name
     names = [listed] if isinstance(listed, str) else listed
-    result = hessian(graph, inputs, names, output=output_name, strict=strict)
+    result = hessian(graph, inputs, names, output=output_name, strict=strict, max_nodes=max_nodes)
     for warning in result.warnings:
         click.echo(warning, err=True)
     if fmt == "table" and out == "-":
