@@ -337,3 +337,14 @@ def test_higher_orders_are_sized_as_a_power(cg, tmp_path):
     prog = write(tmp_path, squares(300))
     result = cg("grad", prog, "--order", "3")
     assert result.code == 1 and "would be 27,000,000 outputs" in result.err
+
+
+def test_a_message_lists_twenty_names_and_how_many_more(cg, tmp_path):
+    prog = write(tmp_path, "y = " + " + ".join(f"a{i}" for i in range(50_000)) + "\n")
+    missing = cg("eval", prog)
+    assert missing.code == 2
+    assert "missing values for a0, a1, " in missing.err and "a19, ... (49,980 more)" in missing.err
+    assert len(missing.err) < 1000  # was a 400 KB line
+    unknown = cg("eval", prog, "--x", "1")
+    assert unknown.code == 2 and unknown.err.rstrip().endswith("inputs: " + ", ".join(
+        f"a{i}" for i in range(20)) + ", ... (49,980 more)")  # the list was cut at 30 without a word

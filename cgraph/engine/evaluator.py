@@ -236,7 +236,8 @@ def _refuse_missing(graph: Graph, values: list[float | None]) -> None:
 
 
 def _list_names(names: list[str]) -> str:
-    """'a, x[1], x[2], ..., x[500] (500 of x), b': a long run of one indexed name is shortened."""
+    """'a, x[1], x[2], ..., x[500] (500 of x), b': a long run of one indexed name is shortened,
+    and so is a long list (50,000 plain names would be a 400 KB line)."""
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(name.split("[", 1)[0], []).append(name)
@@ -246,7 +247,16 @@ def _list_names(names: list[str]) -> str:
             parts.append(f"{group[0]}, {group[1]}, ..., {group[-1]} ({len(group)} of {base})")
         else:
             parts.extend(group)
-    return ", ".join(parts)
+    return _first_of(parts)
+
+
+_LISTED = 20  # names a message lists before it says how many more there are
+
+
+def _first_of(parts: list[str]) -> str:
+    if len(parts) <= _LISTED:
+        return ", ".join(parts)
+    return ", ".join(parts[:_LISTED]) + f", ... ({len(parts) - _LISTED:,} more)"
 
 
 def _unknown_message(graph: Graph, unknown: list[str]) -> str:
@@ -257,7 +267,8 @@ def _unknown_message(graph: Graph, unknown: list[str]) -> str:
             parts.append(f"'{name}' is computed on line {graph.line_of(i)}, not an input")
             continue
         parts.append(f"'{name}' is not an input of this file" + did_you_mean(name, graph.inputs))
-    return "; ".join(parts) + ("; inputs: " + ", ".join(list(graph.inputs)[:30]) if graph.inputs else "")
+    shown = "; ".join(parts[:_LISTED]) + (f"; ... ({len(parts) - _LISTED:,} more)" if len(parts) > _LISTED else "")
+    return shown + ("; inputs: " + _first_of(list(graph.inputs)) if graph.inputs else "")
 
 
 def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
