@@ -348,3 +348,9 @@ def test_a_message_lists_twenty_names_and_how_many_more(cg, tmp_path):
     unknown = cg("eval", prog, "--x", "1")
     assert unknown.code == 2 and unknown.err.rstrip().endswith("inputs: " + ", ".join(
         f"a{i}" for i in range(20)) + ", ... (49,980 more)")  # the list was cut at 30 without a word
+
+
+def test_serve_says_standard_input_cannot_be_watched(cg):
+    result = cg("serve", "-")
+    assert result.code == 2
+    assert "standard input (-) cannot be watched" in result.err and "does not exist" not in result.err

@@ -119,8 +119,9 @@ class ProgramCommand(click.Command):
 
 
 # Options for which an empty value means something: -e '' is an empty program (reported
-# as such, with its place), --annotate '' a diagram without numbers; --delimiter says why not.
-_EMPTY_ALLOWED = {"expr", "annotate", "delimiter"}
+# as such, with its place), --annotate '' a diagram without numbers; --delimiter and
+# serve's --host say themselves why not.
+_EMPTY_ALLOWED = {"expr", "annotate", "delimiter", "host"}
 
 
 def refuse_empty_values(ctx: click.Context) -> None:
