@@ -354,3 +354,19 @@ def test_serve_says_standard_input_cannot_be_watched(cg):
     result = cg("serve", "-")
     assert result.code == 2
     assert "standard input (-) cannot be watched" in result.err and "does not exist" not in result.err
+
+
+@pytest.mark.parametrize("extra,last", [
+    (9, "note: data.csv: 1 more column binds nothing; ignored"),
+    (100_000, "note: data.csv: 99,992 more columns bind nothing; ignored"),
+])
+def test_columns_that_bind_nothing_are_noted_eight_at_most(cg, tmp_path, monkeypatch, extra, last):
+    """A file of 100,000 unused columns printed 100,000 lines of notes."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, PROGRAM, "model.cg")
+    header = ",".join(f"c{i}" for i in range(extra)) + ",x,y\n"
+    write(tmp_path, header + ",".join("0" for _ in range(extra)) + ",1,2\n", "data.csv")
+    result = cg("eval", "model.cg", "--data", "data.csv")
+    assert result.code == 0
+    notes = [line for line in result.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 9 and notes[0].startswith("note: data.csv: column 'c0' is not an input") and notes[-1] == last
