@@ -370,3 +370,14 @@ def test_columns_that_bind_nothing_are_noted_eight_at_most(cg, tmp_path, monkeyp
     assert result.code == 0
     notes = [line for line in result.err.splitlines() if line.startswith("note:")]
     assert len(notes) == 9 and notes[0].startswith("note: data.csv: column 'c0' is not an input") and notes[-1] == last
+
+
+@pytest.mark.parametrize("option,document", [
+    ("--inputs", '{"x": 1, "y": 2, "x": 3}'),  # x was 3 without a word
+    ("--params", '{"w": 1, "b": 0, "w": 2}'),
+])
+def test_a_json_key_given_twice_is_a_usage_error(tmp_path, option, document):
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, document, "values.json")
+    err = clean(run_script("eval", "model.cg", option, "values.json", cwd=tmp_path), 2)
+    assert "is given twice in one object" in err

@@ -102,6 +102,25 @@ def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, floa
     return result
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys differ: Python's json keeps the last of a repeated key without
+    a word, as CSV's repeated column name is refused."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
 def read_json_object(path: str, what: str) -> dict:
     """A JSON object from a file; every failure is one InputError naming `what path`."""
     import json
@@ -117,7 +136,10 @@ def read_json_object(path: str, what: str) -> dict:
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
         raise InputError(f"{what} {clip_path(path)}: cannot read it: {reason}") from None
     try:
-        document = json.loads(text, parse_int=json_int)
+        document = json.loads(text, parse_int=json_int, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise InputError(f"{what} {clip_path(path)}: '{clip(exc.key)}' is given twice in one object; "
+                         "give each name one value") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{what} {clip_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except RecursionError:  # the json module recurses into nested arrays and objects
