@@ -381,3 +381,15 @@ def test_a_json_key_given_twice_is_a_usage_error(tmp_path, option, document):
     write(tmp_path, document, "values.json")
     err = clean(run_script("eval", "model.cg", option, "values.json", cwd=tmp_path), 2)
     assert "is given twice in one object" in err
+
+
+@pytest.mark.parametrize("address", ["junk", "bogus://host:1", ":::"])
+def test_a_malformed_scheduler_address_is_a_usage_error_without_a_traceback(tmp_path, address):
+    """A Client that failed in its constructor printed a traceback from its __del__."""
+    pytest.importorskip("distributed")
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, DATA, "data.csv")
+    proc = run_script("eval", "model.cg", "--data", "data.csv", "--engine", "dask", "--scheduler", address,
+                      cwd=tmp_path)
+    err = clean(proc, 2)
+    assert "Exception ignored" not in err and "not a scheduler's address" in err
