@@ -393,3 +393,32 @@ def test_a_malformed_scheduler_address_is_a_usage_error_without_a_traceback(tmp_
                       cwd=tmp_path)
     err = clean(proc, 2)
     assert "Exception ignored" not in err and "not a scheduler's address" in err
+
+
+@pytest.mark.parametrize("argv,victim", [
+    (["eval", "model.cg", "--data", "data.csv"], "data.csv"),  # read its own rows back
+    (["eval", "model.cg", "--x", "1", "--y", "2"], "model.cg"),
+    (["train", "model.cg", "--data", "data.csv", "--epochs", "1"], "data.csv"),
+    (["eval", "-e", "y = x", "--inputs", "in.json"], "in.json"),
+])
+def test_standard_output_appended_to_a_file_the_run_reads_is_refused(tmp_path, argv, victim):
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, DATA, "data.csv")
+    write(tmp_path, '{"x": 1}', "in.json")
+    before = (tmp_path / victim).read_bytes()
+    with open(tmp_path / victim, "ab") as out:
+        proc = subprocess.run([*cgraph_script(), *argv], stdout=out, stderr=subprocess.PIPE, cwd=tmp_path,
+                              env=script_env(), timeout=60)
+    err = clean(proc, 2)
+    assert "standard output is" in err and victim in err
+    assert (tmp_path / victim).read_bytes() == before
+
+
+def test_standard_output_onto_a_read_file_is_fine_when_the_result_goes_to_o(tmp_path):
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, DATA, "data.csv")
+    with open(tmp_path / "data.csv", "ab") as out:
+        proc = subprocess.run([*cgraph_script(), "eval", "model.cg", "--data", "data.csv", "-o", "rows.csv"],
+                              stdout=out, stderr=subprocess.PIPE, cwd=tmp_path, env=script_env(), timeout=60)
+    clean(proc, 0)
+    assert (tmp_path / "data.csv").read_text() == DATA

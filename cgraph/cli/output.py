@@ -188,11 +188,31 @@ def guard_command_files(ctx) -> RunFiles:
     option on one) is guarded by naming its option in READ_OPTIONS or WRITE_OPTIONS."""
     files = RunFiles()
     writes = _register_reads(ctx, files)
+    if not any(option == "-o" and path != "-" for option, path in writes):  # else the result goes to -o
+        _refuse_stdout_onto_a_read(files)
     ctx.meta[_META_KEY] = files
     for option, path in writes:
         files.write(option, path)
     _check_writable(writes)
     return files
+
+
+def _refuse_stdout_onto_a_read(files: RunFiles) -> None:
+    """`cgraph eval m.cg --data d.csv >> d.csv` would read its own output back as rows (as
+    `cat f >> f` would, which cat refuses too): standard output that is a file the run
+    reads is refused before anything is read."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # closed, or not a file descriptor (a test's)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        return
+    me = ("inode", st.st_dev, st.st_ino)
+    for option, known in files.reads:
+        if _identity(known) == me:
+            shown = "- (standard input)" if known == STDIN else known
+            raise OutputClash(f"standard output is {_described(option)} {shown}, a file this command reads; "
+                              "redirect it to another file")
 
 
 def _register_reads(ctx, files: RunFiles) -> list[tuple[str, str]]:
