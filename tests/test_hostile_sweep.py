@@ -422,3 +422,17 @@ def test_standard_output_onto_a_read_file_is_fine_when_the_result_goes_to_o(tmp_
                               stdout=out, stderr=subprocess.PIPE, cwd=tmp_path, env=script_env(), timeout=60)
     clean(proc, 0)
     assert (tmp_path / "data.csv").read_text() == DATA
+
+
+@pytest.mark.parametrize("option", ["--params", "--init"])
+def test_a_params_file_of_a_newer_format_says_so(cg, tmp_path, monkeypatch, option):
+    """It was read as a plain object: "the value of the param 'format' must be a number"."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, PROGRAM, "model.cg")
+    write(tmp_path, DATA, "data.csv")
+    write(tmp_path, '{"format": "cgraph-params/99", "params": {"w": 1, "b": 0}, "epoch": 3}', "saved.json")
+    argv = ["eval", "model.cg"] if option == "--params" else ["train", "model.cg", "--data", "data.csv"]
+    result = cg(*argv, option, "saved.json")
+    assert result.code == 2
+    assert "the file is cgraph-params/99, a format this cgraph cannot read" in result.err
+    assert "'format'" not in result.err

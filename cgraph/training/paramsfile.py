@@ -119,7 +119,12 @@ def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
     from ..engine import input_values
 
     document = input_values.read_json_object(path, what)
-    ours = document.get("format") in READ_FORMATS
+    fmt = document.get("format")
+    if isinstance(fmt, str) and fmt.startswith("cgraph-params/") and fmt not in READ_FORMATS:
+        # A newer cgraph's file: read as a plain object, its "format" was called a bad param.
+        raise InputError(f"{what} {path}: the file is {clip(fmt)}, a format this cgraph cannot read "
+                         f"(it reads {', '.join(READ_FORMATS)})", hint="save it again with this cgraph's train --save")
+    ours = fmt in READ_FORMATS
     raw = document.get("params") if ours else document
     if not isinstance(raw, dict):
         raise InputError(f"{what} {path}: \"params\" must be an object of name: value pairs")
