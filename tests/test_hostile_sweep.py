@@ -436,3 +436,12 @@ def test_a_params_file_of_a_newer_format_says_so(cg, tmp_path, monkeypatch, opti
     assert result.code == 2
     assert "the file is cgraph-params/99, a format this cgraph cannot read" in result.err
     assert "'format'" not in result.err
+
+
+def test_render_s_default_output_for_standard_input_never_replaces_the_file_it_reads(tmp_path):
+    """`cgraph render - < stdin.svg` draws to stdin.svg by default: the program itself."""
+    source = write(tmp_path, "p = x + y\ng = p * z\n", "stdin.svg")
+    before = (tmp_path / "stdin.svg").read_bytes()
+    err = clean(run_with_stdin(["render", "-", "--x", "1", "--y", "2", "--z", "3"], source, tmp_path), 2)
+    assert "would overwrite the program - (standard input, the same file)" in err
+    assert (tmp_path / "stdin.svg").read_bytes() == before
