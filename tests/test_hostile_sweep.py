@@ -445,3 +445,19 @@ def test_render_s_default_output_for_standard_input_never_replaces_the_file_it_r
     err = clean(run_with_stdin(["render", "-", "--x", "1", "--y", "2", "--z", "3"], source, tmp_path), 2)
     assert "would overwrite the program - (standard input, the same file)" in err
     assert (tmp_path / "stdin.svg").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv,option", [
+    (["render", "prog.cg", *VALUES, "-o", "new/"], "-o"),  # said "Not a directory"
+    (["train", "model.cg", "--x", "1", "--y", "2", "--save", "new/"], "--save"),
+    (["train", "model.cg", "--x", "1", "--y", "2", "--log", "new/"], "--log"),
+])
+def test_an_output_ending_with_a_slash_names_a_missing_directory(cg, tmp_path, monkeypatch, argv, option):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, INTRO)
+    write(tmp_path, PROGRAM, "model.cg")
+    result = cg(*argv)
+    assert result.code == 1
+    assert f"cannot write {option} new/: it ends with /, so it names a directory, which does not exist" in result.err
+    assert "trained" not in result.out  # found before training
+    assert not (tmp_path / "new").exists()

@@ -6,6 +6,10 @@ One guard (`RunFiles`) knows every file a command reads (the program, --data, --
 directory's files). The CLI fills it before the command runs, so a clash is refused
 before any work, and every write in this module checks its target against it again,
 so targets named during the run (render's default -o, each frame) are held to it too.
+
+Why one module of ~400 lines: the guard and the writers are one contract (every write
+claims its target from the guard, and the guard's checks are the writers' errors);
+split, each half would reach into the other's private helpers.
 """
 
 from __future__ import annotations
@@ -302,6 +306,8 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
     name, option = target, _option_for(target, option)
     target = _checked_target(target, option, inputs)
     cannot = f"cannot write {option} {name}"
+    if name.endswith(("/", os.sep)):  # (an existing directory is refused above) the rename would say ENOTDIR
+        raise _names_a_directory(option, name)
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
         yield from _device(target, cannot)
         return
@@ -364,6 +370,11 @@ def _finish(f: IO[bytes], target: str, cannot: str, fsync: bool) -> None:
         raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
 
 
+def _names_a_directory(option: str, name: str) -> OutputError:
+    return OutputError(f"cannot write {option} {name}: it ends with /, so it names a directory, which does not "
+                       "exist; give a file name")
+
+
 def _option_for(target: str, option: str | None) -> str:
     if option:
         return option
@@ -384,6 +395,8 @@ def _checked_target(target: str, option: str, inputs: tuple[str, ...]) -> str:
             raise OutputError(f"{option} {target}: the directory exists; part files go to a new one "
                               "(or give a file name)")
         raise OutputError(f"{option} {target} is a directory; give a file name")
+    if option != "-o" and target.endswith(("/", os.sep)):  # (-o DIR/ is --engine dask's part files: checked there)
+        raise _names_a_directory(option, target)
     name = target
     if os.path.islink(target):  # replace the file the link points to, and keep the link
         target = os.path.realpath(target)
