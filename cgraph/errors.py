@@ -106,8 +106,27 @@ def did_you_mean(word: str, candidates, cutoff: float = 0.6) -> str:
 
 
 def clip(text: str, limit: int = 60) -> str:
-    """Source text quoted in a message, cut short: a message about a 10 MB number is one line."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """Source text quoted in a message, cut short: a message about a 10 MB number is one line.
+    A control character in it (a data cell's line break, a NUL, an escape sequence) is
+    shown as Python writes it (\\n, \\x00, \\x1b), so it cannot break or drive the terminal."""
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return _CONTROL_OR_BREAK.sub(_escaped, text) if not text.isprintable() else text
+
+
+# Control characters: C0 (but a tab), DEL and C1. A message keeps its own line breaks
+# (a hint, Graphviz's lines); text quoted with `clip` loses them too.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _escaped(m: re.Match) -> str:
+    return repr(m.group(0))[1:-1]
+
+
+def visible(message: str) -> str:
+    """A message as it may reach a terminal: control characters but line breaks and tabs
+    written as escapes (a NUL or ESC from a file, echoed back, would act on the terminal)."""
+    return _CONTROL.sub(_escaped, message)
 
 
 def non_finite(v: float) -> str:
@@ -148,6 +167,7 @@ _WORD = re.compile(r"[^\s'\"]{%d,}" % (_LONG_WORD + 1))
 def clip_message(message: str) -> str:
     """A message echoing user text (a 10,000-character name or value), made readable:
     each long quoted or bare piece is cut to `clip`'s length with an ellipsis."""
+    message = visible(message)
     if len(message) <= _LONG_MESSAGE:
         return message
 
@@ -254,6 +274,40 @@ class DataError(InputError):
         if self.location is None:
             return f"{self.path}: error: {self.message}" + (f"\n  hint: {self.hint}" if self.hint else "")
         return super().__str__()
+
+
+def refuse_endless(fd: int, name: str) -> None:
+    """Refuse (InputError) to read a program, JSON or data from a device that never ends:
+    /dev/zero and /dev/urandom would fill memory until the machine gives out. A terminal
+    (typed text, ended by Ctrl-D), /dev/null, files and pipes are read as they are."""
+    import os
+    import stat
+
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISCHR(st.st_mode) or os.isatty(fd):
+            return
+        if st.st_rdev == os.stat(os.devnull).st_rdev:
+            return
+    except OSError:
+        return  # nothing known to refuse: reading it reports what is wrong
+    raise InputError(f"{clip_path(name)} is a device, not a file: it would be read without end")
+
+
+def stdin_buffer(what: str):
+    """Standard input's bytes for `-` (the program, --data): refused when the process was
+    started without it (`<&-`) or it is a device that never ends (`< /dev/zero`)."""
+    import sys
+
+    if sys.stdin is None:
+        raise InputError(f"{what}: standard input is closed, so there is nothing to read")
+    try:
+        fd = sys.stdin.fileno()
+    except (OSError, ValueError, AttributeError):
+        fd = -1  # replaced (a test's, an embedding program's): read it as it is
+    if fd >= 0:
+        refuse_endless(fd, f"{what}: standard input")
+    return sys.stdin.buffer
 
 
 class _OneLine(Source):

@@ -297,6 +297,16 @@ def test_disk_full_leaves_no_partial_file(tmp_path):
     assert (work / "old.dot").read_bytes().startswith(b"digraph")
 
 
+def test_rows_on_a_full_disk_leave_no_partial_file(tmp_path):
+    work = tmp_path / "out"
+    work.mkdir()
+    proc = run_script("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", work / "rows.csv",
+                      preexec_fn=_small_file_limit(2000))
+    err = clean(proc, 1)
+    assert err.startswith(f"error: cannot write -o {work / 'rows.csv'}: File too large"), err  # names its option
+    assert listing(work) == {}
+
+
 def test_frames_on_a_full_disk(tmp_path):
     argv = ["render", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "--format", "dot", "--frames"]
     clean(run_script(*argv, tmp_path / "all"), 0)

@@ -373,7 +373,7 @@ def test_render_without_backward_draws_no_gradient_graph(cg):
     (["--no-simplify"], "--no-simplify goes with --backward"),
     (["--backward", "--wrt", "q"], "not an input or param"),
     (["--backward", "--wrt", "x,"], "an empty name in the list"),
-    (["--backward", "--wrt", ""], "give one or more input or param names"),
+    (["--backward", "--wrt", ""], "--wrt needs a value, not an empty string"),
     (["--backward", "--frames", "frames"], "--frames"),
     (["--backward", "--focus", "p"], "--focus"),
     (["--backward", "--output", "nosuch"], "--output nosuch"),

@@ -82,9 +82,12 @@ def _guarded(command: click.Command) -> click.Command:
 
     @functools.wraps(callback)
     def guarded(*args, **kwargs):
+        from .common import refuse_empty_values
         from .output import guard_command_files
 
-        guard_command_files(click.get_current_context())
+        ctx = click.get_current_context()
+        refuse_empty_values(ctx)
+        guard_command_files(ctx)
         return callback(*args, **kwargs)
 
     guarded._cgraph_guarded = True  # type: ignore[attr-defined]

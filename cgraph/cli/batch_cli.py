@@ -122,7 +122,7 @@ def _write_rows(writer, out, part, target: str) -> None:
     try:
         _write_part(writer, part)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write -o {target}: {exc.strerror or exc}") from None
 
 
 def _text_of(writer, part) -> bytes:

@@ -8,6 +8,7 @@ import click
 
 from ..engine import gradient_check
 from ..errors import EXIT_FILE_ERROR
+from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from ..views import checkview
 from . import EXIT_CODES_HELP
@@ -44,7 +45,7 @@ KINK), 1 when one does not (FAIL) or is inf or nan (NONFINITE). {EXIT_CODES_HELP
 @click.option("--order", type=Count(1, 2), default=1, show_default=True,
               help="1: the gradient; 2: the Hessian against differences of the gradient, and its symmetry.")
 def check_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, eps: float,
-                  rtol: float, atol: float, fmt: str, order: int = 1) -> None:
+                  rtol: float, atol: float, fmt: str, order: int = 1, max_nodes: int = DEFAULT_MAX_NODES) -> None:
     """Check FILE's backprop gradients against central finite differences,
     as PyTorch's gradcheck does, for every input and param: a row per
     input with the analytic and numeric gradient, their absolute and
@@ -55,7 +56,7 @@ def check_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 
     A file with several outputs (output a, b) is checked for the first."""
     if order == 2:
-        _check_hessian(graph, inputs, output_name, strict, eps, rtol, atol, fmt)
+        _check_hessian(graph, inputs, output_name, strict, eps, rtol, atol, fmt, max_nodes)
         return
     rows = gradient_check.gradcheck(graph, inputs, output=output_name, eps=eps, rtol=rtol, atol=atol, strict=strict)
     if fmt == "json":
@@ -71,12 +72,13 @@ def check_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
 
 
 def _check_hessian(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, eps: float,
-                   rtol: float, atol: float, fmt: str) -> None:
+                   rtol: float, atol: float, fmt: str, max_nodes: int) -> None:
     """--order 2: a row per entry of the Hessian, and its symmetry."""
     from ..engine.hessian import hessian_check
     from ..views import hessianview
 
-    result = hessian_check(graph, inputs, output=output_name, eps=eps, rtol=rtol, atol=atol, strict=strict)
+    result = hessian_check(graph, inputs, output=output_name, eps=eps, rtol=rtol, atol=atol, strict=strict,
+                           max_nodes=max_nodes)
     if fmt == "json":
         click.echo(json.dumps(hessianview.check_to_dict(result, eps, rtol, atol), indent=2, allow_nan=False))
     else:

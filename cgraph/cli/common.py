@@ -17,7 +17,7 @@ import click
 
 from ..engine import input_values
 from ..frontend.builder import DEFAULT_MAX_NODES, DEFAULT_SEED
-from ..errors import InputError, clip, did_you_mean
+from ..errors import InputError, clip, did_you_mean, stdin_buffer
 from ..ir.graph import Graph
 from ..frontend.loading import load, load_bytes, parse
 
@@ -96,7 +96,7 @@ class ProgramCommand(click.Command):
                     i += 1
                 name, eq, value = value.partition("=")
                 if not eq:
-                    raise InputError(f"--input {clip(name)!r}: expected NAME=VALUE")
+                    raise InputError(f"--input '{clip(name)}': expected NAME=VALUE")
                 pairs.append((name, value, True))
                 i += 1
                 continue
@@ -116,6 +116,21 @@ class ProgramCommand(click.Command):
         ctx.meta[_PAIRS] = pairs
         ctx.meta[_KNOWN] = known
         return super().parse_args(ctx, rest)
+
+
+# Options for which an empty value means something: -e '' is an empty program (reported
+# as such, with its place), --annotate '' a diagram without numbers; --delimiter and
+# serve's --host say themselves why not.
+_EMPTY_ALLOWED = {"expr", "annotate", "delimiter", "host"}
+
+
+def refuse_empty_values(ctx: click.Context) -> None:
+    """`--save ''` (an unset shell variable, say) is a usage error, not a run that quietly
+    saves nothing: the same for every option that names a file or a node."""
+    for param in ctx.command.params:
+        if (isinstance(param, click.Option) and not param.is_flag and param.name not in _EMPTY_ALLOWED
+                and ctx.params.get(param.name or "") == ""):
+            raise click.UsageError(f"{'/'.join(param.opts)} needs a value, not an empty string", ctx)
 
 
 def no_cache_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -175,7 +190,7 @@ def read_graph(file: str | None, expr: str | None, max_nodes: int, seed: int = D
     if file is None:
         raise click.UsageError("missing FILE (or -e EXPR, or - for standard input)")
     if file == "-":
-        return load_bytes(sys.stdin.buffer.read(), "<stdin>", max_nodes=max_nodes, seed=seed, cache=not no_cache)
+        return load_bytes(stdin_buffer("the program -").read(), "<stdin>", max_nodes=max_nodes, seed=seed, cache=not no_cache)
     return load(file, max_nodes=max_nodes, seed=seed, cache=not no_cache)
 
 
@@ -191,7 +206,7 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
     for item in input_pairs:
         name, eq, value = item.partition("=")
         if not eq:
-            raise InputError(f"--input {clip(item)!r}: expected NAME=VALUE")
+            raise InputError(f"--input '{clip(item)}': expected NAME=VALUE")
         pairs.append((name, value))
     for name, value, via_input in ctx.meta.get(_PAIRS, []):
         if not via_input:
@@ -205,8 +220,8 @@ def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the program options into `graph` and `inputs` arguments of the command.
 
     With `evaluation_options`, --seed draws the random params and --params values sit
-    under every other value; the command gets `seed` and `params_file` only if its
-    signature names them (train shuffles with its seed)."""
+    under every other value; the command gets `seed`, `params_file` and `max_nodes` only
+    if its signature names them (train shuffles with its seed)."""
     wanted = inspect.signature(command).parameters
 
     @functools.wraps(command)
@@ -214,6 +229,8 @@ def with_program(command: Callable[..., Any]) -> Callable[..., Any]:
         seed = kwargs["seed"] if "seed" in wanted else kwargs.pop("seed", None)
         params_file = kwargs.get("params_file") if "params_file" in wanted else kwargs.pop("params_file", None)
         graph = read_graph(file, expr, max_nodes, DEFAULT_SEED if seed is None else seed, no_cache)
+        if "max_nodes" in wanted:  # the cap of the graphs the command derives (hessian's second order)
+            kwargs["max_nodes"] = max_nodes
         given = gather_inputs(graph, inputs_file, input_pairs)
         inputs = {**params_values(graph, params_file), **given} if params_file else given
         return command(graph=graph, inputs=inputs, output_name=output_name, **kwargs)
@@ -265,9 +282,14 @@ def output_list(text: str | None, option: str = "--output") -> str | list[str] |
     if text is None:
         return None
     names = input_values.split_items(text)
-    if len(names) == 1:
-        return text
+    # Every command's lists (--output, --wrt, --blank-nodes) refuse the same mistakes:
+    # an empty name (`--wrt ''`, `x,`) and a name given twice.
     if "" in names:
         raise click.BadParameter(f"{text!r}: an empty name in the list (give NAME or NAME,NAME,...)",
                                  param_hint=f"'{option}'")
+    twice = next((name for k, name in enumerate(names) if name in names[:k]), None)
+    if twice is not None:
+        raise click.BadParameter(f"'{clip(twice)}' is named twice", param_hint=f"'{option}'")
+    if len(names) == 1:
+        return text
     return names

@@ -6,10 +6,11 @@ import json
 
 import click
 
+from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from ..views import hessianview
 from . import EXIT_CODES_HELP
-from .common import PRECISION, ProgramCommand, evaluation_options, with_program
+from .common import PRECISION, ProgramCommand, evaluation_options, output_list, with_program
 
 EPILOG = f"""\b
 Examples:
@@ -27,22 +28,6 @@ gradient come from the ordinary forward and backward pass.
 """
 
 
-def split_names(text: str) -> list[str]:
-    """`x,y,w[1,2]`: names separated by commas outside brackets."""
-    names: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for char in text:
-        depth += (char == "[") - (char == "]")
-        if char == "," and depth <= 0:
-            names.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    names.append("".join(current).strip())
-    return [name for name in names if name]
-
-
 @click.command("hessian", cls=ProgramCommand, epilog=EPILOG, short_help="Value, gradient and Hessian matrix.")
 @with_program
 @evaluation_options
@@ -54,18 +39,15 @@ def split_names(text: str) -> list[str]:
               help="Significant digits in the table (json, csv and plain are full precision).")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 def hessian_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, wrt: str | None,
-                    fmt: str, precision: int, out: str) -> None:
+                    fmt: str, precision: int, out: str, max_nodes: int = DEFAULT_MAX_NODES) -> None:
     """The value of FILE's output, its gradient and its Hessian (the
     matrix of second derivatives d2g/(dx dy)) w.r.t. its inputs and params
     (or --wrt NAME,...), at the given input values."""
     from ..engine.hessian import hessian
 
-    names = None
-    if wrt is not None:
-        names = split_names(wrt)
-        if not names:
-            raise click.UsageError("--wrt needs at least one name: --wrt x,y")
-    result = hessian(graph, inputs, names, output=output_name, strict=strict)
+    listed = output_list(wrt, "--wrt")  # as `cgraph grad --wrt` reads it: w[1,2] is one name
+    names = [listed] if isinstance(listed, str) else listed
+    result = hessian(graph, inputs, names, output=output_name, strict=strict, max_nodes=max_nodes)
     for warning in result.warnings:
         click.echo(warning, err=True)
     if fmt == "table" and out == "-":

@@ -6,6 +6,10 @@ One guard (`RunFiles`) knows every file a command reads (the program, --data, --
 directory's files). The CLI fills it before the command runs, so a clash is refused
 before any work, and every write in this module checks its target against it again,
 so targets named during the run (render's default -o, each frame) are held to it too.
+
+Why one module of ~400 lines: the guard and the writers are one contract (every write
+claims its target from the guard, and the guard's checks are the writers' errors);
+split, each half would reach into the other's private helpers.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ _OUT_OF_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 READ_OPTIONS = ("--inputs", "--data", "--params", "--init")
 WRITE_OPTIONS = ("-o", "--save", "--log", "--plot", "--frames", "--answers")
 PROGRAM = "FILE"  # the program, click's argument
+STDIN = "-"  # a program or --data read from standard input
 # Resuming into the file it started from is the documented workflow: --init is read in
 # full before the first --save replaces it (atomically), so the pair is no clash.
 ALLOWED = {("--save", "--init")}
@@ -43,7 +48,9 @@ class RunFiles:
         self.read_sets: list[tuple[str, str]] = []  # (option, directory or glob) of a data set
 
     def read(self, option: str, path: str | None) -> None:
-        if path and path != "-":
+        # "-" is standard input: when that is a file (`cgraph eval - -o /dev/stdin < f.cg`),
+        # writing there would replace it, so it is compared as the file it is.
+        if path:
             self.reads.append((option, path))
 
     def read_set(self, option: str, spec: str) -> None:
@@ -83,6 +90,9 @@ class RunFiles:
 
         def inside(known: str) -> bool:
             from fnmatch import fnmatchcase
+
+            if known == STDIN:
+                return False  # a frame is claimed one by one too, and compared with it then
 
             parent = _identity(os.path.dirname(os.path.abspath(known)))
             name = os.path.basename(known)
@@ -142,6 +152,9 @@ def _described(option: str) -> str:
 
 
 def _clash(option: str, path: str, role: str, known: str) -> str:
+    if known == STDIN:
+        return (f"{option} {path} would overwrite {role} - (standard input, the same file), an input of this "
+                f"command; give {option} another file")
     same = "" if os.path.abspath(path) == os.path.abspath(known) else " (the same file)"
     what = "" if "input" in role else ", an input of this command"
     return f"{option} {path} would overwrite {role} {known}{same}{what}; give {option} another file"
@@ -150,9 +163,10 @@ def _clash(option: str, path: str, role: str, known: str) -> str:
 def _identity(path: str) -> tuple | None:
     """What makes two paths one file: device and inode of an existing file (through
     symlinks and hard links), else the resolved real path (two outputs not yet written).
-    None for what two writers can share harmlessly: /dev/null, a terminal, a pipe."""
+    None for what two writers can share harmlessly: /dev/null, a terminal, a pipe.
+    "-" is standard input, whatever it is (a file redirected with `<`)."""
     try:
-        st = os.stat(path)
+        st = os.fstat(sys.stdin.fileno()) if path == STDIN and sys.stdin is not None else os.stat(path)
     except (OSError, ValueError):
         return ("path", os.path.realpath(path))
     if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
@@ -178,11 +192,31 @@ def guard_command_files(ctx) -> RunFiles:
     option on one) is guarded by naming its option in READ_OPTIONS or WRITE_OPTIONS."""
     files = RunFiles()
     writes = _register_reads(ctx, files)
+    if not any(option == "-o" and path != "-" for option, path in writes):  # else the result goes to -o
+        _refuse_stdout_onto_a_read(files)
     ctx.meta[_META_KEY] = files
     for option, path in writes:
         files.write(option, path)
     _check_writable(writes)
     return files
+
+
+def _refuse_stdout_onto_a_read(files: RunFiles) -> None:
+    """`cgraph eval m.cg --data d.csv >> d.csv` would read its own output back as rows (as
+    `cat f >> f` would, which cat refuses too): standard output that is a file the run
+    reads is refused before anything is read."""
+    try:
+        st = os.fstat(sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # closed, or not a file descriptor (a test's)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        return
+    me = ("inode", st.st_dev, st.st_ino)
+    for option, known in files.reads:
+        if _identity(known) == me:
+            shown = "- (standard input)" if known == STDIN else known
+            raise OutputClash(f"standard output is {_described(option)} {shown}, a file this command reads; "
+                              "redirect it to another file")
 
 
 def _register_reads(ctx, files: RunFiles) -> list[tuple[str, str]]:
@@ -272,6 +306,8 @@ def atomic_writer(target: str, *, inputs: tuple[str, ...] = (), fsync: bool = Tr
     name, option = target, _option_for(target, option)
     target = _checked_target(target, option, inputs)
     cannot = f"cannot write {option} {name}"
+    if name.endswith(("/", os.sep)):  # (an existing directory is refused above) the rename would say ENOTDIR
+        raise _names_a_directory(option, name)
     if os.path.exists(target) and not os.path.isfile(target):  # a device or a pipe: write to it as it is
         yield from _device(target, cannot)
         return
@@ -334,6 +370,11 @@ def _finish(f: IO[bytes], target: str, cannot: str, fsync: bool) -> None:
         raise OutputError(f"{cannot}: {exc.strerror or exc}") from None
 
 
+def _names_a_directory(option: str, name: str) -> OutputError:
+    return OutputError(f"cannot write {option} {name}: it ends with /, so it names a directory, which does not "
+                       "exist; give a file name")
+
+
 def _option_for(target: str, option: str | None) -> str:
     if option:
         return option
@@ -354,6 +395,8 @@ def _checked_target(target: str, option: str, inputs: tuple[str, ...]) -> str:
             raise OutputError(f"{option} {target}: the directory exists; part files go to a new one "
                               "(or give a file name)")
         raise OutputError(f"{option} {target} is a directory; give a file name")
+    if option != "-o" and target.endswith(("/", os.sep)):  # (-o DIR/ is --engine dask's part files: checked there)
+        raise _names_a_directory(option, target)
     name = target
     if os.path.islink(target):  # replace the file the link points to, and keep the link
         target = os.path.realpath(target)

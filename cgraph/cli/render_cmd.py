@@ -216,8 +216,6 @@ def _backward_scene(graph: Graph, ev: Evaluation | None, inputs: dict[str, float
 
     listed = output_list(wrt, "--wrt")  # as `cgraph grad --wrt` reads it: w[1,2] is one name
     names = [listed] if isinstance(listed, str) else listed
-    if names == [""]:
-        raise click.BadParameter("give one or more input or param names", param_hint="'--wrt'")
     if not opts["collapse"] and len(graph) > opts["max_render_nodes"]:
         render.scene(graph, None, **opts)  # refuses the forward graph alone, before differentiating it
     differentiated = graph

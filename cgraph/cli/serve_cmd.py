@@ -43,7 +43,7 @@ that is not this machine's); 130 interrupted (Ctrl-C: how it stops).
 
 
 @click.command("serve", cls=ProgramCommand, epilog=EPILOG, short_help="Serve the interactive page; reload it on save.")
-@click.argument("file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--port", type=Count(0, 65535), default=0, show_default=True,
               help="The port to listen on; 0 takes a free one.")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -65,6 +65,9 @@ def serve_command(file: str, port: int, host: str, open_browser: bool, **options
         # An empty host would bind every address: the page is this machine's unless asked.
         raise click.BadParameter("give an address (127.0.0.1 is this machine only; 0.0.0.0 every address)",
                                  param_hint="--host")
+    if file == "-":
+        raise click.BadParameter("serve watches a file and reloads the page when it is saved: standard input (-) "
+                                 "cannot be watched; save the program to a file", param_hint="FILE")
     if not os.path.isfile(file):
         # A FIFO or a device would block or never end the first read, before anything is served.
         raise click.BadParameter(f"{clip_path(file)} is not a regular file", param_hint="FILE")

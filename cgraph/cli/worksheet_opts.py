@@ -49,7 +49,7 @@ def blank_kinds(blank: str | None, blank_nodes: str | None, answers: str | None,
     kinds = {part.strip() for part in blank.split(",")}
     for kind in sorted(kinds):
         if kind not in KINDS:
-            raise click.BadParameter(f"unknown {clip(kind)!r}; choose from {', '.join(KINDS)}" + did_you_mean(kind, KINDS),
+            raise click.BadParameter(f"unknown '{clip(kind)}'; choose from {', '.join(KINDS)}" + did_you_mean(kind, KINDS),
                                      param_hint="'--blank'")
     return frozenset(kinds)
 

@@ -32,6 +32,7 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        _check_address(scheduler)
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -57,6 +58,18 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         raise CgraphError(f"cannot start a local Dask cluster of {n} workers: {type(exc).__name__}: {exc}") from None
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
+
+
+def _check_address(scheduler: str) -> None:
+    """A malformed address is a usage error, found before a Client exists: one that fails
+    in its constructor prints a traceback from its __del__ when it is collected."""
+    from distributed.comm import get_address_host_port
+
+    try:
+        get_address_host_port(scheduler)
+    except ValueError as exc:
+        raise InputError(f"--scheduler {scheduler}: not a scheduler's address ({exc})",
+                         hint="a Dask scheduler's address is tcp://HOST:PORT (dask scheduler prints it)") from None
 
 
 @contextlib.contextmanager

@@ -236,7 +236,7 @@ def _refuse_missing(graph: Graph, values: list[float | None]) -> None:
 
 
 def _list_names(names: list[str]) -> str:
-    """'a, x[1], x[2], ..., x[500] (500 of x), b': a long run of one indexed name is shortened."""
+    """'a, x[1], ..., x[500] (500 of x), b': a long run of one indexed name is shortened, and so is a long list."""
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(name.split("[", 1)[0], []).append(name)
@@ -246,7 +246,16 @@ def _list_names(names: list[str]) -> str:
             parts.append(f"{group[0]}, {group[1]}, ..., {group[-1]} ({len(group)} of {base})")
         else:
             parts.extend(group)
-    return ", ".join(parts)
+    return _first_of(parts)
+
+
+_LISTED = 20  # names a message lists before it says how many more there are
+
+
+def _first_of(parts: list[str]) -> str:  # 'a, b, ... (N more)'
+    if len(parts) <= _LISTED:
+        return ", ".join(parts)
+    return ", ".join(parts[:_LISTED]) + f", ... ({len(parts) - _LISTED:,} more)"
 
 
 def _unknown_message(graph: Graph, unknown: list[str]) -> str:
@@ -257,7 +266,8 @@ def _unknown_message(graph: Graph, unknown: list[str]) -> str:
             parts.append(f"'{name}' is computed on line {graph.line_of(i)}, not an input")
             continue
         parts.append(f"'{name}' is not an input of this file" + did_you_mean(name, graph.inputs))
-    return "; ".join(parts) + ("; inputs: " + ", ".join(list(graph.inputs)[:30]) if graph.inputs else "")
+    shown = "; ".join(parts[:_LISTED]) + (f"; ... ({len(parts) - _LISTED:,} more)" if len(parts) > _LISTED else "")
+    return shown + ("; inputs: " + _first_of(list(graph.inputs)) if graph.inputs else "")
 
 
 def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
@@ -283,10 +293,9 @@ def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
     return cast("list[float]", values)  # every node's slot is filled now
 
 
-# Gradients start at -0.0, not 0.0: -0.0 is the identity of IEEE addition (-0.0 + x is x, bit
-# for bit), so a node whose one contribution is -0.0 (d(a*b)/da at b = -0.0) keeps it, as
-# PyTorch and the batch engine (which assigns a first contribution) have it; 0.0 + -0.0
-# would be 0.0. A node the output does not depend on gets 0.0.
+# Gradients start at -0.0, the identity of IEEE addition (0.0 + -0.0 would be 0.0): a node
+# whose one contribution is -0.0 (d(a*b)/da at b = -0.0) keeps it, as in PyTorch and the
+# batch engine. A node the output does not depend on gets 0.0.
 _UNREACHED = -0.0
 
 
@@ -341,8 +350,7 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
 
 
 def _unreached_to_zero(graph: Graph, out: int, grads: list[float] | memoryview[float]) -> list[float]:
-    """The gradients as a list, +0.0 for the nodes the output does not depend on (their
-    slots still hold the -0.0 they started at: in a list the very _UNREACHED object)."""
+    """The gradients as a list, +0.0 for the nodes the output does not depend on (in a list, the very _UNREACHED)."""
     if isinstance(grads, list):
         return [0.0 if g is _UNREACHED else g for g in grads]
     return [g if f else 0.0 for g, f in zip(grads.tolist(), _on_path(graph, out))]

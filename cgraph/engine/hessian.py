@@ -124,11 +124,11 @@ class HessianCheck:
 
 def hessian_check(graph: Graph, inputs: Mapping[str, float] | None = None, *, output: str | None = None,
                   eps: float = DEFAULT_EPS, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
-                  strict: bool = False) -> HessianCheck:
+                  strict: bool = False, max_nodes: int = 10_000_000) -> HessianCheck:
     """The Hessian (from the gradient graph) against central differences of the backward
     pass's gradient, w.r.t. every input and param."""
     _check_tolerances(eps, rtol, atol)
-    result = hessian(graph, inputs, output=output, strict=strict)
+    result = hessian(graph, inputs, output=output, strict=strict, max_nodes=max_nodes)
     names = list(result.wrt)
     base = dict(inputs or {})
     mid = evaluate(graph, base, output=output)

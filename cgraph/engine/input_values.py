@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from ..errors import InputError, clip, clip_path
+from ..errors import InputError, clip, clip_path, refuse_endless
 from ..ir.graph import Graph
 
 # x[1], w[1,2], w[ 1 , 2 ], and w[1][2] (the language's other spelling of w[1,2]).
@@ -26,26 +26,38 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NEGATIVE_ZERO = re.compile(r"-0(?![0-9.eE])")
 
 
-def _json_int(text: str) -> int | float:
-    return -0.0 if text == "-0" else int(text)
+def json_int(digits: str) -> int | float:
+    """How every JSON reader takes an integer: -0 is the float -0.0, as float("-0") reads it
+    on the command line and in CSV (json's int 0 would turn 1/x from -inf into inf); one
+    with more digits than Python converts to an int (4,300, its guard against slow
+    conversions) is far past a float's range anyway, so it is read as the float it is
+    (+-inf), as CSV reads the same digits."""
+    if digits == "-0":
+        return -0.0
+    return int(digits) if len(digits) < 4000 else float(digits)
 
 
-def json_loads(text: str):
-    """json.loads, except that the integer -0 is the float -0.0, as float("-0") reads it on
-    the command line and in CSV (json's int 0 would turn 1/x from -inf into inf). The
-    slower parse_int hook is used only when the text has such a token."""
+def json_loads(text: str, **hooks: Any) -> Any:
+    """json.loads with integers read by `json_int`. Its hook costs a call per integer, so it
+    is passed only where it changes something: a text with a -0, or one whose parse failed
+    on an integer past Python's digit limit (a ValueError that is not a JSONDecodeError)."""
     import json
 
     if _NEGATIVE_ZERO.search(text):
-        return json.loads(text, parse_int=_json_int)
-    return json.loads(text)
+        return json.loads(text, parse_int=json_int, **hooks)
+    try:
+        return json.loads(text, **hooks)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        return json.loads(text, parse_int=json_int, **hooks)
 
 
 def number(text: str, what: str) -> float:
     try:
         value = float(text.strip())
     except (ValueError, AttributeError):
-        raise InputError(f"{what}: {clip(text)!r} is not a number") from None
+        raise InputError(f"{what}: '{clip(text)}' is not a number") from None
     return value
 
 
@@ -64,7 +76,7 @@ def canonical(name: str) -> str:
         return name
     m = _INDEXED.match(name)
     if not m:
-        raise InputError(f"{clip(name)!r} is not a valid input name "
+        raise InputError(f"'{clip(name)}' is not a valid input name "
                          "(a name like x, or an indexed one like x[2] or w[1,2])")
     indices = ",".join(str(int(i)) for i in _INDEX.findall(m.group(2)))
     return f"{m.group(1)}[{indices}]"
@@ -114,6 +126,25 @@ def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, floa
     return result
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys differ: Python's json keeps the last of a repeated key without
+    a word, as CSV's repeated column name is refused."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
+
+
 def read_json_object(path: str, what: str) -> dict:
     """A JSON object from a file; every failure is one InputError naming `what path`."""
     import json
@@ -121,6 +152,7 @@ def read_json_object(path: str, what: str) -> dict:
     try:
         # utf-8-sig: a file saved by Windows Notepad starts with a byte-order mark.
         with open(path, encoding="utf-8-sig") as f:
+            refuse_endless(f.fileno(), f"{what} {path}")
             text = f.read()
     except FileNotFoundError:
         raise InputError(f"{what} {clip_path(path)}: no such file") from None
@@ -128,9 +160,14 @@ def read_json_object(path: str, what: str) -> dict:
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
         raise InputError(f"{what} {clip_path(path)}: cannot read it: {reason}") from None
     try:
-        document = json_loads(text)
+        document = json_loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise InputError(f"{what} {clip_path(path)}: '{clip(exc.key)}' is given twice in one object; "
+                         "give each name one value") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{what} {clip_path(path)}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:  # the json module recurses into nested arrays and objects
+        raise InputError(f"{what} {clip_path(path)}: invalid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise InputError(f"{what} {clip_path(path)}: expected a JSON object of name: value pairs")
     return document

@@ -223,7 +223,7 @@ def parse_direction(graph: Graph, texts: tuple[str, ...] | list[str], what: str 
                 # `--tangent 3` meant for an input called tangent: the option takes that spelling now
                 option = what.lstrip("-")
                 hint = f" (the input {option} takes --input {option}=VALUE)" if option in graph.inputs and "=" not in text else ""
-                raise InputError(f"{what} {clip(item)!r}: expected NAME=VALUE, as in {what} x=1,y=0.5{hint}")
+                raise InputError(f"{what} '{clip(item)}': expected NAME=VALUE, as in {what} x=1,y=0.5{hint}")
             name = canonical(name_text)
             if name in result:
                 raise InputError(f"{what}: '{clip(name)}' is given twice")
@@ -238,7 +238,7 @@ def _component(what: str, name: str, text: str) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        raise InputError(f"{what}: the value of '{clip(name)}' must be a number, not {clip(text)!r}") from None
+        raise InputError(f"{what}: the value of '{clip(name)}' must be a number, not '{clip(text)}'") from None
     if not math.isfinite(value):
         raise InputError(f"{what}: the value of '{clip(name)}' is {value}; a direction is finite numbers")
     return value

@@ -23,6 +23,7 @@ class Functions:
         self.defs: dict[str, ast.Def] = {}
         self.calls_of: dict[str, list[ast.Call]] = {}  # function -> the calls in its body
         self.call_counts: Counter[str] = Counter()
+        self._called: set[str] = set()  # every function a registered body calls
 
     def define(self, st: ast.Def) -> None:
         """Register a `def`. Its body may call functions defined later (they are looked up
@@ -35,8 +36,13 @@ class Functions:
         if len(set(st.params)) != len(st.params):
             raise error(self.source, f"function '{st.name}' has a repeated parameter name", st)
         self.defs[st.name] = st
-        self.calls_of[st.name] = [e for e in ast.walk(st.body) if type(e) is ast.Call and e.func not in FUNCTIONS]
-        cycle = self._cycle_through(st.name)
+        calls = self.calls_of[st.name] = [e for e in ast.walk(st.body) if type(e) is ast.Call and e.func not in FUNCTIONS]
+        # A cycle through this def ends with a call of it, from its own body or from a body
+        # registered before: without one there is nothing to search (20,000 defs, each
+        # calling the one above, would otherwise search the whole chain at every def).
+        closes = st.name in self._called or any(call.func == st.name for call in calls)
+        self._called.update(call.func for call in calls)
+        cycle = self._cycle_through(st.name) if closes else None
         if cycle is not None:
             path, call = cycle
             raise error(

@@ -8,7 +8,7 @@ from . import graph_cache
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from .direct import Direct
 from .shapes import Script
-from ..errors import CgraphError, InputError, Location, ParseError, Source
+from ..errors import CgraphError, InputError, Location, ParseError, Source, refuse_endless
 from ..ir.graph import Graph
 from ..ir.tape import paused_gc
 from .parser import parse_syntax
@@ -60,6 +60,7 @@ def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: i
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
+            refuse_endless(f.fileno(), path)
             data = f.read()
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None

@@ -424,7 +424,7 @@ def _unexpected_token(exc: Any, source: Source, exact: frozenset[str] | None, li
         return ParseError(f"unexpected end of line; {_expected(names)}",
                           Location(source, tok.line + lines_before, tok.column, 1))
     width = max(len(str(tok)), 1)
-    return ParseError(f"unexpected {clip(str(tok))!r}; {_expected(names)}", Location(source, at.line, at.column, width))
+    return ParseError(f"unexpected '{clip(str(tok))}'; {_expected(names)}", Location(source, at.line, at.column, width))
 
 
 def _refusal(exc: Any, text: str | None) -> lalr.Refusal | None:

@@ -119,7 +119,7 @@ def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
     from ..engine import input_values
 
     document = input_values.read_json_object(path, what)
-    ours = document.get("format") in READ_FORMATS
+    ours = _is_ours(document, f"{what} {path}")
     raw = document.get("params") if ours else document
     if not isinstance(raw, dict):
         raise InputError(f"{what} {path}: \"params\" must be an object of name: value pairs")
@@ -139,6 +139,16 @@ def read_params(path: str, graph: Graph, what: str = "--params") -> ParamsFile:
                       shuffled=partial[2] if partial else None, seed=seed if _is_int(seed) else None,
                       epoch_loss=float(loss) if _is_number(loss) else None,
                       partial_loss=partial[3] if partial else None)
+
+
+def _is_ours(document: Mapping[str, Any], what: str) -> bool:
+    """Whether the document is a file --save wrote (else a plain object of name: value)."""
+    fmt = document.get("format")
+    if isinstance(fmt, str) and fmt.startswith("cgraph-params/") and fmt not in READ_FORMATS:
+        # A newer cgraph's file: read as a plain object, its "format" was called a bad param.
+        raise InputError(f"{what}: the file is {clip(fmt)}, a format this cgraph cannot read "
+                         f"(it reads {', '.join(READ_FORMATS)})", hint="save it again with this cgraph's train --save")
+    return fmt in READ_FORMATS
 
 
 def _partial_epoch(document: Mapping[str, Any], epoch: int, what: str) -> tuple[int, int, bool, float | None] | None:

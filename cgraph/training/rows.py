@@ -50,8 +50,16 @@ _TEXT_NUMBERS_PER_CHUNK = 2**17
 
 
 def data_notes(datafile: DataFile, binding: Binding) -> list[str]:
-    """Notes about columns that bind nothing (an id or a label column is fine)."""
-    return [f"note: {datafile.label}: {note}" for note in binding.notes]
+    """Notes about columns that bind nothing (an id or a label column is fine): the first
+    few, then how many more (a file of a million columns is not a million lines of notes)."""
+    shown = [f"note: {datafile.label}: {note}" for note in binding.notes[:_NOTES_SHOWN]]
+    more = len(binding.notes) - _NOTES_SHOWN
+    if more > 0:
+        shown.append(f"note: {datafile.label}: {more:,} more column{'s bind' if more > 1 else ' binds'} nothing; ignored")
+    return shown
+
+
+_NOTES_SHOWN = 8
 
 
 def defaulted_warning(graph: Graph, datafile: DataFile, binding: Binding, defaults_ok: bool) -> str | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..errors import InputError, clip, did_you_mean
+from ..errors import GraphTooLarge, InputError, clip, did_you_mean
 from ..ir.graph import Graph
 from ..ir.tape import RuleWriter, Span, TapeWriter, paused_gc
 from ..ops import CONST, INPUT_KINDS, LEAF_KINDS, RULES, NodeWriter, chain_product, chain_sum
@@ -59,6 +59,7 @@ def gradient_program(graph: Graph, wrt: Sequence[str] | None = None, order: int 
 
 def _gradient_program(graph: Graph, names: list[str], order: int, simplify: bool,
                       max_nodes: int) -> tuple[Graph, dict[str, str]]:
+    _refuse_too_many_outputs(graph, names, order, max_nodes)
     derivative_names = DerivativeNames(graph, names)
     notes: dict[str, str] = {}
     derivative_names.take(graph.names)
@@ -67,6 +68,19 @@ def _gradient_program(graph: Graph, names: list[str], order: int, simplify: bool
         derivative_names.take(graph.names)
         graph, notes = _higher_orders(graph, names, order - 1, derivative_names, simplify, max_nodes)
     return graph, notes
+
+
+def _refuse_too_many_outputs(graph: Graph, names: list[str], order: int, max_nodes: int) -> None:
+    """Sized before it is built: order n has an output (a node at least) per output of
+    `graph` and n-tuple of wrt names. The Hessian of 50,000 inputs would fill memory for
+    minutes before the node limit stopped it."""
+    count = len(graph.outputs) * len(names) ** order
+    if count > max_nodes:
+        raise GraphTooLarge(
+            f"the derivatives of order {order} would be {count:,} outputs ({len(graph.outputs)} "
+            f"output{'s' if len(graph.outputs) != 1 else ''} x {len(names):,} inputs and params"
+            f"{f' to the power {order}' if order > 1 else ''}), over the limit of {max_nodes:,} nodes",
+            hint="differentiate with respect to fewer inputs and params, or raise the limit (--max-nodes N)")
 
 
 def _wrt_names(graph: Graph, wrt: Sequence[str] | None) -> list[str]:

@@ -29,13 +29,16 @@ def data_paths(spec: str, fmt: str | None = None) -> list[str]:
         return [spec]
     if os.path.isdir(spec):
         names = sorted(os.listdir(spec))
+        _refuse_broken_links(spec, [os.path.join(spec, n) for n in names if _named_as_data(n, fmt)])
         found = [os.path.join(spec, n) for n in names if _is_data_file(os.path.join(spec, n), fmt)]
         if not found:
             raise InputError(f"--data {spec}: the directory holds no data files",
                              hint="data files are .csv, .tsv, .jsonl (or .ndjson) and .parquet")
         return found
     if any(c in spec for c in _GLOB_CHARS):
-        found = sorted(p for p in glob.glob(spec, recursive=True) if os.path.isfile(p))
+        matches = glob.glob(spec, recursive=True)
+        _refuse_broken_links(spec, matches)
+        found = sorted(p for p in matches if os.path.isfile(p))
         if not found:
             raise InputError(f"--data {spec}: the pattern matches no file",
                              hint="quote the pattern ('parts/*.parquet') so that cgraph, not the shell, expands it")
@@ -44,9 +47,20 @@ def data_paths(spec: str, fmt: str | None = None) -> list[str]:
 
 
 def _is_data_file(path: str, fmt: str | None) -> bool:
-    if not os.path.isfile(path) or os.path.basename(path).startswith("."):
-        return False
-    return fmt is not None or os.path.splitext(path)[1].lower() in FORMATS
+    return os.path.isfile(path) and _named_as_data(os.path.basename(path), fmt)
+
+
+def _named_as_data(name: str, fmt: str | None) -> bool:
+    return not name.startswith(".") and (fmt is not None or os.path.splitext(name)[1].lower() in FORMATS)
+
+
+def _refuse_broken_links(spec: str, paths: list[str]) -> None:
+    """A data file that is a symbolic link to nothing is refused, not skipped: its rows
+    would be missing from the run without a word."""
+    for path in sorted(paths):
+        if os.path.islink(path) and not os.path.exists(path):
+            raise InputError(f"--data {spec}: {path} is a symbolic link to a file that does not exist "
+                             f"({os.readlink(path)})")
 
 
 def open_data_set(spec: str, *, fmt: str | None = None, delimiter: str | None = None) -> "DataFile | DataSet":

@@ -4,12 +4,11 @@ double nearest to it."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Iterator
 
 import numpy as np
 
-from ...errors import MissingDependency
+from ...errors import InputError, MissingDependency, refuse_endless, stdin_buffer
 from .base import STDIN, Chunk, DataError, _Source
 
 
@@ -28,14 +27,15 @@ class _ParquetReader(_Source):
         if getattr(self, "_parquet_bytes", None) is None:
             import pyarrow as pa
 
-            raw = sys.stdin.buffer.read() if self.path == STDIN else open(self.path, "rb").read()
+            raw = stdin_buffer("--data -").read() if self.path == STDIN else _read_stream(self.path)
             self._parquet_bytes = pa.BufferReader(raw)
         return self._parquet_bytes
 
     def _parquet_header(self) -> None:
         pq = _pyarrow_parquet()
+        source = self._parquet_source()  # a closed or endless stdin is refused as such, not as bad Parquet
         try:
-            schema = pq.read_schema(self._parquet_source())
+            schema = pq.read_schema(source)
         except Exception as exc:  # pyarrow raises its own errors for a bad file
             raise DataError(f"cannot read it as Parquet: {exc}", self.label) from None
         import pyarrow.types as pat
@@ -102,6 +102,16 @@ def _parquet_floats(array) -> np.ndarray:
         array = pc.cast(array, pa.string())
     return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
+
+
+def _read_stream(path: str) -> bytes:
+    """A named stream's bytes (a pipe, `<(...)`): Parquet is read from memory."""
+    try:
+        with open(path, "rb") as f:
+            refuse_endless(f.fileno(), f"--data {path}")
+            return f.read()
+    except OSError as exc:
+        raise InputError(f"--data {path}: cannot read it: {exc.strerror or exc}") from None
 
 
 def _pyarrow_parquet():

@@ -6,13 +6,12 @@ from __future__ import annotations
 import io
 import os
 import re
-import sys
 from contextlib import contextmanager
 from itertools import chain, islice
 from typing import IO, Iterator
 
 
-from ...errors import InputError
+from ...errors import InputError, refuse_endless, stdin_buffer
 from .base import STDIN, DataError, _Source
 
 
@@ -34,11 +33,18 @@ class _TextFile(_Source):
 
     def _open_text(self) -> IO[str]:
         if self.path == STDIN:
-            return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            return io.TextIOWrapper(stdin_buffer("--data -"), encoding="utf-8-sig", errors="surrogateescape",
+                                    newline="")
         try:
-            return open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            f = open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="")
         except OSError as exc:
             raise InputError(f"--data {self.path}: cannot read it: {exc.strerror or exc}") from None
+        try:
+            refuse_endless(f.fileno(), f"--data {self.path}")
+        except InputError:
+            f.close()
+            raise
+        return f
 
     def _header_text(self) -> IO[str]:
         """The text to read the header from: a file's own handle, or the stream kept for the rows."""
