@@ -8,7 +8,7 @@ from typing import Sequence
 import click
 
 from .. import __version__
-from ..errors import InputError, did_you_mean
+from ..errors import InputError, did_you_mean, name_hint
 from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from . import exit_codes_help
@@ -86,7 +86,7 @@ def _chosen(graph: Graph, output_name: str | None, wrt_list: list[str] | None) -
     if outputs is not None:
         unknown = [name for name in outputs if name not in graph.names]
         if unknown:
-            raise InputError(f"--output {unknown[0]}: no node has that name" + did_you_mean(unknown[0], graph.names))
+            raise InputError(f"--output {unknown[0]}: no node has that name" + name_hint(unknown[0], graph.names))
         graph = graph.with_outputs(outputs)
     if wrt_list is not None:
         unknown = [name for name in wrt_list if name not in graph.inputs]

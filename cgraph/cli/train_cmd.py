@@ -229,9 +229,9 @@ def _loss_option(ctx: click.Context, graph: Graph, loss_name: str | None, output
     if loss_name and output_name and loss_name != output_name:
         raise click.UsageError("--loss and --output name the same thing; give one", ctx)
     if loss_name and loss_name not in graph.names:
-        from ..errors import InputError, did_you_mean
+        from ..errors import InputError, name_hint
 
-        raise InputError(f"--loss {loss_name}: no node has that name" + did_you_mean(loss_name, graph.names))
+        raise InputError(f"--loss {loss_name}: no node has that name" + name_hint(loss_name, graph.names))
     return loss_name or output_name
 
 
