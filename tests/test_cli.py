@@ -272,6 +272,8 @@ def test_indexed_list_count_must_match(cg, values):
     res = cg("eval", SAMPLES / "rnn.cg", "--x", values)
     assert_clean_error(res, 2)
     assert "5" in res.err  # how many the file has
+    n = len(values.split(","))
+    assert f"5 indexed inputs (x[1], x[2], x[3], x[4], x[5]), got {n} value{'s' if n != 1 else ''}" in res.err
 
 
 def test_one_indexed_input(cg):
