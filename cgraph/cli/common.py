@@ -226,7 +226,8 @@ STRICT_HELP = "Fail (exit 1) if any node's value is inf or nan."
 
 def evaluation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--params, --seed and --strict: the same options, with the same meaning, on every
-    command that evaluates a program (eval, render, explain, check)."""
+    command that evaluates a program (eval, render, explain, check, hessian, serve; train
+    has its own --params and --seed)."""
     options = [
         click.option("--params", "params_file", metavar="FILE.json",
                      help="Param values saved by `cgraph train --save` (or a plain JSON object); "

@@ -89,6 +89,9 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
               help="Print the first N steps: for each param W, dL/dW and W - lr * dL/dW.")
 @click.option("--save", "save_path", metavar="FILE.json", help="Write the learned params after every epoch (atomically).")
 @click.option("--init", "init_path", metavar="FILE.json", help="Start from params saved by --save (resume).")
+@click.option("--params", "params_file", metavar="FILE.json",
+              help="Start from these param values (saved by --save, or a plain JSON object), as eval --params "
+                   "reads them: a new run from epoch 1 (--init resumes instead); --NAME values override them.")
 @click.option("--log", "log_path", metavar="FILE.csv", help="Write the loss per epoch as CSV.")
 @click.option("--plot", "plot_path", metavar="FILE", help="Draw the loss curve (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP)
@@ -115,6 +118,8 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     A file with several outputs (output a, b) minimizes the first.
     """
     ctx = click.get_current_context()
+    if init_path and ctx.params.get("params_file"):
+        raise click.UsageError("--params starts a new run from its values, --init resumes a saved one: give one", ctx)
     loss_name = _loss_option(ctx, graph, loss_name, output_name)
     _check_momentum(ctx, optimizer)
     if plot_path:
