@@ -730,6 +730,25 @@ def test_usage_errors(cg, argv):
     assert res.out == ""
 
 
+@pytest.mark.parametrize("argv, option", [
+    (["train", str(SAMPLES / "linreg.cg"), "--data", str(SAMPLES / "linreg.csv"), "--strict", "--epochs", "1"], "--strict"),
+    (["check", str(SAMPLES / "mlp.cg"), "--wrt", "b2"], "--wrt"),
+    (["explain", INTRO, "--x", "1", "--y", "3", "--z", "-3", "--dpi", "96x"], "--dpi"),
+])
+def test_an_option_of_another_command_is_named_as_no_such_option(cg, argv, option):
+    # Not "'b2' is not a number" or "unexpected extra argument": a flag or an option this
+    # command lacks, whose name is no input of the file either, is said to be no option.
+    res = cg(*argv)
+    assert_clean_error(res, 2)
+    assert f"no such option: {option}" in res.err
+
+
+def test_an_input_value_that_is_not_a_number_is_still_said_so(cg):
+    res = cg("eval", "-e", "y = x + wrt", "--x", "1", "--wrt", "b2")
+    assert_clean_error(res, 2)
+    assert "--wrt: 'b2' is not a number" in res.err
+
+
 def test_many_missing_inputs_are_a_few_lines(cg, tmp_path):
     prog = write(tmp_path, "for t in 1..5000 {\n    y[t] = x[t] * w\n}\n")
     res = cg("eval", prog)
