@@ -118,8 +118,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     A file with several outputs (output a, b) minimizes the first.
     """
     ctx = click.get_current_context()
-    if init_path and ctx.params.get("params_file"):
-        raise click.UsageError("--params starts a new run from its values, --init resumes a saved one: give one", ctx)
+    _check_start(ctx, init_path)
     loss_name = _loss_option(ctx, graph, loss_name, output_name)
     _check_momentum(ctx, optimizer)
     if plot_path:
@@ -238,6 +237,12 @@ def _loss_option(ctx: click.Context, graph: Graph, loss_name: str | None, output
 
         raise InputError(f"--loss {loss_name}: no node has that name" + name_hint(loss_name, graph.names))
     return loss_name or output_name
+
+
+def _check_start(ctx: click.Context, init_path: str | None) -> None:
+    """--params (a new run from its values) and --init (a resumed run) do not go together."""
+    if init_path and ctx.params.get("params_file"):
+        raise click.UsageError("--params starts a new run from its values, --init resumes a saved one: give one", ctx)
 
 
 def _read_init(init_path: str, graph: Graph, inputs: dict[str, float], settings):
