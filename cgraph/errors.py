@@ -105,6 +105,18 @@ def did_you_mean(word: str, candidates, cutoff: float = 0.6) -> str:
     return f" (did you mean '{clip(close[0])}'?)" if close else ""
 
 
+def name_hint(name: str, names) -> str:
+    """What to say after "no node has that name": that `name` is assigned in a loop body
+    (each iteration names its own node, `a@t=2`), else the closest name, else ''."""
+    prefix = name + "@"
+    found = [n for n in names if n.startswith(prefix)]
+    if not found:
+        return did_you_mean(name, names)
+    quoted = [f"'{clip(n)}'" for n in (found if len(found) <= 4 else [found[0], found[1], "...", found[-1]])]
+    shown = ", ".join(q if q != "'...'" else "..." for q in quoted)
+    return f" ('{clip(name)}' is assigned in a loop body, so each iteration has its own: {shown})"
+
+
 def clip(text: str, limit: int = 60) -> str:
     """Source text quoted in a message, cut short: a message about a 10 MB number is one line.
     A control character in it (a data cell's line break, a NUL, an escape sequence) is

@@ -322,3 +322,20 @@ def test_explain_and_check_differentiate_an_alias_output(cg):
     assert code == 0, err
     rows = {r["name"]: (r["analytic"], r["numeric"]) for r in json.loads(out)["rows"]}
     assert rows == {"x": (0.0, 0.0), "f": (1.0, pytest.approx(1.0))}
+
+
+# --- many names of one node ------------------------------------------------------------------
+
+
+def test_a_loop_of_aliases_names_one_node_in_linear_work():
+    # Each `h[t] = x` is one more name of the input x. Adding a name used to copy the node's
+    # tuple of names, so 1e6 iterations (well within the unrolling budget) ran for tens of
+    # minutes; 200,000 here took minutes then and a second now.
+    n = 200_000
+    graph = cgraph.parse(f"for t in 1..{n} {{ h[t] = x }}\ny = h[{n}]*2")
+    x = graph.names["x"]
+    assert graph.names["h[1]"] == graph.names[f"h[{n}]"] == x
+    names = graph.node_names[x]
+    assert len(names) == n + 1 and names[0] == "x" and names[-1] == f"h[{n}]"
+    ev = cgraph.evaluate(graph, {"x": 1.5})
+    assert ev.values[ev.output] == 3.0 and ev.grads[x] == 2.0

@@ -272,6 +272,8 @@ def test_indexed_list_count_must_match(cg, values):
     res = cg("eval", SAMPLES / "rnn.cg", "--x", values)
     assert_clean_error(res, 2)
     assert "5" in res.err  # how many the file has
+    n = len(values.split(","))
+    assert f"5 indexed inputs (x[1], x[2], x[3], x[4], x[5]), got {n} value{'s' if n != 1 else ''}" in res.err
 
 
 def test_one_indexed_input(cg):
@@ -726,6 +728,25 @@ def test_usage_errors(cg, argv):
     res = cg(*argv)
     assert_clean_error(res, 2)
     assert res.out == ""
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["train", str(SAMPLES / "linreg.cg"), "--data", str(SAMPLES / "linreg.csv"), "--strict", "--epochs", "1"], "--strict"),
+    (["check", str(SAMPLES / "mlp.cg"), "--wrt", "b2"], "--wrt"),
+    (["explain", INTRO, "--x", "1", "--y", "3", "--z", "-3", "--dpi", "96x"], "--dpi"),
+])
+def test_an_option_of_another_command_is_named_as_no_such_option(cg, argv, option):
+    # Not "'b2' is not a number" or "unexpected extra argument": a flag or an option this
+    # command lacks, whose name is no input of the file either, is said to be no option.
+    res = cg(*argv)
+    assert_clean_error(res, 2)
+    assert f"no such option: {option}" in res.err
+
+
+def test_an_input_value_that_is_not_a_number_is_still_said_so(cg):
+    res = cg("eval", "-e", "y = x + wrt", "--x", "1", "--wrt", "b2")
+    assert_clean_error(res, 2)
+    assert "--wrt: 'b2' is not a number" in res.err
 
 
 def test_many_missing_inputs_are_a_few_lines(cg, tmp_path):

@@ -254,3 +254,16 @@ def test_the_mention_scan_sees_a_missing_option():
     assert (("cgraph", "train"), "--save") in mentions
     assert (("cgraph", "eval"), "--bogus") in mentions
     assert "--bogus" not in _option_names(("cgraph", "eval"))
+
+
+def test_export_help_names_every_target(capsys):
+    # --to has five targets; the summary, the description and the examples name LaTeX too.
+    from cgraph.cli.export_cmd import TARGETS
+
+    assert run(["--help"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("export "))
+    assert run(["export", "--help"]) == 0
+    text = capsys.readouterr().out
+    for target, shown in zip(TARGETS, ("Python", "NumPy", "PyTorch", "JAX", "LaTeX")):
+        assert shown in line and f"{target}:" in text
+        assert f"--to {target}" in text

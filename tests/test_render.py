@@ -1145,7 +1145,7 @@ def no_dot_env(tmp_path) -> dict[str, str]:
     return {"PATH": str(empty)}
 
 
-@pytest.mark.parametrize("name", ["g.svg", "g.png", "g.pdf", None])
+@pytest.mark.parametrize("name", ["g.svg", "g.png", "g.pdf", "g.html", None])
 def test_image_formats_without_dot_fail_with_an_install_hint(tmp_path, no_dot_env, name):
     work = tmp_path / "work"
     work.mkdir()
@@ -1154,6 +1154,7 @@ def test_image_formats_without_dot_fail_with_an_install_hint(tmp_path, no_dot_en
     err = proc.stderr.decode()
     lines = assert_clean_failure(proc.returncode, err)
     assert any("install" in ln and "graphviz" in ln.lower() for ln in lines), err
+    assert (name or ".svg").rsplit(".", 1)[1] in lines[0], err  # the format asked for is among those named
     assert list(work.iterdir()) == []
 
 

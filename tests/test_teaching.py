@@ -321,3 +321,16 @@ def test_a_collapsed_box_is_captioned_with_the_gradient_on_its_outgoing_edge():
         got[c.split("/d(j = ")[1].split(")")[0]].append(c.rsplit(" = ", 1)[1])
     for j in (1, 2, 3):
         assert sorted(got[str(j)]) == sorted([number(y - target, 4), want[j - 1]]), (j, got)
+
+
+@pytest.mark.parametrize("argv", [
+    ("eval", "--output", "a"), ("eval", "--output", "a,y"), ("check", "--output", "a"),
+    ("hessian", "--output", "a"), ("grad", "--output", "a"), ("export", "--to", "python", "--output", "a"),
+    ("train", "--loss", "a", "--epochs", "1"), ("render", "--blank", "values", "--blank-nodes", "a", "-o", "-"),
+])
+def test_every_option_naming_a_node_suggests_a_loop_local_names_iterations(cg, tmp_path, argv):
+    # The same hint as explain --node and render --focus, wherever a node is named.
+    path = _write(tmp_path, "input x = 2\nfor t in 1..3 {\n    a = x * t\n    b[t] = a + 1\n}\ny = b[1] + b[2] + b[3]\n")
+    res = cg(argv[0], path, *argv[1:])
+    assert res.code == 2 and "Traceback" not in res.err
+    assert "a: no node has that name" in res.err and "'a@t=1', 'a@t=2', 'a@t=3'" in res.err

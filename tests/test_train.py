@@ -252,6 +252,31 @@ def test_init_from_another_optimizer_or_a_plain_object(cg, tmp_path):
     assert code == 2 and "'x' is an input of" in err and "not a param" in err
 
 
+def test_params_starts_a_new_run_from_saved_or_plain_values_as_eval_reads_them(cg, tmp_path):
+    # --params works on train as on every command that evaluates a program: the values of a
+    # --save file (or a plain object) are where training starts, from epoch 1.
+    saved = tmp_path / "p.json"
+    assert cg("train", LINREG, "--data", LINREG_CSV, "--lr", "0.3", "--epochs", "5", "--save", saved)[0] == 0
+    start = json.loads(saved.read_text())["params"]
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--epochs", "1", "--params", saved, "--trace", "1")
+    assert code == 0, err
+    assert "1 epoch (" in out and f"w <- w - lr * dloss/dw = {start['w']:.10g} - " in out
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"w": 2.5}))
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--epochs", "1", "--params", plain, "--trace", "1")
+    assert code == 0 and "w <- w - lr * dloss/dw = 2.5 - " in out and "b <- b - lr * dloss/db = 0 - " in out
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--epochs", "1", "--params", plain, "--w", "1", "--trace", "1")
+    assert code == 0 and "w <- w - lr * dloss/dw = 1 - " in out  # an option wins, as on eval
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--params", plain, "--init", saved)
+    assert code == 2 and "--params" in err and "--init" in err
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--params", saved, "--save", saved)
+    assert code == 2 and "would overwrite --params" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"x": 1}))
+    code, out, err = cg("train", LINREG, "--data", LINREG_CSV, "--params", bad)
+    assert code == 2 and "--params" in err and "'x' is an input of" in err and "not a param" in err
+
+
 def test_non_finite_loss_from_the_cli(cg, tmp_path):
     # log(w*x)^2 from w = 20 with lr 30: w goes 20 -> 11 -> -2.1, where log is nan (epoch 3).
     # Epoch 2's params gave the nan, so the saved file is rolled back to epoch 1.

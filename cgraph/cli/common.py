@@ -108,6 +108,10 @@ class ProgramCommand(click.Command):
                     continue
                 if i + 1 >= len(args):
                     raise click.UsageError(f"{clip(head)} needs a value: {clip(head)} VALUE", ctx)
+                if args[i + 1].partition("=")[0] in known | {"--input"}:
+                    # `train --strict --epochs 1`: a flag this command lacks, not an input's value
+                    raise click.UsageError(f"no such option: {clip(head)} (for an input of that name, give its value: "
+                                           f"{clip(head)} VALUE)", ctx)
                 pairs.append((name, args[i + 1], False))
                 i += 2
                 continue
@@ -210,7 +214,7 @@ def gather_inputs(graph: Graph, inputs_file: str | None, input_pairs: tuple[str,
         pairs.append((name, value))
     for name, value, via_input in ctx.meta.get(_PAIRS, []):
         if not via_input:
-            _check_not_a_typo(ctx, graph, name)
+            _check_not_a_typo(ctx, graph, name, value)
         pairs.append((name, value))
     values.update(input_values.from_pairs(graph, pairs))
     return values
@@ -243,7 +247,8 @@ STRICT_HELP = "Fail (exit 1) if any node's value is inf or nan."
 
 def evaluation_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--params, --seed and --strict: the same options, with the same meaning, on every
-    command that evaluates a program (eval, render, explain, check)."""
+    command that evaluates a program (eval, render, explain, check, hessian, serve; train
+    has its own --params and --seed)."""
     options = [
         click.option("--params", "params_file", metavar="FILE.json",
                      help="Param values saved by `cgraph train --save` (or a plain JSON object); "
@@ -266,14 +271,19 @@ def params_values(graph: Graph, path: str | None, what: str = "--params") -> dic
     return read_params(path, graph, what).values
 
 
-def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str) -> None:
-    """`--fromat json` is a mistyped option, not an input called fromat."""
+def _check_not_a_typo(ctx: click.Context, graph: Graph, name: str, value: str) -> None:
+    """`--fromat json` is a mistyped option, not an input called fromat; `check --wrt b2`
+    an option of another command: neither is an input of the file, and `b2` no number."""
     base = name.split("[", 1)[0]
     if base in graph.names or any(n.startswith(base + "[") for n in graph.inputs):
         return
     suggestion = did_you_mean("--" + name, sorted(ctx.meta.get(_KNOWN, ())), cutoff=0.75)
     if suggestion:
         raise click.UsageError(f"no such option: --{clip(name)}{suggestion}", ctx)
+    try:
+        [float(part) for part in value.split(",")]
+    except ValueError:
+        raise click.UsageError(f"no such option: --{clip(name)} (nor is '{clip(name)}' an input of this file)", ctx) from None
 
 
 def output_list(text: str | None, option: str = "--output") -> str | list[str] | None:

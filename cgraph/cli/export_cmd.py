@@ -8,7 +8,7 @@ from typing import Sequence
 import click
 
 from .. import __version__
-from ..errors import InputError, did_you_mean
+from ..errors import InputError, did_you_mean, name_hint
 from ..frontend.builder import DEFAULT_MAX_NODES
 from ..ir.graph import Graph
 from . import exit_codes_help
@@ -22,6 +22,7 @@ Examples:
   cgraph export samples/linreg.cg --to numpy --wrt w,b -o linreg_np.py
   cgraph export samples/linreg.cg --to torch --name LinReg -o linreg_torch.py
   cgraph export samples/mlp.cg --to jax -o mlp_jax.py
+  cgraph export samples/intro.cg --to latex --grad
 
 \b
 python: forward(inputs) -> float and value_and_grad(inputs) -> (value,
@@ -32,12 +33,14 @@ numpy: the same functions on arrays (rows broadcast). torch: an nn.Module
 whose params are nn.Parameters (float64). jax: f(params, inputs) and PARAMS
 for jax.grad and jax.jit. The gradient of python and numpy is cgraph's
 gradient graph written as code; torch and jax differentiate the code.
+latex: the formulas as an aligned system, one line per named node (--grad:
+the gradient's too).
 
 {exit_codes_help("the graph grows past --max-nodes")}
 """
 
 
-@click.command("export", cls=ProgramCommand, epilog=EPILOG, short_help="The program as Python, NumPy, PyTorch or JAX code.")
+@click.command("export", cls=ProgramCommand, epilog=EPILOG, short_help="The program as Python, NumPy, PyTorch, JAX or LaTeX.")
 @click.argument("file", required=False, metavar="FILE")
 @click.option("-e", "--expr", metavar="EXPR", help="Export this program text instead of a FILE.")
 @click.option("--to", "target", type=click.Choice(TARGETS), required=True, help="The language to write.")
@@ -54,9 +57,9 @@ gradient graph written as code; torch and jax differentiate the code.
 @no_cache_option
 def export_command(file: str | None, expr: str | None, target: str, out: str, grad: bool | None, wrt: str | None,
                    func: str | None, output_name: str | None, max_nodes: int, no_cache: bool) -> None:
-    """Write FILE as a Python module for --to: the forward pass, one
-    statement per named node with its source line in a comment, and (python,
-    numpy) its gradient. The module needs nothing of cgraph."""
+    """Write FILE as code for --to: a Python module (the forward pass, one
+    statement per named node with its source line in a comment, and for python
+    and numpy its gradient; the module needs nothing of cgraph), or LaTeX."""
     from ..views.export_code import function_name_error
     from .output import write_output
 
@@ -86,7 +89,7 @@ def _chosen(graph: Graph, output_name: str | None, wrt_list: list[str] | None) -
     if outputs is not None:
         unknown = [name for name in outputs if name not in graph.names]
         if unknown:
-            raise InputError(f"--output {unknown[0]}: no node has that name" + did_you_mean(unknown[0], graph.names))
+            raise InputError(f"--output {unknown[0]}: no node has that name" + name_hint(unknown[0], graph.names))
         graph = graph.with_outputs(outputs)
     if wrt_list is not None:
         unknown = [name for name in wrt_list if name not in graph.inputs]

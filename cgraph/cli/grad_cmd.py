@@ -70,9 +70,9 @@ def _program(graph: Graph, output_name: str | None, wrt: str | None, order: int,
         names = [outputs] if isinstance(outputs, str) else outputs
         unknown = [name for name in names if name not in graph.names]
         if unknown:
-            from ..errors import did_you_mean
+            from ..errors import name_hint
 
-            raise InputError(f"--output {unknown[0]}: no node has that name" + did_you_mean(unknown[0], graph.names))
+            raise InputError(f"--output {unknown[0]}: no node has that name" + name_hint(unknown[0], graph.names))
         graph = graph.with_outputs(names)
     wrt_names = output_list(wrt, "--wrt")
     wrt_list = None if wrt_names is None else [wrt_names] if isinstance(wrt_names, str) else wrt_names

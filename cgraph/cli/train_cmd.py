@@ -89,6 +89,9 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
               help="Print the first N steps: for each param W, dL/dW and W - lr * dL/dW.")
 @click.option("--save", "save_path", metavar="FILE.json", help="Write the learned params after every epoch (atomically).")
 @click.option("--init", "init_path", metavar="FILE.json", help="Start from params saved by --save (resume).")
+@click.option("--params", "params_file", metavar="FILE.json",
+              help="Start from these param values (saved by --save, or a plain JSON object), as eval --params "
+                   "reads them: a new run from epoch 1 (--init resumes instead); --NAME values override them.")
 @click.option("--log", "log_path", metavar="FILE.csv", help="Write the loss per epoch as CSV.")
 @click.option("--plot", "plot_path", metavar="FILE", help="Draw the loss curve (.png, .svg or .pdf; needs matplotlib).")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP)
@@ -115,6 +118,7 @@ def train_command(graph: Graph, inputs: dict[str, float], output_name: str | Non
     A file with several outputs (output a, b) minimizes the first.
     """
     ctx = click.get_current_context()
+    _check_start(ctx, init_path)
     loss_name = _loss_option(ctx, graph, loss_name, output_name)
     _check_momentum(ctx, optimizer)
     if plot_path:
@@ -229,10 +233,16 @@ def _loss_option(ctx: click.Context, graph: Graph, loss_name: str | None, output
     if loss_name and output_name and loss_name != output_name:
         raise click.UsageError("--loss and --output name the same thing; give one", ctx)
     if loss_name and loss_name not in graph.names:
-        from ..errors import InputError, did_you_mean
+        from ..errors import InputError, name_hint
 
-        raise InputError(f"--loss {loss_name}: no node has that name" + did_you_mean(loss_name, graph.names))
+        raise InputError(f"--loss {loss_name}: no node has that name" + name_hint(loss_name, graph.names))
     return loss_name or output_name
+
+
+def _check_start(ctx: click.Context, init_path: str | None) -> None:
+    """--params (a new run from its values) and --init (a resumed run) do not go together."""
+    if init_path and ctx.params.get("params_file"):
+        raise click.UsageError("--params starts a new run from its values, --init resumes a saved one: give one", ctx)
 
 
 def _read_init(init_path: str, graph: Graph, inputs: dict[str, float], settings):

@@ -24,7 +24,7 @@ from itertools import compress, repeat
 from operator import is_not
 from typing import Callable, Iterable, Mapping, Sequence, cast
 
-from ..errors import InputError, NumericError, did_you_mean, non_finite
+from ..errors import InputError, NumericError, did_you_mean, name_hint, non_finite
 from ..ir.graph import Graph
 from ..ops import CONST, FORWARD, INPUT_KINDS, LOCAL
 
@@ -188,7 +188,7 @@ def output_node(graph: Graph, name: str | None) -> int:
     if name is None:
         return graph.output
     if name not in graph.names:
-        raise InputError(f"--output {name}: no node has that name" + did_you_mean(name, graph.names))
+        raise InputError(f"--output {name}: no node has that name" + name_hint(name, graph.names))
     return graph.names[name]
 
 

@@ -105,7 +105,8 @@ def expand(graph: Graph, name: str, values: list[float], what: str,
     if names:
         if len(names) != len(values):
             shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-            raise InputError(f"{what}: '{clip(name)}' has {len(names)} indexed inputs ({shown}), got {len(values)} values")
+            raise InputError(f"{what}: '{clip(name)}' has {_count(len(names), 'indexed input')} ({shown}), "
+                             f"got {_count(len(values), 'value')}")
         return dict(zip(names, values))
     if len(values) != 1:
         raise InputError(f"{what}: '{clip(name)}' takes one value, got {len(values)}")
@@ -209,3 +210,8 @@ def split_items(text: str) -> list[str]:
             start = k + 1
     items.append(text[start:])
     return [item.strip() for item in items]
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 value', '3 values'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

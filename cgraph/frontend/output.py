@@ -8,7 +8,7 @@ from . import syntax as ast
 from .integers import key
 from .located import error
 from .scoping import GlobalNames
-from ..errors import BuildError, Location, Source, did_you_mean
+from ..errors import BuildError, Location, Source, name_hint
 from ..ir.tape import TapeWriter
 
 BARE_OUTPUT_NAME = "out"
@@ -47,7 +47,7 @@ def _chosen(source: Source, tape: TapeWriter, names: GlobalNames, target: ast.Re
         raise names.local_error(name, target)
     if name not in tape.names:
         raise error(
-            source, f"output '{name}' is not a name in this file" + did_you_mean(name, tape.names),
+            source, f"output '{name}' is not a name in this file" + name_hint(name, tape.names),
             target, width=len(target.name),
         )
     return tape.names[name], name

@@ -394,7 +394,7 @@ def _later_names(head: dict[str, Any], node_names: NodeNames, n: int) -> None:
         i, more = _list(entry)
         _check(type(i) is int and node_names.first(i) is not None and i not in node_names._more, "more names")
         _check(bool(more) and all(_good_name(name) for name in _list(more)), "more names")
-        node_names._more[i] = tuple(more)
+        node_names._more[i] = list(more)
 
 
 def _ends(head: dict[str, Any], inputs: list[int], names: dict[str, int], node_names: NodeNames, n: int

@@ -28,7 +28,7 @@ class NodeNames(Mapping[int, tuple[str, ...]]):
     _ids: array | None  # None: the nodes of _keys are 0, 1, 2, ...
     _id_type: str
     _late: dict[int, str]
-    _more: dict[int, tuple[str, ...]]
+    _more: dict[int, list[str]]  # lists: a node given a million aliases in a loop gets them in linear time
 
     __slots__ = ("_keys", "_ids", "_id_type", "_late", "_more")
 
@@ -51,7 +51,7 @@ class NodeNames(Mapping[int, tuple[str, ...]]):
         elif self.first(i) is None:
             self._late[i] = key
         else:
-            self._more[i] = self._more.get(i, ()) + (key,)
+            self._more.setdefault(i, []).append(key)
 
     def first(self, i: int) -> str | None:
         if type(i) is not int:
@@ -77,7 +77,7 @@ class NodeNames(Mapping[int, tuple[str, ...]]):
         name = self.first(i)
         if name is None:
             raise KeyError(i)
-        return (name,) + self._more.get(i, ())
+        return (name, *self._more.get(i, ()))
 
     def __iter__(self) -> Iterator[int]:
         yield from range(len(self._keys)) if self._ids is None else self._ids
@@ -92,9 +92,9 @@ class NodeNames(Mapping[int, tuple[str, ...]]):
         most of the time of a pass over a 1e5-name graph's names."""
         more = self._more
         for i, key in zip(range(len(self._keys)) if self._ids is None else self._ids, self._keys):
-            yield i, (key,) + more[i] if i in more else (key,)
+            yield i, (key, *more[i]) if i in more else (key,)
         for i, key in self._late.items():
-            yield i, (key,) + more.get(i, ())
+            yield i, (key, *more.get(i, ()))
 
     def __len__(self) -> int:
         return len(self._keys) + len(self._late)

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ..engine.evaluator import Evaluation, local_derivatives
-from ..errors import InputError, clip, did_you_mean
+from ..errors import InputError, clip, name_hint
 from ..ir.graph import Graph
 from ..ops import LEAF_KINDS, OPS
 from .node_text import node_label
@@ -213,7 +213,7 @@ def worksheet(ev: Evaluation, kinds: set[str] | frozenset[str], names: list[str]
         graph = ev.graph
         for name in names:
             if name not in graph.names:
-                raise InputError(f"{option} {clip(name)}: no node has that name" + did_you_mean(name, graph.names))
+                raise InputError(f"{option} {clip(name)}: no node has that name" + name_hint(name, graph.names))
         nodes = frozenset(graph.names[name] for name in names)
     return Worksheet(ev, frozenset(kinds), nodes)
 

@@ -138,7 +138,7 @@ def _graphviz(dot_source: str, fmt: str, timeout: float, extra: list[str] | None
     exe = shutil.which("dot")
     if exe is None:
         raise RenderError(
-            "Graphviz's 'dot' program is not installed, so svg/png/pdf cannot be made",
+            "Graphviz's 'dot' program is not installed, so svg/png/pdf/html cannot be made",
             hint="install it (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz), "
             "or write DOT text (-o FILE.dot) or a Mermaid chart (--format mermaid), which need no Graphviz",
         )
