@@ -461,3 +461,18 @@ def test_running_out_of_memory_is_a_clear_error_not_a_bug(tmp_path, threads):
     err = clean(proc, 1)
     assert err.startswith("error: out of memory") and "hint: with --data, a smaller --chunk-rows" in err
     assert "internal error" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["eval", "-e", "y = exp(1000*x)", "--x", "1"], 0),  # a warning (y is inf) that cannot be printed
+    (["eval", "-e", "y = exp(1000*x)", "--x", "1", "--strict"], 1),  # an error that cannot be printed
+])
+def test_standard_error_that_cannot_be_written_loses_the_message_not_the_result(argv, code):
+    """`2>/dev/full`: the messages are lost, the result and the exit code are not (a warning
+    failing to print used to end the run with exit 1 and no result)."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([*cgraph_script(), *argv], stdout=subprocess.PIPE, stderr=full, env=script_env(),
+                              timeout=120)
+    assert proc.returncode == code
+    if code == 0:
+        assert proc.stdout.decode().startswith("y = inf")

@@ -171,6 +171,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `cgraph` script."""
+    _lossy_stderr()
     try:
         code = run(argv)
     except KeyboardInterrupt:  # a second Ctrl-C while the first was being reported
@@ -254,6 +255,43 @@ class _ClosedFile(io.RawIOBase):
 
 def _closed_stdout() -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BufferedWriter(_ClosedFile()), encoding="utf-8")
+
+
+class _LossyFile(io.RawIOBase):
+    """Standard error that cannot be written (`2>/dev/full`, a terminal gone): its message
+    is lost, never the run. A warning failing to print stopped the command with exit 1 and
+    no result, its error blaming standard output; messages are not worth the result, and
+    the exit code still says what went wrong."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data) -> int:
+        try:
+            return os.write(self._fd, data)
+        except OSError:
+            return len(data)
+
+
+def _lossy_stderr() -> None:
+    """Standard error through _LossyFile (the script only: tests capture sys.stderr)."""
+    stream = sys.stderr
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # closed, or not a file
+        return
+    stream.flush()
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(_LossyFile(fd)), encoding=stream.encoding,
+                                  errors="backslashreplace", line_buffering=True)
 
 
 def _internal_error(exc: BaseException) -> int:
