@@ -161,6 +161,7 @@ def test_jsonl_objects_lists_and_numeric_strings(tmp_path):
     ('{"x": [1, 2], "y": true}', "'y' must be a number, not true"),
     ('{"x": [1, null], "y": 1}', "'x[1]' must be a number, not null"),
     ('{"x": [1, 2], "y": "abc"}', "'y' must be a number, not \"abc\""),
+    ('{"x": [1, 2], "y": 3, "y": 4}', "'y' is given twice in one row; give each name one value"),
 ])
 def test_jsonl_bad_rows(tmp_path, line, message):
     path = write_file(tmp_path / "d.jsonl", '{"x": [1, 2], "y": 3}\n' + line + "\n")
@@ -451,3 +452,16 @@ def test_without_numpy_data_is_a_one_line_error(cg, hide_module):
                                 "  hint: pip install 'cgraph[batch]' (or pip install numpy)"]
     code, out, err = cg("train", LINREG, "--data", SAMPLES / "linreg.csv")
     assert code == 1 and "need NumPy" in err
+
+
+def test_jsonl_a_key_given_twice_is_located_at_its_second_appearance(tmp_path):
+    """As a CSV header naming a column twice is refused, a JSON Lines row may not give a key
+    twice (json would keep the last without a word): on the first row too, and with
+    --on-error skip the row is skipped and counted."""
+    first = write_file(tmp_path / "first.jsonl", '{"x": 1, "y": 2, "x": 3}\n')
+    with pytest.raises(DataError) as info:
+        read_all(first, [("x", None), ("y", None)])
+    assert (info.value.line, info.value.location.column) == (1, 18) and "'x' is given twice" in info.value.message
+    later = write_file(tmp_path / "later.jsonl", '{"x": 1, "y": 2}\n{"y": 5, "x": 3, "x": 4}\n{"x": 6, "y": 7}\n')
+    columns, _, skipped = read_all(later, [("x", None), ("y", None)], on_error="skip")
+    assert columns[0] == [1.0, 6.0] and skipped

@@ -127,13 +127,15 @@ def from_pairs(graph: Graph, pairs: Iterable[tuple[str, str]]) -> dict[str, floa
     return result
 
 
-class _DuplicateKey(Exception):
+class DuplicateKey(Exception):
+    """A JSON object gives a key twice (raised by `unique_keys`, turned into each reader's error)."""
+
     def __init__(self, key: str):
         super().__init__(key)
         self.key = key
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
     """A JSON object whose keys differ: Python's json keeps the last of a repeated key without
     a word, as CSV's repeated column name is refused."""
     document = dict(pairs)
@@ -141,7 +143,7 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _DuplicateKey(key)
+                raise DuplicateKey(key)
             seen.add(key)
     return document
 
@@ -161,8 +163,8 @@ def read_json_object(path: str, what: str) -> dict:
         reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
         raise InputError(f"{what} {clip_path(path)}: cannot read it: {reason}") from None
     try:
-        document = json_loads(text, object_pairs_hook=_unique_keys)
-    except _DuplicateKey as exc:
+        document = json_loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
         raise InputError(f"{what} {clip_path(path)}: '{clip(exc.key)}' is given twice in one object; "
                          "give each name one value") from None
     except json.JSONDecodeError as exc:
