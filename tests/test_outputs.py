@@ -15,7 +15,7 @@ import cgraph
 from cgraph.engine import evaluator
 from support.files import write
 from support.numeric import graph_central_difference
-from support.paths import TESTS
+from support.paths import SAMPLES, TESTS
 from support.programs import programs, values
 
 FILES = TESTS / "outputs_files"
@@ -277,3 +277,26 @@ def test_rows_say_once_where_inf_or_nan_starts_in_any_output(cg, tmp_path):
     ]
     strict = cg("eval", prog, "--data", data, "--strict")
     assert strict.code == 1 and "'log(x)' (b) is inf or nan for the row at" in strict.err
+
+
+@pytest.mark.parametrize("name, starts", [("out.json", "{"), ("OUT.CSV", "id,name,op,value,grad"), ("out.txt", "g = -12")])
+def test_eval_o_suffix_says_the_format(cg, tmp_path, name, starts):
+    """`-o out.json` writes JSON and `-o out.csv` CSV (a table in a .json file was no one's
+    wish); any other suffix keeps the table; --format still wins."""
+    target = tmp_path / name
+    assert cg("eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "-o", target).code == 0
+    text = target.read_text()
+    assert text.startswith(starts)
+    if name == "out.json":
+        assert json.loads(text)["value"] == -12.0
+    assert cg("eval", SAMPLES / "intro.cg", "--x", "1", "--y", "3", "--z", "-3", "-o", target,
+              "--format", "plain").code == 0
+    assert target.read_text().startswith("x 1.0 -3.0")
+
+
+def test_eval_data_o_json_is_a_usage_error_naming_jsonl(cg, tmp_path):
+    target = tmp_path / "rows.json"
+    result = cg("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", target)
+    assert result.code == 2 and "name it .jsonl for JSON Lines" in result.err and not target.exists()
+    assert cg("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", target, "--format", "jsonl").code == 0
+    assert json.loads(target.read_text().splitlines()[0])["line"] == 2

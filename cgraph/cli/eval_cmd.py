@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -78,7 +79,7 @@ TANGENT_HELP = ("Forward mode: also each node's derivative along this direction 
                    "or of a directory or quoted glob of them ('parts/*.csv', in sorted order).")
 @click.option("--data-format", type=click.Choice(DATA_FILE_FORMATS), default=None, help=DATA_FORMAT_HELP)
 @click.option("--delimiter", metavar="CHAR", default=None, help=DELIMITER_HELP)
-@click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
+@click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout; without --format the suffix says the format (.json, .csv; with --data .jsonl, .parquet, else CSV).")
 @click.option("--chunk-rows", type=Count(min=1), default=None, help=CHUNK_ROWS_HELP + " Needs --data.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default=None, help=EVAL_ON_ERROR_HELP)
 @click.option("--threads", type=Count(min=1), default=None, help=THREADS_HELP + " Needs --data.")
@@ -104,14 +105,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
     outputs = output_list(output_name)  # --output a,b: several outputs, a Jacobian
     _refuse_tangent_with_data(ctx, tangent_texts, data_path)
     if data_path is not None:
-        if fmt is not None and fmt not in DATA_FORMATS:
-            raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
-        if ctx.get_parameter_source("show") not in (None, ParameterSource.DEFAULT):
-            # Each row gives the output's value and every gradient, whatever --show says:
-            # refusing beats silently ignoring it.
-            raise click.UsageError(
-                f"--show {show} goes with one evaluation; with --data each row has the output's value and "
-                "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
+        _check_data_options(ctx, fmt, show, out)
         options: dict[str, Any] = dict(data_path=data_path, target=out, chunk_rows=chunk_rows, on_error=on_error or "fail",
                        strict=strict, program_file=ctx.params.get("file"), data_format=data_format,
                        delimiter=delimiter)
@@ -129,7 +123,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
             raise click.UsageError(f"{name} goes with --data FILE", ctx)
     if fmt == "jsonl":
         raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
-    fmt = fmt or "table"
+    fmt = fmt or _FORMAT_OF_SUFFIX.get(_suffix(out), "table")  # -o out.json writes JSON, out.csv CSV
     tangent = _forward_mode(graph, inputs, outputs, tangent_texts)  # a bad direction fails before any work
     result = evaluate(graph, inputs, output=outputs, strict=strict)
     for warning in result.warnings:
@@ -165,6 +159,28 @@ def _forward_mode(graph: Graph, inputs: dict[str, float], outputs: str | list[st
         return None
     headline = outputs[0] if isinstance(outputs, list) else outputs
     return jvp(graph, inputs, parse_direction(graph, texts), output=headline)
+
+
+def _check_data_options(ctx: click.Context, fmt: str | None, show: str, out: str) -> None:
+    """What --format, --show and -o may be with --data."""
+    if fmt is not None and fmt not in DATA_FORMATS:
+        raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
+    if fmt is None and _suffix(out) == ".json":  # CSV in a .json file would be no one's wish
+        raise click.UsageError(f"-o {out}: with --data each row is a line: name it .jsonl for JSON Lines "
+                               "(or .csv, .parquet), or give --format csv|jsonl", ctx)
+    if ctx.get_parameter_source("show") not in (None, ParameterSource.DEFAULT):
+        # Each row gives the output's value and every gradient, whatever --show says:
+        # refusing beats silently ignoring it.
+        raise click.UsageError(
+            f"--show {show} goes with one evaluation; with --data each row has the output's value and "
+            "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
+
+
+_FORMAT_OF_SUFFIX = {".json": "json", ".csv": "csv"}
+
+
+def _suffix(out: str) -> str:
+    return "" if out == "-" else os.path.splitext(out)[1].lower()
 
 
 def _render(result, fmt: str, show: str, tangent: JVP | None = None) -> str:
