@@ -300,3 +300,12 @@ def test_eval_data_o_json_is_a_usage_error_naming_jsonl(cg, tmp_path):
     assert result.code == 2 and "name it .jsonl for JSON Lines" in result.err and not target.exists()
     assert cg("eval", SAMPLES / "linreg.cg", "--data", SAMPLES / "linreg.csv", "-o", target, "--format", "jsonl").code == 0
     assert json.loads(target.read_text().splitlines()[0])["line"] == 2
+
+
+def test_hessian_o_suffix_says_the_format(cg, tmp_path):
+    target = tmp_path / "h.json"
+    assert cg("hessian", "-e", "x^2*y", "--x", "1", "--y", "3", "-o", target).code == 0
+    assert json.loads(target.read_text())["hessian"] == [[6.0, 2.0], [2.0, 0.0]]  # d2/dx2 = 2y, d2/dxdy = 2x
+    target = tmp_path / "h.csv"
+    assert cg("hessian", "-e", "x^2*y", "--x", "1", "--y", "3", "-o", target).code == 0
+    assert target.read_text().splitlines()[:2] == ["wrt,gradient,x,y", "x,6.0,6.0,2.0"]

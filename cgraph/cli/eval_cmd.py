@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -16,6 +15,7 @@ from . import EXIT_CODES_HELP
 from .batch_cli import (CHUNK_ROWS_HELP, DATA_FILE_FORMATS, DATA_FORMAT_HELP, DELIMITER_HELP, THREADS_HELP, eval_data,
                         one_stdin)
 from .common import Count, ProgramCommand, evaluation_options, output_list, with_program
+from .output import format_for
 from .dask_cli import check_engine_threads, engine_options
 
 EPILOG = f"""\b
@@ -123,7 +123,7 @@ def eval_command(graph: Graph, inputs: dict[str, float], output_name: str | None
             raise click.UsageError(f"{name} goes with --data FILE", ctx)
     if fmt == "jsonl":
         raise click.UsageError("--format jsonl goes with --data FILE (one line per row); for one evaluation use json", ctx)
-    fmt = fmt or _FORMAT_OF_SUFFIX.get(_suffix(out), "table")  # -o out.json writes JSON, out.csv CSV
+    fmt = format_for(out, fmt, {".json": "json", ".csv": "csv"}, "table")
     tangent = _forward_mode(graph, inputs, outputs, tangent_texts)  # a bad direction fails before any work
     result = evaluate(graph, inputs, output=outputs, strict=strict)
     for warning in result.warnings:
@@ -165,7 +165,7 @@ def _check_data_options(ctx: click.Context, fmt: str | None, show: str, out: str
     """What --format, --show and -o may be with --data."""
     if fmt is not None and fmt not in DATA_FORMATS:
         raise click.UsageError(f"with --data, --format is csv or jsonl, not {fmt}", ctx)
-    if fmt is None and _suffix(out) == ".json":  # CSV in a .json file would be no one's wish
+    if format_for(out, fmt, {".json": "json"}, "csv") == "json":  # CSV in a .json file would be no one's wish
         raise click.UsageError(f"-o {out}: with --data each row is a line: name it .jsonl for JSON Lines "
                                "(or .csv, .parquet), or give --format csv|jsonl", ctx)
     if ctx.get_parameter_source("show") not in (None, ParameterSource.DEFAULT):
@@ -174,13 +174,6 @@ def _check_data_options(ctx: click.Context, fmt: str | None, show: str, out: str
         raise click.UsageError(
             f"--show {show} goes with one evaluation; with --data each row has the output's value and "
             "its gradient w.r.t. every input and param (use --output NAME for another node's)", ctx)
-
-
-_FORMAT_OF_SUFFIX = {".json": "json", ".csv": "csv"}
-
-
-def _suffix(out: str) -> str:
-    return "" if out == "-" else os.path.splitext(out)[1].lower()
 
 
 def _render(result, fmt: str, show: str, tangent: JVP | None = None) -> str:

@@ -11,6 +11,7 @@ from ..ir.graph import Graph
 from ..views import hessianview
 from . import EXIT_CODES_HELP
 from .common import PRECISION, ProgramCommand, evaluation_options, output_list, with_program
+from .output import format_for
 
 EPILOG = f"""\b
 Examples:
@@ -33,13 +34,14 @@ gradient come from the ordinary forward and backward pass.
 @evaluation_options
 @click.option("--wrt", metavar="NAME,...", help="The inputs and params to differentiate with respect to, in this "
                                                 "order (default: all of them).")
-@click.option("--format", "fmt", type=click.Choice(hessianview.FORMATS), default="table", show_default=True,
-              help="table, json ({output, value, wrt, gradient, hessian}), csv (a row per wrt name) or plain.")
+@click.option("--format", "fmt", type=click.Choice(hessianview.FORMATS), default=None,
+              help="table (the default), json ({output, value, wrt, gradient, hessian}), csv (a row per wrt name) "
+                   "or plain; without it, -o FILE's suffix says (.json, .csv).")
 @click.option("--precision", type=PRECISION, default=10, show_default=True,
               help="Significant digits in the table (json, csv and plain are full precision).")
 @click.option("-o", "--out", "out", metavar="FILE", default="-", help="Write the result to FILE (atomically) instead of stdout.")
 def hessian_command(graph: Graph, inputs: dict[str, float], output_name: str | None, strict: bool, wrt: str | None,
-                    fmt: str, precision: int, out: str, max_nodes: int = DEFAULT_MAX_NODES) -> None:
+                    fmt: str | None, precision: int, out: str, max_nodes: int = DEFAULT_MAX_NODES) -> None:
     """The value of FILE's output, its gradient and its Hessian (the
     matrix of second derivatives d2g/(dx dy)) w.r.t. its inputs and params
     (or --wrt NAME,...), at the given input values."""
@@ -50,6 +52,7 @@ def hessian_command(graph: Graph, inputs: dict[str, float], output_name: str | N
     result = hessian(graph, inputs, names, output=output_name, strict=strict, max_nodes=max_nodes)
     for warning in result.warnings:
         click.echo(warning, err=True)
+    fmt = format_for(out, fmt, {".json": "json", ".csv": "csv"}, "table")
     if fmt == "table" and out == "-":
         from rich.console import Console
 

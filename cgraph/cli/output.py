@@ -251,6 +251,14 @@ def _check_writable(writes: list[tuple[str, str]]) -> None:
             _checked_target(path, option, ())
 
 
+def format_for(out: str, fmt: str | None, by_suffix: dict[str, str], default: str) -> str:
+    """--format if given, else what -o FILE's suffix says (`out.json`: json), else `default`:
+    a table written into out.json is no one's wish."""
+    if fmt is not None:
+        return fmt
+    return default if out == "-" else by_suffix.get(os.path.splitext(out)[1].lower(), default)
+
+
 def print_rich(console, renderable) -> None:
     """Print a rich table (or any renderable) on `console`; when that is not a terminal,
     without the spaces rich pads each line to the table's width with."""
