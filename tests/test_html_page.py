@@ -255,6 +255,81 @@ def test_typing_into_a_field_or_moving_a_slider_recomputes(browser, pages):
     assert shown.text == "-1.68"
 
 
+def test_a_field_that_is_no_number_says_so_in_the_page(browser, pages):
+    """Text that is no number leaves the numbers of the last value that was one: the page
+    says so in words beside the field (not only a red border), and a number clears it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    field.clear()
+    field.send_keys("1,5")  # "1" is a number (drawn), "1," and "1,5" are not
+    message = browser.find_element("id", field.get_attribute("aria-describedby"))
+    assert message.is_displayed() and message.text.startswith('"1,5" is not a number'), message.text
+    assert message.text.endswith("the page still shows x = 1")
+    assert browser.find_element("id", "cg-value").text == "-12"  # (1 + 3) * -3: what the message says
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)  # as a user empties it (clear() fires no input event)
+    assert message.text.startswith("empty") and field.get_attribute("aria-invalid") == "true"
+    field.send_keys("2")
+    wait_for_text(browser, "cg-value", "-15")
+    assert not message.is_displayed() and field.get_attribute("aria-invalid") == "false"
+
+
+def test_training_fields_that_are_no_numbers_say_so(browser, pages):
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    load(browser, write_page(pages, graph, {}))
+    rate = browser.find_element("id", "cg-lr")
+    rate.clear()
+    rate.send_keys("fast")
+    browser.find_element("id", "cg-step").click()
+    said = browser.find_element("id", rate.get_attribute("aria-describedby"))
+    assert said.is_displayed() and "lr must be a number > 0" in said.text
+    assert browser.execute_script("return window.cgraph.state().step") == 0
+
+
+def test_minus_zero_keeps_its_sign_in_the_field_and_the_readout(browser, pages):
+    """-0 is a value of its own (1/-0 = -inf): the field and the readout write it as
+    cgraph eval's table does, where String(-0) and the diagram's numbers write 0."""
+    from selenium.webdriver.common.by import By
+
+    graph = cgraph.parse("input x = 1\ny = 1/x\n")
+    load(browser, write_page(pages, graph, {"x": 1.0}))
+    browser.execute_script("window.cgraph.setInput('x', '-0')")
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    assert field.get_attribute("value") == "-0"
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, '#cg-gradients tr[data-name="x"] td')]
+    ev = cgraph.evaluate(graph, {"x": -0.0})
+    short = cgraph.views.numbers.short_number
+    assert cells[1:] == [short(-0.0), short(ev.gradients["x"])] == ["-0", "-inf"]
+    assert browser.find_element("id", "cg-value").text == short(ev.value) == "-inf"
+    browser.execute_script("window.cgraph.setInput('x', 0)")  # 0 after -0 is a change to write
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, '#cg-gradients tr[data-name="x"] td')]
+    assert cells[1:] == ["0", "-inf"] and browser.find_element("id", "cg-value").text == "inf"
+
+
+def test_a_very_long_name_leaves_the_numbers_in_sight(browser, pages, tmp_path):
+    """A 3,000-character name wraps or is cut in its column (whole in its tooltip): the
+    page does not grow sideways, and its value and gradient stay beside it."""
+    from selenium.webdriver.common.by import By
+
+    name = "a" * 3000
+    path = tmp_path / "long.cg"
+    path.write_text(f"input {name} = 2\ninput b = 1\ny = {name} * b\n", encoding="utf-8")
+    graph = cgraph.load(str(path))
+    load(browser, write_page(pages, graph, {}))
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    column = browser.execute_script("return document.getElementById('diagram').getBoundingClientRect().left")
+    row = browser.find_element(By.CSS_SELECTOR, '#cg-gradients tr[data-name="b"]')
+    for cell in browser.find_elements(By.CSS_SELECTOR, '#cg-gradients tr:nth-child(2) td'):
+        assert cell.rect["x"] + cell.rect["width"] <= column, cell.text[:20]
+    assert [c.text for c in row.find_elements(By.CSS_SELECTOR, "td")] == ["b", "1", "2"]
+    label = browser.find_element(By.CSS_SELECTOR, "#controls label")
+    assert label.rect["height"] < 100 and label.get_attribute("title") == name
+
+
 def wait_for_text(browser, element_id: str, text: str):
     """The element, once it shows `text` (the controls redraw at the next animation frame)."""
     from selenium.webdriver.support.ui import WebDriverWait

@@ -185,7 +185,7 @@
 
   function setNumber(el, v, p, prefix) {
     const old = numbers.get(el);
-    if (old !== undefined && (old === v || (old !== old && v !== v))) { // 0 and -0 read alike
+    if (old !== undefined && Object.is(old, v)) { // not ===: the readout writes 0 and -0 apart, as cgraph eval does
       deferred.delete(el);
       return;
     }
@@ -198,7 +198,12 @@
     }
     deferred.delete(el);
     numbers.set(el, v);
-    setText(el, prefix + formatNumber(v, p));
+    setText(el, prefix + numberText(v, p));
+  }
+
+  // p digits as a diagram writes them, or (p null) as cgraph eval's table does.
+  function numberText(v, p) {
+    return p === null ? shortNumber(v) : formatNumber(v, p);
   }
 
   function home(el, box) {
@@ -212,7 +217,7 @@
     const [v, p, prefix] = deferred.get(el);
     deferred.delete(el);
     numbers.set(el, v);
-    setText(el, prefix + formatNumber(v, p));
+    setText(el, prefix + numberText(v, p));
   }
 
   function writeAllDeferred() {
@@ -379,9 +384,44 @@
     return el;
   }
 
-  // A number as a field shows it: the shortest text that reads back as it.
+  // A number as a field shows it: the shortest text that reads back as it (-0 too, which
+  // String() writes as 0: 1/x would read inf where the page computes -inf).
   function fieldText(x) {
+    if (Object.is(x, -0)) return "-0";
     return Number.isFinite(x) ? String(x) : formatNumber(x, 1);
+  }
+
+  // Ten significant digits, as cgraph eval's table writes a number (short_number): the
+  // sign of zero kept, where the diagram's shorter numbers write 0.
+  function shortNumber(v) {
+    return Object.is(v, -0) ? "-0" : formatNumber(v, 10);
+  }
+
+  // A field's text that is no number is said in words beside it: the page keeps showing
+  // the numbers of the last value that was one, and a red border alone does not say so.
+  function fieldMessage(field) {
+    const id = field.id + "-error";
+    let box = document.getElementById(id);
+    if (box === null) {
+      box = element("span", { id, class: "field-error", role: "status" });
+      field.setAttribute("aria-describedby", id);
+      field.after(box);
+    }
+    return box;
+  }
+
+  function markField(field, problem) {
+    field.setAttribute("aria-invalid", problem === null ? "false" : "true");
+    if (problem === null && field.getAttribute("aria-describedby") === null) return;
+    const box = fieldMessage(field);
+    box.hidden = problem === null;
+    setText(box, problem === null ? "" : problem);
+  }
+
+  function notANumber(field, name) {
+    const text = field.value.trim();
+    const said = text === "" ? "empty" : JSON.stringify(text.length > 20 ? text.slice(0, 20) + "\u2026" : text) + " is not a number";
+    return said + " (write e.g. 2.5, -1e-3, inf or nan): the page still shows " + name + " = " + fieldText(current.get(name));
   }
 
   // A slider range around a value: two of its sizes (at least 1) either side.
@@ -407,7 +447,7 @@
     data.inputs.forEach((input, k) => {
       const row = element("div", { class: "control " + input.kind });
       const id = "cg-in-" + k;
-      const label = element("label", { for: id });
+      const label = element("label", { for: id, title: input.name });
       label.append(element("span", { class: "name" }, input.name), element("span", { class: "kind" }, " " + input.kind));
       const field = element("input", { id, type: "text", inputmode: "decimal", spellcheck: "false",
                                        "data-name": input.name, autocomplete: "off" });
@@ -417,7 +457,8 @@
       setSlider(slider, x);
       field.addEventListener("input", () => {
         const value = toNumber(field.value);
-        field.setAttribute("aria-invalid", value === undefined ? "true" : "false");
+        if (value === undefined) flush(); // what the message names: the value in use
+        markField(field, value === undefined ? notANumber(field, input.name) : null);
         if (value === undefined) return;
         setSlider(slider, value);
         schedule(input.name, value);
@@ -425,7 +466,7 @@
       slider.addEventListener("input", () => {
         const value = Number(slider.value);
         field.value = fieldText(value);
-        field.setAttribute("aria-invalid", "false");
+        markField(field, null);
         schedule(input.name, value);
       });
       fields.set(input.name, { field, slider });
@@ -441,7 +482,7 @@
     const box = document.getElementById("readout");
     const out = element("p", { class: "output" });
     const value = element("output", { id: "cg-value" });
-    out.append(element("span", { class: "name" }, data.outputName), document.createTextNode(" = "), value);
+    out.append(element("span", { class: "name", title: data.outputName }, data.outputName), document.createTextNode(" = "), value);
     const table = element("table", { id: "cg-gradients" });
     const head = element("tr");
     head.append(element("th", {}, "name"), element("th", {}, "value"), element("th", {}, "d " + data.outputName + " / d name"));
@@ -449,7 +490,9 @@
     const rows = data.inputs.map((input) => {
       const row = element("tr", { "data-name": input.name });
       const cells = { node: input.node, value: element("td", { class: "value" }), grad: element("td", { class: "grad" }) };
-      row.append(element("td", { class: "name" }, input.name), cells.value, cells.grad);
+      const name = element("td", { class: "name" });
+      name.append(element("span", { class: "name", title: input.name }, input.name));
+      row.append(name, cells.value, cells.grad);
       home(cells.value, row);
       home(cells.grad, row);
       table.append(row);
@@ -460,10 +503,10 @@
   }
 
   function showReadout(r) {
-    setNumber(readout.value, r.values[data.output], 10, "");
+    setNumber(readout.value, r.values[data.output], null, "");
     for (const cells of readout.rows) {
-      setNumber(cells.value, r.values[cells.node], 10, "");
-      setNumber(cells.grad, r.grads[cells.node], 10, "");
+      setNumber(cells.value, r.values[cells.node], null, "");
+      setNumber(cells.grad, r.grads[cells.node], null, "");
     }
   }
 
@@ -496,7 +539,7 @@
     const control = fields.get(name);
     if (control) {
       control.field.value = fieldText(x);
-      control.field.setAttribute("aria-invalid", "false");
+      markField(control.field, null);
       setSlider(control.slider, x);
     }
   }
@@ -828,14 +871,14 @@
     const guarded = (action) => () => {
       const rate = learningRate();
       const ok = rate !== undefined && rate > 0 && Number.isFinite(rate);
-      rateField.setAttribute("aria-invalid", ok ? "false" : "true");
+      markField(rateField, ok ? null : "lr must be a number > 0 (e.g. 0.01)");
       if (ok) action(rate);
     };
     stepButton.addEventListener("click", guarded((rate) => trainStep(1, rate)));
     runButton.addEventListener("click", guarded((rate) => {
       const n = Number(stepsField.value);
       const ok = Number.isInteger(n) && n >= 0;
-      stepsField.setAttribute("aria-invalid", ok ? "false" : "true");
+      markField(stepsField, ok ? null : "steps must be a whole number >= 0");
       if (ok) trainStep(n, rate);
     }));
     resetButton.addEventListener("click", () => reset());
