@@ -31,8 +31,9 @@ from support.samples import SAMPLE_CASES, SAMPLE_IDS
 RELATIVE = 1e-12
 
 # What the browser hands back: numbers as JSON, the ones JSON has none for as strings.
-AS_JSON = "(x) => JSON.stringify(x, (k, v) => typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)"
-_BACK = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
+AS_JSON = ("(x) => JSON.stringify(x, (k, v) => typeof v !== 'number' ? v : !Number.isFinite(v) ? String(v) "
+           ": Object.is(v, -0) ? '-0' : v)")
+_BACK = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan, "-0": -0.0}
 
 
 def from_browser(text: str):
@@ -53,6 +54,8 @@ def same(js: float, py: float) -> bool:
         return py != py and js != js
     if math.isinf(py) or math.isinf(js):
         return js == py
+    if js == 0 and py == 0:  # the sign of zero too: 1/g tells them apart
+        return math.copysign(1.0, js) == math.copysign(1.0, py)
     return abs(js - py) <= RELATIVE * max(abs(js), abs(py))
 
 

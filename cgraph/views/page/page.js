@@ -39,7 +39,9 @@
         : f.forward(...a.map((j) => values[j]));
     }
     const out = data.output;
-    const grads = new Float64Array(n);
+    // Sums start at -0, the exact additive identity (as cgraph's evaluator): from +0, a
+    // gradient made only of -0 contributions would come out +0. Nodes not reached: +0.
+    const grads = new Float64Array(n).fill(-0);
     const reached = new Uint8Array(n);
     grads[out] = 1;
     reached[out] = 1;
@@ -53,6 +55,7 @@
         reached[a[k]] = 1;
       }
     }
+    for (let i = 0; i < n; i++) if (!reached[i]) grads[i] = 0;
     return { values, grads };
   }
 
