@@ -402,6 +402,20 @@ def test_render_writes_the_page_by_extension_or_format(cg, browser, tmp_path):
     assert res.code == 0 and res.out.startswith("<!DOCTYPE html>")
 
 
+def test_ten_thousand_character_names_are_drawn(cg, browser, tmp_path):
+    """A node's tooltip is `name = expression`: with a 10,000-character name it passed
+    Graphviz's 16,384-byte limit on a quoted string, and render failed ("Graphviz
+    failed: String starting: ..."). Tooltips are cut; the names stay whole in the labels."""
+    name = "a" * 10_000
+    source = tmp_path / "long.cg"
+    source.write_text(f"input {name} = 2\ninput b = 1\n{name}2 = {name} * b\ny = {name}2 + b\n", encoding="utf-8")
+    for target in ("long.html", "long.svg"):
+        res = cg("render", source, "-o", tmp_path / target)
+        assert res.code == 0, res.err[-300:]
+    load(browser, tmp_path / "long.html")
+    assert js_evaluate(browser, {name: 3.0})["value"] == 4.0
+
+
 def test_an_input_without_a_value_starts_at_1_and_says_so(cg, browser, tmp_path):
     res = cg("render", SAMPLES / "intro.cg", "--x", "2", "-o", tmp_path / "p.html")
     assert res.code == 0, res.err
