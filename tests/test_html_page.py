@@ -281,6 +281,27 @@ def test_a_field_that_is_no_number_says_so_in_the_page(browser, pages):
     assert not message.is_displayed() and field.get_attribute("aria-invalid") == "false"
 
 
+def test_a_key_on_the_slider_moves_an_extreme_value_one_step(browser, pages):
+    """The slider's range is finite and fits the value: near 1e308 its ends overflowed to
+    inf, the browser fell back to 0..100, and a key moved x from -1e308 to 1; after 1e300
+    a value of 1e-3 was kept on a grid of 4e298 steps."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    slider = browser.find_element(By.CSS_SELECTOR, 'input[type=range][data-name="x"]')
+    for typed, low, high in (("-1e308", -1e308, -0.95e308), ("1e300", 1e300, 1.05e300), ("1e-3", 1e-3, 0.1)):
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(typed)
+        assert all(math.isfinite(float(slider.get_attribute(k))) for k in ("min", "max", "step"))
+        slider.send_keys(Keys.ARROW_RIGHT)
+        x = browser.execute_script("return window.cgraph.state().inputs.x")
+        assert low < x < high, (typed, x)
+        assert float(field.get_attribute("value")) == x
+
+
 def test_training_fields_that_are_no_numbers_say_so(browser, pages):
     graph = cgraph.load(str(SAMPLES / "neuron.cg"))
     load(browser, write_page(pages, graph, {}))

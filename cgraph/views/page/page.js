@@ -427,16 +427,24 @@
     return said + " (write e.g. 2.5, -1e-3, inf or nan): the page still shows " + name + " = " + fieldText(current.get(name));
   }
 
-  // A slider range around a value: two of its sizes (at least 1) either side.
+  // A slider range around a value: two of its sizes (at least 1) either side, kept to
+  // finite numbers: near 1e308 the ends overflowed to inf, which the browser takes as no
+  // range at all (0 to 100), so that a key on the slider moved -1e308 to 1.
   function range(x) {
-    const span = Number.isFinite(x) ? 2 * Math.max(1, Math.abs(x)) : 1;
-    const centre = Number.isFinite(x) ? x : 0;
-    return { min: centre - span, max: centre + span, step: span / 100 };
+    if (!Number.isFinite(x)) return { min: -1, max: 1, step: 0.01 };
+    const size = Math.max(1, Math.abs(x));
+    const end = (v) => Math.min(Math.max(v, -Number.MAX_VALUE), Number.MAX_VALUE);
+    return { min: end(x - 2 * size), max: end(x + 2 * size), step: size / 50 };
   }
 
   function setSlider(slider, x) {
     const r = range(x);
-    if (!(Number.isFinite(x) && x >= Number(slider.min) && x <= Number(slider.max))) {
+    // The range stays while the value is in it (a training step moves the thumb, not the
+    // scale), unless it is far too wide for it: after 1e300, a 1e-3 typed in would sit on
+    // a grid of 4e298 steps, and a key on the slider would take it there.
+    const [low, high] = [Number(slider.min), Number(slider.max)];
+    const fits = x >= low && x <= high && high - low <= 8 * Math.max(1, Math.abs(x));
+    if (!(Number.isFinite(x) && fits)) {
       slider.min = String(r.min);
       slider.max = String(r.max);
       slider.step = String(r.step);
