@@ -424,7 +424,8 @@
   function notANumber(field, name) {
     const text = field.value.trim();
     const said = text === "" ? "empty" : JSON.stringify(text.length > 20 ? text.slice(0, 20) + "\u2026" : text) + " is not a number";
-    return said + " (write e.g. 2.5, -1e-3, inf or nan): the page still shows " + name + " = " + fieldText(current.get(name));
+    const shortName = name.length > 40 ? name.slice(0, 39) + "\u2026" : name;
+    return said + " (write e.g. 2.5, -1e-3, inf or nan): the page still shows " + shortName + " = " + fieldText(current.get(name));
   }
 
   // A slider range around a value: two of its sizes (at least 1) either side, kept to
