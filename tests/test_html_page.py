@@ -661,7 +661,10 @@ HEAT_STATE = """() => [
     ("intro", {"x": 2.0, "z": 0.001}, {"heat": True, "theme": "dark"}),
     ("rnn", {"w": 1.25, "u": -0.5}, {"heat": True, "heat_scale": "absolute", "collapse": True}),
     ("mlp", {}, {"heat": True}),
-], ids=["neuron", "intro-dark", "rnn-absolute-collapsed", "mlp"])
+    ("intro", {"x": math.inf, "z": -0.0}, {"heat": True}),
+    ("neuron", {"w": math.nan, "x2": 1e308}, {"heat": True}),
+    ("neuron", {"w": 1e308, "x1": -0.0}, {"heat": True, "heat_scale": "absolute"}),
+], ids=["neuron", "intro-dark", "rnn-absolute-collapsed", "mlp", "intro-inf", "neuron-nan", "neuron-huge-absolute"])
 def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, name, change, opts):
     graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
     start = {"x": 1.0, "y": 3.0, "z": -3.0} if name == "intro" else {}
@@ -672,8 +675,11 @@ def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, nam
     load(browser, write_page(pages, graph, start, **opts))
     before = browser.execute_script(f"return ({HEAT_STATE})()")
     for leaf, value in change.items():
-        browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, value)
-    assert browser.execute_script(f"return ({HEAT_STATE})()") == expected
+        browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, to_browser(value))
+    got = browser.execute_script(f"return ({HEAT_STATE})()")
+    assert got[0] == expected[0]  # the edges' colours and widths
+    # the legend's numbers: where render draws one cell, the page's middle cell alone keeps one
+    assert [text for text in got[1] if text] == expected[1]
     assert before != expected
 
 

@@ -367,13 +367,15 @@
         }
       }
     }
-    // The legend's numbers, where its cells stay as many (a range shrinking to one value
-    // or vanishing would need another legend: it is left as drawn).
-    if (range === null || data.heat.scale === "absolute") return;
-    const [lo, hi] = range;
-    const places = hi === lo ? [0.5] : Array.from({ length: data.heat.cells }, (_, k) => k / (data.heat.cells - 1));
-    if (places.length !== legendTicks.length) return;
-    places.forEach((t, k) => setText(legendTicks[k], formatNumber(hi === lo ? 10 ** lo : 10 ** (lo + t * (hi - lo)), 3)));
+    // The legend's numbers. Where render would draw one cell (a range shrunk to one value)
+    // or none, the drawn cells stay but only the middle one (place 0.5) keeps a number, or
+    // none does: the numbers of the range before would be stale.
+    if (data.heat.scale === "absolute") return;
+    const places = range === null ? [] : range[0] === range[1] ? [0.5]
+      : Array.from({ length: data.heat.cells }, (_, k) => k / (data.heat.cells - 1));
+    const tick = (t) => formatNumber(range[0] === range[1] ? 10 ** range[0] : 10 ** (range[0] + t * (range[1] - range[0])), 3);
+    if (places.length === legendTicks.length) places.forEach((t, k) => setText(legendTicks[k], tick(t)));
+    else legendTicks.forEach((el, k) => setText(el, places.length === 1 && 2 * k === legendTicks.length - 1 ? tick(0.5) : ""));
   }
 
   // --- the controls and the readout ----------------------------------------------------
