@@ -312,6 +312,15 @@ def test_training_fields_that_are_no_numbers_say_so(browser, pages):
     said = browser.find_element("id", rate.get_attribute("aria-describedby"))
     assert said.is_displayed() and "lr must be a number > 0" in said.text
     assert browser.execute_script("return window.cgraph.state().step") == 0
+    rate.clear()
+    rate.send_keys("0.01")
+    steps = browser.find_element("id", "cg-steps")
+    steps.clear()
+    steps.send_keys("1000000000")  # run in one go, the page frozen meanwhile: it hung
+    browser.find_element("id", "cg-run").click()
+    said = browser.find_element("id", steps.get_attribute("aria-describedby"))
+    assert said.is_displayed() and "from 0 to 100000" in said.text
+    assert browser.execute_script("return window.cgraph.state().step") == 0
 
 
 def test_minus_zero_keeps_its_sign_in_the_field_and_the_readout(browser, pages):

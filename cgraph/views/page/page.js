@@ -852,6 +852,7 @@
     return state();
   }
 
+  const MAX_RUN = 100000; // steps a click on "run" takes at most
   let rateField = null;
   let stepsField = null;
 
@@ -891,8 +892,9 @@
     stepButton.addEventListener("click", guarded((rate) => trainStep(1, rate)));
     runButton.addEventListener("click", guarded((rate) => {
       const n = Number(stepsField.value);
-      const ok = Number.isInteger(n) && n >= 0;
-      markField(stepsField, ok ? null : "steps must be a whole number >= 0");
+      // The steps run in one go, with the page frozen meanwhile: 1e9 of them typed in hung it.
+      const ok = Number.isInteger(n) && n >= 0 && n <= MAX_RUN;
+      markField(stepsField, ok ? null : "steps must be a whole number from 0 to " + MAX_RUN);
       if (ok) trainStep(n, rate);
     }));
     resetButton.addEventListener("click", () => reset());
