@@ -298,11 +298,8 @@ TOOLTIP_CHARS = 2000  # Graphviz refuses a quoted string over 16,384 bytes (a ch
 
 
 def _tooltip(text: str) -> str:
-    """A tooltip as DOT takes it: cut to TOOLTIP_CHARS (a 10,000-character name in
-    `name = expression` made Graphviz fail, and no one reads such a tooltip whole)."""
-    if len(text) > TOOLTIP_CHARS:
-        text = text[:TOOLTIP_CHARS - 1] + "\u2026"
-    return text.replace("\\", "\\\\")
+    """A tooltip cut to TOOLTIP_CHARS: `name = expression` with a 10,000-character name failed Graphviz."""
+    return (text if len(text) <= TOOLTIP_CHARS else text[:TOOLTIP_CHARS - 1] + "\u2026").replace("\\", "\\\\")
 
 
 def _total_line(node: SceneNode, theme: dict[str, str]) -> str:
