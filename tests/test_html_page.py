@@ -31,8 +31,9 @@ from support.samples import SAMPLE_CASES, SAMPLE_IDS
 RELATIVE = 1e-12
 
 # What the browser hands back: numbers as JSON, the ones JSON has none for as strings.
-AS_JSON = "(x) => JSON.stringify(x, (k, v) => typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)"
-_BACK = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
+AS_JSON = ("(x) => JSON.stringify(x, (k, v) => typeof v !== 'number' ? v : !Number.isFinite(v) ? String(v) "
+           ": Object.is(v, -0) ? '-0' : v)")
+_BACK = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan, "-0": -0.0}
 
 
 def from_browser(text: str):
@@ -53,6 +54,8 @@ def same(js: float, py: float) -> bool:
         return py != py and js != js
     if math.isinf(py) or math.isinf(js):
         return js == py
+    if js == 0 and py == 0:  # the sign of zero too: 1/g tells them apart
+        return math.copysign(1.0, js) == math.copysign(1.0, py)
     return abs(js - py) <= RELATIVE * max(abs(js), abs(py))
 
 
@@ -255,6 +258,111 @@ def test_typing_into_a_field_or_moving_a_slider_recomputes(browser, pages):
     assert shown.text == "-1.68"
 
 
+def test_a_field_that_is_no_number_says_so_in_the_page(browser, pages):
+    """Text that is no number leaves the numbers of the last value that was one: the page
+    says so in words beside the field (not only a red border), and a number clears it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    field.clear()
+    field.send_keys("1,5")  # "1" is a number (drawn), "1," and "1,5" are not
+    message = browser.find_element("id", field.get_attribute("aria-describedby"))
+    assert message.is_displayed() and message.text.startswith('"1,5" is not a number'), message.text
+    assert message.text.endswith("the page still shows x = 1")
+    assert browser.find_element("id", "cg-value").text == "-12"  # (1 + 3) * -3: what the message says
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(Keys.DELETE)  # as a user empties it (clear() fires no input event)
+    assert message.text.startswith("empty") and field.get_attribute("aria-invalid") == "true"
+    field.send_keys("2")
+    wait_for_text(browser, "cg-value", "-15")
+    assert not message.is_displayed() and field.get_attribute("aria-invalid") == "false"
+
+
+def test_a_key_on_the_slider_moves_an_extreme_value_one_step(browser, pages):
+    """The slider's range is finite and fits the value: near 1e308 its ends overflowed to
+    inf, the browser fell back to 0..100, and a key moved x from -1e308 to 1; after 1e300
+    a value of 1e-3 was kept on a grid of 4e298 steps."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    graph = cgraph.load(str(SAMPLES / "intro.cg"))
+    load(browser, write_page(pages, graph, {"x": 1.0, "y": 3.0, "z": -3.0}))
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    slider = browser.find_element(By.CSS_SELECTOR, 'input[type=range][data-name="x"]')
+    for typed, low, high in (("-1e308", -1e308, -0.95e308), ("1e300", 1e300, 1.05e300), ("1e-3", 1e-3, 0.1)):
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(typed)
+        assert all(math.isfinite(float(slider.get_attribute(k))) for k in ("min", "max", "step"))
+        slider.send_keys(Keys.ARROW_RIGHT)
+        x = browser.execute_script("return window.cgraph.state().inputs.x")
+        assert low < x < high, (typed, x)
+        assert float(field.get_attribute("value")) == x
+
+
+def test_training_fields_that_are_no_numbers_say_so(browser, pages):
+    graph = cgraph.load(str(SAMPLES / "neuron.cg"))
+    load(browser, write_page(pages, graph, {}))
+    rate = browser.find_element("id", "cg-lr")
+    rate.clear()
+    rate.send_keys("fast")
+    browser.find_element("id", "cg-step").click()
+    said = browser.find_element("id", rate.get_attribute("aria-describedby"))
+    assert said.is_displayed() and "lr must be a number > 0" in said.text
+    assert browser.execute_script("return window.cgraph.state().step") == 0
+    rate.clear()
+    rate.send_keys("0.01")
+    steps = browser.find_element("id", "cg-steps")
+    steps.clear()
+    steps.send_keys("1000000000")  # run in one go, the page frozen meanwhile: it hung
+    browser.find_element("id", "cg-run").click()
+    said = browser.find_element("id", steps.get_attribute("aria-describedby"))
+    assert said.is_displayed() and "from 0 to 100000" in said.text
+    assert browser.execute_script("return window.cgraph.state().step") == 0
+
+
+def test_minus_zero_keeps_its_sign_in_the_field_and_the_readout(browser, pages):
+    """-0 is a value of its own (1/-0 = -inf): the field and the readout write it as
+    cgraph eval's table does, where String(-0) and the diagram's numbers write 0."""
+    from selenium.webdriver.common.by import By
+
+    graph = cgraph.parse("input x = 1\ny = 1/x\n")
+    load(browser, write_page(pages, graph, {"x": 1.0}))
+    browser.execute_script("window.cgraph.setInput('x', '-0')")
+    field = browser.find_element(By.CSS_SELECTOR, 'input[type=text][data-name="x"]')
+    assert field.get_attribute("value") == "-0"
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, '#cg-gradients tr[data-name="x"] td')]
+    ev = cgraph.evaluate(graph, {"x": -0.0})
+    short = cgraph.views.numbers.short_number
+    assert cells[1:] == [short(-0.0), short(ev.gradients["x"])] == ["-0", "-inf"]
+    assert browser.find_element("id", "cg-value").text == short(ev.value) == "-inf"
+    browser.execute_script("window.cgraph.setInput('x', 0)")  # 0 after -0 is a change to write
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, '#cg-gradients tr[data-name="x"] td')]
+    assert cells[1:] == ["0", "-inf"] and browser.find_element("id", "cg-value").text == "inf"
+
+
+def test_a_very_long_name_leaves_the_numbers_in_sight(browser, pages, tmp_path):
+    """A 3,000-character name wraps or is cut in its column (whole in its tooltip): the
+    page does not grow sideways, and its value and gradient stay beside it."""
+    from selenium.webdriver.common.by import By
+
+    name = "a" * 3000
+    path = tmp_path / "long.cg"
+    path.write_text(f"input {name} = 2\ninput b = 1\ny = {name} * b\n", encoding="utf-8")
+    graph = cgraph.load(str(path))
+    load(browser, write_page(pages, graph, {}))
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    column = browser.execute_script("return document.getElementById('diagram').getBoundingClientRect().left")
+    row = browser.find_element(By.CSS_SELECTOR, '#cg-gradients tr[data-name="b"]')
+    for cell in browser.find_elements(By.CSS_SELECTOR, '#cg-gradients tr:nth-child(2) td'):
+        assert cell.rect["x"] + cell.rect["width"] <= column, cell.text[:20]
+    assert [c.text for c in row.find_elements(By.CSS_SELECTOR, "td")] == ["b", "1", "2"]
+    label = browser.find_element(By.CSS_SELECTOR, "#controls label")
+    assert label.rect["height"] < 100 and label.get_attribute("title") == name
+
+
 def wait_for_text(browser, element_id: str, text: str):
     """The element, once it shows `text` (the controls redraw at the next animation frame)."""
     from selenium.webdriver.support.ui import WebDriverWait
@@ -322,6 +430,20 @@ def test_render_writes_the_page_by_extension_or_format(cg, browser, tmp_path):
     assert js_evaluate(browser, {})["value"] == -12.0
     res = cg("render", SAMPLES / "neuron.cg", "--format", "html", "-o", "-")
     assert res.code == 0 and res.out.startswith("<!DOCTYPE html>")
+
+
+def test_ten_thousand_character_names_are_drawn(cg, browser, tmp_path):
+    """A node's tooltip is `name = expression`: with a 10,000-character name it passed
+    Graphviz's 16,384-byte limit on a quoted string, and render failed ("Graphviz
+    failed: String starting: ..."). Tooltips are cut; the names stay whole in the labels."""
+    name = "a" * 10_000
+    source = tmp_path / "long.cg"
+    source.write_text(f"input {name} = 2\ninput b = 1\n{name}2 = {name} * b\ny = {name}2 + b\n", encoding="utf-8")
+    for target in ("long.html", "long.svg"):
+        res = cg("render", source, "-o", tmp_path / target)
+        assert res.code == 0, res.err[-300:]
+    load(browser, tmp_path / "long.html")
+    assert js_evaluate(browser, {name: 3.0})["value"] == 4.0
 
 
 def test_an_input_without_a_value_starts_at_1_and_says_so(cg, browser, tmp_path):
@@ -548,7 +670,10 @@ HEAT_STATE = """() => [
     ("intro", {"x": 2.0, "z": 0.001}, {"heat": True, "theme": "dark"}),
     ("rnn", {"w": 1.25, "u": -0.5}, {"heat": True, "heat_scale": "absolute", "collapse": True}),
     ("mlp", {}, {"heat": True}),
-], ids=["neuron", "intro-dark", "rnn-absolute-collapsed", "mlp"])
+    ("intro", {"x": math.inf, "z": -0.0}, {"heat": True}),
+    ("neuron", {"w": math.nan, "x2": 1e308}, {"heat": True}),
+    ("neuron", {"w": 1e308, "x1": -0.0}, {"heat": True, "heat_scale": "absolute"}),
+], ids=["neuron", "intro-dark", "rnn-absolute-collapsed", "mlp", "intro-inf", "neuron-nan", "neuron-huge-absolute"])
 def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, name, change, opts):
     graph = cgraph.load(str(SAMPLES / f"{name}.cg"))
     start = {"x": 1.0, "y": 3.0, "z": -3.0} if name == "intro" else {}
@@ -559,8 +684,11 @@ def test_heat_colours_follow_the_inputs_as_render_draws_them(browser, pages, nam
     load(browser, write_page(pages, graph, start, **opts))
     before = browser.execute_script(f"return ({HEAT_STATE})()")
     for leaf, value in change.items():
-        browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, value)
-    assert browser.execute_script(f"return ({HEAT_STATE})()") == expected
+        browser.execute_script("window.cgraph.setInput(arguments[0], arguments[1])", leaf, to_browser(value))
+    got = browser.execute_script(f"return ({HEAT_STATE})()")
+    assert got[0] == expected[0]  # the edges' colours and widths
+    # the legend's numbers: where render draws one cell, the page's middle cell alone keeps one
+    assert [text for text in got[1] if text] == expected[1]
     assert before != expected
 
 

@@ -142,6 +142,20 @@ def test_values_moved_in_the_page_outlive_a_save_unless_the_edit_moves_them(brow
     server.stop()
 
 
+def test_a_minus_zero_moved_in_the_page_outlives_a_save(browser, serve, tmp_path):
+    source = tmp_path / "recip.cg"
+    save(source, "input x = 1\ny = 1/x\n")
+    server = serve(source)
+    browser.get(server.url)
+    wait_for(browser, "return window.cgraph")
+    browser.execute_script("window.cgraph.setInput('x', '-0')")
+    save(source, "input x = 1\nz = 2/x\n")  # -0 kept through the reload: 2/-0 = -inf, not inf
+    wait_for(browser, "return window.cgraph && window.cgraph.state().output === 'z'")  # the new version's page
+    assert browser.execute_script("const s = window.cgraph.state(); return [s.value === -Infinity, Object.is(s.inputs.x, -0)]") \
+        == [True, True]
+    server.stop()
+
+
 def test_an_error_in_the_file_shows_in_the_page_until_it_is_fixed(browser, serve, tmp_path):
     source = tmp_path / "intro.cg"
     save(source, INTRO)

@@ -26,6 +26,7 @@
     for (const name of Object.keys(now)) {
       const v = now[name];
       if (!Number.isFinite(v)) now[name] = v !== v ? "nan" : v > 0 ? "inf" : "-inf"; // as the tape spells them
+      else if (Object.is(v, -0)) now[name] = "-0"; // JSON writes -0 as 0: 1/x would come back inf, not -inf
     }
     try {
       sessionStorage.setItem(KEY, JSON.stringify({ start: starts(), now }));

@@ -39,7 +39,9 @@
         : f.forward(...a.map((j) => values[j]));
     }
     const out = data.output;
-    const grads = new Float64Array(n);
+    // Sums start at -0, the exact additive identity (as cgraph's evaluator): from +0, a
+    // gradient made only of -0 contributions would come out +0. Nodes not reached: +0.
+    const grads = new Float64Array(n).fill(-0);
     const reached = new Uint8Array(n);
     grads[out] = 1;
     reached[out] = 1;
@@ -53,6 +55,7 @@
         reached[a[k]] = 1;
       }
     }
+    for (let i = 0; i < n; i++) if (!reached[i]) grads[i] = 0;
     return { values, grads };
   }
 
@@ -185,7 +188,7 @@
 
   function setNumber(el, v, p, prefix) {
     const old = numbers.get(el);
-    if (old !== undefined && (old === v || (old !== old && v !== v))) { // 0 and -0 read alike
+    if (old !== undefined && Object.is(old, v)) { // not ===: the readout writes 0 and -0 apart, as cgraph eval does
       deferred.delete(el);
       return;
     }
@@ -198,7 +201,12 @@
     }
     deferred.delete(el);
     numbers.set(el, v);
-    setText(el, prefix + formatNumber(v, p));
+    setText(el, prefix + numberText(v, p));
+  }
+
+  // p digits as a diagram writes them, or (p null) as cgraph eval's table does.
+  function numberText(v, p) {
+    return p === null ? shortNumber(v) : formatNumber(v, p);
   }
 
   function home(el, box) {
@@ -212,7 +220,7 @@
     const [v, p, prefix] = deferred.get(el);
     deferred.delete(el);
     numbers.set(el, v);
-    setText(el, prefix + formatNumber(v, p));
+    setText(el, prefix + numberText(v, p));
   }
 
   function writeAllDeferred() {
@@ -359,13 +367,15 @@
         }
       }
     }
-    // The legend's numbers, where its cells stay as many (a range shrinking to one value
-    // or vanishing would need another legend: it is left as drawn).
-    if (range === null || data.heat.scale === "absolute") return;
-    const [lo, hi] = range;
-    const places = hi === lo ? [0.5] : Array.from({ length: data.heat.cells }, (_, k) => k / (data.heat.cells - 1));
-    if (places.length !== legendTicks.length) return;
-    places.forEach((t, k) => setText(legendTicks[k], formatNumber(hi === lo ? 10 ** lo : 10 ** (lo + t * (hi - lo)), 3)));
+    // The legend's numbers. Where render would draw one cell (a range shrunk to one value)
+    // or none, the drawn cells stay but only the middle one (place 0.5) keeps a number, or
+    // none does: the numbers of the range before would be stale.
+    if (data.heat.scale === "absolute") return;
+    const places = range === null ? [] : range[0] === range[1] ? [0.5]
+      : Array.from({ length: data.heat.cells }, (_, k) => k / (data.heat.cells - 1));
+    const tick = (t) => formatNumber(range[0] === range[1] ? 10 ** range[0] : 10 ** (range[0] + t * (range[1] - range[0])), 3);
+    if (places.length === legendTicks.length) places.forEach((t, k) => setText(legendTicks[k], tick(t)));
+    else legendTicks.forEach((el, k) => setText(el, places.length === 1 && 2 * k === legendTicks.length - 1 ? tick(0.5) : ""));
   }
 
   // --- the controls and the readout ----------------------------------------------------
@@ -379,21 +389,65 @@
     return el;
   }
 
-  // A number as a field shows it: the shortest text that reads back as it.
+  // A number as a field shows it: the shortest text that reads back as it (-0 too, which
+  // String() writes as 0: 1/x would read inf where the page computes -inf).
   function fieldText(x) {
+    if (Object.is(x, -0)) return "-0";
     return Number.isFinite(x) ? String(x) : formatNumber(x, 1);
   }
 
-  // A slider range around a value: two of its sizes (at least 1) either side.
+  // Ten significant digits, as cgraph eval's table writes a number (short_number): the
+  // sign of zero kept, where the diagram's shorter numbers write 0.
+  function shortNumber(v) {
+    return Object.is(v, -0) ? "-0" : formatNumber(v, 10);
+  }
+
+  // A field's text that is no number is said in words beside it: the page keeps showing
+  // the numbers of the last value that was one, and a red border alone does not say so.
+  function fieldMessage(field) {
+    const id = field.id + "-error";
+    let box = document.getElementById(id);
+    if (box === null) {
+      box = element("span", { id, class: "field-error", role: "status" });
+      field.setAttribute("aria-describedby", id);
+      field.after(box);
+    }
+    return box;
+  }
+
+  function markField(field, problem) {
+    field.setAttribute("aria-invalid", problem === null ? "false" : "true");
+    if (problem === null && field.getAttribute("aria-describedby") === null) return;
+    const box = fieldMessage(field);
+    box.hidden = problem === null;
+    setText(box, problem === null ? "" : problem);
+  }
+
+  function notANumber(field, name) {
+    const text = field.value.trim();
+    const said = text === "" ? "empty" : JSON.stringify(text.length > 20 ? text.slice(0, 20) + "\u2026" : text) + " is not a number";
+    const shortName = name.length > 40 ? name.slice(0, 39) + "\u2026" : name;
+    return said + " (write e.g. 2.5, -1e-3, inf or nan): the page still shows " + shortName + " = " + fieldText(current.get(name));
+  }
+
+  // A slider range around a value: two of its sizes (at least 1) either side, kept to
+  // finite numbers: near 1e308 the ends overflowed to inf, which the browser takes as no
+  // range at all (0 to 100), so that a key on the slider moved -1e308 to 1.
   function range(x) {
-    const span = Number.isFinite(x) ? 2 * Math.max(1, Math.abs(x)) : 1;
-    const centre = Number.isFinite(x) ? x : 0;
-    return { min: centre - span, max: centre + span, step: span / 100 };
+    if (!Number.isFinite(x)) return { min: -1, max: 1, step: 0.01 };
+    const size = Math.max(1, Math.abs(x));
+    const end = (v) => Math.min(Math.max(v, -Number.MAX_VALUE), Number.MAX_VALUE);
+    return { min: end(x - 2 * size), max: end(x + 2 * size), step: size / 50 };
   }
 
   function setSlider(slider, x) {
     const r = range(x);
-    if (!(Number.isFinite(x) && x >= Number(slider.min) && x <= Number(slider.max))) {
+    // The range stays while the value is in it (a training step moves the thumb, not the
+    // scale), unless it is far too wide for it: after 1e300, a 1e-3 typed in would sit on
+    // a grid of 4e298 steps, and a key on the slider would take it there.
+    const [low, high] = [Number(slider.min), Number(slider.max)];
+    const fits = x >= low && x <= high && high - low <= 8 * Math.max(1, Math.abs(x));
+    if (!(Number.isFinite(x) && fits)) {
       slider.min = String(r.min);
       slider.max = String(r.max);
       slider.step = String(r.step);
@@ -407,7 +461,7 @@
     data.inputs.forEach((input, k) => {
       const row = element("div", { class: "control " + input.kind });
       const id = "cg-in-" + k;
-      const label = element("label", { for: id });
+      const label = element("label", { for: id, title: input.name });
       label.append(element("span", { class: "name" }, input.name), element("span", { class: "kind" }, " " + input.kind));
       const field = element("input", { id, type: "text", inputmode: "decimal", spellcheck: "false",
                                        "data-name": input.name, autocomplete: "off" });
@@ -417,7 +471,8 @@
       setSlider(slider, x);
       field.addEventListener("input", () => {
         const value = toNumber(field.value);
-        field.setAttribute("aria-invalid", value === undefined ? "true" : "false");
+        if (value === undefined) flush(); // what the message names: the value in use
+        markField(field, value === undefined ? notANumber(field, input.name) : null);
         if (value === undefined) return;
         setSlider(slider, value);
         schedule(input.name, value);
@@ -425,7 +480,7 @@
       slider.addEventListener("input", () => {
         const value = Number(slider.value);
         field.value = fieldText(value);
-        field.setAttribute("aria-invalid", "false");
+        markField(field, null);
         schedule(input.name, value);
       });
       fields.set(input.name, { field, slider });
@@ -441,7 +496,7 @@
     const box = document.getElementById("readout");
     const out = element("p", { class: "output" });
     const value = element("output", { id: "cg-value" });
-    out.append(element("span", { class: "name" }, data.outputName), document.createTextNode(" = "), value);
+    out.append(element("span", { class: "name", title: data.outputName }, data.outputName), document.createTextNode(" = "), value);
     const table = element("table", { id: "cg-gradients" });
     const head = element("tr");
     head.append(element("th", {}, "name"), element("th", {}, "value"), element("th", {}, "d " + data.outputName + " / d name"));
@@ -449,7 +504,9 @@
     const rows = data.inputs.map((input) => {
       const row = element("tr", { "data-name": input.name });
       const cells = { node: input.node, value: element("td", { class: "value" }), grad: element("td", { class: "grad" }) };
-      row.append(element("td", { class: "name" }, input.name), cells.value, cells.grad);
+      const name = element("td", { class: "name" });
+      name.append(element("span", { class: "name", title: input.name }, input.name));
+      row.append(name, cells.value, cells.grad);
       home(cells.value, row);
       home(cells.grad, row);
       table.append(row);
@@ -460,10 +517,10 @@
   }
 
   function showReadout(r) {
-    setNumber(readout.value, r.values[data.output], 10, "");
+    setNumber(readout.value, r.values[data.output], null, "");
     for (const cells of readout.rows) {
-      setNumber(cells.value, r.values[cells.node], 10, "");
-      setNumber(cells.grad, r.grads[cells.node], 10, "");
+      setNumber(cells.value, r.values[cells.node], null, "");
+      setNumber(cells.grad, r.grads[cells.node], null, "");
     }
   }
 
@@ -496,7 +553,7 @@
     const control = fields.get(name);
     if (control) {
       control.field.value = fieldText(x);
-      control.field.setAttribute("aria-invalid", "false");
+      markField(control.field, null);
       setSlider(control.slider, x);
     }
   }
@@ -795,6 +852,7 @@
     return state();
   }
 
+  const MAX_RUN = 100000; // steps a click on "run" takes at most
   let rateField = null;
   let stepsField = null;
 
@@ -828,14 +886,15 @@
     const guarded = (action) => () => {
       const rate = learningRate();
       const ok = rate !== undefined && rate > 0 && Number.isFinite(rate);
-      rateField.setAttribute("aria-invalid", ok ? "false" : "true");
+      markField(rateField, ok ? null : "lr must be a number > 0 (e.g. 0.01)");
       if (ok) action(rate);
     };
     stepButton.addEventListener("click", guarded((rate) => trainStep(1, rate)));
     runButton.addEventListener("click", guarded((rate) => {
       const n = Number(stepsField.value);
-      const ok = Number.isInteger(n) && n >= 0;
-      stepsField.setAttribute("aria-invalid", ok ? "false" : "true");
+      // The steps run in one go, with the page frozen meanwhile: 1e9 of them typed in hung it.
+      const ok = Number.isInteger(n) && n >= 0 && n <= MAX_RUN;
+      markField(stepsField, ok ? null : "steps must be a whole number from 0 to " + MAX_RUN);
       if (ok) trainStep(n, rate);
     }));
     resetButton.addEventListener("click", () => reset());

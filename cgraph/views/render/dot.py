@@ -268,7 +268,7 @@ def _backward_edge(dot: graphviz.Digraph, edge: SceneEdge, attrs: dict[str, str]
 def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     total = _total_line(node, theme)
     total += _gradient_lines(node, theme)
-    attrs = {"tooltip": node.tooltip.replace("\\", "\\\\")}
+    attrs = {"tooltip": _tooltip(node.tooltip)}
     if node.dom_id:
         attrs["id"] = node.dom_id
     if node.gradient and node.kind != "sink":
@@ -292,6 +292,14 @@ def _node_attrs(node: SceneNode, theme: dict[str, str]) -> dict[str, str]:
     if node.highlight:
         attrs.update(style="filled", fillcolor=theme["highlight"], penwidth="2")
     return attrs
+
+
+TOOLTIP_CHARS = 2000  # Graphviz refuses a quoted string over 16,384 bytes (a character is up to 4)
+
+
+def _tooltip(text: str) -> str:
+    """A tooltip cut to TOOLTIP_CHARS: `name = expression` with a 10,000-character name failed Graphviz."""
+    return (text if len(text) <= TOOLTIP_CHARS else text[:TOOLTIP_CHARS - 1] + "\u2026").replace("\\", "\\\\")
 
 
 def _total_line(node: SceneNode, theme: dict[str, str]) -> str:
