@@ -355,3 +355,17 @@ def test_frames_of_a_collapsed_loop_with_calls(cg, tmp_path):
         assert code == 0, err
         names = sorted(p.name for p in frames.iterdir())
         assert len(names) > 2 and names[-1].endswith(f"-backward.{ext}") and names[0].endswith(f"-forward.{ext}")
+
+
+def test_a_long_chain_with_a_number_in_each_step_is_drawn(cg, tmp_path):
+    """A number written in every step (`0.9`, one node of the graph) is drawn beside each use
+    in a large diagram: one node feeding 330 uses pulled an edge across the whole diagram
+    from each, and Graphviz crashed on its stack (or, with a larger one, ran for minutes)."""
+    program = tmp_path / "chain.cg"
+    program.write_text("input x = 0.5\nh0 = x\n" + "".join(f"h{i} = tanh(0.9*h{i - 1} + 0.1)\n" for i in range(1, 331))
+                       + "loss = h330^2\n")
+    dot = cg("render", program, "--format", "dot", "-o", "-").out
+    assert len(re.findall(r"^\s*k_0p9(?:__\S+)? \[", dot, re.MULTILINE)) == 330
+    result = cg("render", program, "-o", tmp_path / "chain.svg")
+    assert result.code == 0, result.err
+    assert (tmp_path / "chain.svg").read_bytes().count(b"<g id=\"node") > 1000

@@ -101,10 +101,11 @@ class _SceneBuilder:
         self.scene = Scene(options=options)
         self.boxes: dict[str, SceneNode] = {}
         self.node_by_id: dict[str, SceneNode] = {}
-        self.spread = False
+        self.spread = self.large = False
         self.copied: dict[int, SceneNode] = {}
         self.copies_made: set[str] = set()
         self.fed: dict[int, dict[str, None]] = {}  # leaf -> the boxes or iterations it feeds, in tape order
+        self.literal_heads: dict[int, str] = {}  # a number written in the file -> the first drawing it feeds
         self.magnitudes: list[float] = []
         self.box_edges: dict[tuple[int, str], SceneEdge] = {}  # collapsed: one edge per (node, box), gradients summed
         self.box_sums: dict[tuple[int, str], float] = {}
@@ -196,7 +197,8 @@ class _SceneBuilder:
 
     def find_copies(self) -> None:
         graph, keep = self.graph, self.keep
-        self.spread = self.group is None and sum(u in keep for v in self.shown for u in graph.args[v]) > SPREAD_SHARED_ABOVE_EDGES
+        self.large = sum(u in keep for v in self.shown for u in graph.args[v]) > SPREAD_SHARED_ABOVE_EDGES
+        self.spread = self.group is None and self.large
         if self.group is None and not self.spread:
             return
         self._find_feeds()
@@ -217,14 +219,25 @@ class _SceneBuilder:
                         self.fed.setdefault(u, {})[unit] = None
 
     def _copy_tail(self, u: int, v: int, tail: str) -> str:
-        """The tail of u's edge into v: u itself, or its copy beside v's box or iteration."""
+        """The tail of u's edge into v: u itself, or its copy beside v's box or iteration.
+
+        In a large diagram a number written in the file (one node for every `0.9` in it) is
+        drawn beside each drawing it feeds: one node feeding uses far apart pulls an edge
+        across the whole diagram from each, and a 330-step chain's `0.9` had Graphviz run
+        for minutes, or crash on its stack."""
+        if self.large and u not in self.copied and self.graph.is_literal(u) and tail in self.node_by_id:
+            head = self._drawn_id(v)
+            if self.literal_heads.setdefault(u, head) == head:
+                return tail
+            return self._copy_node(f"{tail}__{head}", self.node_by_id[tail])
         unit = self.unit_of(v) if u in self.copied else None
         if unit is None or unit == next(iter(self.fed[u])):
             return tail
-        tail = f"{self.ids[u]}__{unit}"
+        return self._copy_node(f"{self.ids[u]}__{unit}", self.copied[u])
+
+    def _copy_node(self, tail: str, original: SceneNode) -> str:
         if tail not in self.copies_made:
             self.copies_made.add(tail)
-            original = self.copied[u]
             self.scene.nodes.append(SceneNode(tail, original.kind, original.title, tooltip=original.tooltip))
         return tail
 
