@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from bisect import bisect_left
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence, TypeVar, cast
 
 from .columns import Args, NodeNames, Tags, Values
@@ -71,6 +72,7 @@ class Node:
 
 
 _COMMENT = re.compile(r"#[^\n]*")
+_BREAKS = re.compile(r"[\n#\\\r\f]")  # what line_text_of looks for
 
 
 def one_line(text: str) -> str:
@@ -162,9 +164,15 @@ class Graph:
     def name_of(self, i: int) -> str | None:
         return self.node_names.first(i)
 
-    def text_of(self, i: int) -> str:
-        """The source text the node came from."""
-        return self.source.text[self.positions[3 * i + 1] : self.positions[3 * i + 2]]
+    def text_of(self, i: int, limit: int | None = None) -> str:
+        """The source text the node came from; with a `limit`, a longer text is cut to that
+        many characters, the last three `...`, and only that much is read: the nodes of one
+        expression nested 100,000 deep each span most of it, and a copy of every node's
+        text would be quadratic."""
+        start, end = self.positions[3 * i + 1], self.positions[3 * i + 2]
+        if limit is not None and end - start > limit:
+            return self.source.text[start : start + limit - 3] + "..."
+        return self.source.text[start:end]
 
     def line_text_of(self, i: int) -> str:
         """The node's source text on one line, for a line of text (explain, a table, a
@@ -176,11 +184,36 @@ class Graph:
             return one_line(text)
         return text
 
+    def clipped_line_text(self, i: int, limit: int = 60) -> str:
+        """`clip(self.line_text_of(i), limit)`, reading no more of a long text than the
+        words it shows (as `text_of` with a limit, for the same reason)."""
+        start, end = self.positions[3 * i + 1], self.positions[3 * i + 2]
+        window = 4 * limit + 64
+        if end - start <= window:
+            return clip(self.line_text_of(i), limit)
+        text = self.source.text
+        if not self._breaks_within(start, end):  # line_text_of keeps such a text as it is
+            return clip(text[start : start + limit + 1], limit)
+        while window < end - start:
+            head = one_line(text[start : start + window])
+            cut = head.rfind(" ")  # the words before the window's last are the whole text's first
+            if cut > limit:
+                return clip(head[:cut], limit)
+            window *= 4
+        return clip(self.line_text_of(i), limit)
+
+    def _breaks_within(self, start: int, end: int) -> bool:
+        """Whether the source between these offsets holds a character that makes
+        line_text_of rewrite the text on one line (a line break, a comment, a `\\`)."""
+        spots = self.cached("text_breaks", lambda g: [m.start() for m in _BREAKS.finditer(g.source.text)])
+        k = bisect_left(spots, start)
+        return k < len(spots) and spots[k] < end
+
     def label(self, i: int) -> str:
         """What a line of output calls node i: its name, or its source text on one line,
         clipped (a 5 KB expression must not become a 5 KB caption)."""
         name = self.name_of(i)
-        return clip(name) if name else clip(self.line_text_of(i))
+        return clip(name) if name else self.clipped_line_text(i)
 
     def describe(self, i: int) -> str:
         """Node i as every message names it: `'log(w*x)' (r)`, or `the input 'x'`. The text

@@ -1,0 +1,56 @@
+"""Reports and diagrams of large graphs stay linear in the graph's size: what a node
+carries of its source text is bounded, so one expression nested thousands deep (each of
+whose nodes spans most of it) does not make every node carry the whole file."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import cgraph
+from cgraph.errors import clip
+from cgraph.views import report
+from cgraph.views.node_text import TOOLTIP_TEXT_LIMIT
+from cgraph.views.render import scene
+
+DEPTH = 4_000  # nodes whose texts would total ~50 MB uncut
+
+
+def nested(depth: int) -> str:
+    text = "x"
+    for k in range(depth):
+        text = f"tanh({text})" if k % 2 else f"({text} + 0.1)"
+    return "y = " + text
+
+
+def test_json_and_csv_of_a_deep_expression_grow_linearly():
+    ev = cgraph.evaluate(cgraph.parse(nested(DEPTH)), {"x": 0.5})
+    nodes = report.to_dict(ev, show="all")["nodes"]
+    assert max(len(node["expr"]) for node in nodes) == report.EXPR_LIMIT
+    assert len(json.dumps(nodes)) < 1_500 * len(nodes)  # uncut: ~12,000 characters a node
+    assert len(report.to_csv(ev, show="all")) < 1_500 * len(nodes)
+    cut = max(nodes, key=lambda node: node["id"])["expr"]
+    assert cut.endswith("...") and nested(DEPTH)[4:].startswith(cut[:-3])
+
+
+def test_tooltips_of_a_deep_expression_are_cut():
+    graph = cgraph.parse(nested(DEPTH))
+    drawn = scene(graph, cgraph.evaluate(graph, {"x": 0.5}), max_render_nodes=10 * DEPTH)
+    assert max(len(node.tooltip) for node in drawn.nodes) < TOOLTIP_TEXT_LIMIT + 20
+    assert len(drawn.nodes) > DEPTH
+
+
+def test_clipped_line_text_is_clip_of_the_whole_line_text():
+    """The cheap reading equals clipping the whole text, also where comments, line breaks
+    and continuations make the text's one-line form shorter than its source."""
+    rng = random.Random(7)
+    leaves = ["x", "(x + 1)", "tanh(w*x)", "0.5"]
+    gaps = ["", " ", "  ", " # a comment\n", "\\\n", "\n", "# " + "c" * 900 + "\n"]
+    for trial in range(30):
+        body = "x"
+        for _ in range(rng.randrange(20, 400)):
+            body = f"({body}{rng.choice(gaps)} +{rng.choice(gaps)} {rng.choice(leaves)})"
+        graph = cgraph.parse("y = " + body)
+        for i in range(len(graph)):
+            for limit in (60, 120, TOOLTIP_TEXT_LIMIT):
+                assert graph.clipped_line_text(i, limit) == clip(graph.line_text_of(i), limit), (trial, i, limit)
