@@ -381,8 +381,9 @@ class _Module:
                 primary = g.node_names.primary(node)
                 own = primary if g.names.get(primary) == node else final.get(node)
                 idents[node] = self.names.of(own) if own is not None else self.names.fresh(primary)
+        wanted = set(roots)  # a gradient has a root per input: a list's `in` made it quadratic
         for node, name in zip(g.outputs, g.output_names):
-            if node in roots and node not in refs and node not in idents:
+            if node in wanted and node not in refs and node not in idents:
                 idents[node] = self.names.fresh(name)
         return idents
 

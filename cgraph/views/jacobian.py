@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import clip
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS
 from .numbers import json_number, short_number, text_number
-from .report import (PLAIN_NO_GRADIENT, TABLE_EXPRESSION_WIDTH, gap_row, json_grad, labelled_rows, node_grad,
+from .report import (EXPR_LIMIT, PLAIN_NO_GRADIENT, TABLE_EXPRESSION_WIDTH, gap_row, json_grad, labelled_rows, node_grad,
                      short_grad, table_rows, tangent_cells, text_grad)
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> s
     for i, label in labelled_rows(ev, show):
         writer.writerow([
             i, label, graph.ops[i], text_number(ev.values[i]), *(text_grad(node_grad(ev, i, grads)) for _, _, grads in every),
-            graph.line_of(i), graph.text_of(i), *tangent_cells(tangent, i),
+            graph.line_of(i), graph.text_of(i, EXPR_LIMIT), *tangent_cells(tangent, i),
         ])
     return out.getvalue()
 
@@ -119,7 +118,7 @@ def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
         i, label = row
         op = graph.ops[i]
         style = "bold" if i in outputs else "cyan" if op in INPUT_KINDS else None
-        expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
+        expr = "" if op in INPUT_KINDS else graph.clipped_line_text(i, TABLE_EXPRESSION_WIDTH)
         table.add_row(
             Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])),
             *(Text(short_grad(node_grad(ev, i, grads))) for _, _, grads in every),

@@ -19,6 +19,9 @@ from .numbers import short_number
 from .program import ATOM, UNARY, write_op
 
 TEXT_LIMIT = 60  # characters of a built text: one line of a caption or a step
+# Characters of a diagram node's source text in its tooltip: a node deep in one long
+# expression would otherwise carry most of the file, and a diagram all of it per node.
+TOOLTIP_TEXT_LIMIT = 200
 _MORE_TERMS = 6  # a sum of more arguments is written with its first three, ... and its last
 
 
@@ -52,7 +55,9 @@ def node_tooltip(graph: Graph, i: int) -> str:
     name = graph.name_of(i)
     where = "".join(f", {tag}" for tag in graph.tags[i])
     if graph.ops[i] in LEAF_KINDS:  # `x[1]`, not the `x[t]` its loop declares it as
-        text = name or graph.line_text_of(i)
+        text = name or graph.clipped_line_text(i, TOOLTIP_TEXT_LIMIT)
+    elif not graph.tags[i]:
+        text = f"{name + ' = ' if name else ''}{graph.clipped_line_text(i, TOOLTIP_TEXT_LIMIT)}"
     else:
         text = f"{name + ' = ' if name else ''}{node_expression(graph, i)}"
     return f"{text} (line {graph.line_of(i)}{where})"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..errors import clip
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS, PARAM
 from .numbers import json_number, short_number, text_number
@@ -22,6 +21,10 @@ if TYPE_CHECKING:
 
 SHOW = ("inputs", "named", "all")
 TABLE_EXPRESSION_WIDTH = 120
+# Characters of a node's source text in JSON and CSV (`expr`): past them it is cut, ending
+# in `...`. The nodes of one expression nested 100,000 deep each span most of it, and the
+# whole text per node made a 200 KB file's JSON tens of gigabytes.
+EXPR_LIMIT = 1000
 # A table is read at a terminal, and rich lays out 3,000-5,000 rows a second (a
 # 600,000-node chain took 108 s and 1 GB): past TABLE_MAX_ROWS rows, the first and last
 # TABLE_END_ROWS are shown around a row saying how many are left out and which formats
@@ -109,7 +112,7 @@ def to_dict(ev: Evaluation, show: str = "named") -> dict[str, Any]:
             "grad": json_grad(node_grad(ev, i)),
             "line": line,
             "column": column,
-            "expr": graph.text_of(i),
+            "expr": graph.text_of(i, EXPR_LIMIT),
             "tags": [{"kind": t.kind, "name": t.name, "value": t.value, "line": t.line} for t in graph.tags[i]],
         })
     result = {
@@ -170,7 +173,7 @@ def to_csv(ev: Evaluation, show: str = "named", tangent: JVP | None = None) -> s
     graph = ev.graph
     for i, label in labelled_rows(ev, show):
         writer.writerow([
-            i, label, graph.ops[i], text_number(ev.values[i]), text_grad(node_grad(ev, i)), graph.line_of(i), graph.text_of(i),
+            i, label, graph.ops[i], text_number(ev.values[i]), text_grad(node_grad(ev, i)), graph.line_of(i), graph.text_of(i, EXPR_LIMIT),
             *tangent_cells(tangent, i),
         ])
     return out.getvalue()
@@ -248,7 +251,7 @@ def to_table(ev: Evaluation, show: str = "named", tangent: JVP | None = None) ->
         style = "bold" if i == ev.output else "cyan" if op in INPUT_KINDS else None
         # One line without comments (none reaches the terminal), and cut short: in a long
         # chain every intermediate node's text holds the whole chain so far.
-        expr = "" if op in INPUT_KINDS else clip(graph.line_text_of(i), TABLE_EXPRESSION_WIDTH)
+        expr = "" if op in INPUT_KINDS else graph.clipped_line_text(i, TABLE_EXPRESSION_WIDTH)
         table.add_row(
             Text(label or ev.label(i)), Text(op), Text(expr), Text(short_number(ev.values[i])), Text(short_grad(node_grad(ev, i))),
             *([] if tangent is None else [Text(short_number(tangent.node_tangents[i]))]),

@@ -24,7 +24,7 @@ from ...errors import OptionError, RenderError
 from ...ir.graph import Graph
 from . import style
 from . import mermaid as _mermaid_module  # noqa: F401  imported first, so the function below keeps the name
-from .frameset import frame_scenes, frame_sources, frame_units  # noqa: F401  frame_units: where it always was
+from .frameset import frame_scenes, frame_sources, frame_units, iter_frame_scenes  # noqa: F401  frame_units: where it always was
 from .heat import HEAT_SCALES
 from .scene import DEFAULT_MAX_RENDER_NODES, Options, Scene, build_scene
 from .svg import svg_titles
@@ -95,7 +95,7 @@ def mermaid(graph: Graph, evaluation: Evaluation | None = None, **opts) -> str:
 def frames(graph: Graph, evaluation: Evaluation, **opts) -> Iterator[tuple[str, Scene]]:
     """The passes step by step: one scene per node as the forward pass computes it, then
     one per node as the backward pass reaches it (the node just done highlighted)."""
-    yield from frame_scenes(graph, evaluation, options(**opts))
+    yield from iter_frame_scenes(graph, evaluation, options(**opts))
 
 
 def frame_images(graph: Graph, evaluation: Evaluation, fmt: str, dpi: int = DEFAULT_DPI,

@@ -25,6 +25,7 @@ from typing import Sequence
 from ...engine.evaluator import Evaluation
 from ...ir.graph import Graph
 from ...ops import CONST, LEAF_KINDS
+from ..node_text import TOOLTIP_TEXT_LIMIT
 from ..numbers import number
 from . import style
 from .scene import DiagramPart, Options, Scene, SceneEdge, SceneNode, _SceneBuilder, build_scene
@@ -142,7 +143,7 @@ class _GradientPart(DiagramPart):
         if self.values is not None and op != CONST:  # a constant's value is its title
             node.value = number(self.values[i], self.p)
         line, _ = gradient.line_col(i)
-        about = f"in the backward pass of '{gradient.line_text_of(i)}' (line {line})"
+        about = f"in the backward pass of '{gradient.clipped_line_text(i, TOOLTIP_TEXT_LIMIT)}' (line {line})"
         node.tooltip = f"{' = '.join(names) + ': ' if names else ''}{about}"
         self.scene.nodes.append(node)
 

@@ -5,7 +5,7 @@ nothing moves from one slide to the next but the highlight and the numbers."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 from ...engine.evaluator import Evaluation
 from ...ir.graph import Graph
@@ -22,6 +22,13 @@ RunDot = Callable[[str, str], bytes]  # (DOT text, output format) -> Graphviz's 
 
 def frame_scenes(graph: Graph, evaluation: Evaluation, o: Options) -> list[tuple[str, Scene]]:
     """Each frame's file label (`3-forward`) and scene, in order."""
+    return list(iter_frame_scenes(graph, evaluation, o))
+
+
+def iter_frame_scenes(graph: Graph, evaluation: Evaluation, o: Options) -> Iterator[tuple[str, Scene]]:
+    """frame_scenes one at a time: a frame is the whole diagram, there is a frame per
+    node, and the text formats write each as it comes (a list of them all grew as the
+    square of the graph: 200 loop steps held 2.4 GB)."""
     forward_units, backward_units = frame_units(graph, o, evaluation.output)
     steps, back_steps = len(forward_units), len(backward_units)
     width = len(str(steps + back_steps))
@@ -29,13 +36,12 @@ def frame_scenes(graph: Graph, evaluation: Evaluation, o: Options) -> list[tuple
     # One heat scale for the whole sequence: a frame that knows a few gradients would
     # otherwise spread those over all the colours, and a colour would change meaning.
     whole = build_scene(graph, evaluation, o).heat_range if o.heat else None
-    out = []
     for k, (label, first, last) in enumerate(forward_units):
         s = build_scene(graph, evaluation, o, Frame(values_upto=last + 1, grads_from=n + 1, current=last,
                                                     phase="forward", heat_range=whole))
         where, what = _step_label(graph, last, label)
         s.caption = f"forward pass, step {k + 1} of {steps}: {where}{what} = {number(evaluation.values[last], o.precision)}"
-        out.append((f"{k + 1:0{width}d}-forward", s))
+        yield f"{k + 1:0{width}d}-forward", s
     for k, (label, first, last) in enumerate(backward_units):
         s = build_scene(graph, evaluation, o, Frame(values_upto=n, grads_from=first, current=first,
                                                     phase="backward", heat_range=whole))
@@ -48,8 +54,7 @@ def frame_scenes(graph: Graph, evaluation: Evaluation, o: Options) -> list[tuple
             f"backward pass, step {k + 1} of {back_steps}: {where}d{evaluation.output_name}/{_d(what)} = "
             f"{number(evaluation.grads[node], o.precision)}"
         )
-        out.append((f"{steps + k + 1:0{width}d}-backward", s))
-    return out
+        yield f"{steps + k + 1:0{width}d}-backward", s
 
 
 def frame_units(graph: Graph, o: Options, output: int) -> tuple[list[Unit], list[Unit]]:
