@@ -37,6 +37,7 @@ class Statements:
         self.top = top
         self.consume = consume
         self.last_assigned: tuple[int, str] | None = None
+        self._lines: dict[int, int] = {}  # a loop statement's offset -> its line
 
     def execute(self, first: ast.Stmt) -> None:
         """Run a top-level statement, unrolling loops with explicit frames."""
@@ -53,7 +54,7 @@ class Statements:
                 assert isinstance(loop, ast.For) and isinstance(hi, int)
                 if value <= hi:
                     frames.append((loop, value + 1, hi, env))
-                    frames.append((loop.body, 0, env.iteration(loop.var, value, self.source.line_col(loop.pos)[0])))
+                    frames.append((loop.body, 0, env.iteration(loop.var, value, self._line(loop.pos))))
                 continue
             stmts, index, env = frame
             if index >= len(stmts):
@@ -72,6 +73,13 @@ class Statements:
             else:
                 what = {ast.Def: "'def'", ast.Output: "'output'"}.get(type(st), "an expression on its own")
                 raise error(self.source, f"{what} is only allowed at the top level of a file, not inside a loop", st)
+
+    def _line(self, pos: int) -> int:
+        """A loop's line, for its iterations' tags: looked up once per loop, not per iteration."""
+        line = self._lines.get(pos)
+        if line is None:
+            line = self._lines[pos] = self.source.line_col(pos)[0]
+        return line
 
     def enter_loop(self, st: ast.For, env: Env) -> tuple[ast.For, int, int, Env] | None:
         """The frame of a loop about to run, once it is known to fit (None: nothing to run)."""

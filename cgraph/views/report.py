@@ -29,8 +29,8 @@ EXPR_LIMIT = 1000
 # 600,000-node chain took 108 s and 1 GB): past TABLE_MAX_ROWS rows, the first and last
 # TABLE_END_ROWS are shown around a row saying how many are left out and which formats
 # print every one (csv, json and plain are not cut).
-TABLE_MAX_ROWS = 5_000
-TABLE_END_ROWS = 1_000
+TABLE_MAX_ROWS = 2_000
+TABLE_END_ROWS = 500
 FORMATS = ("table", "plain", "json", "csv")
 
 
