@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -403,3 +404,22 @@ def test_one_row_is_one_row(cg, tmp_path):
     data.write_text("x,y\n1,2\n")
     code, out, err = cg("train", LINREG, "--data", data, "--epochs", "2")
     assert code == 0 and "(mean over 1 row)" in out
+
+
+def test_a_long_params_table_shows_its_ends_and_says_where_every_param_is(cg, tmp_path, monkeypatch):
+    """Past the tables' row limit (eval's too) the params table shows the first and last
+    params around a '…' row, and its caption says how many are left out and how to get
+    every one (--save); the saved file has them all."""
+    from cgraph.views import report
+
+    monkeypatch.setattr(report, "TABLE_MAX_ROWS", 10)
+    monkeypatch.setattr(report, "TABLE_END_ROWS", 3)
+    program = tmp_path / "many.cg"
+    program.write_text("for i in 1..12 {\n  param w[i] = i/12\n}\ny = sum(w[i]*w[i] for i in 1..12)\n")
+    saved = tmp_path / "w.json"
+    result = cg("train", program, "--epochs", "1", "--save", saved)
+    assert result.code == 0, result.err
+    shown = re.findall(r"^│ (w\[\d+\]|…) ", result.out, re.MULTILINE)
+    assert shown == ["w[1]", "w[2]", "w[3]", "…", "w[10]", "w[11]", "w[12]"], shown
+    assert "6 params left out of the table: --save FILE.json writes every one" in " ".join(result.out.split())
+    assert len(json.loads(saved.read_text())["params"]) == 12

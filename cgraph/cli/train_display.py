@@ -237,17 +237,27 @@ def _params_table(trainer, outcome, final):
     (`final`: (loss, gradient) over all rows, or None when not computed or not finite)."""
     from rich.table import Table
 
+    from ..views import report
     from ..views.numbers import short_number
 
     loss = trainer.loss_name
     over = f"mean over all {trainer.n} rows " if trainer.from_data else ""
-    table = Table(title="params", title_justify="left",
-                  caption=None if final is None else f"d{loss}/d(param): {over}at the learned params")
+    rows: list[tuple[int, str] | None] = list(enumerate(outcome.names))
+    notes = [] if final is None else [f"d{loss}/d(param): {over}at the learned params"]
+    if len(rows) > report.TABLE_MAX_ROWS:  # as eval's table: rich draws ~0.5 ms a row
+        end = report.TABLE_END_ROWS
+        notes.append(f"{len(rows) - 2 * end:,} params left out of the table: --save FILE.json writes every one")
+        rows = [*rows[:end], None, *rows[-end:]]
+    table = Table(title="params", title_justify="left", caption="; ".join(notes) or None)
     table.add_column("param", no_wrap=True)
     table.add_column("initial", justify="right")
     table.add_column("learned", justify="right")
     table.add_column(f"d{loss}/d(param)", justify="right")
-    for k, name in enumerate(outcome.names):
+    for row in rows:
+        if row is None:
+            table.add_row("…", "", "", "")
+            continue
+        k, name = row
         table.add_row(name, short_number(outcome.initial[name]), short_number(outcome.params[name]),
                       "" if final is None else short_number(final[1][k]))
     return table
