@@ -112,8 +112,8 @@ def name_hint(name: str, names) -> str:
     found = [n for n in names if n.startswith(prefix)]
     if not found:
         return did_you_mean(name, names)
-    quoted = [f"'{clip(n)}'" for n in (found if len(found) <= 4 else [found[0], found[1], "...", found[-1]])]
-    shown = ", ".join(q if q != "'...'" else "..." for q in quoted)
+    picked = found if len(found) <= 4 else [found[0], found[1], None, found[-1]]
+    shown = ", ".join("..." if n is None else f"'{clip(n)}'" for n in picked)
     return f" ('{clip(name)}' is assigned in a loop body, so each iteration has its own: {shown})"
 
 
