@@ -8,7 +8,7 @@ a name), "all" (anonymous intermediate nodes too).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..engine.evaluator import Evaluation
 from ..ops import INPUT_KINDS, PARAM
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from ..engine.tangent import JVP
 
+T = TypeVar("T")
 SHOW = ("inputs", "named", "all")
 TABLE_EXPRESSION_WIDTH = 120
 # Characters of a node's source text in JSON and CSV (`expr`): past them it is cut, ending
@@ -203,13 +204,18 @@ def strip_line_ends(text: str) -> str:
     return _LINE_END_SPACES.sub(r"\1", text)
 
 
+def cut_rows(rows: list[T]) -> list[T | int]:
+    """A table's rows (any table's: eval's, train's params): past TABLE_MAX_ROWS, the first
+    and last TABLE_END_ROWS with, between them, the number of rows left out (an int) where
+    the gap row goes."""
+    if len(rows) <= TABLE_MAX_ROWS:
+        return list(rows)
+    return [*rows[:TABLE_END_ROWS], len(rows) - 2 * TABLE_END_ROWS, *rows[-TABLE_END_ROWS:]]
+
+
 def table_rows(ev: Evaluation, show: str = "named") -> list[tuple[int, str] | int]:
-    """`labelled_rows` for a table: past TABLE_MAX_ROWS, the first and last TABLE_END_ROWS
-    with, between them, the number of rows left out (an int) where the gap row goes."""
-    labelled: list[tuple[int, str] | int] = list(labelled_rows(ev, show))
-    if len(labelled) <= TABLE_MAX_ROWS:
-        return labelled
-    return [*labelled[:TABLE_END_ROWS], len(labelled) - 2 * TABLE_END_ROWS, *labelled[-TABLE_END_ROWS:]]
+    """`labelled_rows` for a table, cut as `cut_rows` cuts them."""
+    return cut_rows(labelled_rows(ev, show))
 
 
 def gap_row(left_out: int, columns: int) -> list:
