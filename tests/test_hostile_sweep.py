@@ -53,11 +53,15 @@ def test_an_endless_device_is_refused_not_read_until_memory_runs_out(tmp_path, a
     assert "is a device, not a file" in err
 
 
-@pytest.mark.parametrize("argv", [
+# The commands that read standard input with `-`: the program, and --data (text and Parquet).
+STDIN_READERS = [
     ["eval", "-"],
     ["eval", "model.cg", "--data", "-", "--data-format", "csv"],
     ["eval", "model.cg", "--data", "-", "--data-format", "parquet"],
-])
+]
+
+
+@pytest.mark.parametrize("argv", STDIN_READERS)
 def test_an_endless_standard_input_is_refused(tmp_path, argv):
     write(tmp_path, PROGRAM, "model.cg")
     err = clean(run_with_stdin(argv, "/dev/zero", tmp_path), 2)
@@ -69,11 +73,7 @@ def test_dev_null_is_still_read(tmp_path):
     assert "nothing to compute" in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["eval", "-"],
-    ["eval", "model.cg", "--data", "-", "--data-format", "csv"],
-    ["eval", "model.cg", "--data", "-", "--data-format", "parquet"],
-])
+@pytest.mark.parametrize("argv", STDIN_READERS)
 def test_a_closed_standard_input_is_a_usage_error(tmp_path, argv):
     write(tmp_path, PROGRAM, "model.cg")
     proc = run_script(*argv, cwd=tmp_path, preexec_fn=lambda: os.close(0))

@@ -105,14 +105,20 @@ def save(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def open_served(browser, serve, source: Path, text: str, *argv) -> Server:
+    """Write `text` to `source`, serve it with `argv`, and open its page in the browser."""
+    save(source, text)
+    server = serve(source, *argv)
+    browser.get(server.url)
+    return server
+
+
 # --- the page, its reloads, its errors ---------------------------------------------------
 
 
 def test_the_page_loads_and_a_save_reaches_it(browser, serve, tmp_path):
     source = tmp_path / "intro.cg"
-    save(source, INTRO)
-    server = serve(source, "--x", 1, "--y", 3, "--z", -3)
-    browser.get(server.url)
+    server = open_served(browser, serve, source, INTRO, "--x", 1, "--y", 3, "--z", -3)
     assert wait_for(browser, "return window.cgraph && window.cgraph.state().value") == -12
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not errors, errors
@@ -126,9 +132,7 @@ def test_the_page_loads_and_a_save_reaches_it(browser, serve, tmp_path):
 
 def test_values_moved_in_the_page_outlive_a_save_unless_the_edit_moves_them(browser, serve, tmp_path):
     source = tmp_path / "intro.cg"
-    save(source, "input x = 1\ninput y = 3\ninput z = -3\np = x + y\ng = p * z\n")
-    server = serve(source)
-    browser.get(server.url)
+    server = open_served(browser, serve, source, "input x = 1\ninput y = 3\ninput z = -3\np = x + y\ng = p * z\n")
     wait_for(browser, "return window.cgraph")
     browser.execute_script("window.cgraph.setInput('z', 2); window.cgraph.setInput('x', 5)")
     save(source, "input x = 1\ninput y = 3\ninput z = -3\np = x + y\ng = p * z * 2\n")
@@ -144,9 +148,7 @@ def test_values_moved_in_the_page_outlive_a_save_unless_the_edit_moves_them(brow
 
 def test_a_minus_zero_moved_in_the_page_outlives_a_save(browser, serve, tmp_path):
     source = tmp_path / "recip.cg"
-    save(source, "input x = 1\ny = 1/x\n")
-    server = serve(source)
-    browser.get(server.url)
+    server = open_served(browser, serve, source, "input x = 1\ny = 1/x\n")
     wait_for(browser, "return window.cgraph")
     browser.execute_script("window.cgraph.setInput('x', '-0')")
     save(source, "input x = 1\nz = 2/x\n")  # -0 kept through the reload: 2/-0 = -inf, not inf
@@ -158,9 +160,7 @@ def test_a_minus_zero_moved_in_the_page_outlives_a_save(browser, serve, tmp_path
 
 def test_an_error_in_the_file_shows_in_the_page_until_it_is_fixed(browser, serve, tmp_path):
     source = tmp_path / "intro.cg"
-    save(source, INTRO)
-    server = serve(source, "--x", 1, "--y", 3, "--z", -3)
-    browser.get(server.url)
+    server = open_served(browser, serve, source, INTRO, "--x", 1, "--y", 3, "--z", -3)
     wait_for(browser, "return window.cgraph")
     broken = INTRO.replace("g = p * z", "g = p * <img src=x onerror=alert(1)>")
     save(source, broken)
@@ -178,9 +178,7 @@ def test_an_error_in_the_file_shows_in_the_page_until_it_is_fixed(browser, serve
 
 def test_a_missing_input_value_or_unknown_name_is_shown_not_fatal(browser, serve, tmp_path):
     source = tmp_path / "intro.cg"
-    save(source, INTRO)
-    server = serve(source, "--x", 1)  # y and z start at 1, and the page says so
-    browser.get(server.url)
+    server = open_served(browser, serve, source, INTRO, "--x", 1)  # y and z start at 1, and the page says so
     assert wait_for(browser, "return window.cgraph && window.cgraph.state().value") == 2
     assert "y had no value: it starts at 1" in browser.find_element("id", "controls").text
     save(source, "q = y * z\n")  # x is no longer a name of the file: its value is an error
