@@ -14,6 +14,7 @@ import math
 import re
 from array import array
 from bisect import bisect_right
+from typing import Any
 
 # Exit codes, documented in `cgraph --help` and the README.
 EXIT_OK = 0
@@ -304,6 +305,18 @@ def refuse_endless(fd: int, name: str) -> None:
     except OSError:
         return  # nothing known to refuse: reading it reports what is wrong
     raise InputError(f"{clip_path(name)} is a device, not a file: it would be read without end")
+
+
+def open_finite(path: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """open(path, *args, **kwargs), refused (InputError, the file closed again) when it is a
+    device that never ends: every reader of a named file opens it through this."""
+    f = open(path, *args, **kwargs)
+    try:
+        refuse_endless(f.fileno(), name)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
 def stdin_buffer(what: str):

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any, Iterable, Mapping
 
-from ..errors import InputError, clip, clip_path, refuse_endless
+from ..errors import InputError, clip, clip_path, open_finite
 from ..ir.graph import Graph
 
 # x[1], w[1,2], w[ 1 , 2 ], and w[1][2] (the language's other spelling of w[1,2]).
@@ -154,8 +154,7 @@ def read_json_object(path: str, what: str) -> dict:
 
     try:
         # utf-8-sig: a file saved by Windows Notepad starts with a byte-order mark.
-        with open(path, encoding="utf-8-sig") as f:
-            refuse_endless(f.fileno(), f"{what} {path}")
+        with open_finite(path, f"{what} {path}", encoding="utf-8-sig") as f:
             text = f.read()
     except FileNotFoundError:
         raise InputError(f"{what} {clip_path(path)}: no such file") from None

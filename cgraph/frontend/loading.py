@@ -8,7 +8,7 @@ from . import graph_cache
 from .builder import DEFAULT_MAX_NODES, DEFAULT_SEED, Builder
 from .direct import Direct
 from .shapes import Script
-from ..errors import CgraphError, InputError, Location, ParseError, Source, refuse_endless
+from ..errors import CgraphError, InputError, Location, ParseError, Source, open_finite
 from ..ir.graph import Graph
 from ..ir.tape import paused_gc
 from .parser import parse_syntax
@@ -59,8 +59,7 @@ def load(path: str | os.PathLike, *, max_nodes: int = DEFAULT_MAX_NODES, seed: i
     cache instead (cgraph/frontend/graph_cache.py; off when CGRAPH_NO_CACHE=1)."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            refuse_endless(f.fileno(), path)
+        with open_finite(path, path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ...errors import InputError, MissingDependency, refuse_endless, stdin_buffer
+from ...errors import InputError, MissingDependency, open_finite, stdin_buffer
 from .base import STDIN, Chunk, DataError, _Source
 
 
@@ -107,8 +107,7 @@ def _parquet_floats(array) -> np.ndarray:
 def _read_stream(path: str) -> bytes:
     """A named stream's bytes (a pipe, `<(...)`): Parquet is read from memory."""
     try:
-        with open(path, "rb") as f:
-            refuse_endless(f.fileno(), f"--data {path}")
+        with open_finite(path, f"--data {path}", "rb") as f:
             return f.read()
     except OSError as exc:
         raise InputError(f"--data {path}: cannot read it: {exc.strerror or exc}") from None

@@ -11,7 +11,7 @@ from itertools import chain, islice
 from typing import IO, Iterator
 
 
-from ...errors import InputError, refuse_endless, stdin_buffer
+from ...errors import InputError, open_finite, stdin_buffer
 from .base import STDIN, DataError, _Source
 
 
@@ -36,15 +36,10 @@ class _TextFile(_Source):
             return io.TextIOWrapper(stdin_buffer("--data -"), encoding="utf-8-sig", errors="surrogateescape",
                                     newline="")
         try:
-            f = open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            return open_finite(self.path, f"--data {self.path}", encoding="utf-8-sig", errors="surrogateescape",
+                               newline="")
         except OSError as exc:
             raise InputError(f"--data {self.path}: cannot read it: {exc.strerror or exc}") from None
-        try:
-            refuse_endless(f.fileno(), f"--data {self.path}")
-        except InputError:
-            f.close()
-            raise
-        return f
 
     def _header_text(self) -> IO[str]:
         """The text to read the header from: a file's own handle, or the stream kept for the rows."""
