@@ -293,9 +293,8 @@ def forward(graph: Graph, inputs: Mapping[str, float] | None = None, *,
     return cast("list[float]", values)  # every node's slot is filled now
 
 
-# Gradients start at -0.0, the identity of IEEE addition (0.0 + -0.0 would be 0.0): a node
-# whose one contribution is -0.0 (d(a*b)/da at b = -0.0) keeps it, as in PyTorch and the
-# batch engine. A node the output does not depend on gets 0.0.
+# Gradients start at -0.0, the identity of IEEE addition (0.0 + -0.0 is 0.0): a lone -0.0
+# contribution (d(a*b)/da at b = -0.0) stays -0.0, as in PyTorch and the batch engine.
 _UNREACHED = -0.0
 
 
@@ -322,13 +321,14 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
         # (The casts tell the type checker what the format "d" means: floats.)
         grads: list[float] | memoryview[float] = cast("memoryview[float]", memoryview(array("d", [-0.0]) * n))
         arg_values: Sequence[float] = cast("memoryview[float]", memoryview(array("d", values)))
-        on_path: Iterable[object] = reversed(_on_path(graph, out))
+        flags = _on_path(graph, out)
+        on_path: Iterable[object] = reversed(flags)
     else:
         # A node is on a path exactly when a consumer has added to its gradient, and `+=`
         # always stores a new float object: a slot still holding the very `zero` object is
         # a node the output does not depend on. The reversed iterator reads a node's slot
         # only when the walk gets there, after all its consumers (later on the tape).
-        zero = _UNREACHED
+        zero, flags = _UNREACHED, b""  # (no flags: the list's slots tell)
         grads = [zero] * n
         arg_values = values
         on_path = map(is_not, reversed(grads), repeat(zero))
@@ -346,14 +346,14 @@ def backward(graph: Graph, values: Sequence[float], output: int | None = None) -
             args = all_args[a]  # a is the node itself here
             for j, d in zip(args, local(v, *[arg_values[j] for j in args])):
                 grads[j] += g * d
-    return _unreached_to_zero(graph, out, grads)
+    return _unreached_to_zero(grads, flags)
 
 
-def _unreached_to_zero(graph: Graph, out: int, grads: list[float] | memoryview[float]) -> list[float]:
-    """The gradients as a list, +0.0 for the nodes the output does not depend on (in a list, the very _UNREACHED)."""
+def _unreached_to_zero(grads: list[float] | memoryview[float], on_path: bytes) -> list[float]:
+    """The gradients, +0.0 for a node off the output's paths (still _UNREACHED, or off `on_path`)."""
     if isinstance(grads, list):
         return [0.0 if g is _UNREACHED else g for g in grads]
-    return [g if f else 0.0 for g, f in zip(grads.tolist(), _on_path(graph, out))]
+    return [g if f else 0.0 for g, f in zip(grads.tolist(), on_path)]
 
 
 def _scattered(graph: Graph) -> bool:
